@@ -1,0 +1,123 @@
+"""Batch analysis of recorded sessions: files and folders in, one JSON line per incident out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from etiquette.audio import MEDIA_SUFFIXES, AudioError
+from etiquette.pipeline import Analysis, SpeechPipeline
+
+logger = logging.getLogger("etiquette.batch")
+
+
+@dataclass(frozen=True)
+class FileError:
+    source: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "kind": "error", "error": self.error}
+
+
+@dataclass
+class BatchReport:
+    analyses: list[Analysis] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def audio_s(self) -> float:
+        return sum(a.duration_s for a in self.analyses)
+
+    @property
+    def incidents_by_kind(self) -> Counter[str]:
+        return Counter(i.kind.value for a in self.analyses for i in a.incidents)
+
+
+def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileError]]:
+    """Media files named or found (recursively) under folders, in a stable order.
+
+    A folder contributes only files with a media suffix; a file named outright is always
+    tried, unless its suffix says it cannot be media.
+    """
+    files: list[Path] = []
+    errors: list[FileError] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES)
+        elif not p.exists():
+            errors.append(FileError(str(p), "文件不存在 (no such file)"))
+        elif p.suffix.lower() not in MEDIA_SUFFIXES:
+            errors.append(FileError(str(p), f"不支持的文件类型 {p.suffix or '(无扩展名)'} "
+                                             f"(unsupported file type)"))
+        else:
+            files.append(p)
+    return files, errors
+
+
+class JsonlSink:
+    """Incident lines written as each file finishes, flushed so a crash loses no finished file."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        with self._lock:
+            for r in records:
+                self._stream.write(json.dumps(r, ensure_ascii=False) + "\n")
+            self._stream.flush()
+
+
+def run_batch(pipeline: SpeechPipeline, paths: Iterable[str | Path], sink: JsonlSink,
+              jobs: int = 1, window_id: str | None = None, recorded_at: datetime | None = None,
+              on_file: Callable[[str, Analysis | FileError], None] | None = None) -> BatchReport:
+    """Analyse every file, `jobs` at a time; a file that fails is reported and the rest go on."""
+    started = time.perf_counter()
+    files, errors = collect(paths)
+    report = BatchReport(errors=list(errors))
+    for e in errors:
+        sink.write([e.to_json()])
+        if on_file:
+            on_file(e.source, e)
+
+    def one(path: Path) -> Analysis | FileError:
+        try:
+            return pipeline.analyse(path, window_id, recorded_at)
+        except AudioError as e:
+            return FileError(str(path), str(e))
+        except Exception as e:  # noqa: BLE001 - one bad file must not end a batch of thousands
+            logger.exception("failed on %s", path)
+            return FileError(str(path), f"内部错误 (internal error): {type(e).__name__}: {e}")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(one, f): f for f in files}
+        for future in as_completed(futures):
+            result = future.result()
+            if isinstance(result, FileError):
+                report.errors.append(result)
+                sink.write([result.to_json()])
+            else:
+                report.analyses.append(result)
+                sink.write(i.to_json() for i in result.incidents)
+            if on_file:
+                on_file(str(futures[future]), result)
+    report.analyses.sort(key=lambda a: a.source)
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
+def threads_per_job(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))

@@ -1,0 +1,149 @@
+"""`etiquette`: the command line, a thin face over the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etiquette.batch import BatchReport, JsonlSink, collect, run_batch, threads_per_job
+from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
+from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.rules import RulesError, load_rules
+from etiquette.segment import SegmenterOptions
+from etiquette.transcribe import RecogniserOptions
+
+app = typer.Typer(help="etiquette：政务服务窗口服务礼仪监测（附录B 服务礼仪）", no_args_is_help=True,
+                  add_completion=False)
+models_app = typer.Typer(help="模型：下载、组装、校验", no_args_is_help=True)
+rules_app = typer.Typer(help="规则：检查规则文件", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(rules_app, name="rules")
+
+err = Console(stderr=True)
+
+KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声", "missing_farewell": "缺送声"}
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]错误：[/red]{message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def batch(
+    paths: Annotated[list[Path], typer.Argument(help="音频/视频文件或文件夹（递归）")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="事件输出 JSONL 文件（默认标准输出）")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="同时处理的文件数")] = 1,
+    window: Annotated[Optional[str], typer.Option(help="窗口编号（默认取文件名）")] = None,
+    staff_channel: Annotated[int, typer.Option(min=0, max=1, help="立体声中工作人员麦克风的声道")] = 0,
+    model: Annotated[str, typer.Option(help="模型：manifest 中的名称、faster-whisper 模型目录或名称")] = "whisper-base",
+    device: Annotated[str, typer.Option(help="cpu 或 cuda")] = "cpu",
+    compute_type: Annotated[str, typer.Option(help="int8、int8_float16、float16、float32")] = "int8",
+    beam_size: Annotated[int, typer.Option(min=1, help="解码束宽")] = 5,
+    threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
+    rules: Annotated[Optional[Path], typer.Option(help="规则文件（默认 rules/appendix_b.yaml）")] = None,
+    recorded_at: Annotated[Optional[datetime], typer.Option(help="录音开始时间（UTC）；默认由文件修改时间推算")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="输出调试日志")] = False,
+) -> None:
+    """分析录音文件：转写普通话，按附录B 规则检出禁用语、缺少迎声/送声，输出评分事件。"""
+    _logging(verbose)
+    try:
+        load_rules(rules)
+    except RulesError as e:
+        _fail(str(e))
+    if recorded_at and recorded_at.tzinfo is None:
+        recorded_at = recorded_at.replace(tzinfo=timezone.utc)
+    options = PipelineOptions(
+        segmenter=SegmenterOptions(staff_channel=staff_channel, citizen_channel=1 - staff_channel),
+        recogniser=RecogniserOptions(model=model, device=device, compute_type=compute_type,
+                                     beam_size=beam_size, num_workers=jobs,
+                                     cpu_threads=threads or threads_per_job(jobs)),
+        rules_path=rules)
+    try:
+        pipeline = SpeechPipeline(options)
+    except ModelError as e:
+        _fail(f"模型不可用：{e}")
+    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as progress:
+            task = progress.add_task("分析录音", total=None)
+
+            def advance(source: str, result: object) -> None:
+                progress.update(task, advance=1, description=f"分析录音 {Path(source).name}")
+                if not hasattr(result, "incidents"):
+                    err.print(f"[red]无法处理[/red] {source}: {getattr(result, 'error', result)}",
+                              highlight=False)
+
+            found, bad = collect(paths)
+            progress.update(task, total=len(found) + len(bad))
+            report = run_batch(pipeline, paths, JsonlSink(stream), jobs, window,
+                                            recorded_at, on_file=advance)
+    finally:
+        if out:
+            stream.close()
+    _summary(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _summary(report: BatchReport) -> None:
+    table = Table(title="分析汇总", title_justify="left")
+    for col in ("文件", "时长(秒)", "禁用语", "缺迎声", "缺送声", "状态"):
+        table.add_column(col)
+    for a in report.analyses:
+        kinds = [i.kind.value for i in a.incidents]
+        table.add_row(a.source, f"{a.duration_s:.1f}", str(kinds.count("forbidden_phrase")),
+                      str(kinds.count("missing_greeting")), str(kinds.count("missing_farewell")), "完成")
+    for e in report.errors:
+        table.add_row(e.source, "-", "-", "-", "-", f"[red]失败：{e.error}[/red]")
+    err.print(table)
+    speed = report.audio_s / report.wall_s if report.wall_s else 0.0
+    counts = "，".join(f"{KIND_NAMES.get(k, k)} {n}" for k, n in sorted(report.incidents_by_kind.items()))
+    err.print(f"共 {len(report.analyses)} 个文件成功，{len(report.errors)} 个失败；音频 "
+              f"{report.audio_s:.0f} 秒，用时 {report.wall_s:.0f} 秒（{speed:.1f}× 实时）；"
+              f"事件：{counts or '无'}", highlight=False)
+
+
+@models_app.command("fetch")
+def models_fetch(
+    names: Annotated[Optional[list[str]], typer.Argument(help="模型名称（默认全部）")] = None,
+    models_dir: Annotated[Path, typer.Option(help="模型目录")] = DEFAULT_MODELS_DIR,
+) -> None:
+    """下载并校验模型文件（sha256），损坏或不完整的文件会重新组装。"""
+    _logging(False)
+    logging.getLogger("etiquette").setLevel(logging.INFO)
+    try:
+        for name in names or sorted(load_manifest(models_dir)):
+            path = ensure_model(name, models_dir)
+            err.print(f"模型 {name} 已就绪：{path}", highlight=False)
+    except ModelError as e:
+        _fail(str(e))
+
+
+@rules_app.command("check")
+def rules_check(
+    path: Annotated[Optional[Path], typer.Argument(help="规则文件（默认 rules/appendix_b.yaml）")] = None,
+) -> None:
+    """校验规则文件；有误时指出规则编号和字段。"""
+    try:
+        rs = load_rules(path)
+    except RulesError as e:
+        _fail(str(e))
+    err.print(f"规则有效：版本 {rs.version}，必用语 {len(rs.required)} 条，禁用语 "
+              f"{len(rs.forbidden)} 条", highlight=False)

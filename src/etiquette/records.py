@@ -1,0 +1,138 @@
+"""The records that cross stages: one name for one thing in code, JSON, database and UI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+
+class Speaker(StrEnum):
+    STAFF = "staff"
+    CITIZEN = "citizen"
+    UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class IncidentKind(StrEnum):
+    FORBIDDEN_PHRASE = "forbidden_phrase"
+    MISSING_GREETING = "missing_greeting"
+    MISSING_FAREWELL = "missing_farewell"
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One stretch of speech on one channel of one window."""
+
+    source: str
+    window_id: str
+    speaker: Speaker
+    channel: int
+    start_s: float
+    end_s: float
+    audio: np.ndarray = field(repr=False, compare=False)  # float32 mono at SAMPLE_RATE
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_s: float  # offset within the source
+    end_s: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said in one utterance, in simplified Chinese, with word times."""
+
+    source: str
+    window_id: str
+    speaker: Speaker
+    channel: int
+    start_s: float
+    end_s: float
+    words: tuple[Word, ...]
+    dropped: tuple[str, ...] = ()  # text removed as hallucination, kept so output explains itself
+
+    @property
+    def text(self) -> str:
+        return "".join(w.text for w in self.words)
+
+    def time_of(self, char_start: int, char_end: int) -> tuple[float, float]:
+        """Source offsets of the characters [char_start, char_end) of `text`."""
+        pos, start, end = 0, None, None
+        for w in self.words:
+            w_end = pos + len(w.text)
+            if start is None and w_end > char_start:
+                start = w.start_s
+            if pos < char_end:
+                end = w.end_s
+            pos = w_end
+        if start is None or end is None:
+            return self.start_s, self.end_s
+        return start, max(end, start)
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    """A rule phrase found in a transcript, with the evidence for it."""
+
+    rule_id: str
+    phrase: str  # the canonical Appendix B phrase
+    matched: str  # the transcript characters that matched
+    char_start: int
+    char_end: int
+    score: float  # 0..1, 1 = the phrase character for character
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A scored finding, the unit that reviewers confirm or dismiss."""
+
+    id: str
+    source: str
+    window_id: str
+    kind: IncidentKind
+    rule_id: str
+    rule_name: str
+    phrase: str | None
+    speaker: Speaker
+    offset_s: float
+    end_s: float
+    at: str | None  # absolute UTC time of offset_s, ISO 8601, where the recording start is known
+    transcript: str
+    score: float
+    severity: Severity
+    deduction: float
+    explanation: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def incident_id(source: str, window_id: str, kind: str, rule_id: str, offset_s: float) -> str:
+    """Deterministic, so that re-running or retrying never duplicates an incident."""
+    key = f"{source}|{window_id}|{kind}|{rule_id}|{offset_s:.1f}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "etiquette:" + key))
+
+
+def absolute_time(recorded_at: datetime | None, offset_s: float) -> str | None:
+    if recorded_at is None:
+        return None
+    return (recorded_at + timedelta(seconds=offset_s)).isoformat()

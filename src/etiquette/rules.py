@@ -1,0 +1,152 @@
+"""Appendix B as data: load and validate the rules file a supervisor edits."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from etiquette.records import IncidentKind, Severity, Speaker
+
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "appendix_b.yaml"
+
+
+class RulesError(ValueError):
+    """The rules file is malformed; the message names the file, rule and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExpectedAt(StrEnum):
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    ANYWHERE = "anywhere"
+
+
+class Matching(_Strict):
+    min_score: float = Field(0.82, ge=0.5, le=1.0, description="default threshold of forbidden phrases")
+    required_min_score: float = Field(0.72, ge=0.3, le=1.0, description="threshold of required phrases")
+    exclusion_min_score: float = Field(0.85, ge=0.5, le=1.0, description="threshold of exclusions")
+
+
+class SessionRules(_Strict):
+    greeting_within_s: float = Field(30.0, gt=0, description="greeting expected this soon after the start")
+    farewell_within_s: float = Field(30.0, gt=0, description="farewell expected this close to the end")
+
+
+class Group(_Strict):
+    name: str = Field(min_length=1)
+    severity: Severity
+    deduction: float = Field(ge=0)
+
+
+class MissingIncident(_Strict):
+    kind: IncidentKind
+    severity: Severity
+    deduction: float = Field(ge=0)
+
+
+class _PhraseRule(_Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1)
+    phrases: tuple[str, ...] = Field(min_length=1)
+    variants: tuple[str, ...] = ()
+    min_score: float | None = Field(None, ge=0.3, le=1.0)
+    speakers: tuple[Speaker, ...] = (Speaker.STAFF, Speaker.UNKNOWN)
+
+    @model_validator(mode="after")
+    def _phrases_not_blank(self) -> _PhraseRule:
+        for p in (*self.phrases, *self.variants):
+            if not p.strip():
+                raise ValueError("phrases and variants must not be blank")
+        return self
+
+    @property
+    def canonical(self) -> str:
+        return self.phrases[0]
+
+
+class RequiredRule(_PhraseRule):
+    clause: str = ""
+    expected_at: ExpectedAt = ExpectedAt.ANYWHERE
+    missing: MissingIncident | None = None
+
+    @model_validator(mode="after")
+    def _missing_needs_a_place(self) -> RequiredRule:
+        if self.missing and self.expected_at == ExpectedAt.ANYWHERE:
+            raise ValueError("a 'missing' incident needs expected_at session_start or session_end")
+        return self
+
+
+class ForbiddenRule(_PhraseRule):
+    group: int
+    severity: Severity | None = None  # None: the group's
+    deduction: float | None = Field(None, ge=0)
+    exclusions: tuple[str, ...] = ()
+
+
+class RuleSet(_Strict):
+    version: str
+    source: str = ""
+    matching: Matching = Matching()
+    session: SessionRules = SessionRules()
+    groups: dict[int, Group]
+    required: tuple[RequiredRule, ...] = ()
+    forbidden: tuple[ForbiddenRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _verify(self) -> RuleSet:
+        seen: set[str] = set()
+        for rule in (*self.required, *self.forbidden):
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+        for rule in self.forbidden:
+            if rule.group not in self.groups:
+                raise ValueError(f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
+        return self
+
+    def severity_of(self, rule: ForbiddenRule) -> Severity:
+        return rule.severity or self.groups[rule.group].severity
+
+    def deduction_of(self, rule: ForbiddenRule) -> float:
+        return rule.deduction if rule.deduction is not None else self.groups[rule.group].deduction
+
+
+def _describe(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """'forbidden[3] (F2-1) -> min_score' from a pydantic error location."""
+    parts: list[str] = []
+    node: Any = raw
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            rid = node.get("id") if isinstance(node, dict) else None
+            parts[-1] += f"[{key}]" + (f" ({rid})" if rid else "")
+        else:
+            node = node.get(key) if isinstance(node, dict) else None
+            parts.append(str(key))
+    return " -> ".join(parts) or "(top level)"
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    path = path or DEFAULT_RULES
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise RulesError(f"{path}: cannot read rules file: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise RulesError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise RulesError(f"{path}: expected a mapping at the top level")
+    try:
+        return RuleSet.model_validate(raw)
+    except ValidationError as e:
+        lines = [f"{path}: invalid rules"]
+        for err in e.errors():
+            lines.append(f"  {_describe(raw, tuple(err['loc']))}: {err['msg']}")
+        raise RulesError("\n".join(lines)) from e

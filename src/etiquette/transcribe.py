@@ -1,0 +1,150 @@
+"""The recogniser: faster-whisper over packed utterances, words mapped back to their sources.
+
+Whisper pads every input to 30 s, so a 2 s utterance costs as much as 30 s of audio. The
+recogniser packs utterances (of one window or of many) into full inputs separated by short
+silences, transcribes the inputs in batches, and gives every word back to the utterance it
+came from by its timestamp. Words that land in the silence between utterances are text on
+non-speech and are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from etiquette.models import resolve_model
+from etiquette.records import SAMPLE_RATE, Transcript, Utterance, Word
+from etiquette.text import Guard, clean_words
+
+logger = logging.getLogger("etiquette.transcribe")
+
+INPUT_S = 30.0  # Whisper's input length
+
+
+@dataclass(frozen=True)
+class RecogniserOptions:
+    """Attributes:
+    model: a name in models/manifest.yaml, a faster-whisper model directory, or a hub name.
+    device / compute_type / cpu_threads / num_workers: passed to faster-whisper (CTranslate2);
+      cpu_threads 0 lets CTranslate2 choose; num_workers > 1 lets threads decode in parallel.
+    beam_size / batch_size: decoding search width and inputs per batch.
+    initial_prompt / hotwords: optional text that biases decoding.
+    no_speech_threshold / log_prob_threshold: a segment above the first and below the second
+      is treated as silence (Whisper's own rule).
+    gap_s: silence placed between packed utterances, so words keep to their utterance.
+    """
+
+    model: str = "whisper-base"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    num_workers: int = 1
+    beam_size: int = 5
+    batch_size: int = 8
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    gap_s: float = 0.6
+    models_dir: Path | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    utterance: Utterance
+    start_s: float  # position in the packed audio
+
+
+def pack(utterances: Sequence[Utterance], gap_s: float) -> tuple[np.ndarray, list[dict[str, float]],
+                                                                  list[_Placed]]:
+    """Lay utterances end to end into inputs of at most 30 s each.
+
+    Returns the packed audio, the [start, end] of each input in it (seconds), and where each
+    utterance was placed.
+    """
+    pieces: list[np.ndarray] = []
+    clips: list[dict[str, float]] = []
+    placed: list[_Placed] = []
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32)
+    limit = INPUT_S - gap_s
+    cursor, clip_start = 0.0, 0.0
+    for u in utterances:
+        audio = u.audio[: int((limit - gap_s) * SAMPLE_RATE)]  # never longer than one input
+        length = len(audio) / SAMPLE_RATE
+        if cursor - clip_start + gap_s + length > limit and cursor > clip_start:
+            clips.append({"start": clip_start, "end": cursor})
+            clip_start = cursor
+        pieces += [gap, audio]
+        placed.append(_Placed(u, cursor + gap_s))
+        cursor += gap_s + length
+    if cursor > clip_start:
+        pieces.append(gap)
+        cursor += gap_s
+        clips.append({"start": clip_start, "end": cursor})
+    packed = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return packed, clips, placed
+
+
+class Recogniser:
+    """One loaded Whisper model, shared by every window and thread of a process."""
+
+    def __init__(self, options: RecogniserOptions | None = None, guard: Guard | None = None) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        self.options = options or RecogniserOptions()
+        self.guard = guard or Guard.load()
+        o = self.options
+        path = resolve_model(o.model, o.models_dir)
+        logger.info("loading model %s (%s, %s)", path, o.device, o.compute_type)
+        self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
+                                  cpu_threads=o.cpu_threads, num_workers=o.num_workers)
+        self._pipeline = BatchedInferencePipeline(self.model)
+
+    def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
+        o = self.options
+        segments, _ = self._pipeline.transcribe(
+            packed, language="zh", task="transcribe", beam_size=o.beam_size,
+            batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
+            initial_prompt=o.initial_prompt, hotwords=o.hotwords, temperature=0.0,
+            no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
+            vad_filter=False)
+        return list(segments)
+
+    def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+        """Transcripts of `utterances`, in the same order, in simplified Chinese."""
+        if not utterances:
+            return []
+        o = self.options
+        packed, clips, placed = pack(utterances, o.gap_s)
+        segments = self._segments(packed, clips)
+        words: list[list[Word]] = [[] for _ in placed]
+        starts = np.array([p.start_s for p in placed])
+        ends = starts + np.array([p.utterance.duration_s for p in placed])
+        for seg in segments:
+            if seg.no_speech_prob > o.no_speech_threshold and seg.avg_logprob < o.log_prob_threshold:
+                logger.debug("dropping silent segment %r", seg.text)
+                continue
+            for w in seg.words or []:
+                mid = (w.start + w.end) / 2
+                distance = np.maximum(np.maximum(starts - mid, mid - ends), 0.0)
+                k = int(np.argmin(distance))
+                if distance[k] > o.gap_s / 2:
+                    continue  # in the silence between utterances: not speech
+                p = placed[k]
+                u = p.utterance
+                start = u.start_s + max(0.0, w.start - p.start_s)
+                end = u.start_s + min(u.duration_s, max(0.0, w.end - p.start_s))
+                words[k].append(Word(w.word, round(float(start), 3), round(float(max(start, end)), 3),
+                                     round(float(w.probability), 3)))
+        result = []
+        for p, ws in zip(placed, words):
+            u = p.utterance
+            kept, dropped = clean_words(ws, self.guard, o.initial_prompt)
+            result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
+                                     u.end_s, kept, dropped))
+        return result
