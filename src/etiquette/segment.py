@@ -67,7 +67,7 @@ def _dominant_runs(own_db: np.ndarray, other_db: np.ndarray, span: tuple[int, in
     f0, f1 = span[0] // _FRAME, min(-(-span[1] // _FRAME), len(own_db))
     mask = own_db[f0:f1] >= other_db[f0:f1] + options.crosstalk_margin_db
     # Close short gaps (unvoiced consonants are quiet on both microphones).
-    gap = max(1, options.min_silence_ms // 40)
+    gap = max(1, options.min_silence_ms * 50 // 1000)
     runs: list[list[int]] = []
     for i in np.flatnonzero(mask):
         if runs and i - runs[-1][1] <= gap:

@@ -1,0 +1,59 @@
+"""来有迎声、走有送声: greeting and farewell are due near the start and the end of a session."""
+
+from __future__ import annotations
+
+from etiquette.pipeline import judge
+from etiquette.records import Speaker
+
+from conftest import said
+
+
+def kinds(rules, matcher, transcripts):
+    incidents, _, _ = judge(rules, matcher, transcripts)
+    return sorted((i.kind.value, i.rule_id) for i in incidents)
+
+
+def test_a_session_with_greeting_and_farewell_has_no_incident(rules, matcher):
+    session = [said("您好，请问您需要办理什么业务", start_s=1),
+               said("我想办理营业执照", Speaker.CITIZEN, start_s=6),
+               said("请您出示身份证", start_s=10),
+               said("请收好您的材料，再见", start_s=50)]
+    assert kinds(rules, matcher, session) == []
+
+
+def test_missing_greeting_and_farewell_are_incidents_with_their_window(rules, matcher):
+    session = [said("我想办理营业执照", Speaker.CITIZEN, start_s=0),
+               said("身份证给我", start_s=5), said("好了", start_s=80)]
+    incidents, _, _ = judge(rules, matcher, session)
+    by_kind = {i.kind.value: i for i in incidents}
+    assert set(by_kind) == {"missing_greeting", "missing_farewell"}
+    greeting = by_kind["missing_greeting"]
+    assert (greeting.offset_s, greeting.end_s) == (0, rules.session.greeting_within_s)
+    assert "身份证给我" in greeting.transcript
+    farewell = by_kind["missing_farewell"]
+    assert farewell.end_s == session[-1].end_s
+    assert farewell.deduction == 1 and farewell.severity.value == "minor"
+
+
+def test_a_greeting_said_late_does_not_count(rules, matcher):
+    session = [said("我想办理营业执照", Speaker.CITIZEN, start_s=0),
+               said("您好，请问您需要办理什么业务", start_s=45),
+               said("请收好您的材料，再见", start_s=70)]
+    assert kinds(rules, matcher, session) == [("missing_greeting", "R-greeting")]
+
+
+def test_a_greeting_by_the_citizen_does_not_count(rules, matcher):
+    session = [said("您好，请问您需要办理什么业务", Speaker.CITIZEN, start_s=0),
+               said("请收好您的材料，再见", start_s=20)]
+    assert kinds(rules, matcher, session) == [("missing_greeting", "R-greeting")]
+
+
+def test_a_recording_without_speech_is_no_session(rules, matcher):
+    assert kinds(rules, matcher, []) == []
+
+
+def test_forbidden_and_missing_incidents_are_sorted_by_time(rules, matcher):
+    session = [said("不知道", start_s=3), said("你问别人去", start_s=8)]
+    incidents, _, _ = judge(rules, matcher, session)
+    assert [i.offset_s for i in incidents] == sorted(i.offset_s for i in incidents)
+    assert {i.rule_id for i in incidents} == {"F1-1", "F1-2", "R-greeting", "R-farewell"}
