@@ -27,7 +27,8 @@ rules_app = typer.Typer(help="规则：检查规则文件", no_args_is_help=True
 app.add_typer(models_app, name="models")
 app.add_typer(rules_app, name="rules")
 
-err = Console(stderr=True)
+# Logs and tables piped to a file should not be cut at 80 columns.
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声", "missing_farewell": "缺送声"}
 
@@ -147,3 +148,7 @@ def rules_check(
         _fail(str(e))
     err.print(f"规则有效：版本 {rs.version}，必用语 {len(rs.required)} 条，禁用语 "
               f"{len(rs.forbidden)} 条", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

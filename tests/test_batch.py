@@ -1,0 +1,120 @@
+"""`etiquette batch` on the sample recordings: exactly the expected incidents, bad files reported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+
+FIELDS = {"id", "source", "window_id", "kind", "rule_id", "rule_name", "phrase", "speaker",
+          "offset_s", "end_s", "at", "transcript", "score", "severity", "deduction", "explanation"}
+
+
+def etiquette(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "etiquette.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=900)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    out = tmp_path_factory.mktemp("batch") / "incidents.jsonl"
+    result = etiquette("batch", "recordings_sample/", "--out", str(out), "--jobs", "2")
+    return result, read_jsonl(out)
+
+
+@pytest.mark.slow
+def test_samples_give_exactly_the_expected_incidents(sample_run, expected_samples):
+    result, incidents = sample_run
+    assert result.returncode == 0, result.stderr
+    got = Counter((Path(i["source"]).name, i["kind"], i["rule_id"], i["speaker"]) for i in incidents)
+    want = Counter((f, e["kind"], e["rule_id"], e["speaker"])
+                   for f, items in expected_samples.items() for e in items)
+    assert got == want
+
+
+@pytest.mark.slow
+def test_phrase_incidents_point_at_the_second_it_was_said(sample_run, expected_samples):
+    _, incidents = sample_run
+    for inc in incidents:
+        if inc["kind"] != "forbidden_phrase":
+            continue
+        turn = next(e for e in expected_samples[Path(inc["source"]).name]
+                    if e["rule_id"] == inc["rule_id"])
+        assert turn["offset_s"] - 1.0 <= inc["offset_s"] <= inc["end_s"] <= turn["end_s"] + 1.0
+        assert inc["phrase"] in inc["explanation"] or inc["phrase"].replace("，", "") in inc["explanation"]
+
+
+@pytest.mark.slow
+def test_every_incident_line_carries_the_documented_fields(sample_run):
+    _, incidents = sample_run
+    assert incidents
+    for inc in incidents:
+        assert FIELDS <= set(inc)
+        assert inc["source"].startswith("recordings_sample/")
+        assert inc["speaker"] in {"staff", "citizen", "unknown"}
+        assert 0 < inc["score"] <= 1 and inc["deduction"] > 0
+    assert len({i["id"] for i in incidents}) == len(incidents)
+
+
+@pytest.mark.slow
+def test_citizen_saying_forbidden_words_gives_no_incident(sample_run, expected_samples):
+    _, incidents = sample_run
+    assert expected_samples["window03_citizen_rude.mp3"] == []
+    assert not [i for i in incidents if "window03" in i["source"]]
+    assert not [i for i in incidents if i["speaker"] == "citizen"]
+
+
+@pytest.mark.slow
+def test_a_summary_table_is_printed(sample_run):
+    result, _ = sample_run
+    assert "分析汇总" in result.stderr and "window02_rude.flac" in result.stderr
+    assert "5 个文件成功，0 个失败" in result.stderr
+
+
+@pytest.mark.slow
+def test_bad_files_are_reported_and_the_run_goes_on(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(SAMPLES / "window05_session.ogg", folder / "nested" / "good.ogg")
+    (folder / "corrupt.wav").write_bytes(b"RIFF....WAVEfmt garbage" * 10)
+    (folder / "empty.mp3").write_bytes(b"")
+    (folder / "notes.txt").write_text("not media")  # folders contribute media files only
+    (tmp_path / "readme.pdf").write_bytes(b"%PDF-1.4")
+    out = tmp_path / "out.jsonl"
+    result = etiquette("batch", str(folder), str(tmp_path / "readme.pdf"),
+                       str(tmp_path / "missing.wav"), "--out", str(out))
+    assert result.returncode == 1
+    lines = read_jsonl(out)
+    errors = {Path(line["source"]).name: line["error"] for line in lines if line["kind"] == "error"}
+    assert set(errors) == {"corrupt.wav", "empty.mp3", "readme.pdf", "missing.wav"}
+    assert "unsupported" in errors["readme.pdf"] and "empty" in errors["empty.mp3"]
+    for name in errors:
+        assert name in result.stderr
+    good = [line for line in lines if line["kind"] != "error"]
+    assert {line["rule_id"] for line in good} == {"F4-1", "F6-2"}
+
+
+def test_bad_rules_file_fails_at_start_up(tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("version: x\ngroups: {}\nforbidden: [{id: F9, group: 1, name: x}]\n", encoding="utf-8")
+    result = etiquette("batch", "recordings_sample/", "--rules", str(bad))
+    assert result.returncode == 2
+    assert "F9" in result.stderr and "phrases" in result.stderr
+
+
+def test_help_lists_the_options():
+    result = etiquette("batch", "--help")
+    assert result.returncode == 0
+    for option in ("--out", "--jobs", "--staff-channel", "--model", "--beam-size"):
+        assert option in result.stdout

@@ -1,0 +1,56 @@
+"""The recogniser: real Whisper base on real speech, packed inputs, words back at the right second."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from etiquette.records import Speaker, Utterance
+from etiquette.transcribe import INPUT_S, pack
+
+from media import speech
+
+
+def utterance(name: str, audio: np.ndarray, start_s: float, speaker=Speaker.STAFF) -> Utterance:
+    return Utterance(f"{name}.wav", name, speaker, 0, start_s, start_s + len(audio) / 16000, audio)
+
+
+def test_packing_fills_inputs_up_to_thirty_seconds():
+    voice = np.zeros(16000 * 7, np.float32)
+    us = [utterance(f"u{k}", voice, 10.0 * k) for k in range(9)]
+    packed, clips, placed = pack(us, gap_s=0.5)
+    assert all(c["end"] - c["start"] <= INPUT_S for c in clips)
+    assert len(clips) == 3  # 9 × 7.5 s → three inputs, not nine
+    assert [p.utterance for p in placed] == us
+    assert len(packed) / 16000 == pytest.approx(clips[-1]["end"])
+    long = utterance("long", np.zeros(16000 * 40, np.float32), 0.0)
+    _, clips, _ = pack([long], gap_s=0.5)
+    assert all(c["end"] - c["start"] <= INPUT_S for c in clips)
+
+
+@pytest.mark.slow
+def test_real_speech_is_transcribed_in_simplified_chinese(recogniser):
+    (t,) = recogniser.transcribe([utterance("staff", speech("staff"), 0.0)])
+    assert "请问" in t.text and "办理" in t.text and "業" not in t.text
+    assert t.words and all(0 <= w.start_s <= w.end_s <= t.end_s + 0.01 for w in t.words)
+
+
+@pytest.mark.slow
+def test_packed_utterances_get_their_own_words_and_times(recogniser):
+    staff = utterance("a", speech("staff"), 100.0)
+    citizen = utterance("b", speech("citizen"), 7.5, Speaker.CITIZEN)
+    a, b = recogniser.transcribe([staff, citizen])
+    assert (a.source, b.source) == ("a.wav", "b.wav")
+    assert "办理" in a.text and "办理" not in b.text
+    assert "别人" in b.text and "别人" not in a.text
+    assert all(100.0 <= w.start_s <= staff.end_s + 0.01 for w in a.words)
+    assert all(7.5 <= w.start_s <= citizen.end_s + 0.01 for w in b.words)
+    assert b.speaker == Speaker.CITIZEN
+
+
+@pytest.mark.slow
+def test_nothing_in_nothing_out(recogniser):
+    assert recogniser.transcribe([]) == []
+    silence = utterance("quiet", np.zeros(16000 * 2, np.float32), 0.0)
+    (t,) = recogniser.transcribe([silence])
+    assert t.text == ""
