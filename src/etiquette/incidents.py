@@ -7,7 +7,7 @@ from datetime import datetime
 from etiquette.records import (Incident, IncidentKind, PhraseHit, Speaker, Transcript,
                                absolute_time, incident_id)
 from etiquette.rules import ForbiddenRule, RuleSet
-from etiquette.sessions import MissingPhrase
+from etiquette.sessions import MissingPhrase, Session
 
 
 def forbidden_incident(rules: RuleSet, rule: ForbiddenRule, hit: PhraseHit, transcript: Transcript,
@@ -23,10 +23,11 @@ def forbidden_incident(rules: RuleSet, rule: ForbiddenRule, hit: PhraseHit, tran
         deduction=rules.deduction_of(rule), explanation=hit.explanation)
 
 
-def missing_incident(source: str, window_id: str, missing: MissingPhrase,
+def missing_incident(session: Session, missing: MissingPhrase,
                      recorded_at: datetime | None = None) -> Incident:
     rule, spec = missing.rule, missing.rule.missing
     assert spec is not None
+    source, window_id = session.source, session.window_id
     return Incident(
         id=incident_id(source, window_id, spec.kind, rule.id, missing.start_s),
         source=source, window_id=window_id, kind=spec.kind, rule_id=rule.id, rule_name=rule.name,

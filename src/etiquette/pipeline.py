@@ -17,7 +17,7 @@ from etiquette.matching import ExcludedHit, PhraseMatcher
 from etiquette.records import Incident, PhraseHit, Transcript
 from etiquette.rules import RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
-from etiquette.sessions import missing_phrases, session_of
+from etiquette.sessions import Session, missing_phrases, session_of
 from etiquette.text import Guard
 from etiquette.transcribe import Recogniser, RecogniserOptions
 
@@ -46,8 +46,8 @@ class Analysis:
 
 
 def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcript],
-          recorded_at: datetime | None = None) -> tuple[list[Incident], list[tuple[Transcript,
-                                                        RequiredRule, PhraseHit]], list[ExcludedHit]]:
+          session: Session | None, recorded_at: datetime | None = None
+          ) -> tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]:
     """Incidents of one session from its transcripts (no I/O: the core of batch and live)."""
     incidents: list[Incident] = []
     required: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
@@ -57,10 +57,8 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
         incidents += [forbidden_incident(rules, rule, hit, t, recorded_at) for rule, hit in found]
         excluded += skipped
         required += [(t, rule, hit) for rule, hit in matcher.required(t)]
-    session = session_of(transcripts)
-    if session and transcripts:
-        first = transcripts[0]
-        incidents += [missing_incident(first.source, first.window_id, m, recorded_at)
+    if session:
+        incidents += [missing_incident(session, m, recorded_at)
                       for m in missing_phrases(rules, session, transcripts, required)]
     incidents.sort(key=lambda i: (i.offset_s, i.rule_id))
     return incidents, required, excluded
@@ -96,8 +94,12 @@ class SpeechPipeline:
         if recorded_at is None:
             recorded_at = recording_start(path, audio.duration_s)
         utterances = segment(audio, source, window_id, self.options.segmenter)
-        transcripts = self.recogniser.transcribe(utterances)
-        logger.debug("%s: %d utterances, %.1f s", source, len(utterances), audio.duration_s)
-        incidents, required, excluded = judge(self.rules, self.matcher, transcripts, recorded_at)
+        # Speech no rule applies to (the citizen side) marks the session but is not transcribed.
+        judged = [u for u in utterances if u.speaker in self.rules.judged_speakers]
+        transcripts = self.recogniser.transcribe(judged)
+        logger.debug("%s: %d utterances, %d transcribed, %.1f s", source, len(utterances),
+                     len(judged), audio.duration_s)
+        incidents, required, excluded = judge(self.rules, self.matcher, transcripts,
+                                              session_of(utterances), recorded_at)
         return Analysis(source, window_id, audio.duration_s, tuple(transcripts), tuple(incidents),
                         tuple(required), tuple(excluded))

@@ -111,6 +111,11 @@ class RuleSet(_Strict):
                 raise ValueError(f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
         return self
 
+    @property
+    def judged_speakers(self) -> frozenset[Speaker]:
+        """Whose speech any rule applies to: the only speech worth transcribing."""
+        return frozenset(s for r in (*self.required, *self.forbidden) for s in r.speakers)
+
     def severity_of(self, rule: ForbiddenRule) -> Severity:
         return rule.severity or self.groups[rule.group].severity
 

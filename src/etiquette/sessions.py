@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from etiquette.records import PhraseHit, Speaker, Transcript
+from etiquette.records import PhraseHit, Speaker, Transcript, Utterance
 from etiquette.rules import ExpectedAt, RequiredRule, RuleSet
 
 
 @dataclass(frozen=True)
 class Session:
+    source: str
+    window_id: str
     start_s: float  # first speech of anyone
     end_s: float  # last speech of anyone
 
@@ -27,12 +29,12 @@ class MissingPhrase:
     said: str  # what the staff said there instead, for the reviewer
 
 
-def session_of(transcripts: Sequence[Transcript]) -> Session | None:
-    """One recording is one session; a recording without speech holds none."""
-    spoken = [t for t in transcripts if t.words]
-    if not spoken:
+def session_of(speech: Sequence[Utterance | Transcript]) -> Session | None:
+    """One recording is one session, from its first to its last speech; without speech, none."""
+    if not speech:
         return None
-    return Session(min(t.start_s for t in spoken), max(t.end_s for t in spoken))
+    return Session(speech[0].source, speech[0].window_id, min(u.start_s for u in speech),
+                   max(u.end_s for u in speech))
 
 
 def _due_window(rules: RuleSet, rule: RequiredRule, session: Session) -> tuple[float, float]:

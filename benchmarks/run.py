@@ -1,0 +1,157 @@
+"""One command for the speech-path benchmark: accuracy, speed and memory of `etiquette batch`.
+
+    python -m benchmarks.run                 # the generated evaluation set, default settings
+    python -m benchmarks.run --beam-size 1 --jobs 1 --jobs 2
+
+Each configuration runs the real CLI in a child process over the whole set, timed by wall
+clock with the peak resident memory of the process tree sampled every 50 ms; its incidents
+are scored against the labels written by the script that made the audio. Results go to
+results.json and a Markdown table beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.accuracy import load_labels, score
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SET = HERE / "evalset"
+
+
+def _peak_rss(proc: psutil.Process, stop: threading.Event, peak: list[int]) -> None:
+    while not stop.is_set():
+        try:
+            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            peak[0] = max(peak[0], rss)
+        except psutil.Error:
+            pass
+        stop.wait(0.05)
+
+
+def run_batch(evalset: Path, jobs: int, beam_size: int, model: str) -> dict[str, Any]:
+    """The CLI over the whole set in a child process: wall time, peak memory, incidents."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "incidents.jsonl"
+        cmd = [sys.executable, "-m", "etiquette.cli", "batch", str(evalset), "--out", str(out),
+               "--jobs", str(jobs), "--beam-size", str(beam_size), "--model", model]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stop, peak = threading.Event(), [0]
+        sampler = threading.Thread(target=_peak_rss, args=(psutil.Process(proc.pid), stop, peak))
+        sampler.start()
+        _, stderr = proc.communicate()
+        wall = time.perf_counter() - started
+        stop.set()
+        sampler.join()
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"etiquette batch failed ({proc.returncode}):\n{stderr}")
+        incidents = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20, 1),
+            "incidents": incidents, "failed_files": [i for i in incidents if i["kind"] == "error"]}
+
+
+def machine() -> dict[str, Any]:
+    import ctranslate2
+    import faster_whisper
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "ctranslate2": ctranslate2.__version__,
+            "faster_whisper": faster_whisper.__version__, "device": "cpu", "compute_type": "int8"}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Speech-path benchmark",
+        "",
+        f"Written by `python -m benchmarks.run` on {results['date']}: {m['cores']} cores "
+        f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
+        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {m['device']}.",
+        f"Evaluation set: `{results['evalset']}`, {results['files']} recordings, "
+        f"{results['audio_s'] / 60:.1f} min of audio.",
+        "",
+        "## Speed and memory (`etiquette batch`, whole process, model load included)",
+        "",
+        "| jobs | beam | threads/job | wall (s) | × real time | peak memory (MB) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results["runs"]:
+        lines.append(f"| {r['jobs']} | {r['beam_size']} | {r['threads_per_job']} | {r['wall_s']} | "
+                     f"{r['x_realtime']} | {r['peak_rss_mb']} |")
+    for r in results["runs"]:
+        acc = r["accuracy"]
+        lines += ["", f"## Accuracy (jobs {r['jobs']}, beam {r['beam_size']})", "",
+                  "| incident kind | TP | FP | FN | precision | recall |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']} | {v['recall']} |"
+                  for k, v in acc["by_kind"].items()]
+        lines += ["", "| voice of the staff side | TP | FP | FN | precision | recall |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']} | {v['recall']} |"
+                  for k, v in acc["by_voice"].items()]
+        lines += ["", "| forbidden rule | TP | FP | FN | precision | recall |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']} | {v['recall']} |"
+                  for k, v in acc["by_rule"].items()]
+        lines += ["", f"Polite look-alike turns: {acc['look_alike_turns']}, flagged: "
+                  f"{acc['look_alike_flags']}. Forbidden words said by citizens flagged: "
+                  f"{acc['citizen_flags']}. False flags by place: {acc['false_flags'] or 'none'}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--evalset", type=Path, default=DEFAULT_SET, help="folder with recordings and labels.yaml")
+    parser.add_argument("--jobs", type=int, action="append", help="files at a time (repeatable; default 2)")
+    parser.add_argument("--beam-size", type=int, action="append", help="beam widths (repeatable; default 5)")
+    parser.add_argument("--model", default="whisper-base")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="results file (.json; .md beside it)")
+    args = parser.parse_args(argv)
+
+    truths = load_labels(args.evalset / "labels.yaml")
+    audio_s = 0.0
+    from etiquette.audio import read_audio
+
+    for name in truths:
+        audio_s += read_audio(args.evalset / name).duration_s
+    runs = []
+    for jobs in args.jobs or [2]:
+        for beam in args.beam_size or [5]:
+            print(f"running jobs={jobs} beam={beam} over {len(truths)} files …", file=sys.stderr)
+            r = run_batch(args.evalset, jobs, beam, args.model)
+            accuracy = score(truths, r["incidents"])
+            runs.append({"jobs": jobs, "beam_size": beam,
+                         "threads_per_job": max(1, (os.cpu_count() or 1) // jobs),
+                         "wall_s": r["wall_s"], "x_realtime": round(audio_s / r["wall_s"], 1),
+                         "peak_rss_mb": r["peak_rss_mb"], "failed_files": r["failed_files"],
+                         "accuracy": accuracy})
+            by_kind = {k: (v["precision"], v["recall"]) for k, v in accuracy["by_kind"].items()}
+            print(f"  {runs[-1]['x_realtime']}× real time, {r['peak_rss_mb']} MB, "
+                  f"precision/recall {by_kind}", file=sys.stderr)
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": machine(), "model": args.model,
+               "evalset": os.path.relpath(args.evalset, Path.cwd()), "files": len(truths),
+               "audio_s": round(audio_s, 1), "runs": runs}
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
