@@ -29,6 +29,7 @@ class IncidentKind(StrEnum):
     FORBIDDEN_PHRASE = "forbidden_phrase"
     MISSING_GREETING = "missing_greeting"
     MISSING_FAREWELL = "missing_farewell"
+    OFF_POST = "off_post"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ class Incident:
     severity: Severity
     deduction: float
     explanation: str
+    # Evidence files by role ("clip", "empty_seat", "last_seen", …): paths a sink uploads.
+    evidence: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
