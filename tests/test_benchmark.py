@@ -1,0 +1,38 @@
+"""The speech-path benchmark runs end to end on a tiny set and writes a well-formed results file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT, SAMPLES
+
+
+@pytest.mark.slow
+def test_benchmark_writes_results_on_a_tiny_set(tmp_path):
+    evalset = tmp_path / "set"
+    evalset.mkdir()
+    name = "window02_rude.flac"
+    shutil.copy(SAMPLES / name, evalset / name)
+    labels = yaml.safe_load((SAMPLES / "labels.yaml").read_text(encoding="utf-8"))
+    (evalset / "labels.yaml").write_text(
+        yaml.safe_dump({"files": {name: labels["files"][name]}}, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "results.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.run", "--evalset", str(evalset),
+                             "--out", str(out), "--jobs", "1"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["files"] == 1 and results["audio_s"] > 20
+    assert results["machine"]["cores"] >= 1
+    (run,) = results["runs"]
+    assert run["x_realtime"] > 0 and run["peak_rss_mb"] > 100
+    fp = run["accuracy"]["by_kind"]["forbidden_phrase"]
+    assert fp["tp"] + fp["fn"] == 3  # the three forbidden phrases the labels say were spoken
+    md = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "× real time" in md and "forbidden_phrase" in md
