@@ -81,12 +81,12 @@ class JsonlSink:
             self._stream.flush()
 
 
-def run_batch(pipeline: SpeechPipeline, paths: Iterable[str | Path], sink: JsonlSink,
+def run_batch(pipeline: SpeechPipeline, files: list[Path], errors: list[FileError], sink: JsonlSink,
               jobs: int = 1, window_id: str | None = None, recorded_at: datetime | None = None,
               on_file: Callable[[str, Analysis | FileError], None] | None = None) -> BatchReport:
-    """Analyse every file, `jobs` at a time; a file that fails is reported and the rest go on."""
+    """Analyse `files` (from `collect`), `jobs` at a time; a file that fails is reported and the
+    rest go on. `errors` are the paths `collect` already refused."""
     started = time.perf_counter()
-    files, errors = collect(paths)
     report = BatchReport(errors=list(errors))
     for e in errors:
         sink.write([e.to_json()])

@@ -91,10 +91,10 @@ def batch(
                     err.print(f"[red]无法处理[/red] {source}: {getattr(result, 'error', result)}",
                               highlight=False)
 
-            found, bad = collect(paths)
-            progress.update(task, total=len(found) + len(bad))
-            report = run_batch(pipeline, paths, JsonlSink(stream), jobs, window,
-                                            recorded_at, on_file=advance)
+            files, refused = collect(paths)
+            progress.update(task, total=len(files) + len(refused))
+            report = run_batch(pipeline, files, refused, JsonlSink(stream), jobs, window,
+                               recorded_at, on_file=advance)
     finally:
         if out:
             stream.close()

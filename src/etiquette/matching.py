@@ -16,7 +16,7 @@ from typing import Iterable
 from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
 
-from etiquette.records import PhraseHit, Speaker, Transcript
+from etiquette.records import PhraseHit, Transcript
 from etiquette.rules import ForbiddenRule, RequiredRule, RuleSet
 
 SLOT = "×"  # ×× in Appendix B: a part the speaker fills in (a material, a window name)
@@ -270,8 +270,7 @@ class PhraseMatcher:
         return found, excluded
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
-        if transcript.speaker == Speaker.CITIZEN:
-            return []
+        """Required phrases said by a speaker the rule applies to."""
         return [(self._required[h.rule_id], h)
                 for h in find(transcript.text, self._required_patterns)
                 if transcript.speaker in self._required[h.rule_id].speakers]
