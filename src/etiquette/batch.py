@@ -83,9 +83,11 @@ class JsonlSink:
 
 def run_batch(pipeline: SpeechPipeline, files: list[Path], errors: list[FileError], sink: JsonlSink,
               jobs: int = 1, window_id: str | None = None, recorded_at: datetime | None = None,
-              on_file: Callable[[str, Analysis | FileError], None] | None = None) -> BatchReport:
+              on_file: Callable[[str, Analysis | FileError], None] | None = None,
+              transcripts: JsonlSink | None = None) -> BatchReport:
     """Analyse `files` (from `collect`), `jobs` at a time; a file that fails is reported and the
-    rest go on. `errors` are the paths `collect` already refused."""
+    rest go on. `errors` are the paths `collect` already refused; `transcripts`, if given,
+    receives every transcript for analysts."""
     started = time.perf_counter()
     report = BatchReport(errors=list(errors))
     for e in errors:
@@ -112,6 +114,8 @@ def run_batch(pipeline: SpeechPipeline, files: list[Path], errors: list[FileErro
             else:
                 report.analyses.append(result)
                 sink.write(i.to_json() for i in result.incidents)
+                if transcripts:
+                    transcripts.write(t.to_json() for t in result.transcripts)
             if on_file:
                 on_file(str(futures[future]), result)
     report.analyses.sort(key=lambda a: a.source)

@@ -49,6 +49,7 @@ def _fail(message: str, code: int = 2) -> None:
 def batch(
     paths: Annotated[list[Path], typer.Argument(help="音频/视频文件或文件夹（递归）")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="事件输出 JSONL 文件（默认标准输出）")] = None,
+    transcripts: Annotated[Optional[Path], typer.Option(help="另存全部转写文本的 JSONL 文件（供分析）")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="同时处理的文件数")] = 1,
     window: Annotated[Optional[str], typer.Option(help="窗口编号（默认取文件名）")] = None,
     staff_channel: Annotated[int, typer.Option(min=0, max=1, help="立体声中工作人员麦克风的声道")] = 0,
@@ -80,6 +81,7 @@ def batch(
     except ModelError as e:
         _fail(f"模型不可用：{e}")
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    transcript_stream = transcripts.open("w", encoding="utf-8") if transcripts else None
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -94,10 +96,13 @@ def batch(
             files, refused = collect(paths)
             progress.update(task, total=len(files) + len(refused))
             report = run_batch(pipeline, files, refused, JsonlSink(stream), jobs, window,
-                               recorded_at, on_file=advance)
+                               recorded_at, on_file=advance,
+                               transcripts=JsonlSink(transcript_stream) if transcript_stream else None)
     finally:
         if out:
             stream.close()
+        if transcript_stream:
+            transcript_stream.close()
     _summary(report)
     if report.errors:
         raise typer.Exit(1)

@@ -28,6 +28,7 @@ EXTRA = 0.7  # a character said inside the phrase that it does not have
 SLOT_CHAR = 0.05  # each character filling a slot; keeps slots short
 SLOT_MAX = 12
 
+_CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、]")
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
                     r"!-/:-@\[-`{-~…—·‘’“”]")
 _BRACKETED = re.compile(r"（[^）]*）|\([^)]*\)")
@@ -58,7 +59,8 @@ def _fuzz(initial: str, final: str) -> str:
 @lru_cache(maxsize=20000)
 def _token(char: str) -> _Token:
     if "\u4e00" <= char <= "\u9fff":
-        readings = frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0])
+        # The two main readings only: rare ones (体 read cui) make false homophones.
+        readings = frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0][:2])
     else:
         readings = frozenset({char.lower()})
     initials = {get_initials(r, strict=False) for r in readings}
@@ -186,10 +188,7 @@ def _explain(matched: str, pattern: Pattern, edits: tuple[tuple[str, str, float]
 
 
 def find(text: str, patterns: Iterable[Pattern]) -> list[PhraseHit]:
-    """All occurrences of the patterns in `text` scoring at least their min_score.
-
-    Overlapping hits of the same rule keep only the best one.
-    """
+    """The best occurrence of each rule's patterns in `text`, if it scores its min_score."""
     positions = _text_positions(text)
     said = "".join(text[i] for i in positions)
     said_fuzzy = set().union(*(_token(c).fuzzy for c in said)) if said else set()
@@ -209,17 +208,23 @@ def find(text: str, patterns: Iterable[Pattern]) -> list[PhraseHit]:
                 continue
             start, end = positions[a.first], positions[a.last] + 1
             matched = text[start:end]
+            # A phrase does not run across a clause break it does not have itself:
+            # 「不知道，您问别人去吧」 is not the polite 「不知道您…」.
+            if len(_CLAUSE_BREAK.findall(matched)) > len(_CLAUSE_BREAK.findall(pattern.text)):
+                continue
             hits.append(PhraseHit(pattern.rule_id, pattern.canonical, matched, start, end, score,
                                   _explain(matched, pattern, a.edits, score)))
     return _best_per_rule(hits)
 
 
 def _best_per_rule(hits: list[PhraseHit]) -> list[PhraseHit]:
-    kept: list[PhraseHit] = []
-    for hit in sorted(hits, key=lambda h: (-h.score, h.char_start)):
-        if not any(k.rule_id == hit.rule_id and _overlap(k, hit) for k in kept):
-            kept.append(hit)
-    return sorted(kept, key=lambda h: (h.char_start, h.rule_id))
+    """One hit per rule and text: a sentence that says a phrase twice is one incident."""
+    best: dict[str, PhraseHit] = {}
+    for hit in hits:
+        if hit.rule_id not in best or (hit.score, -hit.char_start) > (best[hit.rule_id].score,
+                                                                        -best[hit.rule_id].char_start):
+            best[hit.rule_id] = hit
+    return sorted(best.values(), key=lambda h: (h.char_start, h.rule_id))
 
 
 def _overlap(a: PhraseHit, b: PhraseHit) -> bool:

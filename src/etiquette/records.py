@@ -74,6 +74,11 @@ class Transcript:
     def text(self) -> str:
         return "".join(w.text for w in self.words)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "window_id": self.window_id, "speaker": self.speaker.value,
+                "start_s": self.start_s, "end_s": self.end_s, "text": self.text,
+                "dropped": list(self.dropped)}
+
     def time_of(self, char_start: int, char_end: int) -> tuple[float, float]:
         """Source offsets of the characters [char_start, char_end) of `text`."""
         pos, start, end = 0, None, None

@@ -50,7 +50,7 @@ class RecogniserOptions:
     hotwords: str | None = None
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
-    gap_s: float = 0.6
+    gap_s: float = 1.0
     models_dir: Path | None = field(default=None, compare=False)
 
 
@@ -112,7 +112,9 @@ class Recogniser:
             batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
             initial_prompt=o.initial_prompt, hotwords=o.hotwords, temperature=0.0,
             no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
-            vad_filter=False)
+            # Timestamp tokens make Whisper end a segment at each gap, which keeps its word
+            # times on the right utterance (measured: without them words drift across gaps).
+            without_timestamps=False, vad_filter=False)
         return list(segments)
 
     def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
@@ -130,11 +132,16 @@ class Recogniser:
                 logger.debug("dropping silent segment %r", seg.text)
                 continue
             for w in seg.words or []:
-                mid = (w.start + w.end) / 2
-                distance = np.maximum(np.maximum(starts - mid, mid - ends), 0.0)
-                k = int(np.argmin(distance))
-                if distance[k] > o.gap_s / 2:
-                    continue  # in the silence between utterances: not speech
+                # A word belongs where most of it lies: Whisper stretches words that border a
+                # silence into it, so a midpoint would hand them to the neighbour.
+                overlap = np.minimum(ends, w.end) - np.maximum(starts, w.start)
+                k = int(np.argmax(overlap))
+                if overlap[k] <= 0:
+                    mid = (w.start + w.end) / 2
+                    distance = np.maximum(np.maximum(starts - mid, mid - ends), 0.0)
+                    k = int(np.argmin(distance))
+                    if distance[k] > o.gap_s / 2:
+                        continue  # in the silence between utterances: not speech
                 p = placed[k]
                 u = p.utterance
                 start = u.start_s + max(0.0, w.start - p.start_s)
