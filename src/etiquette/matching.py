@@ -219,10 +219,12 @@ def find(text: str, patterns: Iterable[Pattern]) -> list[PhraseHit]:
 
 def _best_per_rule(hits: list[PhraseHit]) -> list[PhraseHit]:
     """One hit per rule and text: a sentence that says a phrase twice is one incident."""
+    def rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fuller phrase
+        return h.score, h.char_end - h.char_start, -h.char_start
+
     best: dict[str, PhraseHit] = {}
     for hit in hits:
-        if hit.rule_id not in best or (hit.score, -hit.char_start) > (best[hit.rule_id].score,
-                                                                        -best[hit.rule_id].char_start):
+        if hit.rule_id not in best or rank(hit) > rank(best[hit.rule_id]):
             best[hit.rule_id] = hit
     return sorted(best.values(), key=lambda h: (h.char_start, h.rule_id))
 
