@@ -131,3 +131,10 @@ def test_a_near_miss_below_threshold_is_not_a_hit():
     assert find("不是到", [pattern]) == []
     assert find("", [pattern]) == []
     assert find("，。！", [pattern]) == []
+
+
+def test_extra_readings_from_the_rules_file_make_whisper_spellings_homophones(matcher):
+    (rule, hit), = matcher.forbidden(said("即什么，忙著呢"))[0]
+    assert rule.id == "F2-1" and hit.matched == "即什么，忙著呢"
+    assert "著→着 同音" in hit.explanation
+    assert substitution_cost("著", "着") > HOMOPHONE  # without the rules file's reading

@@ -94,3 +94,13 @@ def test_rules_check_command_reports_errors(tmp_path):
     assert "F1-1" in result.output and "deduction" in result.output
     ok = CliRunner().invoke(app, ["rules", "check"])
     assert ok.exit_code == 0 and "禁用语 13 条" in ok.output
+
+
+def test_extra_readings_must_be_single_characters_with_pinyin(tmp_path):
+    data = _base()
+    data["matching"]["readings"] = {"著呢": ["zhe"]}
+    with pytest.raises(RulesError, match="matching: .*readings: .著呢. must be one character"):
+        load_rules(_write(tmp_path, data))
+    data["matching"]["readings"] = {"著": ["zhe2"]}
+    with pytest.raises(RulesError, match="toneless pinyin"):
+        load_rules(_write(tmp_path, data))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from collections.abc import Iterable, Mapping
 
 from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
@@ -56,11 +56,14 @@ def _fuzz(initial: str, final: str) -> str:
     return _FUZZY_INITIALS.get(initial, initial) + "|" + _FUZZY_FINALS.get(final, final)
 
 
+Readings = Mapping[str, tuple[str, ...]]  # extra readings of a character, from the rules file
+
+
 @lru_cache(maxsize=20000)
-def _token(char: str) -> _Token:
+def _token(char: str, extra: tuple[str, ...] = ()) -> _Token:
     if "\u4e00" <= char <= "\u9fff":
         # The two main readings only: rare ones (体 read cui) make false homophones.
-        readings = frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0][:2])
+        readings = frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0][:2]) | set(extra)
     else:
         readings = frozenset({char.lower()})
     initials = {get_initials(r, strict=False) for r in readings}
@@ -70,11 +73,11 @@ def _token(char: str) -> _Token:
                   frozenset(f for f in finals if f))
 
 
-def substitution_cost(said: str, expected: str) -> float:
+def substitution_cost(said: str, expected: str, readings: Readings = {}) -> float:
     """Cost of hearing `said` where the phrase has `expected` (two single characters)."""
     if said == expected:
         return EXACT
-    a, b = _token(said), _token(expected)
+    a, b = _token(said, readings.get(said, ())), _token(expected, readings.get(expected, ()))
     if a.readings & b.readings:
         return HOMOPHONE
     if a.fuzzy & b.fuzzy:
@@ -114,7 +117,7 @@ def _text_positions(text: str) -> list[int]:
     return [i for i, ch in enumerate(text) if not _PUNCT.match(ch)]
 
 
-def _align(phrase: str, said: str) -> list[_Alignment]:
+def _align(phrase: str, said: str, readings: Readings) -> list[_Alignment]:
     """Every local best alignment of `phrase` (all of it) inside `said` (any part of it)."""
     m, n = len(phrase), len(said)
     inf = float("inf")
@@ -128,7 +131,7 @@ def _align(phrase: str, said: str) -> list[_Alignment]:
         for j in range(n + 1):
             best, step = prev[j] + (0.0 if slot else MISSING), (i - 1, j, 0.0 if slot else MISSING, "")
             if j:
-                c = SLOT_CHAR if slot else substitution_cost(said[j - 1], p)
+                c = SLOT_CHAR if slot else substitution_cost(said[j - 1], p, readings)
                 if prev[j - 1] + c < best:
                     best, step = prev[j - 1] + c, (i - 1, j - 1, c, said[j - 1])
                 extra = SLOT_CHAR if slot else EXTRA
@@ -184,14 +187,15 @@ def _explain(matched: str, pattern: Pattern, edits: tuple[tuple[str, str, float]
         else:
             parts.append(f"多「{said}」")
     detail = "；".join(parts) if parts else "逐字相同"
-    return f"「{matched}」匹配「{pattern.text}」（{detail}），相似度 {score:.2f}"
+    of = f"，属「{pattern.canonical}」" if pattern.text != pattern.canonical else ""
+    return f"「{matched}」匹配「{pattern.text}」（{detail}）{of}，相似度 {score:.2f}"
 
 
-def find(text: str, patterns: Iterable[Pattern]) -> list[PhraseHit]:
+def find(text: str, patterns: Iterable[Pattern], readings: Readings = {}) -> list[PhraseHit]:
     """The best occurrence of each rule's patterns in `text`, if it scores its min_score."""
     positions = _text_positions(text)
     said = "".join(text[i] for i in positions)
-    said_fuzzy = set().union(*(_token(c).fuzzy for c in said)) if said else set()
+    said_fuzzy = set().union(*(_token(c, readings.get(c, ())).fuzzy for c in said)) if said else set()
     hits: list[PhraseHit] = []
     for pattern in patterns:
         phrase = pattern.chars
@@ -199,10 +203,10 @@ def find(text: str, patterns: Iterable[Pattern]) -> list[PhraseHit]:
         if not sounds:
             continue
         # Each phrase sound absent from the text costs at least SIMILAR: skip hopeless patterns.
-        absent = sum(1 for ch in sounds if not (_token(ch).fuzzy & said_fuzzy))
+        absent = sum(1 for ch in sounds if not (_token(ch, readings.get(ch, ())).fuzzy & said_fuzzy))
         if 1 - absent * SIMILAR / len(sounds) < pattern.min_score:
             continue
-        for a in _align(phrase, said):
+        for a in _align(phrase, said, readings):
             score = round(max(0.0, 1 - a.cost / len(sounds)), 3)
             if score < pattern.min_score:
                 continue
@@ -250,6 +254,7 @@ class PhraseMatcher:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         m = rules.matching
+        self._readings = {c: tuple(r) for c, r in m.readings.items()}
         self._forbidden = {r.id: r for r in rules.forbidden}
         self._required = {r.id: r for r in rules.required}
         self._forbidden_patterns = [p for r in rules.forbidden for p in _patterns(r, m.min_score)]
@@ -265,11 +270,12 @@ class PhraseMatcher:
         """Forbidden phrases said by a speaker the rule applies to, less the polite look-alikes."""
         text = transcript.text
         found, excluded = [], []
-        for hit in find(text, self._forbidden_patterns):
+        for hit in find(text, self._forbidden_patterns, self._readings):
             rule = self._forbidden[hit.rule_id]
             if transcript.speaker not in rule.speakers:
                 continue
-            clash = next((e for e in find(text, self._exclusions[rule.id]) if _overlap(e, hit)), None)
+            clash = next((e for e in find(text, self._exclusions[rule.id], self._readings)
+                          if _overlap(e, hit)), None)
             if clash:
                 excluded.append(ExcludedHit(hit, clash))
             else:
@@ -279,5 +285,5 @@ class PhraseMatcher:
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
         """Required phrases said by a speaker the rule applies to."""
         return [(self._required[h.rule_id], h)
-                for h in find(transcript.text, self._required_patterns)
+                for h in find(transcript.text, self._required_patterns, self._readings)
                 if transcript.speaker in self._required[h.rule_id].speakers]

@@ -32,6 +32,15 @@ class Matching(_Strict):
     min_score: float = Field(0.82, ge=0.5, le=1.0, description="default threshold of forbidden phrases")
     required_min_score: float = Field(0.72, ge=0.3, le=1.0, description="threshold of required phrases")
     exclusion_min_score: float = Field(0.85, ge=0.5, le=1.0, description="threshold of exclusions")
+    readings: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
+
+    @model_validator(mode="after")
+    def _readings_are_pinyin(self) -> Matching:
+        for char, readings in self.readings.items():
+            if len(char) != 1 or not all(r.isascii() and r.isalpha() and r.islower() for r in readings):
+                raise ValueError(f"readings: {char!r} must be one character with toneless pinyin")
+        return self
 
 
 class SessionRules(_Strict):
