@@ -65,7 +65,7 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
     rule_fp: Counter[str] = Counter()
     rule_fn: Counter[str] = Counter()
     false_flags: Counter[str] = Counter()
-    by_voice: dict[str, Counter[str]] = defaultdict(Counter)
+    by_voice: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     examples: list[dict[str, Any]] = []
     per_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for inc in incidents:
@@ -81,21 +81,21 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
                               inc["offset_s"], inc["end_s"], start, end))), None)
             if match is None:
                 fn[kind] += 1
-                by_voice[truth.voice]["fn"] += 1
+                by_voice[truth.voice, kind]["fn"] += 1
                 if kind == "forbidden_phrase":
                     rule_fn[rule] += 1
                     examples.append({"file": name, "missed": rule, "at": start})
             else:
                 used[match] = True
                 tp[kind] += 1
-                by_voice[truth.voice]["tp"] += 1
+                by_voice[truth.voice, kind]["tp"] += 1
                 if kind == "forbidden_phrase":
                     rule_tp[rule] += 1
         for k, inc in enumerate(found):
             if used[k]:
                 continue
             fp[inc["kind"]] += 1
-            by_voice[truth.voice]["fp"] += 1
+            by_voice[truth.voice, inc["kind"]]["fp"] += 1
             if inc["kind"] == "forbidden_phrase":
                 rule_fp[inc["rule_id"]] += 1
                 turn = next((t for t in truth.turns
@@ -112,7 +112,7 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
     return {
         "by_kind": {k: _pr(tp[k], fp[k], fn[k]) for k in kinds},
         "by_rule": {r: _pr(rule_tp[r], rule_fp[r], rule_fn[r]) for r in rules},
-        "by_voice": {v: _pr(c["tp"], c["fp"], c["fn"]) for v, c in sorted(by_voice.items())},
+        "by_voice": {f"{v} {k}": _pr(c["tp"], c["fp"], c["fn"]) for (v, k), c in sorted(by_voice.items())},
         "false_flags": dict(false_flags),
         "look_alike_turns": look_alike_turns,
         "look_alike_flags": false_flags["look_alike"],

@@ -100,7 +100,7 @@ def markdown(results: dict[str, Any]) -> str:
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']} | {v['recall']} |"
                   for k, v in acc["by_kind"].items()]
-        lines += ["", "| voice of the staff side | TP | FP | FN | precision | recall |",
+        lines += ["", "| staff voice, incident kind | TP | FP | FN | precision | recall |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {v['precision']} | {v['recall']} |"
                   for k, v in acc["by_voice"].items()]

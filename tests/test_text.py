@@ -26,6 +26,8 @@ def test_repetition_loops_keep_only_the_first_occurrence():
     assert "".join(w.text for w in kept) == "请收好的哀"
     kept, _ = clean_words(words("寂寞" * 20), Guard.load())
     assert "".join(w.text for w in kept) == "寂寞"
+    kept, _ = clean_words(words("您的热衣范围,", *["I open 墨水,"] * 8), Guard.load())
+    assert "".join(w.text for w in kept) == "您的热衣范围,I open 墨水,"
 
 
 def test_prompt_echo_is_removed_but_speech_kept():

@@ -52,7 +52,8 @@ class Guard:
             while start >= 0:  # Whisper echoes its initial prompt on audio it cannot read
                 found.append((start, start + len(prompt)))
                 start = text.find(prompt, start + len(prompt))
-        loop = re.compile(r"(.{1,6}?)\1{%d,}" % self.max_repeats, re.S)
+        # Units up to a short sentence: base models loop on whole phrases ("I open 墨水,").
+        loop = re.compile(r"(.{1,16}?)\1{%d,}" % self.max_repeats, re.S)
         for m in loop.finditer(text):
             found.append((m.start() + len(m.group(1)), m.end()))  # keep the first occurrence
         return found
