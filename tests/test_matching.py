@@ -138,3 +138,18 @@ def test_extra_readings_from_the_rules_file_make_whisper_spellings_homophones(ma
     assert rule.id == "F2-1" and hit.matched == "即什么，忙著呢"
     assert "著→着 同音" in hit.explanation
     assert substitution_cost("著", "着") > HOMOPHONE  # without the rules file's reading
+
+
+def test_near_miss_checked_against_audio_still_yields_to_a_closer_look_alike(matcher):
+    t = said("我知道您是否方便留个电话")
+    found, excluded = matcher.forbidden(t, check=lambda transcript, hit: 0.0)  # audio agrees
+    assert found == [] and [e.hit.rule_id for e in excluded] == ["F1-1"]
+
+
+def test_near_miss_stands_only_if_the_audio_supports_it(matcher):
+    t = said("还没喊喊，先等者")  # espeak's 还没上班，先等着 through Whisper base
+    assert matcher.forbidden(t)[0] == []
+    (rule, hit), = matcher.forbidden(t, check=lambda transcript, hit: 1.2)[0]
+    assert rule.id == "F5-1" and "声学复核通过" in hit.explanation
+    assert matcher.forbidden(t, check=lambda transcript, hit: 25.0)[0] == []
+    assert matcher.forbidden(t, check=lambda transcript, hit: None)[0] == []

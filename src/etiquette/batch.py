@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from etiquette.audio import MEDIA_SUFFIXES, AudioError
-from etiquette.pipeline import Analysis, SpeechPipeline
+from etiquette.pipeline import Analysis, RecordingPipeline, SpeechPipeline
+from etiquette.presence.frames import VideoError
 
 logger = logging.getLogger("etiquette.batch")
 
@@ -81,8 +82,9 @@ class JsonlSink:
             self._stream.flush()
 
 
-def run_batch(pipeline: SpeechPipeline, files: list[Path], errors: list[FileError], sink: JsonlSink,
-              jobs: int = 1, window_id: str | None = None, recorded_at: datetime | None = None,
+def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
+              errors: list[FileError], sink: JsonlSink, jobs: int = 1,
+              window_id: str | None = None, recorded_at: datetime | None = None,
               on_file: Callable[[str, Analysis | FileError], None] | None = None,
               transcripts: JsonlSink | None = None) -> BatchReport:
     """Analyse `files` (from `collect`), `jobs` at a time; a file that fails is reported and the
@@ -98,7 +100,7 @@ def run_batch(pipeline: SpeechPipeline, files: list[Path], errors: list[FileErro
     def one(path: Path) -> Analysis | FileError:
         try:
             return pipeline.analyse(path, window_id, recorded_at)
-        except AudioError as e:
+        except (AudioError, VideoError) as e:
             return FileError(str(path), str(e))
         except Exception as e:  # noqa: BLE001 - one bad file must not end a batch of thousands
             logger.exception("failed on %s", path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,11 +14,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from etiquette.audio import VIDEO_SUFFIXES
 from etiquette.batch import BatchReport, JsonlSink, collect, run_batch, threads_per_job
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
-from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
+from etiquette.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
+from etiquette.presence.detector import DetectorError
+from etiquette.presence.watcher import PresenceOptions
 from etiquette.rules import RulesError, load_rules
 from etiquette.segment import SegmenterOptions
+from etiquette.service.cli import serve, users_app
+from etiquette.sinks.http import HttpSink, PostReport, TeeSink
 from etiquette.transcribe import RecogniserOptions
 
 app = typer.Typer(help="etiquette：政务服务窗口服务礼仪监测（附录B 服务礼仪）", no_args_is_help=True,
@@ -26,11 +33,14 @@ models_app = typer.Typer(help="模型：下载、组装、校验", no_args_is_he
 rules_app = typer.Typer(help="规则：检查规则文件", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(rules_app, name="rules")
+app.command("serve")(serve)
+app.add_typer(users_app, name="users")
 
 # Logs and tables piped to a file should not be cut at 80 columns.
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声", "missing_farewell": "缺送声"}
+KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声", "missing_farewell": "缺送声",
+              "off_post": "离岗"}
 
 
 def _logging(verbose: bool) -> None:
@@ -60,14 +70,37 @@ def batch(
     threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
     rules: Annotated[Optional[Path], typer.Option(help="规则文件（默认 rules/appendix_b.yaml）")] = None,
     recorded_at: Annotated[Optional[datetime], typer.Option(help="录音开始时间（UTC）；默认由文件修改时间推算")] = None,
+    absence_threshold: Annotated[Optional[float], typer.Option(
+        min=0.001, help="视频：离岗判定时长（秒），覆盖在岗规则（默认 900）")] = None,
+    presence_rules: Annotated[Optional[Path], typer.Option(help="在岗规则文件（默认 rules/presence.yaml）")] = None,
+    roi: Annotated[Optional[str], typer.Option(
+        help="视频：工作人员座位区域，多边形顶点为画面宽高的比例 \"x,y x,y x,y …\"（默认整个画面）")] = None,
+    pauses: Annotated[Optional[Path], typer.Option(help="视频：去向牌记录 YAML（窗口、状态、起止时间）")] = None,
+    evidence_dir: Annotated[Optional[Path], typer.Option(
+        help="离岗截图目录（默认 --out 文件旁的 <名称>_evidence/，否则 ./evidence/）")] = None,
+    post: Annotated[Optional[str], typer.Option(
+        "--post", help="把每个事件连同证据（录音片段、截图）发送到监督考核服务，如 http://127.0.0.1:8000；"
+                       "给出 --post 或 --evidence-dir 时为语音事件剪取录音片段")] = None,
+    api_key: Annotated[Optional[str], typer.Option(
+        "--api-key", envvar="ETIQUETTE_API_KEY", help="--post 用的流水线密钥（建议用环境变量）")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="输出调试日志")] = False,
 ) -> None:
-    """分析录音文件：转写普通话，按附录B 规则检出禁用语、缺少迎声/送声，输出评分事件。"""
+    """分析录音录像：转写普通话，按附录B 规则检出禁用语、缺少迎声/送声；视频另查离岗。输出评分事件。"""
     _logging(verbose)
+    if post and not api_key:
+        _fail("--post 需要 --api-key（或环境变量 ETIQUETTE_API_KEY）")
     try:
         load_rules(rules)
     except RulesError as e:
         _fail(str(e))
+    try:
+        seat = Roi.parse(roi).polygon if roi else None
+        presence_set = load_presence_rules(presence_rules)
+        declared = load_pauses(pauses, presence_set) if pauses else ()
+    except PresenceRulesError as e:
+        _fail(str(e))
+    except ValueError as e:
+        _fail(f"--roi 无效：{e}")
     if recorded_at and recorded_at.tzinfo is None:
         recorded_at = recorded_at.replace(tzinfo=timezone.utc)
     options = PipelineOptions(
@@ -76,12 +109,25 @@ def batch(
                                      beam_size=beam_size, num_workers=jobs,
                                      cpu_threads=threads or threads_per_job(jobs)),
         rules_path=rules)
+    clips = evidence_dir is not None or post is not None
+    if evidence_dir is None:
+        evidence_dir = out.parent / f"{out.stem}_evidence" if out else Path("evidence")
+    if clips:
+        options = replace(options, clip_dir=evidence_dir)
+    presence = PresenceOptions(rules_path=presence_rules, absence_threshold_s=absence_threshold,
+                               roi=seat, pauses=declared, evidence_dir=evidence_dir,
+                               threads=threads or threads_per_job(jobs))
+    files, refused = collect(paths)
     try:
-        pipeline = SpeechPipeline(options)
-    except ModelError as e:
+        pipeline = RecordingPipeline(SpeechPipeline(options), presence)
+        if any(f.suffix.lower() in VIDEO_SUFFIXES for f in files):
+            pipeline.presence  # noqa: B018 - load the detector now: a missing model fails at start-up
+    except (ModelError, DetectorError) as e:
         _fail(f"模型不可用：{e}")
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     transcript_stream = transcripts.open("w", encoding="utf-8") if transcripts else None
+    http = HttpSink(post, api_key or "") if post else None
+    sink = TeeSink(JsonlSink(stream), http) if http else JsonlSink(stream)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -93,9 +139,8 @@ def batch(
                     err.print(f"[red]无法处理[/red] {source}: {getattr(result, 'error', result)}",
                               highlight=False)
 
-            files, refused = collect(paths)
             progress.update(task, total=len(files) + len(refused))
-            report = run_batch(pipeline, files, refused, JsonlSink(stream), jobs, window,
+            report = run_batch(pipeline, files, refused, sink, jobs, window,  # type: ignore[arg-type]
                                recorded_at, on_file=advance,
                                transcripts=JsonlSink(transcript_stream) if transcript_stream else None)
     finally:
@@ -104,20 +149,32 @@ def batch(
         if transcript_stream:
             transcript_stream.close()
     _summary(report)
-    if report.errors:
+    if http:
+        http.close()
+        _post_summary(post or "", http.report)
+    if report.errors or (http and http.report.failed):
         raise typer.Exit(1)
+
+
+def _post_summary(url: str, report: PostReport) -> None:
+    err.print(f"发送到 {url}：新增 {report.created} 条，服务端已有 {report.already} 条，失败 "
+              f"{len(report.failed)} 条", highlight=False)
+    for iid, why in report.failed:
+        err.print(f"[red]未送达[/red] {iid}: {why}", highlight=False)
 
 
 def _summary(report: BatchReport) -> None:
     table = Table(title="分析汇总", title_justify="left")
-    for col in ("文件", "时长(秒)", "禁用语", "缺迎声", "缺送声", "状态"):
+    for col in ("文件", "时长(秒)", "禁用语", "缺迎声", "缺送声", "离岗", "状态"):
         table.add_column(col)
     for a in report.analyses:
         kinds = [i.kind.value for i in a.incidents]
+        off_post = str(kinds.count("off_post")) if a.presence else "-"
         table.add_row(a.source, f"{a.duration_s:.1f}", str(kinds.count("forbidden_phrase")),
-                      str(kinds.count("missing_greeting")), str(kinds.count("missing_farewell")), "完成")
+                      str(kinds.count("missing_greeting")), str(kinds.count("missing_farewell")),
+                      off_post, "完成")
     for e in report.errors:
-        table.add_row(e.source, "-", "-", "-", "-", f"[red]失败：{e.error}[/red]")
+        table.add_row(e.source, "-", "-", "-", "-", "-", f"[red]失败：{e.error}[/red]")
     err.print(table)
     speed = report.audio_s / report.wall_s if report.wall_s else 0.0
     counts = "，".join(f"{KIND_NAMES.get(k, k)} {n}" for k, n in sorted(report.incidents_by_kind.items()))

@@ -9,9 +9,9 @@ different sound costs a full edit; the score is one minus the cost per phrase ch
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
@@ -216,8 +216,8 @@ def find(text: str, patterns: Iterable[Pattern], readings: Readings = {}) -> lis
             # 「不知道，您问别人去吧」 is not the polite 「不知道您…」.
             if len(_CLAUSE_BREAK.findall(matched)) > len(_CLAUSE_BREAK.findall(pattern.text)):
                 continue
-            hits.append(PhraseHit(pattern.rule_id, pattern.canonical, matched, start, end, score,
-                                  _explain(matched, pattern, a.edits, score)))
+            hits.append(PhraseHit(pattern.rule_id, pattern.canonical, pattern.text, matched, start,
+                                  end, score, _explain(matched, pattern, a.edits, score)))
     return _best_per_rule(hits)
 
 
@@ -242,6 +242,11 @@ def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float) -> list[Patt
     return [Pattern(rule.id, rule.canonical, t, score) for t in (*rule.phrases, *rule.variants)]
 
 
+# Given a transcript and a near-miss hit in it, how many nats less likely the audio makes the
+# rule phrase than the transcript; None if it cannot tell (see etiquette.verify).
+AcousticCheck = Callable[[Transcript, PhraseHit], float | None]
+
+
 @dataclass(frozen=True)
 class ExcludedHit:
     hit: PhraseHit
@@ -258,6 +263,9 @@ class PhraseMatcher:
         self._forbidden = {r.id: r for r in rules.forbidden}
         self._required = {r.id: r for r in rules.required}
         self._forbidden_patterns = [p for r in rules.forbidden for p in _patterns(r, m.min_score)]
+        self._near_miss_patterns = [replace(p, min_score=min(p.min_score, m.acoustic_check_min_score))
+                                    for p in self._forbidden_patterns] if m.acoustic_check_min_score else []
+        self._min_score = {p.rule_id: p.min_score for p in self._forbidden_patterns}
         self._required_patterns = [p for r in rules.required
                                    for p in _patterns(r, m.required_min_score)]
         self._exclusions = {
@@ -265,22 +273,45 @@ class PhraseMatcher:
             for r in rules.forbidden
         }
 
-    def forbidden(self, transcript: Transcript) -> tuple[list[tuple[ForbiddenRule, PhraseHit]],
-                                                          list[ExcludedHit]]:
-        """Forbidden phrases said by a speaker the rule applies to, less the polite look-alikes."""
+    def forbidden(self, transcript: Transcript, check: AcousticCheck | None = None
+                  ) -> tuple[list[tuple[ForbiddenRule, PhraseHit]], list[ExcludedHit]]:
+        """Forbidden phrases said by a speaker the rule applies to, less the polite look-alikes.
+
+        With `check`, near misses (from matching.acoustic_check_min_score up) stand if the audio
+        supports the rule phrase almost as well as the transcript.
+        """
         text = transcript.text
         found, excluded = [], []
-        for hit in find(text, self._forbidden_patterns, self._readings):
+        patterns = self._near_miss_patterns if check and self._near_miss_patterns else self._forbidden_patterns
+        for hit in find(text, patterns, self._readings):
             rule = self._forbidden[hit.rule_id]
             if transcript.speaker not in rule.speakers:
                 continue
-            clash = next((e for e in find(text, self._exclusions[rule.id], self._readings)
+            if hit.score < self._min_score[rule.id]:
+                checked = self._acoustic(transcript, hit, check)
+                if checked is None:
+                    continue
+                hit = checked
+            # A look-alike that fits the words at least as well as the rule phrase explains them:
+            # 「我知道您是否方便」 is nearer 不知道您… than 不知道.
+            exclusions = [replace(e, min_score=min(e.min_score, hit.score))
+                          for e in self._exclusions[rule.id]]
+            clash = next((e for e in find(text, exclusions, self._readings)
                           if _overlap(e, hit)), None)
             if clash:
                 excluded.append(ExcludedHit(hit, clash))
             else:
                 found.append((rule, hit))
         return found, excluded
+
+    def _acoustic(self, transcript: Transcript, hit: PhraseHit,
+                  check: AcousticCheck | None) -> PhraseHit | None:
+        loss = check(transcript, hit) if check else None
+        limit = self.rules.matching.acoustic_check_max_loss
+        if loss is None or loss > limit:
+            return None
+        return replace(hit, explanation=f"{hit.explanation}；声学复核通过：以「{hit.variant}」代入后"
+                                        f"似然仅降低 {max(loss, 0):.1f}（上限 {limit:.1f}）")
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
         """Required phrases said by a speaker the rule applies to."""

@@ -1,25 +1,33 @@
 """The speech path, wired: audio → utterances → transcripts → rule hits → incidents.
 
 Batch and live share these steps; only the source of utterances and the sink differ.
+`RecordingPipeline` adds the presence path (`etiquette.presence`) for video files.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from etiquette.audio import read_audio
+from etiquette.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
+from etiquette.clips import attach_clips
 from etiquette.incidents import forbidden_incident, missing_incident
-from etiquette.matching import ExcludedHit, PhraseMatcher
-from etiquette.records import Incident, PhraseHit, Transcript
+from etiquette.matching import AcousticCheck, ExcludedHit, PhraseMatcher
+from etiquette.records import Incident, PhraseHit, Transcript, Utterance
 from etiquette.rules import RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
 from etiquette.text import Guard
 from etiquette.transcribe import Recogniser, RecogniserOptions
+from etiquette.verify import AcousticVerifier
+
+if TYPE_CHECKING:
+    from etiquette.presence.watcher import PresenceAnalysis, PresenceOptions, PresencePipeline
 
 logger = logging.getLogger("etiquette.pipeline")
 
@@ -30,6 +38,7 @@ class PipelineOptions:
     recogniser: RecogniserOptions = field(default_factory=RecogniserOptions)
     rules_path: Path | None = None
     guard_path: Path | None = None
+    clip_dir: Path | None = None  # where to write each speech incident's audio clip; None: none
 
 
 @dataclass(frozen=True)
@@ -43,17 +52,21 @@ class Analysis:
     incidents: tuple[Incident, ...]
     required_said: tuple[tuple[Transcript, RequiredRule, PhraseHit], ...]
     excluded: tuple[ExcludedHit, ...]
+    presence: PresenceAnalysis | None = None  # a video's presence path (its off_post incidents
+    # are also in `incidents`)
 
 
 def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcript],
-          session: Session | None, recorded_at: datetime | None = None
+          session: Session | None, recorded_at: datetime | None = None,
+          check: AcousticCheck | None = None
           ) -> tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]:
-    """Incidents of one session from its transcripts (no I/O: the core of batch and live)."""
+    """Incidents of one session from its transcripts (no I/O: the core of batch and live; the
+    acoustic check of near misses, if any, is passed in)."""
     incidents: list[Incident] = []
     required: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
     excluded: list[ExcludedHit] = []
     for t in transcripts:
-        found, skipped = matcher.forbidden(t)
+        found, skipped = matcher.forbidden(t, check)
         incidents += [forbidden_incident(rules, rule, hit, t, recorded_at) for rule, hit in found]
         excluded += skipped
         required += [(t, rule, hit) for rule, hit in matcher.required(t)]
@@ -79,6 +92,21 @@ class SpeechPipeline:
         self.matcher = PhraseMatcher(self.rules)
         self.recogniser = recogniser or Recogniser(self.options.recogniser,
                                                    Guard.load(self.options.guard_path))
+        self.verifier = AcousticVerifier(self.recogniser.model)
+
+    def _check(self, utterances: Sequence[Utterance], transcripts: Sequence[Transcript]
+               ) -> AcousticCheck:
+        """Near misses checked against the audio of the utterance they were heard in."""
+        audio_of = {id(t): u.audio for u, t in zip(utterances, transcripts)}
+
+        def check(transcript: Transcript, hit: PhraseHit) -> float | None:
+            audio = audio_of.get(id(transcript))
+            if audio is None:
+                return None
+            return self.verifier.loss(audio, transcript.text, hit.char_start, hit.char_end,
+                                      hit.variant)
+
+        return check
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> Analysis:
@@ -88,11 +116,14 @@ class SpeechPipeline:
           AudioError: the file cannot be read as audio.
         """
         path = Path(path)
-        source = str(path)
-        window_id = window_id or path.stem
         audio = read_audio(path)
         if recorded_at is None:
             recorded_at = recording_start(path, audio.duration_s)
+        return self.analyse_audio(audio, str(path), window_id or path.stem, recorded_at)
+
+    def analyse_audio(self, audio: DecodedAudio, source: str, window_id: str,
+                      recorded_at: datetime | None) -> Analysis:
+        """The speech path over audio already decoded (a video's track, read in one pass)."""
         utterances = segment(audio, source, window_id, self.options.segmenter)
         # Speech no rule applies to (the citizen side) marks the session but is not transcribed.
         judged = [u for u in utterances if u.speaker in self.rules.judged_speakers]
@@ -100,6 +131,65 @@ class SpeechPipeline:
         logger.debug("%s: %d utterances, %d transcribed, %.1f s", source, len(utterances),
                      len(judged), audio.duration_s)
         incidents, required, excluded = judge(self.rules, self.matcher, transcripts,
-                                              session_of(utterances), recorded_at)
+                                              session_of(utterances), recorded_at,
+                                              self._check(judged, transcripts))
+        if self.options.clip_dir is not None:
+            incidents = attach_clips(incidents, audio, self.options.clip_dir,
+                                     self.options.segmenter.staff_channel,
+                                     self.options.segmenter.citizen_channel)
         return Analysis(source, window_id, audio.duration_s, tuple(transcripts), tuple(incidents),
                         tuple(required), tuple(excluded))
+
+
+class RecordingPipeline:
+    """Both senses over recorded files: speech for audio files; speech and presence for video.
+
+    A video is read in one pass (`presence.container.read_media`): its audio track is decoded
+    for the speech path while its pictures are sampled for the presence path, so the file is
+    opened and demuxed once. The detector loads on the first video, once, for all threads.
+    """
+
+    def __init__(self, speech: SpeechPipeline, presence: PresenceOptions | None = None) -> None:
+        self.speech = speech
+        self.presence_options = presence
+        self._presence: PresencePipeline | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def presence(self) -> PresencePipeline:
+        with self._lock:
+            if self._presence is None:
+                from etiquette.presence.watcher import PresencePipeline
+
+                self._presence = PresencePipeline(self.presence_options)
+            return self._presence
+
+    def analyse(self, path: str | Path, window_id: str | None = None,
+                recorded_at: datetime | None = None) -> Analysis:
+        """Run every path that applies to one recording.
+
+        Raises:
+          AudioError: an audio file cannot be read.
+          VideoError: a video file is missing, unreadable, corrupt or cut short.
+        """
+        path = Path(path)
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            return self.speech.analyse(path, window_id, recorded_at)
+        from etiquette.presence.container import read_media
+
+        source, window_id = str(path), window_id or path.stem
+        presence = self.presence
+        watcher = presence.watcher(source, window_id)
+        media = read_media(path, presence.rules.tracking.sample_fps, watcher.feed)
+        duration = max(media.video_end_s, media.audio.duration_s if media.audio else 0.0)
+        # A camera or NVR stamps when it started recording; the file time is only a guess.
+        started = recorded_at or media.info.created_at or recording_start(path, duration)
+        seen = (presence.conclude(watcher, media.video_end_s, started) if media.info.has_video
+                else None)
+        if media.audio is not None:
+            result = self.speech.analyse_audio(media.audio, source, window_id, started)
+        else:
+            result = Analysis(source, window_id, duration, (), (), (), ())
+        incidents = sorted((*result.incidents, *(seen.incidents if seen else ())),
+                           key=lambda i: (i.offset_s, i.rule_id))
+        return replace(result, duration_s=duration, incidents=tuple(incidents), presence=seen)

@@ -100,6 +100,7 @@ class PhraseHit:
 
     rule_id: str
     phrase: str  # the canonical Appendix B phrase
+    variant: str  # the phrase or variant that was aligned
     matched: str  # the transcript characters that matched
     char_start: int
     char_end: int

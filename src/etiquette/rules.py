@@ -32,6 +32,12 @@ class Matching(_Strict):
     min_score: float = Field(0.82, ge=0.5, le=1.0, description="default threshold of forbidden phrases")
     required_min_score: float = Field(0.72, ge=0.3, le=1.0, description="threshold of required phrases")
     exclusion_min_score: float = Field(0.85, ge=0.5, le=1.0, description="threshold of exclusions")
+    acoustic_check_min_score: float | None = Field(
+        0.6, ge=0.3, le=1.0, description="near misses from this score up are checked against the "
+        "audio (None: never)")
+    acoustic_check_max_loss: float = Field(
+        3.0, ge=0, description="a near miss stands if the phrase is at most this many nats less "
+        "likely than the transcript")
     readings: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
 

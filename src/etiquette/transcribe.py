@@ -24,6 +24,7 @@ from etiquette.text import Guard, clean_words
 logger = logging.getLogger("etiquette.transcribe")
 
 INPUT_S = 30.0  # Whisper's input length
+SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,14 @@ class Recogniser:
 
     def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
         """Transcripts of `utterances`, in the same order, in simplified Chinese."""
-        if not utterances:
-            return []
+        # Whisper writes text on digital silence ("你不认识…"); an utterance with no signal is
+        # no speech, whatever cut it out.
+        audible = [u for u in utterances if float(np.sqrt(np.mean(u.audio ** 2))) > SILENCE_RMS]
+        heard = dict(zip(map(id, audible), self._transcribe(audible))) if audible else {}
+        return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
+                                               u.start_s, u.end_s, ()) for u in utterances]
+
+    def _transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
         o = self.options
         packed, clips, placed = pack(utterances, o.gap_s)
         segments = self._segments(packed, clips)

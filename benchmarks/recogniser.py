@@ -1,0 +1,118 @@
+"""The project's recogniser against raw batched faster-whisper on the same audio, same run.
+
+    python -m benchmarks.recogniser [--seconds 420] [--beam-size 1 --beam-size 5]
+
+The audio is a fixed stretch of continuous Mandarin: the evaluation set's recordings mixed to
+mono and joined until `--seconds`. Raw faster-whisper runs `BatchedInferencePipeline` with its
+own Silero VAD; the project runs its segmenter and `Recogniser` (packed utterances, batched).
+Both decode with the same model, beam, batch size, threads and word timestamps; each is run
+`--repeat` times and the fastest run is reported (timeit's convention: the minimum is the
+least disturbed by the rest of the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from etiquette.audio import read_audio
+from etiquette.records import SAMPLE_RATE
+from etiquette.segment import segment
+from etiquette.transcribe import Recogniser, RecogniserOptions
+
+HERE = Path(__file__).resolve().parent
+
+
+def continuous_audio(evalset: Path, seconds: float) -> np.ndarray:
+    pieces, total = [], 0
+    for path in sorted(evalset.glob("eval*.*")):
+        audio = read_audio(path)
+        mono = np.mean(np.stack(audio.channels), axis=0).astype(np.float32)
+        pieces.append(mono)
+        total += len(mono)
+        if total >= seconds * SAMPLE_RATE:
+            break
+    return np.concatenate(pieces)[: int(seconds * SAMPLE_RATE)]
+
+
+def _fastest(fn: Any, repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def measure(audio: np.ndarray, beam: int, batch_size: int, threads: int, repeat: int,
+            recogniser: Recogniser) -> dict[str, Any]:
+    from faster_whisper import BatchedInferencePipeline
+
+    pipeline = BatchedInferencePipeline(recogniser.model)
+    duration = len(audio) / SAMPLE_RATE
+
+    def raw() -> int:
+        segments, _ = pipeline.transcribe(audio, language="zh", beam_size=beam, batch_size=batch_size,
+                                          word_timestamps=True, without_timestamps=False,
+                                          temperature=0.0)
+        return sum(len(s.text) for s in segments)
+
+    def ours() -> int:
+        utterances = segment(_as_decoded(audio), "bench", "bench")
+        return sum(len(t.text) for t in recogniser.transcribe(utterances))
+
+    raw_s, raw_chars = _fastest(raw, repeat)
+    ours_s, ours_chars = _fastest(ours, repeat)
+    return {"beam_size": beam, "batch_size": batch_size, "threads": threads,
+            "raw_x_realtime": round(duration / raw_s, 1), "ours_x_realtime": round(duration / ours_s, 1),
+            "ratio": round(raw_s / ours_s, 2), "raw_chars": raw_chars, "ours_chars": ours_chars}
+
+
+def _as_decoded(audio: np.ndarray) -> Any:
+    from etiquette.audio import DecodedAudio
+
+    return DecodedAudio((audio,), 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--evalset", type=Path, default=HERE / "evalset")
+    parser.add_argument("--seconds", type=float, default=420.0)
+    parser.add_argument("--beam-size", type=int, action="append")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--model", default="whisper-base")
+    parser.add_argument("--out", type=Path, default=HERE / "recogniser_results.json")
+    args = parser.parse_args(argv)
+
+    audio = continuous_audio(args.evalset, args.seconds)
+    rows = []
+    for beam in args.beam_size or [1, 5]:
+        recogniser = Recogniser(RecogniserOptions(model=args.model, beam_size=beam,
+                                                  batch_size=args.batch_size, cpu_threads=args.threads))
+        rows.append(measure(audio, beam, args.batch_size, args.threads, args.repeat, recogniser))
+        print(rows[-1], file=sys.stderr)
+    results = {"audio_s": round(len(audio) / SAMPLE_RATE, 1), "model": args.model,
+               "compute_type": "int8", "device": "cpu", "cores": os.cpu_count(), "rows": rows}
+    args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    lines = ["# Recogniser against raw faster-whisper", "",
+             f"{results['audio_s']:.0f} s of continuous Mandarin (evaluation set mixed to mono), "
+             f"model `{args.model}` int8 on {results['cores']} CPU cores; fastest of {args.repeat} runs.",
+             "", "| beam | batch | threads | raw batched faster-whisper (× real time) | etiquette recogniser "
+             "(× real time) | ratio |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['beam_size']} | {r['batch_size']} | {r['threads']} | {r['raw_x_realtime']} | "
+              f"{r['ours_x_realtime']} | {r['ratio']} |" for r in rows]
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Request dependencies as named types: the database session, settings, the evidence store,
+and who is asking (a logged-in user with a CSRF-checked session, or a pipeline's API key)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader
+from sqlalchemy.orm import Session
+
+from etiquette.service.core import security
+from etiquette.service.core.config import Settings
+from etiquette.service.errors import Forbidden, Unauthorized
+from etiquette.service.evidence_store import EvidenceStore
+from etiquette.service.services import auth
+from etiquette.service.services.access import Principal
+
+SESSION_COOKIE = "etiquette_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                              description="set by POST /api/v1/auth/login; every POST/PUT/PATCH/"
+                                          "DELETE also needs the X-CSRF-Token header it returned")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="a pipeline's API key (etq_…); it can only ingest")
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_store(request: Request) -> EvidenceStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[EvidenceStore, Depends(get_store)]
+
+
+def current_user(request: Request, session: SessionDep,
+                 token: Annotated[str | None, Depends(session_cookie)] = None) -> Principal:
+    principal = auth.principal_from_session(session=session, token=token)
+    if principal is None:
+        raise Unauthorized("请先登录 (not logged in, or the session has expired)")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not principal.csrf_token or not security.same(sent, principal.csrf_token):
+            raise Forbidden(f"CSRF token missing or wrong (send the {CSRF_HEADER} header)")
+    return principal
+
+
+def pipeline(session: SessionDep,
+             key: Annotated[str | None, Depends(api_key_header)] = None) -> Principal:
+    principal = auth.principal_from_api_key(session=session, key=key)
+    if principal is None:
+        raise Unauthorized("missing, unknown or revoked API key (X-API-Key)")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+Pipeline = Annotated[Principal, Depends(pipeline)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,26 @@
+"""The API: only includes the routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from etiquette.service.api.routes import (
+    api_keys,
+    assignments,
+    audit,
+    auth,
+    centers,
+    incidents,
+    ingest,
+    masterdata,
+    retention,
+    rules,
+    staff,
+    users,
+    windows,
+)
+
+api_router = APIRouter(prefix="/api/v1")
+for module in (auth, ingest, incidents, centers, windows, staff, assignments, masterdata, users,
+               api_keys, audit, rules, retention):
+    api_router.include_router(module.router)

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import FileResponse, StreamingResponse
+
+from etiquette.records import IncidentKind
+from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit
+from etiquette.service.crud import incidents as crud
+from etiquette.service.crud.incidents import IncidentFilter
+from etiquette.service.errors import Gone, Invalid, NotFound
+from etiquette.service.schemas import (
+    AppealDecisionRequest,
+    AppealRequest,
+    AuditLogPublic,
+    EvidenceRole,
+    IncidentPublic,
+    IncidentsPublic,
+    Message,
+    ReviewRequest,
+    ReviewStatus,
+)
+from etiquette.service.services import review
+from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.incidents import csv_lines, to_public
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+NOT_FOUND = {404: {"model": Message}, 401: {"model": Message}, 403: {"model": Message}}
+RULE_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+IncidentId = Annotated[str, Path(max_length=64)]
+
+
+def day_start(d: date | datetime | None, end: bool = False) -> datetime | None:
+    """A date is its whole day (UTC): from its start, or (as an end) to the next day's start."""
+    if d is None or isinstance(d, datetime):
+        if isinstance(d, datetime) and d.tzinfo is None:
+            raise Invalid("a date-time filter needs a time zone (…Z or +08:00)")
+        return d
+    start = datetime.combine(d, time(0), tzinfo=UTC)
+    return start + timedelta(days=1) if end else start
+
+
+class Filters:
+    """The reviewer's filters, shared by the list, the CSV export and the workbench."""
+
+    def __init__(
+        self,
+        center_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+        window_id: Annotated[str | None, Query(max_length=64)] = None,
+        staff_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+        kind: IncidentKind | None = None,
+        rule_id: Annotated[str | None, Query(pattern=RULE_ID)] = None,
+        status: ReviewStatus | None = None,
+        date_from: Annotated[date | datetime | None, Query(description="inclusive; a date or an "
+                                                                       "ISO date-time with zone")] = None,
+        date_to: Annotated[date | datetime | None, Query(description="a date: through that day; "
+                                                                     "a date-time: before it")] = None,
+    ) -> None:
+        self.value = IncidentFilter(center_id=center_id, window_id=window_id or None,
+                                    staff_id=staff_id, kind=kind.value if kind else None,
+                                    rule_id=rule_id, status=status.value if status else None,
+                                    date_from=day_start(date_from), date_to=day_start(date_to, end=True))
+
+
+def scope(principal: Principal) -> int | None:
+    """None: sees every incident; else only those of this staff id (-1: none at all)."""
+    principal.require(Permission.INCIDENTS_READ_ALL, Permission.INCIDENTS_READ_OWN)
+    if principal.sees_all_incidents():
+        return None
+    return principal.staff_id if principal.staff_id is not None else -1
+
+
+@router.get("", response_model=IncidentsPublic, responses=NOT_FOUND)
+def list_incidents(session: SessionDep, principal: CurrentUser, filters: Annotated[Filters, Depends()],
+                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                   oldest_first: bool = False) -> IncidentsPublic:
+    """Incidents the caller may see, newest first (or oldest first: a review queue)."""
+    rows, count = crud.list_incidents(session=session, flt=filters.value, only_staff_id=scope(principal),
+                                      offset=offset, limit=limit, oldest_first=oldest_first)
+    return IncidentsPublic(data=[to_public(r) for r in rows], count=count)
+
+
+@router.get("/export.csv", responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND})
+def export_csv(session: SessionDep, principal: CurrentUser,
+               filters: Annotated[Filters, Depends()]) -> StreamingResponse:
+    """The filtered incidents as CSV (UTF-8 with BOM), the rows the caller may see."""
+    rows = crud.iter_incidents(session=session, flt=filters.value, only_staff_id=scope(principal))
+    name = f"incidents-{utcnow():%Y%m%d-%H%M%S}.csv"
+    return StreamingResponse(csv_lines(rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _get(session: SessionDep, principal: Principal, incident_id: str):  # type: ignore[no-untyped-def]
+    scope(principal)
+    return review.visible(principal, crud.get_incident(session=session, incident_id=incident_id))
+
+
+@router.get("/{incident_id}", response_model=IncidentPublic, responses=NOT_FOUND)
+def get_incident(incident_id: IncidentId, session: SessionDep,
+                 principal: CurrentUser) -> IncidentPublic:
+    return to_public(_get(session, principal, incident_id))
+
+
+@router.post("/{incident_id}/review", response_model=IncidentPublic,
+             responses={409: {"model": Message}, **NOT_FOUND})
+def review_incident(incident_id: IncidentId, body: ReviewRequest, session: SessionDep,
+                    principal: CurrentUser) -> IncidentPublic:
+    """Confirm, dismiss (with a reason) or reopen an incident."""
+    incident = _get(session, principal, incident_id)
+    return to_public(review.review(session=session, principal=principal, incident=incident, request=body))
+
+
+@router.post("/{incident_id}/appeal", response_model=IncidentPublic,
+             responses={409: {"model": Message}, **NOT_FOUND})
+def appeal_incident(incident_id: IncidentId, body: AppealRequest, session: SessionDep,
+                    settings: SettingsDep, principal: CurrentUser) -> IncidentPublic:
+    """Staff appeal one of their own confirmed incidents, within the appeal window."""
+    incident = _get(session, principal, incident_id)
+    return to_public(review.appeal(session=session, settings=settings, principal=principal,
+                                   incident=incident, request=body))
+
+
+@router.post("/{incident_id}/appeal/decision", response_model=IncidentPublic,
+             responses={409: {"model": Message}, **NOT_FOUND})
+def decide_appeal(incident_id: IncidentId, body: AppealDecisionRequest, session: SessionDep,
+                  principal: CurrentUser) -> IncidentPublic:
+    """A supervisor decides an appeal: accepted dismisses the incident, rejected confirms it."""
+    incident = _get(session, principal, incident_id)
+    return to_public(review.decide_appeal(session=session, principal=principal, incident=incident,
+                                          request=body))
+
+
+@router.get("/{incident_id}/history", response_model=AuditLogPublic, responses=NOT_FOUND)
+def history(incident_id: IncidentId, session: SessionDep, principal: CurrentUser) -> AuditLogPublic:
+    """The audit entries of one incident (ingest, reviews, appeals, purge)."""
+    principal.require(Permission.INCIDENTS_HISTORY)
+    incident = _get(session, principal, incident_id)
+    rows, count = audit.list_entries(session=session, target_type="incident", target_id=incident.id,
+                                     limit=500)
+    return AuditLogPublic.model_validate({"data": rows, "count": count}, from_attributes=True)
+
+
+@router.get("/{incident_id}/evidence/{role}", response_class=FileResponse,
+            responses={200: {"content": {"audio/wav": {}, "image/jpeg": {}, "image/png": {}}},
+                       410: {"model": Message}, **NOT_FOUND})
+def evidence(incident_id: IncidentId, role: EvidenceRole, session: SessionDep, store: StoreDep,
+             principal: CurrentUser) -> FileResponse:
+    """An evidence file, to those who may see the incident. The file is found by the hash its
+    database row holds; nothing in the request becomes a path."""
+    incident = _get(session, principal, incident_id)
+    row = next((e for e in incident.evidence if e.role == role.value), None)
+    if row is None:
+        raise NotFound(f"this incident has no {role.value} evidence")
+    if row.purged_at is not None:
+        raise Gone(f"evidence purged on {row.purged_at:%Y-%m-%d} under the retention policy")
+    path = store.path(row.sha256)
+    if not path.is_file():
+        raise NotFound("evidence file is missing from the store")
+    ext = {"audio/wav": "wav", "audio/flac": "flac", "audio/ogg": "ogg", "audio/mpeg": "mp3",
+           "image/jpeg": "jpg", "image/png": "png"}.get(row.media_type, "bin")
+    return FileResponse(path, media_type=row.media_type,
+                        filename=f"{incident.id}-{role.value}.{ext}", content_disposition_type="inline",
+                        headers={"Cache-Control": "private, no-store"})

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from etiquette.service.api.deps import Pipeline, SessionDep, SettingsDep, StoreDep
+from etiquette.service.errors import Invalid, TooLarge
+from etiquette.service.schemas import EvidenceRole, IncidentIn, IngestResult, Message
+from etiquette.service.services import ingest
+
+router = APIRouter(prefix="/incidents", tags=["ingest"])
+
+
+def describe(e: ValidationError) -> str:
+    return "; ".join(f"{' -> '.join(str(p) for p in err['loc']) or 'incident'}: {err['msg']}"
+                     for err in e.errors()[:10])
+
+
+async def _read(upload: UploadFile | None, role: EvidenceRole, limit: int) -> ingest.Upload | None:
+    if upload is None:
+        return None
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"evidence '{role.value}' exceeds the limit of {limit} bytes")
+    return ingest.Upload(role=role, data=data, filename=upload.filename)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=IngestResult,
+             responses={200: {"model": IngestResult, "description": "already stored (a retry)"},
+                        401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
+                        413: {"model": Message}, 415: {"model": Message}, 422: {"model": Message}})
+async def ingest_incident(
+    response: Response, session: SessionDep, settings: SettingsDep, store: StoreDep,
+    principal: Pipeline,
+    incident: Annotated[str, Form(description="the incident line as JSON "
+                                              "(etiquette batch output, without `evidence`)")],
+    clip: Annotated[UploadFile | None, File(description="audio around the utterance (wav…)")] = None,
+    snapshot: Annotated[UploadFile | None, File(description="camera frame (jpeg/png)")] = None,
+    empty_seat: Annotated[UploadFile | None, File(description="off_post: the empty seat")] = None,
+    last_seen: Annotated[UploadFile | None, File(description="off_post: last seen at the seat")] = None,
+) -> IngestResult:
+    """A pipeline posts one incident with its evidence files (multipart/form-data).
+
+    The same incident id posted again with the same content answers 200 and stores nothing
+    new; with other content, 409.
+    """
+    try:
+        parsed = IncidentIn.model_validate_json(incident)
+    except ValidationError as e:
+        raise Invalid(f"incident: {describe(e)}") from e
+    uploads = [u for u in [await _read(f, role, settings.max_evidence_bytes) for f, role in (
+        (clip, EvidenceRole.CLIP), (snapshot, EvidenceRole.SNAPSHOT),
+        (empty_seat, EvidenceRole.EMPTY_SEAT), (last_seen, EvidenceRole.LAST_SEEN))] if u]
+    row, created = await run_in_threadpool(
+        lambda: ingest.ingest(session=session, settings=settings, store=store, principal=principal,
+                              incident=parsed, uploads=uploads))
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return IngestResult(id=row.id, created=created, status=row.status,  # type: ignore[arg-type]
+                        evidence=[EvidenceRole(e.role) for e in row.evidence])

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from etiquette.service.api.deps import CurrentUser, SessionDep
+from etiquette.service.errors import Invalid, TooLarge
+from etiquette.service.schemas import ImportResult, Message
+from etiquette.service.services import masterdata
+from etiquette.service.services.access import Permission
+
+router = APIRouter(prefix="/masterdata", tags=["master data"])
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+@router.post("/import", response_model=ImportResult,
+             responses={401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
+                        413: {"model": Message}, 422: {"model": Message}})
+async def import_masterdata(
+    file: Annotated[UploadFile, File(description="YAML with centers/staff/assignments, or one CSV")],
+    session: SessionDep, principal: CurrentUser,
+    format: Literal["yaml", "csv"] = "yaml",
+    entity: Annotated[Literal["centers", "windows", "staff", "assignments"] | None,
+                      Query(description="for CSV: what the rows are")] = None,
+) -> ImportResult:
+    """Import (upsert) master data; the same file imported twice changes nothing."""
+    principal.require(Permission.MASTER_WRITE)
+    raw = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise TooLarge(f"import files are limited to {MAX_IMPORT_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise Invalid("the file must be UTF-8 text") from e
+    if format == "csv":
+        if entity is None:
+            raise Invalid("CSV import needs entity=centers|windows|staff|assignments")
+        data = masterdata.parse_csv(text, entity)
+    else:
+        data = masterdata.parse_yaml(text)
+    return masterdata.import_file(session=session, principal=principal, data=data)

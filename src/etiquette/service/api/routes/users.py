@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from etiquette.service.api.deps import CurrentUser, SessionDep
+from etiquette.service.crud import master as crud
+from etiquette.service.errors import NotFound
+from etiquette.service.models import User
+from etiquette.service.schemas import Message, UserCreate, UserPublic, UsersPublic, UserUpdate
+from etiquette.service.services import users
+from etiquette.service.services.access import Permission
+
+router = APIRouter(prefix="/users", tags=["users"])
+ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
+          409: {"model": Message}, 422: {"model": Message}}
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("", response_model=UsersPublic, responses=ERRORS)
+def list_users(session: SessionDep, principal: CurrentUser,
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> UsersPublic:
+    principal.require(Permission.USERS_READ)
+    rows, count = crud.list_rows(session=session, model=User, offset=offset, limit=limit)
+    return UsersPublic(data=[UserPublic.model_validate(u, from_attributes=True) for u in rows],
+                       count=count)
+
+
+@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED, responses=ERRORS)
+def create_user(body: UserCreate, session: SessionDep, principal: CurrentUser) -> UserPublic:
+    user = users.create_user(session=session, principal=principal, user_in=body)
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.get("/{user_id}", response_model=UserPublic, responses=ERRORS)
+def get_user(user_id: UserId, session: SessionDep, principal: CurrentUser) -> UserPublic:
+    principal.require(Permission.USERS_READ)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.patch("/{user_id}", response_model=UserPublic, responses=ERRORS)
+def update_user(user_id: UserId, body: UserUpdate, session: SessionDep,
+                principal: CurrentUser) -> UserPublic:
+    """Change role, staff link, active flag or password (which logs the user out everywhere)."""
+    user = users.update_user(session=session, principal=principal, user_id=user_id, user_in=body)
+    return UserPublic.model_validate(user, from_attributes=True)

@@ -1,0 +1,83 @@
+"""Service settings: one typed object, read from ETIQUETTE_* environment variables or given whole.
+
+There is no secret here on purpose: sessions are random server-side tokens and API keys are
+random too, both stored only as hashes, so nothing must be configured before the first start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, computed_field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from etiquette.records import IncidentKind
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "etiquette"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ETIQUETTE_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           description="SQLite database (by default) and the evidence store")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/etiquette.db. "
+                          "postgresql://user@host/db is accepted and uses psycopg 3")
+    rules_path: Path | None = Field(None, description="rules file shown to reviewers "
+                                                      "(default rules/appendix_b.yaml)")
+    display_timezone: str = Field("Asia/Shanghai", description="times shown in the workbench")
+    # Sessions and login.
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    cookie_secure: bool = Field(False, description="set behind HTTPS so cookies never go in clear")
+    login_max_failures: int = Field(5, ge=1, description="failed logins per user name in the window")
+    login_max_failures_per_ip: int = Field(20, ge=1)
+    login_window_s: int = Field(900, ge=1)
+    # Ingest limits.
+    max_evidence_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="per evidence file")
+    max_evidence_files: int = Field(6, ge=1)
+    # Personal data: how long evidence is kept, per incident kind, and the appeal window.
+    retention_days: dict[IncidentKind, float] = Field(
+        default_factory=lambda: {IncidentKind.FORBIDDEN_PHRASE: 90.0,
+                                 IncidentKind.MISSING_GREETING: 90.0,
+                                 IncidentKind.MISSING_FAREWELL: 90.0,
+                                 IncidentKind.OFF_POST: 30.0})
+    appeal_window_days: float = Field(15.0, ge=0, description="staff may appeal this long after "
+                                                              "confirmation; evidence is kept until then")
+    retention_interval_s: float = Field(3600.0, gt=0, description="how often the purge job runs")
+    orphan_grace_s: float = Field(3600.0, ge=0, description="unreferenced evidence files older "
+                                                            "than this are removed")
+    run_retention_job: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, url: str | None) -> str | None:
+        """postgresql:// and postgres:// mean psycopg 3, the driver we install."""
+        if url is None:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        if not url.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("database_url must be sqlite:///FILE or postgresql://…")
+        return url
+
+    @model_validator(mode="after")
+    def _every_kind_has_a_retention(self) -> Settings:
+        missing = [k.value for k in IncidentKind if k not in self.retention_days]
+        if missing:
+            raise ValueError(f"retention_days lacks: {', '.join(missing)}")
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'etiquette.db').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"

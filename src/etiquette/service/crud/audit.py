@@ -1,0 +1,59 @@
+"""The audit log: appended in the caller's transaction, read by auditors and admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from etiquette.service.core.db import utcnow
+from etiquette.service.models import AuditEntry
+from etiquette.service.services.access import Principal
+
+
+def record(*, session: Session, actor: Principal, action: str, target_type: str, target_id: str,
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEntry:
+    entry = AuditEntry(at=utcnow(), actor=actor.label,
+                       user_id=actor.user.id if actor.user else None,
+                       api_key_id=actor.api_key.id if actor.api_key else None, action=action,
+                       target_type=target_type, target_id=str(target_id),
+                       before=_jsonable(before), after=_jsonable(after))
+    session.add(entry)
+    return entry
+
+
+def list_entries(*, session: Session, target_type: str | None = None, target_id: str | None = None,
+                 action: str | None = None, actor: str | None = None,
+                 date_from: datetime | None = None, date_to: datetime | None = None,
+                 offset: int = 0, limit: int = 100) -> tuple[list[AuditEntry], int]:
+    query = select(AuditEntry)
+    if target_type:
+        query = query.where(AuditEntry.target_type == target_type)
+    if target_id:
+        query = query.where(AuditEntry.target_id == target_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if date_from:
+        query = query.where(AuditEntry.at >= date_from)
+    if date_to:
+        query = query.where(AuditEntry.at < date_to)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                           .offset(offset).limit(limit)).all()
+    return list(rows), count
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    return str(value)

@@ -1,0 +1,99 @@
+"""The README's demo: the sample incidents in a fresh service, a demo admin with a random password."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from etiquette.service.core import security
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import make_engine, make_sessionmaker
+from etiquette.service.crud import audit
+from etiquette.service.crud import users as crud_users
+from etiquette.service.errors import ServiceError
+from etiquette.service.evidence_store import EvidenceStore
+from etiquette.service.main import prestart
+from etiquette.service.schemas import EvidenceRole, IncidentIn
+from etiquette.service.services import ingest, masterdata, users
+from etiquette.service.services.access import Permission, Principal
+
+logger = logging.getLogger("etiquette.service.demo")
+
+MASTERDATA = Path(__file__).resolve().parent / "masterdata.yaml"
+DEMO_ADMIN = "demo-admin"
+DEMO = Principal(label="system:demo", grants=frozenset(Permission))
+
+
+@dataclass
+class LoadReport:
+    created: int = 0
+    already: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def load_jsonl(*, session: Session, settings: Settings, store: EvidenceStore, principal: Principal,
+               path: Path) -> LoadReport:
+    """Ingest an `etiquette batch` JSONL file (evidence read from the paths in each line)
+    through the same validation and storage as the HTTP ingest."""
+    report = LoadReport()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if record.get("kind") == "error":
+                continue
+            evidence = record.pop("evidence", None) or {}
+            uploads = [ingest.Upload(role=EvidenceRole(role), data=Path(p).read_bytes())
+                       for role, p in evidence.items()]
+            incident = IncidentIn.model_validate(record)
+            _, created = ingest.ingest(session=session, settings=settings, store=store,
+                                       principal=principal, incident=incident, uploads=uploads)
+        except (ValueError, ValidationError, OSError, ServiceError) as e:
+            session.rollback()
+            report.failed.append(f"{path}:{number}: {e}")
+            continue
+        if created:
+            report.created += 1
+        else:
+            report.already += 1
+    return report
+
+
+def demo_admin(session: Session) -> tuple[str, str]:
+    """(user name, a new random password): created, or its password replaced on each demo run."""
+    password = secrets.token_urlsafe(12)
+    user = crud_users.user_by_username(session=session, username=DEMO_ADMIN)
+    if user is None:
+        users.create_admin(session=session, principal=DEMO, username=DEMO_ADMIN, password=password,
+                           display_name="演示管理员")
+    else:
+        user.password_hash = security.hash_password(password)
+        user.active = True
+        crud_users.delete_sessions_of(session=session, user_id=user.id)
+        audit.record(session=session, actor=DEMO, action="user.password", target_type="user",
+                     target_id=str(user.id), after={"password": "changed"})
+        session.commit()
+    return DEMO_ADMIN, password
+
+
+def prepare(settings: Settings, incidents: Path) -> tuple[LoadReport, str, str]:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        prestart(settings, engine)
+        store = EvidenceStore(settings.evidence_dir)
+        with make_sessionmaker(engine)() as session:
+            masterdata.import_file(session=session, principal=DEMO,
+                                   data=masterdata.parse_yaml(MASTERDATA.read_text(encoding="utf-8")))
+            report = load_jsonl(session=session, settings=settings, store=store, principal=DEMO,
+                                path=incidents)
+            username, password = demo_admin(session)
+    finally:
+        engine.dispose()
+    return report, username, password

@@ -1,0 +1,69 @@
+"""The evidence store: files named by their sha256 under one folder.
+
+A request never names a file: the database row of an incident's evidence holds the hash,
+and the hash (64 hex digits, checked) is the only thing that becomes a path. Files are
+written to a temporary name, synced and renamed, so a file either is complete or is not there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class EvidenceStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise ValueError("not a sha256 hex digest")
+        return self.root / sha256[:2] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Store `data` durably; returns its sha256. Storing the same bytes twice is harmless."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.exists() and target.stat().st_size == len(data):
+            os.utime(target)  # a fresh reference: the orphan sweep must not take it now
+            return digest
+        target.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> bool:
+        try:
+            self.path(sha256).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def files(self, older_than_s: float = 0.0) -> Iterator[str]:
+        """Hashes of the stored files last touched more than `older_than_s` ago."""
+        cutoff = time.time() - older_than_s
+        for sub in self.root.iterdir():
+            if not sub.is_dir() or len(sub.name) != 2:
+                continue
+            for f in sub.iterdir():
+                if _SHA256.match(f.name) and f.stat().st_mtime < cutoff:
+                    yield f.name

@@ -1,0 +1,94 @@
+"""The application factory: settings in, a FastAPI app out (API, workbench, jobs).
+
+Start-up is a list of steps: wait for the database, apply migrations, open the evidence
+store, start the retention job. Nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from etiquette import __version__
+from etiquette.service.api.main import api_router
+from etiquette.service.api.routes import health
+from etiquette.service.core import db
+from etiquette.service.core.config import Settings
+from etiquette.service.errors import ServiceError
+from etiquette.service.evidence_store import EvidenceStore
+from etiquette.service.services.retention import RetentionJob
+from etiquette.service.web import routes as web
+
+logger = logging.getLogger("etiquette.service")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def prestart(settings: Settings, engine: Engine) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.wait_for_database(engine)
+    db.upgrade(engine)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    engine = engine or db.make_engine(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prestart(settings, engine)
+        job = None
+        if settings.run_retention_job:
+            job = RetentionJob(app.state.sessionmaker, app.state.store, settings)
+            job.start()
+        app.state.retention_job = job
+        try:
+            yield
+        finally:
+            if job:
+                job.stop()
+                job.join(timeout=10)
+            engine.dispose()
+
+    app = FastAPI(title="etiquette 监督考核服务", version=__version__, lifespan=lifespan,
+                  description="Incidents from the etiquette pipelines; review, appeals, audit, "
+                              "master data. Pipelines authenticate with X-API-Key, people with a "
+                              "session cookie plus the X-CSRF-Token header.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.store = EvidenceStore(settings.evidence_dir)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        if web.is_page(request):
+            return web.error_page(request, exc.status_code, exc.detail)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if web.is_page(request):
+            return web.error_page(request, exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if web.is_page(request):
+            return web.error_page(request, 422, "请求参数有误 (invalid request)")
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

@@ -1,0 +1,246 @@
+"""Database tables (SQLAlchemy 2 ORM). Column names are the JSON names of the records.
+
+`window_id` is the pipeline's window id (a string, `Window.code`), as in every incident
+line; the integer key of a `Window` row is `window_pk` where another table points at it.
+Users are never deleted, only deactivated, so the audit log always names a real account.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Center(Base):
+    __tablename__ = "centers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    windows: Mapped[list[Window]] = relationship(back_populates="center")
+
+
+class Window(Base):
+    __tablename__ = "windows"
+    __table_args__ = (UniqueConstraint("center_id", "code", name="uq_windows_center_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)  # the pipeline's window_id
+    number: Mapped[str] = mapped_column(String(32))  # 窗口号 shown to citizens
+    department: Mapped[str] = mapped_column(String(200), default="")  # 进驻部门
+    business_category: Mapped[str] = mapped_column(String(200), default="")  # 业务类别
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    center: Mapped[Center] = relationship(back_populates="windows")
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(64), unique=True)  # 工号
+    name: Mapped[str] = mapped_column(String(100))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"), index=True)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo_media_type: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def has_photo(self) -> bool:
+        return self.photo_sha256 is not None
+
+
+class Assignment(Base):
+    """Who staffed which window when: [start_at, end_at), end_at None = still there."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_window_time", "window_pk", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    window_pk: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # etiquette.service.schemas.Role
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # role staff: who they are
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class UserSession(Base):
+    """A login: the cookie holds a random token, the table only its sha256."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),
+                      Index("ix_login_attempts_ip_at", "ip", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class ApiKey(Base):
+    """A pipeline's key: `etq_<prefix>_<secret>`; only the secret's sha256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status_at", "status", "at"),
+                      Index("ix_incidents_kind_rule", "kind", "rule_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    window_id: Mapped[str] = mapped_column(String(64), index=True)
+    window_pk: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    rule_name: Mapped[str] = mapped_column(String(200))
+    phrase: Mapped[str | None] = mapped_column(String(500))
+    speaker: Mapped[str] = mapped_column(String(16))
+    offset_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime | None] = mapped_column(index=True)
+    transcript: Mapped[str] = mapped_column(Text)
+    hit_start: Mapped[int | None] = mapped_column(Integer)
+    hit_end: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(16))
+    deduction: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64))  # what was ingested, for idempotency
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    # Review: pending → confirmed | dismissed; confirmed → appealed → confirmed | dismissed.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    appeal_reason: Mapped[str | None] = mapped_column(Text)
+    appealed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    appealed_at: Mapped[datetime | None]
+    appeal_decision: Mapped[str | None] = mapped_column(String(16))  # accepted | rejected
+    appeal_decision_reason: Mapped[str | None] = mapped_column(Text)
+    appeal_decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    appeal_decided_at: Mapped[datetime | None]
+    evidence_purged_at: Mapped[datetime | None]
+
+    evidence: Mapped[list[Evidence]] = relationship(back_populates="incident",
+                                                    order_by="Evidence.role")
+    window: Mapped[Window | None] = relationship()
+    staff: Mapped[Staff | None] = relationship()
+    center: Mapped[Center | None] = relationship()
+
+
+class Evidence(Base):
+    """One file of an incident by role (clip, snapshot, empty_seat, last_seen); the bytes live
+    in the evidence store under their sha256, never under a name a request chose."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("incident_id", "role", name="uq_evidence_incident_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    media_type: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    purged_at: Mapped[datetime | None]
+
+    incident: Mapped[Incident] = relationship(back_populates="evidence")
+
+
+class AuditEntry(Base):
+    """Who did what when, with the record before and after. Written in the same transaction as
+    the change it describes, so a change without its entry cannot exist."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # "user:alice", "pipeline:window-12", "system:retention"
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

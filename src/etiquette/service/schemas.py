@@ -1,0 +1,457 @@
+"""Request and response bodies: a Base/Create/Update/Public family per entity, limits on fields.
+
+`IncidentIn` is the incident line of `etiquette batch` (etiquette.records.Incident.to_json())
+without its `evidence` paths: the evidence files travel as parts of the same request.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from etiquette.records import IncidentKind, Severity, Speaker
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # users, master data, API keys; may also do what a supervisor does
+    SUPERVISOR = "supervisor"  # reviews every incident, decides appeals
+    STAFF = "staff"  # sees and appeals only their own incidents
+    AUDITOR = "auditor"  # reads everything, changes nothing, reads the audit log
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+    APPEALED = "appealed"
+
+
+class ReviewAction(StrEnum):
+    CONFIRM = "confirm"
+    DISMISS = "dismiss"
+    REOPEN = "reopen"
+
+
+class AppealDecision(StrEnum):
+    ACCEPTED = "accepted"  # the appeal is right: the incident is dismissed
+    REJECTED = "rejected"  # the incident stands: confirmed again
+
+
+class EvidenceRole(StrEnum):
+    CLIP = "clip"  # audio around the utterance
+    SNAPSHOT = "snapshot"  # camera frame at the time of the incident
+    EMPTY_SEAT = "empty_seat"  # off_post: the seat seen empty
+    LAST_SEEN = "last_seen"  # off_post: the last frame with the staff member present
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                        pattern=r"^[^\x00-\x1f\x7f/\\]+$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                        pattern=r"^[^\x00-\x1f\x7f]+$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+MAX_ID = 2**31 - 1  # every integer key fits a 32-bit database integer
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW = timedelta(days=1)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- incidents
+
+
+class IncidentIn(_Strict):
+    id: uuid.UUID
+    source: str = Field(min_length=1, max_length=1024)
+    window_id: Code
+    kind: IncidentKind
+    rule_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    rule_name: Name
+    phrase: str | None = Field(None, max_length=500)
+    speaker: Speaker
+    offset_s: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
+    end_s: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
+    at: AwareDatetime | None = Field(None, description="absolute UTC time of offset_s")
+    transcript: str = Field("", max_length=20000)
+    score: float = Field(ge=0, le=1, allow_inf_nan=False)
+    severity: Severity
+    deduction: float = Field(ge=0, le=100, allow_inf_nan=False)
+    explanation: str = Field("", max_length=4000)
+    hit_start: int | None = Field(None, ge=0, description="matched characters of the transcript "
+                                                          "[hit_start, hit_end); derived when absent")
+    hit_end: int | None = Field(None, ge=0)
+
+    @field_validator("at")
+    @classmethod
+    def _plausible_time(cls, at: datetime | None) -> datetime | None:
+        if at is None:
+            return None
+        at = at.astimezone(UTC)
+        if at < EARLIEST:
+            raise ValueError("at is before 2000-01-01")
+        if at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise ValueError("at is more than a day in the future")
+        return at
+
+    @model_validator(mode="after")
+    def _spans(self) -> IncidentIn:
+        if self.end_s < self.offset_s:
+            raise ValueError("end_s is before offset_s")
+        if (self.hit_start is None) != (self.hit_end is None):
+            raise ValueError("hit_start and hit_end come together")
+        if self.hit_start is not None and self.hit_end is not None:
+            if not self.hit_start < self.hit_end <= len(self.transcript):
+                raise ValueError("hit span must satisfy 0 <= hit_start < hit_end <= len(transcript)")
+        for name in ("offset_s", "end_s", "score", "deduction"):
+            assert math.isfinite(getattr(self, name))
+        return self
+
+
+class IngestResult(BaseModel):
+    id: str
+    created: bool = Field(description="false: this incident was already stored (an idempotent retry)")
+    status: ReviewStatus
+    evidence: list[EvidenceRole]
+
+
+class EvidencePublic(BaseModel):
+    role: str
+    media_type: str
+    size: int
+    url: str | None = Field(description="None once the retention job has purged the file")
+    purged_at: datetime | None
+
+
+class PersonRef(BaseModel):
+    id: int
+    name: str
+    employee_no: str | None = None
+
+
+class IncidentPublic(BaseModel):
+    id: str
+    source: str
+    window_id: str
+    window_number: str | None
+    department: str | None
+    center_id: int | None
+    center_name: str | None
+    staff: PersonRef | None
+    kind: IncidentKind
+    rule_id: str
+    rule_name: str
+    phrase: str | None
+    speaker: Speaker
+    offset_s: float
+    end_s: float
+    at: datetime | None
+    received_at: datetime
+    transcript: str
+    hit_start: int | None
+    hit_end: int | None
+    score: float
+    severity: Severity
+    deduction: float
+    explanation: str
+    status: ReviewStatus
+    review_reason: str | None
+    reviewed_at: datetime | None
+    appeal_reason: str | None
+    appealed_at: datetime | None
+    appeal_decision: AppealDecision | None
+    appeal_decision_reason: str | None
+    appeal_decided_at: datetime | None
+    evidence: list[EvidencePublic]
+
+
+class IncidentsPublic(BaseModel):
+    data: list[IncidentPublic]
+    count: int
+
+
+class ReviewRequest(_Strict):
+    action: ReviewAction
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _dismiss_needs_reason(self) -> ReviewRequest:
+        if self.action == ReviewAction.DISMISS and not self.reason:
+            raise ValueError("dismissing needs a reason")
+        return self
+
+
+class AppealRequest(_Strict):
+    reason: Reason
+
+
+class AppealDecisionRequest(_Strict):
+    decision: AppealDecision
+    reason: Reason
+
+
+# ---------------------------------------------------------------- master data
+
+
+class CenterBase(_Strict):
+    code: Code
+    name: Name
+
+
+class CenterCreate(CenterBase):
+    pass
+
+
+class CenterUpdate(_Strict):
+    code: Code | None = None
+    name: Name | None = None
+
+
+class CenterPublic(CenterBase):
+    id: int
+
+
+class CentersPublic(BaseModel):
+    data: list[CenterPublic]
+    count: int
+
+
+class WindowBase(_Strict):
+    center_id: int = Field(ge=1, le=MAX_ID)
+    code: Code = Field(description="the pipeline's window_id")
+    number: Code = Field(description="窗口号")
+    department: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    business_category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    active: bool = True
+
+
+class WindowCreate(WindowBase):
+    pass
+
+
+class WindowUpdate(_Strict):
+    center_id: int | None = Field(None, ge=1, le=MAX_ID)
+    code: Code | None = None
+    number: Code | None = None
+    department: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    business_category: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                        max_length=200)] | None = None
+    active: bool | None = None
+
+
+class WindowPublic(WindowBase):
+    id: int
+
+
+class WindowsPublic(BaseModel):
+    data: list[WindowPublic]
+    count: int
+
+
+class StaffBase(_Strict):
+    employee_no: Code = Field(description="工号")
+    name: Name
+    center_id: int | None = Field(None, ge=1, le=MAX_ID)
+    active: bool = True
+
+
+class StaffCreate(StaffBase):
+    pass
+
+
+class StaffUpdate(_Strict):
+    employee_no: Code | None = None
+    name: Name | None = None
+    center_id: int | None = Field(None, ge=1, le=MAX_ID)
+    active: bool | None = None
+
+
+class StaffPublic(StaffBase):
+    id: int
+    has_photo: bool
+
+
+class StaffListPublic(BaseModel):
+    data: list[StaffPublic]
+    count: int
+
+
+class AssignmentBase(_Strict):
+    staff_id: int = Field(ge=1, le=MAX_ID)
+    window_pk: int = Field(ge=1, le=MAX_ID, description="id of the window row (not the pipeline's window_id)")
+    start_at: AwareDatetime
+    end_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AssignmentBase:
+        if self.end_at is not None and self.end_at <= self.start_at:
+            raise ValueError("end_at must be after start_at")
+        return self
+
+
+class AssignmentCreate(AssignmentBase):
+    pass
+
+
+class AssignmentUpdate(_Strict):
+    end_at: AwareDatetime | None = None
+
+
+class AssignmentPublic(AssignmentBase):
+    id: int
+
+
+class AssignmentsPublic(BaseModel):
+    data: list[AssignmentPublic]
+    count: int
+
+
+class ImportResult(BaseModel):
+    centers: int
+    windows: int
+    staff: int
+    assignments: int
+
+
+# ---------------------------------------------------------------- users, keys, audit
+
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
+                                            pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class UserBase(_Strict):
+    username: Username
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    role: Role
+    staff_id: int | None = Field(None, ge=1, le=MAX_ID, description="for role staff: the staff record")
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _staff_link(self) -> UserBase:
+        if (self.role == Role.STAFF) != (self.staff_id is not None):
+            raise ValueError("staff_id is required for role staff and only for it")
+        return self
+
+
+class UserCreate(UserBase):
+    password: Password
+
+
+class UserUpdate(_Strict):
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    role: Role | None = None
+    staff_id: int | None = Field(None, ge=1, le=MAX_ID)
+    active: bool | None = None
+    password: Password | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    staff_id: int | None
+    active: bool
+    created_at: datetime
+
+
+class UsersPublic(BaseModel):
+    data: list[UserPublic]
+    count: int
+
+
+class PasswordChange(_Strict):
+    current_password: Password
+    new_password: Password
+
+
+class LoginRequest(_Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Password
+
+
+class LoginResponse(BaseModel):
+    user: UserPublic
+    csrf_token: str = Field(description="send as X-CSRF-Token with every POST/PUT/PATCH/DELETE")
+
+
+class ApiKeyCreate(_Strict):
+    name: Name
+    center_id: int | None = Field(None, ge=1, le=MAX_ID, description="incidents from this key belong to this center")
+
+
+class ApiKeyPublic(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    center_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="shown once; store it in the pipeline's configuration")
+
+
+class ApiKeysPublic(BaseModel):
+    data: list[ApiKeyPublic]
+    count: int
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditLogPublic(BaseModel):
+    data: list[AuditEntryPublic]
+    count: int
+
+
+class RulePublic(BaseModel):
+    id: str
+    name: str
+    kind: str  # required | forbidden
+    group: str | None
+    clause: str | None
+    phrases: list[str]
+    variants: list[str]
+    severity: Severity | None
+    deduction: float | None
+
+
+class RulesPublic(BaseModel):
+    version: str
+    source: str
+    data: list[RulePublic]
+
+
+class Health(BaseModel):
+    status: str
+    detail: dict[str, str] = {}
+
+
+class Message(BaseModel):
+    detail: str

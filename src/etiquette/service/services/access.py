@@ -1,0 +1,99 @@
+"""Who may do what: the role matrix in one table, and the principal a request acts as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from etiquette.service.errors import Forbidden
+from etiquette.service.models import ApiKey, Incident, User
+from etiquette.service.schemas import Role
+
+
+class Permission(StrEnum):
+    INCIDENTS_READ_ALL = "incidents.read_all"
+    INCIDENTS_READ_OWN = "incidents.read_own"
+    INCIDENTS_REVIEW = "incidents.review"
+    INCIDENTS_APPEAL_OWN = "incidents.appeal_own"
+    INCIDENTS_DECIDE_APPEAL = "incidents.decide_appeal"
+    INCIDENTS_HISTORY = "incidents.history"
+    MASTER_READ = "master.read"
+    MASTER_WRITE = "master.write"
+    USERS_READ = "users.read"
+    USERS_WRITE = "users.write"
+    API_KEYS_READ = "api_keys.read"
+    API_KEYS_WRITE = "api_keys.write"
+    AUDIT_READ = "audit.read"
+    RULES_READ = "rules.read"
+    RETENTION_RUN = "retention.run"
+    INGEST = "ingest"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.SUPERVISOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_REVIEW, P.INCIDENTS_DECIDE_APPEAL,
+                                P.INCIDENTS_HISTORY, P.MASTER_READ, P.RULES_READ}),
+    Role.AUDITOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_HISTORY, P.MASTER_READ, P.USERS_READ,
+                             P.API_KEYS_READ, P.AUDIT_READ, P.RULES_READ}),
+    Role.STAFF: frozenset({P.INCIDENTS_READ_OWN, P.INCIDENTS_APPEAL_OWN, P.RULES_READ}),
+}
+ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.SUPERVISOR] | frozenset(
+    {P.MASTER_WRITE, P.USERS_READ, P.USERS_WRITE, P.API_KEYS_READ, P.API_KEYS_WRITE, P.AUDIT_READ,
+     P.RETENTION_RUN})
+PIPELINE_PERMISSIONS = frozenset({P.INGEST})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whoever a request or job acts as: a logged-in user, a pipeline's API key, or the system."""
+
+    label: str  # as written in the audit log
+    user: User | None = None
+    api_key: ApiKey | None = None
+    csrf_token: str | None = None
+    grants: frozenset[Permission] = frozenset()  # a system principal's own permissions
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.user.role) if self.user else None
+
+    @property
+    def staff_id(self) -> int | None:
+        return self.user.staff_id if self.user else None
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        if self.user:
+            return ROLE_PERMISSIONS[Role(self.user.role)]
+        if self.api_key:
+            return PIPELINE_PERMISSIONS
+        return self.grants
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def require(self, *permissions: Permission) -> None:
+        """Any one of `permissions` suffices."""
+        if not any(p in self.permissions for p in permissions):
+            raise Forbidden("无权执行此操作 (forbidden)")
+
+    def sees_all_incidents(self) -> bool:
+        return self.can(P.INCIDENTS_READ_ALL)
+
+    def may_see(self, incident: Incident) -> bool:
+        if self.can(P.INCIDENTS_READ_ALL):
+            return True
+        return (self.can(P.INCIDENTS_READ_OWN) and self.staff_id is not None
+                and incident.staff_id == self.staff_id)
+
+
+def user_principal(user: User, csrf_token: str | None = None) -> Principal:
+    return Principal(label=f"user:{user.username}", user=user, csrf_token=csrf_token)
+
+
+def pipeline_principal(key: ApiKey) -> Principal:
+    return Principal(label=f"pipeline:{key.name}", api_key=key)
+
+
+SYSTEM_RETENTION = Principal(label="system:retention")
+SYSTEM_CLI = Principal(label="system:cli", grants=frozenset(Permission))  # an operator at the console

@@ -1,0 +1,89 @@
+"""Logging in and out, sessions, and the API keys of pipelines.
+
+Login attempts are rate-limited per user name and per client address, counted in the
+database so that every service process sharing it counts the same attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from etiquette.service.core import security
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit
+from etiquette.service.crud import users as crud
+from etiquette.service.errors import TooManyRequests, Unauthorized
+from etiquette.service.models import ApiKey, User, UserSession
+from etiquette.service.services.access import Principal, pipeline_principal, user_principal
+
+logger = logging.getLogger("etiquette.service.auth")
+
+
+def login(*, session: Session, settings: Settings, username: str, password: str,
+          ip: str) -> tuple[User, str, UserSession]:
+    """Check the password and open a session. Returns (user, cookie token, session row).
+
+    Raises:
+      TooManyRequests: too many failures for this user name or address in the window.
+      Unauthorized: wrong user name or password, or the account is deactivated.
+    """
+    now = utcnow()
+    window_start = now - timedelta(seconds=settings.login_window_s)
+    since = max(window_start, crud.last_success(session=session, username=username) or window_start)
+    retry = {"Retry-After": str(settings.login_window_s)}
+    if crud.failures_since(session=session, since=since, username=username) >= settings.login_max_failures:
+        raise TooManyRequests("登录失败次数过多，请稍后再试 (too many failed logins)", retry)
+    if crud.failures_since(session=session, since=window_start, ip=ip) >= settings.login_max_failures_per_ip:
+        raise TooManyRequests("登录失败次数过多，请稍后再试 (too many failed logins)", retry)
+    user = crud.user_by_username(session=session, username=username)
+    ok = security.verify_password(password, user.password_hash if user else None)
+    if not ok or user is None or not user.active:
+        crud.add_login_attempt(session=session, username=username, ip=ip, success=False, at=now)
+        session.commit()
+        logger.info("failed login for a user name from %s", ip)
+        raise Unauthorized("用户名或密码错误 (wrong user name or password)")
+    crud.add_login_attempt(session=session, username=username, ip=ip, success=True, at=now)
+    crud.delete_login_attempts_before(session=session, before=now - timedelta(days=30))
+    crud.delete_expired_sessions(session=session, now=now)
+    token = security.new_token()
+    row = crud.add_session(session=session, token_hash=security.token_hash(token), user_id=user.id,
+                           csrf_token=security.new_token(), created_at=now,
+                           expires_at=now + timedelta(hours=settings.session_hours))
+    audit.record(session=session, actor=user_principal(user), action="auth.login",
+                 target_type="user", target_id=str(user.id))
+    session.commit()
+    return user, token, row
+
+
+def logout(*, session: Session, token: str) -> None:
+    crud.delete_session(session=session, token_hash=security.token_hash(token))
+    session.commit()
+
+
+def principal_from_session(*, session: Session, token: str | None) -> Principal | None:
+    """The user a session cookie belongs to, or None if it is unknown, expired or deactivated."""
+    if not token or len(token) > 200:
+        return None
+    row = crud.get_session(session=session, token_hash=security.token_hash(token))
+    if row is None or row.expires_at <= utcnow() or not row.user.active:
+        return None
+    return user_principal(row.user, row.csrf_token)
+
+
+def principal_from_api_key(*, session: Session, key: str | None) -> Principal | None:
+    if not key or len(key) > 200:
+        return None
+    parts = security.split_api_key(key)
+    if parts is None:
+        return None
+    prefix, secret = parts
+    row: ApiKey | None = crud.api_key_by_prefix(session=session, prefix=prefix)
+    if row is None or row.revoked_at is not None:
+        return None
+    if not security.same(row.key_hash, security.token_hash(secret)):
+        return None
+    return pipeline_principal(row)

@@ -1,0 +1,73 @@
+"""Incidents as their readers see them: the public record and the CSV export.
+
+The CSV carries no more personal data than the reader may see: the rows are those the reader
+may see (staff: their own), and it has neither evidence nor the source file path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+from etiquette.service.models import Incident
+from etiquette.service.schemas import EvidencePublic, IncidentPublic, PersonRef
+
+API = "/api/v1"
+
+
+def evidence_url(incident_id: str, role: str) -> str:
+    return f"{API}/incidents/{incident_id}/evidence/{role}"
+
+
+def to_public(incident: Incident) -> IncidentPublic:
+    window, staff = incident.window, incident.staff
+    return IncidentPublic(
+        id=incident.id, source=incident.source, window_id=incident.window_id,
+        window_number=window.number if window else None,
+        department=window.department if window else None, center_id=incident.center_id,
+        center_name=incident.center.name if incident.center else None,
+        staff=PersonRef(id=staff.id, name=staff.name, employee_no=staff.employee_no) if staff else None,
+        kind=incident.kind, rule_id=incident.rule_id, rule_name=incident.rule_name,  # type: ignore[arg-type]
+        phrase=incident.phrase, speaker=incident.speaker, offset_s=incident.offset_s,  # type: ignore[arg-type]
+        end_s=incident.end_s, at=incident.at, received_at=incident.received_at,
+        transcript=incident.transcript, hit_start=incident.hit_start, hit_end=incident.hit_end,
+        score=incident.score, severity=incident.severity, deduction=incident.deduction,  # type: ignore[arg-type]
+        explanation=incident.explanation, status=incident.status,  # type: ignore[arg-type]
+        review_reason=incident.review_reason, reviewed_at=incident.reviewed_at,
+        appeal_reason=incident.appeal_reason, appealed_at=incident.appealed_at,
+        appeal_decision=incident.appeal_decision,  # type: ignore[arg-type]
+        appeal_decision_reason=incident.appeal_decision_reason,
+        appeal_decided_at=incident.appeal_decided_at,
+        evidence=[EvidencePublic(role=e.role, media_type=e.media_type, size=e.size,
+                                 url=None if e.purged_at else evidence_url(incident.id, e.role),
+                                 purged_at=e.purged_at) for e in incident.evidence])
+
+
+CSV_COLUMNS = ("id", "时间", "中心", "窗口", "窗口号", "进驻部门", "工号", "姓名", "类型", "规则编号",
+               "规则", "用语", "严重程度", "扣分", "状态", "审核意见", "申诉理由", "申诉裁决", "转写")
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell a spreadsheet would run as a formula is quoted (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_lines(incidents: Iterable[Incident]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    out.write("\ufeff")  # so that spreadsheet programs read UTF-8 Chinese correctly
+    writer.writerow(CSV_COLUMNS)
+    yield out.getvalue()
+    for i in incidents:
+        out.seek(0)
+        out.truncate()
+        w, s = i.window, i.staff
+        writer.writerow([_cell(v) for v in (
+            i.id, (i.at or i.received_at).isoformat(), i.center.name if i.center else "",
+            i.window_id, w.number if w else "", w.department if w else "",
+            s.employee_no if s else "", s.name if s else "", i.kind, i.rule_id, i.rule_name,
+            i.phrase, i.severity, i.deduction, i.status, i.review_reason, i.appeal_reason,
+            i.appeal_decision, i.transcript)])
+        yield out.getvalue()

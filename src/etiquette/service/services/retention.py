@@ -1,0 +1,121 @@
+"""Personal data: evidence is kept only as long as the retention setting says.
+
+An incident's evidence expires `retention_days[kind]` after it happened, except while staff
+may still appeal it (confirmed, not yet appealed, inside the appeal window) or an appeal
+waits for its decision. Purging deletes the files, keeps the rows (marked purged) and the
+incident itself, and writes an audit entry per incident. Evidence files that no row refers
+to (an upload whose transaction failed) are swept after a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from etiquette.records import IncidentKind
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit
+from etiquette.service.crud import incidents as crud
+from etiquette.service.crud import users as crud_users
+from etiquette.service.evidence_store import EvidenceStore
+from etiquette.service.models import Evidence, Incident, Staff
+from etiquette.service.schemas import ReviewStatus
+from etiquette.service.services.access import SYSTEM_RETENTION, Principal
+
+logger = logging.getLogger("etiquette.service.retention")
+
+
+@dataclass
+class PurgeReport:
+    incidents: list[str] = field(default_factory=list)
+    files_deleted: int = 0
+    orphans_deleted: int = 0
+
+
+def expires_at(incident: Incident, settings: Settings) -> datetime:
+    days = settings.retention_days.get(IncidentKind(incident.kind),
+                                       max(settings.retention_days.values()))
+    return (incident.at or incident.received_at) + timedelta(days=days)
+
+
+def held_for_appeal(incident: Incident, settings: Settings, now: datetime) -> bool:
+    if incident.status == ReviewStatus.APPEALED:
+        return True
+    if (incident.status == ReviewStatus.CONFIRMED and incident.appealed_at is None
+            and incident.reviewed_at is not None):
+        return now < incident.reviewed_at + timedelta(days=settings.appeal_window_days)
+    return False
+
+
+def purge_expired(*, session: Session, store: EvidenceStore, settings: Settings,
+                  now: datetime | None = None, actor: Principal = SYSTEM_RETENTION) -> PurgeReport:
+    now = now or utcnow()
+    report = PurgeReport()
+    shortest = min(settings.retention_days.values())
+    when = func.coalesce(Incident.at, Incident.received_at)
+    candidates = session.scalars(
+        select(Incident).where(Incident.evidence_purged_at.is_(None), when < now - timedelta(days=shortest),
+                               Incident.evidence.any(Evidence.purged_at.is_(None)))).all()
+    doomed: set[str] = set()
+    for incident in candidates:
+        if now < expires_at(incident, settings) or held_for_appeal(incident, settings, now):
+            continue
+        roles = []
+        for e in incident.evidence:
+            if e.purged_at is None:
+                e.purged_at = now
+                doomed.add(e.sha256)
+                roles.append(e.role)
+        incident.evidence_purged_at = now
+        audit.record(session=session, actor=actor, action="evidence.purge", target_type="incident",
+                     target_id=incident.id, before={"evidence": sorted(roles)},
+                     after={"evidence_purged_at": now, "status": incident.status})
+        report.incidents.append(incident.id)
+    crud_users.delete_expired_sessions(session=session, now=now)
+    crud_users.delete_login_attempts_before(session=session, before=now - timedelta(days=30))
+    session.commit()
+    keep = _referenced(session)
+    for sha in doomed - keep:
+        report.files_deleted += store.delete(sha)
+    for sha in list(store.files(older_than_s=settings.orphan_grace_s)):
+        if sha not in keep and store.delete(sha):
+            report.orphans_deleted += 1
+    if report.incidents or report.orphans_deleted:
+        logger.info("retention: purged evidence of %d incident(s), %d file(s); %d orphan(s)",
+                    len(report.incidents), report.files_deleted, report.orphans_deleted)
+    return report
+
+
+def _referenced(session: Session) -> set[str]:
+    shas = crud.referenced_shas(session=session)
+    shas |= {s for s in session.scalars(select(Staff.photo_sha256)).all() if s}
+    return shas
+
+
+class RetentionJob(threading.Thread):
+    """Runs the purge at start and then every `retention_interval_s` until stopped."""
+
+    def __init__(self, factory: sessionmaker[Session], store: EvidenceStore, settings: Settings) -> None:
+        super().__init__(name="etiquette-retention", daemon=True)
+        self._factory, self._store, self._settings = factory, store, settings
+        self.stop_event = threading.Event()
+        self.runs = 0
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                with self._factory() as session:
+                    purge_expired(session=session, store=self._store, settings=self._settings)
+            except Exception:  # noqa: BLE001 - the job must outlive a bad run; the next one retries
+                logger.exception("retention run failed")
+            self.runs += 1
+            self.stop_event.wait(self._settings.retention_interval_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,128 @@
+"""The review workflow: a state machine over `Incident.status`, every step in the audit log.
+
+    pending ──confirm──► confirmed ──appeal (own, within the window, once)──► appealed
+       │  ▲                  │                                                  │
+       │  └────reopen────────┤                          decide: rejected ► confirmed
+       └──dismiss(reason)──► dismissed ──reopen──► pending   accepted ► dismissed
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit
+from etiquette.service.errors import Conflict, Forbidden, NotFound
+from etiquette.service.models import Incident
+from etiquette.service.schemas import (
+    AppealDecision,
+    AppealDecisionRequest,
+    AppealRequest,
+    ReviewAction,
+    ReviewRequest,
+    ReviewStatus,
+)
+from etiquette.service.services.access import Permission, Principal
+
+S = ReviewStatus
+_REVIEW: dict[ReviewAction, tuple[frozenset[ReviewStatus], ReviewStatus]] = {
+    ReviewAction.CONFIRM: (frozenset({S.PENDING}), S.CONFIRMED),
+    ReviewAction.DISMISS: (frozenset({S.PENDING}), S.DISMISSED),
+    ReviewAction.REOPEN: (frozenset({S.CONFIRMED, S.DISMISSED}), S.PENDING),
+}
+_STATE_FIELDS = ("status", "review_reason", "reviewed_by", "reviewed_at", "appeal_reason",
+                 "appealed_by", "appealed_at", "appeal_decision", "appeal_decision_reason",
+                 "appeal_decided_by", "appeal_decided_at")
+
+
+def _state(incident: Incident) -> dict[str, Any]:
+    return {f: getattr(incident, f) for f in _STATE_FIELDS}
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    keys = [k for k in before if before[k] != after[k]]
+    return {k: before[k] for k in keys}, {k: after[k] for k in keys}
+
+
+def visible(principal: Principal, incident: Incident | None) -> Incident:
+    """The incident if this principal may see it; an unseen incident is 'not found', so that
+    staff cannot probe which ids exist."""
+    if incident is None or not principal.may_see(incident):
+        raise NotFound("事件不存在 (no such incident)")
+    return incident
+
+
+def appeal_deadline(incident: Incident, settings: Settings):  # type: ignore[no-untyped-def]
+    if incident.reviewed_at is None:
+        return None
+    return incident.reviewed_at + timedelta(days=settings.appeal_window_days)
+
+
+def review(*, session: Session, principal: Principal, incident: Incident,
+           request: ReviewRequest) -> Incident:
+    principal.require(Permission.INCIDENTS_REVIEW)
+    allowed_from, to = _REVIEW[request.action]
+    if ReviewStatus(incident.status) not in allowed_from:
+        raise Conflict(f"状态为 {incident.status} 的事件不能执行 {request.action.value} "
+                       f"(cannot {request.action.value} an incident that is {incident.status})")
+    if request.action == ReviewAction.REOPEN and incident.appeal_decision is not None:
+        raise Conflict("申诉已裁决的事件不能重新打开 (an incident whose appeal was decided stays decided)")
+    before = _state(incident)
+    incident.status = to.value
+    if request.action == ReviewAction.REOPEN:
+        incident.review_reason = request.reason
+        incident.reviewed_by = incident.reviewed_at = None
+    else:
+        incident.review_reason = request.reason
+        incident.reviewed_by = principal.user.id if principal.user else None
+        incident.reviewed_at = utcnow()
+    old, new = _changed(before, _state(incident))
+    audit.record(session=session, actor=principal, action=f"incident.{request.action.value}",
+                 target_type="incident", target_id=incident.id, before=old, after=new)
+    session.commit()
+    return incident
+
+
+def appeal(*, session: Session, settings: Settings, principal: Principal, incident: Incident,
+           request: AppealRequest) -> Incident:
+    principal.require(Permission.INCIDENTS_APPEAL_OWN)
+    if principal.staff_id is None or incident.staff_id != principal.staff_id:
+        raise Forbidden("只能对本人的事件提出申诉 (only your own incidents can be appealed)")
+    if incident.status != S.CONFIRMED or incident.appealed_at is not None:
+        raise Conflict("只有已确认且未申诉过的事件可以申诉 (only a confirmed incident, once)")
+    deadline = appeal_deadline(incident, settings)
+    if deadline is not None and utcnow() > deadline:
+        raise Conflict(f"申诉期已过（截至 {deadline:%Y-%m-%d %H:%M} UTC） (the appeal window has closed)")
+    before = _state(incident)
+    incident.status = S.APPEALED.value
+    incident.appeal_reason = request.reason
+    incident.appealed_by = principal.user.id if principal.user else None
+    incident.appealed_at = utcnow()
+    old, new = _changed(before, _state(incident))
+    audit.record(session=session, actor=principal, action="incident.appeal", target_type="incident",
+                 target_id=incident.id, before=old, after=new)
+    session.commit()
+    return incident
+
+
+def decide_appeal(*, session: Session, principal: Principal, incident: Incident,
+                  request: AppealDecisionRequest) -> Incident:
+    principal.require(Permission.INCIDENTS_DECIDE_APPEAL)
+    if incident.status != S.APPEALED:
+        raise Conflict("该事件没有待裁决的申诉 (no appeal to decide)")
+    before = _state(incident)
+    incident.appeal_decision = request.decision.value
+    incident.appeal_decision_reason = request.reason
+    incident.appeal_decided_by = principal.user.id if principal.user else None
+    incident.appeal_decided_at = utcnow()
+    incident.status = (S.DISMISSED if request.decision == AppealDecision.ACCEPTED
+                       else S.CONFIRMED).value
+    old, new = _changed(before, _state(incident))
+    audit.record(session=session, actor=principal, action="incident.decide_appeal",
+                 target_type="incident", target_id=incident.id, before=old, after=new)
+    session.commit()
+    return incident

@@ -1,0 +1,145 @@
+"""User accounts and pipeline API keys, managed by admins; every change audited.
+Passwords never appear in the audit log, only that one was changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from etiquette.service.core import security
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit
+from etiquette.service.crud import master as crud_master
+from etiquette.service.crud import users as crud
+from etiquette.service.errors import Conflict, Invalid, NotFound, Unauthorized
+from etiquette.service.models import ApiKey, Center, Staff, User
+from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate, UserUpdate
+from etiquette.service.services.access import Permission, Principal
+
+_FIELDS = ("username", "display_name", "role", "staff_id", "active")
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    return {f: getattr(user, f) for f in _FIELDS}
+
+
+def _check_password(password: str) -> None:
+    problem = security.password_problem(password)
+    if problem:
+        raise Invalid(problem)
+
+
+def _check_staff(session: Session, staff_id: int | None) -> None:
+    if staff_id is not None and crud_master.get(session=session, model=Staff, id=staff_id) is None:
+        raise Invalid(f"staff_id {staff_id} does not exist")
+
+
+def create_user(*, session: Session, principal: Principal, user_in: UserCreate) -> User:
+    principal.require(Permission.USERS_WRITE)
+    _check_password(user_in.password)
+    _check_staff(session, user_in.staff_id)
+    if crud.user_by_username(session=session, username=user_in.username):
+        raise Conflict(f"user name {user_in.username} is taken")
+    user = crud.create_user(session=session, username=user_in.username,
+                            password_hash=security.hash_password(user_in.password),
+                            role=user_in.role.value, display_name=user_in.display_name,
+                            staff_id=user_in.staff_id, active=user_in.active, created_at=utcnow())
+    audit.record(session=session, actor=principal, action="user.create", target_type="user",
+                 target_id=str(user.id), after=_snapshot(user))
+    try:
+        session.commit()
+    except IntegrityError as e:
+        session.rollback()
+        raise Conflict(f"user name {user_in.username} is taken") from e
+    return user
+
+
+def update_user(*, session: Session, principal: Principal, user_id: int, user_in: UserUpdate) -> User:
+    principal.require(Permission.USERS_WRITE)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    values = user_in.model_dump(exclude_unset=True)
+    password = values.pop("password", None)
+    before = _snapshot(user)
+    merged = before | values
+    if (merged["role"] == Role.STAFF) != (merged["staff_id"] is not None):
+        raise Invalid("staff_id is required for role staff and only for it")
+    _check_staff(session, values.get("staff_id"))
+    if principal.user and principal.user.id == user_id and (
+            merged["role"] != Role.ADMIN or not merged["active"]):
+        raise Conflict("an admin cannot demote or deactivate their own account")
+    for key, value in values.items():
+        setattr(user, key, value.value if isinstance(value, Role) else value)
+    after = _snapshot(user)
+    changed = [k for k in before if before[k] != after[k]]
+    old, new = {k: before[k] for k in changed}, {k: after[k] for k in changed}
+    if password is not None:
+        _check_password(password)
+        user.password_hash = security.hash_password(password)
+        new["password"] = "changed"
+    if password is not None or not user.active or "role" in changed:
+        crud.delete_sessions_of(session=session, user_id=user.id)  # log them out everywhere
+    audit.record(session=session, actor=principal, action="user.update", target_type="user",
+                 target_id=str(user.id), before=old, after=new)
+    session.commit()
+    return user
+
+
+def change_own_password(*, session: Session, principal: Principal, current: str, new: str) -> None:
+    user = principal.user
+    if user is None:
+        raise Unauthorized("not logged in")
+    if not security.verify_password(current, user.password_hash):
+        raise Invalid("当前密码不正确 (the current password is wrong)")
+    _check_password(new)
+    user = session.merge(user)
+    user.password_hash = security.hash_password(new)
+    audit.record(session=session, actor=principal, action="user.password", target_type="user",
+                 target_id=str(user.id), after={"password": "changed"})
+    session.commit()
+
+
+def create_admin(*, session: Session, principal: Principal, username: str, password: str,
+                 display_name: str = "") -> User:
+    """The first admin (or a further one) from the command line: there is no default account."""
+    _check_password(password)
+    if crud.user_by_username(session=session, username=username):
+        raise Conflict(f"user name {username} is taken")
+    user = crud.create_user(session=session, username=username,
+                            password_hash=security.hash_password(password), role=Role.ADMIN.value,
+                            display_name=display_name, created_at=utcnow())
+    audit.record(session=session, actor=principal, action="user.create", target_type="user",
+                 target_id=str(user.id), after=_snapshot(user))
+    session.commit()
+    return user
+
+
+def create_api_key(*, session: Session, principal: Principal, key_in: ApiKeyCreate) -> tuple[ApiKey, str]:
+    principal.require(Permission.API_KEYS_WRITE)
+    if key_in.center_id is not None and session.get(Center, key_in.center_id) is None:
+        raise Invalid(f"center_id {key_in.center_id} does not exist")
+    key, prefix, key_hash = security.new_api_key()
+    row = crud.add_api_key(session=session, name=key_in.name, prefix=prefix, key_hash=key_hash,
+                           center_id=key_in.center_id, created_at=utcnow())
+    audit.record(session=session, actor=principal, action="api_key.create", target_type="api_key",
+                 target_id=str(row.id), after={"name": row.name, "prefix": prefix,
+                                               "center_id": row.center_id})
+    session.commit()
+    return row, key
+
+
+def revoke_api_key(*, session: Session, principal: Principal, key_id: int) -> ApiKey:
+    principal.require(Permission.API_KEYS_WRITE)
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record(session=session, actor=principal, action="api_key.revoke",
+                     target_type="api_key", target_id=str(row.id),
+                     after={"revoked_at": row.revoked_at})
+        session.commit()
+    return row

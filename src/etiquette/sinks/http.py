@@ -1,0 +1,123 @@
+"""The HTTP sink: each incident, with its evidence files, posted to the supervision service.
+
+One multipart request per incident (`incident` = the JSON line without `evidence`, one file
+part per evidence role), authenticated with the pipeline's API key. The incident id makes a
+retry harmless, so connection errors, 5xx and 429 are retried with backoff; any other 4xx
+is the service saying the incident is wrong, which retrying cannot fix: it is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger("etiquette.sinks.http")
+
+INGEST_PATH = "/api/v1/incidents"
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass
+class PostReport:
+    created: int = 0
+    already: int = 0  # the service had it (a re-run or a retry): stored once
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why)
+
+
+def endpoint(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith(INGEST_PATH) else url + INGEST_PATH
+
+
+def multipart(record: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+    """The form fields and files of one incident line (its evidence read from disk)."""
+    body = {k: v for k, v in record.items() if k != "evidence"}
+    files: dict[str, tuple[str, bytes, str]] = {}
+    for role, path in (record.get("evidence") or {}).items():
+        p = Path(path)
+        files[role] = (p.name, p.read_bytes(), mimetypes.guess_type(p.name)[0] or "application/octet-stream")
+    return {"incident": json.dumps(body, ensure_ascii=False)}, files
+
+
+class HttpSink:
+    """Thread-safe; `write` takes the JSON records `etiquette batch` writes (errors skipped)."""
+
+    def __init__(self, url: str, api_key: str, timeout_s: float = 30.0, retries: int = 5,
+                 backoff_s: float = 0.5, client: httpx.Client | None = None) -> None:
+        self.url = endpoint(url)
+        self.retries, self.backoff_s = retries, backoff_s
+        self._client = client or httpx.Client(timeout=timeout_s, headers={"X-API-Key": api_key})
+        self._lock = threading.Lock()
+        self.report = PostReport()
+
+    def post(self, record: dict[str, Any]) -> None:
+        iid = str(record.get("id", "?"))
+        try:
+            data, files = multipart(record)
+        except OSError as e:
+            self._fail(iid, f"evidence file unreadable: {e}")
+            return
+        why = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(30.0, self.backoff_s * 2 ** (attempt - 1)))
+            try:
+                response = self._client.post(self.url, data=data, files=files)
+            except httpx.TransportError as e:
+                why = f"{type(e).__name__}: {e}"
+                logger.warning("post %s failed (%s), attempt %d", iid, why, attempt + 1)
+                continue
+            if response.status_code in (200, 201):
+                with self._lock:
+                    if response.status_code == 201:
+                        self.report.created += 1
+                    else:
+                        self.report.already += 1
+                return
+            why = f"HTTP {response.status_code}: {_detail(response)}"
+            if response.status_code not in RETRY_STATUS:
+                break
+            logger.warning("post %s: %s, attempt %d", iid, why, attempt + 1)
+        self._fail(iid, why)
+
+    def _fail(self, iid: str, why: str) -> None:
+        logger.error("incident %s not delivered: %s", iid, why)
+        with self._lock:
+            self.report.failed.append((iid, why))
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            if record.get("kind") != "error":
+                self.post(record)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class TeeSink:
+    """Writes every batch of records to each sink in turn (the JSONL file, then the service)."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        rows = list(records)
+        for sink in self.sinks:
+            sink.write(rows)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return response.text[:300]
+    return json.dumps(detail, ensure_ascii=False)[:300] if not isinstance(detail, str) else detail[:300]

@@ -1,0 +1,227 @@
+"""The supervision service under test: a real uvicorn server on 127.0.0.1 in a thread, over a
+real SQLite file and (the same tests again) a real PostgreSQL cluster the tests start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import make_engine, make_sessionmaker
+from etiquette.service.main import create_app
+from etiquette.service.models import ApiKey
+from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate
+from etiquette.service.services import masterdata, users
+from etiquette.service.services.access import SYSTEM_CLI
+from service.utils import MASTERDATA, PASSWORD, ROLE_USERS, Api
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def unavailable(reason: str) -> None:
+    """Skip where a developer lacks a system package; in CI (which installs it) that is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def pg_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return versions[-1].parent if versions else None
+
+
+@dataclass
+class PostgresCluster:
+    bin: Path
+    root: Path
+    port: int
+    as_user: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway cluster: initdb into a temporary folder, pg_ctl on a free loopback port."""
+    bin_dir = pg_bin()
+    if bin_dir is None:
+        unavailable("PostgreSQL binaries (initdb, pg_ctl) are not installed: "
+                    "`make test` installs Debian's postgresql")
+    root = Path(tempfile.mkdtemp(prefix="etiquette-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = root / "data"
+    cluster = PostgresCluster(bin_dir, root, free_port(), as_user)
+    cluster.run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                "-E", "UTF8", "--locale=C.UTF-8")
+    cluster.run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",
+                "-o", f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                      f"-c synchronous_commit=off -c full_page_writes=off", "start")
+    try:
+        yield cluster
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the server
+
+
+class ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # not the main thread
+        pass
+
+
+@dataclass
+class LiveService:
+    backend: str
+    settings: Settings
+    base_url: str
+    sessions: sessionmaker[Session]
+    server: ThreadedServer
+    thread: threading.Thread
+    ids: dict[str, int] = field(default_factory=dict)  # named master-data ids
+    api_key: str = ""
+    _clients: dict[str, Api] = field(default_factory=dict)
+
+    def client(self, who: str | None = None) -> Api:
+        """A client logged in as one of ROLE_USERS (None: anonymous); cached per role."""
+        if who is None:
+            return Api(self.base_url)
+        if who not in self._clients:
+            api = Api(self.base_url)
+            api.login(who, PASSWORD)
+            self._clients[who] = api
+        return self._clients[who]
+
+    def pipeline(self, key: str | None = None) -> Api:
+        return Api(self.base_url, headers={"X-API-Key": key or self.api_key})
+
+
+def start_service(settings: Settings, backend: str) -> LiveService:
+    engine = make_engine(settings.sqlalchemy_url)
+    app = create_app(settings, engine=engine)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            timeout_graceful_shutdown=2)
+    server = ThreadedServer(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    for _ in range(600):  # bounded: 60 s
+        if server.started:
+            break
+        if not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.1)
+    else:
+        raise RuntimeError("the service did not start in 60 s")
+    return LiveService(backend, settings, base_url, make_sessionmaker(engine), server, thread)
+
+
+def stop_service(live: LiveService) -> None:
+    for c in live._clients.values():
+        c.close()
+    live.server.should_exit = True
+    live.thread.join(timeout=30)
+
+
+def seed(live: LiveService) -> None:
+    """Master data, one user per role (two staff) and a pipeline key, through the services."""
+    with live.sessions() as session:
+        masterdata.import_file(session=session, principal=SYSTEM_CLI,
+                               data=masterdata.parse_yaml(MASTERDATA))
+        from etiquette.service.crud import master
+
+        for no in ("T001", "T002"):
+            staff = master.staff_by_employee_no(session=session, employee_no=no)
+            assert staff is not None
+            live.ids[no] = staff.id
+        center = master.center_by_code(session=session, code="nc")
+        assert center is not None
+        live.ids["center"] = center.id
+        for name, role in ROLE_USERS.items():
+            staff_id = live.ids["T001"] if name == "staff1" else live.ids["T002"] if name == "staff2" else None
+            user = users.create_user(session=session, principal=SYSTEM_CLI, user_in=UserCreate(
+                username=name, password=PASSWORD, role=role, staff_id=staff_id,
+                display_name=name))
+            live.ids[name] = user.id
+        key: ApiKey
+        key, live.api_key = users.create_api_key(session=session, principal=SYSTEM_CLI,
+                                                 key_in=ApiKeyCreate(name="test-pipeline",
+                                                                     center_id=center.id))
+
+
+def settings_for(tmp: Path, database_url: str | None = None, **extra: object) -> Settings:
+    values: dict[str, object] = {"login_max_failures": 5, "login_max_failures_per_ip": 10_000,
+                                 "retention_interval_s": 3600.0, **extra}
+    return Settings(data_dir=tmp, database_url=database_url, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """The service with seeded users, on each backend in turn."""
+    tmp = tmp_path_factory.mktemp(f"service-{request.param}")
+    url = None
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.create_database("etiquette_api")
+    live = start_service(settings_for(tmp, url), request.param)
+    seed(live)
+    yield live
+    stop_service(live)
+
+
+@pytest.fixture(scope="session")
+def sqlite_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """A second, SQLite-only service for the browser and schema-driven runs."""
+    live = start_service(settings_for(tmp_path_factory.mktemp("service-ui")), "sqlite")
+    seed(live)
+    yield live
+    stop_service(live)
+
+
+@pytest.fixture
+def api(service: LiveService) -> LiveService:
+    return service
+
+
+__all__ = ["Api", "LiveService", "PostgresCluster", "Role", "httpx"]
