@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -153,20 +153,28 @@ def _describe(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     return " -> ".join(parts) or "(top level)"
 
 
-def load_rules(path: Path | None = None) -> RuleSet:
-    path = path or DEFAULT_RULES
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[M], error: type[ValueError], what: str) -> M:
+    """Read a YAML file a person edits into `model`; every problem is an `error` naming the
+    file and the key path (with rule ids where the list items have them)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise RulesError(f"{path}: cannot read rules file: {e.strerror}") from e
+        raise error(f"{path}: cannot read {what}: {e.strerror}") from e
     except yaml.YAMLError as e:
-        raise RulesError(f"{path}: not valid YAML: {e}") from e
+        raise error(f"{path}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
-        raise RulesError(f"{path}: expected a mapping at the top level")
+        raise error(f"{path}: expected a mapping at the top level")
     try:
-        return RuleSet.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
-        lines = [f"{path}: invalid rules"]
+        lines = [f"{path}: invalid {what}"]
         for err in e.errors():
             lines.append(f"  {_describe(raw, tuple(err['loc']))}: {err['msg']}")
-        raise RulesError("\n".join(lines)) from e
+        raise error("\n".join(lines)) from e
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    return load_yaml_model(path or DEFAULT_RULES, RuleSet, RulesError, "rules")

@@ -44,9 +44,9 @@ def test_a_minimal_file_takes_the_defaults(tmp_path):
 
 @pytest.mark.parametrize("text, key, message", [
     ("version: t\nservice_hours:\n  periods:\n    - {start: 9:30, end: '12:00'}\n",
-     "service_hours -> periods -> 0 -> start", "quoted"),
+     "service_hours -> periods[0] -> start", "quoted"),
     ("version: t\nservice_hours:\n  periods:\n    - {start: '13:00', end: '12:00'}\n",
-     "service_hours -> periods -> 0", "before end"),
+     "service_hours -> periods[0]", "before end"),
     ("version: t\nservice_hours:\n  periods:\n    - {start: '09:00', end: '12:00'}\n"
      "    - {start: '11:00', end: '13:00'}\n", "service_hours", "overlap"),
     ("version: t\nservice_hours:\n  timezone: Mars/Olympus\n"

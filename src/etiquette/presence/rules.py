@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from etiquette.presence.records import DeclaredPause
 from etiquette.records import Severity
+from etiquette.rules import load_yaml_model
 
 DEFAULT_PRESENCE_RULES = Path(__file__).resolve().parents[3] / "rules" / "presence.yaml"
 
@@ -149,22 +150,8 @@ def load_presence_rules(path: Path | None = None) -> PresenceRules:
     Raises:
       PresenceRulesError: unreadable, not YAML, or a key with a bad value (named in the message).
     """
-    path = path or DEFAULT_PRESENCE_RULES
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise PresenceRulesError(f"{path}: cannot read presence rules: {e.strerror}") from e
-    except yaml.YAMLError as e:
-        raise PresenceRulesError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise PresenceRulesError(f"{path}: expected a mapping at the top level")
-    try:
-        return PresenceRules.model_validate(raw)
-    except ValidationError as e:
-        lines = [f"{path}: invalid presence rules"]
-        for err in e.errors():
-            lines.append(f"  {_where(tuple(err['loc']))}: {err['msg']}")
-        raise PresenceRulesError("\n".join(lines)) from e
+    return load_yaml_model(path or DEFAULT_PRESENCE_RULES, PresenceRules, PresenceRulesError,
+                           "presence rules")
 
 
 class _PauseEntry(_Strict):
