@@ -36,3 +36,16 @@ def test_benchmark_writes_results_on_a_tiny_set(tmp_path):
     assert fp["tp"] + fp["fn"] == 3  # the three forbidden phrases the labels say were spoken
     md = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "× real time" in md and "forbidden_phrase" in md
+
+
+@pytest.mark.slow
+def test_recogniser_benchmark_writes_results_on_a_short_stretch(tmp_path):
+    out = tmp_path / "recogniser.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.recogniser", "--seconds", "20",
+                             "--repeat", "1", "--beam-size", "1", "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert row["raw_x_realtime"] > 0 and row["ours_x_realtime"] > 0 and row["ratio"] > 0
+    assert row["raw_chars"] > 0 and row["ours_chars"] > 0
+    assert "raw batched faster-whisper" in out.with_suffix(".md").read_text(encoding="utf-8")
