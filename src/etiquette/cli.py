@@ -77,7 +77,7 @@ def batch(
         help="视频：工作人员座位区域，多边形顶点为画面宽高的比例 \"x,y x,y x,y …\"（默认整个画面）")] = None,
     pauses: Annotated[Optional[Path], typer.Option(help="视频：去向牌记录 YAML（窗口、状态、起止时间）")] = None,
     evidence_dir: Annotated[Optional[Path], typer.Option(
-        help="离岗截图目录（默认 --out 文件旁的 <名称>_evidence/，否则 ./evidence/）")] = None,
+        help="证据文件目录：离岗截图，及给出此项或 --post 时的语音片段（默认 --out 文件旁的 <名称>_evidence/，否则 ./evidence/）")] = None,
     post: Annotated[Optional[str], typer.Option(
         "--post", help="把每个事件连同证据（录音片段、截图）发送到监督考核服务，如 http://127.0.0.1:8000；"
                        "给出 --post 或 --evidence-dir 时为语音事件剪取录音片段")] = None,
