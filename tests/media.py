@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -17,6 +18,21 @@ def speech(name: str) -> np.ndarray:
     audio, rate = sf.read(DATA / f"{name}.flac", dtype="float32")
     assert rate == 16000
     return audio
+
+
+def mux_audio(out: Any, stream: Any, planar: np.ndarray) -> None:
+    """Encode float channels at 16 kHz (channels × samples) into `stream` of container `out`."""
+    layout = "mono" if len(planar) == 1 else "stereo"
+    resampler = av.AudioResampler(format=stream.format.name if stream.format else "s16",
+                                  layout=layout, rate=stream.rate)
+    frame = av.AudioFrame.from_ndarray(planar.astype(np.float32), format="fltp", layout=layout)
+    frame.sample_rate = 16000
+    frame.time_base = Fraction(1, 16000)
+    for chunk in resampler.resample(frame) + resampler.resample(None):
+        for packet in stream.encode(chunk):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
 
 
 def write_media(path: Path, channels: list[np.ndarray], rate: int = 16000, codec: str | None = None,
@@ -33,16 +49,7 @@ def write_media(path: Path, channels: list[np.ndarray], rate: int = 16000, codec
             vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
         stream = out.add_stream(codec, rate=48000 if codec == "libopus" else rate)
         stream.layout = layout
-        resampler = av.AudioResampler(format=stream.format.name if stream.format else "s16",
-                                      layout=layout, rate=stream.rate)
-        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-        frame.sample_rate = 16000
-        frame.time_base = Fraction(1, 16000)
-        for chunk in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        mux_audio(out, stream, planar)
         if video:
             for k in range(int(n / 16000 * 10)):
                 img = av.VideoFrame.from_ndarray(np.full((48, 64, 3), k % 255, np.uint8), format="rgb24")

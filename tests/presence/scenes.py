@@ -24,6 +24,7 @@ import make_counter_video as counter  # noqa: E402
 
 from etiquette.presence.detector import Detector, create_detector  # noqa: E402
 from etiquette.presence.rules import DetectorSettings  # noqa: E402
+from media import mux_audio  # noqa: E402
 
 
 @functools.cache
@@ -72,16 +73,7 @@ def write_video(path: Path, frame_at: Callable[[float], np.ndarray], duration_s:
         for p in vs.encode(None):
             out.mux(p)
         if aus is not None and audio is not None:
-            resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
-            af = av.AudioFrame.from_ndarray(audio[None].astype(np.float32), format="fltp",
-                                            layout="mono")
-            af.sample_rate = 16000
-            af.time_base = Fraction(1, 16000)
-            for chunk in resampler.resample(af) + resampler.resample(None):
-                for p in aus.encode(chunk):
-                    out.mux(p)
-            for p in aus.encode(None):
-                out.mux(p)
+            mux_audio(out, aus, audio[None])
     return path
 
 
