@@ -28,12 +28,16 @@ demo: models
 	@# it prints the workbench URL and a demo admin with a new random password. Ctrl-C stops it.
 	$(BIN)/etiquette serve --data-dir out/service --demo out/sample_incidents.jsonl
 
-# Debian's PostgreSQL (the service tests start their own cluster) and Chromium (browser tests).
+# Debian packages the tests use: PostgreSQL (the service tests start their own cluster),
+# Chromium (browser tests), PulseAudio + PortAudio (a microphone without hardware for the live
+# capture tests) and FFmpeg (a network camera served on 127.0.0.1).
+SYSTEM_PACKAGES := postgresql chromium pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins ffmpeg
 system-deps:
-	@if command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "postgresql and chromium are installed"; \
+	@if dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | grep -vq 'install ok installed' \
+		|| [ $$(dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | wc -l) -ne $(words $(SYSTEM_PACKAGES)) ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES); \
 	else \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql chromium; \
+		echo "system packages installed: $(SYSTEM_PACKAGES)"; \
 	fi
 
 # The whole test suite (real model, real audio, real PostgreSQL and browser).
