@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from etiquette.audio import DecodedAudio
 from etiquette.records import Speaker
-from etiquette.segment import SegmenterOptions, segment
+from etiquette.audio import read_audio
+from etiquette.segment import SegmenterOptions, StreamSegmenter, segment
 
 from media import speech
 
@@ -74,3 +77,70 @@ def test_silence_and_noise_give_no_utterance():
     noise = rng.normal(0, 0.01, 5 * RATE).astype(np.float32)
     assert segment(DecodedAudio((noise, noise * 0.9 + 0.001), 2), "n.wav", "w1") == []
     assert segment(DecodedAudio((np.zeros(RATE, np.float32),), 1), "z.wav", "w1") == []
+
+
+# ---------------------------------------------------------------- live: the same cuts, as audio arrives
+
+SAMPLES = Path(__file__).resolve().parents[1] / "recordings_sample"
+
+
+def stream(audio: DecodedAudio, block_s: float = 0.1, source: str = "live", options=None):
+    """Feed `audio` block by block; (utterance, stream seconds fed when it came out)."""
+    x = np.stack(audio.channels, axis=1)
+    seg = StreamSegmenter(source, "w1", x.shape[1], options)
+    block = int(block_s * RATE)
+    out = []
+    for i in range(0, len(x), block):
+        out += [(u, seg.samples / RATE) for u in seg.feed(x[i:i + block])]
+    out += [(u, seg.samples / RATE) for u in seg.flush()]
+    return out, seg
+
+
+@pytest.mark.parametrize("name", ["window01_polite.wav", "window03_citizen_rude.mp3",
+                                  "window04_mono.m4a", "window05_session.ogg"])
+def test_live_segmentation_cuts_what_the_recording_would(name):
+    audio = read_audio(SAMPLES / name)
+    whole = segment(audio, "live", "w1")
+    live = sorted((u for u, _ in stream(audio)[0]), key=lambda u: (u.start_s, u.channel))
+    assert [u.speaker for u in live] == [u.speaker for u in whole]
+    for a, b in zip(live, whole):
+        assert a.start_s == pytest.approx(b.start_s, abs=0.1)
+        assert a.end_s == pytest.approx(b.end_s, abs=0.1)
+        assert len(a.audio) == pytest.approx((a.end_s - a.start_s) * RATE, abs=2)
+
+
+def test_an_utterance_comes_out_soon_after_it_ends_not_at_the_end_of_the_stream():
+    audio = window([("staff", 0.5), ("citizen", 5.0)], seconds=30.0)
+    out, _ = stream(audio)
+    options = SegmenterOptions()
+    pause = (options.min_silence_ms + options.speech_pad_ms) / 1000
+    # A turn comes out a pause after it ends (a turn cut in two by the crosstalk check comes
+    # out whole, when it ends).
+    turns: dict[float, float] = {}
+    for u, emitted_at in out:
+        turns[emitted_at] = max(turns.get(emitted_at, 0.0), u.end_s)
+    assert len(turns) >= 2 and all(t - end <= pause + 0.2 for t, end in turns.items()), turns
+
+
+def test_crosstalk_neither_becomes_speech_nor_delays_the_cut():
+    # The staff mic hears the citizen 14 dB down right after the staff stops: the staff
+    # utterance still ends when the staff does.
+    out, _ = stream(window([("staff", 0.5), ("citizen", 3.2)], seconds=12.0))
+    staff = [(u, t) for u, t in out if u.speaker == Speaker.STAFF]
+    assert len(staff) == 1 and staff[0][1] < 4.5
+
+
+def test_hours_of_silence_keep_only_a_bounded_buffer():
+    seg = StreamSegmenter("live", "w1", 2)
+    quiet = np.zeros((RATE, 2), dtype=np.float32)
+    for _ in range(600):  # ten minutes
+        assert seg.feed(quiet) == []
+    assert seg.samples == 600 * RATE and len(seg._buffer) < RATE
+
+
+def test_live_segmenter_refuses_blocks_of_the_wrong_shape():
+    seg = StreamSegmenter("live", "w1", 2)
+    with pytest.raises(ValueError, match="2 channels"):
+        seg.feed(np.zeros((1600, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match="one or two microphones"):
+        StreamSegmenter("live", "w1", 3)
