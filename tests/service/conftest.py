@@ -136,10 +136,11 @@ class LiveService:
         return Api(self.base_url, headers={"X-API-Key": key or self.api_key})
 
 
-def start_service(settings: Settings, backend: str) -> LiveService:
+def start_service(settings: Settings, backend: str, port: int | None = None) -> LiveService:
+    """`port`: the one of an earlier run, to restart the same service where clients expect it."""
     engine = make_engine(settings.sqlalchemy_url)
     app = create_app(settings, engine=engine)
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             timeout_graceful_shutdown=2)
     server = ThreadedServer(config)

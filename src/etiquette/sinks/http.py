@@ -1,8 +1,10 @@
 """The HTTP sink: each incident, with its evidence files, posted to the supervision service.
 
 One multipart request per incident (`incident` = the JSON line without `evidence`, one file
-part per evidence role), authenticated with the pipeline's API key. The incident id makes a
-retry harmless, so connection errors, 5xx and 429 are retried with backoff; any other 4xx
+part per evidence role), authenticated with the pipeline's API key. `post_once` makes one
+attempt and says what it means; the batch sink retries in-line and the live outbox
+(etiquette.outbox) retries from disk, both on that one classification. The incident id makes
+a retry harmless, so connection errors, 5xx and 429 are retried with backoff; any other 4xx
 is the service saying the incident is wrong, which retrying cannot fix: it is reported.
 """
 
@@ -15,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,35 @@ logger = logging.getLogger("etiquette.sinks.http")
 
 INGEST_PATH = "/api/v1/incidents"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+KEY_STATUS = frozenset({401, 403})  # the key, not the incident, is refused
+
+
+class Delivery(StrEnum):
+    """What one attempt to post an incident came to."""
+
+    CREATED = "created"  # 201: stored now
+    ALREADY = "already"  # 200: the service had it (a re-run or a retry); stored once
+    UNREACHABLE = "unreachable"  # no answer (refused, reset, timed out): try again later
+    BUSY = "busy"  # 429 or 5xx: the service is up but cannot take it now; try again later
+    # 401/403: every incident would be refused until an operator fixes the key; the incident
+    # itself is fine, so a durable sender keeps it rather than giving up on it.
+    UNAUTHORISED = "unauthorised"
+    REJECTED = "rejected"  # another 4xx: this incident is wrong; retrying cannot help
+
+    @property
+    def stored(self) -> bool:
+        return self in (Delivery.CREATED, Delivery.ALREADY)
+
+    @property
+    def retryable(self) -> bool:
+        """Worth the same request again soon, without anyone changing anything."""
+        return self in (Delivery.UNREACHABLE, Delivery.BUSY)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery: Delivery
+    why: str = ""  # for the failures: the exception or "HTTP <status>: <detail>"
 
 
 @dataclass
@@ -33,19 +65,40 @@ class PostReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why)
 
 
+Files = dict[str, tuple[str, bytes, str]]  # role -> (file name, bytes, media type)
+
+
 def endpoint(url: str) -> str:
     url = url.rstrip("/")
     return url if url.endswith(INGEST_PATH) else url + INGEST_PATH
 
 
-def multipart(record: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+def multipart(record: dict[str, Any]) -> tuple[dict[str, str], Files]:
     """The form fields and files of one incident line (its evidence read from disk)."""
     body = {k: v for k, v in record.items() if k != "evidence"}
-    files: dict[str, tuple[str, bytes, str]] = {}
+    files: Files = {}
     for role, path in (record.get("evidence") or {}).items():
         p = Path(path)
         files[role] = (p.name, p.read_bytes(), mimetypes.guess_type(p.name)[0] or "application/octet-stream")
     return {"incident": json.dumps(body, ensure_ascii=False)}, files
+
+
+def post_once(client: httpx.Client, url: str, data: dict[str, str], files: Files) -> Attempt:
+    """One POST of one incident (`multipart`'s output) to `endpoint(url)`, classified."""
+    try:
+        response = client.post(url, data=data, files=files)
+    except httpx.TransportError as e:
+        return Attempt(Delivery.UNREACHABLE, f"{type(e).__name__}: {e}")
+    if response.status_code == 201:
+        return Attempt(Delivery.CREATED)
+    if response.status_code == 200:
+        return Attempt(Delivery.ALREADY)
+    why = f"HTTP {response.status_code}: {_detail(response)}"
+    if response.status_code in RETRY_STATUS:
+        return Attempt(Delivery.BUSY, why)
+    if response.status_code in KEY_STATUS:
+        return Attempt(Delivery.UNAUTHORISED, why)
+    return Attempt(Delivery.REJECTED, why)
 
 
 class HttpSink:
@@ -66,28 +119,22 @@ class HttpSink:
         except OSError as e:
             self._fail(iid, f"evidence file unreadable: {e}")
             return
-        why = ""
+        outcome = Attempt(Delivery.UNREACHABLE, "not attempted")
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(30.0, self.backoff_s * 2 ** (attempt - 1)))
-            try:
-                response = self._client.post(self.url, data=data, files=files)
-            except httpx.TransportError as e:
-                why = f"{type(e).__name__}: {e}"
-                logger.warning("post %s failed (%s), attempt %d", iid, why, attempt + 1)
-                continue
-            if response.status_code in (200, 201):
+            outcome = post_once(self._client, self.url, data, files)
+            if outcome.delivery.stored:
                 with self._lock:
-                    if response.status_code == 201:
+                    if outcome.delivery is Delivery.CREATED:
                         self.report.created += 1
                     else:
                         self.report.already += 1
                 return
-            why = f"HTTP {response.status_code}: {_detail(response)}"
-            if response.status_code not in RETRY_STATUS:
+            if not outcome.delivery.retryable:
                 break
-            logger.warning("post %s: %s, attempt %d", iid, why, attempt + 1)
-        self._fail(iid, why)
+            logger.warning("post %s: %s, attempt %d", iid, outcome.why, attempt + 1)
+        self._fail(iid, outcome.why)
 
     def _fail(self, iid: str, why: str) -> None:
         logger.error("incident %s not delivered: %s", iid, why)
