@@ -37,16 +37,18 @@ class ClipOptions:
     max_s: float = 20.0
 
 
-def clip_span(incident: Incident, duration_s: float, options: ClipOptions) -> tuple[float, float]:
-    """[start, end) seconds of the recording that the clip of `incident` holds."""
+def clip_span(incident: Incident, duration_s: float, options: ClipOptions,
+              offset_s: float = 0.0) -> tuple[float, float]:
+    """[start, end) seconds of the recording that the clip of `incident` holds, within the
+    audio at hand (`duration_s` of it, beginning `offset_s` into the recording)."""
     if incident.kind == IncidentKind.MISSING_GREETING:
         start, end = incident.offset_s, incident.offset_s + options.missing_s
     elif incident.kind == IncidentKind.MISSING_FAREWELL:
         start, end = incident.end_s - options.missing_s, incident.end_s
     else:
         start, end = incident.offset_s - options.pad_s, incident.end_s + options.pad_s
-    start = max(0.0, start)
-    end = min(duration_s, end, start + options.max_s)
+    start = max(offset_s, start)
+    end = min(offset_s + duration_s, end, start + options.max_s)
     return start, max(start, end)
 
 
@@ -71,8 +73,9 @@ def write_wav(samples: np.ndarray, path: Path) -> None:
 
 def attach_clips(incidents: Iterable[Incident], audio: DecodedAudio, evidence_dir: Path,
                  staff_channel: int = 0, citizen_channel: int = 1,
-                 options: ClipOptions | None = None) -> list[Incident]:
-    """The incidents, each with `evidence["clip"]` written under `evidence_dir`."""
+                 options: ClipOptions | None = None, offset_s: float = 0.0) -> list[Incident]:
+    """The incidents, each with `evidence["clip"]` written under `evidence_dir`; `audio` may
+    be the recent part of a live stream, beginning `offset_s` into it."""
     options = options or ClipOptions()
     evidence_dir.mkdir(parents=True, exist_ok=True)
     out: list[Incident] = []
@@ -80,9 +83,9 @@ def attach_clips(incidents: Iterable[Incident], audio: DecodedAudio, evidence_di
         if incident.kind == IncidentKind.OFF_POST:
             out.append(incident)
             continue
-        start, end = clip_span(incident, audio.duration_s, options)
+        start, end = clip_span(incident, audio.duration_s, options, offset_s)
         samples = channel_of(audio, incident.speaker, staff_channel, citizen_channel)
-        piece = samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        piece = samples[int((start - offset_s) * SAMPLE_RATE):int((end - offset_s) * SAMPLE_RATE)]
         if len(piece) == 0:
             out.append(incident)
             continue

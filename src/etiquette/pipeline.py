@@ -19,7 +19,7 @@ from etiquette.clips import attach_clips
 from etiquette.incidents import forbidden_incident, missing_incident
 from etiquette.matching import AcousticCheck, ExcludedHit, PhraseMatcher
 from etiquette.records import Incident, PhraseHit, Transcript, Utterance
-from etiquette.rules import RequiredRule, RuleSet, load_rules
+from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
 from etiquette.text import Guard
@@ -56,23 +56,44 @@ class Analysis:
     # are also in `incidents`)
 
 
+Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]
+
+
+def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcript,
+                     recorded_at: datetime | None = None, check: AcousticCheck | None = None
+                     ) -> Judged:
+    """One utterance's forbidden-phrase incidents, the required phrases it said, and the hits
+    its context excluded (what live judges the moment an utterance is transcribed)."""
+    found, excluded = matcher.forbidden(transcript, check)
+    incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at) for rule, hit in found]
+    required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
+    return incidents, required, list(excluded)
+
+
+def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
+                  required: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
+                  recorded_at: datetime | None = None, due: ExpectedAt | None = None
+                  ) -> list[Incident]:
+    """The session's missing greeting / farewell incidents (only those `due`, when given)."""
+    return [missing_incident(session, m, recorded_at)
+            for m in missing_phrases(rules, session, transcripts, required, due)]
+
+
 def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcript],
           session: Session | None, recorded_at: datetime | None = None,
-          check: AcousticCheck | None = None
-          ) -> tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]:
+          check: AcousticCheck | None = None) -> Judged:
     """Incidents of one session from its transcripts (no I/O: the core of batch and live; the
     acoustic check of near misses, if any, is passed in)."""
     incidents: list[Incident] = []
     required: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
     excluded: list[ExcludedHit] = []
     for t in transcripts:
-        found, skipped = matcher.forbidden(t, check)
-        incidents += [forbidden_incident(rules, rule, hit, t, recorded_at) for rule, hit in found]
+        found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check)
+        incidents += found
+        required += said
         excluded += skipped
-        required += [(t, rule, hit) for rule, hit in matcher.required(t)]
     if session:
-        incidents += [missing_incident(session, m, recorded_at)
-                      for m in missing_phrases(rules, session, transcripts, required)]
+        incidents += judge_session(rules, session, transcripts, required, recorded_at)
     incidents.sort(key=lambda i: (i.offset_s, i.rule_id))
     return incidents, required, excluded
 

@@ -52,6 +52,8 @@ class Matching(_Strict):
 class SessionRules(_Strict):
     greeting_within_s: float = Field(30.0, gt=0, description="greeting expected this soon after the start")
     farewell_within_s: float = Field(30.0, gt=0, description="farewell expected this close to the end")
+    end_after_silence_s: float = Field(
+        45.0, gt=0, description="live: a window quiet this long has finished its session")
 
 
 class Group(_Strict):
@@ -160,17 +162,26 @@ def load_yaml_model(path: Path, model: type[M], error: type[ValueError], what: s
     """Read a YAML file a person edits into `model`; every problem is an `error` naming the
     file and the key path (with rule ids where the list items have them)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise error(f"{path}: cannot read {what}: {e.strerror}") from e
+    return parse_yaml_model(text, model, error, what, where=str(path))
+
+
+def parse_yaml_model(text: str, model: type[M], error: type[ValueError], what: str,
+                     where: str = "<text>") -> M:
+    """`load_yaml_model` for YAML that is not a file (rules edited in the supervision service);
+    `where` names it in the messages as the path does for a file."""
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise error(f"{path}: not valid YAML: {e}") from e
+        raise error(f"{where}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
-        raise error(f"{path}: expected a mapping at the top level")
+        raise error(f"{where}: expected a mapping at the top level")
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        lines = [f"{path}: invalid {what}"]
+        lines = [f"{where}: invalid {what}"]
         for err in e.errors():
             lines.append(f"  {_describe(raw, tuple(err['loc']))}: {err['msg']}")
         raise error("\n".join(lines)) from e
@@ -178,3 +189,7 @@ def load_yaml_model(path: Path, model: type[M], error: type[ValueError], what: s
 
 def load_rules(path: Path | None = None) -> RuleSet:
     return load_yaml_model(path or DEFAULT_RULES, RuleSet, RulesError, "rules")
+
+
+def parse_rules(text: str, where: str = "<text>") -> RuleSet:
+    return parse_yaml_model(text, RuleSet, RulesError, "rules", where)

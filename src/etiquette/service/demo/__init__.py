@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -14,12 +15,12 @@ from sqlalchemy.orm import Session
 from etiquette.service.core import security
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import make_engine, make_sessionmaker
-from etiquette.service.crud import audit
+from etiquette.service.crud import audit, master
 from etiquette.service.crud import users as crud_users
 from etiquette.service.errors import ServiceError
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.main import prestart
-from etiquette.service.schemas import EvidenceRole, IncidentIn
+from etiquette.service.schemas import ApiKeyCreate, EvidenceRole, IncidentIn
 from etiquette.service.services import ingest, masterdata, users
 from etiquette.service.services.access import Permission, Principal
 
@@ -27,6 +28,7 @@ logger = logging.getLogger("etiquette.service.demo")
 
 MASTERDATA = Path(__file__).resolve().parent / "masterdata.yaml"
 DEMO_ADMIN = "demo-admin"
+DEMO_CENTER = "demo"  # the center of masterdata.yaml
 DEMO = Principal(label="system:demo", grants=frozenset(Permission))
 
 
@@ -83,17 +85,39 @@ def demo_admin(session: Session) -> tuple[str, str]:
     return DEMO_ADMIN, password
 
 
+def _import_masterdata(session: Session) -> None:
+    masterdata.import_file(session=session, principal=DEMO,
+                           data=masterdata.parse_yaml(MASTERDATA.read_text(encoding="utf-8")))
+
+
 def prepare(settings: Settings, incidents: Path) -> tuple[LoadReport, str, str]:
     engine = make_engine(settings.sqlalchemy_url)
     try:
         prestart(settings, engine)
         store = EvidenceStore(settings.evidence_dir)
         with make_sessionmaker(engine)() as session:
-            masterdata.import_file(session=session, principal=DEMO,
-                                   data=masterdata.parse_yaml(MASTERDATA.read_text(encoding="utf-8")))
+            _import_masterdata(session)
             report = load_jsonl(session=session, settings=settings, store=store, principal=DEMO,
                                 path=incidents)
             username, password = demo_admin(session)
     finally:
         engine.dispose()
     return report, username, password
+
+
+def prepare_live(settings: Settings) -> tuple[str, str, str]:
+    """A fresh service for the live demo: (demo admin, its new password, a new pipeline key
+    for the demo center, which the live site posts its incidents with)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        prestart(settings, engine)
+        with make_sessionmaker(engine)() as session:
+            _import_masterdata(session)
+            username, password = demo_admin(session)
+            center = master.center_by_code(session=session, code=DEMO_CENTER)
+            name = f"demo-live-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+            _, key = users.create_api_key(session=session, principal=DEMO, key_in=ApiKeyCreate(
+                name=name, center_id=center.id if center else None))
+    finally:
+        engine.dispose()
+    return username, password, key

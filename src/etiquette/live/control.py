@@ -1,0 +1,103 @@
+"""The running site's own HTTP face: Prometheus metrics, health, and 叫号 events.
+
+The queue-calling system (叫号机) posts each call here; it ends the session in progress at that
+window, so greeting and farewell are judged per citizen even when one follows another without
+a pause. Bind it to 127.0.0.1 or a management network: it has no login of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from etiquette.live.engine import LiveSite
+
+logger = logging.getLogger("etiquette.live.control")
+
+
+class QueueCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window_id: str = Field(min_length=1, max_length=64, description="the window that called")
+    ticket: str | None = Field(None, max_length=32, description="the number called, for the log")
+    at: datetime | None = Field(None, description="when it was called (for the log)")
+
+
+def create_control_app(site: LiveSite) -> FastAPI:
+    app = FastAPI(title="etiquette live", description="运行中的实时监测：指标、健康状态、叫号")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(site.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Each window's inputs and session, the recogniser's backlog, the outbox."""
+        windows = {}
+        for w in site.windows.values():
+            stats = w.audio_stats
+            windows[w.id] = {
+                "audio": None if stats is None else {
+                    "state": str(stats.state), "level_dbfs": round(stats.level_dbfs, 1),
+                    "stream_s": round(stats.stream_time_s, 1)},
+                "camera": None if w.presence is None else {
+                    "seat": w.presence.state.value, "fps": round(w.presence.fps, 2)},
+                "session_open": bool(w.monitor and w.monitor.stats.session_open),
+                "problems": {k: v.value for k, v in w.health.items() if v.value != "ok"},
+            }
+        outbox = None
+        if site.outbox is not None:
+            outbox = {"pending": site.outbox.pending(), "last_error": site.outbox.stats.last_error}
+        return {"windows": windows, "outbox": outbox,
+                "recogniser": {"backlog_s": round(site.recogniser.backlog_s, 1),
+                               "lag_s": round(site.recogniser.lag_s, 1)}}
+
+    @app.post("/api/v1/queue-calls", status_code=202)
+    def queue_call(call: QueueCall) -> dict[str, str]:
+        """叫号: the session in progress at the window ends; the next one starts with speech."""
+        try:
+            site.call_next(call.window_id)
+        except KeyError:
+            raise HTTPException(404, f"本站点没有窗口 {call.window_id}") from None
+        logger.info("queue call at %s (ticket %s)", call.window_id, call.ticket or "-")
+        return {"window_id": call.window_id, "status": "session closed"}
+
+    return app
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn in a thread of its own (the control server; the embedded
+    supervision service of the demo). `port` 0 takes any free port (see `url`)."""
+
+    def __init__(self, app: Any, host: str, port: int, name: str) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+        self.host, self.name = host, name
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} server did not start on {self.host} "
+                                   f"(port in use?)")
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://{self.host}:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(10.0)

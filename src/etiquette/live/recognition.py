@@ -1,0 +1,192 @@
+"""One recogniser for every window: utterances queue here and are transcribed in batches.
+
+Whisper pays for a full 30 s input however little speech it holds, so the worker takes every
+utterance waiting (of any window) up to a batch's worth of inputs and transcribes them in one
+call: the more windows talk, the fuller each input. When speech arrives faster than it can be
+transcribed, nothing is dropped: the backlog grows (beyond `memory_s` of audio it is kept on
+disk, not in memory), the lag is reported as a health event and a metric, and it is worked off
+oldest first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
+from etiquette.records import Transcript, Utterance
+from etiquette.transcribe import INPUT_S, Recogniser
+
+logger = logging.getLogger("etiquette.live.recognition")
+
+Deliver = Callable[[Utterance, Transcript], None]
+
+
+@dataclass
+class _Queued:
+    utterance: Utterance
+    deliver: Deliver
+    queued_at: float  # monotonic
+    spooled: Path | None = None  # audio on disk instead of in memory
+
+
+@dataclass
+class RecognitionStats:
+    utterances: int = 0
+    audio_s: float = 0.0  # speech transcribed
+    busy_s: float = 0.0  # wall time spent transcribing
+    batches: int = 0
+    spooled: int = 0  # utterances whose audio waited on disk
+
+
+class SharedRecogniser:
+    """A worker thread around one `Recogniser`, fed by every window.
+
+    Args:
+      batch_s: audio taken per call (default: the recogniser's batch of 30 s inputs).
+      memory_s: queued audio held in memory; more waits in `spool_dir`.
+      lag_warn_s: a backlog older than this is reported (health DEGRADED) until worked off.
+    """
+
+    def __init__(self, recogniser: Recogniser, *, spool_dir: Path, batch_s: float | None = None,
+                 memory_s: float = 600.0, lag_warn_s: float = 10.0,
+                 on_health: HealthCallback = log_health) -> None:
+        self.recogniser = recogniser
+        self.batch_s = batch_s or recogniser.options.batch_size * INPUT_S
+        self.memory_s, self.lag_warn_s = memory_s, lag_warn_s
+        self.spool_dir = spool_dir
+        self.on_health = on_health
+        self.stats = RecognitionStats()
+        self._queue: deque[_Queued] = deque()
+        self._memory_s = 0.0
+        self._queued_s = 0.0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._lagging = False
+        self._seq = 0
+        self._thread = threading.Thread(target=self._run, name="recogniser", daemon=True)
+
+    # ---------------------------------------------------------------- producer side
+
+    def submit(self, utterance: Utterance, deliver: Deliver) -> None:
+        """Queue `utterance`; `deliver(utterance, transcript)` is called from the worker."""
+        with self._cond:
+            item = _Queued(utterance, deliver, time.monotonic())
+            if self._memory_s + utterance.duration_s > self.memory_s:
+                item = self._spool(item)
+            else:
+                self._memory_s += utterance.duration_s
+            self._queued_s += utterance.duration_s
+            self._queue.append(item)
+            self._cond.notify()
+
+    def _spool(self, item: _Queued) -> _Queued:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._seq += 1
+        path = self.spool_dir / f"{self._seq:09d}.npy"
+        np.save(path, item.utterance.audio)
+        self.stats.spooled += 1
+        return replace(item, utterance=replace(item.utterance, audio=np.zeros(0, np.float32)),
+                       spooled=path)
+
+    @property
+    def backlog_s(self) -> float:
+        """Seconds of speech waiting to be transcribed."""
+        with self._cond:
+            return self._queued_s
+
+    @property
+    def lag_s(self) -> float:
+        """How long the oldest waiting utterance has waited."""
+        with self._cond:
+            return time.monotonic() - self._queue[0].queued_at if self._queue else 0.0
+
+    @property
+    def real_time_factor(self) -> float:
+        """Speech seconds transcribed per second of work (how far ahead of real time it runs)."""
+        return self.stats.audio_s / self.stats.busy_s if self.stats.busy_s else 0.0
+
+    # ---------------------------------------------------------------- worker
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Transcribe what is queued (for up to `timeout_s`), then stop the worker."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            logger.error("recogniser still busy after %.0f s; %.1f s of speech not transcribed",
+                         timeout_s, self.backlog_s)
+
+    def _take(self) -> list[_Queued] | None:
+        with self._cond:
+            while not self._queue and not self._stopping:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            batch: list[_Queued] = []
+            taken = 0.0
+            while self._queue and (not batch or taken + self._queue[0].utterance.duration_s
+                                   <= self.batch_s):
+                item = self._queue.popleft()
+                taken += item.utterance.duration_s
+                batch.append(item)
+            return batch
+
+    def _finish(self, batch: list[_Queued]) -> None:
+        with self._cond:
+            for item in batch:
+                self._queued_s -= item.utterance.duration_s
+                if item.spooled is None:
+                    self._memory_s -= item.utterance.duration_s
+            self._queued_s = max(self._queued_s, 0.0)
+            lag = time.monotonic() - self._queue[0].queued_at if self._queue else 0.0
+        if lag > self.lag_warn_s and not self._lagging:
+            self._lagging = True
+            self.on_health(HealthEvent("recogniser", HealthState.DEGRADED,
+                                       f"transcription is {lag:.0f} s behind "
+                                       f"({self.backlog_s:.0f} s of speech queued)"))
+        elif lag <= self.lag_warn_s / 2 and self._lagging:
+            self._lagging = False
+            self.on_health(HealthEvent("recogniser", HealthState.OK, "transcription caught up"))
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            utterances = [self._load(item) for item in batch]
+            started = time.monotonic()
+            try:
+                transcripts = self.recogniser.transcribe(utterances)
+            except Exception as e:  # noqa: BLE001 - one bad batch must not stop every window
+                logger.exception("transcription of %d utterances failed", len(batch))
+                self.on_health(HealthEvent("recogniser", HealthState.DEGRADED,
+                                           f"{len(batch)} utterances not transcribed: {e}"))
+                transcripts = [Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
+                                          u.end_s, ()) for u in utterances]
+            self.stats.busy_s += time.monotonic() - started
+            self.stats.batches += 1
+            for item, u, t in zip(batch, utterances, transcripts):
+                self.stats.utterances += 1
+                self.stats.audio_s += u.duration_s
+                try:
+                    item.deliver(u, t)
+                except Exception:  # noqa: BLE001 - a window's judging fault stays its own
+                    logger.exception("window %s: handling a transcript failed", u.window_id)
+            self._finish(batch)
+
+    def _load(self, item: _Queued) -> Utterance:
+        if item.spooled is None:
+            return item.utterance
+        audio = np.load(item.spooled)
+        item.spooled.unlink(missing_ok=True)
+        return replace(item.utterance, audio=audio)
+

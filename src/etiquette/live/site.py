@@ -1,0 +1,240 @@
+"""The site file: one YAML that says what `etiquette run` watches and where incidents go.
+
+A center, its windows (each with a microphone — or a recording to replay — and optionally a
+camera with the staff seat's region), the recogniser settings, the supervision API. Validated
+at start-up: a bad file fails at once with the key (and line) that is wrong. Relative paths are
+relative to the site file, so a site folder can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from etiquette.presence.roi import Roi
+from etiquette.rules import load_yaml_model
+from etiquette.transcribe import RecogniserOptions
+
+
+class SiteError(ValueError):
+    """The site file is missing, not YAML, or says something invalid (the message says where)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Center(_Strict):
+    code: str = Field(min_length=1, description="the center's code in the supervision service")
+    name: str = ""
+
+
+class Channels(_Strict):
+    """Which input channel is which microphone; a window with one microphone names only staff."""
+
+    staff: int = Field(0, ge=0)
+    citizen: int | None = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Channels:
+        if self.citizen is not None and self.citizen == self.staff:
+            raise ValueError(f"staff and citizen are both channel {self.staff}")
+        return self
+
+    @property
+    def order(self) -> list[int]:
+        """Input channels in the pipeline's order: staff first, then citizen."""
+        return [self.staff] if self.citizen is None else [self.staff, self.citizen]
+
+
+class AudioInput(_Strict):
+    """A microphone (`device`) or a recording replayed at real time (`file`), not both."""
+
+    device: str | int | None = Field(None, description="sounddevice name or index, e.g. pulse")
+    file: Path | None = Field(None, description="a recording to replay at real time (demo, tests)")
+    loop: bool = Field(False, description="replay the file again and again")
+    loop_gap_s: float = Field(60.0, ge=0, description="silence between replays")
+    device_channels: int | None = Field(None, ge=1, le=64,
+                                        description="channels to open (default: enough for these)")
+    channels: Channels = Channels()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AudioInput:
+        if (self.device is None) == (self.file is None):
+            raise ValueError("give either device (a microphone) or file (a recording to replay)")
+        needed = max(self.channels.order) + 1
+        if self.device_channels is not None and self.device_channels < needed:
+            raise ValueError(f"device_channels {self.device_channels} is fewer than channel "
+                             f"{needed - 1} needs")
+        return self
+
+    @property
+    def open_channels(self) -> int:
+        return self.device_channels or max(self.channels.order) + 1
+
+
+class CameraInput(_Strict):
+    source: str | int = Field(description="camera index, rtsp:// / http:// / udp:// URL, or a file")
+    roi: tuple[tuple[float, float], ...] | None = Field(
+        None, description="staff seat polygon, fractions of the frame; default the whole frame")
+
+    @field_validator("roi")
+    @classmethod
+    def _polygon(cls, value: tuple[tuple[float, float], ...] | None
+                 ) -> tuple[tuple[float, float], ...] | None:
+        if value is not None:
+            Roi(value)  # raises ValueError with what is wrong
+        return value
+
+
+class Window(_Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
+                    description="the window's code in the supervision service")
+    staff: tuple[str, ...] = Field((), description="工号 of the staff on duty (for the log)")
+    audio: AudioInput | None = None
+    camera: CameraInput | None = None
+
+    @model_validator(mode="after")
+    def _watched(self) -> Window:
+        if self.audio is None and self.camera is None:
+            raise ValueError("a window needs audio, camera or both")
+        return self
+
+
+class EmbeddedService(_Strict):
+    """The supervision service started inside `etiquette run` (demo, trials): SQLite under
+    `data_dir`, the demo master data, a demo admin with a new random password."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path("service")
+
+
+class Supervision(_Strict):
+    url: str | None = Field(None, description="supervision API, e.g. http://127.0.0.1:8000")
+    api_key: str | None = Field(None, description="the pipeline's API key (prefer api_key_env)")
+    api_key_env: str | None = Field(None, description="environment variable holding the key")
+    embedded: EmbeddedService | None = Field(None, description="run the service in this process")
+
+    @model_validator(mode="after")
+    def _keyed(self) -> Supervision:
+        if self.url is not None and self.embedded is not None:
+            raise ValueError("give url (a running service) or embedded, not both")
+        if self.url is not None and self.api_key is None and self.api_key_env is None:
+            raise ValueError("a supervision url needs api_key or api_key_env")
+        return self
+
+    def key(self) -> str:
+        if self.api_key is not None:
+            return self.api_key
+        value = os.environ.get(self.api_key_env or "")
+        if not value:
+            raise SiteError(f"supervision.api_key_env: environment variable "
+                            f"{self.api_key_env} is not set")
+        return value
+
+
+class Recognition(_Strict):
+    model: str = "whisper-base"
+    device: str = Field("cpu", pattern=r"^(cpu|cuda|auto)$")
+    compute_type: str = "int8"
+    cpu_threads: int = Field(0, ge=0)
+    num_workers: int = Field(1, ge=1)
+    beam_size: int = Field(5, ge=1, le=10)
+    batch_size: int = Field(8, ge=1, le=64)
+    backlog_memory_s: float = Field(600.0, gt=0, description="queued speech kept in memory")
+    lag_warn_s: float = Field(10.0, gt=0, description="report when transcription falls behind")
+
+    def options(self) -> RecogniserOptions:
+        return RecogniserOptions(model=self.model, device=self.device,
+                                 compute_type=self.compute_type, cpu_threads=self.cpu_threads,
+                                 num_workers=self.num_workers, beam_size=self.beam_size,
+                                 batch_size=self.batch_size)
+
+
+class Presence(_Strict):
+    rules: Path | None = Field(None, description="presence rules (default rules/presence.yaml)")
+    absence_threshold_s: float | None = Field(None, gt=0, description="override the allowed absence")
+    threads: int = Field(1, ge=1)
+
+
+class Control(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(9108, ge=0, le=65535, description="metrics, health and 叫号 (0: any free)")
+
+
+class Site(_Strict):
+    center: Center
+    windows: tuple[Window, ...] = Field(min_length=1)
+    supervision: Supervision = Supervision()
+    data_dir: Path = Field(Path("live-data"), description="outbox, evidence and spool")
+    rules: Path | None = Field(None, description="phrase rules (default rules/appendix_b.yaml)")
+    recognition: Recognition = Recognition()
+    presence: Presence = Presence()
+    control: Control = Control()
+
+    @field_validator("windows")
+    @classmethod
+    def _unique(cls, value: tuple[Window, ...]) -> tuple[Window, ...]:
+        seen: set[str] = set()
+        for w in value:
+            if w.id in seen:
+                raise ValueError(f"window id {w.id!r} appears twice")
+            seen.add(w.id)
+        return value
+
+    def window(self, window_id: str) -> Window:
+        for w in self.windows:
+            if w.id == window_id:
+                return w
+        raise KeyError(window_id)
+
+
+def _resolve(site: Site, base: Path) -> Site:
+    """Paths in the file are relative to the file."""
+    def rel(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    windows = []
+    for w in site.windows:
+        audio = w.audio
+        if audio is not None and audio.file is not None:
+            audio = audio.model_copy(update={"file": rel(audio.file)})
+        camera = w.camera
+        if camera is not None and _is_file(camera.source):
+            camera = camera.model_copy(update={"source": str(rel(Path(camera.source)))})
+        windows.append(w.model_copy(update={"audio": audio, "camera": camera}))
+    supervision = site.supervision
+    if supervision.embedded is not None:
+        supervision = supervision.model_copy(update={"embedded": supervision.embedded.model_copy(
+            update={"data_dir": rel(supervision.embedded.data_dir)})})
+    return site.model_copy(update={
+        "windows": tuple(windows), "data_dir": rel(site.data_dir), "rules": rel(site.rules),
+        "supervision": supervision,
+        "presence": site.presence.model_copy(update={"rules": rel(site.presence.rules)})})
+
+
+def load_site(path: Path) -> Site:
+    """Read and check a site file; files it names to replay must exist.
+
+    Raises:
+      SiteError: with the file, the key path and what is wrong.
+    """
+    site = _resolve(load_yaml_model(path, Site, SiteError, "site"), path.resolve().parent)
+    problems: list[str] = []
+    for i, w in enumerate(site.windows):
+        if w.audio is not None and w.audio.file is not None and not w.audio.file.is_file():
+            problems.append(f"  windows[{i}] ({w.id}).audio.file: no such file: {w.audio.file}")
+        if w.camera is not None and _is_file(w.camera.source) and not Path(str(w.camera.source)).is_file():
+            problems.append(f"  windows[{i}] ({w.id}).camera.source: no such file: "
+                            f"{w.camera.source}")
+    if problems:
+        raise SiteError("\n".join([f"{path}: invalid site", *problems]))
+    return site
+
+
+def _is_file(source: Any) -> bool:
+    return isinstance(source, str) and "://" not in source and not source.isdigit()

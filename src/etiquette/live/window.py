@@ -1,0 +1,237 @@
+"""One window, live: its audio cut into utterances, judged as their transcripts come back.
+
+The same stages as a recording (`etiquette.pipeline`): the segmenter's per-channel step, the
+judge of one transcript, the judge of a session's missing phrases. What is live is when they
+run. A forbidden phrase is an incident as soon as its utterance is transcribed; a missing
+greeting as soon as the session's greeting time is over; a missing farewell when the session
+closes (quiet spell, 叫号, staff left, end of stream). A session is judged only once every
+utterance it needs has been transcribed, so a busy recogniser delays a verdict but never
+changes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from etiquette.audio import DecodedAudio
+from etiquette.clips import attach_clips
+from etiquette.live.recognition import SharedRecogniser
+from etiquette.pipeline import SpeechPipeline, judge_session, judge_transcript
+from etiquette.records import SAMPLE_RATE, Incident, PhraseHit, Transcript, Utterance
+from etiquette.rules import ExpectedAt, RequiredRule
+from etiquette.segment import StreamSegmenter
+from etiquette.sessions import Session, SessionTracker
+
+logger = logging.getLogger("etiquette.live.window")
+
+Emit = Callable[[Incident], None]
+
+
+class AudioHistory:
+    """The last `seconds` of a window's audio (16-bit), for the clips of its incidents."""
+
+    def __init__(self, seconds: float, channels: int) -> None:
+        self.capacity = int(seconds * SAMPLE_RATE)
+        self.channels = channels
+        self._blocks: deque[np.ndarray] = deque()
+        self._held = 0
+        self.start = 0  # stream sample index of the first sample held
+
+    def append(self, block: np.ndarray) -> None:
+        self._blocks.append((np.clip(block, -1.0, 1.0) * 32767).astype(np.int16))
+        self._held += len(block)
+        while self._blocks and self._held - len(self._blocks[0]) >= self.capacity:
+            self._held -= len(self._blocks[0])
+            self.start += len(self._blocks.popleft())
+
+    def audio(self) -> tuple[DecodedAudio, float]:
+        """What is held, as decoded audio, and the stream second it begins at."""
+        if not self._blocks:
+            return DecodedAudio(tuple(np.zeros(0, np.float32) for _ in range(self.channels)),
+                                self.channels), self.start / SAMPLE_RATE
+        data = np.concatenate(self._blocks).astype(np.float32) / 32767.0
+        return (DecodedAudio(tuple(data[:, c] for c in range(self.channels)), self.channels),
+                self.start / SAMPLE_RATE)
+
+
+@dataclass
+class WindowStats:
+    utterances: dict[str, int] = field(default_factory=dict)  # by speaker
+    incidents: dict[str, int] = field(default_factory=dict)  # by kind
+    outstanding: int = 0  # utterances waiting for their transcript
+    transcription_lag_s: float = 0.0  # end of the last utterance → its transcript
+    sessions: int = 0
+    session_open: bool = False
+
+
+@dataclass
+class _Open:
+    """A session being judged: the one in progress, or a closed one awaiting transcripts."""
+
+    session: Session
+    closed: bool = False
+    greeting_judged: bool = False
+
+
+class WindowMonitor:
+    """Everything live about one window but its inputs: fed audio blocks (staff channel first,
+    then citizen) and, from other threads, transcripts, 叫号 and presence changes."""
+
+    def __init__(self, window_id: str, channels: int, started: datetime, speech: SpeechPipeline,
+                 recogniser: SharedRecogniser, emit: Emit, evidence_dir: Path | None) -> None:
+        self.window_id = window_id
+        self.started = started
+        self.source = f"live/{window_id}/{started.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+        self.speech, self.recogniser, self.emit = speech, recogniser, emit
+        self.evidence_dir = evidence_dir
+        rules = speech.rules
+        self.segmenter = StreamSegmenter(self.source, window_id, channels, speech.options.segmenter)
+        self.tracker = SessionTracker(self.source, window_id, rules)
+        keep = rules.session.end_after_silence_s + max(rules.session.farewell_within_s, 30.0)
+        self.history = AudioHistory(keep, channels)
+        self.stats = WindowStats()
+        self._lock = threading.RLock()
+        self._outstanding: dict[int, Utterance] = {}
+        self._heard: list[Transcript] = []
+        self._said: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
+        self._sessions: list[_Open] = []
+
+    @property
+    def now_s(self) -> float:
+        """Stream seconds so far."""
+        return self.segmenter.samples / SAMPLE_RATE
+
+    def wall(self, stream_s: float) -> datetime:
+        return self.started + timedelta(seconds=stream_s)
+
+    # ---------------------------------------------------------------- window thread
+
+    def feed(self, block: np.ndarray) -> None:
+        """The next audio block of this window (frames × channels, float32, 16 kHz)."""
+        with self._lock:
+            self.history.append(block)
+            for u in self.segmenter.feed(block):
+                self._utterance(u)
+            self._tick()
+
+    def finish(self) -> None:
+        """The stream ended: its last speech is cut and every session closes."""
+        with self._lock:
+            for u in self.segmenter.flush():
+                self._utterance(u)
+            self._closed(self.tracker.close())
+            self._tick()
+
+    def _utterance(self, u: Utterance) -> None:
+        key = u.speaker.value
+        self.stats.utterances[key] = self.stats.utterances.get(key, 0) + 1
+        self._closed(self.tracker.speech(u))
+        self._sync_open()
+        if u.speaker in self.speech.rules.judged_speakers:
+            self._outstanding[id(u)] = u
+            self.stats.outstanding = len(self._outstanding)
+            self.recogniser.submit(u, self._transcribed)
+
+    def _tick(self) -> None:
+        self._closed(self.tracker.tick(self.now_s))
+        self._judge_ready()
+
+    # ---------------------------------------------------------------- other threads
+
+    def call_next(self) -> None:
+        """叫号: the next number was called here, so the session in progress has ended."""
+        with self._lock:
+            self._closed(self.tracker.close())
+            self._judge_ready()
+
+    staff_left = call_next  # the staff member left the seat: that service is over too
+
+    def _transcribed(self, u: Utterance, t: Transcript) -> None:
+        """From the recogniser's worker: judge the utterance at once, then any session it
+        completes."""
+        with self._lock:
+            self._outstanding.pop(id(u), None)
+            self.stats.outstanding = len(self._outstanding)
+            self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
+            audio = u.audio
+            found, said, _ = judge_transcript(
+                self.speech.rules, self.speech.matcher, t, self.started,
+                lambda tr, hit: self.speech.verifier.loss(audio, tr.text, hit.char_start,
+                                                          hit.char_end, hit.variant))
+            self._heard.append(t)
+            self._said += said
+            self._emit(found)
+            self._judge_ready()
+
+    # ---------------------------------------------------------------- sessions
+
+    def _sync_open(self) -> None:
+        """Mirror the tracker's current session (it grows as people speak)."""
+        current = self.tracker.current
+        if current is None:
+            return
+        if self._sessions and not self._sessions[-1].closed:
+            self._sessions[-1].session = current
+        else:
+            self._sessions.append(_Open(current))
+            self.stats.sessions += 1
+        self.stats.session_open = True
+
+    def _closed(self, sessions: list[Session]) -> None:
+        for s in sessions:
+            for o in self._sessions:
+                if not o.closed and o.session.start_s == s.start_s:
+                    o.session, o.closed = s, True
+        self.stats.session_open = self.tracker.current is not None
+
+    def _waiting_before(self, t_s: float) -> bool:
+        return any(u.start_s < t_s for u in self._outstanding.values())
+
+    def _judge_ready(self) -> None:
+        rules = self.speech.rules
+        for o in list(self._sessions):
+            s = o.session
+            if not o.greeting_judged:
+                due = s.start_s + rules.session.greeting_within_s
+                if (o.closed or self.now_s >= due) and not self._waiting_before(min(due, s.end_s)):
+                    self._judge(o, ExpectedAt.SESSION_START)
+                    o.greeting_judged = True
+            if o.closed and o.greeting_judged and not self._waiting_before(s.end_s + 1e-6):
+                self._judge(o, ExpectedAt.SESSION_END)
+                self._sessions.remove(o)
+        self._forget()
+
+    def _judge(self, o: _Open, due: ExpectedAt) -> None:
+        s = o.session
+        mine = [t for t in self._heard if s.start_s <= t.start_s <= s.end_s]
+        said = [h for h in self._said if s.start_s <= h[0].start_s <= s.end_s]
+        self._emit(judge_session(self.speech.rules, s, mine, said, self.started, due))
+
+    def _forget(self) -> None:
+        """Transcripts no session still needs are let go (memory stays flat over the day)."""
+        keep_from = min((o.session.start_s for o in self._sessions), default=self.now_s)
+        self._heard = [t for t in self._heard if t.end_s >= keep_from]
+        self._said = [h for h in self._said if h[0].end_s >= keep_from]
+
+    # ---------------------------------------------------------------- incidents
+
+    def _emit(self, incidents: list[Incident]) -> None:
+        if not incidents:
+            return
+        if self.evidence_dir is not None:
+            audio, offset = self.history.audio()
+            incidents = attach_clips(incidents, audio, self.evidence_dir, offset_s=offset)
+        for i in incidents:
+            self.stats.incidents[i.kind.value] = self.stats.incidents.get(i.kind.value, 0) + 1
+            logger.info("%s: %s %s at %.1f s: %s", self.window_id, i.kind.value, i.rule_id,
+                        i.offset_s, i.phrase)
+            self.emit(i)
+
