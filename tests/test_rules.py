@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from etiquette.rules import DEFAULT_RULES, RulesError, load_rules
+from etiquette.rules import DEFAULT_RULES, RulesError, load_rules, parse_rules
 
 SPEC_FORBIDDEN = ["不知道", "问别人去", "有指示牌，自己看", "急什么，忙着呢", "催什么催",
                   "填错了，快点改", "说几遍了，怎么还不会", "听我的，还是听你的", "你懂，还是我懂",
@@ -99,8 +99,25 @@ def test_rules_check_command_reports_errors(tmp_path):
 def test_extra_readings_must_be_single_characters_with_pinyin(tmp_path):
     data = _base()
     data["matching"]["readings"] = {"著呢": ["zhe"]}
-    with pytest.raises(RulesError, match="matching: .*readings: .著呢. must be one character"):
+    with pytest.raises(RulesError, match=r"matching \(line \d+\): .*readings: .著呢. must be one character"):
         load_rules(_write(tmp_path, data))
     data["matching"]["readings"] = {"著": ["zhe2"]}
     with pytest.raises(RulesError, match="toneless pinyin"):
         load_rules(_write(tmp_path, data))
+
+
+def test_rules_as_text_are_validated_as_the_file_is(tmp_path):
+    """The supervision service validates edited rules from text with the file's own checks."""
+    data = _base()
+    data["forbidden"][3]["min_score"] = 3
+    path = _write(tmp_path, data)
+    with pytest.raises(RulesError) as from_file:
+        load_rules(path)
+    with pytest.raises(RulesError) as from_text:
+        parse_rules(path.read_text(encoding="utf-8"), where="edited")
+    assert str(from_text.value) == str(from_file.value).replace(str(path), "edited")
+    assert "edited: invalid rules" in str(from_text.value)
+    assert "forbidden[3] (F2-1) -> min_score" in str(from_text.value)
+    with pytest.raises(RulesError, match="edited: not valid YAML"):
+        parse_rules("forbidden: [unclosed", where="edited")
+    assert parse_rules(DEFAULT_RULES.read_text(encoding="utf-8")) == load_rules()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from etiquette.pipeline import judge
-from etiquette.records import Speaker
-from etiquette.sessions import session_of
+from etiquette.records import Speaker, Utterance
+from etiquette.sessions import SessionTracker, session_of
 
 from conftest import said
 
@@ -65,3 +67,41 @@ def test_forbidden_and_missing_incidents_are_sorted_by_time(rules, matcher):
     incidents, _, _ = judge(rules, matcher, session, session_of(session))
     assert [i.offset_s for i in incidents] == sorted(i.offset_s for i in incidents)
     assert {i.rule_id for i in incidents} == {"F1-1", "F1-2", "R-greeting", "R-farewell"}
+
+
+# ---------------------------------------------------------------- live sessions
+
+def heard(start_s: float, end_s: float, speaker: Speaker = Speaker.STAFF) -> Utterance:
+    return Utterance("live", "w1", speaker, 0, start_s, end_s, np.zeros(0, np.float32))
+
+
+def test_live_session_opens_with_speech_and_closes_after_the_quiet_spell(rules):
+    tracker = SessionTracker("live", "w1", rules)
+    quiet = rules.session.end_after_silence_s
+    assert tracker.tick(100.0) == []  # nobody there: nothing to close
+    assert tracker.speech(heard(10, 12, Speaker.CITIZEN)) == []
+    assert tracker.speech(heard(13, 15)) == []
+    assert tracker.tick(15 + quiet - 1) == []  # a pause while the staff types is no end
+    (closed,) = tracker.tick(15 + quiet)
+    assert (closed.start_s, closed.end_s) == (10, 15)  # first to last speech, as in batch
+    assert tracker.current is None
+
+
+def test_speech_after_a_long_silence_starts_the_next_session(rules):
+    tracker = SessionTracker("live", "w1", rules)
+    tracker.speech(heard(0, 5))
+    later = 5 + rules.session.end_after_silence_s + 10
+    (closed,) = tracker.speech(heard(later, later + 2))
+    assert (closed.start_s, closed.end_s) == (0, 5)
+    assert tracker.current is not None and tracker.current.start_s == later
+
+
+def test_a_queue_call_ends_the_session_at_once(rules):
+    tracker = SessionTracker("live", "w1", rules)
+    tracker.speech(heard(0, 5))
+    tracker.speech(heard(6, 9, Speaker.CITIZEN))
+    (closed,) = tracker.close()  # 叫号: the next citizen is called
+    assert (closed.start_s, closed.end_s) == (0, 9)
+    assert tracker.close() == []  # a second call with nobody served closes nothing
+    tracker.speech(heard(10, 12))
+    assert tracker.current is not None and tracker.current.start_s == 10

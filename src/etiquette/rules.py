@@ -155,12 +155,29 @@ def _describe(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     return " -> ".join(parts) or "(top level)"
 
 
+def _line(tree: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The line (1-based) of the deepest YAML node on the error's key path."""
+    node = tree
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
 def load_yaml_model(path: Path, model: type[M], error: type[ValueError], what: str) -> M:
     """Read a YAML file a person edits into `model`; every problem is an `error` naming the
-    file and the key path (with rule ids where the list items have them)."""
+    file, the key path (with rule ids where the list items have them) and its line."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -181,9 +198,16 @@ def parse_yaml_model(text: str, model: type[M], error: type[ValueError], what: s
     try:
         return model.model_validate(raw)
     except ValidationError as e:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
         lines = [f"{where}: invalid {what}"]
+        locs = [tuple(err["loc"]) for err in e.errors()]
         for err in e.errors():
-            lines.append(f"  {_describe(raw, tuple(err['loc']))}: {err['msg']}")
+            loc = tuple(err["loc"])
+            if any(len(other) > len(loc) and other[:len(loc)] == loc for other in locs):
+                continue  # "the list is invalid" adds nothing to what is wrong inside it
+            line = _line(tree, loc)
+            at = f" (line {line})" if line else ""
+            lines.append(f"  {_describe(raw, loc)}{at}: {err['msg']}")
         raise error("\n".join(lines)) from e
 
 
