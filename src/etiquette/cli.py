@@ -16,6 +16,7 @@ from rich.table import Table
 
 from etiquette.audio import VIDEO_SUFFIXES
 from etiquette.batch import BatchReport, JsonlSink, collect, run_batch, threads_per_job
+from etiquette.live import capture
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
 from etiquette.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
@@ -210,6 +211,53 @@ def rules_check(
         _fail(str(e))
     err.print(f"规则有效：版本 {rs.version}，必用语 {len(rs.required)} 条，禁用语 "
               f"{len(rs.forbidden)} 条", highlight=False)
+
+
+@app.command()
+def devices(
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+) -> None:
+    """列出本机的音频输入（麦克风）和视频输入（摄像头），及其在站点配置中的写法。"""
+    audio_error = None
+    try:
+        audio = capture.list_audio_inputs()
+    except capture.AudioBackendError as e:
+        audio, audio_error = [], str(e)
+    pulse = (capture.list_pulse_sources()
+             if any(d.name == "pulse" for d in audio) else [])
+    video = capture.list_video_inputs()
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({"audio": [asdict(d) for d in audio], "audio_error": audio_error,
+                               "pulse_sources": [f"{capture.PULSE_PREFIX}{s}" for s in pulse],
+                               "video": [asdict(v) for v in video]}, ensure_ascii=False))
+        return
+    out = Console(width=None if sys.stdout.isatty() else 160)
+    if audio_error:
+        out.print(f"[red]无法列出音频设备：[/red]{audio_error}", highlight=False)
+    elif not audio:
+        out.print("未找到音频输入设备（PortAudio 没有列出任何带输入声道的设备）", highlight=False)
+    else:
+        table = Table(title="音频输入", title_justify="left")
+        for column in ("序号", "名称", "输入声道", "默认采样率", "接口"):
+            table.add_column(column)
+        for d in audio:
+            table.add_row(str(d.index), d.name, str(d.channels), f"{d.default_samplerate:.0f}",
+                          d.hostapi)
+        for source in pulse:
+            table.add_row("", f"{capture.PULSE_PREFIX}{source}", "", "", "PulseAudio 音源")
+        out.print(table)
+    if video:
+        table = Table(title="视频输入", title_justify="left")
+        table.add_column("设备")
+        table.add_column("名称")
+        for v in video:
+            table.add_row(v.path, v.name or "")
+        out.print(table)
+    else:
+        out.print("未找到视频输入设备（/dev/video*）；网络摄像头用 RTSP/HTTP 地址", highlight=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,341 @@
+"""Audio capture: what a window's microphone hears reaches the engine, in order, on time.
+
+The microphone is a PulseAudio pipe source fed in real time (see conftest.py): PortAudio records
+it through ALSA exactly as it would a USB microphone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media import DATA, speech
+from typer.testing import CliRunner
+
+from etiquette.audio import read_audio
+from etiquette.live.capture import (
+    AudioSource,
+    FileReplay,
+    MicrophoneCapture,
+    list_video_inputs,
+    parse_device,
+)
+from etiquette.live.health import HealthEvent, HealthState
+from etiquette.records import SAMPLE_RATE
+
+from .conftest import PipeSource
+
+SR = SAMPLE_RATE
+
+
+def stereo_sample() -> np.ndarray:
+    """Staff on the left, citizen on the right: distinct channels, so order is checked."""
+    left, right = speech("staff"), speech("citizen")
+    n = max(len(left), len(right))
+    out = np.zeros((n, 2), np.float32)
+    out[:len(left), 0] = left
+    out[:len(right), 1] = right
+    return out
+
+
+def tone(seconds: float, freqs: tuple[float, ...] = (440.0, 880.0),
+         amps: tuple[float, ...] = (0.3, 0.1)) -> np.ndarray:
+    t = np.arange(round(seconds * SR)) / SR
+    return np.stack([a * np.sin(2 * np.pi * f * t) for f, a in zip(freqs, amps, strict=True)],
+                    axis=1).astype(np.float32)
+
+
+def rms(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=0))
+
+
+def offset_of(needle: np.ndarray, haystack: np.ndarray) -> int:
+    """Where `needle` (1-D) best matches in `haystack` (1-D), by FFT cross-correlation."""
+    n = len(haystack) + len(needle)
+    corr = np.fft.irfft(np.fft.rfft(haystack, n) * np.conj(np.fft.rfft(needle, n)), n)
+    return int(np.argmax(corr[:len(haystack) - len(needle) + 1]))
+
+
+def read_for(source: AudioSource, seconds: float) -> np.ndarray:
+    blocks = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        block = source.read(timeout_s=0.2)
+        if block is not None:
+            blocks.append(block)
+    return np.concatenate(blocks) if blocks else np.zeros((0, source.channels), np.float32)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+class Events:
+    def __init__(self) -> None:
+        self.events: list[HealthEvent] = []
+
+    def __call__(self, event: HealthEvent) -> None:
+        self.events.append(event)
+
+    def states(self) -> list[HealthState]:
+        return [e.state for e in self.events]
+
+
+# ---------------------------------------------------------------- a microphone
+
+
+def test_microphone_records_exactly_what_the_source_played(
+        pipe_source: Callable[..., PipeSource]) -> None:
+    source = pipe_source()
+    feeder = source.feed(stereo_sample(), lead_s=1.0)
+    events = Events()
+    mic = MicrophoneCapture("w1", source.device, channels=2, on_health=events)
+    mic.start()
+    try:
+        captured = []
+        deadline = time.monotonic() + 15
+        until: float | None = None  # a second after the sample has been played
+        while time.monotonic() < deadline and (until is None or time.monotonic() < until):
+            block = mic.read(timeout_s=0.5)
+            if block is not None:
+                assert block.dtype == np.float32 and block.shape[1] == 2
+                captured.append(block)
+            if until is None and feeder.played.is_set():
+                until = time.monotonic() + 1.0
+        audio = np.concatenate(captured)
+    finally:
+        mic.stop()
+    fed = feeder.quantised()
+    at = offset_of(fed[:, 0], audio[:, 0])
+    got = audio[at:at + len(fed)]
+    assert len(got) == len(fed), "the whole sample was recorded"
+    # Bit-exact apart from float rounding: PulseAudio and PortAudio add nothing and drop nothing.
+    assert np.max(np.abs(got - fed)) < 1e-4
+    np.testing.assert_allclose(rms(got), rms(fed), rtol=1e-3)
+    # Channel order: the left channel is the staff recording, not the citizen's.
+    left_vs_staff = np.corrcoef(got[:, 0], fed[:, 0])[0, 1]
+    left_vs_citizen = np.corrcoef(got[:, 0], fed[:, 1])[0, 1]
+    assert left_vs_staff > 0.999 and abs(left_vs_citizen) < 0.2
+    assert events.states() == [HealthState.OK]
+    stats = mic.stats
+    assert stats.samples == len(audio) and stats.overflow_frames == 0 and stats.reopens == 0
+    assert stats.started_at is not None
+
+
+def test_a_device_that_cannot_record_16_khz_is_resampled(
+        pipe_source: Callable[..., PipeSource]) -> None:
+    """Opened at 44.1 kHz (as a device without 16 kHz would be), delivered at 16 kHz."""
+    source = pipe_source()
+    source.feed(tone(30.0))
+    mic = MicrophoneCapture("w1", source.device, channels=2, samplerate=44100)
+    mic.start()
+    try:
+        audio = read_for(mic, 2.5)
+        stats = mic.stats
+    finally:
+        mic.stop()
+    steady = audio[-SR:]  # the last second: past the resampler's start
+    assert len(audio) == pytest.approx(stats.samples)
+    spectrum = np.abs(np.fft.rfft(steady, axis=0))
+    assert list(np.argmax(spectrum, axis=0)) == [440, 880]  # 1 Hz bins over one second
+    np.testing.assert_allclose(rms(steady), [0.3 / np.sqrt(2), 0.1 / np.sqrt(2)], rtol=0.02)
+
+
+def test_an_unplugged_microphone_is_reopened_and_time_stays_aligned(
+        pipe_source: Callable[..., PipeSource]) -> None:
+    source = pipe_source()
+    source.feed(tone(120.0))
+    events = Events()
+    mic = MicrophoneCapture("w7", source.device, channels=2, on_health=events,
+                            reopen_backoff_s=0.3, max_backoff_s=1.0, stall_s=1.0)
+    mic.start()
+    try:
+        before = read_for(mic, 1.5)
+        assert len(before) > SR and events.states() == [HealthState.OK]
+        source.unload()
+        down = wait_for(lambda: HealthState.DOWN in events.states(), 5)
+        assert down, events.events
+        read_for(mic, 2.0)  # reopening fails meanwhile: the source is not there
+        assert events.states() == [HealthState.OK, HealthState.DOWN]
+        source.load()
+        assert wait_for(lambda: events.states()[-1] is HealthState.OK, 10), events.events
+        after = read_for(mic, 1.5)
+        stats = mic.stats
+    finally:
+        mic.stop()
+    assert events.states() == [HealthState.OK, HealthState.DOWN, HealthState.OK]
+    assert all(e.component == "audio" and e.window_id == "w7" for e in events.events)
+    assert "pulse:win1" in events.events[1].message
+    assert stats.reopens >= 1
+    # The same microphone again, both channels in place.
+    np.testing.assert_allclose(rms(after[-SR // 2:]), [0.3 / np.sqrt(2), 0.1 / np.sqrt(2)],
+                               rtol=0.05)
+    # The time it was away is delivered as silence, so sample counts still follow the clock.
+    assert stats.gap_frames > 2 * SR
+    assert stats.started_at is not None
+    elapsed = (datetime.now(UTC) - stats.started_at).total_seconds()
+    assert stats.samples / SR == pytest.approx(elapsed, abs=0.6)
+
+
+def test_a_missing_device_is_reported_and_retried_without_raising() -> None:
+    events = Events()
+    mic = MicrophoneCapture("w2", "no such microphone", channels=1, on_health=events,
+                            reopen_backoff_s=0.2)
+    mic.start()
+    assert wait_for(lambda: bool(events.events), 5)
+    assert mic.read(timeout_s=0.3) is None
+    started = time.monotonic()
+    mic.stop()
+    assert time.monotonic() - started < 2
+    assert events.states() == [HealthState.DOWN]
+    assert "no such microphone" in events.events[0].message
+    assert mic.finished
+
+
+def test_a_reader_that_falls_behind_loses_audio_counted_and_in_time(
+        pipe_source: Callable[..., PipeSource]) -> None:
+    source = pipe_source()
+    source.feed(tone(60.0))
+    events = Events()
+    mic = MicrophoneCapture("w3", source.device, channels=2, ring_s=0.5, on_health=events)
+    mic.start()
+    try:
+        assert mic.read(timeout_s=5) is not None
+        time.sleep(2.0)  # not reading: the 0.5 s ring fills and overflows
+        dropped = mic.stats.overflow_frames
+        assert dropped > 1.0 * SR
+        assert wait_for(lambda: HealthState.DEGRADED in events.states(), 2), events.events
+        audio = read_for(mic, 1.0)  # what was kept, the lost part as silence, then on
+        stats = mic.stats
+        assert wait_for(lambda: events.states()[-1] is HealthState.OK, 2), events.events
+    finally:
+        mic.stop()
+    silent = np.all(audio == 0.0, axis=1)
+    assert abs(int(silent.sum()) - stats.overflow_frames) <= 0.1 * SR
+    assert stats.started_at is not None
+    elapsed = (datetime.now(UTC) - stats.started_at).total_seconds()
+    assert stats.samples / SR == pytest.approx(elapsed, abs=0.6)
+    assert events.states() == [HealthState.OK, HealthState.DEGRADED, HealthState.OK]
+
+
+def test_two_windows_record_their_own_sources_at_once(
+        pipe_source: Callable[..., PipeSource]) -> None:
+    first, second = pipe_source(channels=1), pipe_source(channels=1)
+    first.feed(tone(30.0, (440.0,), (0.3,)))
+    second.feed(tone(30.0, (300.0,), (0.2,)))
+    mics = [MicrophoneCapture(f"w{k}", s.device) for k, s in enumerate((first, second))]
+    for mic in mics:
+        mic.start()
+    try:
+        audio = [read_for(mic, 2.0) for mic in mics]
+    finally:
+        for mic in mics:
+            mic.stop()
+    peaks = [int(np.argmax(np.abs(np.fft.rfft(a[-SR:, 0])))) for a in audio]
+    assert peaks == [440, 300]
+
+
+def test_device_names() -> None:
+    assert parse_device("pulse:win1").portaudio == "pulse"
+    assert parse_device("pulse:win1").pulse_source == "win1"
+    assert parse_device("pulse").pulse_source is None
+    assert parse_device("3").portaudio == 3
+    assert parse_device("USB Audio").portaudio == "USB Audio"
+
+
+# ---------------------------------------------------------------- a recording
+
+
+def test_replay_delivers_the_file_at_real_time() -> None:
+    path = DATA / "staff.flac"
+    expected = np.stack(read_audio(path).channels, axis=1)
+    replay = FileReplay("w1", path, realtime=True)
+    replay.start()
+    started = time.monotonic()
+    blocks = []
+    while not replay.finished:
+        block = replay.read(timeout_s=1.0)
+        if block is not None:
+            blocks.append(block)
+    took = time.monotonic() - started
+    duration = len(expected) / SR
+    assert took == pytest.approx(duration, rel=0.1)
+    got = np.concatenate(blocks)
+    np.testing.assert_array_equal(got, expected)
+    assert replay.stats.samples == len(expected)
+    assert replay.read(timeout_s=0.1) is None
+
+
+def test_replay_waits_no_longer_than_the_timeout() -> None:
+    replay = FileReplay("w1", DATA / "staff.flac", block_s=1.0)
+    replay.start()
+    started = time.monotonic()
+    assert replay.read(timeout_s=0.2) is None  # the first second is not over yet
+    assert time.monotonic() - started == pytest.approx(0.2, abs=0.1)
+
+
+def test_replay_loops_with_silence_between_plays() -> None:
+    path = DATA / "citizen.flac"
+    once = np.stack(read_audio(path).channels, axis=1)
+    replay = FileReplay("w1", path, realtime=False, loop=True, gap_s=0.5)
+    replay.start()
+    started = time.monotonic()
+    period = len(once) + SR // 2
+    got = np.concatenate([replay.read(timeout_s=0.1) for _ in range(2 * period // 1600 + 10)])
+    assert time.monotonic() - started < 1.0  # not paced
+    np.testing.assert_array_equal(got[:len(once)], once)
+    assert not got[len(once):period].any()
+    np.testing.assert_array_equal(got[period:period + len(once)], once)
+    assert not replay.finished
+
+
+def test_replay_of_a_file_that_is_not_audio_fails_at_once(tmp_path: Path) -> None:
+    from etiquette.audio import AudioError
+
+    bad = tmp_path / "w1.wav"
+    bad.write_bytes(b"not audio at all")
+    with pytest.raises(AudioError):
+        FileReplay("w1", bad)
+
+
+# ---------------------------------------------------------------- `etiquette devices`
+
+
+def test_devices_command_lists_the_pulse_device_and_its_sources(
+        pipe_source: Callable[..., PipeSource]) -> None:
+    from etiquette.cli import app
+
+    source = pipe_source()
+    result = CliRunner().invoke(app, ["devices", "--json"])
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.output)
+    names = [d["name"] for d in listing["audio"]]
+    assert "pulse" in names
+    pulse = listing["audio"][names.index("pulse")]
+    assert pulse["channels"] > 0 and pulse["hostapi"] == "ALSA"
+    assert source.device in listing["pulse_sources"]
+    table = CliRunner().invoke(app, ["devices"])
+    assert table.exit_code == 0, table.output
+    assert "pulse" in table.output and source.device in table.output and "音频输入" in table.output
+
+
+def test_video_inputs_are_named_from_sysfs(tmp_path: Path) -> None:
+    dev, sysfs = tmp_path / "dev", tmp_path / "sys"
+    for name in ("video0", "video1", "video10", "vhci"):
+        (dev / name).parent.mkdir(parents=True, exist_ok=True)
+        (dev / name).touch()
+    (sysfs / "video0").mkdir(parents=True)
+    (sysfs / "video0" / "name").write_text("USB Camera: HD Webcam\n")
+    found = list_video_inputs(dev, sysfs)
+    assert [v.path for v in found] == [str(dev / n) for n in ("video0", "video1", "video10")]
+    assert found[0].name == "USB Camera: HD Webcam" and found[1].name is None
