@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOT, SAMPLES
 
 FIELDS = {"id", "source", "window_id", "kind", "rule_id", "rule_name", "phrase", "speaker",
-          "offset_s", "end_s", "at", "transcript", "score", "severity", "deduction", "explanation"}
+          "offset_s", "end_s", "at", "transcript", "score", "severity", "deduction", "explanation",
+          "hit_start", "hit_end"}
 
 
 def etiquette(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -68,6 +69,21 @@ def test_every_incident_line_carries_the_documented_fields(sample_run):
         assert inc["speaker"] in {"staff", "citizen", "unknown"}
         assert 0 < inc["score"] <= 1 and inc["deduction"] > 0
     assert len({i["id"] for i in incidents}) == len(incidents)
+
+
+@pytest.mark.slow
+def test_phrase_incidents_carry_the_span_of_the_matched_words(sample_run):
+    """transcript[hit_start:hit_end] is what the explanation says matched; no span otherwise."""
+    _, incidents = sample_run
+    phrases = [i for i in incidents if i["kind"] == "forbidden_phrase"]
+    assert phrases
+    for inc in phrases:
+        matched = inc["explanation"].split("「", 1)[1].split("」", 1)[0]
+        assert 0 <= inc["hit_start"] < inc["hit_end"] <= len(inc["transcript"])
+        assert inc["transcript"][inc["hit_start"]:inc["hit_end"]] == matched
+    for inc in incidents:
+        if inc["kind"] != "forbidden_phrase":
+            assert inc["hit_start"] is None and inc["hit_end"] is None
 
 
 @pytest.mark.slow

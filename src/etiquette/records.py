@@ -128,6 +128,10 @@ class Incident:
     severity: Severity
     deduction: float
     explanation: str
+    # The matched words: characters [hit_start, hit_end) of `transcript`, which the reviewer
+    # sees highlighted. None where nothing was said to point at (missing phrase, off post).
+    hit_start: int | None = None
+    hit_end: int | None = None
     # Evidence files by role ("clip", "empty_seat", "last_seen", …): paths a sink uploads.
     evidence: dict[str, str] = field(default_factory=dict)
 

@@ -114,3 +114,62 @@ def test_staff_see_their_own_incident_and_can_appeal_it(browser, sqlite_service:
         assert response is not None and response.status == 404
     finally:
         page.close()
+
+
+def log_in(page, live: LiveService, who: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live.base_url}/login")
+    page.fill("input[name=username]", who)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/incidents**")
+
+
+def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+    live = sqlite_service
+    admin = live.client("admin")
+    original = admin.get("/api/v1/rules/versions/current").json()
+    page = browser.new_page()
+    try:
+        log_in(page, live, "admin")
+        page.click("#nav-rules")
+        page.wait_for_url("**/rules")
+        text = page.input_value("#rules-yaml")
+        assert text == original["yaml"]
+        assert page.locator("#rules-history tbody tr").first.get_attribute("data-id") == str(original["id"])
+
+        # A rule's phrase edited and saved: a new version, in force, at the top of the history.
+        page.fill("#rules-yaml", text.replace("phrases: [问别人去]", "phrases: [你问别人去吧]"))
+        page.fill("#rules-comment", "F1-2 用语按现场录音调整")
+        page.click("#rules-save")
+        page.wait_for_url(f"**/rules?saved={original['id'] + 1}")
+        assert page.locator("#rules-saved").inner_text() == f"已保存为第 {original['id'] + 1} 版，立即生效。"
+        top = page.locator("#rules-history tbody tr").first
+        assert top.get_attribute("data-id") == str(original["id"] + 1)
+        assert "F1-2 用语按现场录音调整" in top.inner_text() and "user:admin" in top.inner_text()
+        assert "phrases: [你问别人去吧]" in page.input_value("#rules-yaml")
+        fetched = live.pipeline().get("/api/v1/rules/current").text
+        assert "phrases: [你问别人去吧]" in fetched and "\r" not in fetched
+
+        # A bad edit: the error names the key, the admin's text stays, no version is made.
+        page.fill("#rules-yaml", page.input_value("#rules-yaml").replace("min_score: 0.82",
+                                                                         "min_score: 7"))
+        page.click("#rules-save")
+        assert "matching -> min_score" in page.locator("#rules-error").inner_text()
+        assert "min_score: 7" in page.input_value("#rules-yaml")
+        assert page.locator("#rules-history tbody tr").count() == original["id"] + 1
+        assert admin.get("/api/v1/rules/versions").json()["count"] == original["id"] + 1
+    finally:
+        page.close()
+        r = admin.post("/api/v1/rules/versions", json={"yaml": original["yaml"], "comment": "测试后还原"})
+        assert r.status_code == 201, r.text
+
+
+def test_only_admins_see_the_rules_page(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    try:
+        log_in(page, sqlite_service, "supervisor")
+        assert page.locator("#nav-rules").count() == 0
+        response = page.goto(f"{sqlite_service.base_url}/rules")
+        assert response is not None and response.status == 403
+    finally:
+        page.close()

@@ -7,6 +7,7 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -46,6 +47,37 @@ def test_ingest_stores_the_incident_with_its_clip_attributed_to_the_staff_on_dut
     with api.sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.target_id == body["id"])).one()
     assert entry.action == "incident.ingest" and entry.actor == "pipeline:test-pipeline"
+
+
+def test_the_hit_span_sent_is_stored_and_is_what_the_page_highlights(api: LiveService) -> None:
+    """The span names the words, even where the explanation's words occur earlier too."""
+    body = incident(transcript="不知道，我真的不知道", hit_start=7, hit_end=10,
+                    explanation="「不知道」匹配「不知道」（逐字相同），相似度 1.00")
+    assert post_incident(api.pipeline(), body).status_code == 201
+    sup = api.client("supervisor")
+    got = sup.get(f"/api/v1/incidents/{body['id']}").json()
+    assert (got["hit_start"], got["hit_end"]) == (7, 10)
+    page = sup.get(f"/incidents/{body['id']}")
+    assert page.status_code == 200
+    assert '<p class="transcript" id="transcript">不知道，我真的<mark>不知道</mark></p>' in page.text
+
+
+def test_a_line_from_a_pipeline_older_than_the_span_is_located_from_its_explanation(
+        api: LiveService) -> None:
+    body = {k: v for k, v in incident().items() if k not in ("hit_start", "hit_end")}
+    assert post_incident(api.pipeline(), body).status_code == 201
+    got = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}").json()
+    assert got["transcript"][got["hit_start"]:got["hit_end"]] == "不只道"
+
+
+def test_a_missing_greeting_has_no_span(api: LiveService) -> None:
+    body = incident(kind="missing_greeting", rule_id="R-greeting", rule_name="接待问候（来有迎声）",
+                    phrase="您好，请问您需要办理什么业务", transcript="您好，请问您需要办理什么业务吗",
+                    explanation="0–30 秒内工作人员未说出「您好，请问您需要办理什么业务」或同义用语",
+                    hit_start=None, hit_end=None)
+    assert post_incident(api.pipeline(), body).status_code == 201
+    got = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}").json()
+    assert (got["hit_start"], got["hit_end"]) == (None, None)
 
 
 def test_the_same_incident_twice_is_stored_once(api: LiveService) -> None:
@@ -132,7 +164,13 @@ BAD_INCIDENTS = {
     "bad rule id": incident(rule_id="F1 1; drop"),
     "window id with slash": incident(window_id="a/b"),
     "hit span out of range": incident(hit_start=3, hit_end=999),
-    "hit start alone": incident(hit_start=3),
+    "hit start alone": incident(hit_start=3, hit_end=None),
+    "hit end alone": incident(hit_start=None, hit_end=5),
+    "hit span backwards": incident(hit_start=6, hit_end=4),
+    "hit span empty": incident(hit_start=4, hit_end=4),
+    "hit start negative": incident(hit_start=-1, hit_end=3),
+    "hit start not an integer": incident(hit_start=4.5, hit_end=7),
+    "hit end a string": incident(hit_start=4, hit_end="7"),
     "transcript too long": incident(transcript="字" * 20001),
 }
 
@@ -145,6 +183,22 @@ def test_a_malformed_incident_is_refused_with_422_saying_what(api: LiveService, 
                             files={"clip": ("c.wav", wav_bytes(), "audio/wav")})
     assert r.status_code == 422, r.text
     assert r.json()["detail"].startswith("incident")
+
+
+@pytest.mark.parametrize("span,says", [
+    ((3, 999), "hit_end 999 is past the end of the transcript (14 characters)"),
+    ((3, None), "hit_start without hit_end"),
+    ((None, 5), "hit_end without hit_start"),
+    ((6, 4), "hit_start 6 must be before hit_end 4"),
+    ((-1, 3), "hit_start: Input should be greater than or equal to 0"),
+    ((4.5, 7), "hit_start: Input should be a valid integer"),
+    ((4, "7"), "hit_end: Input should be a valid integer"),
+])
+def test_a_bad_hit_span_is_refused_naming_the_field(api: LiveService, span: tuple[Any, Any],
+                                                    says: str) -> None:
+    body = incident(hit_start=span[0], hit_end=span[1])
+    r = post_incident(api.pipeline(), body)
+    assert r.status_code == 422 and says in r.json()["detail"], r.text
 
 
 def test_a_missing_incident_field_is_refused(api: LiveService) -> None:

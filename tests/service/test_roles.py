@@ -29,6 +29,13 @@ def make_incident(api: LiveService, owner: str = "staff1", status: str = "pendin
     return iid
 
 
+def same_rules_new_comment(api: LiveService) -> dict[str, Any]:
+    """A new version that scores as the one in force (only a YAML comment differs), so saving it
+    changes nothing for the other tests sharing this service."""
+    current = api.client("admin").get("/api/v1/rules/current").text
+    return {"yaml": f"{current.rstrip()}\n# {uniq()}\n", "comment": "role matrix"}
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -93,6 +100,13 @@ CASES: dict[str, Case] = {
                            body=lambda a: {"name": f"pipe-{uniq()}"}),
     "audit log": Case("GET", lambda a: "/api/v1/audit", {"admin": 200, "auditor": 200}),
     "rules": Case("GET", lambda a: "/api/v1/rules", EVERYONE),
+    "rules in force as yaml": Case("GET", lambda a: "/api/v1/rules/current",
+                                   {**EVERYONE, "pipeline": 200}),
+    "rule versions": Case("GET", lambda a: "/api/v1/rules/versions", {"admin": 200}),
+    "rule version in force": Case("GET", lambda a: "/api/v1/rules/versions/current", {"admin": 200}),
+    "one rule version": Case("GET", lambda a: "/api/v1/rules/versions/1", {"admin": 200}),
+    "save rules": Case("POST", lambda a: "/api/v1/rules/versions", {"admin": 201},
+                       body=lambda a: same_rules_new_comment(a)),
     "run retention": Case("POST", lambda a: "/api/v1/retention/run", {"admin": 200}),
     "me": Case("GET", lambda a: "/api/v1/auth/me", EVERYONE),
     "ingest": Case("POST", lambda a: "/api/v1/incidents", {"pipeline": 201}, kind="ingest",

@@ -86,7 +86,10 @@ def incident(**over: Any) -> dict[str, Any]:
         "phrase": "不知道", "speaker": "staff", "offset_s": 12.4, "end_s": 13.1,
         "at": at.isoformat() if at else None, "transcript": "这个我也不只道，你问别人去吧",
         "score": 0.93, "severity": "major", "deduction": 2.0,
-        "explanation": "「不只道」匹配「不知道」（同音字），相似度 0.93"}
+        "explanation": "「不只道」匹配「不知道」（同音字），相似度 0.93",
+        "hit_start": 4, "hit_end": 7}  # transcript[4:7] == "不只道"
+    if "transcript" in over and "hit_start" not in over:  # the default span is of the default text
+        body["hit_start"] = body["hit_end"] = None
     body.update(over)
     return body
 

@@ -1,7 +1,7 @@
 """The application factory: settings in, a FastAPI app out (API, workbench, jobs).
 
-Start-up is a list of steps: wait for the database, apply migrations, open the evidence
-store, start the retention job. Nothing here loads a model.
+Start-up is a list of steps: wait for the database, apply migrations, seed the first rules
+version, open the evidence store, start the retention job. Nothing here loads a model.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from etiquette.service.core import db
 from etiquette.service.core.config import Settings
 from etiquette.service.errors import ServiceError
 from etiquette.service.evidence_store import EvidenceStore
+from etiquette.service.services import rules
 from etiquette.service.services.retention import RetentionJob
 from etiquette.service.web import routes as web
 
@@ -36,6 +37,8 @@ def prestart(settings: Settings, engine: Engine) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db.wait_for_database(engine)
     db.upgrade(engine)
+    with db.make_sessionmaker(engine)() as session:
+        rules.seed(session=session, path=settings.rules_path)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:

@@ -227,6 +227,23 @@ class Evidence(Base):
     incident: Mapped[Incident] = relationship(back_populates="evidence")
 
 
+class RuleVersion(Base):
+    """One saved rule set (the YAML of rules/appendix_b.yaml as an admin edited it). Versions
+    are only ever added; the one with the highest id is in force. Version 1 is seeded from the
+    bundled rules file at the first start."""
+
+    __tablename__ = "rule_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 1, 2, 3…
+    yaml: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64))  # the rule set's own `version:` label
+    sha256: Mapped[str] = mapped_column(String(64))  # of `yaml`, for clients that poll
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))  # as the audit log writes the actor
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 class AuditEntry(Base):
     """Who did what when, with the record before and after. Written in the same transaction as
     the change it describes, so a change without its entry cannot exist."""

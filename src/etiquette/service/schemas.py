@@ -93,9 +93,10 @@ class IncidentIn(_Strict):
     severity: Severity
     deduction: float = Field(ge=0, le=100, allow_inf_nan=False)
     explanation: str = Field("", max_length=4000)
-    hit_start: int | None = Field(None, ge=0, description="matched characters of the transcript "
-                                                          "[hit_start, hit_end); derived when absent")
-    hit_end: int | None = Field(None, ge=0)
+    hit_start: int | None = Field(None, ge=0, le=20000, strict=True,
+                                  description="the matched words: characters [hit_start, hit_end) "
+                                              "of transcript; both or neither")
+    hit_end: int | None = Field(None, ge=1, le=20000, strict=True)
 
     @field_validator("at")
     @classmethod
@@ -114,10 +115,15 @@ class IncidentIn(_Strict):
         if self.end_s < self.offset_s:
             raise ValueError("end_s is before offset_s")
         if (self.hit_start is None) != (self.hit_end is None):
-            raise ValueError("hit_start and hit_end come together")
+            given = "hit_start" if self.hit_end is None else "hit_end"
+            raise ValueError(f"{given} without {'hit_end' if given == 'hit_start' else 'hit_start'}: "
+                             "a hit span has both ends or neither")
         if self.hit_start is not None and self.hit_end is not None:
-            if not self.hit_start < self.hit_end <= len(self.transcript):
-                raise ValueError("hit span must satisfy 0 <= hit_start < hit_end <= len(transcript)")
+            if self.hit_end > len(self.transcript):
+                raise ValueError(f"hit_end {self.hit_end} is past the end of the transcript "
+                                 f"({len(self.transcript)} characters)")
+            if self.hit_start >= self.hit_end:
+                raise ValueError(f"hit_start {self.hit_start} must be before hit_end {self.hit_end}")
         for name in ("offset_s", "end_s", "score", "deduction"):
             assert math.isfinite(getattr(self, name))
         return self
@@ -446,6 +452,36 @@ class RulesPublic(BaseModel):
     version: str
     source: str
     data: list[RulePublic]
+
+
+MAX_RULES_YAML = 200_000  # characters; Appendix B is about 6,000
+
+
+class RuleVersionCreate(_Strict):
+    yaml: str = Field(min_length=1, max_length=MAX_RULES_YAML,
+                      description="the whole rule set, in the format of rules/appendix_b.yaml")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    based_on: int | None = Field(None, ge=1, le=MAX_ID,
+                                 description="the version this edit started from; if another "
+                                             "version was saved since, the save is refused (409)")
+
+
+class RuleVersionSummary(BaseModel):
+    id: int = Field(description="1, 2, 3…: the highest is the version in force")
+    version: str = Field(description="the rule set's own `version:` label")
+    sha256: str
+    comment: str
+    created_at: datetime
+    created_by: str
+
+
+class RuleVersionPublic(RuleVersionSummary):
+    yaml: str
+
+
+class RuleVersionsPublic(BaseModel):
+    data: list[RuleVersionSummary]
+    count: int
 
 
 class Health(BaseModel):

@@ -66,8 +66,18 @@ def pipeline(session: SessionDep,
     return principal
 
 
+def user_or_pipeline(request: Request, session: SessionDep,
+                     token: Annotated[str | None, Depends(session_cookie)] = None,
+                     key: Annotated[str | None, Depends(api_key_header)] = None) -> Principal:
+    """For what both may read (the rules in force): the API key if one is sent, else the login."""
+    if key:
+        return pipeline(session, key)
+    return current_user(request, session, token)
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
 Pipeline = Annotated[Principal, Depends(pipeline)]
+UserOrPipeline = Annotated[Principal, Depends(user_or_pipeline)]
 
 
 def client_ip(request: Request) -> str:

@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/etiquette.db. "
                           "postgresql://user@host/db is accepted and uses psycopg 3")
-    rules_path: Path | None = Field(None, description="rules file shown to reviewers "
-                                                      "(default rules/appendix_b.yaml)")
+    rules_path: Path | None = Field(None, description="rules file that becomes version 1 of the "
+                                                      "rules at the first start (default "
+                                                      "rules/appendix_b.yaml); admins edit "
+                                                      "them in the service after that")
     display_timezone: str = Field("Asia/Shanghai", description="times shown in the workbench")
     # Sessions and login.
     session_hours: float = Field(12.0, gt=0, le=24 * 30)

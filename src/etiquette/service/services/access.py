@@ -25,6 +25,7 @@ class Permission(StrEnum):
     API_KEYS_WRITE = "api_keys.write"
     AUDIT_READ = "audit.read"
     RULES_READ = "rules.read"
+    RULES_ADMIN = "rules.admin"  # the version history, and saving a new version
     RETENTION_RUN = "retention.run"
     INGEST = "ingest"
 
@@ -39,8 +40,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.SUPERVISOR] | frozenset(
     {P.MASTER_WRITE, P.USERS_READ, P.USERS_WRITE, P.API_KEYS_READ, P.API_KEYS_WRITE, P.AUDIT_READ,
-     P.RETENTION_RUN})
-PIPELINE_PERMISSIONS = frozenset({P.INGEST})
+     P.RETENTION_RUN, P.RULES_ADMIN})
+# Besides ingest a pipeline may read the rules in force, so that a live site scores with them.
+PIPELINE_PERMISSIONS = frozenset({P.INGEST, P.RULES_READ})
 
 
 @dataclass(frozen=True)
@@ -96,4 +98,5 @@ def pipeline_principal(key: ApiKey) -> Principal:
 
 
 SYSTEM_RETENTION = Principal(label="system:retention")
+SYSTEM_START = Principal(label="system:start-up")  # seeds the first rule version
 SYSTEM_CLI = Principal(label="system:cli", grants=frozenset(Permission))  # an operator at the console

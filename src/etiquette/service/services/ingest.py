@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from etiquette.records import IncidentKind
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit, master
@@ -128,10 +129,12 @@ def ingest(*, session: Session, settings: Settings, store: EvidenceStore, princi
     if window is not None:
         center_id = window.center_id
         staff_id = master.staff_on_duty(session=session, window_pk=window.id, at=incident.at or now)
-    span: tuple[int, int] | None
+    span: tuple[int, int] | None = None
     if incident.hit_start is not None and incident.hit_end is not None:
         span = (incident.hit_start, incident.hit_end)
-    else:
+    elif incident.kind == IncidentKind.FORBIDDEN_PHRASE:
+        # A line from a pipeline older than the span (a JSONL file, an outbox queued before
+        # an upgrade): located from its explanation, as before the span existed.
         span = hit_span(incident.transcript, incident.explanation, incident.phrase)
     row = Incident(
         id=incident_id, source=incident.source, window_id=incident.window_id,

@@ -26,6 +26,7 @@ from etiquette.service.core import security
 from etiquette.service.crud import audit
 from etiquette.service.crud import incidents as crud
 from etiquette.service.crud import master as crud_master
+from etiquette.service.crud import rules as crud_rules
 from etiquette.service.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from etiquette.service.models import Center, Staff
 from etiquette.service.schemas import (
@@ -36,6 +37,7 @@ from etiquette.service.schemas import (
     ReviewAction,
     ReviewRequest,
     ReviewStatus,
+    RuleVersionCreate,
 )
 from etiquette.service.services import auth, review
 from etiquette.service.services import rules as rules_service
@@ -170,8 +172,8 @@ def _scope(principal: Principal) -> int | None:
     return principal.staff_id if principal.staff_id is not None else -1
 
 
-def _choices(session: Session, principal: Principal, rules_path: Path | None) -> dict[str, Any]:
-    rules = rules_service.rules(rules_path).data
+def _choices(session: Session, principal: Principal) -> dict[str, Any]:
+    rules = rules_service.rules(session).data
     if not principal.can(Permission.MASTER_READ):
         return {"centers": [], "staff": [], "rules": rules}
     centers, _ = crud_master.list_rows(session=session, model=Center, limit=500)
@@ -191,7 +193,7 @@ def incident_list(request: Request, session: SessionDep, principal: PageUser,
         "principal": principal, "incidents": [to_public(r) for r in rows], "count": count,
         "page": page, "pages": max(1, -(-count // PAGE_SIZE)), "query": query,
         "q": urlencode(query), "export_url": "/api/v1/incidents/export.csv?" + urlencode(query),
-        **_choices(session, principal, request.app.state.settings.rules_path)})
+        **_choices(session, principal)})
 
 
 def _filters_from(q: str) -> Filters:
@@ -235,7 +237,7 @@ def incident_page(request: Request, incident_id: str, session: SessionDep, setti
     deadline = review.appeal_deadline(incident, settings)
     return _render(request, "incident.html", {
         "principal": principal, "incident": public, "parts": parts, "q": q, "done": done,
-        "rule": rules_service.rule(settings.rules_path, incident.rule_id),
+        "rule": rules_service.rule(session, incident.rule_id),
         "next_id": nxt.id if nxt else None, "history": history,
         "can_review": principal.can(Permission.INCIDENTS_REVIEW),
         "can_decide": principal.can(Permission.INCIDENTS_DECIDE_APPEAL),
@@ -309,3 +311,48 @@ def audit_page(request: Request, session: SessionDep, principal: PageUser,
     return _render(request, "audit.html", {"principal": principal, "entries": rows, "count": count,
                                            "page": page, "pages": max(1, -(-count // 50)),
                                            "action": action or ""})
+
+
+# ---------------------------------------------------------------- rules (admins)
+
+
+def _rules_page(request: Request, session: Session, principal: Principal, *, text: str | None = None,
+                comment: str = "", based_on: int | None = None, error: str | None = None,
+                saved: int | None = None, status_code: int = 200) -> HTMLResponse:
+    current = crud_rules.current(session=session)
+    history, count = crud_rules.list_versions(session=session, limit=200)
+    return _render(request, "rules.html", {
+        "principal": principal, "current": current, "history": history, "count": count,
+        "text": text if text is not None else (current.yaml if current else ""),
+        "comment": comment, "based_on": based_on if based_on is not None else (current.id if current else None),
+        "error": error, "saved": saved}, status_code=status_code)
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(request: Request, session: SessionDep, principal: PageUser,
+               saved: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
+    principal.require(Permission.RULES_ADMIN)
+    return _rules_page(request, session, principal, saved=saved)
+
+
+@router.post("/rules")
+def rules_submit(request: Request, session: SessionDep, principal: PageUser,
+                 yaml: Annotated[str, Form(max_length=200_000)],
+                 csrf_token: Annotated[str, Form(max_length=100)],
+                 based_on: Annotated[int, Form(ge=1, le=MAX_ID)],
+                 comment: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Save the edited YAML as a new version; on a bad edit, the same page with the error and
+    the admin's text, so nothing typed is lost."""
+    principal.require(Permission.RULES_ADMIN)
+    check_csrf(principal, csrf_token)
+    try:
+        row = rules_service.create_version(session=session, principal=principal, body=RuleVersionCreate(
+            yaml=yaml, comment=comment, based_on=based_on))
+    except ServiceError as e:
+        return _rules_page(request, session, principal, text=yaml.replace("\r\n", "\n"),
+                           comment=comment, based_on=based_on, error=e.detail,
+                           status_code=e.status_code)
+    except ValidationError:
+        return _rules_page(request, session, principal, text=yaml, comment=comment,
+                           based_on=based_on, error="规则内容不能为空", status_code=422)
+    return RedirectResponse(f"/rules?saved={row.id}", status_code=303)

@@ -15,8 +15,9 @@ router = APIRouter(prefix="/incidents", tags=["ingest"])
 
 
 def describe(e: ValidationError) -> str:
-    return "; ".join(f"{' -> '.join(str(p) for p in err['loc']) or 'incident'}: {err['msg']}"
-                     for err in e.errors()[:10])
+    # An error of the whole line (loc empty) names its fields in its message.
+    return "; ".join(f"{' -> '.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"]
+                     else err["msg"] for err in e.errors()[:10])
 
 
 async def _read(upload: UploadFile | None, role: EvidenceRole, limit: int) -> ingest.Upload | None:
