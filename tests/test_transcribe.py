@@ -54,3 +54,21 @@ def test_nothing_in_nothing_out(recogniser):
     silence = utterance("quiet", np.zeros(16000 * 2, np.float32), 0.0)
     (t,) = recogniser.transcribe([silence])
     assert t.text == ""
+
+
+def test_an_utterance_whisper_skips_in_a_packed_input_is_decoded_on_its_own(recogniser):
+    # Measured: packed before two utterances of another window, 急什么，忙着呢 came back empty
+    # (Whisper began its text at the second one); alone it is read whole.
+    from etiquette.audio import read_audio
+    from etiquette.segment import segment
+
+    from conftest import SAMPLES
+
+    def staff(name: str) -> list[Utterance]:
+        return [u for u in segment(read_audio(SAMPLES / name), name, name)
+                if u.speaker == Speaker.STAFF]
+
+    rude, other = staff("window02_rude.flac")[3], staff("window05_session.ogg")[:2]
+    assert rude.start_s == pytest.approx(17.56, abs=0.1)
+    texts = [t.text for t in recogniser.transcribe([rude, *other])]
+    assert "忙着呢" in texts[0] and all(texts)

@@ -61,9 +61,9 @@ class _Placed:
     start_s: float  # position in the packed audio
 
 
-def pack(utterances: Sequence[Utterance], gap_s: float) -> tuple[np.ndarray, list[dict[str, float]],
-                                                                  list[_Placed]]:
-    """Lay utterances end to end into inputs of at most 30 s each.
+def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
+         ) -> tuple[np.ndarray, list[dict[str, float]], list[_Placed]]:
+    """Lay utterances end to end into inputs of at most 30 s each (`alone`: one per input).
 
     Returns the packed audio, the [start, end] of each input in it (seconds), and where each
     utterance was placed.
@@ -77,7 +77,7 @@ def pack(utterances: Sequence[Utterance], gap_s: float) -> tuple[np.ndarray, lis
     for u in utterances:
         audio = u.audio[: int((limit - gap_s) * SAMPLE_RATE)]  # never longer than one input
         length = len(audio) / SAMPLE_RATE
-        if cursor - clip_start + gap_s + length > limit and cursor > clip_start:
+        if (alone or cursor - clip_start + gap_s + length > limit) and cursor > clip_start:
             clips.append({"start": clip_start, "end": cursor})
             clip_start = cursor
         pieces += [gap, audio]
@@ -123,13 +123,21 @@ class Recogniser:
         # Whisper writes text on digital silence ("你不认识…"); an utterance with no signal is
         # no speech, whatever cut it out.
         audible = [u for u in utterances if float(np.sqrt(np.mean(u.audio ** 2))) > SILENCE_RMS]
-        heard = dict(zip(map(id, audible), self._transcribe(audible))) if audible else {}
+        heard = dict(zip(map(id, audible), self._transcribe(audible)))
+        # Whisper now and then skips a whole utterance of a packed input (measured: 急什么，忙着呢
+        # came back empty beside two others and whole alone). Speech that gave no text at all is
+        # decoded again, each utterance in an input of its own.
+        if len(audible) > 1:
+            missed = [u for u in audible if not heard[id(u)].words and not heard[id(u)].dropped]
+            heard.update(zip(map(id, missed), self._transcribe(missed, alone=True)))
         return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
                                                u.start_s, u.end_s, ()) for u in utterances]
 
-    def _transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+    def _transcribe(self, utterances: Sequence[Utterance], alone: bool = False) -> list[Transcript]:
         o = self.options
-        packed, clips, placed = pack(utterances, o.gap_s)
+        if not utterances:
+            return []
+        packed, clips, placed = pack(utterances, o.gap_s, alone)
         segments = self._segments(packed, clips)
         words: list[list[Word]] = [[] for _ in placed]
         starts = np.array([p.start_s for p in placed])

@@ -149,14 +149,15 @@ class SharedRecogniser:
                 self._queued_s -= item.utterance.duration_s
                 if item.spooled is None:
                     self._memory_s -= item.utterance.duration_s
-            self._queued_s = max(self._queued_s, 0.0)
-            lag = time.monotonic() - self._queue[0].queued_at if self._queue else 0.0
-        if lag > self.lag_warn_s and not self._lagging:
+            if not self._queue:  # exact zeros, not float residue
+                self._queued_s = self._memory_s = 0.0
+            lag = time.monotonic() - self._queue[0].queued_at if self._queue else None
+        if lag is not None and lag > self.lag_warn_s and not self._lagging:
             self._lagging = True
             self.on_health(HealthEvent("recogniser", HealthState.DEGRADED,
                                        f"transcription is {lag:.0f} s behind "
                                        f"({self.backlog_s:.0f} s of speech queued)"))
-        elif lag <= self.lag_warn_s / 2 and self._lagging:
+        elif lag is None and self._lagging:
             self._lagging = False
             self.on_health(HealthEvent("recogniser", HealthState.OK, "transcription caught up"))
 

@@ -1,0 +1,106 @@
+"""One recogniser for every window: batched across windows, nothing dropped when behind."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from etiquette.audio import read_audio
+from etiquette.live.health import HealthState
+from etiquette.live.recognition import SharedRecogniser
+from etiquette.records import Speaker
+from etiquette.segment import segment
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def staff_speech():
+    """The staff utterances of two sample windows, as the segmenter cuts them."""
+    out = []
+    for name in ("window02_rude.flac", "window05_session.ogg"):
+        us = segment(read_audio(SAMPLES / name), name, name.split(".")[0])
+        out += [u for u in us if u.speaker == Speaker.STAFF]
+    return out
+
+
+class Collector:
+    def __init__(self, expected: int) -> None:
+        self.got: dict[tuple[str, float], str] = {}
+        self.done = threading.Event()
+        self.expected = expected
+        self.lock = threading.Lock()
+
+    def __call__(self, u, t) -> None:
+        with self.lock:
+            self.got[(u.window_id, u.start_s)] = t.text
+            if len(self.got) == self.expected:
+                self.done.set()
+
+
+def test_every_window_gets_its_own_transcripts_in_few_batches(recogniser, staff_speech, tmp_path):
+    direct = {(u.window_id, u.start_s): t.text
+              for u, t in zip(staff_speech, recogniser.transcribe(staff_speech))}
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
+    collect = Collector(len(staff_speech))
+    for u in staff_speech:  # queued before the worker starts: it finds them all waiting
+        shared.submit(u, collect)
+    shared.start()
+    assert collect.done.wait(120)
+    shared.stop()
+    assert collect.got == direct  # the same words as transcribing them together directly
+    assert "不知道" in collect.got[("window02_rude", staff_speech[1].start_s)]
+    assert shared.stats.batches == 1 < len(staff_speech)  # one call served both windows
+    assert shared.backlog_s == 0 and shared.lag_s == 0
+
+
+def test_speech_beyond_the_memory_bound_waits_on_disk_and_is_not_lost(recogniser, staff_speech,
+                                                                      tmp_path):
+    spool = tmp_path / "spool"
+    events = []
+    shared = SharedRecogniser(recogniser, spool_dir=spool, memory_s=3.0, lag_warn_s=0.01,
+                              batch_s=8.0, on_health=events.append)
+    collect = Collector(len(staff_speech))
+    for u in staff_speech:
+        shared.submit(u, collect)
+    assert shared.stats.spooled >= len(staff_speech) - 2  # only ~3 s stay in memory
+    assert len(list(spool.glob("*.npy"))) == shared.stats.spooled
+    assert shared.backlog_s == pytest.approx(sum(u.duration_s for u in staff_speech))
+    shared.start()
+    assert collect.done.wait(120)
+    shared.stop()
+    assert len(collect.got) == len(staff_speech) and all(collect.got.values())
+    assert list(spool.glob("*.npy")) == []  # read back and removed
+    # The backlog was reported while it was being worked off, and its end too.
+    assert [e.state for e in events] == [HealthState.DEGRADED, HealthState.OK]
+    assert shared.stats.batches > 1
+
+
+def test_stop_transcribes_what_is_queued_before_returning(recogniser, staff_speech, tmp_path):
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
+    collect = Collector(len(staff_speech))
+    shared.start()
+    for u in staff_speech:
+        shared.submit(u, collect)
+    shared.stop(timeout_s=120)
+    assert len(collect.got) == len(staff_speech)
+
+
+def test_a_failing_window_does_not_stop_the_others(recogniser, staff_speech, tmp_path):
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
+    collect = Collector(2)
+
+    def broken(u, t):
+        raise RuntimeError("this window's judge is broken")
+
+    first, second = staff_speech[0], replace(staff_speech[1], window_id="other")
+    shared.submit(first, broken)
+    shared.submit(first, collect)
+    shared.submit(second, collect)
+    shared.start()
+    assert collect.done.wait(120)
+    shared.stop()
