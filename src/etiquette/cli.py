@@ -17,6 +17,7 @@ from rich.table import Table
 from etiquette.audio import VIDEO_SUFFIXES
 from etiquette.batch import BatchReport, JsonlSink, collect, run_batch, threads_per_job
 from etiquette.live import capture
+from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
 from etiquette.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
@@ -35,6 +36,7 @@ rules_app = typer.Typer(help="规则：检查规则文件", no_args_is_help=True
 app.add_typer(models_app, name="models")
 app.add_typer(rules_app, name="rules")
 app.command("serve")(serve)
+app.command("run")(run)
 app.add_typer(users_app, name="users")
 
 # Logs and tables piped to a file should not be cut at 80 columns.

@@ -1,0 +1,258 @@
+"""`etiquette run`: every window of a site watched at once, incidents out in seconds.
+
+Per window: a thread reading its audio source into its `WindowMonitor`, and, with a camera, a
+`LivePresence` thread. Shared by all: one `SharedRecogniser` (one model, batched across
+windows), one presence pipeline (one detector), the outbox to the supervision API, a JSONL log
+of every incident, and the control server (metrics, health, 叫号). A window whose input fails
+is reported and retried; the others go on. `stop()` is the graceful shutdown SIGTERM calls:
+inputs stop, the speech already heard is transcribed and judged, open sessions are closed,
+and the outbox is flushed (what it cannot deliver stays on disk for the next start).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import numpy as np
+
+from etiquette.live.capture import AudioSource, CaptureStats, FileReplay, MicrophoneCapture
+from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
+from etiquette.live.metrics import make_registry
+from etiquette.live.recognition import SharedRecogniser
+from etiquette.live.site import Site, Window
+from etiquette.live.window import WindowMonitor
+from etiquette.outbox import Outbox
+from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.records import Incident
+from etiquette.transcribe import Recogniser
+
+logger = logging.getLogger("etiquette.live.engine")
+
+
+class WindowRunner:
+    """One window's inputs and their threads."""
+
+    def __init__(self, site: LiveSite, config: Window) -> None:
+        self.site, self.config, self.id = site, config, config.id
+        self.monitor: WindowMonitor | None = None  # made at the first audio block (its t=0)
+        self.source: AudioSource | None = None
+        self.presence = None
+        self.presence_incidents: dict[str, int] = {}
+        self.health: dict[str, HealthState] = {}
+        self._thread: threading.Thread | None = None
+        self._pending_call = False  # 叫号 before any audio arrived
+
+    @property
+    def audio_stats(self) -> CaptureStats | None:
+        return self.source.stats if self.source is not None else None
+
+    def start(self) -> None:
+        audio = self.config.audio
+        if audio is not None:
+            if audio.file is not None:
+                self.source = FileReplay(self.id, audio.file, realtime=True, loop=audio.loop,
+                                         gap_s=audio.loop_gap_s)
+            else:
+                assert audio.device is not None
+                self.source = MicrophoneCapture(self.id, audio.device, audio.open_channels,
+                                                on_health=self.site.health)
+            self._thread = threading.Thread(target=self._run_audio, name=f"audio-{self.id}",
+                                            daemon=True)
+            self._thread.start()
+        if self.config.camera is not None:
+            self.presence = self.site.live_presence(self)
+            self.presence.start()
+
+    def _run_audio(self) -> None:
+        assert self.source is not None and self.config.audio is not None
+        order = self.config.audio.channels.order
+        source = self.source
+        source.start()
+        stopping = self.site.stopping
+        try:
+            while not stopping.is_set():
+                block = source.read(0.25)
+                if block is None:
+                    if source.finished:
+                        break
+                    continue
+                if self.monitor is None:
+                    self.monitor = self._new_monitor(len(order), source.stats.started_at)
+                self.monitor.feed(np.ascontiguousarray(block[:, order]))
+        except Exception as e:  # noqa: BLE001 - one window's fault must not stop the site
+            logger.exception("window %s: audio path failed", self.id)
+            self.site.health(HealthEvent("audio", HealthState.DOWN, f"audio path failed: {e}",
+                                         self.id))
+        finally:
+            source.stop()
+            if self.monitor is not None:
+                self.monitor.finish()
+
+    def _new_monitor(self, channels: int, started: datetime | None) -> WindowMonitor:
+        monitor = WindowMonitor(self.id, channels, started or datetime.now(timezone.utc),
+                                self.site.speech, self.site.recogniser, self.site.emit,
+                                self.site.evidence_dir)
+        if self._pending_call:
+            monitor.call_next()
+        return monitor
+
+    def call_next(self) -> None:
+        if self.monitor is not None:
+            self.monitor.call_next()
+
+    def staff_left(self) -> None:
+        if self.monitor is not None:
+            self.monitor.staff_left()
+
+    def stop_inputs(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+
+    @property
+    def listening(self) -> bool:
+        """The audio thread is still running (a replay without loop ends by itself)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout_s: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def stop_presence(self) -> None:
+        if self.presence is not None:
+            self.presence.stop()
+
+
+class LiveSite:
+    """A running site. `start()`, then `stop()` (from a signal handler or a test)."""
+
+    def __init__(self, site: Site, speech: SpeechPipeline, on_health: HealthCallback = log_health,
+                 api: tuple[str, str] | None = None) -> None:
+        """`api`: (url, key) of the supervision API, overriding the site file's (the embedded
+        demo service); None and no url in the file: incidents go to the JSONL log only."""
+        self.config = site
+        self.on_health = on_health
+        data = site.data_dir
+        self.evidence_dir = data / "evidence"
+        self.journal = data / "incidents.jsonl"
+        self.speech = speech
+        self.recogniser = SharedRecogniser(
+            speech.recogniser, spool_dir=data / "spool", memory_s=site.recognition.backlog_memory_s,
+            lag_warn_s=site.recognition.lag_warn_s, on_health=self.health)
+        if api is None and site.supervision.url is not None:
+            api = (site.supervision.url, site.supervision.key())
+        self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health)
+                       if api is not None else None)
+        self.windows = {w.id: WindowRunner(self, w) for w in site.windows}
+        self.stopping = threading.Event()
+        self.registry, self.latency = make_registry(self)
+        self.health_events: list[HealthEvent] = []
+        self._journal_lock = threading.Lock()
+        self._presence_pipeline = None
+        self.incidents: list[Incident] = []  # this run's, in the order emitted
+        self.listeners: list[Callable[[Incident], None]] = []
+
+    # ---------------------------------------------------------------- wiring
+
+    def health(self, event: HealthEvent) -> None:
+        self.health_events = [*self.health_events[-99:], event]
+        if event.window_id in self.windows:
+            self.windows[event.window_id].health[event.component] = event.state
+        self.on_health(event)
+
+    def live_presence(self, runner: WindowRunner):  # type: ignore[no-untyped-def]
+        from etiquette.live.presence import LivePresence
+        from etiquette.presence.watcher import PresenceOptions, PresencePipeline
+
+        cfg = self.config.presence
+        if self._presence_pipeline is None:
+            self._presence_pipeline = PresencePipeline(PresenceOptions(
+                rules_path=cfg.rules, absence_threshold_s=cfg.absence_threshold_s,
+                evidence_dir=self.evidence_dir, threads=cfg.threads))
+        camera = runner.config.camera
+        assert camera is not None
+
+        def off_post(incident: Incident) -> None:
+            runner.presence_incidents[incident.kind.value] = \
+                runner.presence_incidents.get(incident.kind.value, 0) + 1
+            self.emit(incident)
+
+        def changed(event) -> None:  # type: ignore[no-untyped-def]
+            if event.change.value == "left":
+                runner.staff_left()
+
+        return LivePresence(self._presence_pipeline, runner.id, camera.source, roi=camera.roi,
+                            on_incident=off_post, on_event=changed, on_health=self.health)
+
+    def emit(self, incident: Incident) -> None:
+        """Every incident: written to the journal, then durably to the outbox."""
+        record = incident.to_json()
+        with self._journal_lock:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            with self.journal.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.incidents.append(incident)
+        if self.outbox is not None:
+            self.outbox.put(record)
+        runner = self.windows.get(incident.window_id)
+        started = runner.monitor.started if runner and runner.monitor else None
+        if started is not None:
+            ended = started.timestamp() + incident.end_s
+            self.latency.labels(incident.kind.value).observe(
+                max(0.0, datetime.now(timezone.utc).timestamp() - ended))
+        for listener in self.listeners:
+            listener(incident)
+
+    # ---------------------------------------------------------------- life cycle
+
+    def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.recogniser.start()
+        if self.outbox is not None:
+            self.outbox.start()
+        for w in self.windows.values():
+            w.start()
+        logger.info("site %s: %d windows running", self.config.center.code, len(self.windows))
+
+    def call_next(self, window_id: str) -> None:
+        """叫号 at `window_id`. Raises KeyError for a window the site does not have."""
+        self.windows[window_id].call_next()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Graceful shutdown: nothing heard is left unjudged, nothing judged is left unsent
+        (beyond `timeout_s` the outbox keeps it on disk for the next start)."""
+        if self.stopping.is_set():
+            return
+        logger.info("stopping: finishing what was heard")
+        self.stopping.set()
+        for w in self.windows.values():
+            w.stop_inputs()
+        for w in self.windows.values():
+            w.join(timeout_s)  # each window cuts its last speech and closes its session
+            w.stop_presence()
+        self.recogniser.stop(timeout_s)  # transcribes and judges what was queued
+        if self.outbox is not None:
+            self.outbox.stop(timeout_s)
+            if self.outbox.pending():
+                logger.warning("%d incidents not yet delivered; kept in %s for the next start",
+                               self.outbox.pending(), self.config.data_dir / "outbox")
+        logger.info("stopped")
+
+    def run_until(self, done: threading.Event) -> None:
+        """Run until `done` is set or every input has ended (replays without loop)."""
+        while not done.wait(0.5):
+            if not any(w.listening or w.presence is not None for w in self.windows.values()):
+                break
+
+
+def build_site(site: Site, on_health: HealthCallback = log_health,
+               api: tuple[str, str] | None = None,
+               recogniser: Recogniser | None = None) -> LiveSite:
+    """A site ready to start (loads the model: seconds)."""
+    speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options(),
+                                            rules_path=site.rules), recogniser=recogniser)
+    return LiveSite(site, speech, on_health=on_health, api=api)
+
