@@ -48,6 +48,8 @@ def test_every_forbidden_phrase_is_found_even_through_homophones(matcher, text, 
     "我再给您说一遍",
     "您好，请问您需要办理什么业务",
     "请您出示身份证",
+    "不知道您需要办理什么业务",
+    "不知道您方不方便明天再来",
 ])
 def test_polite_look_alikes_are_not_violations(matcher, text):
     assert forbidden_ids(matcher, text) == []
@@ -58,6 +60,12 @@ def test_a_look_alike_is_reported_as_excluded_not_silently_dropped(matcher):
     assert found == []
     assert [e.hit.rule_id for e in excluded] == ["F1-1"]
     assert "不知道您" in excluded[0].exclusion.matched
+
+
+def test_a_polite_opening_excludes_only_polite_continuations(matcher):
+    # Whisper heard 不知道，你问别人去吧 as 不知道您问别人去吧 (comma dropped, 你 → 您): the
+    # exclusion for 不知道您是否… must not swallow the rude answer.
+    assert forbidden_ids(matcher, "不知道您问别人去吧") == ["F1-1", "F1-2"]
 
 
 def test_citizen_words_never_count(matcher):

@@ -88,9 +88,10 @@ class WindowRunner:
             self.site.health(HealthEvent("audio", HealthState.DOWN, f"audio path failed: {e}",
                                          self.id))
         finally:
+            ended = source.finished and not stopping.is_set()
             source.stop()
             if self.monitor is not None:
-                self.monitor.finish()
+                self.monitor.finish(ended)
 
     def _new_monitor(self, channels: int, started: datetime | None) -> WindowMonitor:
         monitor = WindowMonitor(self.id, channels, started or datetime.now(timezone.utc),

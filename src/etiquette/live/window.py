@@ -122,12 +122,18 @@ class WindowMonitor:
                 self._utterance(u)
             self._tick()
 
-    def finish(self) -> None:
-        """The stream ended: its last speech is cut and every session closes."""
+    def finish(self, ended: bool) -> None:
+        """No more audio: its last speech is cut and judged. If the stream `ended` (a replay
+        that is over) its session closes too; if the site is only shutting down, the session
+        is left unjudged, since the citizen may still be at the window and a farewell not yet
+        said is no missing farewell."""
         with self._lock:
             for u in self.segmenter.flush():
                 self._utterance(u)
-            self._closed(self.tracker.close())
+            if ended:
+                self._closed(self.tracker.close())
+            else:
+                self._sessions = [o for o in self._sessions if o.closed]
             self._tick()
 
     def _utterance(self, u: Utterance) -> None:
