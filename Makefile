@@ -16,17 +16,11 @@ $(STAMP): pyproject.toml
 models: $(STAMP)
 	$(BIN)/etiquette models fetch
 
-# The main job: analyse the sample recordings with the embedded defaults. The sample counter
-# video is 90 s long, so it is judged with a 20 s allowed absence instead of the centers' 15 min
-# (recordings_sample/expected.yaml); the threshold touches video only.
+# The main job: the live pipeline on a demo site whose windows replay recordings_sample/ at
+# real time into the supervision service started in the same process (SQLite under out/). It
+# prints the workbench URL and a demo admin with a new random password; Ctrl-C stops it.
 demo: models
-	mkdir -p out
-	$(BIN)/etiquette batch recordings_sample/ --absence-threshold 20 --out out/sample_incidents.jsonl \
-		--evidence-dir out/sample_incidents_evidence
-	@echo "incidents written to out/sample_incidents.jsonl"
-	@# Then the supervision service on them (SQLite under out/service), in the foreground:
-	@# it prints the workbench URL and a demo admin with a new random password. Ctrl-C stops it.
-	$(BIN)/etiquette serve --data-dir out/service --demo out/sample_incidents.jsonl
+	$(BIN)/etiquette run --config recordings_sample/site.yaml
 
 # Debian packages the tests use: PostgreSQL (the service tests start their own cluster),
 # Chromium (browser tests), PulseAudio + PortAudio (a microphone without hardware for the live

@@ -83,6 +83,17 @@ def test_bad_sites_are_refused_with_the_reason(tmp_path, text, expected):
         load_site(write(tmp_path, text))
 
 
+def test_the_rule_files_a_site_names_are_checked_at_start(tmp_path):
+    (tmp_path / "presence.yaml").write_text("version: x\nservice_hours: {periods: []}\n",
+                                            encoding="utf-8")
+    with pytest.raises(SiteError, match="service_hours -> periods"):
+        load_site(write(tmp_path, "center: {code: c1}\npresence: {rules: presence.yaml}\n"
+                                  "windows:\n  - {id: w1, camera: {source: 0}}\n"))
+    with pytest.raises(SiteError, match="cannot read rules"):
+        load_site(write(tmp_path, "center: {code: c1}\nrules: nope.yaml\n"
+                                  "windows:\n  - {id: w1, audio: {device: 1}}\n"))
+
+
 def test_a_missing_site_file_is_a_clear_error(tmp_path):
     with pytest.raises(SiteError, match="cannot read site"):
         load_site(tmp_path / "nope.yaml")

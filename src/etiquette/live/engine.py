@@ -15,7 +15,9 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +32,11 @@ from etiquette.pipeline import PipelineOptions, SpeechPipeline
 from etiquette.records import Incident
 from etiquette.transcribe import Recogniser
 
+if TYPE_CHECKING:
+    from etiquette.live.presence import LivePresence
+    from etiquette.presence.records import PresenceEvent
+    from etiquette.presence.watcher import PresencePipeline
+
 logger = logging.getLogger("etiquette.live.engine")
 
 
@@ -40,7 +47,7 @@ class WindowRunner:
         self.site, self.config, self.id = site, config, config.id
         self.monitor: WindowMonitor | None = None  # made at the first audio block (its t=0)
         self.source: AudioSource | None = None
-        self.presence = None
+        self.presence: LivePresence | None = None
         self.presence_incidents: dict[str, int] = {}
         self.health: dict[str, HealthState] = {}
         self._thread: threading.Thread | None = None
@@ -115,8 +122,9 @@ class WindowRunner:
 
     @property
     def listening(self) -> bool:
-        """The audio thread is still running (a replay without loop ends by itself)."""
-        return self._thread is not None and self._thread.is_alive()
+        """An input is still being read (a replay without loop ends by itself)."""
+        audio = self._thread is not None and self._thread.is_alive()
+        return audio or (self.presence is not None and self.presence.running)
 
     def join(self, timeout_s: float) -> None:
         if self._thread is not None:
@@ -125,6 +133,7 @@ class WindowRunner:
     def stop_presence(self) -> None:
         if self.presence is not None:
             self.presence.stop()
+            self.presence.join(10.0)  # OpenCV must be out of the thread before the process ends
 
 
 class LiveSite:
@@ -152,7 +161,7 @@ class LiveSite:
         self.registry, self.latency = make_registry(self)
         self.health_events: list[HealthEvent] = []
         self._journal_lock = threading.Lock()
-        self._presence_pipeline = None
+        self._presence_pipeline: PresencePipeline | None = None
         self.incidents: list[Incident] = []  # this run's, in the order emitted
         self.listeners: list[Callable[[Incident], None]] = []
 
@@ -164,8 +173,9 @@ class LiveSite:
             self.windows[event.window_id].health[event.component] = event.state
         self.on_health(event)
 
-    def live_presence(self, runner: WindowRunner):  # type: ignore[no-untyped-def]
-        from etiquette.live.presence import LivePresence
+    def live_presence(self, runner: WindowRunner) -> LivePresence:
+        from etiquette.live.presence import LivePresence, LivePresenceOptions, live_camera_options
+        from etiquette.presence.roi import Roi
         from etiquette.presence.watcher import PresenceOptions, PresencePipeline
 
         cfg = self.config.presence
@@ -181,11 +191,17 @@ class LiveSite:
                 runner.presence_incidents.get(incident.kind.value, 0) + 1
             self.emit(incident)
 
-        def changed(event) -> None:  # type: ignore[no-untyped-def]
-            if event.change.value == "left":
+        from etiquette.presence.records import PresenceChange
+
+        def changed(event: PresenceEvent) -> None:
+            if event.change is PresenceChange.LEFT:
                 runner.staff_left()
 
-        return LivePresence(self._presence_pipeline, runner.id, camera.source, roi=camera.roi,
+        pipeline = self._presence_pipeline
+        roi = Roi(camera.roi, pipeline.rules.tracking.min_face_height) if camera.roi else None
+        # A file stands in for a camera (the demo): it is sent at the pace it was recorded.
+        options = LivePresenceOptions(camera=replace(live_camera_options(), realtime=True))
+        return LivePresence(pipeline, runner.id, camera.source, options, roi=roi,
                             on_incident=off_post, on_event=changed, on_health=self.health)
 
     def emit(self, incident: Incident) -> None:
@@ -245,7 +261,7 @@ class LiveSite:
     def run_until(self, done: threading.Event) -> None:
         """Run until `done` is set or every input has ended (replays without loop)."""
         while not done.wait(0.5):
-            if not any(w.listening or w.presence is not None for w in self.windows.values()):
+            if not any(w.listening for w in self.windows.values()):
                 break
 
 

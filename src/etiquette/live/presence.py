@@ -41,6 +41,7 @@ from etiquette.presence.watcher import (  # _write_atomic: evidence written as b
     PresenceWatcher,
     _write_atomic,
 )
+from etiquette.presence.roi import Roi
 from etiquette.records import Incident
 
 logger = logging.getLogger("etiquette.live.presence")
@@ -74,7 +75,7 @@ class LivePresenceOptions:
     stop_timeout_s: float = 1.0
 
 
-def _live_camera_options() -> CameraOptions:
+def live_camera_options() -> CameraOptions:
     return CameraOptions(open_timeout_s=5.0, read_timeout_s=5.0, reconnect_attempts=None,
                          reconnect_delay_s=1.0, reconnect_max_delay_s=30.0)
 
@@ -101,7 +102,7 @@ class LivePresence:
                  on_incident: IncidentCallback | None = None,
                  on_event: EventCallback | None = None,
                  on_health: HealthCallback | None = None,
-                 started: datetime | None = None) -> None:
+                 started: datetime | None = None, roi: Roi | None = None) -> None:
         """`started`: UTC time of offset 0, for a file (which is read as fast as it decodes):
         its recording time, as batch takes it; None: when `start()` was called. A live camera
         dates its frames itself (from when it began opening) and takes no `started`.
@@ -118,7 +119,7 @@ class LivePresence:
         self.on_incident = on_incident
         self.on_event = on_event
         self.on_health = on_health or log_health
-        camera = dataclasses.replace(self.options.camera or _live_camera_options(),
+        camera = dataclasses.replace(self.options.camera or live_camera_options(),
                                      sample_fps=pipeline.rules.tracking.sample_fps)
         self.camera = CameraSource(source, camera, self.on_health, window_id)
         if started is not None and self.camera.live:
@@ -126,6 +127,7 @@ class LivePresence:
                              "it takes no `started`")
         self.error: Exception | None = None  # what ended the thread, if not stop() or the end
         self._started = started
+        self._roi = roi
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the watcher: fed by the thread, concluded by stop()
         self._thread: threading.Thread | None = None
@@ -246,7 +248,7 @@ class LivePresence:
                 label = self.camera.name
                 if self.camera.live:
                     label += "@" + self._started.isoformat(timespec="seconds")
-            self._watcher = self.pipeline.watcher(label, self.window_id)
+            self._watcher = self.pipeline.watcher(label, self.window_id, self._roi)
         return self._watcher
 
     def _take(self, frame: FrameSample) -> None:

@@ -233,7 +233,21 @@ def load_site(path: Path) -> Site:
                             f"{w.camera.source}")
     if problems:
         raise SiteError("\n".join([f"{path}: invalid site", *problems]))
+    _check_rules(site)
     return site
+
+
+def _check_rules(site: Site) -> None:
+    """The rule files the site names are read now, so that their mistakes stop the start too."""
+    from etiquette.presence.rules import PresenceRulesError, load_presence_rules
+    from etiquette.rules import RulesError, load_rules
+
+    try:
+        load_rules(site.rules)
+        if any(w.camera is not None for w in site.windows):
+            load_presence_rules(site.presence.rules)
+    except (RulesError, PresenceRulesError) as e:
+        raise SiteError(str(e)) from e
 
 
 def _is_file(source: Any) -> bool:

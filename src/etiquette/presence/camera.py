@@ -41,6 +41,8 @@ class CameraOptions:
     reconnect_delay_s: wait before the first reopening; it doubles with each failure in a row…
     reconnect_max_delay_s: …up to this.
     fps_window_s: `CameraSource.fps` counts the frames handed on over this many seconds.
+    realtime: a file is handed on at the pace it was recorded, as a camera would send it (the
+      live demo replays a counter video this way); False: as fast as it decodes (batch).
     """
 
     sample_fps: float = 2.0
@@ -50,6 +52,7 @@ class CameraOptions:
     reconnect_delay_s: float = 2.0
     reconnect_max_delay_s: float = 30.0
     fps_window_s: float = 10.0
+    realtime: bool = False
 
 
 def _target(source: str | int) -> tuple[str | int, bool]:
@@ -162,6 +165,7 @@ class CameraSource:
         if self._origin is None:
             self._origin = time.monotonic()
         grabbed = 0
+        opened = time.monotonic()
         try:
             while not stop.is_set():
                 if not cap.grab():
@@ -170,6 +174,8 @@ class CameraSource:
                 t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                 if not sampler.due(t):
                     continue
+                if self.options.realtime and stop.wait(max(0.0, opened + t - time.monotonic())):
+                    break
                 ok, image = cap.retrieve()
                 if not ok or image is None:
                     raise VideoError(f"画面无法解码 (cannot decode frame) at {t:.1f} s: "

@@ -162,8 +162,9 @@ class PresencePipeline:
         self.roi = Roi(self.options.roi or WHOLE_FRAME, self.rules.tracking.min_face_height)
         self.detector = detector or create_detector(self.rules.detector, self.options.threads)
 
-    def watcher(self, source: str, window_id: str) -> PresenceWatcher:
-        return PresenceWatcher(self.detector, self.rules, self.roi, source, window_id)
+    def watcher(self, source: str, window_id: str, roi: Roi | None = None) -> PresenceWatcher:
+        """A stream's watcher; `roi`: its camera's staff seat, if not the pipeline's."""
+        return PresenceWatcher(self.detector, self.rules, roi or self.roi, source, window_id)
 
     def conclude(self, watcher: PresenceWatcher, end_s: float, started: datetime | None
                  ) -> PresenceAnalysis:
