@@ -35,11 +35,11 @@ from etiquette.presence.camera import CameraOptions, CameraSource
 from etiquette.presence.frames import FrameSample
 from etiquette.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
 from etiquette.presence.records import Absence, PresenceEvent
-from etiquette.presence.watcher import (  # _write_atomic: evidence written as batch writes it
+from etiquette.presence.watcher import (
     PresenceAnalysis,
     PresencePipeline,
     PresenceWatcher,
-    _write_atomic,
+    write_atomic,
 )
 from etiquette.presence.roi import Roi
 from etiquette.records import Incident
@@ -78,12 +78,6 @@ class LivePresenceOptions:
 def live_camera_options() -> CameraOptions:
     return CameraOptions(open_timeout_s=5.0, read_timeout_s=5.0, reconnect_attempts=None,
                          reconnect_delay_s=1.0, reconnect_max_delay_s=30.0)
-
-
-def _live_wording(explanation: str) -> str:
-    # offpost.explain words an absence not yet over as lasting "to the end of the recording";
-    # live, it is "still away as of" the frame that crossed the threshold.
-    return explanation.replace("至录像结束", "截至", 1)
 
 
 class LivePresence:
@@ -272,7 +266,7 @@ class LivePresence:
             assert absence is not None  # the tracker is absent
             # The snapshots of the open absence (the empty seat when it was decided, the last
             # frame with the staff member) are the watcher's; batch takes them at the end.
-            self._judge(absence, frame.t_s, dict(watcher._open))
+            self._judge(absence, frame.t_s, watcher.open_snapshots())
         elif (event is not None and event.absence is not None
               and event.absence.start_s not in self._emitted):
             # Back before it was one at the last empty frame: its last stretch (to the first
@@ -295,11 +289,9 @@ class LivePresence:
             iid = off_post_id(judgement, rules.off_post)
             for role, data in sorted(snapshots.items()):
                 path = evidence_dir / f"{iid}_{role}.jpg"
-                _write_atomic(path, data)
+                write_atomic(path, data)
                 evidence[role] = str(path)
-        incident = off_post_incident(judgement, rules, self._started, evidence)
-        incident = dataclasses.replace(incident, explanation=_live_wording(incident.explanation))
-        self._deliver(absence_start_s, incident)
+        self._deliver(absence_start_s, off_post_incident(judgement, rules, self._started, evidence))
 
     def _deliver(self, absence_start_s: float, incident: Incident) -> None:
         if self.on_incident is not None:
@@ -324,8 +316,7 @@ class LivePresence:
             sent = {i.id for i in self._emitted.values()}
             for incident, absence in self._off_post(analysis):
                 if incident.id not in sent:
-                    self._deliver(absence, dataclasses.replace(
-                        incident, explanation=_live_wording(incident.explanation)))
+                    self._deliver(absence, incident)
             self._analysis = analysis
             self._seat = SeatState.UNKNOWN
             return analysis

@@ -104,7 +104,7 @@ def explain(judgement: OffPostJudgement, rules: PresenceRules, started: datetime
     seen = ("此前未见工作人员" if a.last_seen_s is None
             else f"最后一次看到工作人员：{_when(started, a.last_seen_s, rules)}")
     back = (f"{_when(started, a.end_s, rules)}返回" if a.returned
-            else f"至录像结束 {_when(started, a.end_s, rules)}仍未返回")
+            else f"截至 {_when(started, a.end_s, rules)}仍未返回")  # end of a file, or now live
     text = (f"座位自 {_when(started, a.start_s, rules)}起无人（{seen}），{back}；"
             f"服务时间内未声明的离座共 {duration_text(judgement.counted_s)}，"
             f"超过允许的 {duration_text(judgement.threshold_s)}")

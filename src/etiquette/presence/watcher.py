@@ -142,8 +142,13 @@ class PresenceWatcher:
     def snapshots(self, absence: Absence) -> dict[str, bytes]:
         return dict(self._kept.get(absence.start_s, {}))
 
+    def open_snapshots(self) -> dict[str, bytes]:
+        """The snapshots of the absence still going on (live: its incident is sent before it
+        ends)."""
+        return dict(self._open)
 
-def _write_atomic(path: Path, data: bytes) -> None:
+
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
@@ -184,7 +189,7 @@ class PresencePipeline:
                 iid = off_post_id(j, self.rules.off_post)
                 for role, data in sorted(watcher.snapshots(j.absence).items()):
                     path = self.options.evidence_dir / f"{iid}_{role}.jpg"
-                    _write_atomic(path, data)
+                    write_atomic(path, data)
                     evidence[role] = str(path)
             incidents.append(off_post_incident(j, self.rules, started, evidence))
         return PresenceAnalysis(watcher.source, watcher.window_id, end_s, watcher.frames,
