@@ -49,3 +49,24 @@ def test_recogniser_benchmark_writes_results_on_a_short_stretch(tmp_path):
     assert row["raw_x_realtime"] > 0 and row["ours_x_realtime"] > 0 and row["ratio"] > 0
     assert row["raw_chars"] > 0 and row["ours_chars"] > 0
     assert "raw batched faster-whisper" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_live_benchmark_writes_results_for_one_window(tmp_path):
+    evalset = tmp_path / "set"
+    evalset.mkdir()
+    name = "eval02_stereo_zhtts.ogg"
+    shutil.copy(ROOT / "benchmarks" / "evalset" / name, evalset / name)
+    out = tmp_path / "live.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.live", "--evalset", str(evalset),
+                             "--windows", "1", "--seconds", "12", "--beam-size", "1",
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert 0.1 < results["staff_duty"] < 0.9
+    (run,) = results["runs"]
+    assert run["windows"] == 1 and run["speech_transcribed_s"] > 0 and run["peak_rss_mb"] > 100
+    assert run["cpu_cores"] > 0 and isinstance(run["keeps_up"], bool)
+    md = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| windows |" in md and "latency p50" in md

@@ -77,7 +77,7 @@ def run(
         if embedded is not None:
             embedded.stop()
     pending = live.outbox.pending() if live.outbox is not None else 0
-    typer.echo(f"已停止：本次事件 {len(live.incidents)} 条，待送达 {pending} 条"
+    typer.echo(f"已停止：本次事件 {live.emitted} 条，待送达 {pending} 条"
                f"（日志 {live.journal}）", err=True)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -162,7 +163,9 @@ class LiveSite:
         self.health_events: list[HealthEvent] = []
         self._journal_lock = threading.Lock()
         self._presence_pipeline: PresencePipeline | None = None
-        self.incidents: list[Incident] = []  # this run's, in the order emitted
+        # The latest of this run's incidents (a day's would grow without end) and their count.
+        self.incidents: deque[Incident] = deque(maxlen=1000)
+        self.emitted = 0
         self.listeners: list[Callable[[Incident], None]] = []
 
     # ---------------------------------------------------------------- wiring
@@ -212,6 +215,7 @@ class LiveSite:
             with self.journal.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.incidents.append(incident)
+            self.emitted += 1
         if self.outbox is not None:
             self.outbox.put(record)
         runner = self.windows.get(incident.window_id)

