@@ -1,0 +1,81 @@
+"""One window live: incidents as utterances are transcribed, sessions ended by 叫号."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from etiquette.audio import read_audio
+from etiquette.live.recognition import SharedRecogniser
+from etiquette.live.window import AudioHistory, WindowMonitor
+from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.records import SAMPLE_RATE
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.slow
+
+STARTED = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def window(recogniser, tmp_path):
+    """A monitor for window01_polite's stereo audio, its incidents collected, the recogniser
+    running."""
+    speech = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
+    emitted = []
+    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, emitted.append, tmp_path / "ev")
+    shared.start()
+    audio = read_audio(SAMPLES / "window01_polite.wav")
+    blocks = np.stack(audio.channels, axis=1)
+    yield monitor, shared, emitted, blocks
+    shared.stop()
+
+
+def feed(monitor: WindowMonitor, blocks: np.ndarray, start_s: float, end_s: float) -> None:
+    step = SAMPLE_RATE // 10
+    for i in range(int(start_s * SAMPLE_RATE), int(end_s * SAMPLE_RATE), step):
+        monitor.feed(blocks[i:i + step])
+
+
+def test_a_polite_service_gives_nothing_and_its_session_closes_after_the_quiet(window):
+    monitor, shared, emitted, blocks = window
+    feed(monitor, blocks, 0, len(blocks) / SAMPLE_RATE)
+    quiet = np.zeros((SAMPLE_RATE // 10, 2), np.float32)
+    for _ in range(int(monitor.speech.rules.session.end_after_silence_s * 10) + 10):
+        monitor.feed(quiet)
+    shared.stop()
+    monitor.feed(quiet)  # every transcript is in: the closed session is judged
+    assert emitted == []
+    assert monitor.stats.sessions == 1 and not monitor.stats.session_open
+    assert monitor.stats.utterances == {"staff": 6, "citizen": 4}  # as the VAD cuts the file
+
+
+def test_a_queue_call_ends_the_session_where_it_was_made(window):
+    monitor, shared, emitted, blocks = window
+    # The next number is called after the staff said 请稍候 (18.4 s), before the farewell:
+    # that service had no farewell; the next speech opens a session that had no greeting.
+    feed(monitor, blocks, 0, 19.5)
+    monitor.call_next()
+    feed(monitor, blocks, 19.5, len(blocks) / SAMPLE_RATE)
+    shared.stop()
+    monitor.finish(ended=True)
+    kinds = sorted((i.kind.value, round(i.offset_s)) for i in emitted)
+    assert kinds == [("missing_farewell", 0), ("missing_greeting", 20)], kinds
+    farewell = next(i for i in emitted if i.kind.value == "missing_farewell")
+    assert farewell.end_s == pytest.approx(18.4, abs=0.3)  # the session ended with its speech
+    assert farewell.at == f"2026-11-27T01:30:00.{round(farewell.offset_s * 1000):03d}000+00:00"
+    assert set(farewell.evidence) == {"clip"}  # cut from the window's recent audio
+    assert monitor.stats.sessions == 2
+
+
+def test_the_clip_history_keeps_only_its_last_seconds():
+    history = AudioHistory(2.0, 2)
+    for k in range(50):
+        history.append(np.full((SAMPLE_RATE // 10, 2), k / 100, np.float32))
+    audio, offset = history.audio()
+    assert 2.0 <= audio.duration_s <= 2.1 and offset == pytest.approx(5.0 - audio.duration_s)
+    assert audio.channels[0][-1] == pytest.approx(0.49, abs=1e-4)
