@@ -67,7 +67,9 @@ def test_a_queue_call_ends_the_session_where_it_was_made(window):
     assert kinds == [("missing_farewell", 0), ("missing_greeting", 20)], kinds
     farewell = next(i for i in emitted if i.kind.value == "missing_farewell")
     assert farewell.end_s == pytest.approx(18.4, abs=0.3)  # the session ended with its speech
-    assert farewell.at == f"2026-11-27T01:30:00.{round(farewell.offset_s * 1000):03d}000+00:00"
+    # Absolute time: the stream's start plus the session's start (offset_s is rounded).
+    at = datetime.fromisoformat(farewell.at)
+    assert (at - STARTED).total_seconds() == pytest.approx(farewell.offset_s, abs=0.01)
     assert set(farewell.evidence) == {"clip"}  # cut from the window's recent audio
     assert monitor.stats.sessions == 2
 
