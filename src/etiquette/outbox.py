@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Callable
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -76,12 +77,16 @@ class Outbox:
 
     def __init__(self, directory: Path, url: str, api_key: str, *, backoff_s: float = 0.5,
                  max_backoff_s: float = 30.0, on_health: HealthCallback | None = None,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0,
+                 on_stored: Callable[[str], None] | None = None) -> None:
+        """`on_stored(incident_id)`: called when the service has acknowledged an incident (the
+        live engine measures its latency to there)."""
         self.directory = Path(directory)
         self.url = endpoint(url)
         self.backoff_s, self.max_backoff_s, self.timeout_s = backoff_s, max_backoff_s, timeout_s
         self._api_key = api_key
         self._on_health = on_health
+        self._on_stored = on_stored
         self._pending_dir = self.directory / "pending"
         self._rejected_dir = self.directory / "rejected"
         self._tmp_dir = self.directory / "tmp"
@@ -252,6 +257,8 @@ class Outbox:
                 else:
                     self._stats.already += 1
             self._report(HealthState.OK, "delivering incidents to the supervision API")
+            if self._on_stored is not None:
+                self._on_stored(str(stored.get("id")))
         elif outcome.delivery is Delivery.REJECTED:
             self._reject(name, outcome.why)
             self._report(HealthState.OK, "the supervision API answers")

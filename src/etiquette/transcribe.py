@@ -51,7 +51,7 @@ class RecogniserOptions:
     hotwords: str | None = None
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
-    gap_s: float = 1.0
+    gap_s: float = 0.5
     models_dir: Path | None = field(default=None, compare=False)
 
 

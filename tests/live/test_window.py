@@ -27,7 +27,8 @@ def window(recogniser, tmp_path):
     speech = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
     shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
     emitted = []
-    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, emitted.append, tmp_path / "ev")
+    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, spoken: emitted.append(i),
+                            tmp_path / "ev")
     shared.start()
     audio = read_audio(SAMPLES / "window01_polite.wav")
     blocks = np.stack(audio.channels, axis=1)

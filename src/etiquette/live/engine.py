@@ -155,8 +155,8 @@ class LiveSite:
             lag_warn_s=site.recognition.lag_warn_s, on_health=self.health)
         if api is None and site.supervision.url is not None:
             api = (site.supervision.url, site.supervision.key())
-        self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health)
-                       if api is not None else None)
+        self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
+                              on_stored=self._stored) if api is not None else None)
         self.windows = {w.id: WindowRunner(self, w) for w in site.windows}
         self.stopping = threading.Event()
         self.registry, self.latency = make_registry(self)
@@ -166,6 +166,10 @@ class LiveSite:
         # The latest of this run's incidents (a day's would grow without end) and their count.
         self.incidents: deque[Incident] = deque(maxlen=1000)
         self.emitted = 0
+        # End of utterance → stored by the service, seconds, for the incidents of spoken
+        # phrases (the benchmark reads these; /metrics has them as a histogram).
+        self.stored_latencies: deque[float] = deque(maxlen=10_000)
+        self._spoken: dict[str, datetime] = {}  # incident id → when its utterance ended
         self.listeners: list[Callable[[Incident], None]] = []
 
     # ---------------------------------------------------------------- wiring
@@ -207,8 +211,9 @@ class LiveSite:
         return LivePresence(pipeline, runner.id, camera.source, options, roi=roi,
                             on_incident=off_post, on_event=changed, on_health=self.health)
 
-    def emit(self, incident: Incident) -> None:
-        """Every incident: written to the journal, then durably to the outbox."""
+    def emit(self, incident: Incident, spoken: datetime | None = None) -> None:
+        """Every incident: written to the journal, then durably to the outbox. `spoken`: when
+        the utterance of a spoken phrase ended."""
         record = incident.to_json()
         with self._journal_lock:
             self.journal.parent.mkdir(parents=True, exist_ok=True)
@@ -216,16 +221,24 @@ class LiveSite:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.incidents.append(incident)
             self.emitted += 1
+        if spoken is not None:
+            self.latency.labels(incident.kind.value, "queued").observe(_since(spoken))
+            if self.outbox is not None:
+                with self._journal_lock:
+                    if len(self._spoken) < 10_000:  # bounded, even if the service never answers
+                        self._spoken[incident.id] = spoken
         if self.outbox is not None:
             self.outbox.put(record)
-        runner = self.windows.get(incident.window_id)
-        started = runner.monitor.started if runner and runner.monitor else None
-        if started is not None:
-            ended = started.timestamp() + incident.end_s
-            self.latency.labels(incident.kind.value).observe(
-                max(0.0, datetime.now(timezone.utc).timestamp() - ended))
         for listener in self.listeners:
             listener(incident)
+
+    def _stored(self, incident_id: str) -> None:
+        with self._journal_lock:
+            spoken = self._spoken.pop(incident_id, None)
+        if spoken is not None:
+            seconds = _since(spoken)
+            self.stored_latencies.append(seconds)
+            self.latency.labels("forbidden_phrase", "stored").observe(seconds)
 
     # ---------------------------------------------------------------- life cycle
 
@@ -267,6 +280,10 @@ class LiveSite:
         while not done.wait(0.5):
             if not any(w.listening for w in self.windows.values()):
                 break
+
+
+def _since(moment: datetime) -> float:
+    return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
 
 
 def build_site(site: Site, on_health: HealthCallback = log_health,

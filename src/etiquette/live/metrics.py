@@ -106,7 +106,8 @@ def make_registry(site: LiveSite) -> tuple[CollectorRegistry, Histogram]:
     registry.register(SiteCollector(site))
     ProcessCollector(registry=registry)
     latency = Histogram("etiquette_incident_latency_seconds",
-                        "end of the utterance (or of the allowed absence) to the incident "
-                        "being written to the outbox", ["kind"], registry=registry,
-                        buckets=(0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120))
+                        "end of the utterance of a spoken phrase to its incident being queued "
+                        "in the outbox (stage=queued) and stored by the service (stage=stored)",
+                        ["kind", "stage"], registry=registry,
+                        buckets=(0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 60, 120))
     return registry, latency

@@ -32,7 +32,8 @@ from etiquette.sessions import Session, SessionTracker
 
 logger = logging.getLogger("etiquette.live.window")
 
-Emit = Callable[[Incident], None]
+# An incident, and for a spoken phrase the UTC time its utterance ended (latency runs from it).
+Emit = Callable[[Incident, datetime | None], None]
 
 
 class AudioHistory:
@@ -174,7 +175,7 @@ class WindowMonitor:
                                                           hit.char_end, hit.variant))
             self._heard.append(t)
             self._said += said
-            self._emit(found)
+            self._emit(found, self.wall(u.end_s))
             self._judge_ready()
 
     # ---------------------------------------------------------------- sessions
@@ -229,7 +230,7 @@ class WindowMonitor:
 
     # ---------------------------------------------------------------- incidents
 
-    def _emit(self, incidents: list[Incident]) -> None:
+    def _emit(self, incidents: list[Incident], spoken: datetime | None = None) -> None:
         if not incidents:
             return
         if self.evidence_dir is not None:
@@ -239,5 +240,5 @@ class WindowMonitor:
             self.stats.incidents[i.kind.value] = self.stats.incidents.get(i.kind.value, 0) + 1
             logger.info("%s: %s %s at %.1f s: %s", self.window_id, i.kind.value, i.rule_id,
                         i.offset_s, i.phrase)
-            self.emit(i)
+            self.emit(i, spoken)
 
