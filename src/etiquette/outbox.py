@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from etiquette.live.health import HealthCallback, HealthEvent, HealthState
+from etiquette.live.health import HealthCallback, HealthReporter, HealthState
 from etiquette.sinks.http import Attempt, Delivery, endpoint, multipart, post_once
 
 logger = logging.getLogger("etiquette.outbox")
@@ -85,7 +85,6 @@ class Outbox:
         self.url = endpoint(url)
         self.backoff_s, self.max_backoff_s, self.timeout_s = backoff_s, max_backoff_s, timeout_s
         self._api_key = api_key
-        self._on_health = on_health
         self._on_stored = on_stored
         self._pending_dir = self.directory / "pending"
         self._rejected_dir = self.directory / "rejected"
@@ -97,7 +96,7 @@ class Outbox:
         self._ids: set[str] = set()  # incident ids of the queued entries
         self._last_sequence = 0
         self._stats = OutboxStats()
-        self._health = HealthState.OK
+        self._health = HealthReporter(COMPONENT, on_health, state=HealthState.OK)
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()  # a put (or stop) after the queue ran empty
         self._interrupt = threading.Event()  # stop() during a back-off pause
@@ -256,12 +255,12 @@ class Outbox:
                     self._stats.delivered += 1
                 else:
                     self._stats.already += 1
-            self._report(HealthState.OK, "delivering incidents to the supervision API")
+            self._health.report(HealthState.OK, "delivering incidents to the supervision API")
             if self._on_stored is not None:
                 self._on_stored(str(stored.get("id")))
         elif outcome.delivery is Delivery.REJECTED:
             self._reject(name, outcome.why)
-            self._report(HealthState.OK, "the supervision API answers")
+            self._health.report(HealthState.OK, "the supervision API answers")
         else:
             with self._lock:
                 self._stats.retries += 1
@@ -269,11 +268,11 @@ class Outbox:
             logger.warning("incident %s not delivered yet (%s); %d pending", stored.get("id"),
                            outcome.why, self.pending())
             if outcome.delivery is Delivery.BUSY:
-                self._report(HealthState.DEGRADED, f"supervision API busy: {outcome.why}")
+                self._health.report(HealthState.DEGRADED, f"supervision API busy: {outcome.why}")
             elif outcome.delivery is Delivery.UNAUTHORISED:
-                self._report(HealthState.DOWN, f"supervision API refuses the key: {outcome.why}")
+                self._health.report(HealthState.DOWN, f"supervision API refuses the key: {outcome.why}")
             else:
-                self._report(HealthState.DOWN, f"supervision API unreachable: {outcome.why}")
+                self._health.report(HealthState.DOWN, f"supervision API unreachable: {outcome.why}")
         return outcome
 
     def _delete(self, name: str) -> None:
@@ -303,19 +302,6 @@ class Outbox:
         with self._lock:
             self._queue.remove(name)
             self._ids.discard(name[SEQUENCE_DIGITS + 1:])
-
-    def _report(self, state: HealthState, message: str) -> None:
-        """One event per change of state, not one per attempt."""
-        with self._lock:
-            if state == self._health:
-                return
-            self._health = state
-        if self._on_health is None:
-            return
-        try:
-            self._on_health(HealthEvent(COMPONENT, state, message))
-        except Exception:
-            logger.exception("outbox health callback failed")
 
     # ------------------------------------------------------------------ opening the folder
 

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from etiquette.audio import read_audio
-from etiquette.live.health import HealthCallback, HealthEvent, HealthState
+from etiquette.live.health import HealthCallback, HealthReporter, HealthState
 from etiquette.records import SAMPLE_RATE
 
 logger = logging.getLogger("etiquette.live.capture")
@@ -341,7 +341,6 @@ class MicrophoneCapture:
         self.samplerate = samplerate
         self.block_s = block_s
         self.ring_s = ring_s
-        self.on_health = on_health
         self.reopen_backoff_s = reopen_backoff_s
         self.max_backoff_s = max_backoff_s
         self.stall_s = stall_s
@@ -366,7 +365,7 @@ class MicrophoneCapture:
         self._samples = 0
         self._dbfs = tuple(MIN_DBFS for _ in range(channels))
         self._reopens = 0
-        self._state: HealthState | None = None
+        self._health = HealthReporter("audio", on_health, window_id)
 
     # -- the reader's side
 
@@ -419,7 +418,7 @@ class MicrophoneCapture:
                             overflow_frames=round(dropped * SAMPLE_RATE / rate),
                             input_overflows=self._input_overflows,
                             gap_frames=round(gaps * SAMPLE_RATE / rate), reopens=self._reopens,
-                            state=self._state or HealthState.DOWN)
+                            state=self._health.state or HealthState.DOWN)
 
     def _rate_or_default(self) -> int:
         return self._rate or SAMPLE_RATE
@@ -452,17 +451,6 @@ class MicrophoneCapture:
             self._cond.notify_all()
 
     # -- the supervisor
-
-    def _report(self, state: HealthState, message: str) -> None:
-        """Report a change of state once, not every retry of an outage."""
-        if state is self._state:
-            return
-        self._state = state
-        if self.on_health is not None:
-            try:
-                self.on_health(HealthEvent("audio", state, message, self.window_id))
-            except Exception:  # a faulty listener must not stop the capture
-                logger.exception("health callback failed")
 
     def _open(self) -> Any:
         global _open_streams
@@ -558,7 +546,7 @@ class MicrophoneCapture:
                 problem, delivered = outcome
                 if delivered:  # it worked for a while: back-off starts over
                     delay = self.reopen_backoff_s
-            self._report(HealthState.DOWN, f"{problem}；{delay:.0f} 秒后重连 "
+            self._health.report(HealthState.DOWN, f"{problem}；{delay:.0f} 秒后重连 "
                                            f"(reopening in {delay:.1f} s)")
             logger.warning("%s: %s; reopening in %.1f s", self.window_id, problem, delay)
             if self._stopping.wait(delay):
@@ -583,7 +571,7 @@ class MicrophoneCapture:
             last = self._last_callback
             if last >= opened and not delivered:
                 delivered = True
-                self._report(HealthState.OK, f"麦克风正常 (receiving audio): {self.device}")
+                self._health.report(HealthState.OK, f"麦克风正常 (receiving audio): {self.device}")
             if self._ended.is_set() or not stream.active:
                 return f"音频流中断 (audio stream ended): {self.device}", delivered
             if now - max(last, opened) > self.stall_s:
@@ -594,10 +582,10 @@ class MicrophoneCapture:
             if dropped > dropped_seen:
                 dropped_seen, dropping_since = dropped, now
                 lost = dropped / self._rate_or_default()
-                self._report(HealthState.DEGRADED, f"读取不及时，丢弃音频 (reader behind, "
+                self._health.report(HealthState.DEGRADED, f"读取不及时，丢弃音频 (reader behind, "
                                                    f"{lost:.1f} s of audio dropped so far)")
-            elif self._state is HealthState.DEGRADED and now - dropping_since > 2 * self.block_s:
-                self._report(HealthState.OK, "读取恢复 (reader caught up)")
+            elif self._health.state is HealthState.DEGRADED and now - dropping_since > 2 * self.block_s:
+                self._health.report(HealthState.OK, "读取恢复 (reader caught up)")
         return None
 
 

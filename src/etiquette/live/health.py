@@ -8,6 +8,7 @@ and the other windows go on.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,3 +41,26 @@ def log_health(event: HealthEvent) -> None:
              HealthState.DOWN: logging.ERROR}[event.state]
     logger.log(level, "%s %s%s: %s", event.component, event.state.value,
                f" [{event.window_id}]" if event.window_id else "", event.message)
+
+
+class HealthReporter:
+    """One component's health: each change of state is reported once (not every retry of an
+    outage), and a faulty callback never takes the component down with it."""
+
+    def __init__(self, component: str, on_health: HealthCallback | None,
+                 window_id: str | None = None, state: HealthState | None = None) -> None:
+        self.component, self.on_health, self.window_id = component, on_health, window_id
+        self.state = state  # None: nothing reported yet
+        self._lock = threading.Lock()
+
+    def report(self, state: HealthState, message: str) -> None:
+        with self._lock:
+            if state is self.state:
+                return
+            self.state = state
+        if self.on_health is None:
+            return
+        try:
+            self.on_health(HealthEvent(self.component, state, message, self.window_id))
+        except Exception:  # noqa: BLE001
+            logger.exception("%s health callback failed", self.component)

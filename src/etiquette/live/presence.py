@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
+from etiquette.live.health import HealthCallback, HealthReporter, HealthState, log_health
 from etiquette.presence.camera import CameraOptions, CameraSource
 from etiquette.presence.frames import FrameSample
 from etiquette.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
@@ -228,10 +228,7 @@ class LivePresence:
             self._conclude()
 
     def _health(self, state: HealthState, message: str) -> None:
-        try:
-            self.on_health(HealthEvent("presence", state, message, self.window_id))
-        except Exception:
-            logger.exception("health callback failed")
+        HealthReporter("presence", self.on_health, self.window_id).report(state, message)
 
     def _ensure_watcher(self) -> PresenceWatcher:
         if self._watcher is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
+from etiquette.live.health import HealthCallback, HealthReporter, HealthState, log_health
 from etiquette.records import Transcript, Utterance
 from etiquette.transcribe import INPUT_S, Recogniser
 
@@ -62,14 +62,13 @@ class SharedRecogniser:
         self.batch_s = batch_s or recogniser.options.batch_size * INPUT_S
         self.memory_s, self.lag_warn_s = memory_s, lag_warn_s
         self.spool_dir = spool_dir
-        self.on_health = on_health
+        self._health = HealthReporter("recogniser", on_health, state=HealthState.OK)
         self.stats = RecognitionStats()
         self._queue: deque[_Queued] = deque()
         self._memory_s = 0.0
         self._queued_s = 0.0
         self._cond = threading.Condition()
         self._stopping = False
-        self._lagging = False
         self._seq = 0
         self._thread = threading.Thread(target=self._run, name="recogniser", daemon=True)
 
@@ -152,14 +151,11 @@ class SharedRecogniser:
             if not self._queue:  # exact zeros, not float residue
                 self._queued_s = self._memory_s = 0.0
             lag = time.monotonic() - self._queue[0].queued_at if self._queue else None
-        if lag is not None and lag > self.lag_warn_s and not self._lagging:
-            self._lagging = True
-            self.on_health(HealthEvent("recogniser", HealthState.DEGRADED,
-                                       f"transcription is {lag:.0f} s behind "
-                                       f"({self.backlog_s:.0f} s of speech queued)"))
-        elif lag is None and self._lagging:
-            self._lagging = False
-            self.on_health(HealthEvent("recogniser", HealthState.OK, "transcription caught up"))
+        if lag is not None and lag > self.lag_warn_s:
+            self._health.report(HealthState.DEGRADED, f"transcription is {lag:.0f} s behind "
+                                                      f"({self.backlog_s:.0f} s of speech queued)")
+        elif lag is None:
+            self._health.report(HealthState.OK, "transcription caught up")
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
@@ -169,8 +165,8 @@ class SharedRecogniser:
                 transcripts = self.recogniser.transcribe(utterances)
             except Exception as e:  # noqa: BLE001 - one bad batch must not stop every window
                 logger.exception("transcription of %d utterances failed", len(batch))
-                self.on_health(HealthEvent("recogniser", HealthState.DEGRADED,
-                                           f"{len(batch)} utterances not transcribed: {e}"))
+                self._health.report(HealthState.DEGRADED,
+                                    f"{len(batch)} utterances not transcribed: {e}")
                 transcripts = [Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                           u.end_s, ()) for u in utterances]
             self.stats.busy_s += time.monotonic() - started

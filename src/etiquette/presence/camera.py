@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
-from etiquette.live.health import HealthCallback, HealthEvent, HealthState
+from etiquette.live.health import HealthCallback, HealthReporter, HealthState
 from etiquette.presence.frames import FrameSample, Sampler, VideoError
 
 logger = logging.getLogger("etiquette.presence.camera")
@@ -94,10 +94,9 @@ class CameraSource:
         self.name = display_name(source)
         self.options = options or CameraOptions()
         self.target, self.live = _target(source)
-        self.on_health = on_health
         self.window_id = window_id
         self.started: datetime | None = None  # UTC of offset 0 (live sources)
-        self.state: HealthState | None = None  # None: not tried yet
+        self._health = HealthReporter("camera", on_health, window_id)
         self._origin: float | None = None  # time.monotonic() when frames() first began
         self._sampled: deque[float] = deque()  # monotonic times of recent frames handed on
         self._sampled_lock = threading.Lock()  # `fps` is read by the metrics thread
@@ -133,16 +132,10 @@ class CameraSource:
             raise VideoError(f"无法打开视频源 (cannot open video source): {self.name}")
         return cap
 
-    def _report(self, state: HealthState, message: str) -> None:
-        """Report a change of state once, not every retry of an outage."""
-        if state is self.state:
-            return
-        self.state = state
-        if self.on_health is not None:
-            try:
-                self.on_health(HealthEvent("camera", state, message, self.window_id))
-            except Exception:  # a broken reporter must not take the camera down with it
-                logger.exception("health callback failed")
+    @property
+    def state(self) -> HealthState | None:
+        """The camera's last reported health; None: not tried yet."""
+        return self._health.state
 
     def frames(self, stop: threading.Event | None = None) -> Iterator[FrameSample]:
         """Sampled frames with their offset: position in a file, seconds since opening when live.
@@ -236,7 +229,7 @@ class CameraSource:
                                     logger.info("%s: frames again after %d failure(s)",
                                                 self.name, failures)
                                 failures = 0
-                                self._report(HealthState.OK,
+                                self._health.report(HealthState.OK,
                                              f"视频源正常 (receiving frames): {self.name}")
                             if due:
                                 self._count()
@@ -252,12 +245,12 @@ class CameraSource:
                     cap = None
                 failures += 1
                 if attempts is not None and failures > attempts:
-                    self._report(HealthState.DOWN, problem)
+                    self._health.report(HealthState.DOWN, problem)
                     raise VideoError(f"视频源中断 (video source dropped): {self.name}，"
                                      f"重连 {attempts} 次均失败")
                 delay = min(self.options.reconnect_max_delay_s,
                             self.options.reconnect_delay_s * 2 ** (failures - 1))
-                self._report(HealthState.DOWN, f"{problem}；{delay:.0f} 秒后重连 "
+                self._health.report(HealthState.DOWN, f"{problem}；{delay:.0f} 秒后重连 "
                                                f"(reopening in {delay:.1f} s)")
                 logger.warning("%s: %s; reopening in %.1f s (failure %d%s)", self.name, problem,
                                delay, failures, "" if attempts is None else f"/{attempts}")
