@@ -126,18 +126,23 @@ class Recogniser:
         heard = dict(zip(map(id, audible), self._transcribe(audible)))
         # Whisper now and then skips a whole utterance of a packed input (measured: 急什么，忙着呢
         # came back empty beside two others and whole alone). Speech that gave no text at all is
-        # decoded again, each utterance in an input of its own.
-        if len(audible) > 1:
+        # decoded again among other neighbours, 1 s apart (one input for all of them, not one
+        # each); what is still empty then, in an input of its own.
+        for alone in (False, True):
             missed = [u for u in audible if not heard[id(u)].words and not heard[id(u)].dropped]
-            heard.update(zip(map(id, missed), self._transcribe(missed, alone=True)))
+            if len(audible) == 1 or not missed:
+                break
+            heard.update(zip(map(id, missed), self._transcribe(missed, alone, gap_s=1.0)))
         return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
                                                u.start_s, u.end_s, ()) for u in utterances]
 
-    def _transcribe(self, utterances: Sequence[Utterance], alone: bool = False) -> list[Transcript]:
+    def _transcribe(self, utterances: Sequence[Utterance], alone: bool = False,
+                    gap_s: float | None = None) -> list[Transcript]:
         o = self.options
         if not utterances:
             return []
-        packed, clips, placed = pack(utterances, o.gap_s, alone)
+        gap_s = o.gap_s if gap_s is None else gap_s
+        packed, clips, placed = pack(utterances, gap_s, alone)
         segments = self._segments(packed, clips)
         words: list[list[Word]] = [[] for _ in placed]
         starts = np.array([p.start_s for p in placed])
@@ -155,7 +160,7 @@ class Recogniser:
                     mid = (w.start + w.end) / 2
                     distance = np.maximum(np.maximum(starts - mid, mid - ends), 0.0)
                     k = int(np.argmin(distance))
-                    if distance[k] > o.gap_s / 2:
+                    if distance[k] > gap_s / 2:
                         continue  # in the silence between utterances: not speech
                 p = placed[k]
                 u = p.utterance
