@@ -52,7 +52,6 @@ class WindowRunner:
         self.presence_incidents: dict[str, int] = {}
         self.health: dict[str, HealthState] = {}
         self._thread: threading.Thread | None = None
-        self._pending_call = False  # 叫号 before any audio arrived
 
     @property
     def audio_stats(self) -> CaptureStats | None:
@@ -102,15 +101,12 @@ class WindowRunner:
                 self.monitor.finish(ended)
 
     def _new_monitor(self, channels: int, started: datetime | None) -> WindowMonitor:
-        monitor = WindowMonitor(self.id, channels, started or datetime.now(timezone.utc),
-                                self.site.speech, self.site.recogniser, self.site.emit,
-                                self.site.evidence_dir)
-        if self._pending_call:
-            monitor.call_next()
-        return monitor
+        return WindowMonitor(self.id, channels, started or datetime.now(timezone.utc),
+                             self.site.speech, self.site.recogniser, self.site.emit,
+                             self.site.evidence_dir)
 
     def call_next(self) -> None:
-        if self.monitor is not None:
+        if self.monitor is not None:  # before any audio there is no session to end
             self.monitor.call_next()
 
     def staff_left(self) -> None:
