@@ -26,6 +26,7 @@ from etiquette.presence.watcher import PresenceOptions
 from etiquette.rules import RulesError, load_rules
 from etiquette.segment import SegmenterOptions
 from etiquette.service.cli import serve, users_app
+from etiquette.service.report_cli import report
 from etiquette.sinks.http import HttpSink, PostReport, TeeSink
 from etiquette.transcribe import RecogniserOptions
 
@@ -37,6 +38,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(rules_app, name="rules")
 app.command("serve")(serve)
 app.command("run")(run)
+app.command("report")(report)
 app.add_typer(users_app, name="users")
 
 # Logs and tables piped to a file should not be cut at 80 columns.

@@ -173,3 +173,57 @@ def test_only_admins_see_the_rules_page(browser, sqlite_service: LiveService) ->
         assert response is not None and response.status == 403
     finally:
         page.close()
+
+
+def _login(page, live: LiveService, who: str = "supervisor") -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live.base_url}/login")
+    page.fill("input[name=username]", who)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/incidents**")
+
+
+def test_a_critical_incident_pops_up_on_a_supervisors_workbench(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+    live = sqlite_service
+    page = browser.new_page()
+    try:
+        _login(page, live)
+        assert page.locator("#alerts-toggle").is_checked()
+        page.wait_for_function("() => sessionStorage.getItem('etiquette-alerts-since') !== null",
+                               timeout=10000)  # the stream is open
+        body = incident(rule_id="F4-1", rule_name="禁用语：你去投诉我啊", phrase="你去投诉我啊",
+                        severity="critical", deduction=3.0, transcript="你去投诉我啊",
+                        hit_start=0, hit_end=6)
+        assert post_incident(live.pipeline(), body).status_code == 201
+        toast = page.locator(f".toast a[href='/incidents/{body['id']}']")
+        toast.wait_for(timeout=15000)
+        assert "严重" in toast.inner_text() and "01 号窗口" in toast.inner_text()
+        toast.click()
+        page.wait_for_url(f"**/incidents/{body['id']}**")
+        assert page.locator(f".toast a[href='/incidents/{body['id']}']").count() == 0  # shown once
+        # Turned off, the next one does not show.
+        page.uncheck("#alerts-toggle")
+        other = {**body, "id": str(uuid.uuid4())}
+        assert post_incident(live.pipeline(), other).status_code == 201
+        page.wait_for_timeout(3000)
+        assert page.locator(f".toast a[href='/incidents/{other['id']}']").count() == 0
+    finally:
+        page.evaluate("() => localStorage.removeItem('etiquette-alerts')")
+        page.close()
+
+
+def test_the_report_page_prints_without_the_workbench_around_it(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+    live = sqlite_service
+    page = browser.new_page()
+    try:
+        _login(page, live, "auditor")
+        page.click("#nav-reports")
+        page.wait_for_url("**/reports**")
+        assert page.locator("#window-ranking").is_visible() and page.locator("#chart-ranking").is_visible()
+        assert page.locator("header.top").is_visible() and page.locator("#report-form").is_visible()
+        page.emulate_media(media="print")
+        assert not page.locator("header.top").is_visible() and not page.locator("#report-form").is_visible()
+        assert page.locator("#window-ranking").is_visible()
+        assert page.pdf(format="A4")[:4] == b"%PDF"
+    finally:
+        page.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,20 @@ def same_rules_new_comment(api: LiveService) -> dict[str, Any]:
     changes nothing for the other tests sharing this service."""
     current = api.client("admin").get("/api/v1/rules/current").text
     return {"yaml": f"{current.rstrip()}\n# {uniq()}\n", "comment": "role matrix"}
+
+
+def same_scheme_new_comment(api: LiveService) -> dict[str, Any]:
+    """A new scoring version that scores as the one in force (only a YAML comment differs)."""
+    current = api.client("admin").get("/api/v1/scoring/in-force").json()["yaml"]
+    return {"yaml": f"{current.rstrip()}\n# {uniq()}\n", "comment": "role matrix"}
+
+
+def make_webhook(api: LiveService) -> int:
+    """An inactive webhook (it sends nothing) for the endpoints that need one."""
+    r = api.client("admin").post("/api/v1/webhooks", json={
+        "name": f"hook-{uniq()}", "url": "http://127.0.0.1:9/", "active": False})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,27 @@ CASES: dict[str, Case] = {
     "save rules": Case("POST", lambda a: "/api/v1/rules/versions", {"admin": 201},
                        body=lambda a: same_rules_new_comment(a)),
     "run retention": Case("POST", lambda a: "/api/v1/retention/run", {"admin": 200}),
+    "report": Case("GET", lambda a: "/api/v1/reports/2025-03", READERS),
+    "report export": Case("GET", lambda a: "/api/v1/reports/2025-03/export?format=xlsx", READERS),
+    "scoring versions": Case("GET", lambda a: "/api/v1/scoring/versions", READERS),
+    "scoring in force": Case("GET", lambda a: "/api/v1/scoring/in-force", READERS),
+    "one scoring version": Case("GET", lambda a: "/api/v1/scoring/versions/1", READERS),
+    "save scoring": Case("POST", lambda a: "/api/v1/scoring/versions", {"admin": 201},
+                         body=lambda a: same_scheme_new_comment(a)),
+    "alert stream": Case("GET", lambda a: "/api/v1/alerts/stream",
+                         {"admin": 200, "supervisor": 200}, kind="stream"),
+    "list webhooks": Case("GET", lambda a: "/api/v1/webhooks", {"admin": 200, "auditor": 200}),
+    "create webhook": Case("POST", lambda a: "/api/v1/webhooks", {"admin": 201},
+                           body=lambda a: {"name": f"hook-{uniq()}", "url": "http://127.0.0.1:9/",
+                                           "active": False}),
+    "change webhook": Case("PATCH", lambda a: f"/api/v1/webhooks/{make_webhook(a)}", {"admin": 200},
+                           body=lambda a: {"name": f"hook-{uniq()}"}),
+    "practice phrases": Case("GET", lambda a: "/api/v1/practice/phrases", {"staff1": 200}),
+    "practice history": Case("GET", lambda a: "/api/v1/practice/attempts", {"staff1": 200}),
+    # Staff pass the role check and reach the decoder, which refuses bytes that are no audio.
+    "practise": Case("POST", lambda a: "/api/v1/practice/attempts", {"staff1": 415}, kind="practice"),
+    "webhook deliveries": Case("GET", lambda a: f"/api/v1/webhooks/{make_webhook(a)}/deliveries",
+                               {"admin": 200, "auditor": 200}),
     "me": Case("GET", lambda a: "/api/v1/auth/me", EVERYONE),
     "ingest": Case("POST", lambda a: "/api/v1/incidents", {"pipeline": 201}, kind="ingest",
                    refused={r: 401 for r in ("admin", "supervisor", "auditor", "staff1")}),
@@ -132,6 +168,13 @@ def test_role_matrix(api: LiveService, name: str) -> None:
         path = shared or case.path(api)
         if case.kind == "ingest":
             r = post_incident(client, incident())
+        elif case.kind == "stream":  # an event stream never ends: its status line suffices
+            with client.stream(case.method, path) as streamed:
+                outcomes[role] = streamed.status_code
+            continue
+        elif case.kind == "practice":
+            r = client.post(path, data={"rule_id": "R-greeting"},
+                            files={"audio": ("a.webm", b"no audio here" * 10, "audio/webm")})
         elif case.kind == "import":
             r = client.post(path, files={"file": ("m.yaml", b"centers: []\n", "text/yaml")})
         else:
@@ -169,5 +212,7 @@ def _template(path: str) -> str:
             parts[i] = "{incident_id}"
         elif part.isdigit():
             parts[i] = "{id}"
+        elif re.fullmatch(r"\d{4}-\d{2}", part):
+            parts[i] = "{period}"
     path = "/" + "/".join(parts)
     return path.replace("/evidence/clip", "/evidence/{role}")

@@ -1,7 +1,8 @@
 """The application factory: settings in, a FastAPI app out (API, workbench, jobs).
 
 Start-up is a list of steps: wait for the database, apply migrations, seed the first rules
-version, open the evidence store, start the retention job. Nothing here loads a model.
+and scoring versions, open the evidence store, start the retention and webhook jobs. Nothing
+here loads a model.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from etiquette.service.core import db
 from etiquette.service.core.config import Settings
 from etiquette.service.errors import ServiceError
 from etiquette.service.evidence_store import EvidenceStore
-from etiquette.service.services import rules
+from etiquette.service.services import rules, scoring
+from etiquette.service.services.practice import Practiser
 from etiquette.service.services.retention import RetentionJob
+from etiquette.service.services.webhooks import WebhookJob
 from etiquette.service.web import routes as web
 
 logger = logging.getLogger("etiquette.service")
@@ -39,6 +42,7 @@ def prestart(settings: Settings, engine: Engine) -> None:
     db.upgrade(engine)
     with db.make_sessionmaker(engine)() as session:
         rules.seed(session=session, path=settings.rules_path)
+        scoring.seed(session=session, path=settings.scoring_path)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -52,12 +56,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             job = RetentionJob(app.state.sessionmaker, app.state.store, settings)
             job.start()
         app.state.retention_job = job
+        webhook_job = None
+        if settings.run_webhook_job:
+            webhook_job = WebhookJob(app.state.sessionmaker, settings)
+            webhook_job.start()
+        app.state.webhook_job = webhook_job
         try:
             yield
         finally:
-            if job:
-                job.stop()
-                job.join(timeout=10)
+            for worker in (job, webhook_job):
+                if worker:
+                    worker.stop()
+                    worker.join(timeout=10)
             engine.dispose()
 
     app = FastAPI(title="etiquette 监督考核服务", version=__version__, lifespan=lifespan,
@@ -68,6 +78,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.store = EvidenceStore(settings.evidence_dir)
+    app.state.practiser = Practiser(settings)  # loads its model at the first practice attempt
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(web.router)

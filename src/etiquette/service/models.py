@@ -244,6 +244,84 @@ class RuleVersion(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class ScoringVersion(Base):
+    """One saved scoring scheme (the YAML of rules/scoring.yaml) and the month it takes effect.
+    A month is scored by the version with the latest `effective_from` not after it (the highest
+    id among equals). Versions are only added, never from a month already past, so a month
+    once over is never rescored by a later change. Version 1 (effective 2000-01) is seeded from
+    the bundled file at the first start."""
+
+    __tablename__ = "scoring_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 1, 2, 3…
+    yaml: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64))  # the scheme's own `version:` label
+    effective_from: Mapped[str] = mapped_column(String(7), index=True)  # "YYYY-MM", local month
+    sha256: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Webhook(Base):
+    """Where the service POSTs matching incidents as they arrive (admins configure it). The
+    secret signs each body (HMAC-SHA256); it must be kept in clear to sign with, and is shown
+    to the admin once, when the webhook is created."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every kind
+    severities: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every severity
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+
+
+class WebhookDelivery(Base):
+    """One incident to send to one webhook: written in the ingest transaction (so none is
+    lost), sent by the delivery job, retried with back-off until delivered or failed."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("webhook_id", "incident_id", name="uq_delivery_webhook_incident"),
+                      Index("ix_webhook_deliveries_due", "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    incident_id: Mapped[str] = mapped_column(String(36))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class PracticeAttempt(Base):
+    """One recording a staff member made on the practice page, and what the matcher heard.
+    The audio itself is not kept: the history is for the person's progress, not evidence."""
+
+    __tablename__ = "practice_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    phrase: Mapped[str] = mapped_column(String(500))
+    transcript: Mapped[str] = mapped_column(Text)
+    recognised: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)
+    missed: Mapped[list[str]] = mapped_column(JSON, default=list)  # phrase words not heard
+    duration_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Who did what when, with the record before and after. Written in the same transaction as
     the change it describes, so a change without its entry cannot exist."""

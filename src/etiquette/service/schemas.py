@@ -491,3 +491,217 @@ class Health(BaseModel):
 
 class Message(BaseModel):
     detail: str
+
+
+# ---------------------------------------------------------------- scoring and reports
+
+MONTH_PATTERN = r"^2\d{3}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^2\d{3}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+
+
+class ScoringVersionCreate(_Strict):
+    yaml: str = Field(min_length=1, max_length=MAX_RULES_YAML,
+                      description="the whole scheme, in the format of rules/scoring.yaml")
+    effective_from: str | None = Field(None, pattern=MONTH_PATTERN,
+                                       description="first month it scores (YYYY-MM, the center's "
+                                                   "time zone); default the current month; never "
+                                                   "a month already past")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    based_on: int | None = Field(None, ge=1, le=MAX_ID,
+                                 description="the version this edit started from (409 if another "
+                                             "was saved since)")
+
+
+class ScoringVersionSummary(BaseModel):
+    id: int
+    version: str = Field(description="the scheme's own `version:` label")
+    effective_from: str = Field(description="YYYY-MM: scores this month and later ones, until a "
+                                            "version effective later")
+    sha256: str
+    comment: str
+    created_at: datetime
+    created_by: str
+
+
+class ScoringVersionPublic(ScoringVersionSummary):
+    yaml: str
+
+
+class ScoringVersionsPublic(BaseModel):
+    data: list[ScoringVersionSummary]
+    count: int
+
+
+class SchemeUsed(BaseModel):
+    month: str
+    version_id: int
+    version: str
+
+
+class WindowScore(BaseModel):
+    rank: int
+    window_pk: int
+    center: str
+    window_id: str
+    number: str
+    department: str
+    score: float = Field(description="month: base minus deductions; quarter/year: mean of months")
+    previous_score: float | None = Field(description="the same, over the previous period")
+    change: float | None
+    counted: int = Field(description="incidents that counted (confirmed or under appeal)")
+    deducted: float
+    red_flag: bool
+    disqualified_by: Severity | None = Field(description="a counted incident of this severity "
+                                                         "barred it from the red flags")
+
+
+class StaffScore(BaseModel):
+    rank: int
+    staff_id: int
+    name: str
+    employee_no: str
+    score: float
+    previous_score: float | None
+    change: float | None
+    counted: int
+    deducted: float
+
+
+class CountRow(BaseModel):
+    key: str
+    name: str
+    counted: int = Field(description="incidents that counted")
+    total: int = Field(description="every incident, pending and dismissed included")
+    points: float = 0.0
+
+
+class ReportPublic(BaseModel):
+    period: str = Field(description="2026-11, 2026-Q4 or 2026")
+    kind: str
+    label: str
+    previous_period: str
+    public: bool = Field(description="the variant to publish: no staff, no personal data")
+    center: str | None
+    timezone: str
+    generated_at: datetime
+    schemes: list[SchemeUsed]
+    red_flag_rule: str
+    windows: list[WindowScore]
+    staff: list[StaffScore]
+    red_flags: list[WindowScore]
+    by_kind: list[CountRow]
+    by_rule: list[CountRow]
+    by_time: list[CountRow] = Field(description="weeks of a month or quarter; months of a year")
+    incidents: int
+    counted: int
+    pending: int
+    unattributed: int = Field(description="incidents of windows not in the master data")
+
+
+# ---------------------------------------------------------------- alerts
+
+
+class WebhookBase(_Strict):
+    name: Name
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s\x00-\x1f]+$",
+                     description="http(s) URL the service POSTs each matching incident to")
+    kinds: list[IncidentKind] = Field(default_factory=list, max_length=10,
+                                      description="the kinds to send; empty: every kind")
+    severities: list[Severity] = Field(default_factory=lambda: [Severity.CRITICAL], max_length=3,
+                                       description="the severities to send; empty: every one")
+    active: bool = True
+
+
+class WebhookCreate(WebhookBase):
+    pass
+
+
+class WebhookUpdate(_Strict):
+    name: Name | None = None
+    url: str | None = Field(None, min_length=8, max_length=2000, pattern=r"^https?://[^\s\x00-\x1f]+$")
+    kinds: list[IncidentKind] | None = Field(None, max_length=10)
+    severities: list[Severity] | None = Field(None, max_length=3)
+    active: bool | None = None
+
+
+class WebhookPublic(BaseModel):
+    id: int
+    name: str
+    url: str
+    kinds: list[IncidentKind]
+    severities: list[Severity]
+    active: bool
+    created_at: datetime
+    created_by: str
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="the HMAC-SHA256 key of X-Etiquette-Signature; shown only now")
+
+
+class WebhooksPublic(BaseModel):
+    data: list[WebhookPublic]
+    count: int
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: int
+    webhook_id: int
+    incident_id: str
+    status: str = Field(description="pending, delivered or failed (after the last retry)")
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    last_status_code: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class WebhookDeliveriesPublic(BaseModel):
+    data: list[WebhookDeliveryPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- staff self-training
+
+
+class PracticePhrase(BaseModel):
+    rule_id: str
+    name: str
+    clause: str
+    phrase: str = Field(description="the standard phrase of Appendix B to say")
+    variants: list[str]
+
+
+class PracticePhrases(BaseModel):
+    data: list[PracticePhrase]
+
+
+class PracticeResult(BaseModel):
+    id: int
+    rule_id: str
+    phrase: str
+    transcript: str = Field(description="what the recogniser heard")
+    recognised: bool
+    score: float
+    matched: str = Field(description="the words that matched the phrase")
+    missed: list[str] = Field(description="words of the phrase that were not heard")
+    duration_s: float
+    created_at: datetime
+
+
+class PracticeAttemptPublic(BaseModel):
+    id: int
+    rule_id: str
+    phrase: str
+    transcript: str
+    recognised: bool
+    score: float
+    missed: list[str]
+    duration_s: float
+    created_at: datetime
+
+
+class PracticeHistory(BaseModel):
+    data: list[PracticeAttemptPublic]
+    count: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from etiquette.service.api.routes import (
+    alerts,
     api_keys,
     assignments,
     audit,
@@ -13,8 +14,11 @@ from etiquette.service.api.routes import (
     incidents,
     ingest,
     masterdata,
+    practice,
+    reports,
     retention,
     rules,
+    scoring,
     staff,
     users,
     windows,
@@ -22,5 +26,6 @@ from etiquette.service.api.routes import (
 
 api_router = APIRouter(prefix="/api/v1")
 for module in (auth, ingest, incidents, centers, windows, staff, assignments, masterdata, users,
-               api_keys, audit, rules, retention):
+               api_keys, audit, rules, retention, scoring, reports, alerts,
+               practice):
     api_router.include_router(module.router)

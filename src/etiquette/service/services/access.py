@@ -27,20 +27,28 @@ class Permission(StrEnum):
     RULES_READ = "rules.read"
     RULES_ADMIN = "rules.admin"  # the version history, and saving a new version
     RETENTION_RUN = "retention.run"
+    REPORTS_READ = "reports.read"  # monthly scores, rankings, red flags, their exports
+    SCORING_ADMIN = "scoring.admin"  # the scoring scheme's versions
+    ALERTS_SUBSCRIBE = "alerts.subscribe"  # the workbench's live notice of critical incidents
+    WEBHOOKS_READ = "webhooks.read"
+    WEBHOOKS_ADMIN = "webhooks.admin"
+    PRACTICE = "practice"  # staff self-training: record a phrase, see whether it was recognised
     INGEST = "ingest"
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_REVIEW, P.INCIDENTS_DECIDE_APPEAL,
-                                P.INCIDENTS_HISTORY, P.MASTER_READ, P.RULES_READ}),
+                                P.INCIDENTS_HISTORY, P.MASTER_READ, P.RULES_READ, P.REPORTS_READ,
+                                P.ALERTS_SUBSCRIBE}),
     Role.AUDITOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_HISTORY, P.MASTER_READ, P.USERS_READ,
-                             P.API_KEYS_READ, P.AUDIT_READ, P.RULES_READ}),
-    Role.STAFF: frozenset({P.INCIDENTS_READ_OWN, P.INCIDENTS_APPEAL_OWN, P.RULES_READ}),
+                             P.API_KEYS_READ, P.AUDIT_READ, P.RULES_READ, P.REPORTS_READ,
+                             P.WEBHOOKS_READ}),
+    Role.STAFF: frozenset({P.INCIDENTS_READ_OWN, P.INCIDENTS_APPEAL_OWN, P.RULES_READ, P.PRACTICE}),
 }
 ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.SUPERVISOR] | frozenset(
     {P.MASTER_WRITE, P.USERS_READ, P.USERS_WRITE, P.API_KEYS_READ, P.API_KEYS_WRITE, P.AUDIT_READ,
-     P.RETENTION_RUN, P.RULES_ADMIN})
+     P.RETENTION_RUN, P.RULES_ADMIN, P.SCORING_ADMIN, P.WEBHOOKS_READ, P.WEBHOOKS_ADMIN})
 # Besides ingest a pipeline may read the rules in force, so that a live site scores with them.
 PIPELINE_PERMISSIONS = frozenset({P.INGEST, P.RULES_READ})
 
@@ -98,5 +106,6 @@ def pipeline_principal(key: ApiKey) -> Principal:
 
 
 SYSTEM_RETENTION = Principal(label="system:retention")
-SYSTEM_START = Principal(label="system:start-up")  # seeds the first rule version
+SYSTEM_START = Principal(label="system:start-up")  # seeds the first rule and scoring versions
+SYSTEM_WEBHOOKS = Principal(label="system:webhooks")  # audits a delivery that failed for good
 SYSTEM_CLI = Principal(label="system:cli", grants=frozenset(Permission))  # an operator at the console

@@ -29,6 +29,7 @@ from etiquette.service.errors import Conflict, Invalid, TooLarge, UnsupportedMed
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import Evidence, Incident
 from etiquette.service.schemas import EvidenceRole, IncidentIn
+from etiquette.service.services import webhooks
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.highlight import hit_span
 
@@ -155,6 +156,7 @@ def ingest(*, session: Session, settings: Settings, store: EvidenceStore, princi
                                                "window_id": row.window_id, "staff_id": staff_id,
                                                "evidence": sorted(r for r, _ in shas)})
     try:
+        webhooks.enqueue(session=session, incident=row)  # sent later by the webhook job
         session.commit()
     except IntegrityError:
         # The same id committed by a concurrent request (a retry racing its original).

@@ -35,3 +35,59 @@
     }
   });
 })();
+
+// Alerts: a supervisor's pages subscribe to critical incidents (server-sent events) and show
+// each as a toast linking to the incident. The checkbox in the header turns it off per browser.
+(function () {
+  "use strict";
+  if (document.body.dataset.alerts !== "1" || !window.EventSource) { return; }
+  var toggle = document.getElementById("alerts-toggle");
+  var box = document.getElementById("toasts");
+  var source = null;
+  function toast(a) {
+    var div = document.createElement("div");
+    div.className = "toast";
+    div.setAttribute("role", "alert");
+    var title = document.createElement("a");
+    title.href = a.url;
+    title.textContent = "【" + a.severity_name + "】" + (a.center || "") + " " +
+      (a.window_number ? a.window_number + " 号窗口" : a.window_id);
+    var text = document.createElement("div");
+    text.textContent = a.kind_name + "：" + a.rule_name + "（" + new Date(a.at).toLocaleTimeString() + "）";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "×";
+    close.title = "关闭";
+    close.addEventListener("click", function () { div.remove(); });
+    div.appendChild(title); div.appendChild(text); div.appendChild(close);
+    box.prepend(div);
+  }
+  // Moving from page to page reconnects: the new stream starts where the last page's ended,
+  // and an incident already shown is not shown again.
+  var shown = JSON.parse(sessionStorage.getItem("etiquette-alerts-shown") || "[]");
+  function mark() { sessionStorage.setItem("etiquette-alerts-since", new Date().toISOString()); }
+  function start() {
+    if (source) { return; }
+    var since = sessionStorage.getItem("etiquette-alerts-since");
+    source = new EventSource("/api/v1/alerts/stream" + (since ? "?since=" + encodeURIComponent(since) : ""));
+    source.addEventListener("open", mark);
+    source.addEventListener("incident", function (e) {
+      var a = JSON.parse(e.data);
+      mark();
+      if (shown.indexOf(a.id) >= 0) { return; }
+      shown = shown.concat([a.id]).slice(-100);
+      sessionStorage.setItem("etiquette-alerts-shown", JSON.stringify(shown));
+      toast(a);
+    });
+    setInterval(function () { if (source && source.readyState === 1) { mark(); } }, 5000);
+    window.addEventListener("pagehide", function () { if (source) { mark(); } });
+  }
+  function stop() { if (source) { source.close(); source = null; } }
+  var on = localStorage.getItem("etiquette-alerts") !== "off";
+  toggle.checked = on;
+  if (on) { start(); }
+  toggle.addEventListener("change", function () {
+    localStorage.setItem("etiquette-alerts", toggle.checked ? "on" : "off");
+    if (toggle.checked) { start(); } else { stop(); }
+  });
+})();

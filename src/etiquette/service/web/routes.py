@@ -27,7 +27,9 @@ from etiquette.service.crud import audit
 from etiquette.service.crud import incidents as crud
 from etiquette.service.crud import master as crud_master
 from etiquette.service.crud import rules as crud_rules
+from etiquette.service.crud import scoring as crud_scoring
 from etiquette.service.errors import Forbidden, Invalid, ServiceError, Unauthorized
+from etiquette.service.labels import number
 from etiquette.service.models import Center, Staff
 from etiquette.service.schemas import (
     MAX_ID,
@@ -38,9 +40,11 @@ from etiquette.service.schemas import (
     ReviewRequest,
     ReviewStatus,
     RuleVersionCreate,
+    ScoringVersionCreate,
 )
-from etiquette.service.services import auth, review
+from etiquette.service.services import auth, practice, report_export, reports, review
 from etiquette.service.services import rules as rules_service
+from etiquette.service.services import scoring as scoring_service
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.incidents import to_public
 
@@ -57,6 +61,7 @@ ROLE_NAMES = {"admin": "管理员", "supervisor": "监督员", "staff": "窗口�
 SPEAKER_NAMES = {"staff": "工作人员", "citizen": "办事群众", "unknown": "未区分"}
 EVIDENCE_NAMES = {"clip": "录音片段", "snapshot": "现场抓拍", "empty_seat": "空座画面",
                   "last_seen": "最后在岗画面"}
+templates.env.filters["num"] = number
 templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, KIND_NAMES=KIND_NAMES,
                              SEVERITY_NAMES=SEVERITY_NAMES, ROLE_NAMES=ROLE_NAMES,
                              SPEAKER_NAMES=SPEAKER_NAMES, EVIDENCE_NAMES=EVIDENCE_NAMES)
@@ -356,3 +361,94 @@ def rules_submit(request: Request, session: SessionDep, principal: PageUser,
         return _rules_page(request, session, principal, text=yaml, comment=comment,
                            based_on=based_on, error="规则内容不能为空", status_code=422)
     return RedirectResponse(f"/rules?saved={row.id}", status_code=303)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def report_page(request: Request, session: SessionDep, settings: SettingsDep, principal: PageUser,
+                period: Annotated[str | None, Query(max_length=10)] = None,
+                center_id: Annotated[str | None, Query(max_length=12)] = None,
+                public: Annotated[str | None, Query(max_length=5)] = None) -> Response:
+    """The report of a month, quarter or year (default: the current month), with its exports."""
+    principal.require(Permission.REPORTS_READ)
+    chosen = reports.parse_period(period) if period else reports.parse_period(
+        str(scoring_service.current_month(settings)))
+    try:
+        center = int(center_id) if center_id else None
+    except ValueError as e:
+        raise Invalid("中心编号有误") from e
+    is_public = public in ("1", "true", "on")
+    report = reports.build(session=session, settings=settings, principal=principal, period=chosen,
+                           center_id=center, public=is_public)
+    query = {k: v for k, v in (("center_id", center_id), ("public", "true" if is_public else None)) if v}
+    centers, _ = crud_master.list_rows(session=session, model=Center, limit=500)
+    return _render(request, "report.html", {
+        "principal": principal, "report": report, "title": report_export.title(report),
+        "charts": report_export.chart_svgs(report), "centers": centers, "center_id": center,
+        "export_base": f"/api/v1/reports/{report.period}/export", "q": urlencode(query)})
+
+
+# ---------------------------------------------------------------- scoring scheme
+
+
+def _scoring_page(request: Request, session: Session, settings: Any, principal: Principal, *,
+                  text: str | None = None, effective_from: str | None = None, comment: str = "",
+                  error: str | None = None, saved: int | None = None,
+                  status_code: int = 200) -> HTMLResponse:
+    month = scoring_service.current_month(settings)
+    in_force, _ = scoring_service.in_force(session, month)
+    newest = crud_scoring.current(session=session)
+    history, count = crud_scoring.list_versions(session=session, limit=200)
+    return _render(request, "scoring.html", {
+        "principal": principal, "month": str(month), "in_force": in_force, "history": history,
+        "count": count, "text": text if text is not None else in_force.yaml,
+        "effective_from": effective_from or str(month), "comment": comment, "error": error,
+        "saved": saved, "based_on": newest.id if newest else "",
+        "can_edit": principal.can(Permission.SCORING_ADMIN)}, status_code=status_code)
+
+
+@router.get("/scoring", response_class=HTMLResponse)
+def scoring_page(request: Request, session: SessionDep, settings: SettingsDep, principal: PageUser,
+                 saved: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
+    principal.require(Permission.REPORTS_READ)
+    return _scoring_page(request, session, settings, principal, saved=saved)
+
+
+@router.post("/scoring")
+def scoring_submit(request: Request, session: SessionDep, settings: SettingsDep, principal: PageUser,
+                   yaml: Annotated[str, Form(max_length=200_000)],
+                   csrf_token: Annotated[str, Form(max_length=100)],
+                   effective_from: Annotated[str, Form(max_length=7)],
+                   based_on: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+                   comment: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Save the edited scheme; on a bad edit the same page with the error and the text."""
+    principal.require(Permission.SCORING_ADMIN)
+    check_csrf(principal, csrf_token)
+    try:
+        row = scoring_service.create_version(
+            session=session, settings=settings, principal=principal,
+            body=ScoringVersionCreate(yaml=yaml, effective_from=effective_from, comment=comment,
+                                      based_on=based_on))
+    except ServiceError as e:
+        return _scoring_page(request, session, settings, principal, text=yaml.replace("\r\n", "\n"),
+                             effective_from=effective_from, comment=comment, error=e.detail,
+                             status_code=e.status_code)
+    except ValidationError:
+        return _scoring_page(request, session, settings, principal, text=yaml,
+                             effective_from=effective_from, comment=comment,
+                             error="内容不能为空，生效月份应为 YYYY-MM", status_code=422)
+    return RedirectResponse(f"/scoring?saved={row.id}", status_code=303)
+
+
+# ---------------------------------------------------------------- staff self-training
+
+
+@router.get("/practice", response_class=HTMLResponse)
+def practice_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    """The required phrases to record, and the staff member's own practice history."""
+    phrases = practice.phrases(session, principal)
+    history, count = practice.history(session=session, principal=principal, limit=50)
+    return _render(request, "practice.html", {"principal": principal, "phrases": phrases,
+                                              "history": history, "count": count})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -34,7 +34,7 @@ async def _read(upload: UploadFile | None, role: EvidenceRole, limit: int) -> in
                         401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
                         413: {"model": Message}, 415: {"model": Message}, 422: {"model": Message}})
 async def ingest_incident(
-    response: Response, session: SessionDep, settings: SettingsDep, store: StoreDep,
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep, store: StoreDep,
     principal: Pipeline,
     incident: Annotated[str, Form(description="the incident line as JSON "
                                               "(etiquette batch output, without `evidence`)")],
@@ -60,5 +60,7 @@ async def ingest_incident(
                               incident=parsed, uploads=uploads))
     if not created:
         response.status_code = status.HTTP_200_OK
+    elif (job := getattr(request.app.state, "webhook_job", None)) is not None:
+        job.wake()  # a matching incident's webhook goes out now, not at the next poll
     return IngestResult(id=row.id, created=created, status=row.status,  # type: ignore[arg-type]
                         evidence=[EvidenceRole(e.role) for e in row.evidence])

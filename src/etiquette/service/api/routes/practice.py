@@ -1,0 +1,67 @@
+"""Staff self-training: the phrases to practise, one recorded attempt judged, the history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from starlette.concurrency import run_in_threadpool
+
+from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
+from etiquette.service.errors import TooLarge
+from etiquette.service.schemas import (
+    Message,
+    PracticeAttemptPublic,
+    PracticeHistory,
+    PracticePhrase,
+    PracticePhrases,
+    PracticeResult,
+)
+from etiquette.service.services import practice
+
+router = APIRouter(prefix="/practice", tags=["practice"])
+ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message}}
+
+
+@router.get("/phrases", response_model=PracticePhrases, responses=ERRORS)
+def list_phrases(session: SessionDep, principal: CurrentUser) -> PracticePhrases:
+    """The required phrases of the rules in force (staff)."""
+    return PracticePhrases(data=[
+        PracticePhrase(rule_id=r.id, name=r.name, clause=r.clause, phrase=r.phrases[0],
+                       variants=list(r.variants))
+        for r in practice.phrases(session, principal)])
+
+
+@router.post("/attempts", response_model=PracticeResult, status_code=status.HTTP_201_CREATED,
+             responses={**ERRORS, 413: {"model": Message}, 415: {"model": Message},
+                        422: {"model": Message}})
+async def create_attempt(request: Request, session: SessionDep, settings: SettingsDep,
+                         principal: CurrentUser,
+                         rule_id: Annotated[str, Form(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
+                         audio: Annotated[UploadFile, File(description="the recording (webm/ogg "
+                                                                       "opus, wav, mp3…)")]
+                         ) -> PracticeResult:
+    """Transcribe a recording of the phrase `rule_id` as the pipelines do and say whether the
+    phrase was recognised and which words were missed (staff). The first attempt after a
+    start loads the model (seconds)."""
+    data = await audio.read(settings.max_evidence_bytes + 1)
+    if len(data) > settings.max_evidence_bytes:
+        raise TooLarge(f"the recording exceeds {settings.max_evidence_bytes} bytes")
+    row, verdict = await run_in_threadpool(
+        lambda: practice.attempt(session=session, settings=settings,
+                                 practiser=request.app.state.practiser, principal=principal,
+                                 rule_id=rule_id, data=data))
+    return PracticeResult(id=row.id, rule_id=row.rule_id, phrase=row.phrase,
+                          transcript=row.transcript, recognised=row.recognised, score=row.score,
+                          matched=verdict.matched, missed=row.missed, duration_s=row.duration_s,
+                          created_at=row.created_at)
+
+
+@router.get("/attempts", response_model=PracticeHistory, responses=ERRORS)
+def list_attempts(session: SessionDep, principal: CurrentUser,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> PracticeHistory:
+    """The caller's own attempts, newest first (staff)."""
+    rows, count = practice.history(session=session, principal=principal, offset=offset, limit=limit)
+    return PracticeHistory(data=[PracticeAttemptPublic.model_validate(r, from_attributes=True)
+                                 for r in rows], count=count)

@@ -1,0 +1,237 @@
+"""Monthly, quarterly and yearly reports: window and staff scores with their ranking, the
+change against the previous period, the red-flag windows, incidents by kind, rule and week.
+
+A month is scored by the scheme in force for it (services.scoring). A quarter or year is the
+mean of its months' scores, over the months that have begun (a year in progress: January to
+now); its red flags follow the red-flag rule of its last scored month, and a window with a
+disqualifying incident in any of its months is barred. Red flags are chosen per center.
+The public variant (公开) carries no staff rows and no personal data at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from etiquette.scoring import (
+    Fact,
+    Month,
+    Period,
+    RedFlagRule,
+    Score,
+    ScoringScheme,
+    buckets,
+    mean,
+    rank,
+    red_flags,
+    score,
+)
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import scoring as crud
+from etiquette.service.crud.scoring import IncidentFacts
+from etiquette.service.errors import Invalid, NotFound
+from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES
+from etiquette.service.models import Staff, Window
+from etiquette.service.schemas import (
+    CountRow,
+    ReportPublic,
+    SchemeUsed,
+    StaffScore,
+    WindowScore,
+)
+from etiquette.service.services import scoring
+from etiquette.service.services.access import Permission, Principal
+
+
+@dataclass
+class Tally:
+    """One subject over a period: its monthly scores and what counted."""
+
+    scores: list[float] = field(default_factory=list)
+    counted: int = 0
+    deducted: float = 0.0
+    severities: set[str] = field(default_factory=set)
+
+    def add(self, s: Score) -> None:
+        self.scores.append(s.score)
+        self.counted += s.counted
+        self.deducted = round(self.deducted + s.deducted, 2)
+        self.severities |= s.severities
+
+    @property
+    def score(self) -> float:
+        return mean(self.scores)
+
+
+@dataclass
+class PeriodScores:
+    period: Period
+    months: list[Month]
+    schemes: list[SchemeUsed]
+    rule: RedFlagRule
+    windows: dict[int, Tally]
+    staff: dict[int, Tally]
+    facts: list[IncidentFacts]
+    counted_ids: set[str]
+    points: dict[str, float]  # incident id → points it cost its window
+
+
+def _fact(f: IncidentFacts) -> Fact:
+    return Fact(f.id, f.when, f.kind, f.rule_id, f.severity, f.deduction, f.status)
+
+
+def score_period(session: Session, settings: Settings, period: Period, center_id: int | None,
+                 window_rows: list[Window], staff_rows: list[Staff]) -> PeriodScores:
+    zone = ZoneInfo(settings.display_timezone)
+    now = scoring.current_month(settings)
+    months = [m for m in period.months if m <= now]
+    windows = {w.id: Tally() for w in window_rows}
+    staff = {s.id: Tally() for s in staff_rows}
+    schemes: list[SchemeUsed] = []
+    facts: list[IncidentFacts] = []
+    counted: set[str] = set()
+    points: dict[str, float] = {}
+    scheme: ScoringScheme | None = None
+    for month in months:
+        row, scheme = scoring.in_force(session, month)
+        schemes.append(SchemeUsed(month=str(month), version_id=row.id, version=row.version))
+        month_facts = crud.incidents_between(session=session, start=month.start(zone),
+                                             end=month.next().start(zone), center_id=center_id)
+        facts += month_facts
+        counted |= {f.id for f in month_facts if scheme.counts(_fact(f))}
+        by_window: dict[int, list[Fact]] = defaultdict(list)
+        by_staff: dict[int, list[Fact]] = defaultdict(list)
+        for f in month_facts:
+            if f.window_pk is not None:
+                by_window[f.window_pk].append(_fact(f))
+            if f.staff_id is not None:
+                by_staff[f.staff_id].append(_fact(f))
+        for pk, tally in windows.items():
+            s = score(scheme, by_window.get(pk, ()))
+            points.update({d.incident_id: d.points for d in s.deductions})
+            tally.add(s)
+        for sid, tally in staff.items():
+            tally.add(score(scheme, by_staff.get(sid, ())))
+    if scheme is None:
+        scheme = scoring.in_force(session, now)[1]
+    return PeriodScores(period, months, schemes, scheme.red_flag, windows, staff, facts, counted,
+                        points)
+
+
+def describe_rule(rule: RedFlagRule) -> str:
+    parts = []
+    if rule.min_score is not None:
+        parts.append(f"得分不低于 {rule.min_score:g} 分")
+    if rule.disqualifying_severities:
+        names = "、".join(SEVERITY_NAMES[s.value] for s in rule.disqualifying_severities)
+        parts.append(f"无{names}事件")
+    text = "、".join(parts) + "的窗口中" if parts else "全部窗口中"
+    text += f"按得分取前 {rule.top_n} 名（同分并列入选）" if rule.top_n else "均评为红旗窗口"
+    return text + "；各中心分别评选"
+
+
+def build(*, session: Session, settings: Settings, principal: Principal, period: Period,
+          center_id: int | None = None, public: bool = False) -> ReportPublic:
+    """The report of `period`. Raises NotFound (no such center), Invalid (a period not begun)."""
+    principal.require(Permission.REPORTS_READ)
+    zone = ZoneInfo(settings.display_timezone)
+    centers = crud.centers(session=session)
+    if center_id is not None and center_id not in centers:
+        raise NotFound(f"no center {center_id}")
+    if period.months[0] > scoring.current_month(settings):
+        raise Invalid(f"{period.label}尚未开始 (the period has not begun)")
+    end = period.end(zone)
+    prev = period.previous()
+    pstart = prev.start(zone)
+    seen = crud.incidents_between(session=session, start=pstart, end=end, center_id=center_id)
+    window_rows = crud.windows(session=session, center_id=center_id,
+                               with_pks={f.window_pk for f in seen if f.window_pk is not None})
+    staff_rows = [] if public else crud.staff(
+        session=session, center_id=center_id, start=pstart, end=end,
+        with_ids={f.staff_id for f in seen if f.staff_id is not None})
+    now = score_period(session, settings, period, center_id, window_rows, staff_rows)
+    before = score_period(session, settings, prev, center_id, window_rows, staff_rows)
+
+    # Windows: ranking, change, red flags per center.
+    rule = now.rule
+    barred = {pk: w for pk, t in now.windows.items() if (w := _worst(rule, t))}
+    flags: set[int] = set()
+    by_center: dict[int, dict[int, float]] = defaultdict(dict)
+    for w in window_rows:
+        by_center[w.center_id][w.id] = now.windows[w.id].score
+    for scores in by_center.values():
+        flags |= set(red_flags(rule, scores, barred))
+    ranks = rank({pk: t.score for pk, t in now.windows.items()})
+    rows = []
+    for w in window_rows:
+        t, p = now.windows[w.id], before.windows[w.id]
+        previous = p.score if before.months else None
+        rows.append(WindowScore(
+            rank=ranks[w.id], window_pk=w.id, center=centers[w.center_id].name, window_id=w.code,
+            number=w.number, department=w.department, score=t.score, previous_score=previous,
+            change=round(t.score - previous, 2) if previous is not None else None,
+            counted=t.counted, deducted=t.deducted, red_flag=w.id in flags,
+            disqualified_by=barred.get(w.id)))  # type: ignore[arg-type]
+    rows.sort(key=lambda r: (r.rank, r.center, r.number))
+
+    staff_ranks = rank({sid: t.score for sid, t in now.staff.items()})
+    people = []
+    for s in staff_rows:
+        t, p = now.staff[s.id], before.staff[s.id]
+        previous = p.score if before.months else None
+        people.append(StaffScore(rank=staff_ranks[s.id], staff_id=s.id, name=s.name,
+                                 employee_no=s.employee_no, score=t.score, previous_score=previous,
+                                 change=round(t.score - previous, 2) if previous is not None else None,
+                                 counted=t.counted, deducted=t.deducted))
+    people.sort(key=lambda r: (r.rank, r.employee_no))
+
+    return ReportPublic(
+        period=str(period), kind=period.kind, label=period.label, previous_period=str(prev),
+        public=public, center=centers[center_id].name if center_id is not None else None,
+        timezone=settings.display_timezone, generated_at=utcnow(), schemes=now.schemes,
+        red_flag_rule=describe_rule(rule), windows=rows, staff=people,
+        red_flags=[r for r in rows if r.red_flag],
+        by_kind=_count(now, lambda f: (f.kind, KIND_NAMES.get(f.kind, f.kind))),
+        by_rule=_count(now, lambda f: (f.rule_id, f.rule_name)),
+        by_time=_by_time(now, zone),
+        incidents=len(now.facts), counted=len(now.counted_ids),
+        pending=sum(f.status == "pending" for f in now.facts),
+        unattributed=sum(f.window_pk is None for f in now.facts))
+
+
+def _worst(rule: RedFlagRule, tally: Tally) -> str | None:
+    found = tally.severities & {s.value for s in rule.disqualifying_severities}
+    return next((s for s in ("critical", "major", "minor") if s in found), None)
+
+
+def _count(scores: PeriodScores, key) -> list[CountRow]:  # type: ignore[no-untyped-def]
+    rows: dict[str, CountRow] = {}
+    for f in scores.facts:
+        k, name = key(f)
+        row = rows.setdefault(k, CountRow(key=k, name=name, counted=0, total=0))
+        row.total += 1
+        if f.id in scores.counted_ids:
+            row.counted += 1
+            row.points = round(row.points + scores.points.get(f.id, 0.0), 2)
+    return sorted(rows.values(), key=lambda r: (-r.counted, -r.total, r.key))
+
+
+def _by_time(scores: PeriodScores, zone: ZoneInfo) -> list[CountRow]:
+    rows = []
+    for label, start, end in buckets(scores.period, zone):
+        inside = [f for f in scores.facts if start <= f.when < end]
+        rows.append(CountRow(key=start.astimezone(zone).date().isoformat(), name=label,
+                             counted=sum(f.id in scores.counted_ids for f in inside),
+                             total=len(inside)))
+    return rows
+
+
+def parse_period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as e:
+        raise Invalid(str(e)) from e
