@@ -155,3 +155,13 @@ def test_a_malformed_scheme_names_key_and_line(text: str, where: str) -> None:
     with pytest.raises(ScoringError) as e:
         parse_scheme(text, where="scoring.yaml")
     assert where in str(e.value) and "scoring.yaml" in str(e.value)
+
+
+def test_commendations_add_bonus_points_up_to_the_monthly_cap() -> None:
+    scheme = parse_scheme(SCHEME + "bonuses: {commendation: 2, max_per_month: 3}\n")
+    assert score(scheme, [fact(1)], commendations=1).score == 100  # 100 − 2 + 2
+    capped = score(scheme, [], commendations=5)
+    assert (capped.score, capped.bonus) == (103, 3)  # 5 × 2 = 10, capped at 3; above the base
+    assert score(parse_scheme(SCHEME), [], commendations=4).score == 100  # no bonuses in the scheme
+    scores = score_all(scheme, ["A", "B"], {}, {"B": 1})
+    assert (scores["A"].score, scores["B"].score) == (100, 102)

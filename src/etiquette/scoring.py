@@ -4,7 +4,8 @@ arithmetic over incidents: a score per window (or person), red-flag windows, per
 No I/O here: the supervision service reads the incidents and the scheme in force for a month
 from its database and passes them in as records.
 
-A month's score: `base` minus the points of each counted incident, never below `floor`.
+A month's score: `base` minus the points of each counted incident plus the bonus points of its
+commendations (at most `bonuses.max_per_month`), never below `floor`.
 Points of one incident: the scheme's `by_rule`, else `by_kind`, else `by_severity`, else the
 incident's own `deduction` (what its rule file says), times the escalation factor of its
 repetition (the nth counted incident of the same rule for the same subject in the month).
@@ -61,6 +62,12 @@ class EscalationStep(_Strict):
     factor: float = Field(gt=0, le=10, description="its points are multiplied by this")
 
 
+class Bonuses(_Strict):
+    commendation: float = Field(0, ge=0, le=100, description="points per commendation a "
+                                                             "supervisor records (群众表扬、锦旗…)")
+    max_per_month: float = Field(0, ge=0, le=100, description="at most this many bonus points a month")
+
+
 class RedFlagRule(_Strict):
     top_n: int | None = Field(None, ge=1, le=1000, description="at most this many per center "
                                                                 "(ties at the cut all included)")
@@ -84,6 +91,7 @@ class ScoringScheme(_Strict):
     counted_statuses: list[Status] = Field(default_factory=lambda: ["confirmed", "appealed"])
     deductions: Deductions = Field(default_factory=Deductions)
     escalation: list[EscalationStep] = Field(default_factory=list)
+    bonuses: Bonuses = Field(default_factory=Bonuses)
     red_flag: RedFlagRule
 
     @model_validator(mode="after")
@@ -160,6 +168,7 @@ class Score:
     score: float
     deducted: float
     deductions: tuple[Deduction, ...]
+    bonus: float = 0.0
 
     @property
     def counted(self) -> int:
@@ -170,8 +179,9 @@ class Score:
         return frozenset(d.severity for d in self.deductions)
 
 
-def score(scheme: ScoringScheme, facts: Iterable[Fact]) -> Score:
-    """One subject's (a window's or a person's) score for one month."""
+def score(scheme: ScoringScheme, facts: Iterable[Fact], commendations: int = 0) -> Score:
+    """One subject's (a window's or a person's) score for one month, with `commendations` the
+    number of commendations it received in the month."""
     nth: dict[str, int] = defaultdict(int)
     deductions: list[Deduction] = []
     for fact in sorted(facts, key=lambda f: (f.at, f.id)):
@@ -183,16 +193,19 @@ def score(scheme: ScoringScheme, facts: Iterable[Fact]) -> Score:
         deductions.append(Deduction(fact.id, fact.rule_id, fact.severity, n, factor,
                                     round(scheme.points(fact) * factor, 4)))
     deducted = round(sum(d.points for d in deductions), 2)
-    return Score(round(max(scheme.floor, scheme.base - deducted), 2), deducted, tuple(deductions))
+    bonus = round(min(scheme.bonuses.commendation * commendations, scheme.bonuses.max_per_month), 2)
+    return Score(round(max(scheme.floor, scheme.base - deducted + bonus), 2), deducted,
+                 tuple(deductions), bonus)
 
 
 K = TypeVar("K", bound=Hashable)
 
 
-def score_all(scheme: ScoringScheme, subjects: Iterable[K], facts: Mapping[K, Sequence[Fact]]
-              ) -> dict[K, Score]:
-    """Every subject scored; one without incidents keeps the base."""
-    return {s: score(scheme, facts.get(s, ())) for s in subjects}
+def score_all(scheme: ScoringScheme, subjects: Iterable[K], facts: Mapping[K, Sequence[Fact]],
+              commendations: Mapping[K, int] | None = None) -> dict[K, Score]:
+    """Every subject scored; one without incidents or commendations keeps the base."""
+    praised = commendations or {}
+    return {s: score(scheme, facts.get(s, ()), praised.get(s, 0)) for s in subjects}
 
 
 def red_flags(rule: RedFlagRule, scores: Mapping[K, float], disqualified: Iterable[K] = ()) -> list[K]:

@@ -19,7 +19,7 @@ from service.conftest import LiveService
 from service.report_data import STAFF_NAMES, ScoredCenter, march_2025, report
 
 WINDOW_HEADER = ["排名", "中心", "窗口号", "进驻部门", "窗口编码", "得分", "上期得分", "变化",
-                 "计分事件", "扣分", "红旗窗口", "不参评原因"]
+                 "计分事件", "扣分", "加分", "红旗窗口", "不参评原因"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_html_export_is_one_printable_file(api: LiveService, march: ScoredCenter
     assert page.svgs == ["chart-ranking", "chart-time", "chart-rules"]
     ranking = page.tables["window-ranking"]
     assert ranking[0][:5] == ["排名", "中心", "窗口号", "进驻部门", "得分"]
-    assert [(r[2], r[4], r[9]) for r in ranking[1:]] == [
+    assert [(r[2], r[4], r[10]) for r in ranking[1:]] == [
         ("03", "100", "红旗"), ("04", "98", "红旗"), ("02", "97", "有严重事件"), ("01", "90", "")]
     assert [r[2] for r in page.tables["staff-ranking"][1:]] == ["孙浩然", "李雨桐", "钱思琪", "赵明远"]
     assert ["F1-1 禁用语：不知道", "3", "5", "7"] in page.tables["by-rule"]
@@ -98,7 +98,7 @@ def test_xlsx_export_reads_back(api: LiveService, march: ScoredCenter) -> None:
     assert book.sheetnames == ["说明", "窗口排名", "人员排名", "按类型", "按规则", "按时段"]
     rows = list(book["窗口排名"].iter_rows(values_only=True))
     assert list(rows[0]) == WINDOW_HEADER
-    assert [(r[0], r[2], r[5], r[6], r[7], r[10]) for r in rows[1:]] == [
+    assert [(r[0], r[2], r[5], r[6], r[7], r[11]) for r in rows[1:]] == [
         (1, "03", 100, 100, 0, "是"), (2, "04", 98, 100, -2, "是"), (3, "02", 97, 100, -3, None),
         (4, "01", 90, 98, -8, None)]
     staff = list(book["人员排名"].iter_rows(values_only=True))

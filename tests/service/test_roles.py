@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,17 @@ def same_scheme_new_comment(api: LiveService) -> dict[str, Any]:
     """A new scoring version that scores as the one in force (only a YAML comment differs)."""
     current = api.client("admin").get("/api/v1/scoring/in-force").json()["yaml"]
     return {"yaml": f"{current.rstrip()}\n# {uniq()}\n", "comment": "role matrix"}
+
+
+def _an_hour_ago() -> str:
+    return (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+
+
+def make_commendation(api: LiveService) -> int:
+    r = api.client("supervisor").post("/api/v1/commendations", json={
+        "window_pk": 1, "reason": "群众表扬", "at": _an_hour_ago()})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 def make_webhook(api: LiveService) -> int:
@@ -138,6 +150,11 @@ CASES: dict[str, Case] = {
                                            "active": False}),
     "change webhook": Case("PATCH", lambda a: f"/api/v1/webhooks/{make_webhook(a)}", {"admin": 200},
                            body=lambda a: {"name": f"hook-{uniq()}"}),
+    "commendations": Case("GET", lambda a: "/api/v1/commendations?period=2025-03", READERS),
+    "commend": Case("POST", lambda a: "/api/v1/commendations", {"admin": 201, "supervisor": 201},
+                    body=lambda a: {"window_pk": 1, "reason": "群众表扬", "at": _an_hour_ago()}),
+    "withdraw commendation": Case("DELETE", lambda a: f"/api/v1/commendations/{make_commendation(a)}",
+                                  {"admin": 204, "supervisor": 204}),
     "practice phrases": Case("GET", lambda a: "/api/v1/practice/phrases", {"staff1": 200}),
     "practice history": Case("GET", lambda a: "/api/v1/practice/attempts", {"staff1": 200}),
     # Staff pass the role check and reach the decoder, which refuses bytes that are no audio.

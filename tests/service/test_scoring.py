@@ -168,3 +168,45 @@ def test_the_scoring_page(api: LiveService, restore_scheme: str) -> None:
                                      "csrf_token": admin.csrf, "comment": "追溯"})
     assert r.status_code == 422 and "不能追溯" in r.text and "# 正在修改" in r.text
     assert api.client("staff1").get("/scoring").status_code == 403
+
+
+def test_commendations_add_bonus_points_up_to_the_cap(api: LiveService, march: ScoredCenter) -> None:
+    """The bundled scheme: 1 point a commendation, at most 3 a month; May 2025 of the test center."""
+    sup = api.client("supervisor")
+    pk = {w["department"]: w["window_pk"] for w in report(api, march, "2025-05")["windows"]}
+    a, c = pk["市场监督管理局"], pk["公安局"]
+    ids = []
+    for day in (6, 7, 8, 9):
+        r = sup.post("/api/v1/commendations", json={"window_pk": a, "reason": "群众送锦旗",
+                                                     "at": f"2025-05-{day:02d}T10:00:00+08:00"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    assert r.json()["staff_name"] == "赵明远"  # whoever staffed the window then
+    # A commendation of C naming D's person: the bonus goes to that person, the window's to C.
+    r = sup.post("/api/v1/commendations", json={"window_pk": c, "staff_id": march.staff["d"],
+                                                 "reason": "媒体报道", "at": "2025-05-31T23:00:00+08:00"})
+    assert r.status_code == 201 and r.json()["staff_name"] == "李雨桐"
+    rep = report(api, march, "2025-05")
+    assert scores(rep)["市场监督管理局"] == 103 and scores(rep)["公安局"] == 101
+    assert rep["commendations"] == 5
+    people = {s["name"]: (s["score"], s["bonus"]) for s in rep["staff"]}
+    assert people["赵明远"] == (103, 3) and people["李雨桐"] == (101, 1) and people["孙浩然"] == (100, 0)
+    listed = api.client("auditor").get("/api/v1/commendations",
+                                       params={"period": "2025-05", "center_id": march.id}).json()
+    assert listed["count"] == 5 and listed["data"][0]["reason"] == "群众送锦旗"
+
+    # Withdrawn: still three left (the cap); one more withdrawn: 102. Both audited.
+    assert sup.delete(f"/api/v1/commendations/{ids[0]}").status_code == 204
+    assert scores(report(api, march, "2025-05"))["市场监督管理局"] == 103
+    assert sup.delete(f"/api/v1/commendations/{ids[1]}").status_code == 204
+    assert scores(report(api, march, "2025-05"))["市场监督管理局"] == 102
+    assert sup.delete(f"/api/v1/commendations/{ids[1]}").status_code == 404
+    with api.sessions() as s:
+        actions = s.scalars(select(AuditEntry.action).where(
+            AuditEntry.target_type == "commendation", AuditEntry.target_id == str(ids[1]))).all()
+    assert sorted(actions) == ["commendation.create", "commendation.delete"]
+
+    assert sup.post("/api/v1/commendations", json={"window_pk": 999_999, "reason": "x",
+                                                    "at": "2025-05-06T10:00:00+08:00"}).status_code == 422
+    assert api.client("staff1").post("/api/v1/commendations", json={
+        "window_pk": a, "reason": "自己表扬自己", "at": "2025-05-06T10:00:00+08:00"}).status_code == 403

@@ -264,6 +264,27 @@ class ScoringVersion(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class Commendation(Base):
+    """A commendation of a window (and, where named, its staff member) that a supervisor
+    records: a citizen's written praise, a banner, a press report. It adds the scheme's bonus
+    points to the month of `at` (local time)."""
+
+    __tablename__ = "commendations"
+    __table_args__ = (Index("ix_commendations_window_at", "window_pk", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_pk: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    window: Mapped[Window] = relationship()
+    staff: Mapped[Staff | None] = relationship()
+
+
 class Webhook(Base):
     """Where the service POSTs matching incidents as they arrive (admins configure it). The
     secret signs each body (HMAC-SHA256); it must be kept in clear to sign with, and is shown

@@ -550,6 +550,7 @@ class WindowScore(BaseModel):
     change: float | None
     counted: int = Field(description="incidents that counted (confirmed or under appeal)")
     deducted: float
+    bonus: float = Field(description="points of commendations (capped per month)")
     red_flag: bool
     disqualified_by: Severity | None = Field(description="a counted incident of this severity "
                                                          "barred it from the red flags")
@@ -565,6 +566,7 @@ class StaffScore(BaseModel):
     change: float | None
     counted: int
     deducted: float
+    bonus: float
 
 
 class CountRow(BaseModel):
@@ -596,6 +598,7 @@ class ReportPublic(BaseModel):
     counted: int
     pending: int
     unattributed: int = Field(description="incidents of windows not in the master data")
+    commendations: int = Field(description="commendations recorded in the period")
 
 
 # ---------------------------------------------------------------- alerts
@@ -704,4 +707,41 @@ class PracticeAttemptPublic(BaseModel):
 
 class PracticeHistory(BaseModel):
     data: list[PracticeAttemptPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- commendations
+
+
+class CommendationCreate(_Strict):
+    window_pk: int = Field(ge=1, le=MAX_ID, description="the window commended")
+    staff_id: int | None = Field(None, ge=1, le=MAX_ID, description="the person; default whoever "
+                                                                      "staffed the window at `at`")
+    at: AwareDatetime = Field(description="when it was given; it counts in that (local) month")
+    reason: Reason
+
+    @field_validator("at")
+    @classmethod
+    def _plausible_time(cls, at: datetime) -> datetime:
+        at = at.astimezone(UTC)
+        if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise ValueError("at must be between 2000-01-01 and tomorrow")
+        return at
+
+
+class CommendationPublic(BaseModel):
+    id: int
+    window_pk: int
+    window_number: str
+    center: str
+    staff_id: int | None
+    staff_name: str | None
+    at: datetime
+    reason: str
+    created_at: datetime
+    created_by: str
+
+
+class CommendationsPublic(BaseModel):
+    data: list[CommendationPublic]
     count: int

@@ -11,6 +11,7 @@ from etiquette.service.api.routes import (
     audit,
     auth,
     centers,
+    commendations,
     incidents,
     ingest,
     masterdata,
@@ -27,5 +28,5 @@ from etiquette.service.api.routes import (
 api_router = APIRouter(prefix="/api/v1")
 for module in (auth, ingest, incidents, centers, windows, staff, assignments, masterdata, users,
                api_keys, audit, rules, retention, scoring, reports, alerts,
-               practice):
+               practice, commendations):
     api_router.include_router(module.router)

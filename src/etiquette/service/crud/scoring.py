@@ -6,9 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Row, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from etiquette.service.models import Assignment, Center, Incident, ScoringVersion, Staff, Window
+from etiquette.service.models import (
+    Assignment,
+    Center,
+    Commendation,
+    Incident,
+    ScoringVersion,
+    Staff,
+    Window,
+)
 
 
 def current(*, session: Session) -> ScoringVersion | None:
@@ -97,3 +105,13 @@ def staff(*, session: Session, center_id: int | None, start: datetime, end: date
 
 def centers(*, session: Session) -> dict[int, Center]:
     return {c.id: c for c in session.scalars(select(Center)).all()}
+
+
+def commendations_between(*, session: Session, start: datetime, end: datetime,
+                          center_id: int | None = None) -> list[Commendation]:
+    query = select(Commendation).where(Commendation.at >= start, Commendation.at < end)
+    if center_id is not None:
+        query = query.join(Window, Window.id == Commendation.window_pk).where(
+            Window.center_id == center_id)
+    return list(session.scalars(query.options(selectinload(Commendation.window).selectinload(
+        Window.center), selectinload(Commendation.staff)).order_by(Commendation.at, Commendation.id)))

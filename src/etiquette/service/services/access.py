@@ -32,6 +32,7 @@ class Permission(StrEnum):
     ALERTS_SUBSCRIBE = "alerts.subscribe"  # the workbench's live notice of critical incidents
     WEBHOOKS_READ = "webhooks.read"
     WEBHOOKS_ADMIN = "webhooks.admin"
+    COMMENDATIONS_WRITE = "commendations.write"  # record a commendation (bonus points)
     PRACTICE = "practice"  # staff self-training: record a phrase, see whether it was recognised
     INGEST = "ingest"
 
@@ -40,7 +41,7 @@ P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_REVIEW, P.INCIDENTS_DECIDE_APPEAL,
                                 P.INCIDENTS_HISTORY, P.MASTER_READ, P.RULES_READ, P.REPORTS_READ,
-                                P.ALERTS_SUBSCRIBE}),
+                                P.ALERTS_SUBSCRIBE, P.COMMENDATIONS_WRITE}),
     Role.AUDITOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_HISTORY, P.MASTER_READ, P.USERS_READ,
                              P.API_KEYS_READ, P.AUDIT_READ, P.RULES_READ, P.REPORTS_READ,
                              P.WEBHOOKS_READ}),

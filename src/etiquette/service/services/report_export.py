@@ -32,13 +32,14 @@ WINDOW_COLUMNS: list[Column] = [
     ("进驻部门", lambda r: r.department), ("窗口编码", lambda r: r.window_id),
     ("得分", lambda r: r.score), ("上期得分", lambda r: r.previous_score),
     ("变化", lambda r: r.change), ("计分事件", lambda r: r.counted), ("扣分", lambda r: r.deducted),
-    ("红旗窗口", lambda r: "是" if r.red_flag else ""),
+    ("加分", lambda r: r.bonus), ("红旗窗口", lambda r: "是" if r.red_flag else ""),
     ("不参评原因", lambda r: f"有{SEVERITY_NAMES[r.disqualified_by]}事件" if r.disqualified_by else ""),
 ]
 STAFF_COLUMNS: list[Column] = [
     ("排名", lambda r: r.rank), ("工号", lambda r: r.employee_no), ("姓名", lambda r: r.name),
     ("得分", lambda r: r.score), ("上期得分", lambda r: r.previous_score),
     ("变化", lambda r: r.change), ("计分事件", lambda r: r.counted), ("扣分", lambda r: r.deducted),
+    ("加分", lambda r: r.bonus),
 ]
 COUNT_COLUMNS: dict[str, list[Column]] = {
     "kinds": [("类型", lambda r: r.name), ("计分事件", lambda r: r.counted),
@@ -108,6 +109,7 @@ def to_xlsx(report: ReportPublic) -> bytes:
     about.append(["事件总数", report.incidents])
     about.append(["计分事件", report.counted])
     about.append(["待审核（未计分）", report.pending])
+    about.append(["表扬（加分）", report.commendations])
     about.append(["生成时间（UTC）", report.generated_at.strftime("%Y-%m-%d %H:%M:%S")])
     about.column_dimensions["A"].width = 18
     about.column_dimensions["B"].width = 80
@@ -122,7 +124,7 @@ def to_xlsx(report: ReportPublic) -> bytes:
             cell.font = Font(bold=True)
         for row in rows:
             sheet.append([_xlsx(v) for v in row])
-            if name == "windows" and row[10] == "是":
+            if name == "windows" and row[header.index("红旗窗口")] == "是":
                 for cell in sheet[sheet.max_row]:
                     cell.fill = red
         for i, h in enumerate(header):

@@ -10,7 +10,7 @@ The public variant (公开) carries no staff rows and no personal data at all.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -54,12 +54,14 @@ class Tally:
     scores: list[float] = field(default_factory=list)
     counted: int = 0
     deducted: float = 0.0
+    bonus: float = 0.0
     severities: set[str] = field(default_factory=set)
 
     def add(self, s: Score) -> None:
         self.scores.append(s.score)
         self.counted += s.counted
         self.deducted = round(self.deducted + s.deducted, 2)
+        self.bonus = round(self.bonus + s.bonus, 2)
         self.severities |= s.severities
 
     @property
@@ -78,6 +80,7 @@ class PeriodScores:
     facts: list[IncidentFacts]
     counted_ids: set[str]
     points: dict[str, float]  # incident id → points it cost its window
+    commendations: int = 0
 
 
 def _fact(f: IncidentFacts) -> Fact:
@@ -95,6 +98,7 @@ def score_period(session: Session, settings: Settings, period: Period, center_id
     facts: list[IncidentFacts] = []
     counted: set[str] = set()
     points: dict[str, float] = {}
+    commended = 0
     scheme: ScoringScheme | None = None
     for month in months:
         row, scheme = scoring.in_force(session, month)
@@ -110,16 +114,21 @@ def score_period(session: Session, settings: Settings, period: Period, center_id
                 by_window[f.window_pk].append(_fact(f))
             if f.staff_id is not None:
                 by_staff[f.staff_id].append(_fact(f))
+        praise = crud.commendations_between(session=session, start=month.start(zone),
+                                            end=month.next().start(zone), center_id=center_id)
+        commended += len(praise)
+        praised_windows = Counter(c.window_pk for c in praise)
+        praised_staff = Counter(c.staff_id for c in praise if c.staff_id is not None)
         for pk, tally in windows.items():
-            s = score(scheme, by_window.get(pk, ()))
+            s = score(scheme, by_window.get(pk, ()), praised_windows[pk])
             points.update({d.incident_id: d.points for d in s.deductions})
             tally.add(s)
         for sid, tally in staff.items():
-            tally.add(score(scheme, by_staff.get(sid, ())))
+            tally.add(score(scheme, by_staff.get(sid, ()), praised_staff[sid]))
     if scheme is None:
         scheme = scoring.in_force(session, now)[1]
     return PeriodScores(period, months, schemes, scheme.red_flag, windows, staff, facts, counted,
-                        points)
+                        points, commended)
 
 
 def describe_rule(rule: RedFlagRule) -> str:
@@ -174,7 +183,7 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
             rank=ranks[w.id], window_pk=w.id, center=centers[w.center_id].name, window_id=w.code,
             number=w.number, department=w.department, score=t.score, previous_score=previous,
             change=round(t.score - previous, 2) if previous is not None else None,
-            counted=t.counted, deducted=t.deducted, red_flag=w.id in flags,
+            counted=t.counted, deducted=t.deducted, bonus=t.bonus, red_flag=w.id in flags,
             disqualified_by=barred.get(w.id)))  # type: ignore[arg-type]
     rows.sort(key=lambda r: (r.rank, r.center, r.number))
 
@@ -186,7 +195,7 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
         people.append(StaffScore(rank=staff_ranks[s.id], staff_id=s.id, name=s.name,
                                  employee_no=s.employee_no, score=t.score, previous_score=previous,
                                  change=round(t.score - previous, 2) if previous is not None else None,
-                                 counted=t.counted, deducted=t.deducted))
+                                 counted=t.counted, deducted=t.deducted, bonus=t.bonus))
     people.sort(key=lambda r: (r.rank, r.employee_no))
 
     return ReportPublic(
@@ -200,7 +209,8 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
         by_time=_by_time(now, zone),
         incidents=len(now.facts), counted=len(now.counted_ids),
         pending=sum(f.status == "pending" for f in now.facts),
-        unattributed=sum(f.window_pk is None for f in now.facts))
+        unattributed=sum(f.window_pk is None for f in now.facts),
+        commendations=now.commendations)
 
 
 def _worst(rule: RedFlagRule, tally: Tally) -> str | None:

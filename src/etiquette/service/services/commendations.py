@@ -1,0 +1,64 @@
+"""Commendations: what a supervisor records to earn a window (and its staff member) the
+scheme's bonus points. Each is audited, like every other change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit, master
+from etiquette.service.crud import scoring as crud
+from etiquette.service.errors import Invalid, NotFound
+from etiquette.service.models import Commendation, Staff, Window
+from etiquette.service.schemas import CommendationCreate, CommendationPublic
+from etiquette.service.services.access import Permission, Principal
+
+
+def to_public(row: Commendation) -> CommendationPublic:
+    return CommendationPublic(id=row.id, window_pk=row.window_pk, window_number=row.window.number,
+                              center=row.window.center.name, staff_id=row.staff_id,
+                              staff_name=row.staff.name if row.staff else None, at=row.at,
+                              reason=row.reason, created_at=row.created_at, created_by=row.created_by)
+
+
+def _snapshot(row: Commendation) -> dict[str, object]:
+    return {"window_pk": row.window_pk, "staff_id": row.staff_id, "at": row.at, "reason": row.reason}
+
+
+def create(*, session: Session, principal: Principal, body: CommendationCreate) -> Commendation:
+    principal.require(Permission.COMMENDATIONS_WRITE)
+    if session.get(Window, body.window_pk) is None:
+        raise Invalid(f"window_pk {body.window_pk} does not exist")
+    staff_id = body.staff_id
+    if staff_id is not None and session.get(Staff, staff_id) is None:
+        raise Invalid(f"staff_id {staff_id} does not exist")
+    if staff_id is None:
+        staff_id = master.staff_on_duty(session=session, window_pk=body.window_pk, at=body.at)
+    row = Commendation(window_pk=body.window_pk, staff_id=staff_id, at=body.at, reason=body.reason,
+                       created_at=utcnow(), created_by=principal.label,
+                       user_id=principal.user.id if principal.user else None)
+    session.add(row)
+    session.flush()
+    audit.record(session=session, actor=principal, action="commendation.create",
+                 target_type="commendation", target_id=str(row.id), after=_snapshot(row))
+    session.commit()
+    return row
+
+
+def delete(*, session: Session, principal: Principal, commendation_id: int) -> None:
+    principal.require(Permission.COMMENDATIONS_WRITE)
+    row = session.get(Commendation, commendation_id)
+    if row is None:
+        raise NotFound(f"no commendation {commendation_id}")
+    audit.record(session=session, actor=principal, action="commendation.delete",
+                 target_type="commendation", target_id=str(row.id), before=_snapshot(row))
+    session.delete(row)
+    session.commit()
+
+
+def between(*, session: Session, principal: Principal, start: datetime, end: datetime,
+            center_id: int | None) -> list[Commendation]:
+    principal.require(Permission.REPORTS_READ)
+    return crud.commendations_between(session=session, start=start, end=end, center_id=center_id)
