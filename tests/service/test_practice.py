@@ -113,3 +113,31 @@ def test_practice_in_the_browser_with_a_recording(sqlite_service: LiveService, t
             assert page.locator("#practice-history tbody tr").first.inner_text().count("通过") == 1
         finally:
             browser.close()
+
+
+def test_the_service_starts_without_loading_a_model(tmp_path: Path) -> None:
+    """The practice recogniser is made at the first attempt: building the app imports no
+    speech library."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom etiquette.service.core.config import Settings\n"
+            "from etiquette.service.main import create_app\n"
+            f"create_app(Settings(data_dir={str(tmp_path)!r}))\n"
+            "print(sorted(m for m in ('faster_whisper', 'ctranslate2', 'onnxruntime') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_staff_member_goes_from_an_incident_to_practice(sqlite_service: LiveService) -> None:
+    from service.test_roles import make_incident
+
+    iid = make_incident(sqlite_service)  # staff1's window
+    page = sqlite_service.client("staff1").get(f"/incidents/{iid}")
+    assert page.status_code == 200 and 'id="practice-link"' in page.text
+    assert 'href="/practice"' in page.text
+    assert 'id="practice-link"' not in sqlite_service.client("supervisor").get(f"/incidents/{iid}").text
+    practice = sqlite_service.client("staff1").get("/practice")
+    assert practice.status_code == 200 and 'id="R-greeting"' in practice.text
+    assert "您好，请问您需要办理什么业务" in practice.text
