@@ -35,7 +35,7 @@ class Collector:
         self.expected = expected
         self.lock = threading.Lock()
 
-    def __call__(self, u, t) -> None:
+    def __call__(self, u, t, check) -> None:
         with self.lock:
             self.got[(u.window_id, u.start_s)] = t.text
             if len(self.got) == self.expected:
@@ -94,7 +94,7 @@ def test_a_failing_window_does_not_stop_the_others(recogniser, staff_speech, tmp
     shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
     collect = Collector(2)
 
-    def broken(u, t):
+    def broken(u, t, check):
         raise RuntimeError("this window's judge is broken")
 
     first, second = staff_speech[0], replace(staff_speech[1], window_id="other")

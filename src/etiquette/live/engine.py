@@ -148,7 +148,7 @@ class LiveSite:
         self.speech = speech
         self.recogniser = SharedRecogniser(
             speech.recogniser, spool_dir=data / "spool", memory_s=site.recognition.backlog_memory_s,
-            lag_warn_s=site.recognition.lag_warn_s, on_health=self.health)
+            lag_warn_s=site.recognition.lag_warn_s, on_health=self.health, checker=speech.check)
         if api is None and site.supervision.url is not None:
             api = (site.supervision.url, site.supervision.key())
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,

@@ -21,12 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from etiquette.live.health import HealthCallback, HealthReporter, HealthState, log_health
+from etiquette.matching import AcousticCheck
 from etiquette.records import Transcript, Utterance
 from etiquette.transcribe import INPUT_S, Recogniser
 
 logger = logging.getLogger("etiquette.live.recognition")
 
-Deliver = Callable[[Utterance, Transcript], None]
+# Each utterance's transcript, with the acoustic check of its batch (SpeechPipeline.check).
+Deliver = Callable[[Utterance, Transcript, AcousticCheck | None], None]
+Checker = Callable[[list[Utterance], list[Transcript]], AcousticCheck]
 
 
 @dataclass
@@ -57,8 +60,9 @@ class SharedRecogniser:
 
     def __init__(self, recogniser: Recogniser, *, spool_dir: Path, batch_s: float | None = None,
                  memory_s: float = 600.0, lag_warn_s: float = 10.0,
-                 on_health: HealthCallback = log_health) -> None:
+                 on_health: HealthCallback = log_health, checker: Checker | None = None) -> None:
         self.recogniser = recogniser
+        self.checker = checker
         self.batch_s = batch_s or recogniser.options.batch_size * INPUT_S
         self.memory_s, self.lag_warn_s = memory_s, lag_warn_s
         self.spool_dir = spool_dir
@@ -75,7 +79,7 @@ class SharedRecogniser:
     # ---------------------------------------------------------------- producer side
 
     def submit(self, utterance: Utterance, deliver: Deliver) -> None:
-        """Queue `utterance`; `deliver(utterance, transcript)` is called from the worker."""
+        """Queue `utterance`; `deliver(utterance, transcript, check)` is called from the worker."""
         with self._cond:
             item = _Queued(utterance, deliver, time.monotonic())
             if self._memory_s + utterance.duration_s > self.memory_s:
@@ -169,13 +173,19 @@ class SharedRecogniser:
                                     f"{len(batch)} utterances not transcribed: {e}")
                 transcripts = [Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                           u.end_s, ()) for u in utterances]
+            check = None
+            if self.checker is not None:
+                try:
+                    check = self.checker(utterances, transcripts)
+                except Exception:  # noqa: BLE001 - without it near misses are only not flagged
+                    logger.exception("acoustic check of %d utterances failed", len(batch))
             self.stats.busy_s += time.monotonic() - started
             self.stats.batches += 1
             for item, u, t in zip(batch, utterances, transcripts):
                 self.stats.utterances += 1
                 self.stats.audio_s += u.duration_s
                 try:
-                    item.deliver(u, t)
+                    item.deliver(u, t, check)
                 except Exception:  # noqa: BLE001 - a window's judging fault stays its own
                     logger.exception("window %s: handling a transcript failed", u.window_id)
             self._finish(batch)

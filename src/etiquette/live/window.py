@@ -24,6 +24,7 @@ import numpy as np
 from etiquette.audio import DecodedAudio
 from etiquette.clips import attach_clips
 from etiquette.live.recognition import SharedRecogniser
+from etiquette.matching import AcousticCheck
 from etiquette.pipeline import SpeechPipeline, judge_session, judge_transcript
 from etiquette.records import SAMPLE_RATE, Incident, PhraseHit, Transcript, Utterance
 from etiquette.rules import ExpectedAt, RequiredRule
@@ -161,18 +162,15 @@ class WindowMonitor:
 
     staff_left = call_next  # the staff member left the seat: that service is over too
 
-    def _transcribed(self, u: Utterance, t: Transcript) -> None:
+    def _transcribed(self, u: Utterance, t: Transcript, check: AcousticCheck | None) -> None:
         """From the recogniser's worker: judge the utterance at once, then any session it
         completes."""
         with self._lock:
             self._outstanding.pop(id(u), None)
             self.stats.outstanding = len(self._outstanding)
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
-            audio = u.audio
-            found, said, _ = judge_transcript(
-                self.speech.rules, self.speech.matcher, t, self.started,
-                lambda tr, hit: self.speech.verifier.loss(audio, tr.text, hit.char_start,
-                                                          hit.char_end, hit.variant))
+            found, said, _ = judge_transcript(self.speech.rules, self.speech.matcher, t,
+                                              self.started, check)
             self._heard.append(t)
             self._said += said
             self._emit(found, self.wall(u.end_s))
