@@ -257,3 +257,26 @@ def _until(get: Any, ok: Any, timeout: float = 20) -> Any:
             assert ok(value), value
             return value
         time.sleep(0.2)
+
+
+def test_admins_configure_webhooks_on_a_page(alerting: LiveService) -> None:
+    admin = alerting.client("admin")
+    r = admin.post("/webhooks", data={"name": "页面添加", "url": "http://127.0.0.1:9/page",
+                                      "kinds": ["off_post", "forbidden_phrase"],
+                                      "severities": ["critical", "major"],
+                                      "csrf_token": admin.csrf})
+    assert r.status_code == 201 and 'id="webhook-secret"' in r.text
+    hook = next(h for h in admin.get("/api/v1/webhooks").json()["data"] if h["name"] == "页面添加")
+    assert hook["kinds"] == ["off_post", "forbidden_phrase"] and hook["active"] is True
+    assert sorted(hook["severities"]) == ["critical", "major"]
+    bad = admin.post("/webhooks", data={"name": "坏地址", "url": "ftp://x/", "csrf_token": admin.csrf})
+    assert bad.status_code == 422 and 'id="webhook-error"' in bad.text
+    off = admin.post(f"/webhooks/{hook['id']}/active", data={"active": "0", "csrf_token": admin.csrf},
+                     follow_redirects=False)
+    assert off.status_code == 303
+    assert not next(h for h in admin.get("/api/v1/webhooks").json()["data"] if h["id"] == hook["id"])["active"]
+    auditor = alerting.client("auditor").get("/webhooks")
+    assert auditor.status_code == 200 and "页面添加" in auditor.text and 'id="webhook-form"' not in auditor.text
+    assert alerting.client("supervisor").get("/webhooks").status_code == 403
+    no_csrf = admin.post("/webhooks", data={"name": "x", "url": "http://127.0.0.1:9/", "csrf_token": "x"})
+    assert no_csrf.status_code == 403

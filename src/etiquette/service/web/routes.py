@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field, TypeAdapter, ValidationError
@@ -41,8 +42,17 @@ from etiquette.service.schemas import (
     ReviewStatus,
     RuleVersionCreate,
     ScoringVersionCreate,
+    WebhookCreate,
+    WebhookUpdate,
 )
-from etiquette.service.services import auth, practice, report_export, reports, review
+from etiquette.service.services import (
+    auth,
+    practice,
+    report_export,
+    reports,
+    review,
+    webhooks,
+)
 from etiquette.service.services import rules as rules_service
 from etiquette.service.services import scoring as scoring_service
 from etiquette.service.services.access import Permission, Principal
@@ -452,3 +462,62 @@ def practice_page(request: Request, session: SessionDep, principal: PageUser) ->
     history, count = practice.history(session=session, principal=principal, limit=50)
     return _render(request, "practice.html", {"principal": principal, "phrases": phrases,
                                               "history": history, "count": count})
+
+
+# ---------------------------------------------------------------- alerts: webhooks (admins)
+
+
+def _webhooks_page(request: Request, session: Session, principal: Principal, *,
+                   created: Any = None, error: str | None = None,
+                   status_code: int = 200) -> HTMLResponse:
+    principal.require(Permission.WEBHOOKS_READ)
+    hooks = webhooks.list_webhooks(session=session)
+    latest = {}
+    for h in hooks:
+        rows, _ = webhooks.deliveries(session=session, webhook_id=h.id, limit=1)
+        if rows:
+            latest[h.id] = rows[0]
+    return _render(request, "webhooks.html", {
+        "principal": principal, "hooks": hooks, "latest": latest, "created": created,
+        "error": error, "can_edit": principal.can(Permission.WEBHOOKS_ADMIN)},
+        status_code=status_code)
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+def webhooks_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    return _webhooks_page(request, session, principal)
+
+
+@router.post("/webhooks", response_class=HTMLResponse)
+def webhooks_submit(request: Request, session: SessionDep, principal: PageUser,
+                    name: Annotated[str, Form(max_length=200)],
+                    url: Annotated[str, Form(max_length=2000)],
+                    csrf_token: Annotated[str, Form(max_length=100)],
+                    kinds: Annotated[list[str] | None, Form()] = None,
+                    severities: Annotated[list[str] | None, Form()] = None) -> Response:
+    """Add a webhook; the page shows its signing secret this once."""
+    principal.require(Permission.WEBHOOKS_ADMIN)
+    check_csrf(principal, csrf_token)
+    try:
+        body = WebhookCreate(name=name, url=url, kinds=kinds or [],  # type: ignore[arg-type]
+                             severities=severities or [])  # type: ignore[arg-type]
+        hook = webhooks.create(session=session, principal=principal, body=body)
+    except ValidationError as e:
+        return _webhooks_page(request, session, principal, status_code=422,
+                              error="；".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
+                                             for x in e.errors()))
+    except ServiceError as e:
+        return _webhooks_page(request, session, principal, error=e.detail,
+                              status_code=e.status_code)
+    return _webhooks_page(request, session, principal, created=hook, status_code=201)
+
+
+@router.post("/webhooks/{webhook_id}/active")
+def webhook_active(webhook_id: Annotated[int, FastPath(ge=1, le=MAX_ID)], session: SessionDep,
+                   principal: PageUser, active: Annotated[int, Form(ge=0, le=1)],
+                   csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
+    principal.require(Permission.WEBHOOKS_ADMIN)
+    check_csrf(principal, csrf_token)
+    webhooks.update(session=session, principal=principal, webhook_id=webhook_id,
+                    body=WebhookUpdate(active=bool(active)))
+    return RedirectResponse("/webhooks", status_code=303)
