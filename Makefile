@@ -38,10 +38,13 @@ system-deps:
 test: models system-deps
 	$(BIN)/python -m pytest -q tests
 
-# Speed, memory and accuracy figures, written to benchmarks/results.{json,md}; the presence
-# detector's to benchmarks/presence_results.{json,md}.
+# The whole benchmark: accuracy, speed and memory of batch (benchmarks/results.*), the
+# recogniser against raw faster-whisper (recogniser_results.*), the live pipeline with 1-16
+# windows (live_results.*) and the presence detector (presence_results.*).
 bench: models
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.recogniser --beam-size 1 --beam-size 5
+	$(BIN)/python -m benchmarks.live
 	$(BIN)/python -m benchmarks.presence
 
 clean:
