@@ -21,6 +21,31 @@ def test_every_forbidden_phrase_of_the_six_groups_is_a_rule(rules):
         assert rules.severity_of(r) and rules.deduction_of(r) > 0
 
 
+def test_every_forbidden_rule_names_the_standard_phrase_to_say_instead(rules):
+    """Self-training shows it beside the staff member's own incident."""
+    required = {r.id: r for r in rules.required}
+    for r in rules.forbidden:
+        instead = rules.instead_of(r)
+        assert instead is not None and required.get(instead.id) is instead, r.id
+    by_id = {r.id: r for r in rules.forbidden}
+    # A rule's own `instead` overrides its group's: 「不知道」 is answered by finding out
+    # (请稍候), where the rest of its group (推诿搪塞) is answered by the reception phrase.
+    assert rules.instead_of(by_id["F1-1"]).canonical == "请稍候，我马上为您办理"
+    assert rules.instead_of(by_id["F1-2"]).id == rules.groups[1].instead == "R-greeting"
+    assert rules.instead_of(by_id["F2-1"]).id == "R-wait"
+
+
+def test_instead_is_optional(tmp_path):
+    """Rules written before it (older versions kept by the service) still load; they name none."""
+    data = _base()
+    for group in data["groups"].values():
+        del group["instead"]
+    for rule in data["forbidden"]:
+        rule.pop("instead", None)
+    rules = load_rules(_write(tmp_path, data))
+    assert [rules.instead_of(r) for r in rules.forbidden] == [None] * len(rules.forbidden)
+
+
 def _plain(text: str) -> str:
     return "".join(text.split()).translate(str.maketrans(",()", "，（）"))
 
@@ -61,6 +86,12 @@ def _base() -> dict:
     (lambda d: d["forbidden"][0].update(group=9), "group 9 is not defined"),
     (lambda d: d["forbidden"][1].update(id="F1-1"), "'F1-1' is used twice"),
     (lambda d: d["forbidden"][4].update(phrases=["  "]), "forbidden[4] (F2-2)"),
+    (lambda d: d["groups"][2].update(instead="R-nothing"),
+     "groups -> 2 -> instead: 'R-nothing' is not"),
+    # `instead` names a phrase to say: a forbidden rule is no such phrase.
+    (lambda d: d["forbidden"][3].update(instead="F1-2"),
+     "forbidden[3] (F2-1) -> instead: 'F1-2' is not"),
+    (lambda d: d["groups"][1].update(instead="R wait"), "groups -> 1 -> instead"),
 ])
 def test_malformed_rules_name_the_rule_and_field(tmp_path, mutate, expected):
     data = _base()

@@ -56,10 +56,16 @@ class SessionRules(_Strict):
         45.0, gt=0, description="live: a window quiet this long has finished its session")
 
 
+RULE_ID = r"^[A-Za-z0-9_.-]+$"
+
+
 class Group(_Strict):
     name: str = Field(min_length=1)
     severity: Severity
     deduction: float = Field(ge=0)
+    instead: str | None = Field(
+        None, pattern=RULE_ID, description="the required rule whose phrase to say in the "
+        "situations where this group's phrases are said (self-training)")
 
 
 class MissingIncident(_Strict):
@@ -69,7 +75,7 @@ class MissingIncident(_Strict):
 
 
 class _PhraseRule(_Strict):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(min_length=1, pattern=RULE_ID)
     name: str = Field(min_length=1)
     phrases: tuple[str, ...] = Field(min_length=1)
     variants: tuple[str, ...] = ()
@@ -105,6 +111,7 @@ class ForbiddenRule(_PhraseRule):
     severity: Severity | None = None  # None: the group's
     deduction: float | None = Field(None, ge=0)
     exclusions: tuple[str, ...] = ()
+    instead: str | None = Field(None, pattern=RULE_ID, description="None: the group's")
 
 
 class RuleSet(_Strict):
@@ -126,6 +133,16 @@ class RuleSet(_Strict):
         for rule in self.forbidden:
             if rule.group not in self.groups:
                 raise ValueError(f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
+        # A model validator's error has no location of its own: the message carries the key path.
+        required = [r.id for r in self.required]
+        refs = [(f"groups -> {number} -> instead", group.instead)
+                for number, group in self.groups.items()]
+        refs += [(f"forbidden[{i}] ({rule.id}) -> instead", rule.instead)
+                 for i, rule in enumerate(self.forbidden)]
+        for where, instead in refs:
+            if instead is not None and instead not in required:
+                raise ValueError(f"{where}: {instead!r} is not the id of a rule under 'required' "
+                                 f"({', '.join(required) or 'none defined'})")
         return self
 
     @property
@@ -138,6 +155,12 @@ class RuleSet(_Strict):
 
     def deduction_of(self, rule: ForbiddenRule) -> float:
         return rule.deduction if rule.deduction is not None else self.groups[rule.group].deduction
+
+    def instead_of(self, rule: ForbiddenRule) -> RequiredRule | None:
+        """The required rule whose phrase the staff member should have said instead of `rule`'s
+        (its own `instead`, else its group's); None where the rules name none."""
+        rule_id = rule.instead or self.groups[rule.group].instead
+        return next((r for r in self.required if r.id == rule_id), None) if rule_id else None
 
 
 def _describe(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:

@@ -446,6 +446,10 @@ class RulePublic(BaseModel):
     variants: list[str]
     severity: Severity | None
     deduction: float | None
+    # Self-training: what a forbidden rule's speaker should have said (rules' `instead`).
+    instead: str | None = Field(None, description="forbidden rules: the id of the required rule "
+                                "whose phrase to say instead (None: the rules name none)")
+    instead_phrase: str | None = Field(None, description="that required rule's standard phrase")
 
 
 class RulesPublic(BaseModel):

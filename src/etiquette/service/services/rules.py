@@ -3,7 +3,8 @@
 A version is the whole rule set as YAML, in the format of rules/appendix_b.yaml, validated by
 the same `RuleSet` the pipelines load; versions are only added, the newest is in force. The
 first start seeds version 1 from the bundled file (or the `rules_path` setting). Reviewers
-read the parsed view (each rule's Appendix B text); pipelines fetch the YAML itself.
+read the parsed view (each rule's Appendix B text and, for a forbidden rule, the standard
+phrase to say instead); pipelines fetch the YAML itself.
 """
 
 from __future__ import annotations
@@ -106,11 +107,14 @@ def _public(text: str) -> RulesPublic:
                        severity=r.missing.severity if r.missing else None,
                        deduction=r.missing.deduction if r.missing else None)
             for r in rs.required]
-    data += [RulePublic(id=r.id, name=r.name, kind="forbidden",
-                        group=f"第{r.group}类 {rs.groups[r.group].name}", clause="附录B 禁用语",
-                        phrases=list(r.phrases), variants=list(r.variants),
-                        severity=rs.severity_of(r), deduction=rs.deduction_of(r))
-             for r in rs.forbidden]
+    for r in rs.forbidden:
+        instead = rs.instead_of(r)
+        data.append(RulePublic(id=r.id, name=r.name, kind="forbidden", clause="附录B 禁用语",
+                               group=f"第{r.group}类 {rs.groups[r.group].name}",
+                               phrases=list(r.phrases), variants=list(r.variants),
+                               severity=rs.severity_of(r), deduction=rs.deduction_of(r),
+                               instead=instead.id if instead else None,
+                               instead_phrase=instead.canonical if instead else None))
     return RulesPublic(version=rs.version, source=rs.source, data=data)
 
 
