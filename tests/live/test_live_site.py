@@ -144,3 +144,38 @@ def check_control(url: str, site: LiveSite) -> None:
         assert health["windows"]["w-a"]["audio"]["stream_s"] > 0
         assert c.post("/api/v1/queue-calls", json={"window_id": "nope"}).status_code == 404
         assert c.post("/api/v1/queue-calls", json={"ticket": "A001"}).status_code == 422
+
+
+def test_a_site_can_run_with_the_rules_an_admin_saved_in_the_service(tmp_path, recogniser):
+    """规则管理 in the service, used live: the version in force is fetched at start, and its
+    copy serves when the service is down at the next start."""
+    from etiquette.live.rules_source import RulesUnavailable
+
+    service = start_service(settings_for(tmp_path / "service"), "sqlite")
+    seed(service)
+    try:
+        admin = service.client("admin")
+        current = admin.get("/api/v1/rules/versions/current").json()
+        edited = current["yaml"].replace("phrases: [问别人去]", "phrases: [问别人去, 找别人问去]")
+        assert edited != current["yaml"]
+        saved = admin.post("/api/v1/rules/versions", json={
+            "yaml": edited, "comment": "live test", "based_on": current["id"]})
+        assert saved.status_code == 201, saved.text
+        path = tmp_path / "site.yaml"
+        path.write_text(yaml.safe_dump({
+            "center": {"code": "nc"}, "data_dir": str(tmp_path / "live"),
+            "rules_from_service": True,
+            "supervision": {"url": service.base_url, "api_key": service.api_key},
+            "windows": [{"id": "w-a", "audio": {"file": str(SAMPLES / "window02_rude.flac")}}]}),
+            encoding="utf-8")
+        site = build_site(load_site(path), recogniser=recogniser)
+        rule = next(r for r in site.speech.rules.forbidden if r.id == "F1-2")
+        assert "找别人问去" in rule.phrases
+    finally:
+        stop_service(service)
+    # The service is down now: the copy of the last start serves, and says so in the log.
+    again = build_site(load_site(path), recogniser=recogniser)
+    assert "找别人问去" in next(r for r in again.speech.rules.forbidden if r.id == "F1-2").phrases
+    (tmp_path / "live" / "rules_in_force.yaml").unlink()
+    with pytest.raises(RulesUnavailable):
+        build_site(load_site(path), recogniser=recogniser)

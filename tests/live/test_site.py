@@ -75,6 +75,10 @@ def test_errors_name_the_key_and_the_line(tmp_path):
      "api_key"),
     ("center: {code: c1}\nwindows:\n  - {id: w1, audio: {device: 1, device_channels: 1}}\n",
      "device_channels"),
+    ("center: {code: c1}\nrules_from_service: true\nwindows:\n  - {id: w1, audio: {device: 1}}\n",
+     "needs a supervision url"),
+    ("center: {code: c1}\nrules_from_service: true\nrules: r.yaml\nsupervision: {url: 'http://x', "
+     "api_key: k}\nwindows:\n  - {id: w1, audio: {device: 1}}\n", "not both"),
     ("center: [\n", "not valid YAML"),
     ("- just a list\n", "mapping at the top level"),
 ])

@@ -52,12 +52,17 @@ def run(
         raise typer.Exit(2) from e
     from etiquette.live.control import ServerThread, create_control_app
     from etiquette.live.engine import build_site
+    from etiquette.live.rules_source import RulesUnavailable
 
     embedded: ServerThread | None = None
     api: tuple[str, str] | None = None
     if site.supervision.embedded is not None:
         embedded, api = _start_embedded(site.supervision.embedded)
-    live = build_site(site, api=api)
+    try:
+        live = build_site(site, api=api)
+    except RulesUnavailable as e:
+        typer.echo(f"错误：{e}", err=True)
+        raise typer.Exit(2) from e
     control = ServerThread(create_control_app(live), site.control.host, site.control.port,
                            "control")
     control.start()

@@ -26,6 +26,7 @@ from etiquette.live.capture import AudioSource, CaptureStats, FileReplay, Microp
 from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
+from etiquette.live.rules_source import fetch_rules
 from etiquette.live.site import Site, Window
 from etiquette.live.window import WindowMonitor
 from etiquette.outbox import Outbox
@@ -138,8 +139,8 @@ class LiveSite:
 
     def __init__(self, site: Site, speech: SpeechPipeline, on_health: HealthCallback = log_health,
                  api: tuple[str, str] | None = None) -> None:
-        """`api`: (url, key) of the supervision API, overriding the site file's (the embedded
-        demo service); None and no url in the file: incidents go to the JSONL log only."""
+        """`api`: (url, key) of the supervision API (`build_site` takes it from the site file or
+        the embedded service); None: incidents go to the JSONL journal only."""
         self.config = site
         self.on_health = on_health
         data = site.data_dir
@@ -149,8 +150,6 @@ class LiveSite:
         self.recogniser = SharedRecogniser(
             speech.recogniser, spool_dir=data / "spool", memory_s=site.recognition.backlog_memory_s,
             lag_warn_s=site.recognition.lag_warn_s, on_health=self.health, checker=speech.check)
-        if api is None and site.supervision.url is not None:
-            api = (site.supervision.url, site.supervision.key())
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
                               on_stored=self._stored) if api is not None else None)
         self.windows = {w.id: WindowRunner(self, w) for w in site.windows}
@@ -285,8 +284,17 @@ def _since(moment: datetime) -> float:
 def build_site(site: Site, on_health: HealthCallback = log_health,
                api: tuple[str, str] | None = None,
                recogniser: Recogniser | None = None) -> LiveSite:
-    """A site ready to start (loads the model: seconds)."""
+    """A site ready to start (loads the model: seconds).
+
+    Raises:
+      RulesUnavailable: the site runs with the service's rules and they cannot be had.
+    """
+    if api is None and site.supervision.url is not None:
+        api = (site.supervision.url, site.supervision.key())
+    rules = site.rules
+    if site.rules_from_service and api is not None:
+        rules = fetch_rules(api[0], api[1], site.data_dir)
     speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options(),
-                                            rules_path=site.rules), recogniser=recogniser)
+                                            rules_path=rules), recogniser=recogniser)
     return LiveSite(site, speech, on_health=on_health, api=api)
 

@@ -172,9 +172,20 @@ class Site(_Strict):
     supervision: Supervision = Supervision()
     data_dir: Path = Field(Path("live-data"), description="outbox, evidence and spool")
     rules: Path | None = Field(None, description="phrase rules (default rules/appendix_b.yaml)")
+    rules_from_service: bool = Field(False, description="run with the rules in force in the "
+                                                       "supervision service (edited by admins)")
     recognition: Recognition = Recognition()
     presence: Presence = Presence()
     control: Control = Control()
+
+    @model_validator(mode="after")
+    def _rules_source(self) -> Site:
+        if self.rules_from_service and self.rules is not None:
+            raise ValueError("give rules (a file) or rules_from_service, not both")
+        if self.rules_from_service and self.supervision.url is None \
+                and self.supervision.embedded is None:
+            raise ValueError("rules_from_service needs a supervision url (or embedded)")
+        return self
 
     @field_validator("windows")
     @classmethod
