@@ -102,7 +102,7 @@ def _sample(proc: psutil.Process, stop: threading.Event, peak: list[int],
 
 
 def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float],
-               recogniser: Any, beam: int, tmp: Path) -> dict[str, Any]:
+               recogniser: Any, beam: int, tmp: Path, speed: float = 1.0) -> dict[str, Any]:
     from etiquette.live.engine import LiveSite
     from etiquette.live.site import Site
     from etiquette.pipeline import PipelineOptions, SpeechPipeline
@@ -113,7 +113,7 @@ def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float
         "recognition": {"beam_size": beam},
         "windows": [{"id": f"bench{i + 1:02d}",
                      "audio": {"file": str(files[i % len(files)]), "loop": True,
-                               "loop_gap_s": gaps[i % len(files)]}}
+                               "loop_gap_s": gaps[i % len(files)], "speed": speed}}
                     for i in range(windows)]})
     speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options()), recogniser)
     live = LiveSite(site, speech, api=(service.url, service.key))
@@ -141,7 +141,7 @@ def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
 
     stats = live.recogniser.stats
-    return {"windows": windows, "seconds": seconds, "beam_size": beam,
+    return {"windows": windows, "seconds": seconds, "speed": speed, "beam_size": beam,
             "keeps_up": end_lag < 5.0, "lag_end_s": round(end_lag, 1),
             "lag_max_s": round(max(lags, default=0.0), 1), "backlog_end_s": round(backlog, 1),
             "incidents": len(rows), "forbidden": len(latencies),
@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16")
     parser.add_argument("--seconds", type=float, default=90.0, help="real time per configuration")
     parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="replay faster than real time: a soak of hours in minutes (memory, "
+                             "not latency, is what such a run measures)")
     parser.add_argument("--duty", type=float, default=1 / 3,
                         help="share of the time the staff speak (sets the silence between replays)")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: default)")
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.windows or [1, 2, 4, 8, 16]:
             print(f"{n} windows for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
-            r = run_config(n, args.seconds, files, gaps, recogniser, args.beam_size, Path(tmp))
+            r = run_config(n, args.seconds, files, gaps, recogniser, args.beam_size, Path(tmp),
+                           args.speed)
             print(json.dumps(r), file=sys.stderr, flush=True)
             results["runs"].append(r)
     ok = [r["windows"] for r in results["runs"]

@@ -603,10 +603,12 @@ class FileReplay:
     """
 
     def __init__(self, window_id: str, path: str | Path, realtime: bool = True,
-                 loop: bool = False, gap_s: float = 2.0, block_s: float = 0.1) -> None:
+                 loop: bool = False, gap_s: float = 2.0, block_s: float = 0.1,
+                 speed: float = 1.0) -> None:
         self.window_id = window_id
         self.path = Path(path)
         self.realtime = realtime
+        self.speed = speed  # > 1: hours of a day in minutes (soak tests); stream time stays audio time
         self.loop = loop
         decoded = read_audio(self.path)
         self._audio = np.stack(decoded.channels, axis=1).astype(np.float32, copy=False)
@@ -632,7 +634,7 @@ class FileReplay:
         if not self.loop:
             end = min(end, len(self._audio))
         if self.realtime:
-            wait = self._origin + end / SAMPLE_RATE - time.monotonic()
+            wait = self._origin + end / SAMPLE_RATE / self.speed - time.monotonic()
             if wait > timeout_s:
                 self._stopping.wait(max(0.0, timeout_s))
                 return None

@@ -57,6 +57,8 @@ class AudioInput(_Strict):
     file: Path | None = Field(None, description="a recording to replay at real time (demo, tests)")
     loop: bool = Field(False, description="replay the file again and again")
     loop_gap_s: float = Field(60.0, ge=0, description="silence between replays")
+    speed: float = Field(1.0, gt=0, le=32, description="replay this many times faster than "
+                                                       "real time (soak tests)")
     device_channels: int | None = Field(None, ge=1, le=64,
                                         description="channels to open (default: enough for these)")
     channels: Channels = Channels()
