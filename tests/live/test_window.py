@@ -82,3 +82,19 @@ def test_the_clip_history_keeps_only_its_last_seconds():
     audio, offset = history.audio()
     assert 2.0 <= audio.duration_s <= 2.1 and offset == pytest.approx(5.0 - audio.duration_s)
     assert audio.channels[0][-1] == pytest.approx(0.49, abs=1e-4)
+
+
+def test_a_session_that_never_ends_keeps_only_what_its_verdicts_need(window):
+    monitor, shared, emitted, blocks = window
+    for _ in range(3):  # three services back to back, never 45 s quiet: one long session
+        feed(monitor, blocks, 0, len(blocks) / SAMPLE_RATE)
+    shared.stop()
+    monitor.feed(np.zeros((SAMPLE_RATE // 10, 2), np.float32))
+    (open_session,) = [o.session for o in monitor._sessions]
+    rules = monitor.speech.rules.session
+    assert open_session.end_s - open_session.start_s > 80
+    assert monitor.stats.utterances["staff"] == 18
+    # Kept: the session's last 30 s (its farewell is still to be judged), nothing older.
+    assert monitor._heard and all(t.end_s >= open_session.end_s - rules.farewell_within_s
+                                  for t in monitor._heard)
+    assert len(monitor._heard) < 18

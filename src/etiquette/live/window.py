@@ -221,10 +221,19 @@ class WindowMonitor:
         self._emit(judge_session(self.speech.rules, s, mine, said, self.started, due))
 
     def _forget(self) -> None:
-        """Transcripts no session still needs are let go (memory stays flat over the day)."""
-        keep_from = min((o.session.start_s for o in self._sessions), default=self.now_s)
-        self._heard = [t for t in self._heard if t.end_s >= keep_from]
-        self._said = [h for h in self._said if h[0].end_s >= keep_from]
+        """Transcripts no verdict still needs are let go, so memory stays flat however long a
+        session runs: a session needs only its first `greeting_within_s` (until the greeting is
+        judged) and its last `farewell_within_s` (forbidden phrases are judged as they come)."""
+        rules = self.speech.rules.session
+
+        def needed(t: Transcript) -> bool:
+            return any(t.start_s >= o.session.start_s and (
+                (not o.greeting_judged and t.start_s < o.session.start_s + rules.greeting_within_s)
+                or t.end_s >= o.session.end_s - rules.farewell_within_s)
+                for o in self._sessions)
+
+        self._heard = [t for t in self._heard if needed(t)]
+        self._said = [h for h in self._said if needed(h[0])]
 
     # ---------------------------------------------------------------- incidents
 
