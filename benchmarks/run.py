@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 
 from benchmarks.accuracy import load_labels, score
+from etiquette.transcribe import threads_per_job
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SET = HERE / "evalset"
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             r = run_batch(args.evalset, jobs, beam, args.model)
             accuracy = score(truths, r["incidents"])
             runs.append({"jobs": jobs, "beam_size": beam,
-                         "threads_per_job": max(1, (os.cpu_count() or 1) // jobs),
+                         "threads_per_job": threads_per_job(jobs),
                          "wall_s": r["wall_s"], "x_realtime": round(audio_s / r["wall_s"], 1),
                          "peak_rss_mb": r["peak_rss_mb"], "failed_files": r["failed_files"],
                          "accuracy": accuracy})

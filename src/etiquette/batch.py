@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -124,6 +123,3 @@ def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
     report.wall_s = time.perf_counter() - started
     return report
 
-
-def threads_per_job(jobs: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from etiquette.audio import VIDEO_SUFFIXES
-from etiquette.batch import BatchReport, JsonlSink, collect, run_batch, threads_per_job
+from etiquette.batch import BatchReport, JsonlSink, collect, run_batch
 from etiquette.live import capture
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
@@ -28,7 +28,7 @@ from etiquette.segment import SegmenterOptions
 from etiquette.service.cli import serve, users_app
 from etiquette.service.report_cli import report
 from etiquette.sinks.http import HttpSink, PostReport, TeeSink
-from etiquette.transcribe import RecogniserOptions
+from etiquette.transcribe import RecogniserOptions, threads_per_job
 
 app = typer.Typer(help="etiquette：政务服务窗口服务礼仪监测（附录B 服务礼仪）", no_args_is_help=True,
                   add_completion=False)

@@ -23,7 +23,7 @@ from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
 from etiquette.text import Guard
-from etiquette.transcribe import Recogniser, RecogniserOptions
+from etiquette.transcribe import HeardIn, Recogniser, RecogniserOptions
 from etiquette.verify import AcousticVerifier
 
 if TYPE_CHECKING:
@@ -115,22 +115,26 @@ class SpeechPipeline:
                                                    Guard.load(self.options.guard_path))
         self.verifier = AcousticVerifier(self.recogniser.model)
 
-    def check(self, utterances: Sequence[Utterance], transcripts: Sequence[Transcript]
-              ) -> AcousticCheck:
-        """Near misses in `transcripts` checked against the audio of the utterance each was
-        heard in (batch and live alike). The encoder pass is what costs, about 1 s of CPU per
-        utterance; batching it brings nothing on CPU (measured: 4 utterances 4.5 s at once,
-        0.95 s one), so each is encoded when first needed, once for all its rules."""
-        audio_of = {id(t): u.audio for u, t in zip(utterances, transcripts)}
+    def recognise(self, utterances: Sequence[Utterance]) -> tuple[list[Transcript], AcousticCheck]:
+        """Transcripts of `utterances`, and the acoustic check of their near misses (batch and
+        live alike). Each near miss is scored while the encoder output of the input it was heard
+        in is at hand, so the check costs a few decoder steps, not an encoder pass."""
+        losses: dict[tuple[str, int, float, str, int, int, str], float] = {}
 
-        def check(transcript: Transcript, hit: PhraseHit) -> float | None:
-            audio = audio_of.get(id(transcript))
-            if audio is None:
-                return None
-            return self.verifier.loss(audio, transcript.text, hit.char_start, hit.char_end,
-                                      hit.variant)
+        def key(t: Transcript, hit: PhraseHit) -> tuple[str, int, float, str, int, int, str]:
+            return t.source, t.channel, t.start_s, t.text, hit.char_start, hit.char_end, hit.variant
 
-        return check
+        def score(transcripts: list[Transcript], heard: list[HeardIn]) -> None:
+            for t, h in zip(transcripts, heard):
+                for hit in self.matcher.near_misses(t):
+                    try:
+                        losses[key(t, hit)] = self.verifier.loss(h, t.text, hit.char_start,
+                                                                 hit.char_end, hit.variant)
+                    except Exception:  # noqa: BLE001 - unchecked, a near miss is only not flagged
+                        logger.exception("acoustic check of %r failed", t.text)
+
+        transcripts = self.recogniser.transcribe(utterances, score)
+        return transcripts, lambda t, hit: losses.get(key(t, hit))
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> Analysis:
@@ -151,12 +155,11 @@ class SpeechPipeline:
         utterances = segment(audio, source, window_id, self.options.segmenter)
         # Speech no rule applies to (the citizen side) marks the session but is not transcribed.
         judged = [u for u in utterances if u.speaker in self.rules.judged_speakers]
-        transcripts = self.recogniser.transcribe(judged)
+        transcripts, check = self.recognise(judged)
         logger.debug("%s: %d utterances, %d transcribed, %.1f s", source, len(utterances),
                      len(judged), audio.duration_s)
         incidents, required, excluded = judge(self.rules, self.matcher, transcripts,
-                                              session_of(utterances), recorded_at,
-                                              self.check(judged, transcripts))
+                                              session_of(utterances), recorded_at, check)
         if self.options.clip_dir is not None:
             incidents = attach_clips(incidents, audio, self.options.clip_dir,
                                      self.options.segmenter.staff_channel,

@@ -104,3 +104,31 @@ def test_a_failing_window_does_not_stop_the_others(recogniser, staff_speech, tmp
     shared.start()
     assert collect.done.wait(120)
     shared.stop()
+
+
+def test_workers_share_the_queue_and_every_utterance_is_delivered_once(staff_speech, tmp_path):
+    from etiquette.transcribe import Recogniser, RecogniserOptions
+
+    two = Recogniser(RecogniserOptions(cpu_threads=1, num_workers=2))
+    shared = SharedRecogniser(two, spool_dir=tmp_path / "spool", batch_s=6.0)
+    by_worker: dict[str, int] = {}
+    delivered: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def deliver(u, t, check) -> None:
+        with lock:
+            name = threading.current_thread().name
+            by_worker[name] = by_worker.get(name, 0) + 1
+            delivered.append((u.window_id, u.start_s))
+            if len(delivered) == len(staff_speech):
+                done.set()
+
+    for u in staff_speech:  # a few seconds a batch: the workers take turns
+        shared.submit(u, deliver)
+    shared.start()
+    assert done.wait(180)
+    shared.stop()
+    assert sorted(delivered) == sorted((u.window_id, u.start_s) for u in staff_speech)
+    assert set(by_worker) == {"recogniser-1", "recogniser-2"}
+    assert shared.stats.utterances == len(staff_speech) and shared.backlog_s == 0

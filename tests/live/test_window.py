@@ -25,7 +25,7 @@ def window(recogniser, tmp_path):
     """A monitor for window01_polite's stereo audio, its incidents collected, the recogniser
     running."""
     speech = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
-    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", checker=speech.check)
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", recognise=speech.recognise)
     emitted = []
     monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, spoken: emitted.append(i),
                             tmp_path / "ev")

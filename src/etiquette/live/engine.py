@@ -149,7 +149,7 @@ class LiveSite:
         self.speech = speech
         self.recogniser = SharedRecogniser(
             speech.recogniser, spool_dir=data / "spool", memory_s=site.recognition.backlog_memory_s,
-            lag_warn_s=site.recognition.lag_warn_s, on_health=self.health, checker=speech.check)
+            lag_warn_s=site.recognition.lag_warn_s, on_health=self.health, recognise=speech.recognise)
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
                               on_stored=self._stored) if api is not None else None)
         self.windows = {w.id: WindowRunner(self, w) for w in site.windows}

@@ -27,9 +27,9 @@ from etiquette.transcribe import INPUT_S, Recogniser
 
 logger = logging.getLogger("etiquette.live.recognition")
 
-# Each utterance's transcript, with the acoustic check of its batch (SpeechPipeline.check).
+# Each utterance's transcript, with the acoustic check of its batch (SpeechPipeline.recognise).
 Deliver = Callable[[Utterance, Transcript, AcousticCheck | None], None]
-Checker = Callable[[list[Utterance], list[Transcript]], AcousticCheck]
+Recognise = Callable[[list[Utterance]], tuple[list[Transcript], AcousticCheck]]
 
 
 @dataclass
@@ -50,19 +50,26 @@ class RecognitionStats:
 
 
 class SharedRecogniser:
-    """A worker thread around one `Recogniser`, fed by every window.
+    """Worker threads around one `Recogniser`, fed by every window.
+
+    As many workers as the recogniser has (`num_workers`): while one decodes a batch, another
+    takes what arrived meanwhile, so a fresh utterance seldom waits for a whole batch, and the
+    cores stay busy through the single-threaded steps of each call.
 
     Args:
       batch_s: audio taken per call (default: the recogniser's batch of 30 s inputs).
       memory_s: queued audio held in memory; more waits in `spool_dir`.
       lag_warn_s: a backlog older than this is reported (health DEGRADED) until worked off.
+      recognise: transcribes a batch with the acoustic check of its near misses
+        (SpeechPipeline.recognise); without it, transcripts come without a check.
     """
 
     def __init__(self, recogniser: Recogniser, *, spool_dir: Path, batch_s: float | None = None,
                  memory_s: float = 600.0, lag_warn_s: float = 10.0,
-                 on_health: HealthCallback = log_health, checker: Checker | None = None) -> None:
+                 on_health: HealthCallback = log_health, recognise: Recognise | None = None
+                 ) -> None:
         self.recogniser = recogniser
-        self.checker = checker
+        self.recognise = recognise
         self.batch_s = batch_s or recogniser.options.batch_size * INPUT_S
         self.memory_s, self.lag_warn_s = memory_s, lag_warn_s
         self.spool_dir = spool_dir
@@ -74,7 +81,8 @@ class SharedRecogniser:
         self._cond = threading.Condition()
         self._stopping = False
         self._seq = 0
-        self._thread = threading.Thread(target=self._run, name="recogniser", daemon=True)
+        self._threads = [threading.Thread(target=self._run, name=f"recogniser-{k + 1}", daemon=True)
+                         for k in range(max(1, recogniser.options.num_workers))]
 
     # ---------------------------------------------------------------- producer side
 
@@ -119,15 +127,18 @@ class SharedRecogniser:
     # ---------------------------------------------------------------- worker
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Transcribe what is queued (for up to `timeout_s`), then stop the worker."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
             logger.error("recogniser still busy after %.0f s; %.1f s of speech not transcribed",
                          timeout_s, self.backlog_s)
 
@@ -146,9 +157,13 @@ class SharedRecogniser:
                 batch.append(item)
             return batch
 
-    def _finish(self, batch: list[_Queued]) -> None:
+    def _finish(self, batch: list[_Queued], busy_s: float) -> None:
         with self._cond:
+            self.stats.busy_s += busy_s
+            self.stats.batches += 1
             for item in batch:
+                self.stats.utterances += 1
+                self.stats.audio_s += item.utterance.duration_s
                 self._queued_s -= item.utterance.duration_s
                 if item.spooled is None:
                     self._memory_s -= item.utterance.duration_s
@@ -165,30 +180,25 @@ class SharedRecogniser:
         while (batch := self._take()) is not None:
             utterances = [self._load(item) for item in batch]
             started = time.monotonic()
+            check: AcousticCheck | None = None
             try:
-                transcripts = self.recogniser.transcribe(utterances)
+                if self.recognise is not None:
+                    transcripts, check = self.recognise(utterances)
+                else:
+                    transcripts = self.recogniser.transcribe(utterances)
             except Exception as e:  # noqa: BLE001 - one bad batch must not stop every window
                 logger.exception("transcription of %d utterances failed", len(batch))
                 self._health.report(HealthState.DEGRADED,
                                     f"{len(batch)} utterances not transcribed: {e}")
                 transcripts = [Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                           u.end_s, ()) for u in utterances]
-            check = None
-            if self.checker is not None:
-                try:
-                    check = self.checker(utterances, transcripts)
-                except Exception:  # noqa: BLE001 - without it near misses are only not flagged
-                    logger.exception("acoustic check of %d utterances failed", len(batch))
-            self.stats.busy_s += time.monotonic() - started
-            self.stats.batches += 1
+            busy_s = time.monotonic() - started
             for item, u, t in zip(batch, utterances, transcripts):
-                self.stats.utterances += 1
-                self.stats.audio_s += u.duration_s
                 try:
                     item.deliver(u, t, check)
                 except Exception:  # noqa: BLE001 - a window's judging fault stays its own
                     logger.exception("window %s: handling a transcript failed", u.window_id)
-            self._finish(batch)
+            self._finish(batch, busy_s)
 
     def _load(self, item: _Queued) -> Utterance:
         if item.spooled is None:
