@@ -282,8 +282,11 @@ class PhraseMatcher:
         """
         text = transcript.text
         found, excluded = [], []
-        for hit in self._said_by_speaker(transcript, near_misses=check is not None):
+        patterns = self._near_miss_patterns if check and self._near_miss_patterns else self._forbidden_patterns
+        for hit in find(text, patterns, self._readings):
             rule = self._forbidden[hit.rule_id]
+            if transcript.speaker not in rule.speakers:
+                continue
             if hit.score < self._min_score[rule.id]:
                 checked = self._acoustic(transcript, hit, check)
                 if checked is None:
@@ -300,18 +303,6 @@ class PhraseMatcher:
             else:
                 found.append((rule, hit))
         return found, excluded
-
-    def near_misses(self, transcript: Transcript) -> list[PhraseHit]:
-        """The hits `forbidden` asks the acoustic check about: below their rule's threshold,
-        from matching.acoustic_check_min_score up."""
-        return [h for h in self._said_by_speaker(transcript, near_misses=True)
-                if h.score < self._min_score[h.rule_id]]
-
-    def _said_by_speaker(self, transcript: Transcript, near_misses: bool) -> list[PhraseHit]:
-        patterns = self._near_miss_patterns if near_misses and self._near_miss_patterns \
-            else self._forbidden_patterns
-        return [h for h in find(transcript.text, patterns, self._readings)
-                if transcript.speaker in self._forbidden[h.rule_id].speakers]
 
     def _acoustic(self, transcript: Transcript, hit: PhraseHit,
                   check: AcousticCheck | None) -> PhraseHit | None:

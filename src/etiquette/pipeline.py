@@ -23,7 +23,7 @@ from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
 from etiquette.text import Guard
-from etiquette.transcribe import HeardIn, Recogniser, RecogniserOptions
+from etiquette.transcribe import Recogniser, RecogniserOptions
 from etiquette.verify import AcousticVerifier
 
 if TYPE_CHECKING:
@@ -116,25 +116,24 @@ class SpeechPipeline:
         self.verifier = AcousticVerifier(self.recogniser.model)
 
     def recognise(self, utterances: Sequence[Utterance]) -> tuple[list[Transcript], AcousticCheck]:
-        """Transcripts of `utterances`, and the acoustic check of their near misses (batch and
-        live alike). Each near miss is scored while the encoder output of the input it was heard
-        in is at hand, so the check costs a few decoder steps, not an encoder pass."""
-        losses: dict[tuple[str, int, float, str, int, int, str], float] = {}
+        """Transcripts of `utterances`, and the acoustic check of their near misses against the
+        audio of the utterance each was heard in (batch and live alike). The check encodes an
+        utterance only when one of its near misses is asked about, once for all its rules."""
+        transcripts = self.recogniser.transcribe(utterances)
+        audio_of = {id(t): u.audio for u, t in zip(utterances, transcripts)}
 
-        def key(t: Transcript, hit: PhraseHit) -> tuple[str, int, float, str, int, int, str]:
-            return t.source, t.channel, t.start_s, t.text, hit.char_start, hit.char_end, hit.variant
+        def check(transcript: Transcript, hit: PhraseHit) -> float | None:
+            audio = audio_of.get(id(transcript))
+            if audio is None:
+                return None
+            try:
+                return self.verifier.loss(audio, transcript.text, hit.char_start, hit.char_end,
+                                          hit.variant)
+            except Exception:  # noqa: BLE001 - unchecked, a near miss is only not flagged
+                logger.exception("acoustic check of %r failed", transcript.text)
+                return None
 
-        def score(transcripts: list[Transcript], heard: list[HeardIn]) -> None:
-            for t, h in zip(transcripts, heard):
-                for hit in self.matcher.near_misses(t):
-                    try:
-                        losses[key(t, hit)] = self.verifier.loss(h, t.text, hit.char_start,
-                                                                 hit.char_end, hit.variant)
-                    except Exception:  # noqa: BLE001 - unchecked, a near miss is only not flagged
-                        logger.exception("acoustic check of %r failed", t.text)
-
-        transcripts = self.recogniser.transcribe(utterances, score)
-        return transcripts, lambda t, hit: losses.get(key(t, hit))
+        return transcripts, check
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> Analysis:
