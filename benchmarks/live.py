@@ -165,7 +165,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Written by `python -m benchmarks.live` on {results['date']}: {m['cores']} cores "
         f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
         f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {m['device']}, "
-        f"CTranslate2 threads: {results['threads'] or 'default'}.",
+        f"recogniser workers: {results.get('workers', 1)}, CTranslate2 threads per worker: "
+        f"{results['threads'] or 'the cores shared among the workers'}.",
         f"Each window replays a stereo evaluation session in a loop at "
         f"{'real time' if speed == 1 else f'{speed:g}× real time'} (staff "
         f"speech on the staff microphone {results['staff_duty'] * 100:.0f} % of the time), "
@@ -197,9 +198,9 @@ def memory_over_time(run: dict[str, Any], stretches: int = 5) -> list[str]:
     """Resident memory per stretch of stream time: warm-up (the first tenth), then equal
     stretches (is it flat?). At `speed` > 1 a stretch of wall time holds `speed` × more stream."""
     points = run["rss_mb_timeline"]
-    if len(points) < 2 * stretches:
-        return []
-    speed, end = run.get("speed", 1.0), points[-1][0]
+    speed, end = run.get("speed", 1.0), points[-1][0] if points else 0.0
+    if end * speed < 1800 or len(points) < 2 * stretches:
+        return []  # minutes of stream say nothing about flat memory
     hours = end * speed >= 3600
     unit, scale = ("h", speed / 3600) if hours else ("min", speed / 60)
     step = end * 0.9 / (stretches - 1)
@@ -226,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                              "not latency, is what such a run measures)")
     parser.add_argument("--duty", type=float, default=1 / 3,
                         help="share of the time the staff speak (sets the silence between replays)")
-    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CTranslate2 threads per worker (0: the cores shared among workers)")
+    parser.add_argument("--workers", type=int, default=1, help="recogniser workers")
     parser.add_argument("--model", default="whisper-base")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
@@ -241,11 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     gaps, duty = loop_gaps(files, args.duty)
     recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
                                               compute_type=args.compute_type,
-                                              cpu_threads=args.threads, beam_size=args.beam_size))
+                                              cpu_threads=args.threads, num_workers=args.workers,
+                                              beam_size=args.beam_size))
     results: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {**machine(), "device": args.device, "compute_type": args.compute_type},
-        "model": args.model, "threads": args.threads, "seconds": args.seconds,
+        "model": args.model, "threads": args.threads, "workers": args.workers,
+        "seconds": args.seconds,
         "staff_duty": round(duty, 3), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.windows or [1, 2, 4, 8, 16]:

@@ -143,8 +143,11 @@ class Recognition(_Strict):
     model: str = "whisper-base"
     device: str = Field("cpu", pattern=r"^(cpu|cuda|auto)$")
     compute_type: str = "int8"
-    cpu_threads: int = Field(0, ge=0)
-    num_workers: int = Field(1, ge=1)
+    cpu_threads: int = Field(0, ge=0, description="CTranslate2 threads per worker (0: the "
+                             "machine's cores shared among the workers)")
+    num_workers: int = Field(2, ge=1, description="recogniser workers: while one decodes, another "
+                             "takes what arrived meanwhile (2 halved the p95 latency of 16 "
+                             "windows on 2 cores, benchmarks/optimisations.md)")
     beam_size: int = Field(5, ge=1, le=10)
     batch_size: int = Field(8, ge=1, le=64)
     backlog_memory_s: float = Field(600.0, gt=0, description="queued speech kept in memory")
