@@ -39,11 +39,13 @@ test: models system-deps
 	$(BIN)/python -m pytest -q tests
 
 # The whole benchmark: accuracy, speed and memory of batch (benchmarks/results.*), the
-# recogniser against raw faster-whisper (recogniser_results.*), the live pipeline with 1-16
-# windows (live_results.*) and the presence detector (presence_results.*).
+# recogniser against raw faster-whisper (recogniser_results.*), the acoustic check
+# (acoustic_check_results.*), the live pipeline with 1-24 windows (live_results.*) and the
+# presence detector (presence_results.*). What each optimisation bought: optimisations.md.
 bench: models
 	$(BIN)/python -m benchmarks.run
-	$(BIN)/python -m benchmarks.recogniser --beam-size 1 --beam-size 5
+	$(BIN)/python -m benchmarks.recogniser --beam-size 1 --beam-size 5 --repeat 3
+	$(BIN)/python -m benchmarks.acoustic_check
 	$(BIN)/python -m benchmarks.live
 	$(BIN)/python -m benchmarks.presence
 

@@ -1,7 +1,7 @@
-"""The live pipeline under load: 1, 2, 4, 8, 16 windows replayed at real time into a real
+"""The live pipeline under load: 1, 2, 4, 8, 16, 24 windows replayed at real time into a real
 supervision service, one shared recogniser.
 
-    python -m benchmarks.live                          # 1 2 4 8 16 windows, 90 s each
+    python -m benchmarks.live                          # 1 2 4 8 16 24 windows, 90 s each
     python -m benchmarks.live --windows 4 --seconds 60 --beam-size 1
 
 Each window replays a different session of the evaluation set again and again at real time,
@@ -219,7 +219,7 @@ def memory_over_time(run: dict[str, Any], stretches: int = 5) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16")
+    parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16 24")
     parser.add_argument("--seconds", type=float, default=90.0, help="real time per configuration")
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--speed", type=float, default=1.0,
@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of the time the staff speak (sets the silence between replays)")
     parser.add_argument("--threads", type=int, default=0,
                         help="CTranslate2 threads per worker (0: the cores shared among workers)")
-    parser.add_argument("--workers", type=int, default=1, help="recogniser workers")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="recogniser workers (the site default)")
     parser.add_argument("--model", default="whisper-base")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds,
         "staff_duty": round(duty, 3), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in args.windows or [1, 2, 4, 8, 16]:
+        for n in args.windows or [1, 2, 4, 8, 16, 24]:
             print(f"{n} windows for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
             r = run_config(n, args.seconds, files, gaps, recogniser, args.beam_size, Path(tmp),
                            args.speed)

@@ -70,3 +70,27 @@ def test_live_benchmark_writes_results_for_one_window(tmp_path):
     assert run["cpu_cores"] > 0 and isinstance(run["keeps_up"], bool)
     md = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "| windows |" in md and "latency p50" in md
+
+
+@pytest.mark.slow
+def test_acoustic_check_benchmark_scores_each_near_miss_both_ways(tmp_path):
+    evalset = tmp_path / "set"
+    evalset.mkdir()
+    name = "eval40_stereo_espeak.ogg"  # a robot-voice 说几遍了 read as 说起便了, and a look-alike
+    shutil.copy(ROOT / "benchmarks" / "evalset" / name, evalset / name)
+    labels = yaml.safe_load((ROOT / "benchmarks" / "evalset" / "labels.yaml").read_text("utf-8"))
+    (evalset / "labels.yaml").write_text(
+        yaml.safe_dump({"files": {name: labels["files"][name]}}, allow_unicode=True), "utf-8")
+    out = tmp_path / "acoustic.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.acoustic_check", "--evalset",
+                             str(evalset), "--out", str(out)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["near_misses"] >= 2 and results["true_near_misses"] >= 1
+    assert 0 <= results["decided_alike"] <= results["near_misses"]
+    for row in results["rows"]:
+        assert row["file"] == name and row["utterance_cpu_ms"] > 0 and row["full_input_cpu_ms"] > 0
+    assert any(row["true"] and row["rule"] == "F3-2" for row in results["rows"])
+    md = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "padded to 30 s" in md and "True near misses" in md
