@@ -497,6 +497,11 @@ class Message(BaseModel):
     detail: str
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error statuses, each answered with a `Message`."""
+    return {code: {"model": Message} for code in codes}
+
+
 # ---------------------------------------------------------------- scoring and reports
 
 MONTH_PATTERN = r"^2\d{3}-(0[1-9]|1[0-2])$"

@@ -10,13 +10,11 @@ from etiquette.service.api.deps import CurrentUser, SessionDep
 from etiquette.service.crud import master as crud
 from etiquette.service.errors import NotFound
 from etiquette.service.models import Base
-from etiquette.service.schemas import Message
+from etiquette.service.schemas import Message, error_responses
 from etiquette.service.services import masterdata
 from etiquette.service.services.access import Permission
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
-    409: {"model": Message}, 422: {"model": Message}}
+ERRORS = error_responses(401, 403, 404, 409, 422)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

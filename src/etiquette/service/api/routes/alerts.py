@@ -21,12 +21,13 @@ from etiquette.service.schemas import (
     WebhookPublic,
     WebhooksPublic,
     WebhookUpdate,
+    error_responses,
 )
 from etiquette.service.services import alerts, webhooks
 from etiquette.service.services.access import Permission
 
 router = APIRouter(tags=["alerts"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message}}
+ERRORS = error_responses(401, 403, 404)
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

@@ -12,14 +12,13 @@ from etiquette.service.schemas import (
     ApiKeyCreated,
     ApiKeyPublic,
     ApiKeysPublic,
-    Message,
+    error_responses,
 )
 from etiquette.service.services import users
 from etiquette.service.services.access import Permission
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
-          422: {"model": Message}}
+ERRORS = error_responses(401, 403, 404, 422)
 
 
 @router.get("", response_model=ApiKeysPublic, responses=ERRORS)

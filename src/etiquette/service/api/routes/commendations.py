@@ -14,13 +14,12 @@ from etiquette.service.schemas import (
     CommendationCreate,
     CommendationPublic,
     CommendationsPublic,
-    Message,
+    error_responses,
 )
 from etiquette.service.services import commendations, reports
 
 router = APIRouter(prefix="/commendations", tags=["scoring"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
-          422: {"model": Message}}
+ERRORS = error_responses(401, 403, 404, 422)
 
 
 @router.get("", response_model=CommendationsPublic, responses=ERRORS)

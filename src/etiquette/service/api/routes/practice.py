@@ -16,11 +16,12 @@ from etiquette.service.schemas import (
     PracticePhrase,
     PracticePhrases,
     PracticeResult,
+    error_responses,
 )
 from etiquette.service.services import practice
 
 router = APIRouter(prefix="/practice", tags=["practice"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message}}
+ERRORS = error_responses(401, 403, 404)
 
 
 @router.get("/phrases", response_model=PracticePhrases, responses=ERRORS)

@@ -10,13 +10,12 @@ from fastapi.responses import Response
 
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
 from etiquette.service.errors import Invalid
-from etiquette.service.schemas import MAX_ID, PERIOD_PATTERN, Message, ReportPublic
+from etiquette.service.schemas import MAX_ID, PERIOD_PATTERN, ReportPublic, error_responses
 from etiquette.service.services import report_export, reports
 from etiquette.service.services.access import Principal
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
-          422: {"model": Message}}
+ERRORS = error_responses(401, 403, 404, 422)
 PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="a month 2026-11, a quarter "
                                                                       "2026-Q4 or a year 2026")]
 CenterId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="one center (default all)")]

@@ -20,12 +20,13 @@ from etiquette.service.schemas import (
     RuleVersionPublic,
     RuleVersionsPublic,
     RuleVersionSummary,
+    error_responses,
 )
 from etiquette.service.services import rules as rules_service
 from etiquette.service.services.access import Permission
 
 router = APIRouter(prefix="/rules", tags=["rules"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message}}
+ERRORS = error_responses(401, 403, 404)
 VersionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 YAML_TYPE = "application/yaml; charset=utf-8"
 

@@ -18,12 +18,13 @@ from etiquette.service.schemas import (
     ScoringVersionPublic,
     ScoringVersionsPublic,
     ScoringVersionSummary,
+    error_responses,
 )
 from etiquette.service.services import scoring as scoring_service
 from etiquette.service.services.access import Permission
 
 router = APIRouter(prefix="/scoring", tags=["scoring"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message}}
+ERRORS = error_responses(401, 403, 404)
 
 
 @router.get("/versions", response_model=ScoringVersionsPublic, responses=ERRORS)

@@ -8,13 +8,18 @@ from etiquette.service.api.deps import CurrentUser, SessionDep
 from etiquette.service.crud import master as crud
 from etiquette.service.errors import NotFound
 from etiquette.service.models import User
-from etiquette.service.schemas import Message, UserCreate, UserPublic, UsersPublic, UserUpdate
+from etiquette.service.schemas import (
+    UserCreate,
+    UserPublic,
+    UsersPublic,
+    UserUpdate,
+    error_responses,
+)
 from etiquette.service.services import users
 from etiquette.service.services.access import Permission
 
 router = APIRouter(prefix="/users", tags=["users"])
-ERRORS = {401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
-          409: {"model": Message}, 422: {"model": Message}}
+ERRORS = error_responses(401, 403, 404, 409, 422)
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
