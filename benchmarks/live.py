@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import psutil
 
-from benchmarks.run import machine
+from benchmarks.run import machine, runs_on
 
 HERE = Path(__file__).resolve().parent
 EVALSET = HERE / "evalset"
@@ -164,8 +164,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Written by `python -m benchmarks.live` on {results['date']}: {m['cores']} cores "
         f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
-        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {m['device']}, "
-        f"recogniser workers: {results.get('workers', 1)}, CTranslate2 threads per worker: "
+        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {runs_on(m)}, "
+        f"recogniser workers: {results.get('workers', 1)}, batch: {results.get('batch_size', 8)} "
+        f"inputs of 30 s, CTranslate2 threads per worker: "
         f"{results['threads'] or 'the cores shared among the workers'}.",
         f"Each window replays a stereo evaluation session in a loop at "
         f"{'real time' if speed == 1 else f'{speed:g}× real time'} (staff "
@@ -231,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="CTranslate2 threads per worker (0: the cores shared among workers)")
     parser.add_argument("--workers", type=int, default=2,
                         help="recogniser workers (the site default)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="30 s inputs per recogniser call (the site's recognition.batch_size)")
     parser.add_argument("--model", default="whisper-base")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--evalset", type=Path, default=EVALSET)
     parser.add_argument("--out", type=Path, default=HERE / "live_results.json")
@@ -246,10 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
                                               compute_type=args.compute_type,
                                               cpu_threads=args.threads, num_workers=args.workers,
-                                              beam_size=args.beam_size))
+                                              beam_size=args.beam_size,
+                                              batch_size=args.batch_size))
     results: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {**machine(), "device": args.device, "compute_type": args.compute_type},
+        "machine": machine(args.device, args.compute_type), "batch_size": args.batch_size,
         "model": args.model, "threads": args.threads, "workers": args.workers,
         "seconds": args.seconds,
         "staff_duty": round(duty, 3), "runs": []}

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.run import machine, runs_on
 from etiquette.audio import read_audio
 from etiquette.records import SAMPLE_RATE
 from etiquette.segment import segment
@@ -87,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=420.0)
     parser.add_argument("--beam-size", type=int, action="append")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="CTranslate2 CPU threads (default: every core)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--compute-type", default="int8",
+                        help="CTranslate2 compute type (int8 on CPU; float16 or int8_float16 on a GPU)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--model", default="whisper-base")
     parser.add_argument("--out", type=Path, default=HERE / "recogniser_results.json")
@@ -96,30 +101,34 @@ def main(argv: list[str] | None = None) -> int:
     audio = continuous_audio(args.evalset, args.seconds)
     rows = []
     for beam in args.beam_size or [1, 5]:
-        recogniser = Recogniser(RecogniserOptions(model=args.model, beam_size=beam,
+        recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
+                                                  compute_type=args.compute_type, beam_size=beam,
                                                   batch_size=args.batch_size, cpu_threads=args.threads))
         rows.append(measure(audio, beam, args.batch_size, args.threads, args.repeat, recogniser))
         print(rows[-1], file=sys.stderr)
     results = {"audio_s": round(len(audio) / SAMPLE_RATE, 1), "model": args.model,
-               "compute_type": "int8", "device": "cpu", "cores": os.cpu_count(),
-               "repeat": args.repeat, "rows": rows}
+               "machine": machine(args.device, args.compute_type), "repeat": args.repeat,
+               "rows": rows}
     args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
     return 0
 
 
 def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
     lines = ["# Recogniser against raw faster-whisper", "",
              f"{results['audio_s']:.0f} s of continuous Mandarin (evaluation set mixed to mono), "
-             f"model `{results['model']}` int8 on {results['cores']} CPU cores; fastest of "
-             f"{results['repeat']} runs.",
+             f"model `{results['model']}` {m['compute_type']} on {runs_on(m)}, {m['cores']} CPU "
+             f"cores ({m['cpu']}), CTranslate2 {m['ctranslate2']}, faster-whisper "
+             f"{m['faster_whisper']}; fastest of {results['repeat']} runs.",
              "", "| beam | batch | threads | raw batched faster-whisper (× real time) | "
              "etiquette recogniser (× real time) | ratio | characters: raw / etiquette |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {r['beam_size']} | {r['batch_size']} | {r['threads']} | {r['raw_x_realtime']} | "
               f"{r['ours_x_realtime']} | {r['ratio']} | {r['raw_chars']} / {r['ours_chars']} |"
               for r in results["rows"]]
-    lines += ["", "Where the gap comes from (measured on the 420 s at beam 5): raw faster-whisper "
+    lines += ["", "Where the gap comes from (measured on the 2-core machine, 420 s at beam 5): raw "
+              "faster-whisper "
               "decodes 14 inputs; the recogniser 17 — 16 for the same speech packed in time order "
               "with 0.5 s between utterances, and one more to decode again the 7 utterances (of "
               "114) Whisper skipped inside a packed input, whose words raw faster-whisper loses "

@@ -65,14 +65,33 @@ def run_batch(evalset: Path, jobs: int, beam_size: int, model: str) -> dict[str,
             "incidents": incidents, "failed_files": [i for i in incidents if i["kind"] == "error"]}
 
 
-def machine() -> dict[str, Any]:
+def machine(device: str = "cpu", compute_type: str = "int8") -> dict[str, Any]:
     import ctranslate2
     import faster_whisper
 
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "ctranslate2": ctranslate2.__version__,
-            "faster_whisper": faster_whisper.__version__, "device": "cpu", "compute_type": "int8"}
+            "faster_whisper": faster_whisper.__version__, "device": device,
+            "compute_type": compute_type}
+    if device == "cuda":
+        info["gpu"] = gpu_name()
+    return info
+
+
+def runs_on(m: dict[str, Any]) -> str:
+    """Where the model ran, for a results file's heading: "cpu" or "cuda (NVIDIA H200)"."""
+    return f"{m['device']} ({m['gpu']})" if m.get("gpu") else m["device"]
+
+
+def gpu_name() -> str:
+    """The GPU's marketing name as the driver reports it (CTranslate2 does not expose it)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown GPU"
+    return out.strip().splitlines()[0] if out.strip() else "unknown GPU"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -82,7 +101,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Written by `python -m benchmarks.run` on {results['date']}: {m['cores']} cores "
         f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
-        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {m['device']}.",
+        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {runs_on(m)}.",
         f"Evaluation set: `{results['evalset']}`, {results['files']} recordings, "
         f"{results['audio_s'] / 60:.1f} min of audio.",
         "",

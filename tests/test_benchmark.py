@@ -48,7 +48,10 @@ def test_recogniser_benchmark_writes_results_on_a_short_stretch(tmp_path):
     (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
     assert row["raw_x_realtime"] > 0 and row["ours_x_realtime"] > 0 and row["ratio"] > 0
     assert row["raw_chars"] > 0 and row["ours_chars"] > 0
-    assert "raw batched faster-whisper" in out.with_suffix(".md").read_text(encoding="utf-8")
+    machine = json.loads(out.read_text(encoding="utf-8"))["machine"]
+    assert (machine["device"], machine["compute_type"]) == ("cpu", "int8")
+    md = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "raw batched faster-whisper" in md and "int8 on cpu" in md
 
 
 @pytest.mark.slow
