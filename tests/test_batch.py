@@ -137,3 +137,10 @@ def test_help_lists_the_options():
     assert result.returncode == 0
     for option in ("--out", "--jobs", "--staff-channel", "--model", "--beam-size"):
         assert option in result.stdout
+
+
+def test_a_model_that_cannot_load_fails_at_start_up_saying_why(tmp_path):
+    result = etiquette("batch", "recordings_sample/", "--compute-type", "int3")
+    assert result.returncode == 2
+    assert "模型不可用" in result.stderr and "int3" in result.stderr
+    assert "Traceback" not in result.stderr

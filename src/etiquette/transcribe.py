@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from etiquette.models import resolve_model
+from etiquette.models import ModelError, resolve_model
 from etiquette.records import SAMPLE_RATE, Transcript, Utterance, Word
 from etiquette.text import Guard, clean_words
 
@@ -104,9 +104,18 @@ class Recogniser:
         o = self.options
         path = resolve_model(o.model, o.models_dir)
         logger.info("loading model %s (%s, %s)", path, o.device, o.compute_type)
-        self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
-                                  cpu_threads=o.cpu_threads or threads_per_job(o.num_workers),
-                                  num_workers=o.num_workers)
+        try:
+            self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
+                                      cpu_threads=o.cpu_threads or threads_per_job(o.num_workers),
+                                      num_workers=o.num_workers)
+        except (RuntimeError, ValueError) as e:
+            # CTranslate2 says what failed (no GPU, missing CUDA library, unknown compute type)
+            # but not what to do about it.
+            hint = ("; a GPU needs an NVIDIA driver and CTranslate2's CUDA 12 cuBLAS and cuDNN 9 "
+                    "libraries on LD_LIBRARY_PATH (README: GPU and big CPUs), or use device cpu"
+                    if o.device != "cpu" else "")
+            raise ModelError(f"cannot load {path} on {o.device} ({o.compute_type}): {e}{hint}"
+                             ) from e
 
     def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
         from faster_whisper import BatchedInferencePipeline

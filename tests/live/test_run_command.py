@@ -118,3 +118,16 @@ def test_a_bad_site_file_fails_at_once_naming_the_key(tmp_path):
     assert result.returncode == 2
     assert "windows[0] (w1).audio.file: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_model_that_cannot_load_fails_at_once_saying_why(tmp_path):
+    site = tmp_path / "site.yaml"
+    audio = ROOT / "recordings_sample" / "window01_polite.wav"
+    site.write_text(f"center: {{code: c}}\ndata_dir: {tmp_path / 'live'}\n"
+                    f"recognition: {{compute_type: int3}}\n"
+                    f"windows:\n  - {{id: w1, audio: {{file: {audio}}}}}\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "etiquette.cli", "run", "-c", str(site)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2
+    assert "cannot load" in result.stderr and "int3" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from etiquette.live.site import SiteError, load_site
+from etiquette.models import ModelError
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,7 +61,9 @@ def run(
         embedded, api = _start_embedded(site.supervision.embedded)
     try:
         live = build_site(site, api=api)
-    except RulesUnavailable as e:
+    except (RulesUnavailable, ModelError) as e:
+        if embedded is not None:
+            embedded.stop()
         typer.echo(f"错误：{e}", err=True)
         raise typer.Exit(2) from e
     control = ServerThread(create_control_app(live), site.control.host, site.control.port,
