@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from etiquette.records import Speaker, Utterance
-from etiquette.transcribe import INPUT_S, pack
+from etiquette.transcribe import INPUT_S, TRAILING_S, pack
 
 from media import speech
 
@@ -80,3 +80,23 @@ def test_an_utterance_whisper_skips_in_a_packed_input_is_decoded_on_its_own(reco
     finally:
         recogniser.options = options
     assert "忙着呢" in texts[0].replace("著", "着") and all(texts)
+
+
+@pytest.mark.slow
+def test_a_short_batch_is_encoded_at_its_own_length_not_padded_to_thirty_seconds(recogniser,
+                                                                                monkeypatch):
+    frames: list[int] = []
+    encode = recogniser.model.encode
+    monkeypatch.setattr(recogniser.model, "encode",
+                        lambda features, *a, **k: frames.append(features.shape[-1])
+                        or encode(features, *a, **k))
+    short = utterance("staff", speech("staff"), 0.0)
+    (t,) = recogniser.transcribe([short])
+    assert "请问" in t.text and "办理" in t.text
+    # The packed input (gap, speech, gap) and TRAILING_S of padding after it, in 10 ms frames.
+    packed_s = short.duration_s + 2 * recogniser.options.gap_s
+    assert frames and frames[0] <= (packed_s + TRAILING_S + 1) * 100 < 3000
+    full = [utterance(f"u{k}", speech("staff"), 10.0 * k) for k in range(8)]
+    frames.clear()
+    recogniser.transcribe(full[: int(INPUT_S // (short.duration_s + 0.5))])
+    assert frames[0] == 3000  # a full input keeps Whisper's 30 s

@@ -4,12 +4,17 @@ Whisper pads every input to 30 s, so a 2 s utterance costs as much as 30 s of au
 recogniser packs utterances (of one window or of many) into full inputs separated by short
 silences, transcribes the inputs in batches, and gives every word back to the utterance it
 came from by its timestamp. Words that land in the silence between utterances are text on
-non-speech and are dropped.
+non-speech and are dropped. A batch whose inputs are all short (a live batch of what arrived
+in the last seconds, a short recording) is encoded without the padding that would take it to
+30 s: CTranslate2 encodes any length, and the encoder and the decoder's attention cost in
+proportion to it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +30,7 @@ from etiquette.text import Guard, clean_words
 logger = logging.getLogger("etiquette.transcribe")
 
 INPUT_S = 30.0  # Whisper's input length
+TRAILING_S = 6.0  # padding kept after the longest input of a batch (see _trimmed_pipeline)
 SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
 
 
@@ -118,11 +124,9 @@ class Recogniser:
                              ) from e
 
     def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
-        from faster_whisper import BatchedInferencePipeline
-
         o = self.options
         # One pipeline per call: it keeps state between its batches, and workers call at once.
-        segments, _ = BatchedInferencePipeline(self.model).transcribe(
+        segments, _ = _trimmed_pipeline()(self.model).transcribe(
             packed, language="zh", task="transcribe", beam_size=o.beam_size,
             batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
             initial_prompt=o.initial_prompt, hotwords=o.hotwords, temperature=0.0,
@@ -189,6 +193,25 @@ class Recogniser:
             result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                      u.end_s, kept, dropped))
         return result
+
+
+@functools.cache
+def _trimmed_pipeline() -> type:
+    """faster-whisper's batched pipeline, encoding each batch only as long as its longest input
+    (plus `TRAILING_S`), not padded to 30 s. Measured in benchmarks/optimisations.md."""
+    from faster_whisper import BatchedInferencePipeline
+
+    class TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
+        def forward(self, features: np.ndarray, tokenizer: Any, chunks_metadata: list[dict[str, Any]],
+                    options: Any) -> Any:
+            longest = max(m["duration"] for m in chunks_metadata)
+            frames = min(features.shape[-1],
+                         math.ceil(longest + TRAILING_S) * self.model.frames_per_second)
+            frames -= frames % 2  # the encoder's convolution halves the frames
+            return super().forward(np.ascontiguousarray(features[..., :frames]), tokenizer,
+                                   chunks_metadata, options)
+
+    return TrimmedPipeline
 
 
 def threads_per_job(jobs: int) -> int:
