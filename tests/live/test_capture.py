@@ -301,6 +301,25 @@ def test_replay_loops_with_silence_between_plays() -> None:
     assert not replay.finished
 
 
+def test_a_replay_can_begin_partway_into_its_loop() -> None:
+    """Windows replayed side by side are staggered so that they do not all speak at once."""
+    path = DATA / "citizen.flac"
+    once = np.stack(read_audio(path).channels, axis=1)
+    replay = FileReplay("w1", path, realtime=True, loop=True, gap_s=0.5, start_s=0.5)
+    replay.start()
+    started = time.monotonic()
+    got = replay.read(timeout_s=1.0)
+    assert got is not None and time.monotonic() - started < 0.3  # paced from the start point
+    period = len(once) + SR // 2
+    while len(got) < period:
+        block = replay.read(timeout_s=1.0)
+        got = got if block is None else np.concatenate([got, block])
+    np.testing.assert_array_equal(got[:len(once) - SR // 2], once[SR // 2:])
+    assert not got[len(once) - SR // 2:len(once)].any()  # the loop gap, then the file again
+    np.testing.assert_array_equal(got[len(once):len(once) + 1600], once[:1600])
+    assert replay.stats.samples == len(got)  # stream time counts from where it began
+
+
 def test_replay_of_a_file_that_is_not_audio_fails_at_once(tmp_path: Path) -> None:
     from etiquette.audio import AudioError
 

@@ -596,7 +596,8 @@ class FileReplay:
     """A recording delivered as a microphone would deliver it: block by block, each when its
     last sample is due in real time (or at once with `realtime=False`). With `loop`, it plays
     again after `gap_s` of silence, forever; this is how the demo replays recordings_sample/
-    and how live behaviour is tested.
+    and how live behaviour is tested. `start_s` begins it that far into the file (into its
+    loop gap, past the file's end), as a microphone switched on mid-conversation would.
 
     Raises (at construction):
       AudioError: the file cannot be decoded.
@@ -604,7 +605,7 @@ class FileReplay:
 
     def __init__(self, window_id: str, path: str | Path, realtime: bool = True,
                  loop: bool = False, gap_s: float = 2.0, block_s: float = 0.1,
-                 speed: float = 1.0) -> None:
+                 speed: float = 1.0, start_s: float = 0.0) -> None:
         self.window_id = window_id
         self.path = Path(path)
         self.realtime = realtime
@@ -615,7 +616,8 @@ class FileReplay:
         self.channels = self._audio.shape[1]
         self._period = len(self._audio) + (round(gap_s * SAMPLE_RATE) if loop else 0)
         self._block = max(1, round(block_s * SAMPLE_RATE))
-        self._pos = 0
+        self._first = round(start_s * SAMPLE_RATE)  # timeline position of the first sample read
+        self._pos = self._first
         self._origin: float | None = None
         self._started_at: datetime | None = None
         self._stopping = threading.Event()
@@ -634,7 +636,7 @@ class FileReplay:
         if not self.loop:
             end = min(end, len(self._audio))
         if self.realtime:
-            wait = self._origin + end / SAMPLE_RATE / self.speed - time.monotonic()
+            wait = self._origin + (end - self._first) / SAMPLE_RATE / self.speed - time.monotonic()
             if wait > timeout_s:
                 self._stopping.wait(max(0.0, timeout_s))
                 return None
@@ -667,4 +669,4 @@ class FileReplay:
 
     @property
     def stats(self) -> CaptureStats:
-        return CaptureStats(self._pos, self._started_at, self._dbfs)
+        return CaptureStats(self._pos - self._first, self._started_at, self._dbfs)

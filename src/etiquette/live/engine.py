@@ -63,7 +63,8 @@ class WindowRunner:
         if audio is not None:
             if audio.file is not None:
                 self.source = FileReplay(self.id, audio.file, realtime=True, loop=audio.loop,
-                                         gap_s=audio.loop_gap_s, speed=audio.speed)
+                                         gap_s=audio.loop_gap_s, speed=audio.speed,
+                                         start_s=audio.start_s)
             else:
                 assert audio.device is not None
                 self.source = MicrophoneCapture(self.id, audio.device, audio.open_channels,

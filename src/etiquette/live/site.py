@@ -59,6 +59,9 @@ class AudioInput(_Strict):
     loop_gap_s: float = Field(60.0, ge=0, description="silence between replays")
     speed: float = Field(1.0, gt=0, le=32, description="replay this many times faster than "
                                                        "real time (soak tests)")
+    start_s: float = Field(0.0, ge=0, description="begin the replay this far into the file (and "
+                           "its loop gap): replayed windows that start at once then do not all "
+                           "begin a session in the same second")
     device_channels: int | None = Field(None, ge=1, le=64,
                                         description="channels to open (default: enough for these)")
     channels: Channels = Channels()
