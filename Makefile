@@ -40,7 +40,7 @@ test: models system-deps
 
 # The whole benchmark: accuracy, speed and memory of batch (benchmarks/results.*), the
 # recogniser against raw faster-whisper (recogniser_results.*), the acoustic check
-# (acoustic_check_results.*), the live pipeline with 1-24 windows (live_results.*) and the
+# (acoustic_check_results.*), the live pipeline with 1-40 windows (live_results.*) and the
 # presence detector (presence_results.*). What each optimisation bought: optimisations.md.
 bench: models
 	$(BIN)/python -m benchmarks.run

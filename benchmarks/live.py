@@ -1,7 +1,7 @@
-"""The live pipeline under load: 1, 2, 4, 8, 16, 24 windows replayed at real time into a real
+"""The live pipeline under load: 1 to 40 windows replayed at real time into a real
 supervision service, one shared recogniser.
 
-    python -m benchmarks.live                          # 1 2 4 8 16 24 windows, 90 s each
+    python -m benchmarks.live                          # 1 2 4 8 16 24 32 40 windows, 90 s each
     python -m benchmarks.live --windows 4 --seconds 60 --beam-size 1
 
 Each window replays a different session of the evaluation set again and again at real time,
@@ -234,7 +234,7 @@ def memory_over_time(run: dict[str, Any], stretches: int = 5) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16 24")
+    parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16 24 32 40")
     parser.add_argument("--seconds", type=float, default=90.0, help="real time per configuration")
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--speed", type=float, default=1.0,
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds, "staggered": not args.in_step,
         "staff_duty": round(duty, 3), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in args.windows or [1, 2, 4, 8, 16, 24]:
+        for n in args.windows or [1, 2, 4, 8, 16, 24, 32, 40]:
             print(f"{n} windows for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
             starts = [0.0 if args.in_step else stagger(i, periods[i % len(files)])
                       for i in range(n)]
