@@ -223,8 +223,9 @@ class StreamSegmenter:
             self._vad_pos += n * self._VAD_FRAME
         pad = o.speech_pad_ms * SAMPLE_RATE // 1000
         # A pause of min_silence ends an utterance (as in a recording); waiting longer held an
-        # utterance back whenever a short pause followed it, until the next one ended.
-        pause = max(o.min_silence_ms * SAMPLE_RATE // 1000, pad)
+        # utterance back whenever a short pause followed it, until the next one ended. The cut
+        # lies `pad` into the pause, so the pause must also leave the next utterance its `pad`.
+        pause = max(o.min_silence_ms * SAMPLE_RATE // 1000, 2 * pad)
         keep = pad + o.min_silence_ms * SAMPLE_RATE // 1000  # the VAD may start a little early
         longest = int(o.max_utterance_s * SAMPLE_RATE) + SAMPLE_RATE
         out: list[Utterance] = []

@@ -49,6 +49,8 @@ def test_errors_name_the_key_and_the_line(tmp_path):
         "    audio: {device: pulse, file: a.wav}",
         "  - id: w3",
         "    camera: {source: 0, roi: [[0, 0], [1, 0]]}",
+        "  - id: w4",
+        "    audio: {device: pulse, start_s: 30}",
         "recognition: {beam_size: 0}",
         "colour: blue",
     ]))
@@ -59,8 +61,9 @@ def test_errors_name_the_key_and_the_line(tmp_path):
     assert "windows[0] (w1) -> audio -> channels (line 4): " in message and "both channel 0" in message
     assert "windows[1] (w2) -> audio (line 6)" in message and "either device" in message
     assert "windows[2] (w3) -> camera -> roi (line 8)" in message
-    assert "recognition -> beam_size (line 9)" in message
-    assert "colour (line 10): Extra inputs are not permitted" in message
+    assert "windows[3] (w4) -> audio (line 10)" in message and "start_s is for a replayed" in message
+    assert "recognition -> beam_size (line 11)" in message
+    assert "colour (line 12): Extra inputs are not permitted" in message
     assert "at least 1 item" not in message  # no echo of the list the errors are inside
 
 

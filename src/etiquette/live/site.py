@@ -70,6 +70,8 @@ class AudioInput(_Strict):
     def _one_source(self) -> AudioInput:
         if (self.device is None) == (self.file is None):
             raise ValueError("give either device (a microphone) or file (a recording to replay)")
+        if self.device is not None and self.start_s:
+            raise ValueError("start_s is for a replayed file, not a microphone")
         needed = max(self.channels.order) + 1
         if self.device_channels is not None and self.device_channels < needed:
             raise ValueError(f"device_channels {self.device_channels} is fewer than channel "
