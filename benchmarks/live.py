@@ -8,11 +8,11 @@ Each window replays a different session of the evaluation set again and again at
 with silence between replays (no one at the window) chosen so that the staff speak `--duty`
 of the time (a third by default; measured by the VAD and reported). The windows begin at
 points of their loops spread by the golden ratio, as the windows of a hall do not all open a
-session in the same second (`--in-step` starts them all at a session's start: a burst). Incidents go through the outbox to a supervision service on
-127.0.0.1 (SQLite). For every forbidden-phrase incident the latency runs from the end of the
-utterance that said it (wall time) to the service acknowledging the incident (the outbox's
-201), as the engine measures it for its own metrics. A configuration
-keeps up when the recogniser's backlog stays bounded (its lag at the end is under 5 s). CPU is
+session in the same second (`--in-step` starts them all at a session's start: a burst).
+Incidents go through the outbox to a supervision service on 127.0.0.1 (SQLite). For every
+forbidden-phrase incident the latency runs from the end of the utterance that said it (wall
+time) to the service acknowledging the incident (the outbox's 201), as the engine measures it
+for its own metrics. A configuration keeps up when the recogniser's backlog stays bounded (its lag at the end is under 5 s). CPU is
 the process's CPU seconds over wall seconds (cores busy); memory its peak resident set.
 Results: live_results.json and a Markdown table beside it.
 """
@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import psutil
 
-from benchmarks.run import machine, runs_on
+from benchmarks.run import machine, setup
 
 HERE = Path(__file__).resolve().parent
 EVALSET = HERE / "evalset"
@@ -172,19 +172,20 @@ def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     speed = results["runs"][0].get("speed", 1.0) if results["runs"] else 1.0
+    starts = ("windows staggered over their loops" if results.get("staggered")
+              else "every window starting a session at once")
     lines = [
         "# Live pipeline benchmark",
         "",
-        f"Written by `python -m benchmarks.live` on {results['date']}: {m['cores']} cores "
-        f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
-        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {runs_on(m)}, "
+        f"Written by `python -m benchmarks.live` on {results['date']}: "
+        f"{setup(m, results['model'])}, "
         f"recogniser workers: {results.get('workers', 1)}, batch: {results.get('batch_size', 8)} "
         f"inputs of 30 s, CTranslate2 threads per worker: "
         f"{results['threads'] or 'the cores shared among the workers'}.",
         f"Each window replays a stereo evaluation session in a loop at "
         f"{'real time' if speed == 1 else f'{speed:g}× real time'} (staff "
         f"speech on the staff microphone {results['staff_duty'] * 100:.0f} % of the time; "
-        f"{'windows staggered over their loops' if results.get('staggered') else 'every window starting a session at once'}), "
+        f"{starts}), "
         f"{results['seconds']:.0f} s per configuration, into a supervision service on 127.0.0.1 "
         f"(SQLite) through the outbox. Latency: end of the utterance → incident stored.",
         "",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.run import machine, runs_on
+from benchmarks.run import machine, setup
 from etiquette.audio import read_audio
 from etiquette.records import SAMPLE_RATE
 from etiquette.segment import segment
@@ -117,10 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = ["# Recogniser against raw faster-whisper", "",
-             f"{results['audio_s']:.0f} s of continuous Mandarin (evaluation set mixed to mono), "
-             f"model `{results['model']}` {m['compute_type']} on {runs_on(m)}, {m['cores']} CPU "
-             f"cores ({m['cpu']}), CTranslate2 {m['ctranslate2']}, faster-whisper "
-             f"{m['faster_whisper']}; fastest of {results['repeat']} runs.",
+             f"{results['audio_s']:.0f} s of continuous Mandarin (evaluation set mixed to mono); "
+             f"{setup(m, results['model'])}; fastest of {results['repeat']} runs.",
              "", "| beam | batch | threads | raw batched faster-whisper (× real time) | "
              "etiquette recogniser (× real time) | ratio | characters: raw / etiquette |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -79,9 +79,13 @@ def machine(device: str = "cpu", compute_type: str = "int8") -> dict[str, Any]:
     return info
 
 
-def runs_on(m: dict[str, Any]) -> str:
-    """Where the model ran, for a results file's heading: "cpu" or "cuda (NVIDIA H200)"."""
-    return f"{m['device']} ({m['gpu']})" if m.get("gpu") else m["device"]
+def setup(m: dict[str, Any], model: str) -> str:
+    """The machine and model of a results file's heading: "2 cores (x86_64), 23.5 GB,
+    CTranslate2 …, faster-whisper …, model `whisper-base` int8 on cpu" (or "on cuda (NVIDIA
+    H200)")."""
+    where = f"{m['device']} ({m['gpu']})" if m.get("gpu") else m["device"]
+    return (f"{m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, "
+            f"faster-whisper {m['faster_whisper']}, model `{model}` {m['compute_type']} on {where}")
 
 
 def gpu_name() -> str:
@@ -99,9 +103,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# Speech-path benchmark",
         "",
-        f"Written by `python -m benchmarks.run` on {results['date']}: {m['cores']} cores "
-        f"({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, faster-whisper "
-        f"{m['faster_whisper']}, model `{results['model']}` {m['compute_type']} on {runs_on(m)}.",
+        f"Written by `python -m benchmarks.run` on {results['date']}: "
+        f"{setup(m, results['model'])}.",
         f"Evaluation set: `{results['evalset']}`, {results['files']} recordings, "
         f"{results['audio_s'] / 60:.1f} min of audio.",
         "",
