@@ -5,9 +5,10 @@
 The audio is a fixed stretch of continuous Mandarin: the evaluation set's recordings mixed to
 mono and joined until `--seconds`. Raw faster-whisper runs `BatchedInferencePipeline` with its
 own Silero VAD; the project runs its segmenter and `Recogniser` (packed utterances, batched).
-Both decode with the same model, beam, batch size, threads and word timestamps; each is run
-`--repeat` times and the fastest run is reported (timeit's convention: the minimum is the
-least disturbed by the rest of the machine).
+Both decode with the same model, beam, batch size, threads and word timestamps. They take
+turns, `--repeat` times each, so that a change in the load of a shared machine falls on both;
+the fastest run of each is reported (timeit's convention: the minimum is the least disturbed
+by the rest of the machine).
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def continuous_audio(evalset: Path, seconds: float) -> np.ndarray:
     return np.concatenate(pieces)[: int(seconds * SAMPLE_RATE)]
 
 
-def _fastest(fn: Any, repeat: int) -> tuple[float, Any]:
-    best, result = float("inf"), None
+def _fastest_in_turn(fns: list[Any], repeat: int) -> list[tuple[float, Any]]:
+    """Each of `fns` run in turn, `repeat` rounds: the fastest time of each and its result."""
+    best: list[tuple[float, Any]] = [(float("inf"), None)] * len(fns)
     for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        for i, fn in enumerate(fns):
+            started = time.perf_counter()
+            result = fn()
+            best[i] = min(best[i], (time.perf_counter() - started, result), key=lambda b: b[0])
+    return best
 
 
 def measure(audio: np.ndarray, beam: int, batch_size: int, threads: int, repeat: int,
@@ -69,8 +72,7 @@ def measure(audio: np.ndarray, beam: int, batch_size: int, threads: int, repeat:
         utterances = segment(_as_decoded(audio), "bench", "bench")
         return sum(len(t.text) for t in recogniser.transcribe(utterances))
 
-    raw_s, raw_chars = _fastest(raw, repeat)
-    ours_s, ours_chars = _fastest(ours, repeat)
+    (raw_s, raw_chars), (ours_s, ours_chars) = _fastest_in_turn([raw, ours], repeat)
     return {"beam_size": beam, "batch_size": batch_size, "threads": threads,
             "raw_x_realtime": round(duration / raw_s, 1), "ours_x_realtime": round(duration / ours_s, 1),
             "ratio": round(raw_s / ours_s, 2), "raw_chars": raw_chars, "ours_chars": ours_chars}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from etiquette.models import DEFAULT_MODELS_DIR, ModelError
 from etiquette.records import Speaker, Utterance
-from etiquette.transcribe import INPUT_S, TRAILING_S, pack
+from etiquette.transcribe import INPUT_S, TRAILING_S, Recogniser, RecogniserOptions, pack
 
 from media import speech
 
@@ -100,3 +101,16 @@ def test_a_short_batch_is_encoded_at_its_own_length_not_padded_to_thirty_seconds
     fit = int(INPUT_S // (short.duration_s + recogniser.options.gap_s))  # one input's worth
     recogniser.transcribe([utterance(f"u{k}", speech("staff"), 10.0 * k) for k in range(fit)])
     assert frames[0] == 3000  # a full input keeps Whisper's 30 s
+
+
+def test_a_model_that_loads_but_cannot_encode_fails_at_start_up_saying_why(tmp_path):
+    # Like a GPU without cuDNN, a model whose feature settings do not fit it (here a 128-mel
+    # preprocessor config beside an 80-mel model) loads and only fails at its first encode:
+    # that must stop the start-up, not a worker thread at the first utterance.
+    model = tmp_path / "whisper-base-misconfigured"
+    model.mkdir()
+    for part in (DEFAULT_MODELS_DIR / "whisper-base").iterdir():
+        (model / part.name).symlink_to(part)
+    (model / "preprocessor_config.json").write_text('{"feature_size": 128}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"cannot load .*whisper-base-misconfigured.*80"):
+        Recogniser(RecogniserOptions(model=str(model)))

@@ -114,9 +114,14 @@ class Recogniser:
             self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
                                       cpu_threads=o.cpu_threads or threads_per_job(o.num_workers),
                                       num_workers=o.num_workers)
+            # A GPU's cuBLAS and cuDNN, and features of the size the model takes, are first
+            # needed by an encode: one of a second of silence now stops the start-up, not a
+            # recogniser worker at the first utterance.
+            self.model.encode(self.model.feature_extractor(np.zeros(SAMPLE_RATE, np.float32))
+                              [:, :self.model.frames_per_second])
         except (RuntimeError, ValueError) as e:
-            # CTranslate2 says what failed (no GPU, missing CUDA library, unknown compute type)
-            # but not what to do about it.
+            # CTranslate2 says what failed (no GPU, missing CUDA library, unknown compute type,
+            # features of the wrong size) but not what to do about it.
             hint = ("; a GPU needs an NVIDIA driver and CTranslate2's CUDA 12 cuBLAS and cuDNN 9 "
                     "libraries on LD_LIBRARY_PATH (README: GPU and big CPUs), or use device cpu"
                     if o.device != "cpu" else "")
