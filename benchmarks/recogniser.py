@@ -127,15 +127,15 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {r['beam_size']} | {r['batch_size']} | {r['threads']} | {r['raw_x_realtime']} | "
               f"{r['ours_x_realtime']} | {r['ratio']} | {r['raw_chars']} / {r['ours_chars']} |"
               for r in results["rows"]]
-    lines += ["", "Where the gap comes from (measured on the 2-core machine, 420 s at beam 5): raw "
-              "faster-whisper "
-              "decodes 14 inputs; the recogniser 17 — 16 for the same speech packed in time order "
-              "with 0.5 s between utterances, and one more to decode again the 7 utterances (of "
-              "114) Whisper skipped inside a packed input, whose words raw faster-whisper loses "
-              "(hence the more characters). Both were kept for accuracy "
-              "(benchmarks/optimisations.md); the second pass costs less since a short batch is "
-              "encoded at its own length (before that: 0.87 at beam 5, 0.77 at beam 1). Runs on "
-              "a shared machine vary by about ±10 %."]
+    lines += ["", "Where the gap comes from (the 2-core machine, 420 s): raw faster-whisper decodes "
+              "14 inputs; the recogniser 16 for the same speech, packed in time order with 0.5 s "
+              "between utterances (the last, part-filled, encoded at its own length), and one more "
+              "to decode again the utterances Whisper skipped inside a packed input (5 of 114 at "
+              "beam 1, 7 at beam 5; at beam 1 the 2 still empty then go alone), whose words raw faster-whisper loses (hence the more "
+              "characters). That input costs 0.7 s at beam 1 but 2 s at beam 5, where a lone "
+              "input's beam search gets none of a batch's economies. Both were kept for accuracy "
+              "(benchmarks/optimisations.md). Raw and ours take turns; runs on a shared machine "
+              "still vary by about ±10 %."]
     return "\n".join(lines) + "\n"
 
 

@@ -7,12 +7,13 @@ came from by its timestamp. Words that land in the silence between utterances ar
 non-speech and are dropped. A batch whose inputs are all short (a live batch of what arrived
 in the last seconds, a short recording) is encoded without the padding that would take it to
 30 s: CTranslate2 encodes any length, and the encoder and the decoder's attention cost in
-proportion to it.
+proportion to it; so is the short input a batch of full ones often ends with.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import os
@@ -202,19 +203,27 @@ class Recogniser:
 
 @functools.cache
 def _trimmed_pipeline() -> type:
-    """faster-whisper's batched pipeline, encoding each batch only as long as its longest input
-    (plus `TRAILING_S`), not padded to 30 s. Measured in benchmarks/optimisations.md."""
+    """faster-whisper's batched pipeline, encoding short inputs only as long as they are (the
+    longest plus `TRAILING_S`), not padded to 30 s. A batch that mixes full and short inputs
+    (the last, part-filled input after full ones) is encoded as consecutive runs of each, in
+    order. Measured in benchmarks/optimisations.md."""
     from faster_whisper import BatchedInferencePipeline
 
     class TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
         def forward(self, features: np.ndarray, tokenizer: Any, chunks_metadata: list[dict[str, Any]],
                     options: Any) -> Any:
-            longest = max(m["duration"] for m in chunks_metadata)
-            frames = min(features.shape[-1],
-                         math.ceil(longest + TRAILING_S) * self.model.frames_per_second)
-            frames -= frames % 2  # the encoder's convolution halves the frames
-            return super().forward(np.ascontiguousarray(features[..., :frames]), tokenizer,
-                                   chunks_metadata, options)
+            full = features.shape[-1]
+            frames = [min(full, math.ceil(m["duration"] + TRAILING_S) * self.model.frames_per_second)
+                      for m in chunks_metadata]
+            results: list[Any] = []
+            # In order: the pipeline carries the last word's time from one input to the next.
+            for _, run in itertools.groupby(range(len(frames)), key=lambda i: frames[i] < full):
+                run = list(run)
+                n = max(frames[i] for i in run)
+                n -= n % 2  # the encoder's convolution halves the frames
+                results += super().forward(np.ascontiguousarray(features[run][..., :n]), tokenizer,
+                                           [chunks_metadata[i] for i in run], options)
+            return results
 
     return TrimmedPipeline
 
