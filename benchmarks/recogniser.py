@@ -45,10 +45,12 @@ def continuous_audio(evalset: Path, seconds: float) -> np.ndarray:
 
 
 def _fastest_in_turn(fns: list[Any], repeat: int) -> list[tuple[float, Any]]:
-    """Each of `fns` run in turn, `repeat` rounds: the fastest time of each and its result."""
+    """Each of `fns` run in turn, `repeat` rounds, the order reversed every other round (the
+    first run of all is the coldest): the fastest time of each and its result."""
     best: list[tuple[float, Any]] = [(float("inf"), None)] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
+    for round_ in range(repeat):
+        order = list(enumerate(fns))
+        for i, fn in order[::-1] if round_ % 2 else order:
             started = time.perf_counter()
             result = fn()
             best[i] = min(best[i], (time.perf_counter() - started, result), key=lambda b: b[0])
@@ -84,6 +86,13 @@ def _as_decoded(audio: np.ndarray) -> Any:
     return DecodedAudio((audio,), 1)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--evalset", type=Path, default=HERE / "evalset")
@@ -95,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--compute-type", default="int8",
                         help="CTranslate2 compute type (int8 on CPU; float16 or int8_float16 on a GPU)")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=_positive, default=2,
+                        help="rounds; the fastest of each is reported (default 2)")
     parser.add_argument("--model", default="whisper-base")
     parser.add_argument("--out", type=Path, default=HERE / "recogniser_results.json")
     args = parser.parse_args(argv)
@@ -129,13 +139,14 @@ def markdown(results: dict[str, Any]) -> str:
               for r in results["rows"]]
     lines += ["", "Where the gap comes from (the 2-core machine, 420 s): raw faster-whisper decodes "
               "14 inputs; the recogniser 16 for the same speech, packed in time order with 0.5 s "
-              "between utterances (the last, part-filled, encoded at its own length), and one more "
-              "to decode again the utterances Whisper skipped inside a packed input (5 of 114 at "
-              "beam 1, 7 at beam 5; at beam 1 the 2 still empty then go alone), whose words raw faster-whisper loses (hence the more "
-              "characters). That input costs 0.7 s at beam 1 but 2 s at beam 5, where a lone "
-              "input's beam search gets none of a batch's economies. Both were kept for accuracy "
-              "(benchmarks/optimisations.md). Raw and ours take turns; runs on a shared machine "
-              "still vary by about ±10 %."]
+              "between utterances (the last, part-filled, encoded at its own length), then a "
+              "second pass over the utterances Whisper skipped inside a packed input (5 of 114 at "
+              "beam 1, 7 at beam 5), whose words raw faster-whisper loses (hence the more "
+              "characters): one more input of them all, and alone those still empty after it "
+              "(2 at beam 1). The second pass costs about 1 s at beam 1 but 2 s at beam 5, where "
+              "a lone input's beam search gets none of a batch's economies. Both were kept for "
+              "accuracy (benchmarks/optimisations.md). Raw and ours take turns; runs on a shared "
+              "machine still vary by about ±10 %."]
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError
 from etiquette.records import Speaker, Utterance
-from etiquette.transcribe import INPUT_S, TRAILING_S, Recogniser, RecogniserOptions, pack
+from etiquette.transcribe import (GPU_LIBRARIES, INPUT_S, TRAILING_S, Recogniser,
+                                  RecogniserOptions, missing_libraries, pack)
 
 from media import speech
 
@@ -106,9 +107,9 @@ def test_a_short_batch_is_encoded_at_its_own_length_not_padded_to_thirty_seconds
 
 
 def test_a_model_that_loads_but_cannot_encode_fails_at_start_up_saying_why(tmp_path):
-    # Like a GPU without cuDNN, a model whose feature settings do not fit it (here a 128-mel
-    # preprocessor config beside an 80-mel model) loads and only fails at its first encode:
-    # that must stop the start-up, not a worker thread at the first utterance.
+    # A model whose feature settings do not fit it (here a 128-mel preprocessor config beside
+    # an 80-mel model) loads and only fails at its first encode: that must stop the start-up,
+    # not a worker thread at the first utterance.
     model = tmp_path / "whisper-base-misconfigured"
     model.mkdir()
     for part in (DEFAULT_MODELS_DIR / "whisper-base").iterdir():
@@ -116,3 +117,18 @@ def test_a_model_that_loads_but_cannot_encode_fails_at_start_up_saying_why(tmp_p
     (model / "preprocessor_config.json").write_text('{"feature_size": 128}', encoding="utf-8")
     with pytest.raises(ModelError, match=r"cannot load .*whisper-base-misconfigured.*80"):
         Recogniser(RecogniserOptions(model=str(model)))
+
+
+def test_a_gpu_recogniser_without_ctranslate2s_cuda_libraries_names_them_before_loading():
+    # Without them cuDNN would abort the whole process at the first encode, with no message of
+    # ours; this machine (like CI) has no CUDA libraries.
+    missing = missing_libraries(GPU_LIBRARIES)
+    if not missing:
+        pytest.skip("this machine has CTranslate2's CUDA libraries")
+    with pytest.raises(ModelError, match=f"{missing[0]}.* not found; a GPU needs .*LD_LIBRARY_PATH"):
+        Recogniser(RecogniserOptions(device="cuda", compute_type="float16"))
+
+
+def test_libraries_the_loader_finds_are_not_reported_missing():
+    assert missing_libraries(["libc.so.6", "libetiquette-nonexistent.so.1"]) == [
+        "libetiquette-nonexistent.so.1"]

@@ -7,16 +7,17 @@ came from by its timestamp. Words that land in the silence between utterances ar
 non-speech and are dropped. A batch whose inputs are all short (a live batch of what arrived
 in the last seconds, a short recording) is encoded without the padding that would take it to
 30 s: CTranslate2 encodes any length, and the encoder and the decoder's attention cost in
-proportion to it; so is the short input a batch of full ones often ends with.
+proportion to it. The part-filled input that ends a batch of full ones is encoded so too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
-import itertools
 import logging
 import math
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,11 @@ logger = logging.getLogger("etiquette.transcribe")
 INPUT_S = 30.0  # Whisper's input length
 TRAILING_S = 6.0  # padding kept after the longest input of a batch (see _trimmed_pipeline)
 SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
+# What CTranslate2 4.x (built for CUDA 12) loads when it first computes on a GPU.
+GPU_LIBRARIES = ("libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9", "libcudnn_ops.so.9",
+                 "libcudnn_cnn.so.9")
+GPU_HINT = ("a GPU needs an NVIDIA driver and CTranslate2's CUDA 12 cuBLAS and cuDNN 9 libraries "
+            "on LD_LIBRARY_PATH (README: GPU and big CPUs), or use device cpu")
 
 
 @dataclass(frozen=True)
@@ -111,23 +117,25 @@ class Recogniser:
         o = self.options
         path = resolve_model(o.model, o.models_dir)
         logger.info("loading model %s (%s, %s)", path, o.device, o.compute_type)
+        where = f"cannot load {path} on {o.device} ({o.compute_type})"
+        # Checked first: a missing part of cuDNN aborts the process from inside cuDNN, past any
+        # error handling, at the first encode.
+        if o.device == "cuda" and (missing := missing_libraries(GPU_LIBRARIES)):
+            raise ModelError(f"{where}: {', '.join(missing)} not found; {GPU_HINT}")
         try:
             self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
                                       cpu_threads=o.cpu_threads or threads_per_job(o.num_workers),
                                       num_workers=o.num_workers)
-            # A GPU's cuBLAS and cuDNN, and features of the size the model takes, are first
-            # needed by an encode: one of a second of silence now stops the start-up, not a
-            # recogniser worker at the first utterance.
+            # Features of the size the model takes (and a GPU's libraries) are first needed by
+            # an encode: one of a second of silence now stops the start-up, not a recogniser
+            # worker at the first utterance.
             self.model.encode(self.model.feature_extractor(np.zeros(SAMPLE_RATE, np.float32))
                               [:, :self.model.frames_per_second])
         except (RuntimeError, ValueError) as e:
-            # CTranslate2 says what failed (no GPU, missing CUDA library, unknown compute type,
-            # features of the wrong size) but not what to do about it.
-            hint = ("; a GPU needs an NVIDIA driver and CTranslate2's CUDA 12 cuBLAS and cuDNN 9 "
-                    "libraries on LD_LIBRARY_PATH (README: GPU and big CPUs), or use device cpu"
-                    if o.device != "cpu" else "")
-            raise ModelError(f"cannot load {path} on {o.device} ({o.compute_type}): {e}{hint}"
-                             ) from e
+            # CTranslate2 says what failed (no GPU, unknown compute type, features of the wrong
+            # size) but not what to do about it.
+            hint = f"; {GPU_HINT}" if o.device != "cpu" else ""
+            raise ModelError(f"{where}: {e}{hint}") from e
 
     def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
         o = self.options
@@ -204,9 +212,9 @@ class Recogniser:
 @functools.cache
 def _trimmed_pipeline() -> type:
     """faster-whisper's batched pipeline, encoding short inputs only as long as they are (the
-    longest plus `TRAILING_S`), not padded to 30 s. A batch that mixes full and short inputs
-    (the last, part-filled input after full ones) is encoded as consecutive runs of each, in
-    order. Measured in benchmarks/optimisations.md."""
+    longest plus `TRAILING_S`), not padded to 30 s. The short inputs that end a batch of full
+    ones (the last, part-filled input of a recording or of a live batch) are encoded apart, at
+    their own length. Measured in benchmarks/optimisations.md."""
     from faster_whisper import BatchedInferencePipeline
 
     class TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
@@ -215,17 +223,34 @@ def _trimmed_pipeline() -> type:
             full = features.shape[-1]
             frames = [min(full, math.ceil(m["duration"] + TRAILING_S) * self.model.frames_per_second)
                       for m in chunks_metadata]
+            # Split only there, in order (the pipeline carries the last word's time from one
+            # input to the next): a batch cut into more pieces loses more than it saves.
+            cut = max((i + 1 for i, f in enumerate(frames) if f == full), default=0)
             results: list[Any] = []
-            # In order: the pipeline carries the last word's time from one input to the next.
-            for _, run in itertools.groupby(range(len(frames)), key=lambda i: frames[i] < full):
-                run = list(run)
-                n = max(frames[i] for i in run)
-                n -= n % 2  # the encoder's convolution halves the frames
-                results += super().forward(np.ascontiguousarray(features[run][..., :n]), tokenizer,
-                                           [chunks_metadata[i] for i in run], options)
+            for run in (range(cut), range(cut, len(frames))):
+                if run:
+                    n = max(frames[i] for i in run)
+                    n -= n % 2  # the encoder's convolution halves the frames
+                    results += super().forward(np.ascontiguousarray(features[list(run), :, :n]),
+                                               tokenizer, chunks_metadata[run.start:run.stop],
+                                               options)
             return results
 
     return TrimmedPipeline
+
+
+def missing_libraries(names: Sequence[str]) -> list[str]:
+    """The shared libraries of `names` that the dynamic loader cannot find (Linux names; none
+    elsewhere, where the names differ)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    missing = []
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            missing.append(name)
+    return missing
 
 
 def threads_per_job(jobs: int) -> int:
