@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -78,6 +79,31 @@ def test_speech_beyond_the_memory_bound_waits_on_disk_and_is_not_lost(recogniser
     # The backlog was reported while it was being worked off, and its end too.
     assert [e.state for e in events] == [HealthState.DEGRADED, HealthState.OK]
     assert shared.stats.batches > 1
+
+
+def test_speech_being_decoded_still_counts_as_behind(recogniser, staff_speech, tmp_path):
+    # An overloaded worker takes all that is queued at once: the queue is then empty, but that
+    # speech is no less behind (lag, backlog) until its transcripts are out.
+    taken, release = threading.Event(), threading.Event()
+
+    def recognise(utterances):
+        taken.set()
+        release.wait(60)
+        return recogniser.transcribe(utterances), None
+
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", recognise=recognise)
+    collect = Collector(len(staff_speech))
+    for u in staff_speech:
+        shared.submit(u, collect)
+    shared.start()
+    assert taken.wait(30)
+    time.sleep(0.5)
+    assert shared.lag_s >= 0.5
+    assert shared.backlog_s == pytest.approx(sum(u.duration_s for u in staff_speech))
+    release.set()
+    assert collect.done.wait(120)
+    shared.stop()
+    assert shared.lag_s == 0 and shared.backlog_s == 0
 
 
 def test_stop_transcribes_what_is_queued_before_returning(recogniser, staff_speech, tmp_path):

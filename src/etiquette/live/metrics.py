@@ -78,9 +78,9 @@ class SiteCollector(Collector):
 
         r = self.site.recogniser
         yield GaugeMetricFamily("etiquette_recogniser_backlog_seconds",
-                                "speech waiting to be transcribed", value=r.backlog_s)
+                                "speech not transcribed yet (queued or being decoded)", value=r.backlog_s)
         yield GaugeMetricFamily("etiquette_recogniser_lag_seconds",
-                                "age of the oldest utterance waiting", value=r.lag_s)
+                                "age of the oldest utterance not transcribed yet", value=r.lag_s)
         yield CounterMetricFamily("etiquette_recogniser_audio_seconds", "speech transcribed",
                                   value=r.stats.audio_s)
         yield CounterMetricFamily("etiquette_recogniser_busy_seconds", "time spent transcribing",

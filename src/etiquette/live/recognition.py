@@ -78,6 +78,7 @@ class SharedRecogniser:
         self._queue: deque[_Queued] = deque()
         self._memory_s = 0.0
         self._queued_s = 0.0
+        self._in_flight: list[float] = []  # queued_at of the oldest of each batch being decoded
         self._cond = threading.Condition()
         self._stopping = False
         self._seq = 0
@@ -109,15 +110,21 @@ class SharedRecogniser:
 
     @property
     def backlog_s(self) -> float:
-        """Seconds of speech waiting to be transcribed."""
+        """Seconds of speech not transcribed yet (queued, or in a batch being decoded)."""
         with self._cond:
             return self._queued_s
 
     @property
     def lag_s(self) -> float:
-        """How long the oldest waiting utterance has waited."""
+        """How long the oldest utterance not transcribed yet has waited. It counts the batches
+        being decoded: an overloaded worker takes all that is queued at once, and that speech
+        is no less behind while the queue is empty."""
         with self._cond:
-            return time.monotonic() - self._queue[0].queued_at if self._queue else 0.0
+            return self._lag_locked() or 0.0
+
+    def _lag_locked(self) -> float | None:
+        oldest = self._in_flight + [self._queue[0].queued_at] if self._queue else self._in_flight
+        return time.monotonic() - min(oldest) if oldest else None
 
     @property
     def real_time_factor(self) -> float:
@@ -155,12 +162,14 @@ class SharedRecogniser:
                 item = self._queue.popleft()
                 taken += item.utterance.duration_s
                 batch.append(item)
+            self._in_flight.append(batch[0].queued_at)
             return batch
 
     def _finish(self, batch: list[_Queued], busy_s: float) -> None:
         with self._cond:
             self.stats.busy_s += busy_s
             self.stats.batches += 1
+            self._in_flight.remove(batch[0].queued_at)
             for item in batch:
                 self.stats.utterances += 1
                 self.stats.audio_s += item.utterance.duration_s
@@ -169,10 +178,10 @@ class SharedRecogniser:
                     self._memory_s -= item.utterance.duration_s
             if not self._queue:  # exact zeros, not float residue
                 self._queued_s = self._memory_s = 0.0
-            lag = time.monotonic() - self._queue[0].queued_at if self._queue else None
+            lag = self._lag_locked()
         if lag is not None and lag > self.lag_warn_s:
             self._health.report(HealthState.DEGRADED, f"transcription is {lag:.0f} s behind "
-                                                      f"({self.backlog_s:.0f} s of speech queued)")
+                                                      f"({self.backlog_s:.0f} s of speech to do)")
         elif lag is None:
             self._health.report(HealthState.OK, "transcription caught up")
 
