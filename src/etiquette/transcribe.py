@@ -221,7 +221,8 @@ def _trimmed_pipeline() -> type:
         def forward(self, features: np.ndarray, tokenizer: Any, chunks_metadata: list[dict[str, Any]],
                     options: Any) -> Any:
             full = features.shape[-1]
-            frames = [min(full, math.ceil(m["duration"] + TRAILING_S) * self.model.frames_per_second)
+            per_s = self.model.frames_per_second
+            frames = [min(full, math.ceil(m["duration"] + TRAILING_S) * per_s)
                       for m in chunks_metadata]
             # Split only there, in order (the pipeline carries the last word's time from one
             # input to the next): a batch cut into more pieces loses more than it saves.
@@ -231,9 +232,9 @@ def _trimmed_pipeline() -> type:
                 if run:
                     n = max(frames[i] for i in run)
                     n -= n % 2  # the encoder's convolution halves the frames
-                    results += super().forward(np.ascontiguousarray(features[list(run), :, :n]),
-                                               tokenizer, chunks_metadata[run.start:run.stop],
-                                               options)
+                    part = slice(run.start, run.stop)
+                    results += super().forward(np.ascontiguousarray(features[part, :, :n]),
+                                               tokenizer, chunks_metadata[part], options)
             return results
 
     return TrimmedPipeline

@@ -78,7 +78,8 @@ class SiteCollector(Collector):
 
         r = self.site.recogniser
         yield GaugeMetricFamily("etiquette_recogniser_backlog_seconds",
-                                "speech not transcribed yet (queued or being decoded)", value=r.backlog_s)
+                                "speech not transcribed yet (queued or being decoded)",
+                                value=r.backlog_s)
         yield GaugeMetricFamily("etiquette_recogniser_lag_seconds",
                                 "age of the oldest utterance not transcribed yet", value=r.lag_s)
         yield CounterMetricFamily("etiquette_recogniser_audio_seconds", "speech transcribed",
