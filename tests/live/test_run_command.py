@@ -131,3 +131,18 @@ def test_a_model_that_cannot_load_fails_at_once_saying_why(tmp_path):
     assert result.returncode == 2
     assert "cannot load" in result.stderr and "int3" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_recording_that_cannot_be_decoded_stops_the_start_naming_the_window(tmp_path):
+    notes = tmp_path / "notes.wav"
+    notes.write_text("not audio at all", encoding="utf-8")
+    good = ROOT / "recordings_sample" / "window01_polite.wav"
+    site = tmp_path / "site.yaml"
+    site.write_text(f"center: {{code: c}}\ndata_dir: {tmp_path / 'live'}\n"
+                    f"windows:\n  - {{id: w1, audio: {{file: {good}}}}}\n"
+                    f"  - {{id: w2, audio: {{file: {notes}}}}}\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "etiquette.cli", "run", "-c", str(site)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2
+    assert f"windows[1] (w2).audio.file: {notes}" in result.stderr
+    assert "cannot decode" in result.stderr and "Traceback" not in result.stderr

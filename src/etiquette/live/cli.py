@@ -61,7 +61,7 @@ def run(
         embedded, api = _start_embedded(site.supervision.embedded)
     try:
         live = build_site(site, api=api)
-    except (RulesUnavailable, ModelError) as e:
+    except (RulesUnavailable, ModelError, SiteError) as e:
         if embedded is not None:
             embedded.stop()
         typer.echo(f"错误：{e}", err=True)

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from etiquette.audio import AudioError
 from etiquette.live.capture import AudioSource, CaptureStats, FileReplay, MicrophoneCapture
 from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
-from etiquette.live.site import Site, Window
+from etiquette.live.site import Site, SiteError, Window
 from etiquette.live.window import WindowMonitor
 from etiquette.outbox import Outbox
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
@@ -48,27 +49,29 @@ class WindowRunner:
     def __init__(self, site: LiveSite, config: Window) -> None:
         self.site, self.config, self.id = site, config, config.id
         self.monitor: WindowMonitor | None = None  # made at the first audio block (its t=0)
-        self.source: AudioSource | None = None
         self.presence: LivePresence | None = None
         self.presence_incidents: dict[str, int] = {}
         self.health: dict[str, HealthState] = {}
         self._thread: threading.Thread | None = None
+        # Opened here, not in start(): a recording is decoded now (seconds for a long one, and
+        # it may fail), so that every window of a site starts streaming in the same instant.
+        self.source: AudioSource | None = None
+        audio = config.audio
+        if audio is not None and audio.file is not None:
+            self.source = FileReplay(self.id, audio.file, realtime=True, loop=audio.loop,
+                                     gap_s=audio.loop_gap_s, speed=audio.speed,
+                                     start_s=audio.start_s)
+        elif audio is not None:
+            assert audio.device is not None
+            self.source = MicrophoneCapture(self.id, audio.device, audio.open_channels,
+                                            on_health=site.health)
 
     @property
     def audio_stats(self) -> CaptureStats | None:
         return self.source.stats if self.source is not None else None
 
     def start(self) -> None:
-        audio = self.config.audio
-        if audio is not None:
-            if audio.file is not None:
-                self.source = FileReplay(self.id, audio.file, realtime=True, loop=audio.loop,
-                                         gap_s=audio.loop_gap_s, speed=audio.speed,
-                                         start_s=audio.start_s)
-            else:
-                assert audio.device is not None
-                self.source = MicrophoneCapture(self.id, audio.device, audio.open_channels,
-                                                on_health=self.site.health)
+        if self.source is not None:
             self._thread = threading.Thread(target=self._run_audio, name=f"audio-{self.id}",
                                             daemon=True)
             self._thread.start()
@@ -153,7 +156,6 @@ class LiveSite:
             lag_warn_s=site.recognition.lag_warn_s, on_health=self.health, recognise=speech.recognise)
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
                               on_stored=self._stored) if api is not None else None)
-        self.windows = {w.id: WindowRunner(self, w) for w in site.windows}
         self.stopping = threading.Event()
         self.registry, self.latency = make_registry(self)
         self.health_events: list[HealthEvent] = []
@@ -167,6 +169,13 @@ class LiveSite:
         self.stored_latencies: deque[float] = deque(maxlen=10_000)
         self._spoken: dict[str, datetime] = {}  # incident id → when its utterance ended
         self.listeners: list[Callable[[Incident], None]] = []
+        self.windows: dict[str, WindowRunner] = {}
+        for i, w in enumerate(site.windows):
+            try:
+                self.windows[w.id] = WindowRunner(self, w)
+            except AudioError as e:  # a recording to replay that cannot be decoded
+                file = w.audio.file if w.audio is not None else None
+                raise SiteError(f"windows[{i}] ({w.id}).audio.file: {file}: {e}") from e
 
     # ---------------------------------------------------------------- wiring
 
@@ -285,10 +294,12 @@ def _since(moment: datetime) -> float:
 def build_site(site: Site, on_health: HealthCallback = log_health,
                api: tuple[str, str] | None = None,
                recogniser: Recogniser | None = None) -> LiveSite:
-    """A site ready to start (loads the model: seconds).
+    """A site ready to start (loads the model and decodes the recordings it replays: seconds).
 
     Raises:
       RulesUnavailable: the site runs with the service's rules and they cannot be had.
+      ModelError: the model cannot be loaded as configured.
+      SiteError: a recording to replay cannot be decoded.
     """
     if api is None and site.supervision.url is not None:
         api = (site.supervision.url, site.supervision.key())
