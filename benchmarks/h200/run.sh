@@ -29,7 +29,7 @@ export LD_LIBRARY_PATH=/tmp/culib:$CUDALIB:$CUDNN:${LD_LIBRARY_PATH:-}
 echo "cudnn: $CUDNN"; ls -la /tmp/culib
 $PY -c "import ctranslate2 as c; print('cuda devices', c.get_cuda_device_count(), c.get_supported_compute_types('cuda') if c.get_cuda_device_count() else '')"
 nvidia-smi -L 2>/dev/null
-for step in ${STEPS:-rec_gpu live_gpu rec_cpu rec_gpu8 live_cpu}; do
+for step in ${STEPS:-rec_gpu live_gpu live_gpu_t1 rec_cpu rec_gpu8 live_cpu}; do
   start=$(date +%s)
   case $step in
     rec_gpu)  $PY -m benchmarks.recogniser --seconds $SECS --device cuda --compute-type float16 \
@@ -41,6 +41,10 @@ for step in ${STEPS:-rec_gpu live_gpu rec_cpu rec_gpu8 live_cpu}; do
     live_gpu) $PY -m benchmarks.live --device cuda --compute-type float16 --batch-size 16 \
                 --seconds $LIVE_S ${GPU_WINDOWS:---windows 32 --windows 64 --windows 128} \
                 --out $OUT/live_cuda_float16.json > /dev/null ;;
+    # The process used 8 of 16 cores at 32 windows on the GPU: is it CTranslate2's CPU
+    # threads (cores / workers by default) waiting on the GPU? One thread per worker instead.
+    live_gpu_t1) $PY -m benchmarks.live --device cuda --compute-type float16 --batch-size 16 \
+                --threads 1 --seconds $LIVE_S --windows 32 --out $OUT/live_cuda_float16_t1.json > /dev/null ;;
     live_cpu) $PY -m benchmarks.live --device cpu --compute-type int8 --seconds $LIVE_S \
                 ${CPU_WINDOWS:---windows 32 --windows 64} --out $OUT/live_cpu16_int8.json > /dev/null ;;
   esac
