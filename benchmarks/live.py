@@ -64,6 +64,23 @@ def loop_gaps(files: list[Path], duty: float) -> tuple[list[float], list[float],
     return gaps, periods, speech / total
 
 
+def room_noise(folder: Path, seconds: float = 60.0) -> Path:
+    """A stereo recording of a quiet room (-50 dBFS noise, no one speaking): for `--duty 0`,
+    what the audio side (capture, VAD, segmentation) costs per window on its own."""
+    import wave
+
+    import numpy as np
+
+    noise = np.random.default_rng(0).standard_normal((int(seconds * 16000), 2)) * 10 ** (-50 / 20)
+    path = folder / "room.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((noise * 32767).astype("<i2").tobytes())
+    return path
+
+
 def stagger(i: int, period: float) -> float:
     """Where window `i` begins in its loop: the golden ratio spreads any number of windows
     evenly over the period."""
@@ -174,6 +191,10 @@ def markdown(results: dict[str, Any]) -> str:
     speed = results["runs"][0].get("speed", 1.0) if results["runs"] else 1.0
     starts = ("windows staggered over their loops" if results.get("staggered")
               else "every window starting a session at once")
+    what = (f"a stereo evaluation session (staff speech on the staff microphone "
+            f"{results['staff_duty'] * 100:.0f} % of the time)" if results["staff_duty"] else
+            "a quiet room (stereo noise at -50 dBFS, no one speaking: what the audio side costs "
+            "alone)")
     lines = [
         "# Live pipeline benchmark",
         "",
@@ -182,10 +203,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"recogniser workers: {results.get('workers', 1)}, batch: {results.get('batch_size', 8)} "
         f"inputs of 30 s, CTranslate2 threads per worker: "
         f"{results['threads'] or 'the cores shared among the workers'}.",
-        f"Each window replays a stereo evaluation session in a loop at "
-        f"{'real time' if speed == 1 else f'{speed:g}× real time'} (staff "
-        f"speech on the staff microphone {results['staff_duty'] * 100:.0f} % of the time; "
-        f"{starts}), "
+        f"Each window replays {what} in a loop at "
+        f"{'real time' if speed == 1 else f'{speed:g}× real time'} ({starts}), "
         f"{results['seconds']:.0f} s per configuration, into a supervision service on 127.0.0.1 "
         f"(SQLite) through the outbox. Latency: end of the utterance → incident stored.",
         "",
@@ -201,7 +220,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {r['windows']} | {r['beam_size']} | {'yes' if r['keeps_up'] else 'no'} | "
             f"{r['lag_end_s']} | {r['lag_max_s']} | {r['forbidden']} | {latency} | "
             f"{r['cpu_cores']} | {r['peak_rss_mb']} | {r['recogniser_x_realtime']} |")
-    if speed == 1:
+    if speed == 1 and results["staff_duty"] > 0:
         best = results.get("most_windows_p95_under_5s")
         lines += ["", f"Most windows sustained with p95 latency under 5 s: "
                       f"{best if best is not None else 'none of those tried'}."]
@@ -232,6 +251,13 @@ def memory_over_time(run: dict[str, Any], stretches: int = 5) -> list[str]:
     return lines
 
 
+def _duty(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a share of the time, from 0 up to 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -241,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=1.0,
                         help="replay faster than real time: a soak of hours in minutes (memory, "
                              "not latency, is what such a run measures)")
-    parser.add_argument("--duty", type=float, default=1 / 3,
-                        help="share of the time the staff speak (sets the silence between replays)")
+    parser.add_argument("--duty", type=_duty, default=1 / 3,
+                        help="share of the time the staff speak (sets the silence between "
+                             "replays); 0: no one speaks, the windows replay a quiet room")
     parser.add_argument("--in-step", action="store_true",
                         help="start every window at the start of its session (a burst)")
     parser.add_argument("--threads", type=int, default=0,
@@ -259,28 +286,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from etiquette.transcribe import Recogniser, RecogniserOptions
 
-    files = sessions(args.evalset)
-    if not files:
-        parser.error(f"no stereo sessions in {args.evalset}")
-    gaps, periods, duty = loop_gaps(files, args.duty)
-    recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
-                                              compute_type=args.compute_type,
-                                              cpu_threads=args.threads, num_workers=args.workers,
-                                              beam_size=args.beam_size,
-                                              batch_size=args.batch_size))
-    results: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(args.device, args.compute_type), "batch_size": args.batch_size,
-        "model": args.model, "threads": args.threads, "workers": args.workers,
-        "seconds": args.seconds, "staggered": not args.in_step,
-        "staff_duty": round(duty, 3), "runs": []}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        if args.duty == 0:
+            files = [room_noise(tmp)]
+            gaps, periods, duty = [2.0], [62.0], 0.0
+        else:
+            files = sessions(args.evalset)
+            if not files:
+                parser.error(f"no stereo sessions in {args.evalset}")
+            gaps, periods, duty = loop_gaps(files, args.duty)
+        recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
+                                                  compute_type=args.compute_type,
+                                                  cpu_threads=args.threads,
+                                                  num_workers=args.workers,
+                                                  beam_size=args.beam_size,
+                                                  batch_size=args.batch_size))
+        results: dict[str, Any] = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(args.device, args.compute_type), "batch_size": args.batch_size,
+            "model": args.model, "threads": args.threads, "workers": args.workers,
+            "seconds": args.seconds, "staggered": not args.in_step,
+            "staff_duty": round(duty, 3), "runs": []}
         for n in args.windows or [1, 2, 4, 8, 16, 24, 32, 40]:
             print(f"{n} windows for {args.seconds:.0f} s …", file=sys.stderr, flush=True)
             starts = [0.0 if args.in_step else stagger(i, periods[i % len(files)])
                       for i in range(n)]
             r = run_config(n, args.seconds, files, gaps, starts, recogniser, args.beam_size,
-                           Path(tmp), args.speed)
+                           tmp, args.speed)
             print(json.dumps(r), file=sys.stderr, flush=True)
             results["runs"].append(r)
     ok = [r["windows"] for r in results["runs"]

@@ -77,6 +77,27 @@ def test_live_benchmark_writes_results_for_one_window(tmp_path):
 
 
 @pytest.mark.slow
+def test_live_benchmark_measures_the_audio_side_alone_with_no_one_speaking(tmp_path):
+    out = tmp_path / "quiet.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.live", "--duty", "0",
+                             "--windows", "2", "--seconds", "4", "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    (run,) = results["runs"]
+    assert results["staff_duty"] == 0 and run["speech_transcribed_s"] == 0
+    assert run["cpu_cores"] > 0 and run["latency_p95_s"] is None
+    md = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "a quiet room" in md and "Most windows sustained" not in md
+
+
+def test_live_benchmark_refuses_a_duty_that_is_not_a_share_of_the_time():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.live", "--duty", "1.5"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--duty" in result.stderr
+
+
+@pytest.mark.slow
 def test_acoustic_check_benchmark_scores_each_near_miss_both_ways(tmp_path):
     evalset = tmp_path / "set"
     evalset.mkdir()
