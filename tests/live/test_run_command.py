@@ -109,25 +109,26 @@ def workbench_rules(url: str, password: str, wanted: set[str], timeout_s: float 
     return seen
 
 
+def run_site(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    """`etiquette run` on a site file of `text`, to its end (these sites fail at start)."""
+    site = tmp_path / "site.yaml"
+    site.write_text(text, encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "etiquette.cli", "run", "-c", str(site)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
 def test_a_bad_site_file_fails_at_once_naming_the_key(tmp_path):
-    bad = tmp_path / "site.yaml"
-    bad.write_text("center: {code: c}\nwindows:\n  - {id: w1, audio: {file: nope.wav}}\n",
-                   encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "etiquette.cli", "run", "-c", str(bad)],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    result = run_site(tmp_path, "center: {code: c}\nwindows:\n  - {id: w1, audio: {file: nope.wav}}\n")
     assert result.returncode == 2
     assert "windows[0] (w1).audio.file: no such file" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_a_model_that_cannot_load_fails_at_once_saying_why(tmp_path):
-    site = tmp_path / "site.yaml"
     audio = ROOT / "recordings_sample" / "window01_polite.wav"
-    site.write_text(f"center: {{code: c}}\ndata_dir: {tmp_path / 'live'}\n"
-                    f"recognition: {{compute_type: int3}}\n"
-                    f"windows:\n  - {{id: w1, audio: {{file: {audio}}}}}\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "etiquette.cli", "run", "-c", str(site)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = run_site(tmp_path, f"center: {{code: c}}\ndata_dir: {tmp_path / 'live'}\n"
+                                f"recognition: {{compute_type: int3}}\n"
+                                f"windows:\n  - {{id: w1, audio: {{file: {audio}}}}}\n")
     assert result.returncode == 2
     assert "cannot load" in result.stderr and "int3" in result.stderr
     assert "Traceback" not in result.stderr
@@ -137,12 +138,9 @@ def test_a_recording_that_cannot_be_decoded_stops_the_start_naming_the_window(tm
     notes = tmp_path / "notes.wav"
     notes.write_text("not audio at all", encoding="utf-8")
     good = ROOT / "recordings_sample" / "window01_polite.wav"
-    site = tmp_path / "site.yaml"
-    site.write_text(f"center: {{code: c}}\ndata_dir: {tmp_path / 'live'}\n"
-                    f"windows:\n  - {{id: w1, audio: {{file: {good}}}}}\n"
-                    f"  - {{id: w2, audio: {{file: {notes}}}}}\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "etiquette.cli", "run", "-c", str(site)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = run_site(tmp_path, f"center: {{code: c}}\ndata_dir: {tmp_path / 'live'}\n"
+                                f"windows:\n  - {{id: w1, audio: {{file: {good}}}}}\n"
+                                f"  - {{id: w2, audio: {{file: {notes}}}}}\n")
     assert result.returncode == 2
     assert f"windows[1] (w2).audio.file: {notes}" in result.stderr
     assert "cannot decode" in result.stderr and "Traceback" not in result.stderr
