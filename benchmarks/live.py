@@ -3,10 +3,12 @@ supervision service, one shared recogniser.
 
     python -m benchmarks.live                          # 1 2 4 8 16 24 32 40 windows, 90 s each
     python -m benchmarks.live --windows 4 --seconds 60 --beam-size 1
+    python -m benchmarks.live --duty 0 --windows 128 --out benchmarks/live_quiet_results.json
 
 Each window replays a different session of the evaluation set again and again at real time,
 with silence between replays (no one at the window) chosen so that the staff speak `--duty`
-of the time (a third by default; measured by the VAD and reported). The windows begin at
+of the time (a third by default; measured by the VAD and reported; 0: a quiet room, no one
+speaking, which measures the audio side alone). The windows begin at
 points of their loops spread by the golden ratio, as the windows of a hall do not all open a
 session in the same second (`--in-step` starts them all at a session's start: a burst).
 Incidents go through the outbox to a supervision service on 127.0.0.1 (SQLite). For every
