@@ -66,20 +66,19 @@ def loop_gaps(files: list[Path], duty: float) -> tuple[list[float], list[float],
     return gaps, periods, speech / total
 
 
-def room_noise(folder: Path, seconds: float = 60.0) -> Path:
+ROOM_S = 60.0  # the quiet room's recording, replayed in a loop
+
+
+def room_noise(folder: Path) -> Path:
     """A stereo recording of a quiet room (-50 dBFS noise, no one speaking): for `--duty 0`,
     what the audio side (capture, VAD, segmentation) costs per window on its own."""
-    import wave
-
     import numpy as np
 
-    noise = np.random.default_rng(0).standard_normal((int(seconds * 16000), 2)) * 10 ** (-50 / 20)
+    from etiquette.clips import write_wav
+
+    noise = np.random.default_rng(0).standard_normal((int(ROOM_S * 16000), 2)) * 10 ** (-50 / 20)
     path = folder / "room.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((noise * 32767).astype("<i2").tobytes())
+    write_wav(noise.astype(np.float32), path)
     return path
 
 
@@ -292,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(folder)
         if args.duty == 0:
             files = [room_noise(tmp)]
-            gaps, periods, duty = [2.0], [62.0], 0.0
+            gaps, periods, duty = [2.0], [ROOM_S + 2.0], 0.0
         else:
             files = sessions(args.evalset)
             if not files:

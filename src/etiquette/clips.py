@@ -60,11 +60,12 @@ def channel_of(audio: DecodedAudio, speaker: Speaker, staff_channel: int, citize
 
 
 def write_wav(samples: np.ndarray, path: Path) -> None:
-    """float32 [-1, 1] mono at SAMPLE_RATE → 16-bit PCM WAV, written whole or not at all."""
+    """float32 [-1, 1] at SAMPLE_RATE, mono or (frames, channels) → 16-bit PCM WAV, written
+    whole or not at all."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
     tmp = path.with_name(f".{path.name}.tmp")
     with wave.open(str(tmp), "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(pcm.shape[1] if pcm.ndim == 2 else 1)
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
         w.writeframes(pcm.tobytes())
