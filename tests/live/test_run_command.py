@@ -118,7 +118,8 @@ def run_site(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_bad_site_file_fails_at_once_naming_the_key(tmp_path):
-    result = run_site(tmp_path, "center: {code: c}\nwindows:\n  - {id: w1, audio: {file: nope.wav}}\n")
+    result = run_site(tmp_path, "center: {code: c}\n"
+                                "windows:\n  - {id: w1, audio: {file: nope.wav}}\n")
     assert result.returncode == 2
     assert "windows[0] (w1).audio.file: no such file" in result.stderr
     assert "Traceback" not in result.stderr
