@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
 
+from etiquette.context import excluded_by
 from etiquette.records import PhraseHit, Transcript
 from etiquette.rules import ForbiddenRule, RequiredRule, RuleSet
 
@@ -249,8 +250,12 @@ AcousticCheck = Callable[[Transcript, PhraseHit], float | None]
 
 @dataclass(frozen=True)
 class ExcludedHit:
+    """A hit that is no violation, and why: a listed look-alike (`exclusion`) that explains the
+    words better, or the language around it (rules' `context`)."""
+
     hit: PhraseHit
-    exclusion: PhraseHit
+    reason: str
+    exclusion: PhraseHit | None = None
 
 
 class PhraseMatcher:
@@ -299,7 +304,9 @@ class PhraseMatcher:
             clash = next((e for e in find(text, exclusions, self._readings)
                           if _overlap(e, hit)), None)
             if clash:
-                excluded.append(ExcludedHit(hit, clash))
+                excluded.append(ExcludedHit(hit, f"与礼貌用语「{clash.phrase}」相符", clash))
+            elif reason := excluded_by(rule.context, text, hit.char_start, hit.char_end):
+                excluded.append(ExcludedHit(hit, reason))
             else:
                 found.append((rule, hit))
         return found, excluded

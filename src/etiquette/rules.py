@@ -40,6 +40,9 @@ class Matching(_Strict):
         "likely than the transcript")
     readings: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
+    join_pause_s: float = Field(
+        1.5, ge=0, le=10, description="consecutive utterances of one speaker with at most this "
+        "pause between them are also matched as one text (a phrase said with a pause inside)")
 
     @model_validator(mode="after")
     def _readings_are_pinyin(self) -> Matching:
@@ -47,6 +50,70 @@ class Matching(_Strict):
             if len(char) != 1 or not all(r.isascii() and r.isalpha() and r.islower() for r in readings):
                 raise ValueError(f"readings: {char!r} must be one character with toneless pinyin")
         return self
+
+
+class SentenceType(StrEnum):
+    QUESTION = "question"
+    STATEMENT = "statement"
+
+
+class Position(StrEnum):
+    CLAUSE_START = "clause_start"
+    CLAUSE_END = "clause_end"
+    SENTENCE_START = "sentence_start"
+    SENTENCE_END = "sentence_end"
+
+
+# Pronouns a context condition may name as the subject before a phrase or the person after it.
+PRONOUNS = ("您", "你", "你们", "我", "我们", "他", "她", "他们", "她们", "大家", "咱们", "别人")
+NO_SUBJECT = "none"  # `subject: [none]`: no pronoun before the phrase in its clause
+
+Words = tuple[str, ...]
+
+
+class ContextCondition(_Strict):
+    """A language context of a hit; it holds when every term it sets holds (etiquette.context).
+
+    Words are jieba's words of the hit's clause (the text between two punctuation marks)."""
+
+    sentence: SentenceType | None = Field(
+        None, description="the hit's sentence is a question (？, final 吗/呢/么, 是否, A不A) or not")
+    subject: Words | None = Field(None, min_length=1, description="the last pronoun before the "
+                                  "hit in its clause is one of these ('none': no pronoun)")
+    addressee: Words | None = Field(None, min_length=1, description="the first pronoun after the "
+                                    "hit in its clause is one of these")
+    preceded_by: Words | None = Field(None, min_length=1,
+                                      description="one of these words is before the hit in its clause")
+    followed_by: Words | None = Field(None, min_length=1,
+                                      description="one of these words is after the hit in its clause")
+    next_word: Words | None = Field(None, min_length=1,
+                                    description="the word right after the hit is one of these")
+    clause_has: Words | None = Field(None, min_length=1, description="one of these words is "
+                                     "anywhere in the hit's clause, the hit included")
+    position: Position | None = Field(None, description="where the hit is in its clause/sentence")
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> ContextCondition:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("a context condition needs at least one term: " + ", ".join(
+                type(self).model_fields))
+        for name in ("subject", "addressee"):
+            bad = [w for w in getattr(self, name) or () if w not in (*PRONOUNS, NO_SUBJECT)]
+            if bad:
+                raise ValueError(f"{name}: {', '.join(bad)} is not one of {', '.join(PRONOUNS)}"
+                                 f"{', ' + NO_SUBJECT if name == 'subject' else ''}")
+        for name in ("preceded_by", "followed_by", "next_word", "clause_has"):
+            if any(not w.strip() for w in getattr(self, name) or ()):
+                raise ValueError(f"{name}: words must not be blank")
+        return self
+
+
+class ContextRules(_Strict):
+    word_boundary: bool = Field(False, description="a hit must begin and end on word boundaries")
+    unless: tuple[ContextCondition, ...] = Field(
+        (), description="a hit in any of these contexts is no violation")
+    only_if: tuple[ContextCondition, ...] = Field(
+        (), description="if given, a hit counts only in one of these contexts")
 
 
 class SessionRules(_Strict):
@@ -111,6 +178,7 @@ class ForbiddenRule(_PhraseRule):
     severity: Severity | None = None  # None: the group's
     deduction: float | None = Field(None, ge=0)
     exclusions: tuple[str, ...] = ()
+    context: ContextRules = ContextRules()
     instead: str | None = Field(None, pattern=RULE_ID, description="None: the group's")
 
 

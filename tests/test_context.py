@@ -1,0 +1,110 @@
+"""Context as rule data: a forbidden phrase counts as a refusal, not as a polite question."""
+
+from __future__ import annotations
+
+import pytest
+
+from etiquette.context import Surroundings, on_word_boundaries
+from etiquette.rules import RulesError, parse_rules
+
+from conftest import ROOT, said
+
+
+def forbidden_ids(matcher, text):
+    found, _ = matcher.forbidden(said(text))
+    return [rule.id for rule, _ in found]
+
+
+@pytest.mark.parametrize("text", [
+    "不知道您今天带户口本了没有？",  # a question addressed to the citizen
+    "不知道你们单位开证明了吗",
+    "不知道有没有人跟您说过要预约？",  # a question without a subject
+    "他们可能不知道这个规定",  # someone else does not know
+    "要是不知道填哪一栏，就空着，我来帮您填",  # a supposition
+    "不知道的话您看一下这张样表",
+])
+def test_not_knowing_said_politely_or_of_others_is_no_refusal(matcher, text):
+    assert "F1-1" not in forbidden_ids(matcher, text)
+
+
+@pytest.mark.parametrize("text", [
+    "不知道，这个我管不了",
+    "我也不知道啊",
+    "这事我不知道，你问别人去吧",
+    "不知道您问别人去吧",  # Whisper dropped the comma: still a refusal, not a question
+])
+def test_not_knowing_as_an_answer_is_a_refusal(matcher, text):
+    assert "F1-1" in forbidden_ids(matcher, text)
+
+
+def test_words_inside_a_longer_word_are_no_hit(matcher):
+    assert forbidden_ids(matcher, "您先别着急什么事都能办") == []
+    assert "F2-1" in forbidden_ids(matcher, "急什么急，没看我忙着呢")
+
+
+def test_a_reassurance_is_not_a_rebuke_and_a_reminder_not_a_reproach(matcher):
+    assert forbidden_ids(matcher, "您不急的，慢慢来") == []
+    assert forbidden_ids(matcher, "请再核对一遍，以免填错了") == []
+    assert "F3-1" in forbidden_ids(matcher, "又填错了，快点改")
+
+
+def test_an_excluded_hit_says_which_context_excused_it(matcher):
+    found, excluded = matcher.forbidden(said("如果不知道怎么填，可以问我"))
+    assert found == []
+    (e,) = excluded
+    assert e.hit.rule_id == "F1-1" and "如果" in e.reason
+
+
+def test_surroundings_read_sentence_type_subject_and_addressee():
+    text = "这个我也不知道您要办什么吗"
+    start = text.index("不知道")
+    here = Surroundings.of(text, start, start + 3)
+    assert here.question and here.subject == "我" and here.addressee == "您"
+    statement = Surroundings.of("不知道。您问别人去吧", 0, 3)
+    assert not statement.question and statement.subject == "none" and statement.addressee is None
+    assert statement.sentence_start and statement.clause_end
+
+
+def test_word_boundaries_come_from_the_segmenter():
+    assert on_word_boundaries("您别着急", 3, 4) is False  # 急 of 着急
+    assert on_word_boundaries("我不知道", 1, 4) is True
+
+
+def _rules_with(context_yaml: str) -> str:
+    text = (ROOT / "rules" / "appendix_b.yaml").read_text(encoding="utf-8")
+    anchor = "  - id: F1-2\n"
+    return text.replace(anchor, context_yaml + anchor, 1)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return text[:text.index(needle)].count("\n") + 1
+
+
+def test_an_unknown_context_term_is_refused_naming_rule_field_and_line():
+    text = _rules_with("  - id: F9-9\n    group: 1\n    name: 测试\n    phrases: [测试]\n"
+                       "    context:\n      unless:\n        - {sentense: question}\n")
+    with pytest.raises(RulesError) as e:
+        parse_rules(text, "appendix_b.yaml")
+    msg = str(e.value)
+    assert "forbidden[1] (F9-9) -> context -> unless[0] -> sentense" in msg
+    assert f"line {_line_of(text, '{sentense')}" in msg
+
+
+def test_a_context_value_outside_the_vocabulary_is_refused():
+    text = _rules_with("  - id: F9-9\n    group: 1\n    name: 测试\n    phrases: [测试]\n"
+                       "    context:\n      unless:\n        - {subject: [咱]}\n")
+    with pytest.raises(RulesError, match=r"F9-9.*subject: 咱 is not one of"):
+        parse_rules(text)
+    empty = _rules_with("  - id: F9-9\n    group: 1\n    name: 测试\n    phrases: [测试]\n"
+                        "    context:\n      unless:\n        - {}\n")
+    with pytest.raises(RulesError, match="needs at least one term"):
+        parse_rules(empty)
+
+
+def test_a_pause_threshold_that_is_not_a_number_is_refused_with_its_line():
+    text = (ROOT / "rules" / "appendix_b.yaml").read_text(encoding="utf-8")
+    bad = text.replace("join_pause_s: 1.5", "join_pause_s: 一秒半")
+    with pytest.raises(RulesError) as e:
+        parse_rules(bad)
+    assert "matching -> join_pause_s" in str(e.value)
+    assert f"line {_line_of(bad, 'join_pause_s: 一秒半')}" in str(e.value)
