@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +18,7 @@ from etiquette.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
 from etiquette.clips import attach_clips
 from etiquette.incidents import forbidden_incident, missing_incident
 from etiquette.matching import AcousticCheck, ExcludedHit, PhraseMatcher
-from etiquette.records import Incident, PhraseHit, Transcript, Utterance
+from etiquette.records import Incident, PhraseHit, Transcript, Utterance, Word
 from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
@@ -70,6 +70,54 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
     return incidents, required, list(excluded)
 
 
+_TRAILING_PUNCT = "，,。.！!？?；;：:、 "
+
+
+def joined(first: Transcript, second: Transcript) -> tuple[Transcript, int]:
+    """Two utterances of one speaker as one text with a clause break between them, and the
+    index of that break in the joined text."""
+    head = list(first.words)
+    while head and not head[-1].text.rstrip(_TRAILING_PUNCT):
+        head.pop()  # a word that is only punctuation: the break replaces it
+    if head:
+        head[-1] = replace(head[-1], text=head[-1].text.rstrip(_TRAILING_PUNCT))
+    cut = sum(len(w.text) for w in head)
+    words = (*head, Word("，", first.end_s, second.start_s, 1.0), *second.words)
+    return replace(first, end_s=second.end_s, words=words,
+                   dropped=first.dropped + second.dropped), cut
+
+
+def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> Transcript | None:
+    """The utterance of the same speaker just before `t`, if it ended at most `max_pause_s`
+    before `t` began (a phrase may run on across that pause)."""
+    before = [p for p in heard if p.speaker == t.speaker and p.channel == t.channel
+              and p.window_id == t.window_id and p.source == t.source and p.end_s <= t.start_s]
+    if not before:
+        return None
+    last = max(before, key=lambda p: p.end_s)
+    return last if t.start_s - last.end_s <= max_pause_s else None
+
+
+def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, second: Transcript,
+                recorded_at: datetime | None = None) -> Judged:
+    """The phrases said across the pause between two utterances of one speaker: those of the
+    joined text that run over the break and that neither utterance holds alone (they were
+    judged as they came). 有指示牌，（停顿）自己看 is cut in two by the segmenter."""
+    whole, cut = joined(first, second)
+
+    def across(h: PhraseHit) -> bool:
+        return h.char_start < cut and h.char_end > cut + 1
+
+    alone = {r.id for part in (first, second) for r, _ in matcher.forbidden(part)[0]}
+    found, excluded = matcher.forbidden(whole)
+    incidents = [forbidden_incident(rules, rule, hit, whole, recorded_at) for rule, hit in found
+                 if across(hit) and rule.id not in alone]
+    said_alone = {r.id for part in (first, second) for r, _ in matcher.required(part)}
+    required = [(whole, rule, hit) for rule, hit in matcher.required(whole)
+                if across(hit) and rule.id not in said_alone]
+    return incidents, required, [e for e in excluded if across(e.hit)]
+
+
 def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
                   required: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
                   recorded_at: datetime | None = None, due: ExpectedAt | None = None
@@ -87,8 +135,13 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
     incidents: list[Incident] = []
     required: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
     excluded: list[ExcludedHit] = []
+    pause = rules.matching.join_pause_s
     for t in transcripts:
         found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check)
+        before = previous(t, transcripts, pause)
+        if before is not None:
+            across, said_across, skipped_across = judge_pause(rules, matcher, before, t, recorded_at)
+            found, said, skipped = found + across, said + said_across, skipped + skipped_across
         incidents += found
         required += said
         excluded += skipped

@@ -25,13 +25,16 @@ from etiquette.audio import DecodedAudio
 from etiquette.clips import attach_clips
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.matching import AcousticCheck
-from etiquette.pipeline import SpeechPipeline, judge_session, judge_transcript
+from etiquette.pipeline import (SpeechPipeline, judge_pause, judge_session, judge_transcript,
+                                previous)
 from etiquette.records import SAMPLE_RATE, Incident, PhraseHit, Transcript, Utterance
 from etiquette.rules import ExpectedAt, RequiredRule
 from etiquette.segment import StreamSegmenter
 from etiquette.sessions import Session, SessionTracker
 
 logger = logging.getLogger("etiquette.live.window")
+
+_RECENT_S = 120.0  # how late a transcript may come back and still be paired across a pause
 
 # An incident, and for a spoken phrase the UTC time its utterance ended (latency runs from it).
 Emit = Callable[[Incident, datetime | None], None]
@@ -103,6 +106,7 @@ class WindowMonitor:
         self._lock = threading.RLock()
         self._outstanding: dict[int, Utterance] = {}
         self._heard: list[Transcript] = []
+        self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
         self._said: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
         self._sessions: list[_Open] = []
 
@@ -169,12 +173,32 @@ class WindowMonitor:
             self._outstanding.pop(id(u), None)
             self.stats.outstanding = len(self._outstanding)
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
-            found, said, _ = judge_transcript(self.speech.rules, self.speech.matcher, t,
-                                              self.started, check)
+            rules, matcher = self.speech.rules, self.speech.matcher
+            found, said, _ = judge_transcript(rules, matcher, t, self.started, check)
             self._heard.append(t)
             self._said += said
             self._emit(found, self.wall(u.end_s))
+            # A phrase with a pause inside is judged when its second half is transcribed,
+            # whichever of the two halves the recogniser returns last.
+            for first, second in self._pauses_around(t):
+                found, said, _ = judge_pause(rules, matcher, first, second, self.started)
+                self._said += said
+                self._emit(found, self.wall(second.end_s))
+            self._recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S][-63:]
+            self._recent.append(t)
             self._judge_ready()
+
+    def _pauses_around(self, t: Transcript) -> list[tuple[Transcript, Transcript]]:
+        """The utterances of the same speaker just before and just after `t` (among those
+        already transcribed) that a short pause separates from it."""
+        pause = self.speech.rules.matching.join_pause_s
+        pairs = []
+        before = previous(t, self._recent, pause)
+        if before is not None:
+            pairs.append((before, t))
+        heard = [*self._recent, t]
+        pairs += [(t, n) for n in self._recent if previous(n, heard, pause) is t]
+        return pairs
 
     # ---------------------------------------------------------------- sessions
 
