@@ -38,15 +38,6 @@ def test_a_phrase_inside_one_half_is_not_reported_twice(rules, matcher):
     assert judge_pause(rules, matcher, first, second)[0] == []
 
 
-def test_a_farewell_said_in_two_breaths_counts_as_said(rules, matcher):
-    first = said("请收好", start_s=0.0, end_s=1.0)
-    second = said("您的材料，再见", start_s=1.8, end_s=3.5)
-    incidents, _, _ = judge(rules, matcher, [first, second], session_of([first, second]))
-    assert all(i.kind != "missing_farewell" for i in incidents)
-    _, required, _ = judge_pause(rules, matcher, first, second)
-    assert [r.id for _, r, _ in required] == ["R-farewell"]
-
-
 def test_the_join_keeps_times_and_one_clause_break():
     first = said("你懂。", start_s=0.0, end_s=0.9)
     second = said("还是我懂", start_s=1.7, end_s=2.9)
