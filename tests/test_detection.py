@@ -1,0 +1,63 @@
+"""The three ways flags went wrong on speech the project was never tuned on, on real audio.
+
+tests/data/sessions.yaml made the recordings (labels.yaml: who said what, when). Whisper's
+exact words differ between CPUs, so the tests assert what a supervisor relies on: which rule
+is flagged in which turn, never one exact transcript.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from etiquette.pipeline import Analysis, PipelineOptions, SpeechPipeline
+from etiquette.records import Incident
+from etiquette.transcribe import RecogniserOptions
+
+DATA = Path(__file__).resolve().parent / "data"
+LABELS = yaml.safe_load((DATA / "labels.yaml").read_text(encoding="utf-8"))["files"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def analysed() -> dict[str, Analysis]:
+    speech = SpeechPipeline(PipelineOptions(recogniser=RecogniserOptions(cpu_threads=2)))
+    return {name: speech.analyse(DATA / name) for name in ("pauses_stereo.ogg", "citizen_mono.ogg")}
+
+
+def turns(name: str, **match: object) -> list[dict]:
+    return [t for t in LABELS[name]["turns"] if all(t.get(k) == v for k, v in match.items())]
+
+
+def in_turn(incident: Incident, turn: dict, slack: float = 0.5) -> bool:
+    return incident.offset_s < turn["end_s"] + slack and turn["start_s"] - slack < incident.end_s
+
+
+def forbidden(analysis: Analysis) -> list[Incident]:
+    return [i for i in analysis.incidents if i.kind == "forbidden_phrase"]
+
+
+def test_a_phrase_said_with_a_pause_at_its_comma_is_flagged_once_over_both_halves(analysed):
+    found = forbidden(analysed["pauses_stereo.ogg"])
+    for rule in ("F1-3", "F4-1"):
+        (turn,) = [t for t in turns("pauses_stereo.ogg") if rule in t["expect"]]
+        hits = [i for i in found if i.rule_id == rule]
+        assert len(hits) == 1, (rule, found)
+        (hit,) = hits
+        assert in_turn(hit, turn)
+        # The pause cut the phrase in two; the incident and its clip span both halves.
+        assert hit.end_s - hit.offset_s > 0.7 * (turn["end_s"] - turn["start_s"])
+        assert hit.hit_start is not None and hit.hit_end is not None
+        matched = hit.transcript[hit.hit_start:hit.hit_end]
+        assert any(mark in matched for mark in "，,"), matched
+
+
+def test_not_knowing_in_a_polite_question_to_the_citizen_is_not_flagged(analysed):
+    (polite,) = turns("pauses_stereo.ogg", decoys=["F1-1"])
+    assert not [i for i in forbidden(analysed["pauses_stereo.ogg"]) if in_turn(i, polite)]
+    # It was heard and judged, not lost: the exclusion is on record with its reason.
+    excluded = [e for e in analysed["pauses_stereo.ogg"].excluded if e.hit.rule_id == "F1-1"]
+    assert excluded and all(e.reason for e in excluded)
