@@ -161,3 +161,15 @@ def test_near_miss_stands_only_if_the_audio_supports_it(matcher):
     assert rule.id == "F5-1" and "声学复核通过" in hit.explanation
     assert matcher.forbidden(t, check=lambda transcript, hit: 25.0)[0] == []
     assert matcher.forbidden(t, check=lambda transcript, hit: None)[0] == []
+
+
+def test_an_unattributed_speaker_needs_a_clearer_match_and_the_flag_says_why(matcher, rules):
+    # 问别人气 is 问别人去 with one sound off: enough from the staff, not from a voice that may
+    # be the citizen's on one microphone.
+    (rule, hit), = matcher.forbidden(said("问别人气"))[0]
+    margin = rules.matching.unknown_speaker_margin
+    assert rule.min_score is None and rules.matching.min_score <= hit.score < rules.matching.min_score + margin
+    found, excluded = matcher.forbidden(said("问别人气", Speaker.UNKNOWN))
+    assert found == [] and "说话人未能确定" in excluded[0].reason
+    (rule, hit), = matcher.forbidden(said("你问别人去吧", Speaker.UNKNOWN))[0]
+    assert rule.id == "F1-2" and "说话人未能确定" in hit.explanation

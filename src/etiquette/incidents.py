@@ -20,7 +20,9 @@ def forbidden_incident(rules: RuleSet, rule: ForbiddenRule, hit: PhraseHit, tran
         rule_name=rule.name, phrase=hit.phrase, speaker=transcript.speaker,
         offset_s=round(start, 2), end_s=round(end, 2), at=absolute_time(recorded_at, start),
         transcript=transcript.text, score=hit.score, severity=rules.severity_of(rule),
-        deduction=rules.deduction_of(rule), explanation=hit.explanation,
+        deduction=rules.deduction_of(rule),
+        explanation=hit.explanation + (f"；说话人：{transcript.speaker_note}"
+                                       if transcript.speaker_note else ""),
         # PhraseHit offsets index transcript.text (matching.find runs on it): the same string.
         hit_start=hit.char_start, hit_end=hit.char_end)
 

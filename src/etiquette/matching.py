@@ -17,7 +17,7 @@ from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
 
 from etiquette.context import excluded_by
-from etiquette.records import PhraseHit, Transcript
+from etiquette.records import PhraseHit, Speaker, Transcript
 from etiquette.rules import ForbiddenRule, RequiredRule, RuleSet
 
 SLOT = "×"  # ×× in Appendix B: a part the speaker fills in (a material, a window name)
@@ -292,11 +292,23 @@ class PhraseMatcher:
             rule = self._forbidden[hit.rule_id]
             if transcript.speaker not in rule.speakers:
                 continue
+            unsure = transcript.speaker == Speaker.UNKNOWN
             if hit.score < self._min_score[rule.id]:
+                if unsure:
+                    continue  # a near miss stands on the audio only where the speaker is known
                 checked = self._acoustic(transcript, hit, check)
                 if checked is None:
                     continue
                 hit = checked
+            elif unsure:
+                # Perhaps the citizen's words: only a clear match is put to a supervisor.
+                need = min(1.0, self._min_score[rule.id] + self.rules.matching.unknown_speaker_margin)
+                if hit.score < need:
+                    excluded.append(ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} "
+                                                f"低于此时所需的 {need:.2f}"))
+                    continue
+                hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，"
+                              f"按更高的相似度要求 {need:.2f} 判定")
             # A look-alike that fits the words at least as well as the rule phrase explains them:
             # 「我知道您是否方便」 is nearer 不知道您… than 不知道.
             exclusions = [replace(e, min_score=min(e.min_score, hit.score))

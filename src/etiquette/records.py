@@ -69,6 +69,9 @@ class Transcript:
     end_s: float
     words: tuple[Word, ...]
     dropped: tuple[str, ...] = ()  # text removed as hallucination, kept so output explains itself
+    # Why `speaker` is who it is where no microphone says so (one microphone for both sides):
+    # the attribution's reason, in Chinese, for the reviewer.
+    speaker_note: str = ""
 
     @property
     def text(self) -> str:
@@ -77,7 +80,7 @@ class Transcript:
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "window_id": self.window_id, "speaker": self.speaker.value,
                 "start_s": self.start_s, "end_s": self.end_s, "text": self.text,
-                "dropped": list(self.dropped)}
+                "dropped": list(self.dropped), "speaker_note": self.speaker_note}
 
     def time_of(self, char_start: int, char_end: int) -> tuple[float, float]:
         """Source offsets of the characters [char_start, char_end) of `text`."""

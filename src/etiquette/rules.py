@@ -40,6 +40,9 @@ class Matching(_Strict):
         "likely than the transcript")
     readings: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
+    unknown_speaker_margin: float = Field(
+        0.06, ge=0, le=0.5, description="a forbidden phrase from a speaker who could not be told "
+        "apart (one microphone) must score this much above its rule's threshold")
     join_pause_s: float = Field(
         1.5, ge=0, le=10, description="consecutive utterances of one speaker with at most this "
         "pause between them are also matched as one text (a phrase said with a pause inside)")
