@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT, said
 
 from etiquette.context import Surroundings, on_word_boundaries
 from etiquette.rules import RulesError, parse_rules
-
-from conftest import ROOT, said
 
 
 def forbidden_ids(matcher, text):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from conftest import said
+
 from etiquette.pipeline import joined, judge, judge_pause, previous
 from etiquette.records import Speaker
 from etiquette.sessions import session_of
-
-from conftest import said
 
 
 def test_two_halves_of_a_phrase_across_a_short_pause_are_one_incident(rules, matcher):

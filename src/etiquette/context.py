@@ -16,8 +16,14 @@ from functools import lru_cache
 
 import jieba
 
-from etiquette.rules import (NO_SUBJECT, PRONOUNS, ContextCondition, ContextRules, Position,
-                             SentenceType)
+from etiquette.rules import (
+    NO_SUBJECT,
+    PRONOUNS,
+    ContextCondition,
+    ContextRules,
+    Position,
+    SentenceType,
+)
 
 jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to log
 
