@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from etiquette.audio import read_audio
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.window import AudioHistory, WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
-from etiquette.records import SAMPLE_RATE
+from etiquette.records import SAMPLE_RATE, Incident
 
 from conftest import SAMPLES
 
@@ -20,18 +22,24 @@ pytestmark = pytest.mark.slow
 STARTED = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def window(recogniser, tmp_path):
-    """A monitor for window01_polite's stereo audio, its incidents collected, the recogniser
+def _monitor(recogniser, tmp_path, recording: Path):  # type: ignore[no-untyped-def]
+    """A monitor for a stereo recording's audio, its incidents collected, the recogniser
     running."""
     speech = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
     shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", recognise=speech.recognise)
-    emitted = []
+    emitted: list[Incident] = []
     monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, spoken: emitted.append(i),
                             tmp_path / "ev")
     shared.start()
-    audio = read_audio(SAMPLES / "window01_polite.wav")
-    blocks = np.stack(audio.channels, axis=1)
+    audio = read_audio(recording)
+    return monitor, shared, emitted, np.stack(audio.channels, axis=1)
+
+
+@pytest.fixture
+def window(recogniser, tmp_path):
+    """window01_polite, live."""
+    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path,
+                                                SAMPLES / "window01_polite.wav")
     yield monitor, shared, emitted, blocks
     shared.stop()
 
@@ -98,3 +106,26 @@ def test_a_session_that_never_ends_keeps_only_what_its_verdicts_need(window):
     assert monitor._heard and all(t.end_s >= open_session.end_s - rules.farewell_within_s
                                   for t in monitor._heard)
     assert len(monitor._heard) < 18
+
+
+def test_a_phrase_with_a_pause_inside_is_flagged_live_as_its_second_half_is_transcribed(
+        recogniser, tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data"
+    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path, data / "pauses_stereo.ogg")
+    try:
+        # 有指示牌，（停顿）自己看 ends at 10.3 s: a second and a half later both halves are cut;
+        # its incident comes as soon as they are transcribed, with the session still going on.
+        feed(monitor, blocks, 0, 12.0)
+        deadline = time.monotonic() + 60
+        while monitor.stats.outstanding and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [i.rule_id for i in emitted] == ["F1-3"]
+        assert monitor.stats.session_open
+        assert emitted[0].end_s - emitted[0].offset_s > 2.0 and "clip" in emitted[0].evidence
+        feed(monitor, blocks, 12.0, len(blocks) / SAMPLE_RATE)
+        shared.stop()
+        monitor.finish(ended=True)
+    finally:
+        shared.stop()
+    assert sorted(i.rule_id for i in emitted if i.kind.value == "forbidden_phrase") == ["F1-3",
+                                                                                        "F4-1"]
