@@ -30,11 +30,12 @@ jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours
 _CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、\s]")
 _SENTENCE_BREAK = re.compile(r"[。.！!？?；;]")
 _QUESTION_MARK = re.compile(r"[？?]")
-# Final particles of a question (吧 is a suggestion as often as a question: 问别人去吧).
-_QUESTION_PARTICLES = ("吗", "呢", "么", "嘛")
-# Question forms after a phrase in its sentence: 是否, A不A (方不方便, 有没有, 能不能, 是不是)
-# and the interrogative words (不知道您需要办理什么业务).
-_QUESTION_FORM = re.compile(r"是否|(\w)[不没]\1|什么|哪|怎么|怎样|为什么|多少|几|谁")
+# A question marked as one: a question mark, a final particle (吧 is a suggestion as often as
+# a question: 问别人去吧), or a verb phrase closed by 没有 (您带手机没有).
+_QUESTION_ENDINGS = ("吗", "呢", "么", "嘛", "没有")
+# Question forms after a phrase in its sentence, which make it an indirect question: 是否,
+# A不A / A没A (方不方便, 有没有), interrogative words and 还是 (不知道您要办什么业务).
+_QUESTION_FORM = re.compile(r"是否|(\w)[不没]\1|什么|哪|怎么|怎样|为什么|多少|几|谁|还是")
 
 
 @lru_cache(maxsize=4096)
@@ -58,7 +59,8 @@ class Surroundings:
     before: tuple[str, ...]  # words of the hit's clause before it, in order
     after: tuple[str, ...]  # words of the hit's clause after it
     clause: tuple[str, ...]  # every word of the hit's clause(s), the hit's own included
-    question: bool
+    question: bool  # marked as a question
+    indirect_question: bool  # marked, or with a question form after the hit
     clause_start: bool
     clause_end: bool
     sentence_start: bool
@@ -74,14 +76,14 @@ class Surroundings:
         sentence_b = m.end() if m else len(text)
         sentence = text[sentence_a:sentence_b]
         body = sentence.rstrip("。.！!？?；; ")
-        question = bool(_QUESTION_MARK.search(sentence) or body.endswith(_QUESTION_PARTICLES)
-                        or _QUESTION_FORM.search(text, end, sentence_b))
+        question = bool(_QUESTION_MARK.search(sentence) or body.endswith(_QUESTION_ENDINGS))
         ws = words(text)
         return cls(
             before=tuple(w for w, a, b in ws if a >= clause_a and b <= start),
             after=tuple(w for w, a, b in ws if a >= end and b <= clause_b),
             clause=tuple(w for w, a, b in ws if b > clause_a and a < clause_b),
             question=question,
+            indirect_question=question or bool(_QUESTION_FORM.search(text, end, sentence_b)),
             clause_start=not text[clause_a:start].strip(),
             clause_end=not text[end:clause_b].strip(),
             sentence_start=not _CLAUSE_BREAK.sub("", text[sentence_a:start]),
@@ -97,6 +99,11 @@ class Surroundings:
         """The first pronoun after the hit in its clause."""
         return next((w for w in self.after if w in PRONOUNS), None)
 
+    def sentence_is(self, kind: SentenceType) -> bool:
+        return {SentenceType.QUESTION: self.question,
+                SentenceType.INDIRECT_QUESTION: self.indirect_question,
+                SentenceType.STATEMENT: not self.indirect_question}[kind]
+
     def at(self, position: Position) -> bool:
         return {Position.CLAUSE_START: self.clause_start, Position.CLAUSE_END: self.clause_end,
                 Position.SENTENCE_START: self.sentence_start,
@@ -105,7 +112,7 @@ class Surroundings:
     def holds(self, c: ContextCondition) -> bool:
         """Whether every term the condition sets is true here."""
         return all((
-            c.sentence is None or (c.sentence == SentenceType.QUESTION) == self.question,
+            c.sentence is None or self.sentence_is(c.sentence),
             c.subject is None or self.subject in c.subject,
             c.addressee is None or self.addressee in c.addressee,
             c.preceded_by is None or any(w in c.preceded_by for w in self.before),
@@ -120,7 +127,8 @@ def describe(c: ContextCondition) -> str:
     """A condition in the words a reviewer reads (Chinese)."""
     parts = []
     if c.sentence is not None:
-        parts.append("问句" if c.sentence == SentenceType.QUESTION else "陈述句")
+        parts.append({SentenceType.QUESTION: "问句", SentenceType.INDIRECT_QUESTION: "问句或探询",
+                      SentenceType.STATEMENT: "陈述句"}[c.sentence])
     if c.subject is not None:
         parts.append("主语为" + "/".join("无" if s == NO_SUBJECT else s for s in c.subject))
     if c.addressee is not None:

@@ -144,7 +144,9 @@ def _align(phrase: str, said: str, readings: Readings) -> list[_Alignment]:
     last_row = cost[m]
     for j in range(1, n + 1):
         # a local minimum over end positions is one candidate occurrence
-        if last_row[j] < inf and last_row[j] <= last_row[j - 1] and (j == n or last_row[j] < last_row[j + 1]):
+        # (on a plateau the earliest end: a different sound costs what a missing one does, and
+        # the shorter match is the one that does not run into the next clause)
+        if last_row[j] < inf and last_row[j] < last_row[j - 1] and (j == n or last_row[j] <= last_row[j + 1]):
             results.append(_backtrack(back, phrase, m, j, last_row[j]))
     return [r for r in results if r is not None]
 
@@ -238,9 +240,16 @@ def _overlap(a: PhraseHit, b: PhraseHit) -> bool:
     return a.char_start < b.char_end and b.char_start < a.char_end
 
 
+# Sentence-final particles carry tone, not meaning: 你去投诉我 is 你去投诉我啊 said flatly.
+_FINAL_PARTICLES = "啊吧呀呢嘛啦哦"
+
+
 def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float) -> list[Pattern]:
     score = rule.min_score if rule.min_score is not None else min_score
-    return [Pattern(rule.id, rule.canonical, t, score) for t in (*rule.phrases, *rule.variants)]
+    texts = [*rule.phrases, *rule.variants]
+    texts += [c[:-1] for t in texts if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES
+              and c[:-1] not in texts]
+    return [Pattern(rule.id, rule.canonical, t, score) for t in dict.fromkeys(texts)]
 
 
 # Given a transcript and a near-miss hit in it, how many nats less likely the audio makes the
