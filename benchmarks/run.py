@@ -43,12 +43,16 @@ def _peak_rss(proc: psutil.Process, stop: threading.Event, peak: list[int]) -> N
         stop.wait(0.05)
 
 
-def run_batch(evalset: Path, jobs: int, beam_size: int, model: str) -> dict[str, Any]:
-    """The CLI over the whole set in a child process: wall time, peak memory, incidents."""
+def run_batch(evalset: Path, jobs: int, beam_size: int, model: str,
+              transcripts: bool = False) -> dict[str, Any]:
+    """The CLI over the whole set in a child process: wall time, peak memory, incidents (and,
+    with `transcripts`, every transcript the run wrote)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "incidents.jsonl"
         cmd = [sys.executable, "-m", "etiquette.cli", "batch", str(evalset), "--out", str(out),
                "--jobs", str(jobs), "--beam-size", str(beam_size), "--model", model]
+        if transcripts:
+            cmd += ["--transcripts", str(Path(tmp) / "transcripts.jsonl")]
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         stop, peak = threading.Event(), [0]
@@ -61,8 +65,13 @@ def run_batch(evalset: Path, jobs: int, beam_size: int, model: str) -> dict[str,
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"etiquette batch failed ({proc.returncode}):\n{stderr}")
         incidents = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20, 1),
-            "incidents": incidents, "failed_files": [i for i in incidents if i["kind"] == "error"]}
+        said = ([json.loads(line) for line in (Path(tmp) / "transcripts.jsonl").read_text(
+            encoding="utf-8").splitlines()] if transcripts else None)
+    result = {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20, 1),
+              "incidents": incidents, "failed_files": [i for i in incidents if i["kind"] == "error"]}
+    if said is not None:
+        result["transcripts"] = said
+    return result
 
 
 def machine(device: str = "cpu", compute_type: str = "int8") -> dict[str, Any]:

