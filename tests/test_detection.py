@@ -61,3 +61,20 @@ def test_not_knowing_in_a_polite_question_to_the_citizen_is_not_flagged(analysed
     # It was heard and judged, not lost: the exclusion is on record with its reason.
     excluded = [e for e in analysed["pauses_stereo.ogg"].excluded if e.hit.rule_id == "F1-1"]
     assert excluded and all(e.reason for e in excluded)
+
+
+def test_the_citizen_saying_i_dont_know_on_one_microphone_is_not_flagged(analysed):
+    analysis = analysed["citizen_mono.ogg"]
+    assert forbidden(analysis) == []
+    # Both sides were heard and told apart: the citizen's 我不知道 is the citizen's, the
+    # greeting the staff member's (so it is not missing), each with the reason.
+    by_turn = {}
+    for t in analysis.transcripts:
+        (turn,) = [x for x in LABELS["citizen_mono.ogg"]["turns"]
+                   if x["start_s"] - 0.5 < t.start_s < x["end_s"]]
+        by_turn[turn["text"]] = t
+    for turn in turns("citizen_mono.ogg", speaker="citizen"):
+        if "不知道" in turn["text"]:
+            assert by_turn[turn["text"]].speaker == "citizen", by_turn[turn["text"]]
+            assert by_turn[turn["text"]].speaker_note
+    assert all(i.kind != "missing_greeting" for i in analysis.incidents)

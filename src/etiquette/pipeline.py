@@ -18,10 +18,11 @@ from etiquette.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
 from etiquette.clips import attach_clips
 from etiquette.incidents import forbidden_incident, missing_incident
 from etiquette.matching import AcousticCheck, ExcludedHit, PhraseMatcher
-from etiquette.records import Incident, PhraseHit, Transcript, Utterance, Word
+from etiquette.records import Incident, PhraseHit, Speaker, Transcript, Utterance, Word
 from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
+from etiquette.speakers import SpeakerAttributor
 from etiquette.text import Guard
 from etiquette.transcribe import Recogniser, RecogniserOptions
 from etiquette.verify import AcousticVerifier
@@ -151,6 +152,26 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
     return incidents, required, excluded
 
 
+def heard_as(t: Transcript) -> tuple[str, str, int, float, float]:
+    """The utterance a transcript was heard in, whoever it is attributed to."""
+    return t.source, t.window_id, t.channel, t.start_s, t.end_s
+
+
+def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],
+               transcripts: Sequence[Transcript]) -> list[Transcript]:
+    """One session's transcripts with staff or citizen decided where no microphone says who
+    spoke (one microphone for both), and why; the others as they are. `transcripts[i]` is
+    `utterances[i]`'s."""
+    mono = [k for k, t in enumerate(transcripts) if t.speaker == Speaker.UNKNOWN]
+    if not mono:
+        return list(transcripts)
+    decided = attributor.attribute([utterances[k] for k in mono], [transcripts[k] for k in mono])
+    out = list(transcripts)
+    for k, a in zip(mono, decided, strict=True):
+        out[k] = replace(out[k], speaker=a.speaker, speaker_note=a.reason)
+    return out
+
+
 def recording_start(path: Path, duration_s: float) -> datetime:
     """When a recording began, taken as its modification time (when it was closed) less its length."""
     return datetime.fromtimestamp(path.stat().st_mtime - duration_s, tz=timezone.utc)
@@ -173,10 +194,10 @@ class SpeechPipeline:
         audio of the utterance each was heard in (batch and live alike). The check encodes an
         utterance only when one of its near misses is asked about, once for all its rules."""
         transcripts = self.recogniser.transcribe(utterances)
-        audio_of = {id(t): u.audio for u, t in zip(utterances, transcripts)}
+        audio_of = {heard_as(t): u.audio for u, t in zip(utterances, transcripts, strict=True)}
 
         def check(transcript: Transcript, hit: PhraseHit) -> float | None:
-            audio = audio_of.get(id(transcript))
+            audio = audio_of.get(heard_as(transcript))
             if audio is None:
                 return None
             try:
@@ -208,6 +229,7 @@ class SpeechPipeline:
         # Speech no rule applies to (the citizen side) marks the session but is not transcribed.
         judged = [u for u in utterances if u.speaker in self.rules.judged_speakers]
         transcripts, check = self.recognise(judged)
+        transcripts = attributed(SpeakerAttributor(), judged, transcripts)
         logger.debug("%s: %d utterances, %d transcribed, %.1f s", source, len(utterances),
                      len(judged), audio.duration_s)
         incidents, required, excluded = judge(self.rules, self.matcher, transcripts,

@@ -23,15 +23,15 @@ STARTED = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)
 
 
 def _monitor(recogniser, tmp_path, recording: Path):  # type: ignore[no-untyped-def]
-    """A monitor for a stereo recording's audio, its incidents collected, the recogniser
+    """A monitor for a recording's audio, its incidents collected, the recogniser
     running."""
     speech = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
     shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", recognise=speech.recognise)
     emitted: list[Incident] = []
-    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, spoken: emitted.append(i),
-                            tmp_path / "ev")
-    shared.start()
     audio = read_audio(recording)
+    monitor = WindowMonitor("w1", len(audio.channels), STARTED, speech, shared,
+                            lambda i, spoken: emitted.append(i), tmp_path / "ev")
+    shared.start()
     return monitor, shared, emitted, np.stack(audio.channels, axis=1)
 
 
@@ -129,3 +129,19 @@ def test_a_phrase_with_a_pause_inside_is_flagged_live_as_its_second_half_is_tran
         shared.stop()
     assert sorted(i.rule_id for i in emitted if i.kind.value == "forbidden_phrase") == ["F1-3",
                                                                                         "F4-1"]
+
+
+def test_a_one_microphone_window_tells_the_citizens_words_from_the_staffs_live(
+        recogniser, tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data"
+    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path, data / "citizen_mono.ogg")
+    assert blocks.shape[1] == 1
+    try:
+        feed(monitor, blocks, 0, len(blocks) / SAMPLE_RATE)
+        shared.stop()
+        monitor.finish(ended=True)
+    finally:
+        shared.stop()
+    # The citizen says 我不知道 twice; the staff member greets and sees the citizen off.
+    assert emitted == [], [(i.kind.value, i.rule_id, i.transcript) for i in emitted]
+    assert monitor.stats.utterances.get("unknown", 0) >= 5

@@ -25,16 +25,24 @@ from etiquette.audio import DecodedAudio
 from etiquette.clips import attach_clips
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.matching import AcousticCheck
-from etiquette.pipeline import (SpeechPipeline, judge_pause, judge_session, judge_transcript,
-                                previous)
-from etiquette.records import SAMPLE_RATE, Incident, PhraseHit, Transcript, Utterance
+from etiquette.pipeline import (
+    SpeechPipeline,
+    attributed,
+    judge_pause,
+    judge_session,
+    judge_transcript,
+    previous,
+)
+from etiquette.records import SAMPLE_RATE, Incident, PhraseHit, Speaker, Transcript, Utterance
 from etiquette.rules import ExpectedAt, RequiredRule
 from etiquette.segment import StreamSegmenter
 from etiquette.sessions import Session, SessionTracker
+from etiquette.speakers import SpeakerAttributor
 
 logger = logging.getLogger("etiquette.live.window")
 
 _RECENT_S = 120.0  # how late a transcript may come back and still be paired across a pause
+_ONE_MIC_KEPT = 60  # utterances of a one-microphone window kept to tell its two voices apart
 
 # An incident, and for a spoken phrase the UTC time its utterance ended (latency runs from it).
 Emit = Callable[[Incident, datetime | None], None]
@@ -107,6 +115,9 @@ class WindowMonitor:
         self._outstanding: dict[int, Utterance] = {}
         self._heard: list[Transcript] = []
         self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
+        # One microphone for both sides: the session's utterances so far tell staff from citizen.
+        self._attributor = SpeakerAttributor()
+        self._one_mic: list[tuple[Utterance, Transcript]] = []
         self._said: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
         self._sessions: list[_Open] = []
 
@@ -173,6 +184,8 @@ class WindowMonitor:
             self._outstanding.pop(id(u), None)
             self.stats.outstanding = len(self._outstanding)
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
+            if t.speaker == Speaker.UNKNOWN:
+                t = self._attribute(u, t)
             rules, matcher = self.speech.rules, self.speech.matcher
             found, said, _ = judge_transcript(rules, matcher, t, self.started, check)
             self._heard.append(t)
@@ -187,6 +200,17 @@ class WindowMonitor:
             self._recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S][-63:]
             self._recent.append(t)
             self._judge_ready()
+
+    def _attribute(self, u: Utterance, t: Transcript) -> Transcript:
+        """Staff or citizen, on a window with one microphone, from its session so far (as a
+        recording is attributed whole: etiquette.pipeline.attributed)."""
+        start = next((o.session.start_s for o in self._sessions
+                      if o.session.start_s <= u.start_s <= o.session.end_s), u.start_s)
+        self._one_mic = [(v, h) for v, h in self._one_mic
+                         if v.end_s >= self.now_s - _RECENT_S * 5][-_ONE_MIC_KEPT:]
+        self._one_mic.append((u, t))
+        session = [(v, h) for v, h in self._one_mic if v.start_s >= start]
+        return attributed(self._attributor, [v for v, _ in session], [h for _, h in session])[-1]
 
     def _pauses_around(self, t: Transcript) -> list[tuple[Transcript, Transcript]]:
         """The utterances of the same speaker just before and just after `t` (among those
