@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conftest import said
 
 from etiquette.pipeline import joined, judge, judge_pause, previous
@@ -45,3 +47,16 @@ def test_the_join_keeps_times_and_one_clause_break():
     assert whole.text == "你懂，还是我懂" and cut == 2
     assert (whole.start_s, whole.end_s) == (0.0, 2.9)
     assert whole.time_of(3, 7) == (1.7, 2.9)
+
+
+def test_on_one_microphone_halves_join_unless_one_is_the_citizens(rules, matcher):
+    pause = rules.matching.join_pause_s
+    staff = said("还没上班", start_s=0.0, end_s=1.0)
+    unsure = replace(said("先等着", Speaker.UNKNOWN, start_s=1.8, end_s=2.6),
+                     speaker_note="声音未能区分")
+    assert previous(unsure, [staff], pause) is staff
+    (inc,) = judge_pause(rules, matcher, staff, unsure)[0]
+    assert inc.rule_id == "F5-1" and inc.speaker == Speaker.UNKNOWN
+    assert "说话人未能确定" in inc.explanation and "声音未能区分" in inc.explanation
+    citizen = replace(unsure, speaker=Speaker.CITIZEN)
+    assert previous(citizen, [staff], pause) is None

@@ -91,12 +91,19 @@ def joined(first: Transcript, second: Transcript) -> tuple[Transcript, int]:
 def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> Transcript | None:
     """The utterance of the same speaker just before `t`, if it ended at most `max_pause_s`
     before `t` began (a phrase may run on across that pause)."""
-    before = [p for p in heard if p.speaker == t.speaker and p.channel == t.channel
-              and p.window_id == t.window_id and p.source == t.source and p.end_s <= t.start_s]
+    before = [p for p in heard if p.channel == t.channel and p.window_id == t.window_id
+              and p.source == t.source and p.end_s <= t.start_s]
     if not before:
         return None
     last = max(before, key=lambda p: p.end_s)
-    return last if t.start_s - last.end_s <= max_pause_s else None
+    return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
+
+
+def _same_voice(a: Transcript, b: Transcript) -> bool:
+    """Whether two utterances on one microphone may be one speaker's: the same speaker, or, on
+    one microphone for both sides, one of them not attributed (the halves of a phrase are one
+    voice even where the evidence settled only one half)."""
+    return a.speaker == b.speaker or {a.speaker, b.speaker} == {Speaker.STAFF, Speaker.UNKNOWN}
 
 
 def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, second: Transcript,
@@ -105,6 +112,9 @@ def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, secon
     joined text that run over the break and that neither utterance holds alone (they were
     judged as they came). 有指示牌，（停顿）自己看 is cut in two by the segmenter."""
     whole, cut = joined(first, second)
+    if first.speaker != second.speaker:  # one half's speaker was not settled: nor is the whole's
+        unsure = first if first.speaker == Speaker.UNKNOWN else second
+        whole = replace(whole, speaker=Speaker.UNKNOWN, speaker_note=unsure.speaker_note)
 
     def across(h: PhraseHit) -> bool:
         return h.char_start < cut and h.char_end > cut + 1
