@@ -107,3 +107,12 @@ def test_a_pause_threshold_that_is_not_a_number_is_refused_with_its_line():
         parse_rules(bad)
     assert "matching -> join_pause_s" in str(e.value)
     assert f"line {_line_of(bad, 'join_pause_s: 一秒半')}" in str(e.value)
+
+
+def test_an_excused_occurrence_does_not_hide_a_later_refusal_in_the_same_utterance(matcher):
+    # The segmenter merged the citizen's question and the staff member's answer.
+    text = "不知道您要办哪一项？这个我不知道，你问别人去吧"
+    found, excluded = matcher.forbidden(said(text))
+    hits = {rule.id: hit for rule, hit in found}
+    assert hits["F1-1"].char_start == text.index("这个") + 3
+    assert [e.hit.char_start for e in excluded if e.hit.rule_id == "F1-1"] == [0]

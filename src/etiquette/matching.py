@@ -196,6 +196,12 @@ def _explain(matched: str, pattern: Pattern, edits: tuple[tuple[str, str, float]
 
 def find(text: str, patterns: Iterable[Pattern], readings: Readings = {}) -> list[PhraseHit]:
     """The best occurrence of each rule's patterns in `text`, if it scores its min_score."""
+    return _best_per_rule(occurrences(text, patterns, readings))
+
+
+def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = {}
+                ) -> list[PhraseHit]:
+    """Every occurrence of the patterns in `text` that scores its pattern's min_score."""
     positions = _text_positions(text)
     said = "".join(text[i] for i in positions)
     said_fuzzy = set().union(*(_token(c, readings.get(c, ())).fuzzy for c in said)) if said else set()
@@ -221,17 +227,18 @@ def find(text: str, patterns: Iterable[Pattern], readings: Readings = {}) -> lis
                 continue
             hits.append(PhraseHit(pattern.rule_id, pattern.canonical, pattern.text, matched, start,
                                   end, score, _explain(matched, pattern, a.edits, score)))
-    return _best_per_rule(hits)
+    return hits
+
+
+def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fuller phrase, earliest
+    return h.score, h.char_end - h.char_start, -h.char_start
 
 
 def _best_per_rule(hits: list[PhraseHit]) -> list[PhraseHit]:
     """One hit per rule and text: a sentence that says a phrase twice is one incident."""
-    def rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fuller phrase
-        return h.score, h.char_end - h.char_start, -h.char_start
-
     best: dict[str, PhraseHit] = {}
     for hit in hits:
-        if hit.rule_id not in best or rank(hit) > rank(best[hit.rule_id]):
+        if hit.rule_id not in best or _rank(hit) > _rank(best[hit.rule_id]):
             best[hit.rule_id] = hit
     return sorted(best.values(), key=lambda h: (h.char_start, h.rule_id))
 
@@ -295,42 +302,59 @@ class PhraseMatcher:
         supports the rule phrase almost as well as the transcript.
         """
         text = transcript.text
-        found, excluded = [], []
+        found: list[tuple[ForbiddenRule, PhraseHit]] = []
+        excluded: list[ExcludedHit] = []
         patterns = self._near_miss_patterns if check and self._near_miss_patterns else self._forbidden_patterns
-        for hit in find(text, patterns, self._readings):
-            rule = self._forbidden[hit.rule_id]
-            if transcript.speaker not in rule.speakers:
-                continue
-            unsure = transcript.speaker == Speaker.UNKNOWN
-            if hit.score < self._min_score[rule.id]:
-                if unsure:
-                    continue  # a near miss stands on the audio only where the speaker is known
-                checked = self._acoustic(transcript, hit, check)
-                if checked is None:
-                    continue
-                hit = checked
-            elif unsure:
-                # Perhaps the citizen's words: only a clear match is put to a supervisor.
-                need = min(1.0, self._min_score[rule.id] + self.rules.matching.unknown_speaker_margin)
-                if hit.score < need:
-                    excluded.append(ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} "
-                                                f"低于此时所需的 {need:.2f}"))
-                    continue
-                hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，"
-                              f"按更高的相似度要求 {need:.2f} 判定")
-            # A look-alike that fits the words at least as well as the rule phrase explains them:
-            # 「我知道您是否方便」 is nearer 不知道您… than 不知道.
-            exclusions = [replace(e, min_score=min(e.min_score, hit.score))
-                          for e in self._exclusions[rule.id]]
-            clash = next((e for e in find(text, exclusions, self._readings)
-                          if _overlap(e, hit)), None)
-            if clash:
-                excluded.append(ExcludedHit(hit, f"与礼貌用语「{clash.phrase}」相符", clash))
-            elif reason := excluded_by(rule.context, text, hit.char_start, hit.char_end):
-                excluded.append(ExcludedHit(hit, reason))
-            else:
-                found.append((rule, hit))
+        candidates: dict[str, list[PhraseHit]] = {}
+        for hit in occurrences(text, patterns, self._readings):
+            if transcript.speaker in self._forbidden[hit.rule_id].speakers:
+                candidates.setdefault(hit.rule_id, []).append(hit)
+        # A phrase said twice is one incident, but an occurrence its context excuses must not
+        # hide a later one that it does not (不知道怎么开……这个我不知道).
+        for rule_id, hits in candidates.items():
+            judged: list[PhraseHit] = []
+            for hit in sorted(hits, key=_rank, reverse=True):
+                if any(_overlap(hit, other) for other in judged):
+                    continue  # the same words aligned another way, or to another variant
+                judged.append(hit)
+                verdict = self._judge(transcript, self._forbidden[rule_id], hit, check)
+                if isinstance(verdict, ExcludedHit):
+                    excluded.append(verdict)
+                elif verdict is not None:
+                    found.append((self._forbidden[rule_id], verdict))
+                    break
+        found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
+
+    def _judge(self, transcript: Transcript, rule: ForbiddenRule, hit: PhraseHit,
+               check: AcousticCheck | None) -> PhraseHit | ExcludedHit | None:
+        """One occurrence of a rule's phrase: the hit to flag (its explanation completed), the
+        reason it is no violation, or None for a near miss that does not stand."""
+        text = transcript.text
+        if hit.score < self._min_score[rule.id]:
+            checked = (self._acoustic(transcript, hit, check)
+                       if transcript.speaker != Speaker.UNKNOWN else None)
+            if checked is None:  # it stands on the audio, and only where the speaker is known
+                return None
+            hit = checked
+        elif transcript.speaker == Speaker.UNKNOWN:
+            # Perhaps the citizen's words: only a clear match is put to a supervisor.
+            need = min(1.0, self._min_score[rule.id] + self.rules.matching.unknown_speaker_margin)
+            if hit.score < need:
+                return ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} 低于此时所需的 "
+                                        f"{need:.2f}")
+            hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，"
+                          f"按更高的相似度要求 {need:.2f} 判定")
+        # A look-alike that fits the words at least as well as the rule phrase explains them:
+        # 「我知道您是否方便」 is nearer 不知道您… than 不知道.
+        exclusions = [replace(e, min_score=min(e.min_score, hit.score))
+                      for e in self._exclusions[rule.id]]
+        clash = next((e for e in find(text, exclusions, self._readings) if _overlap(e, hit)), None)
+        if clash:
+            return ExcludedHit(hit, f"与礼貌用语「{clash.phrase}」相符", clash)
+        if reason := excluded_by(rule.context, text, hit.char_start, hit.char_end):
+            return ExcludedHit(hit, reason)
+        return hit
 
     def _acoustic(self, transcript: Transcript, hit: PhraseHit,
                   check: AcousticCheck | None) -> PhraseHit | None:
