@@ -245,6 +245,24 @@ def _cell(v: Any) -> str:
     return "–" if v is None else str(v)
 
 
+def summary(results: dict[str, Any]) -> list[str]:
+    """The table of a half's conditions (also quoted in benchmarks/results.md)."""
+    lines = [
+        "| condition | files | forbidden P | forbidden R | TP | FP | FN | greeting/farewell acc. "
+        "| look-alike turns flagged | citizen turns flagged | × real time | date |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in (results["conditions"][c] for c in CONDITIONS if c in results["conditions"]):
+        f, la, ci = r["forbidden"], r["look_alike"], r["citizen"]
+        lines.append(
+            f"| {r['condition']} | {r['files']} | {_cell(f['precision'])} | {_cell(f['recall'])} | "
+            f"{f['tp']} | {f['fp']} | {f['fn']} | {r['greeting_farewell']['accuracy']} | "
+            f"{la['staff_turns_flagged']}/{la['staff_turns']} | "
+            f"{ci['turns_flagged']}/{ci['turns']} | {r['x_realtime']} | {r['date'][:10]} (beam {r['beam_size']}) |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     half = results["half"]
     lines = [
@@ -254,19 +272,9 @@ def markdown(results: dict[str, Any]) -> str:
         "The set and how it was made: `benchmarks/heldout/README.md` (sentences written from the "
         "specification without reading the rules).",
         "",
-        "| condition | files | forbidden P | forbidden R | TP | FP | FN | greeting/farewell acc. "
-        "| look-alike turns flagged | citizen turns flagged | × real time | date |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        *summary(results),
     ]
     runs = [results["conditions"][c] for c in CONDITIONS if c in results["conditions"]]
-    for r in runs:
-        f, la, ci = r["forbidden"], r["look_alike"], r["citizen"]
-        lines.append(
-            f"| {r['condition']} | {r['files']} | {_cell(f['precision'])} | {_cell(f['recall'])} | "
-            f"{f['tp']} | {f['fp']} | {f['fn']} | {r['greeting_farewell']['accuracy']} | "
-            f"{la['staff_turns_flagged']}/{la['staff_turns']} | "
-            f"{ci['turns_flagged']}/{ci['turns']} | {r['x_realtime']} | {r['date'][:10]} (beam {r['beam_size']}) |"
-        )
     for r in runs:
         gf, rb = r["greeting_farewell"], r["recall_by"]
         lines += [

@@ -143,7 +143,25 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", f"Polite look-alike turns: {acc['look_alike_turns']}, flagged: "
                   f"{acc['look_alike_flags']}. Forbidden words said by citizens flagged: "
                   f"{acc['citizen_flags']}. False flags by place: {acc['false_flags'] or 'none'}."]
+    lines += heldout_summaries()
     return "\n".join(lines) + "\n"
+
+
+def heldout_summaries() -> list[str]:
+    """The held-out set's figures (benchmarks.heldout), each half as last measured."""
+    from benchmarks.heldout import summary
+
+    lines = []
+    for half, what in (("tune", "the half the rules were tuned on"),
+                       ("test", "run once, after tuning ended")):
+        path = HERE / f"heldout_{half}_results.json"
+        if path.exists():
+            results = json.loads(path.read_text(encoding="utf-8"))
+            lines += ["", f"## Held-out set, {half} half ({what})", "",
+                      "Written without reading the rules (`benchmarks/heldout/README.md`); "
+                      f"every miss and false flag: `benchmarks/heldout_{half}_results.md`.", "",
+                      *summary(results)]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
