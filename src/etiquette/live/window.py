@@ -116,7 +116,7 @@ class WindowMonitor:
         self._heard: list[Transcript] = []
         self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
         # One microphone for both sides: the session's utterances so far tell staff from citizen.
-        self._attributor = SpeakerAttributor()
+        self._attributor = SpeakerAttributor(cache_size=2 * _ONE_MIC_KEPT)
         self._one_mic: list[tuple[Utterance, Transcript]] = []
         self._said: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
         self._sessions: list[_Open] = []
