@@ -65,8 +65,14 @@ def test_surroundings_read_sentence_type_subject_and_addressee():
 
 
 def test_word_boundaries_come_from_the_segmenter():
-    assert on_word_boundaries("您别着急", 3, 4) is False  # 急 of 着急
+    assert on_word_boundaries("您别着急什么事都能办", 3, 6) is False  # 急 of 别着急, then 什么
     assert on_word_boundaries("我不知道", 1, 4) is True
+    # jieba keeps 真不知道 as one word: it holds the whole phrase, which stands.
+    assert on_word_boundaries("这个我真不知道", 4, 7) is True
+
+
+def test_a_refusal_inside_a_longer_word_is_still_a_refusal(matcher):
+    assert "F1-1" in forbidden_ids(matcher, "户口在哪你都说不清，这个我真不知道")
 
 
 def _rules_with(context_yaml: str) -> str:

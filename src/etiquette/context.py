@@ -45,11 +45,11 @@ def words(text: str) -> tuple[tuple[str, int, int], ...]:
 
 
 def on_word_boundaries(text: str, start: int, end: int) -> bool:
-    """Whether characters [start, end) of `text` begin and end where jieba's words do."""
-    edges = {0, len(text)}
-    for _, a, b in words(text):
-        edges.update((a, b))
-    return start in edges and end in edges
+    """Whether characters [start, end) of `text` are whole words: no jieba word runs across
+    either edge unless it holds the whole phrase (真不知道 holds 不知道; 着急 runs across the
+    start of 急什么 without holding it)."""
+    return all(a >= start and b <= end or a <= start and b >= end
+               for _, a, b in words(text) if a < end and b > start)
 
 
 @dataclass(frozen=True)
