@@ -123,6 +123,20 @@ def test_voices_that_cannot_be_told_apart_leave_the_speaker_unknown() -> None:
     assert wait.speaker == Speaker.STAFF
 
 
+def _session(name: str, pieces: list[tuple[np.ndarray, float, float, str]]
+             ) -> tuple[list[Utterance], list[Transcript]]:
+    """A mono session of pieces of real recordings (audio, from s, to s, what is said in it),
+    0.7 s apart."""
+    utterances, transcripts, t = [], [], 0.0
+    for audio, lo, hi, text in pieces:
+        piece = audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)]
+        d = len(piece) / SAMPLE_RATE
+        utterances.append(Utterance(name, "w1", Speaker.UNKNOWN, 0, t, t + d, piece))
+        transcripts.append(said(text, Speaker.UNKNOWN, t, t + d))
+        t += d + 0.7
+    return utterances, transcripts
+
+
 def test_one_real_voice_cut_in_pieces_is_not_two_speakers() -> None:
     """tests/data/staff.flac alone, in pieces given a staff's and a citizen's words: the words
     that say a role decide; the rest is UNKNOWN because the voice is one."""
@@ -131,14 +145,7 @@ def test_one_real_voice_cut_in_pieces_is_not_two_speakers() -> None:
               (0.2, 1.8, "请您出示身份证"), (1.3, 2.9, "我不知道"),
               (1.5, 3.1, "这个业务在我们窗口就可以办"),
               (0.6, 2.4, "好的"), (0.5, 2.5, "请收好您的材料，再见")]
-    utterances, transcripts, t = [], [], 0.0
-    for lo, hi, text in pieces:
-        audio = staff[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)]
-        d = len(audio) / SAMPLE_RATE
-        utterances.append(Utterance("one.flac", "w1", Speaker.UNKNOWN, 0, t, t + d, audio))
-        transcripts.append(said(text, Speaker.UNKNOWN, t, t + d))
-        t += d + 0.7
-    answers = attribute(utterances, transcripts)
+    answers = attribute(*_session("one.flac", [(staff, lo, hi, text) for lo, hi, text in pieces]))
     assert answers[0].speaker == Speaker.STAFF  # the greeting
     assert answers[3].speaker == Speaker.UNKNOWN, answers[3]  # 我不知道: no role in its words
     assert "不明显" in answers[3].reason
@@ -156,14 +163,7 @@ def test_two_real_voices() -> None:
             (staff, 1.5, 3.1, "这个业务在我们窗口就可以办", "staff"),
             (citizen, 0.4, 2.2, "好的", "citizen"),
             (staff, 0.5, 2.5, "请收好您的材料，再见", "staff")]
-    utterances, transcripts, t = [], [], 0.0
-    for audio, lo, hi, text, _ in plan:
-        piece = audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)]
-        d = len(piece) / SAMPLE_RATE
-        utterances.append(Utterance("two.flac", "w1", Speaker.UNKNOWN, 0, t, t + d, piece))
-        transcripts.append(said(text, Speaker.UNKNOWN, t, t + d))
-        t += d + 0.7
-    answers = attribute(utterances, transcripts)
+    answers = attribute(*_session("two.flac", [p[:4] for p in plan]))
     assert answers[3].speaker == Speaker.CITIZEN, answers[3]
     assert answers[4].speaker == Speaker.STAFF, answers[4]  # by voice alone: no role words
     for (_, _, _, text, who), a in zip(plan, answers, strict=True):
