@@ -36,6 +36,21 @@ def test_not_knowing_as_an_answer_is_a_refusal(matcher, text):
     assert "F1-1" in forbidden_ids(matcher, text)
 
 
+@pytest.mark.parametrize("text, rule_id", [
+    ("不知道，忙着呢", "F1-1"),  # 呢 ends a statement here, not a question
+    ("不知道呢", "F1-1"),
+    ("又填错了，怎么搞的", "F3-1"),  # an interrogative word in a rebuke is no question
+    ("有指示牌，自己看上面", "F1-3"),
+    ("有意见找领导去和我说没用", "F6-2"),
+])
+def test_rude_answers_are_not_excused_by_a_look_of_politeness(matcher, text, rule_id):
+    assert rule_id in forbidden_ids(matcher, text)
+
+
+def test_a_question_closed_by_meiyou_to_the_citizen_is_polite(matcher):
+    assert forbidden_ids(matcher, "不知道您带手机没有") == []
+
+
 def test_words_inside_a_longer_word_are_no_hit(matcher):
     assert forbidden_ids(matcher, "您先别着急什么事都能办") == []
     assert "F2-1" in forbidden_ids(matcher, "急什么急，没看我忙着呢")

@@ -47,6 +47,8 @@ def test_the_join_keeps_times_and_one_clause_break():
     assert whole.text == "你懂，还是我懂" and cut == 2
     assert (whole.start_s, whole.end_s) == (0.0, 2.9)
     assert whole.time_of(3, 7) == (1.7, 2.9)
+    # Punctuation Whisper put at the second half's start gives no second break either.
+    assert joined(first, said("，还是我懂", start_s=1.7, end_s=2.9))[0].text == "你懂，还是我懂"
 
 
 def test_on_one_microphone_halves_join_unless_one_is_the_citizens(rules, matcher):

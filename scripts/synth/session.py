@@ -237,15 +237,16 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
     return clean, labels
 
 
-def expected_incidents(labels: list[dict[str, Any]], layout: str, greeting_within_s: float = 30.0,
+def expected_incidents(labels: list[dict[str, Any]], greeting_within_s: float = 30.0,
                        farewell_within_s: float = 30.0) -> list[dict[str, Any]]:
     """Incidents the pipeline must report, from the script (never from recognition).
 
-    One forbidden_phrase per (staff turn, rule id) at the turn's start/end; in mono the pipeline
-    cannot tell speakers apart, so its speaker is `unknown`. missing_greeting / missing_farewell
-    when no staff turn carrying R-greeting / R-farewell overlaps the due window (session = first
-    to last speech; greeting within greeting_within_s of its start, farewell within
-    farewell_within_s of its end); their offset_s/end_s are that window.
+    One forbidden_phrase per (staff turn, rule id) at the turn's start/end, said by the staff
+    (on one microphone the pipeline may leave the speaker `unknown` where it cannot tell).
+    missing_greeting / missing_farewell when no staff turn carrying R-greeting / R-farewell
+    overlaps the due window (session = first to last speech; greeting within greeting_within_s
+    of its start, farewell within farewell_within_s of its end); their offset_s/end_s are that
+    window.
     """
     out: list[dict[str, Any]] = []
     if not labels:
@@ -265,7 +266,7 @@ def expected_incidents(labels: list[dict[str, Any]], layout: str, greeting_withi
             continue
         for rid in lb["expect"]:
             out.append(dict(kind="forbidden_phrase", rule_id=rid,
-                            speaker="staff" if layout == "stereo" else "unknown",
+                            speaker="staff",
                             offset_s=lb["start_s"], end_s=lb["end_s"]))
     out.sort(key=lambda i: (i["offset_s"], i["kind"], i["rule_id"]))
     return out
@@ -285,4 +286,4 @@ def build(session: Session, out_dir: Path) -> dict[str, Any]:
         rendered_sample_rate=session.sample_rate, format=path.suffix.lstrip("."),
         duration_s=round(len(audio) / session.sample_rate, 3),
         snr_db=session.snr_db, crosstalk_db=session.crosstalk_db if session.layout == "stereo" else None,
-        note=session.note, turns=labels, incidents=expected_incidents(labels, session.layout))
+        note=session.note, turns=labels, incidents=expected_incidents(labels))

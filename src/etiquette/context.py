@@ -29,13 +29,14 @@ jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours
 
 _CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、\s]")
 _SENTENCE_BREAK = re.compile(r"[。.！!？?；;]")
+# A question marked as one: a question mark after the phrase in its sentence, or a final 吗.
+# (呢, 嘛 and 吧 end statements as often as questions: 不知道，忙着呢 / 问别人去吧.)
 _QUESTION_MARK = re.compile(r"[？?]")
-# A question marked as one: a question mark, a final particle (吧 is a suggestion as often as
-# a question: 问别人去吧), or a verb phrase closed by 没有 (您带手机没有).
-_QUESTION_ENDINGS = ("吗", "呢", "么", "嘛", "没有")
 # Question forms after a phrase in its sentence, which make it an indirect question: 是否,
-# A不A / A没A (方不方便, 有没有), interrogative words and 还是 (不知道您要办什么业务).
-_QUESTION_FORM = re.compile(r"是否|(\w)[不没]\1|什么|哪|怎么|怎样|为什么|多少|几|谁|还是")
+# A不A / A没A (方不方便, 有没有), interrogative words, 还是, and a clause closed by 没有 (您带手机
+# 没有): 不知道您要办什么业务.
+_QUESTION_FORM = re.compile(r"是否|(\w)[不没]\1|什么|哪|怎么|怎样|为什么|多少|几|谁|还是"
+                            r"|没有(?=[，,。.！!？?；;]|$)")
 
 
 @lru_cache(maxsize=4096)
@@ -75,8 +76,8 @@ class Surroundings:
         m = _SENTENCE_BREAK.search(text, end)
         sentence_b = m.end() if m else len(text)
         sentence = text[sentence_a:sentence_b]
-        body = sentence.rstrip("。.！!？?；; ")
-        question = bool(_QUESTION_MARK.search(sentence) or body.endswith(_QUESTION_ENDINGS))
+        question = bool(_QUESTION_MARK.search(text, end, sentence_b)
+                        or sentence.rstrip("。.！!？?；;，, ").endswith("吗"))
         ws = words(text)
         return cls(
             before=tuple(w for w, a, b in ws if a >= clause_a and b <= start),
@@ -130,9 +131,10 @@ def describe(c: ContextCondition) -> str:
         parts.append({SentenceType.QUESTION: "问句", SentenceType.INDIRECT_QUESTION: "问句或探询",
                       SentenceType.STATEMENT: "陈述句"}[c.sentence])
     if c.subject is not None:
-        parts.append("主语为" + "/".join("无" if s == NO_SUBJECT else s for s in c.subject))
+        parts.append("无主语" if c.subject == (NO_SUBJECT,) else
+                     "主语为" + "/".join("无" if s == NO_SUBJECT else s for s in c.subject))
     if c.addressee is not None:
-        parts.append("其后指向" + "/".join(c.addressee))
+        parts.append("其后称呼「" + "/".join(c.addressee) + "」")
     if c.preceded_by is not None:
         parts.append("前有「" + "/".join(c.preceded_by) + "」")
     if c.followed_by is not None:

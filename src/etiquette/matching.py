@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from collections.abc import Callable, Iterable, Mapping
 
+import jieba
 from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
 
@@ -279,6 +280,7 @@ class PhraseMatcher:
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
+        jieba.initialize()  # its dictionary loads now, not at a live window's first transcript
         m = rules.matching
         self._readings = {c: tuple(r) for c, r in m.readings.items()}
         self._forbidden = {r.id: r for r in rules.forbidden}
@@ -341,8 +343,8 @@ class PhraseMatcher:
             # Perhaps the citizen's words: only a clear match is put to a supervisor.
             need = min(1.0, self._min_score[rule.id] + self.rules.matching.unknown_speaker_margin)
             if hit.score < need:
-                return ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} 低于此时所需的 "
-                                        f"{need:.2f}")
+                return ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} 低于说话人未确定时"
+                                        f"要求的 {need:.2f}")
             hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，"
                           f"按更高的相似度要求 {need:.2f} 判定")
         # A look-alike that fits the words at least as well as the rule phrase explains them:

@@ -71,7 +71,7 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
     return incidents, required, list(excluded)
 
 
-_TRAILING_PUNCT = "，,。.！!？?；;：:、 "
+_TRAILING_PUNCT = "，,。.！!？?；;：:、 "  # what a half may end or begin with besides words
 
 
 def joined(first: Transcript, second: Transcript) -> tuple[Transcript, int]:
@@ -83,7 +83,12 @@ def joined(first: Transcript, second: Transcript) -> tuple[Transcript, int]:
     if head:
         head[-1] = replace(head[-1], text=head[-1].text.rstrip(_TRAILING_PUNCT))
     cut = sum(len(w.text) for w in head)
-    words = (*head, Word("，", first.end_s, second.start_s, 1.0), *second.words)
+    tail = list(second.words)
+    while tail and not tail[0].text.lstrip(_TRAILING_PUNCT):
+        tail.pop(0)
+    if tail:
+        tail[0] = replace(tail[0], text=tail[0].text.lstrip(_TRAILING_PUNCT))
+    words = (*head, Word("，", first.end_s, second.start_s, 1.0), *tail)
     return replace(first, end_s=second.end_s, words=words,
                    dropped=first.dropped + second.dropped), cut
 

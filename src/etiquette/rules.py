@@ -56,7 +56,7 @@ class Matching(_Strict):
 
 
 class SentenceType(StrEnum):
-    QUESTION = "question"  # marked as one: ？, a final 吗/呢/么/嘛, or VP没有
+    QUESTION = "question"  # marked as one: ？ after the phrase, or a final 吗
     INDIRECT_QUESTION = "indirect_question"  # marked, or a question form after the phrase
     STATEMENT = "statement"  # neither
 
@@ -81,8 +81,9 @@ class ContextCondition(_Strict):
     Words are jieba's words of the hit's clause (the text between two punctuation marks)."""
 
     sentence: SentenceType | None = Field(
-        None, description="question: marked so (？, final 吗/呢/么/嘛/没有); indirect_question: "
-        "marked, or a question form after the hit (是否, A不A, 什么, 哪, 还是…); statement: neither")
+        None, description="question: marked so (？ after the hit, final 吗); indirect_question: "
+        "marked, or a question form after the hit (是否, A不A, 什么, 哪, 还是, VP没有…); "
+        "statement: neither")
     subject: Words | None = Field(None, min_length=1, description="the last pronoun before the "
                                   "hit in its clause is one of these ('none': no pronoun)")
     addressee: Words | None = Field(None, min_length=1, description="the first pronoun after the "

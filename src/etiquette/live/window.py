@@ -42,6 +42,7 @@ from etiquette.speakers import SpeakerAttributor
 logger = logging.getLogger("etiquette.live.window")
 
 _RECENT_S = 120.0  # how late a transcript may come back and still be paired across a pause
+_RECENT_KEPT = 64  # at most so many of them
 _ONE_MIC_KEPT = 60  # utterances of a one-microphone window kept to tell its two voices apart
 
 # An incident, and for a spoken phrase the UTC time its utterance ended (latency runs from it).
@@ -116,7 +117,8 @@ class WindowMonitor:
         self._heard: list[Transcript] = []
         self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
         # One microphone for both sides: the session's utterances so far tell staff from citizen.
-        self._attributor = SpeakerAttributor(cache_size=2 * _ONE_MIC_KEPT)
+        # (an utterance's features and those of the phrases inside it)
+        self._attributor = SpeakerAttributor(cache_size=4 * _ONE_MIC_KEPT)
         self._one_mic: list[tuple[Utterance, Transcript]] = []
         self._said: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
         self._sessions: list[_Open] = []
@@ -197,7 +199,7 @@ class WindowMonitor:
                 found, said, _ = judge_pause(rules, matcher, first, second, self.started)
                 self._said += said
                 self._emit(found, self.wall(second.end_s))
-            self._recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S][-63:]
+            self._recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S][1 - _RECENT_KEPT:]
             self._recent.append(t)
             self._judge_ready()
 
