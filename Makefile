@@ -42,7 +42,10 @@ test: models system-deps
 # recogniser against raw faster-whisper (recogniser_results.*), the acoustic check
 # (acoustic_check_results.*), the live pipeline with 1-40 windows (live_results.*) and the
 # presence detector (presence_results.*). What each optimisation bought: optimisations.md.
+# The held-out set's tune half (heldout_tune_results.*); its test half is run by hand, once,
+# when tuning is over (python -m benchmarks.heldout --half test), and results.md quotes both.
 bench: models
+	$(BIN)/python -m benchmarks.heldout --half tune
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.recogniser --beam-size 1 --beam-size 5 --repeat 3
 	$(BIN)/python -m benchmarks.acoustic_check
