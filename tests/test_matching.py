@@ -168,7 +168,8 @@ def test_an_unattributed_speaker_needs_a_clearer_match_and_the_flag_says_why(mat
     # be the citizen's on one microphone.
     (rule, hit), = matcher.forbidden(said("问别人气"))[0]
     margin = rules.matching.unknown_speaker_margin
-    assert rule.min_score is None and rules.matching.min_score <= hit.score < rules.matching.min_score + margin
+    threshold = rules.matching.min_score
+    assert rule.min_score is None and threshold <= hit.score < threshold + margin
     found, excluded = matcher.forbidden(said("问别人气", Speaker.UNKNOWN))
     assert found == [] and "说话人未能确定" in excluded[0].reason
     (rule, hit), = matcher.forbidden(said("你问别人去吧", Speaker.UNKNOWN))[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from types import MappingProxyType
 from collections.abc import Callable, Iterable, Mapping
 
 import jieba
@@ -59,6 +60,7 @@ def _fuzz(initial: str, final: str) -> str:
 
 
 Readings = Mapping[str, tuple[str, ...]]  # extra readings of a character, from the rules file
+NO_READINGS: Readings = MappingProxyType({})
 
 
 @lru_cache(maxsize=20000)
@@ -75,7 +77,7 @@ def _token(char: str, extra: tuple[str, ...] = ()) -> _Token:
                   frozenset(f for f in finals if f))
 
 
-def substitution_cost(said: str, expected: str, readings: Readings = {}) -> float:
+def substitution_cost(said: str, expected: str, readings: Readings = NO_READINGS) -> float:
     """Cost of hearing `said` where the phrase has `expected` (two single characters)."""
     if said == expected:
         return EXACT
@@ -195,12 +197,13 @@ def _explain(matched: str, pattern: Pattern, edits: tuple[tuple[str, str, float]
     return f"「{matched}」匹配「{pattern.text}」（{detail}）{of}，相似度 {score:.2f}"
 
 
-def find(text: str, patterns: Iterable[Pattern], readings: Readings = {}) -> list[PhraseHit]:
+def find(text: str, patterns: Iterable[Pattern], readings: Readings = NO_READINGS
+         ) -> list[PhraseHit]:
     """The best occurrence of each rule's patterns in `text`, if it scores its min_score."""
     return _best_per_rule(occurrences(text, patterns, readings))
 
 
-def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = {}
+def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = NO_READINGS
                 ) -> list[PhraseHit]:
     """Every occurrence of the patterns in `text` that scores its pattern's min_score."""
     positions = _text_positions(text)

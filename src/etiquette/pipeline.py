@@ -156,8 +156,8 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
         found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check)
         before = previous(t, transcripts, pause)
         if before is not None:
-            across, said_across, skipped_across = judge_pause(rules, matcher, before, t, recorded_at)
-            found, said, skipped = found + across, said + said_across, skipped + skipped_across
+            more, said_more, skipped_more = judge_pause(rules, matcher, before, t, recorded_at)
+            found, said, skipped = found + more, said + said_more, skipped + skipped_more
         incidents += found
         required += said
         excluded += skipped

@@ -88,10 +88,10 @@ class ContextCondition(_Strict):
                                   "hit in its clause is one of these ('none': no pronoun)")
     addressee: Words | None = Field(None, min_length=1, description="the first pronoun after the "
                                     "hit in its clause is one of these")
-    preceded_by: Words | None = Field(None, min_length=1,
-                                      description="one of these words is before the hit in its clause")
-    followed_by: Words | None = Field(None, min_length=1,
-                                      description="one of these words is after the hit in its clause")
+    preceded_by: Words | None = Field(
+        None, min_length=1, description="one of these words is before the hit in its clause")
+    followed_by: Words | None = Field(
+        None, min_length=1, description="one of these words is after the hit in its clause")
     next_word: Words | None = Field(None, min_length=1,
                                     description="the word right after the hit is one of these")
     clause_has: Words | None = Field(None, min_length=1, description="one of these words is "

@@ -199,7 +199,8 @@ class WindowMonitor:
                 found, said, _ = judge_pause(rules, matcher, first, second, self.started)
                 self._said += said
                 self._emit(found, self.wall(second.end_s))
-            self._recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S][1 - _RECENT_KEPT:]
+            recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S]
+            self._recent = recent[1 - _RECENT_KEPT:]
             self._recent.append(t)
             self._judge_ready()
 
