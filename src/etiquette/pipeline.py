@@ -18,7 +18,15 @@ from etiquette.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
 from etiquette.clips import attach_clips
 from etiquette.incidents import forbidden_incident, missing_incident
 from etiquette.matching import AcousticCheck, ExcludedHit, PhraseMatcher
-from etiquette.records import Incident, PhraseHit, Speaker, Transcript, Utterance, Word
+from etiquette.records import (
+    Incident,
+    PhraseHit,
+    Speaker,
+    Transcript,
+    Utterance,
+    Word,
+    heard_as,
+)
 from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
 from etiquette.segment import SegmenterOptions, segment
 from etiquette.sessions import Session, missing_phrases, session_of
@@ -165,11 +173,6 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
         incidents += judge_session(rules, session, transcripts, required, recorded_at)
     incidents.sort(key=lambda i: (i.offset_s, i.rule_id))
     return incidents, required, excluded
-
-
-def heard_as(t: Transcript) -> tuple[str, str, int, float, float]:
-    """The utterance a transcript was heard in, whoever it is attributed to."""
-    return t.source, t.window_id, t.channel, t.start_s, t.end_s
 
 
 def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],

@@ -142,6 +142,12 @@ class Incident:
         return asdict(self)
 
 
+def heard_as(speech: Utterance | Transcript) -> tuple[str, str, int, float, float]:
+    """Where and when speech was heard: the same for an utterance and its transcript, whoever
+    either is later attributed to (a key that does not hold the audio alive)."""
+    return speech.source, speech.window_id, speech.channel, speech.start_s, speech.end_s
+
+
 def incident_id(source: str, window_id: str, kind: str, rule_id: str, offset_s: float) -> str:
     """Deterministic, so that re-running or retrying never duplicates an incident."""
     key = f"{source}|{window_id}|{kind}|{rule_id}|{offset_s:.1f}"

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from etiquette.matching import Pattern, find
-from etiquette.records import SAMPLE_RATE, Speaker, Transcript, Utterance
+from etiquette.records import SAMPLE_RATE, Speaker, Transcript, Utterance, heard_as
 
 # ----------------------------------------------------------------------------- voice features
 
@@ -492,12 +492,6 @@ class _Analysis:
     p_staff: np.ndarray
 
 
-def _heard(u: Utterance) -> tuple[str, str, int, float, float]:
-    """An utterance's cache key: where and when it was heard, not the utterance itself (a key
-    that held the utterance would keep its audio alive as long as the cache)."""
-    return u.source, u.window_id, u.channel, u.start_s, u.end_s
-
-
 class SpeakerAttributor:
     """Attributes the utterances of one window's service session to staff or citizen.
 
@@ -540,7 +534,7 @@ class SpeakerAttributor:
 
     def features(self, utterance: Utterance) -> VoiceFeatures | None:
         """Voice features of `utterance` (cached by its source, window, channel and times)."""
-        return self._cached(_heard(utterance), utterance.audio)
+        return self._cached(heard_as(utterance), utterance.audio)
 
     def _span_features(self, utterance: Utterance, transcript: Transcript, cue: Cue
                        ) -> VoiceFeatures | None:
@@ -552,7 +546,7 @@ class SpeakerAttributor:
         b = min(len(utterance.audio), int((middle + half - utterance.start_s) * SAMPLE_RATE))
         if b - a >= len(utterance.audio) * 0.8:
             return self.features(utterance)  # (nearly) the whole utterance
-        return self._cached((_heard(utterance), a, b), utterance.audio[a:b])
+        return self._cached((heard_as(utterance), a, b), utterance.audio[a:b])
 
     def words(self, text: str) -> WordEvidence:
         """Role evidence in a transcript's text (cached by text)."""
