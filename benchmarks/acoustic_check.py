@@ -5,7 +5,7 @@
 Every near miss the matcher asks the check about on the evaluation set (a forbidden phrase
 matched below its rule's threshold, from matching.acoustic_check_min_score up) is scored twice
 with the same decoder: against the encoding of its utterance plus 1 s of silence (what
-`etiquette.verify` does) and against the utterance padded to Whisper's 30 s input (what it did
+`etiquette.speech.acoustic_check` does) and against the utterance padded to Whisper's 30 s input (what it did
 before). A near miss is true when the labels say its rule was said in that turn. For each way:
 how many true and false near misses stand (loss ≤ matching.acoustic_check_max_loss), whether
 the two ways decide alike, and the CPU time of an encoding. Results: acoustic_check_results.json
@@ -27,11 +27,11 @@ import numpy as np
 
 from benchmarks.accuracy import load_labels
 from benchmarks.run import machine
-from etiquette.audio import read_audio
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
-from etiquette.segment import segment
-from etiquette.transcribe import RecogniserOptions
-from etiquette.verify import AcousticVerifier
+from etiquette.speech.acoustic_check import AcousticVerifier
+from etiquette.speech.audio import read_audio
+from etiquette.speech.recogniser import RecogniserOptions
+from etiquette.speech.segmenter import segment
 
 HERE = Path(__file__).resolve().parent
 
@@ -107,7 +107,7 @@ def markdown(r: dict[str, Any]) -> str:
              f"speech); a near miss stands at a loss of at most {r['max_loss']} nats.", "",
              "| encoder input | true near misses that stand | false ones that stand | "
              "CPU per check (ms) |", "| --- | ---: | ---: | ---: |"]
-    for way, label in (("utterance", "the utterance + 1 s (etiquette.verify)"),
+    for way, label in (("utterance", "the utterance + 1 s (etiquette.speech.acoustic_check)"),
                        ("full_input", "padded to 30 s (before)")):
         s = r["summary"][way]
         lines.append(f"| {label} | {s['true_stand']} of {r['true_near_misses']} | "

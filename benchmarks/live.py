@@ -50,9 +50,9 @@ def loop_gaps(files: list[Path], duty: float) -> tuple[list[float], list[float],
     """For each session, the silence between replays that makes the staff speak `duty` of the
     time (at least 2 s: sessions are never back to back) and the loop's period (session and
     silence), and the duty that results."""
-    from etiquette.audio import read_audio
-    from etiquette.records import Speaker
-    from etiquette.segment import segment
+    from etiquette.core.records import Speaker
+    from etiquette.speech.audio import read_audio
+    from etiquette.speech.segmenter import segment
 
     gaps, periods, speech, total = [], [], 0.0, 0.0
     for f in files:
@@ -74,7 +74,7 @@ def room_noise(folder: Path) -> Path:
     what the audio side (capture, VAD, segmentation) costs per window on its own."""
     import numpy as np
 
-    from etiquette.clips import write_wav
+    from etiquette.speech.clips import write_wav
 
     noise = np.random.default_rng(0).standard_normal((int(ROOM_S * 16000), 2)) * 10 ** (-50 / 20)
     path = folder / "room.wav"
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evalset", type=Path, default=EVALSET)
     parser.add_argument("--out", type=Path, default=HERE / "live_results.json")
     args = parser.parse_args(argv)
-    from etiquette.transcribe import Recogniser, RecogniserOptions
+    from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)

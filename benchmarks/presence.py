@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT / "recordings_sample"))
 
 import make_counter_video as counter  # noqa: E402
 
-from etiquette.presence.centerface import CenterFace  # noqa: E402
-from etiquette.presence.records import Box, Detection  # noqa: E402
-from etiquette.presence.rules import DetectorSettings  # noqa: E402
+from etiquette.core.presence.records import Box, Detection  # noqa: E402
+from etiquette.core.presence.rules import DetectorSettings  # noqa: E402
+from etiquette.vision.centerface import CenterFace  # noqa: E402
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 SEAT_FACE = 120  # px: a face at the seat of a 640×480 counter camera
@@ -205,8 +205,8 @@ def speed(detector: CenterFace, repeat: int) -> dict[str, float]:
 
 def end_to_end(size: int) -> dict[str, float]:
     """The presence path over the sample video, one thread: CPU seconds per sampled frame."""
-    from etiquette.presence.rules import load_presence_rules
-    from etiquette.presence.watcher import PresenceOptions, PresencePipeline
+    from etiquette.core.presence.rules import load_presence_rules
+    from etiquette.vision.watcher import PresenceOptions, PresencePipeline
 
     rules = load_presence_rules()
     detector = rules.detector.model_copy(update={"max_side": size})

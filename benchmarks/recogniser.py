@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.run import machine, setup
-from etiquette.audio import read_audio
-from etiquette.records import SAMPLE_RATE
-from etiquette.segment import segment
-from etiquette.transcribe import Recogniser, RecogniserOptions
+from etiquette.core.records import SAMPLE_RATE
+from etiquette.speech.audio import read_audio
+from etiquette.speech.recogniser import Recogniser, RecogniserOptions
+from etiquette.speech.segmenter import segment
 
 HERE = Path(__file__).resolve().parent
 
@@ -81,7 +81,7 @@ def measure(audio: np.ndarray, beam: int, batch_size: int, threads: int, repeat:
 
 
 def _as_decoded(audio: np.ndarray) -> Any:
-    from etiquette.audio import DecodedAudio
+    from etiquette.speech.audio import DecodedAudio
 
     return DecodedAudio((audio,), 1)
 

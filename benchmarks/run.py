@@ -27,7 +27,7 @@ from typing import Any
 import psutil
 
 from benchmarks.accuracy import load_labels, score
-from etiquette.transcribe import threads_per_job
+from etiquette.speech.recogniser import threads_per_job
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SET = HERE / "evalset"
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     truths = load_labels(args.evalset / "labels.yaml")
     audio_s = 0.0
-    from etiquette.audio import read_audio
+    from etiquette.speech.audio import read_audio
 
     for name in truths:
         audio_s += read_audio(args.evalset / name).duration_s

@@ -5,7 +5,7 @@
 Every labelled recording (benchmarks/evalset/ and recordings_sample/) is heard as a mono window
 would hear it (stereo channels summed), segmented and transcribed by the project's own stages
 (benchmarks/speakers_data.py; cached under out/speakers_cache/), then attributed by
-`etiquette.speakers` with the kinds of evidence added one at a time. Each utterance is scored
+`etiquette.speech.speakers` with the kinds of evidence added one at a time. Each utterance is scored
 against the speaker of the labelled turns it overlaps most.
 
 The citizen voice of these sets is the staff's TTS voice lowered by 4 semitones (formants
@@ -40,8 +40,8 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from benchmarks.speakers_data import HELDOUT_CONDITIONS, MonoSession, load_sessions
-from etiquette.records import Speaker, Utterance
-from etiquette.speakers import AttributionOptions, SpeakerAttributor, cluster_voices
+from etiquette.core.records import Speaker, Utterance
+from etiquette.speech.speakers import AttributionOptions, SpeakerAttributor, cluster_voices
 
 HERE = Path(__file__).resolve().parent
 
@@ -176,7 +176,7 @@ def clustering_quality(sessions: list[MonoSession], semitones: int, use_pitch: b
                        ) -> dict[str, Any]:
     """How well the voice clusters alone follow the speakers (each session's better pairing of
     clusters to roles, so no evidence of who is who is needed), and their separation."""
-    from etiquette.speakers import voice_features
+    from etiquette.speech.speakers import voice_features
 
     right = total = 0
     separations = []
@@ -205,8 +205,8 @@ def mixing_by_pause(sessions: list[MonoSession], pauses_ms: tuple[int, ...] = (5
     pause that ends an utterance (SegmenterOptions.min_silence_ms; 500 is the default), and how
     many utterances it makes of the labelled turns (VAD only, no recognition)."""
     from benchmarks.speakers_data import EVALSET, MIXED_S, SAMPLES, _labels, downmix
-    from etiquette.audio import DecodedAudio, read_audio
-    from etiquette.segment import SegmenterOptions, segment
+    from etiquette.speech.audio import DecodedAudio, read_audio
+    from etiquette.speech.segmenter import SegmenterOptions, segment
 
     found: dict[str, Any] = {}
     audio = {s.name: downmix(read_audio((EVALSET if s.collection == "evalset" else SAMPLES)
@@ -234,8 +234,8 @@ def flags(sessions: list[MonoSession]) -> dict[str, Any]:
     citizen's only where the voice around it is). A hit is true when it lies in a staff turn
     labelled with its rule; a hit in a citizen turn is a citizen's words flagged against the
     staff member."""
-    from etiquette.matching import PhraseMatcher
-    from etiquette.rules import load_rules
+    from etiquette.core.matching import PhraseMatcher
+    from etiquette.core.rules import load_rules
 
     matcher = PhraseMatcher(load_rules())
     counts: Counter[str] = Counter()
@@ -283,7 +283,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Data: {d['sessions']} recordings ({d['stereo']} stereo ones downmixed to mono, "
         f"{d['mono']} recorded mono) of `benchmarks/evalset` and `recordings_sample`, cut by "
-        f"`etiquette.segment` (mono path) into {d['utterances']} utterances with a labelled "
+        f"`etiquette.speech.segmenter` (mono path) into {d['utterances']} utterances with a labelled "
         "speaker: "
         f"{d['clean']} of one speaker ({d['clean_staff']} staff, {d['clean_citizen']} citizen) and "
         f"{d['mixed']} ({100 * d['mixed'] / d['utterances']:.0f}%) that hold both "

@@ -2,7 +2,7 @@
 
 Each labelled recording (the evaluation set and recordings_sample/) is taken as a one-microphone
 window would hear it: the channels of a stereo file summed to one, a mono file as it is. The
-mono signal is cut by `etiquette.segment.segment` (its mono path) and transcribed by the
+mono signal is cut by `etiquette.speech.segmenter.segment` (its mono path) and transcribed by the
 project's recogniser, as `SpeechPipeline` builds it. Each utterance is labelled with the speaker
 of the turns (labels.yaml) it overlaps most; one that overlaps both speakers by more than
 `MIXED_S` is marked mixed (the VAD merged two turns: no single answer is right for it).
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from etiquette.audio import DecodedAudio, read_audio
-from etiquette.records import SAMPLE_RATE, Speaker, Transcript, Utterance, Word
-from etiquette.segment import SegmenterOptions, segment
+from etiquette.core.records import SAMPLE_RATE, Speaker, Transcript, Utterance, Word
+from etiquette.speech.audio import DecodedAudio, read_audio
+from etiquette.speech.segmenter import SegmenterOptions, segment
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALSET = ROOT / "benchmarks" / "evalset"
@@ -142,8 +142,8 @@ def load_sessions(model: str = "whisper-base", recogniser: Any = None, cached_on
             continue
         else:
             if recogniser is None:
-                from etiquette.text import Guard
-                from etiquette.transcribe import Recogniser, RecogniserOptions
+                from etiquette.speech.recogniser import Recogniser, RecogniserOptions
+                from etiquette.speech.text_guard import Guard
 
                 recogniser = Recogniser(RecogniserOptions(model=model), Guard.load())
             started = time.perf_counter()

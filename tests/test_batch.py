@@ -10,8 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, SAMPLES
+from factories import ROOT, SAMPLES
 
 FIELDS = {"id", "source", "window_id", "kind", "rule_id", "rule_name", "phrase", "speaker",
           "offset_s", "end_s", "at", "transcript", "score", "severity", "deduction", "explanation",

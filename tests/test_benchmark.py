@@ -9,8 +9,7 @@ import sys
 
 import pytest
 import yaml
-
-from conftest import ROOT, SAMPLES
+from factories import ROOT, SAMPLES
 
 
 def bench(module: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from etiquette.core.records import Incident
 from etiquette.pipeline import Analysis, PipelineOptions, SpeechPipeline
-from etiquette.records import Incident
-from etiquette.transcribe import RecogniserOptions
+from etiquette.speech.recogniser import RecogniserOptions
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS = yaml.safe_load((DATA / "labels.yaml").read_text(encoding="utf-8"))["files"]

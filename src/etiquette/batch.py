@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from etiquette.audio import MEDIA_SUFFIXES, AudioError
 from etiquette.pipeline import Analysis, RecordingPipeline, SpeechPipeline
-from etiquette.presence.frames import VideoError
+from etiquette.speech.audio import MEDIA_SUFFIXES, AudioError
+from etiquette.vision.frames import VideoError
 
 logger = logging.getLogger("etiquette.batch")
 

@@ -14,21 +14,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etiquette.audio import VIDEO_SUFFIXES
 from etiquette.batch import BatchReport, JsonlSink, collect, run_batch
+from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
+from etiquette.core.rules import RulesError, load_rules
 from etiquette.live import capture
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
-from etiquette.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
-from etiquette.presence.detector import DetectorError
-from etiquette.presence.watcher import PresenceOptions
-from etiquette.rules import RulesError, load_rules
-from etiquette.segment import SegmenterOptions
 from etiquette.service.cli import serve, users_app
 from etiquette.service.report_cli import report
 from etiquette.sinks.http import HttpSink, PostReport, TeeSink
-from etiquette.transcribe import RecogniserOptions, threads_per_job
+from etiquette.speech.audio import VIDEO_SUFFIXES
+from etiquette.speech.recogniser import RecogniserOptions, threads_per_job
+from etiquette.speech.segmenter import SegmenterOptions
+from etiquette.vision.detector import DetectorError
+from etiquette.vision.watcher import PresenceOptions
 
 app = typer.Typer(help="etiquette：政务服务窗口服务礼仪监测（附录B 服务礼仪）", no_args_is_help=True,
                   add_completion=False)

@@ -1,42 +1,41 @@
 """The speech path, wired: audio → utterances → transcripts → rule hits → incidents.
 
 Batch and live share these steps; only the source of utterances and the sink differ.
-`RecordingPipeline` adds the presence path (`etiquette.presence`) for video files.
+`RecordingPipeline` adds the presence path (`etiquette.core.presence`) for video files.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from etiquette.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
-from etiquette.clips import attach_clips
-from etiquette.incidents import forbidden_incident, missing_incident
-from etiquette.matching import AcousticCheck, ExcludedHit, PhraseMatcher
-from etiquette.records import (
+from etiquette.core.judging import judge
+from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
+from etiquette.core.records import (
     Incident,
     PhraseHit,
     Speaker,
     Transcript,
     Utterance,
-    Word,
     heard_as,
 )
-from etiquette.rules import ExpectedAt, RequiredRule, RuleSet, load_rules
-from etiquette.segment import SegmenterOptions, segment
-from etiquette.sessions import Session, missing_phrases, session_of
-from etiquette.speakers import SpeakerAttributor
-from etiquette.text import Guard
-from etiquette.transcribe import Recogniser, RecogniserOptions
-from etiquette.verify import AcousticVerifier
+from etiquette.core.rules import RequiredRule, load_rules
+from etiquette.core.sessions import session_of
+from etiquette.speech.acoustic_check import AcousticVerifier
+from etiquette.speech.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
+from etiquette.speech.clips import attach_clips
+from etiquette.speech.recogniser import Recogniser, RecogniserOptions
+from etiquette.speech.segmenter import SegmenterOptions, segment
+from etiquette.speech.speakers import SpeakerAttributor
+from etiquette.speech.text_guard import Guard
 
 if TYPE_CHECKING:
-    from etiquette.presence.watcher import PresenceAnalysis, PresenceOptions, PresencePipeline
+    from etiquette.vision.watcher import PresenceAnalysis, PresenceOptions, PresencePipeline
 
 logger = logging.getLogger("etiquette.pipeline")
 
@@ -63,116 +62,6 @@ class Analysis:
     excluded: tuple[ExcludedHit, ...]
     presence: PresenceAnalysis | None = None  # a video's presence path (its off_post incidents
     # are also in `incidents`)
-
-
-Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]
-
-
-def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcript,
-                     recorded_at: datetime | None = None, check: AcousticCheck | None = None
-                     ) -> Judged:
-    """One utterance's forbidden-phrase incidents, the required phrases it said, and the hits
-    its context excluded (what live judges the moment an utterance is transcribed)."""
-    found, excluded = matcher.forbidden(transcript, check)
-    incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at) for rule, hit in found]
-    required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
-    return incidents, required, list(excluded)
-
-
-_TRAILING_PUNCT = "，,。.！!？?；;：:、 "  # what a half may end or begin with besides words
-
-
-def joined(first: Transcript, second: Transcript) -> tuple[Transcript, int]:
-    """Two utterances of one speaker as one text with a clause break between them, and the
-    index of that break in the joined text."""
-    head = list(first.words)
-    while head and not head[-1].text.rstrip(_TRAILING_PUNCT):
-        head.pop()  # a word that is only punctuation: the break replaces it
-    if head:
-        head[-1] = replace(head[-1], text=head[-1].text.rstrip(_TRAILING_PUNCT))
-    cut = sum(len(w.text) for w in head)
-    tail = list(second.words)
-    while tail and not tail[0].text.lstrip(_TRAILING_PUNCT):
-        tail.pop(0)
-    if tail:
-        tail[0] = replace(tail[0], text=tail[0].text.lstrip(_TRAILING_PUNCT))
-    words = (*head, Word("，", first.end_s, second.start_s, 1.0), *tail)
-    return replace(first, end_s=second.end_s, words=words,
-                   dropped=first.dropped + second.dropped), cut
-
-
-def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> Transcript | None:
-    """The utterance of the same speaker just before `t`, if it ended at most `max_pause_s`
-    before `t` began (a phrase may run on across that pause)."""
-    before = [p for p in heard if p.channel == t.channel and p.window_id == t.window_id
-              and p.source == t.source and p.end_s <= t.start_s]
-    if not before:
-        return None
-    last = max(before, key=lambda p: p.end_s)
-    return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
-
-
-def _same_voice(a: Transcript, b: Transcript) -> bool:
-    """Whether two utterances on one microphone may be one speaker's: the same speaker, or, on
-    one microphone for both sides, one of them not attributed (the halves of a phrase are one
-    voice even where the evidence settled only one half)."""
-    return a.speaker == b.speaker or {a.speaker, b.speaker} == {Speaker.STAFF, Speaker.UNKNOWN}
-
-
-def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, second: Transcript,
-                recorded_at: datetime | None = None) -> Judged:
-    """The phrases said across the pause between two utterances of one speaker: those of the
-    joined text that run over the break and that neither utterance holds alone (they were
-    judged as they came). 有指示牌，（停顿）自己看 is cut in two by the segmenter."""
-    whole, cut = joined(first, second)
-    if first.speaker != second.speaker:  # one half's speaker was not settled: nor is the whole's
-        unsure = first if first.speaker == Speaker.UNKNOWN else second
-        whole = replace(whole, speaker=Speaker.UNKNOWN, speaker_note=unsure.speaker_note)
-
-    def across(h: PhraseHit) -> bool:
-        return h.char_start < cut and h.char_end > cut + 1
-
-    alone = {r.id for part in (first, second) for r, _ in matcher.forbidden(part)[0]}
-    found, excluded = matcher.forbidden(whole)
-    incidents = [forbidden_incident(rules, rule, hit, whole, recorded_at) for rule, hit in found
-                 if across(hit) and rule.id not in alone]
-    said_alone = {r.id for part in (first, second) for r, _ in matcher.required(part)}
-    required = [(whole, rule, hit) for rule, hit in matcher.required(whole)
-                if across(hit) and rule.id not in said_alone]
-    return incidents, required, [e for e in excluded if across(e.hit)]
-
-
-def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
-                  required: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
-                  recorded_at: datetime | None = None, due: ExpectedAt | None = None
-                  ) -> list[Incident]:
-    """The session's missing greeting / farewell incidents (only those `due`, when given)."""
-    return [missing_incident(session, m, recorded_at)
-            for m in missing_phrases(rules, session, transcripts, required, due)]
-
-
-def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcript],
-          session: Session | None, recorded_at: datetime | None = None,
-          check: AcousticCheck | None = None) -> Judged:
-    """Incidents of one session from its transcripts (no I/O: the core of batch and live; the
-    acoustic check of near misses, if any, is passed in)."""
-    incidents: list[Incident] = []
-    required: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
-    excluded: list[ExcludedHit] = []
-    pause = rules.matching.join_pause_s
-    for t in transcripts:
-        found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check)
-        before = previous(t, transcripts, pause)
-        if before is not None:
-            more, said_more, skipped_more = judge_pause(rules, matcher, before, t, recorded_at)
-            found, said, skipped = found + more, said + said_more, skipped + skipped_more
-        incidents += found
-        required += said
-        excluded += skipped
-    if session:
-        incidents += judge_session(rules, session, transcripts, required, recorded_at)
-    incidents.sort(key=lambda i: (i.offset_s, i.rule_id))
-    return incidents, required, excluded
 
 
 def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],
@@ -278,7 +167,7 @@ class RecordingPipeline:
     def presence(self) -> PresencePipeline:
         with self._lock:
             if self._presence is None:
-                from etiquette.presence.watcher import PresencePipeline
+                from etiquette.vision.watcher import PresencePipeline
 
                 self._presence = PresencePipeline(self.presence_options)
             return self._presence
@@ -294,7 +183,7 @@ class RecordingPipeline:
         path = Path(path)
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             return self.speech.analyse(path, window_id, recorded_at)
-        from etiquette.presence.container import read_media
+        from etiquette.vision.container import read_media
 
         source, window_id = str(path), window_id or path.stem
         presence = self.presence

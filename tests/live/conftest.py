@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from service.conftest import unavailable
 
+from etiquette.core.records import SAMPLE_RATE
 from etiquette.live.capture import refresh_devices
-from etiquette.records import SAMPLE_RATE
 
 CHUNK_S = 0.1
 

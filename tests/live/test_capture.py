@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import DATA, speech
+from factories.media import DATA, speech
 from typer.testing import CliRunner
 
-from etiquette.audio import read_audio
+from etiquette.core.records import SAMPLE_RATE
+from etiquette.health import HealthEvent, HealthState
 from etiquette.live.capture import (
     AudioSource,
     FileReplay,
@@ -25,8 +26,7 @@ from etiquette.live.capture import (
     list_video_inputs,
     parse_device,
 )
-from etiquette.live.health import HealthEvent, HealthState
-from etiquette.records import SAMPLE_RATE
+from etiquette.speech.audio import read_audio
 
 from .conftest import PipeSource
 
@@ -321,7 +321,7 @@ def test_a_replay_can_begin_partway_into_its_loop() -> None:
 
 
 def test_replay_of_a_file_that_is_not_audio_fails_at_once(tmp_path: Path) -> None:
-    from etiquette.audio import AudioError
+    from etiquette.speech.audio import AudioError
 
     bad = tmp_path / "w1.wav"
     bad.write_bytes(b"not audio at all")

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from etiquette.live.health import HealthEvent, HealthState
+from etiquette.core.presence.records import PresenceChange, PresenceEvent
+from etiquette.core.presence.rules import DetectorSettings, PresenceRules, load_presence_rules
+from etiquette.core.records import Incident, IncidentKind
+from etiquette.health import HealthEvent, HealthState
 from etiquette.live.presence import LivePresence, LivePresenceOptions, SeatState
-from etiquette.presence.camera import CameraOptions, CameraSource, display_name
-from etiquette.presence.detector import Detector, create_detector
-from etiquette.presence.records import PresenceChange, PresenceEvent
-from etiquette.presence.rules import DetectorSettings, PresenceRules, load_presence_rules
-from etiquette.presence.watcher import PresenceOptions, PresencePipeline
-from etiquette.records import Incident, IncidentKind
+from etiquette.vision.camera import CameraOptions, CameraSource, display_name
+from etiquette.vision.detector import Detector, create_detector
+from etiquette.vision.watcher import PresenceOptions, PresencePipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "recordings_sample" / "window06_counter.mp4"
@@ -282,7 +282,7 @@ def test_a_camera_that_never_opens_is_retried_without_raising_and_stops_promptly
                                                       reconnect_delay_s=0.1,
                                                       reconnect_max_delay_s=0.3),
                                  stop_timeout_s=0.5))
-    with caplog.at_level("WARNING", logger="etiquette.presence.camera"):
+    with caplog.at_level("WARNING", logger="etiquette.vision.camera"):
         live.start()
         _wait(lambda: rec.states() == [HealthState.DOWN], 5, "the camera reported down")
         _wait(lambda: sum("reopening" in r.getMessage() for r in caplog.records) >= 3, 10,

@@ -12,15 +12,14 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from factories import SAMPLES
+from factories.service import PASSWORD
+from service.conftest import LiveService, seed, settings_for, start_service, stop_service
 
-from etiquette.audio import read_audio
 from etiquette.live.control import ServerThread, create_control_app
 from etiquette.live.engine import LiveSite, build_site
 from etiquette.live.site import load_site
-from service.conftest import LiveService, seed, settings_for, start_service, stop_service
-from service.utils import PASSWORD
-
-from conftest import SAMPLES
+from etiquette.speech.audio import read_audio
 
 pytestmark = pytest.mark.slow
 

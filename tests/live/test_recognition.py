@@ -7,14 +7,13 @@ import time
 from dataclasses import replace
 
 import pytest
+from factories import SAMPLES
 
-from etiquette.audio import read_audio
-from etiquette.live.health import HealthState
+from etiquette.core.records import Speaker
+from etiquette.health import HealthState
 from etiquette.live.recognition import SharedRecogniser
-from etiquette.records import Speaker
-from etiquette.segment import segment
-
-from conftest import SAMPLES
+from etiquette.speech.audio import read_audio
+from etiquette.speech.segmenter import segment
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +132,7 @@ def test_a_failing_window_does_not_stop_the_others(recogniser, staff_speech, tmp
 
 
 def test_workers_share_the_queue_and_every_utterance_is_delivered_once(staff_speech, tmp_path):
-    from etiquette.transcribe import Recogniser, RecogniserOptions
+    from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 
     two = Recogniser(RecogniserOptions(cpu_threads=1, num_workers=2))
     shared = SharedRecogniser(two, spool_dir=tmp_path / "spool", batch_s=6.0)

@@ -13,10 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
+from factories import ROOT, SAMPLES
 from service.conftest import free_port
-
-from conftest import ROOT, SAMPLES
 
 pytestmark = pytest.mark.slow
 

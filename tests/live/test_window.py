@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import SAMPLES
 
-from etiquette.audio import read_audio
+from etiquette.core.records import SAMPLE_RATE, Incident
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.window import AudioHistory, WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
-from etiquette.records import SAMPLE_RATE, Incident
-
-from conftest import SAMPLES
+from etiquette.speech.audio import read_audio
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from factories.service import MASTERDATA, PASSWORD, ROLE_USERS, Api
 from sqlalchemy.orm import Session, sessionmaker
 
 from etiquette.service.core.config import Settings
@@ -26,7 +27,6 @@ from etiquette.service.models import ApiKey
 from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate
 from etiquette.service.services import masterdata, users
 from etiquette.service.services.access import SYSTEM_CLI
-from service.utils import MASTERDATA, PASSWORD, ROLE_USERS, Api
 
 # ---------------------------------------------------------------- PostgreSQL
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories.service import PASSWORD, Api, incident, jpeg_bytes
 
-from etiquette.audio import DecodedAudio
-from etiquette.clips import ClipOptions, attach_clips, clip_span
-from etiquette.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
+from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
 from etiquette.sinks.http import HttpSink, TeeSink
+from etiquette.speech.audio import DecodedAudio
+from etiquette.speech.clips import ClipOptions, attach_clips, clip_span
 from service.conftest import LiveService, free_port
-from service.utils import PASSWORD, Api, incident, jpeg_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,7 +127,7 @@ def test_the_service_imports_no_model() -> None:
             "from etiquette.service.cli import app\nfrom etiquette.service.core.config import Settings\n"
             "import tempfile\ncreate_app(Settings(data_dir=tempfile.mkdtemp()))\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('faster_whisper', 'ctranslate2', "
-            "'onnxruntime', 'cv2') or m in ('etiquette.transcribe', 'etiquette.pipeline')]\n"
+            "'onnxruntime', 'cv2') or m in ('etiquette.speech.recogniser', 'etiquette.pipeline')]\n"
             "assert not bad, bad\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 import hypothesis
 import pytest
 import schemathesis
+from factories.service import PASSWORD, Api, make_incident
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from service.conftest import LiveService
-from service.test_roles import make_incident
-from service.utils import PASSWORD, Api
 
 EXAMPLES = 12  # per operation and mode: the whole run stays around a minute on two cores
 SKIP = {("POST", "/api/v1/auth/logout"),  # it would end the session the run works with

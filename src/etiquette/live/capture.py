@@ -35,9 +35,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from etiquette.audio import read_audio
-from etiquette.live.health import HealthCallback, HealthReporter, HealthState
-from etiquette.records import SAMPLE_RATE
+from etiquette.core.records import SAMPLE_RATE
+from etiquette.health import HealthCallback, HealthReporter, HealthState
+from etiquette.speech.audio import read_audio
 
 logger = logging.getLogger("etiquette.live.capture")
 

@@ -22,23 +22,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from etiquette.audio import AudioError
+from etiquette.core.records import Incident
+from etiquette.health import HealthCallback, HealthEvent, HealthState, log_health
 from etiquette.live.capture import AudioSource, CaptureStats, FileReplay, MicrophoneCapture
-from etiquette.live.health import HealthCallback, HealthEvent, HealthState, log_health
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
 from etiquette.live.site import Site, SiteError, Window
 from etiquette.live.window import WindowMonitor
-from etiquette.outbox import Outbox
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
-from etiquette.records import Incident
-from etiquette.transcribe import Recogniser
+from etiquette.sinks.outbox import Outbox
+from etiquette.speech.audio import AudioError
+from etiquette.speech.recogniser import Recogniser
 
 if TYPE_CHECKING:
+    from etiquette.core.presence.records import PresenceEvent
     from etiquette.live.presence import LivePresence
-    from etiquette.presence.records import PresenceEvent
-    from etiquette.presence.watcher import PresencePipeline
+    from etiquette.vision.watcher import PresencePipeline
 
 logger = logging.getLogger("etiquette.live.engine")
 
@@ -186,9 +186,9 @@ class LiveSite:
         self.on_health(event)
 
     def live_presence(self, runner: WindowRunner) -> LivePresence:
+        from etiquette.core.presence.roi import Roi
         from etiquette.live.presence import LivePresence, LivePresenceOptions, live_camera_options
-        from etiquette.presence.roi import Roi
-        from etiquette.presence.watcher import PresenceOptions, PresencePipeline
+        from etiquette.vision.watcher import PresenceOptions, PresencePipeline
 
         cfg = self.config.presence
         if self._presence_pipeline is None:
@@ -203,7 +203,7 @@ class LiveSite:
                 runner.presence_incidents.get(incident.kind.value, 0) + 1
             self.emit(incident)
 
-        from etiquette.presence.records import PresenceChange
+        from etiquette.core.presence.records import PresenceChange
 
         def changed(event: PresenceEvent) -> None:
             if event.change is PresenceChange.LEFT:

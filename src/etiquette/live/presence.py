@@ -30,19 +30,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from etiquette.live.health import HealthCallback, HealthReporter, HealthState, log_health
-from etiquette.presence.camera import CameraOptions, CameraSource
-from etiquette.presence.frames import FrameSample
-from etiquette.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
-from etiquette.presence.records import Absence, PresenceEvent
-from etiquette.presence.watcher import (
+from etiquette.core.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
+from etiquette.core.presence.records import Absence, PresenceEvent
+from etiquette.core.presence.roi import Roi
+from etiquette.core.records import Incident
+from etiquette.health import HealthCallback, HealthReporter, HealthState, log_health
+from etiquette.vision.camera import CameraOptions, CameraSource
+from etiquette.vision.frames import FrameSample
+from etiquette.vision.watcher import (
     PresenceAnalysis,
     PresencePipeline,
     PresenceWatcher,
     write_atomic,
 )
-from etiquette.presence.roi import Roi
-from etiquette.records import Incident
 
 logger = logging.getLogger("etiquette.live.presence")
 

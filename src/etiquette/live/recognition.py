@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from etiquette.live.health import HealthCallback, HealthReporter, HealthState, log_health
-from etiquette.matching import AcousticCheck
-from etiquette.records import Transcript, Utterance
-from etiquette.transcribe import INPUT_S, Recogniser
+from etiquette.core.matching import AcousticCheck
+from etiquette.core.records import Transcript, Utterance
+from etiquette.health import HealthCallback, HealthReporter, HealthState, log_health
+from etiquette.speech.recogniser import INPUT_S, Recogniser
 
 logger = logging.getLogger("etiquette.live.recognition")
 

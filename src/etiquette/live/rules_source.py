@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from etiquette.rules import RulesError, parse_rules
+from etiquette.core.rules import RulesError, parse_rules
 from etiquette.sinks.http import INGEST_PATH
 
 logger = logging.getLogger("etiquette.live.rules_source")

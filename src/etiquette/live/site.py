@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from etiquette.presence.roi import Roi
-from etiquette.rules import load_yaml_model
-from etiquette.transcribe import RecogniserOptions
+from etiquette.core.presence.roi import Roi
+from etiquette.core.rules import load_yaml_model
+from etiquette.speech.recogniser import RecogniserOptions
 
 
 class SiteError(ValueError):
@@ -260,8 +260,8 @@ def load_site(path: Path) -> Site:
 
 def _check_rules(site: Site) -> None:
     """The rule files the site names are read now, so that their mistakes stop the start too."""
-    from etiquette.presence.rules import PresenceRulesError, load_presence_rules
-    from etiquette.rules import RulesError, load_rules
+    from etiquette.core.presence.rules import PresenceRulesError, load_presence_rules
+    from etiquette.core.rules import RulesError, load_rules
 
     try:
         load_rules(site.rules)

@@ -21,23 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from etiquette.audio import DecodedAudio
-from etiquette.clips import attach_clips
+from etiquette.core.judging import judge_pause, judge_session, judge_transcript, previous
+from etiquette.core.matching import AcousticCheck
+from etiquette.core.records import SAMPLE_RATE, Incident, PhraseHit, Speaker, Transcript, Utterance
+from etiquette.core.rules import ExpectedAt, RequiredRule
+from etiquette.core.sessions import Session, SessionTracker
 from etiquette.live.recognition import SharedRecogniser
-from etiquette.matching import AcousticCheck
 from etiquette.pipeline import (
     SpeechPipeline,
     attributed,
-    judge_pause,
-    judge_session,
-    judge_transcript,
-    previous,
 )
-from etiquette.records import SAMPLE_RATE, Incident, PhraseHit, Speaker, Transcript, Utterance
-from etiquette.rules import ExpectedAt, RequiredRule
-from etiquette.segment import StreamSegmenter
-from etiquette.sessions import Session, SessionTracker
-from etiquette.speakers import SpeakerAttributor
+from etiquette.speech.audio import DecodedAudio
+from etiquette.speech.clips import attach_clips
+from etiquette.speech.segmenter import StreamSegmenter
+from etiquette.speech.speakers import SpeakerAttributor
 
 logger = logging.getLogger("etiquette.live.window")
 

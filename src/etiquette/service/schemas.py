@@ -1,6 +1,6 @@
 """Request and response bodies: a Base/Create/Update/Public family per entity, limits on fields.
 
-`IncidentIn` is the incident line of `etiquette batch` (etiquette.records.Incident.to_json())
+`IncidentIn` is the incident line of `etiquette batch` (etiquette.core.records.Incident.to_json())
 without its `evidence` paths: the evidence files travel as parts of the same request.
 """
 
@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from etiquette.records import IncidentKind, Severity, Speaker
+from etiquette.core.records import IncidentKind, Severity, Speaker
 
 
 class Role(StrEnum):

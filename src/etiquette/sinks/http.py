@@ -3,7 +3,7 @@
 One multipart request per incident (`incident` = the JSON line without `evidence`, one file
 part per evidence role), authenticated with the pipeline's API key. `post_once` makes one
 attempt and says what it means; the batch sink retries in-line and the live outbox
-(etiquette.outbox) retries from disk, both on that one classification. The incident id makes
+(etiquette.sinks.outbox) retries from disk, both on that one classification. The incident id makes
 a retry harmless, so connection errors, 5xx and 429 are retried with backoff; any other 4xx
 is the service saying the incident is wrong, which retrying cannot fix: it is reported.
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from etiquette.records import IncidentKind
+from etiquette.core.records import IncidentKind
 
 
 def default_data_dir() -> Path:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from etiquette.records import Severity
+from etiquette.core.records import Severity
 from etiquette.service.core.db import utcnow
 from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES
 from etiquette.service.models import Incident

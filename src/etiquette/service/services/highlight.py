@@ -1,9 +1,9 @@
 """Where in the transcript the rule hit, for incident lines that do not say so themselves.
 
-An incident line carries its span as `hit_start`/`hit_end` (etiquette.incidents). Lines
+An incident line carries its span as `hit_start`/`hit_end` (etiquette.core.incidents). Lines
 written before that field existed (old JSONL files, outbox entries queued before an upgrade)
 name the matched characters only in their explanation («「不只道」匹配「不知道」…»,
-etiquette.matching); ingest locates those here, once, and stores the span.
+etiquette.core.matching); ingest locates those here, once, and stores the span.
 """
 
 from __future__ import annotations

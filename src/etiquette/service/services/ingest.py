@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from etiquette.records import IncidentKind
+from etiquette.core.records import IncidentKind
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit, master

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from etiquette.records import SAMPLE_RATE, Speaker, Utterance
-from etiquette.rules import RequiredRule, RuleSet, parse_rules
+from etiquette.core.records import SAMPLE_RATE, Speaker, Utterance
+from etiquette.core.rules import RequiredRule, RuleSet, parse_rules
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import rules as crud_rules
@@ -54,7 +54,10 @@ class Practiser:
         self._matchers: dict[str, Any] = {}
 
     def _recognise(self, audio: Any) -> Any:
-        from etiquette.transcribe import Recogniser, RecogniserOptions  # heavy: only when used
+        from etiquette.speech.recogniser import (  # heavy: only when used
+            Recogniser,
+            RecogniserOptions,
+        )
 
         with self._lock:
             if self._recogniser is None:
@@ -67,14 +70,14 @@ class Practiser:
             return self._recogniser.transcribe([utterance])[0]
 
     def matcher(self, rules_yaml: str) -> Any:
-        from etiquette.matching import PhraseMatcher
+        from etiquette.core.matching import PhraseMatcher
 
         if rules_yaml not in self._matchers:
             self._matchers = {rules_yaml: PhraseMatcher(parse_rules(rules_yaml, where="rules"))}
         return self._matchers[rules_yaml]
 
     def judge(self, rules_yaml: str, rule: RequiredRule, audio: Any) -> Verdict:
-        from etiquette.matching import phrase_chars
+        from etiquette.core.matching import phrase_chars
 
         transcript = self._recognise(audio)
         text = transcript.text
@@ -122,7 +125,7 @@ def phrases(session: Session, principal: Principal) -> list[RequiredRule]:
 
 def decode(data: bytes, settings: Settings) -> Any:
     """A browser's recording (webm/ogg opus, wav…) as 16 kHz mono float32."""
-    from etiquette.audio import AudioError, read_audio
+    from etiquette.speech.audio import AudioError, read_audio
 
     if len(data) > settings.max_evidence_bytes:
         raise TooLarge(f"the recording is larger than {settings.max_evidence_bytes} bytes")

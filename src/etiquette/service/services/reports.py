@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from etiquette.scoring import (
+from etiquette.core.scoring import (
     Fact,
     Month,
     Period,

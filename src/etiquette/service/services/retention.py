@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from etiquette.records import IncidentKind
+from etiquette.core.records import IncidentKind
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit

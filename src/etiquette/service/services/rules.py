@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from etiquette.rules import DEFAULT_RULES, RulesError, RuleSet, load_rules, parse_rules
+from etiquette.core.rules import DEFAULT_RULES, RulesError, RuleSet, load_rules, parse_rules
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
 from etiquette.service.crud import rules as crud

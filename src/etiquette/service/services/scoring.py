@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from etiquette.scoring import (
+from etiquette.core.scoring import (
     DEFAULT_SCHEME,
     Month,
     ScoringError,

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from etiquette.records import IncidentKind
+from etiquette.core.records import IncidentKind
 from etiquette.service.api.deps import SESSION_COOKIE, SessionDep, SettingsDep, client_ip
 from etiquette.service.api.routes.auth import set_session_cookie
 from etiquette.service.api.routes.incidents import Filters

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from etiquette.records import Severity
+from etiquette.core.records import Severity
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
 from etiquette.service.schemas import (
     MAX_ID,

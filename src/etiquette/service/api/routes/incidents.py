@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
-from etiquette.records import IncidentKind
+from etiquette.core.records import IncidentKind
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit

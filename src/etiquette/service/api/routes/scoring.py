@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from etiquette.scoring import Month
+from etiquette.core.scoring import Month
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
 from etiquette.service.crud import scoring as crud
 from etiquette.service.errors import NotFound

@@ -1,0 +1,377 @@
+"""Find rule phrases in transcripts the way a listener would: by sound as well as by character.
+
+Whisper base gets about one Mandarin character in five wrong, mostly homophones and
+near-homophones (不只道 for 不知道). Each phrase is aligned against the transcript with a
+semi-global edit distance over syllables, where substituting a homophone costs little and a
+different sound costs a full edit; the score is one minus the cost per phrase character.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
+
+import jieba
+from pypinyin import Style, pinyin
+from pypinyin.style._utils import get_finals, get_initials
+
+from etiquette.core.context import excluded_by
+from etiquette.core.records import PhraseHit, Speaker, Transcript
+from etiquette.core.rules import ForbiddenRule, RequiredRule, RuleSet
+
+SLOT = "×"  # ×× in Appendix B: a part the speaker fills in (a material, a window name)
+
+# Costs of one edit, in phrase characters.
+EXACT, HOMOPHONE, NEAR_HOMOPHONE, SIMILAR, DIFFERENT = 0.0, 0.1, 0.3, 0.65, 1.0
+MISSING = 1.0  # a phrase character the speaker did not say
+EXTRA = 0.7  # a character said inside the phrase that it does not have
+SLOT_CHAR = 0.05  # each character filling a slot; keeps slots short
+SLOT_MAX = 12
+
+_CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、]")
+_PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+                    r"!-/:-@\[-`{-~…—·‘’“”]")
+_BRACKETED = re.compile(r"（[^）]*）|\([^)]*\)")
+# Sounds that Mandarin speakers and Whisper commonly confuse (平翘舌, 前后鼻音, n/l, h/f).
+_FUZZY_INITIALS = {"zh": "z", "ch": "c", "sh": "s", "l": "n", "f": "h", "r": "l"}
+_FUZZY_FINALS = {"ing": "in", "eng": "en", "ang": "an", "iang": "ian", "uang": "uan", "ong": "eng"}
+
+_EDIT_NAMES = {HOMOPHONE: "同音", NEAR_HOMOPHONE: "近音", SIMILAR: "音近", DIFFERENT: "不同"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    char: str
+    readings: frozenset[str]
+    fuzzy: frozenset[str]
+    initials: frozenset[str]
+    finals: frozenset[str]
+
+    @property
+    def is_slot(self) -> bool:
+        return self.char == SLOT
+
+
+def _fuzz(initial: str, final: str) -> str:
+    return _FUZZY_INITIALS.get(initial, initial) + "|" + _FUZZY_FINALS.get(final, final)
+
+
+Readings = Mapping[str, tuple[str, ...]]  # extra readings of a character, from the rules file
+NO_READINGS: Readings = MappingProxyType({})
+
+
+@lru_cache(maxsize=20000)
+def _token(char: str, extra: tuple[str, ...] = ()) -> _Token:
+    if "\u4e00" <= char <= "\u9fff":
+        # The two main readings only: rare ones (体 read cui) make false homophones.
+        readings = frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0][:2]) | set(extra)
+    else:
+        readings = frozenset({char.lower()})
+    initials = {get_initials(r, strict=False) for r in readings}
+    finals = {get_finals(r, strict=False) for r in readings}
+    fuzzy = {_fuzz(get_initials(r, strict=False), get_finals(r, strict=False)) for r in readings}
+    return _Token(char, readings, frozenset(fuzzy), frozenset(i for i in initials if i),
+                  frozenset(f for f in finals if f))
+
+
+def substitution_cost(said: str, expected: str, readings: Readings = NO_READINGS) -> float:
+    """Cost of hearing `said` where the phrase has `expected` (two single characters)."""
+    if said == expected:
+        return EXACT
+    a, b = _token(said, readings.get(said, ())), _token(expected, readings.get(expected, ()))
+    if a.readings & b.readings:
+        return HOMOPHONE
+    if a.fuzzy & b.fuzzy:
+        return NEAR_HOMOPHONE
+    if a.initials & b.initials or a.finals & b.finals:
+        return SIMILAR
+    return DIFFERENT
+
+
+def phrase_chars(phrase: str) -> str:
+    """The characters of a rule phrase that are matched: no punctuation, no (alternative)."""
+    return _PUNCT.sub("", _BRACKETED.sub("", phrase))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    rule_id: str
+    canonical: str  # the Appendix B phrase reported for a hit
+    text: str  # the phrase or variant actually aligned
+    min_score: float
+
+    @property
+    def chars(self) -> str:
+        return phrase_chars(self.text)
+
+
+@dataclass(frozen=True)
+class _Alignment:
+    cost: float
+    first: int  # index into the text's tokens
+    last: int
+    edits: tuple[tuple[str, str, float], ...]  # (said, expected, cost) of every non-exact step
+
+
+def _text_positions(text: str) -> list[int]:
+    """Indexes of the characters of `text` that take part in matching."""
+    return [i for i, ch in enumerate(text) if not _PUNCT.match(ch)]
+
+
+def _align(phrase: str, said: str, readings: Readings) -> list[_Alignment]:
+    """Every local best alignment of `phrase` (all of it) inside `said` (any part of it)."""
+    m, n = len(phrase), len(said)
+    inf = float("inf")
+    # cost[i][j]: best cost of phrase[:i] ending just before said[j]; starting anywhere is free.
+    cost = [[0.0] * (n + 1)] + [[inf] * (n + 1) for _ in range(m)]
+    back: list[list[tuple[int, int, float, str] | None]] = [[None] * (n + 1) for _ in range(m + 1)]
+    for i in range(1, m + 1):
+        p = phrase[i - 1]
+        slot = p == SLOT
+        row, prev = cost[i], cost[i - 1]
+        for j in range(n + 1):
+            best, step = prev[j] + (0.0 if slot else MISSING), (i - 1, j, 0.0 if slot else MISSING, "")
+            if j:
+                c = SLOT_CHAR if slot else substitution_cost(said[j - 1], p, readings)
+                if prev[j - 1] + c < best:
+                    best, step = prev[j - 1] + c, (i - 1, j - 1, c, said[j - 1])
+                extra = SLOT_CHAR if slot else EXTRA
+                if (i < m or slot) and row[j - 1] + extra < best and (not slot or _run(back, i, j - 1) < SLOT_MAX):
+                    best, step = row[j - 1] + extra, (i, j - 1, extra, said[j - 1])
+            row[j] = best
+            back[i][j] = step
+    results = []
+    last_row = cost[m]
+    for j in range(1, n + 1):
+        # a local minimum over end positions is one candidate occurrence
+        # (on a plateau the earliest end: a different sound costs what a missing one does, and
+        # the shorter match is the one that does not run into the next clause)
+        if last_row[j] < inf and last_row[j] < last_row[j - 1] and (j == n or last_row[j] <= last_row[j + 1]):
+            results.append(_backtrack(back, phrase, m, j, last_row[j]))
+    return [r for r in results if r is not None]
+
+
+def _run(back: list[list[tuple[int, int, float, str] | None]], i: int, j: int) -> int:
+    """How many characters a slot at phrase position i has absorbed up to said[j]."""
+    k = 0
+    while j > 0 and (step := back[i][j]) is not None and step[0] == i and k <= SLOT_MAX:
+        k, j = k + 1, step[1]
+    return k
+
+
+def _backtrack(back: list[list[tuple[int, int, float, str] | None]], phrase: str,
+               i: int, j: int, total: float) -> _Alignment | None:
+    end = j - 1
+    first = j
+    edits: list[tuple[str, str, float]] = []
+    while i > 0:
+        step = back[i][j]
+        assert step is not None
+        pi, pj, c, said_char = step
+        expected = phrase[i - 1] if pi == i - 1 else ""
+        if pj == j - 1:
+            first = pj
+        if c and expected != SLOT and not (pi == i and phrase[i - 1] == SLOT):
+            edits.append((said_char, expected, c))
+        i, j = pi, pj
+    if first > end:
+        return None
+    return _Alignment(total, first, end, tuple(reversed(edits)))
+
+
+def _explain(matched: str, pattern: Pattern, edits: tuple[tuple[str, str, float], ...],
+             score: float) -> str:
+    parts = []
+    for said, expected, c in edits:
+        if said and expected:
+            parts.append(f"{said}→{expected} {_EDIT_NAMES.get(c, '不同')}")
+        elif expected:
+            parts.append(f"缺「{expected}」")
+        else:
+            parts.append(f"多「{said}」")
+    detail = "；".join(parts) if parts else "逐字相同"
+    of = f"，属「{pattern.canonical}」" if pattern.text != pattern.canonical else ""
+    return f"「{matched}」匹配「{pattern.text}」（{detail}）{of}，相似度 {score:.2f}"
+
+
+def find(text: str, patterns: Iterable[Pattern], readings: Readings = NO_READINGS
+         ) -> list[PhraseHit]:
+    """The best occurrence of each rule's patterns in `text`, if it scores its min_score."""
+    return _best_per_rule(occurrences(text, patterns, readings))
+
+
+def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = NO_READINGS
+                ) -> list[PhraseHit]:
+    """Every occurrence of the patterns in `text` that scores its pattern's min_score."""
+    positions = _text_positions(text)
+    said = "".join(text[i] for i in positions)
+    said_fuzzy = set().union(*(_token(c, readings.get(c, ())).fuzzy for c in said)) if said else set()
+    hits: list[PhraseHit] = []
+    for pattern in patterns:
+        phrase = pattern.chars
+        sounds = [ch for ch in phrase if ch != SLOT]
+        if not sounds:
+            continue
+        # Each phrase sound absent from the text costs at least SIMILAR: skip hopeless patterns.
+        absent = sum(1 for ch in sounds if not (_token(ch, readings.get(ch, ())).fuzzy & said_fuzzy))
+        if 1 - absent * SIMILAR / len(sounds) < pattern.min_score:
+            continue
+        for a in _align(phrase, said, readings):
+            score = round(max(0.0, 1 - a.cost / len(sounds)), 3)
+            if score < pattern.min_score:
+                continue
+            start, end = positions[a.first], positions[a.last] + 1
+            matched = text[start:end]
+            # A phrase does not run across a clause break it does not have itself:
+            # 「不知道，您问别人去吧」 is not the polite 「不知道您…」.
+            if len(_CLAUSE_BREAK.findall(matched)) > len(_CLAUSE_BREAK.findall(pattern.text)):
+                continue
+            hits.append(PhraseHit(pattern.rule_id, pattern.canonical, pattern.text, matched, start,
+                                  end, score, _explain(matched, pattern, a.edits, score)))
+    return hits
+
+
+def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fuller phrase, earliest
+    return h.score, h.char_end - h.char_start, -h.char_start
+
+
+def _best_per_rule(hits: list[PhraseHit]) -> list[PhraseHit]:
+    """One hit per rule and text: a sentence that says a phrase twice is one incident."""
+    best: dict[str, PhraseHit] = {}
+    for hit in hits:
+        if hit.rule_id not in best or _rank(hit) > _rank(best[hit.rule_id]):
+            best[hit.rule_id] = hit
+    return sorted(best.values(), key=lambda h: (h.char_start, h.rule_id))
+
+
+def _overlap(a: PhraseHit, b: PhraseHit) -> bool:
+    return a.char_start < b.char_end and b.char_start < a.char_end
+
+
+# Sentence-final particles carry tone, not meaning: 你去投诉我 is 你去投诉我啊 said flatly.
+_FINAL_PARTICLES = "啊吧呀呢嘛啦哦"
+
+
+def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float) -> list[Pattern]:
+    score = rule.min_score if rule.min_score is not None else min_score
+    texts = [*rule.phrases, *rule.variants]
+    texts += [c[:-1] for t in texts if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES
+              and c[:-1] not in texts]
+    return [Pattern(rule.id, rule.canonical, t, score) for t in dict.fromkeys(texts)]
+
+
+# Given a transcript and a near-miss hit in it, how many nats less likely the audio makes the
+# rule phrase than the transcript; None if it cannot tell (see etiquette.speech.acoustic_check).
+AcousticCheck = Callable[[Transcript, PhraseHit], float | None]
+
+
+@dataclass(frozen=True)
+class ExcludedHit:
+    """A hit that is no violation, and why: a listed look-alike (`exclusion`) that explains the
+    words better, or the language around it (rules' `context`)."""
+
+    hit: PhraseHit
+    reason: str
+    exclusion: PhraseHit | None = None
+
+
+class PhraseMatcher:
+    """The rules of one RuleSet, compiled for matching transcripts."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        jieba.initialize()  # its dictionary loads now, not at a live window's first transcript
+        m = rules.matching
+        self._readings = {c: tuple(r) for c, r in m.readings.items()}
+        self._forbidden = {r.id: r for r in rules.forbidden}
+        self._required = {r.id: r for r in rules.required}
+        self._forbidden_patterns = [p for r in rules.forbidden for p in _patterns(r, m.min_score)]
+        self._near_miss_patterns = [replace(p, min_score=min(p.min_score, m.acoustic_check_min_score))
+                                    for p in self._forbidden_patterns] if m.acoustic_check_min_score else []
+        self._min_score = {p.rule_id: p.min_score for p in self._forbidden_patterns}
+        self._required_patterns = [p for r in rules.required
+                                   for p in _patterns(r, m.required_min_score)]
+        self._exclusions = {
+            r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
+            for r in rules.forbidden
+        }
+
+    def forbidden(self, transcript: Transcript, check: AcousticCheck | None = None
+                  ) -> tuple[list[tuple[ForbiddenRule, PhraseHit]], list[ExcludedHit]]:
+        """Forbidden phrases said by a speaker the rule applies to, less the polite look-alikes.
+
+        With `check`, near misses (from matching.acoustic_check_min_score up) stand if the audio
+        supports the rule phrase almost as well as the transcript.
+        """
+        text = transcript.text
+        found: list[tuple[ForbiddenRule, PhraseHit]] = []
+        excluded: list[ExcludedHit] = []
+        patterns = self._near_miss_patterns if check and self._near_miss_patterns else self._forbidden_patterns
+        candidates: dict[str, list[PhraseHit]] = {}
+        for hit in occurrences(text, patterns, self._readings):
+            if transcript.speaker in self._forbidden[hit.rule_id].speakers:
+                candidates.setdefault(hit.rule_id, []).append(hit)
+        # A phrase said twice is one incident, but an occurrence its context excuses must not
+        # hide a later one that it does not (不知道怎么开……这个我不知道).
+        for rule_id, hits in candidates.items():
+            judged: list[PhraseHit] = []
+            for hit in sorted(hits, key=_rank, reverse=True):
+                if any(_overlap(hit, other) for other in judged):
+                    continue  # the same words aligned another way, or to another variant
+                judged.append(hit)
+                verdict = self._judge(transcript, self._forbidden[rule_id], hit, check)
+                if isinstance(verdict, ExcludedHit):
+                    excluded.append(verdict)
+                elif verdict is not None:
+                    found.append((self._forbidden[rule_id], verdict))
+                    break
+        found.sort(key=lambda f: (f[1].char_start, f[0].id))
+        return found, excluded
+
+    def _judge(self, transcript: Transcript, rule: ForbiddenRule, hit: PhraseHit,
+               check: AcousticCheck | None) -> PhraseHit | ExcludedHit | None:
+        """One occurrence of a rule's phrase: the hit to flag (its explanation completed), the
+        reason it is no violation, or None for a near miss that does not stand."""
+        text = transcript.text
+        if hit.score < self._min_score[rule.id]:
+            checked = (self._acoustic(transcript, hit, check)
+                       if transcript.speaker != Speaker.UNKNOWN else None)
+            if checked is None:  # it stands on the audio, and only where the speaker is known
+                return None
+            hit = checked
+        elif transcript.speaker == Speaker.UNKNOWN:
+            # Perhaps the citizen's words: only a clear match is put to a supervisor.
+            need = min(1.0, self._min_score[rule.id] + self.rules.matching.unknown_speaker_margin)
+            if hit.score < need:
+                return ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} 低于说话人未确定时"
+                                        f"要求的 {need:.2f}")
+            hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，"
+                          f"按更高的相似度要求 {need:.2f} 判定")
+        # A look-alike that fits the words at least as well as the rule phrase explains them:
+        # 「我知道您是否方便」 is nearer 不知道您… than 不知道.
+        exclusions = [replace(e, min_score=min(e.min_score, hit.score))
+                      for e in self._exclusions[rule.id]]
+        clash = next((e for e in find(text, exclusions, self._readings) if _overlap(e, hit)), None)
+        if clash:
+            return ExcludedHit(hit, f"与礼貌用语「{clash.phrase}」相符", clash)
+        if reason := excluded_by(rule.context, text, hit.char_start, hit.char_end):
+            return ExcludedHit(hit, reason)
+        return hit
+
+    def _acoustic(self, transcript: Transcript, hit: PhraseHit,
+                  check: AcousticCheck | None) -> PhraseHit | None:
+        loss = check(transcript, hit) if check else None
+        limit = self.rules.matching.acoustic_check_max_loss
+        if loss is None or loss > limit:
+            return None
+        return replace(hit, explanation=f"{hit.explanation}；声学复核通过：以「{hit.variant}」代入后"
+                                        f"似然仅降低 {max(loss, 0):.1f}（上限 {limit:.1f}）")
+
+    def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
+        """Required phrases said by a speaker the rule applies to."""
+        return [(self._required[h.rule_id], h)
+                for h in find(transcript.text, self._required_patterns, self._readings)
+                if transcript.speaker in self._required[h.rule_id].speakers]

@@ -1,0 +1,136 @@
+"""离岗: which absences break the rule, and the incidents a reviewer sees for them.
+
+An absence counts only in service hours and outside declared pauses; when what is left is
+longer than the allowed time, it is an `off_post` incident. Pure domain logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from etiquette.core.presence.hours import (
+    PauseSpan,
+    Span,
+    intersect,
+    pause_spans,
+    service_spans,
+    subtract,
+    total,
+)
+from etiquette.core.presence.records import Absence, DeclaredPause
+from etiquette.core.presence.rules import OffPostRule, PresenceRules
+from etiquette.core.records import Incident, IncidentKind, Speaker, absolute_time, incident_id
+
+OUTSIDE_HOURS = "非服务时间"
+
+
+@dataclass(frozen=True)
+class OffPostJudgement:
+    """How much of one absence counts, and why the rest does not."""
+
+    absence: Absence
+    counted: tuple[Span, ...]  # in service hours and not excused by a declared pause
+    excused: tuple[tuple[str, float], ...]  # (reason, seconds): outside hours, or a pause status
+    threshold_s: float
+
+    @property
+    def counted_s(self) -> float:
+        return total(self.counted)
+
+    @property
+    def off_post(self) -> bool:
+        return self.counted_s > self.threshold_s
+
+    @property
+    def offset_s(self) -> float:
+        """Where the counted absence begins in the source (the incident's offset_s)."""
+        return self.counted[0][0] if self.counted else self.absence.start_s
+
+    @property
+    def end_s(self) -> float:
+        return self.counted[-1][1] if self.counted else self.absence.end_s
+
+
+def judge(absences: Sequence[Absence], rules: PresenceRules, started: datetime | None,
+          duration_s: float, pauses: Sequence[DeclaredPause] = ()) -> list[OffPostJudgement]:
+    """Weigh every absence of one source against service hours, pauses and the threshold.
+
+    Raises:
+      ValueError: a declared pause has a status the rules do not define.
+    """
+    out: list[OffPostJudgement] = []
+    service = service_spans(rules.service_hours, started, duration_s)
+    by_window: dict[str, list[PauseSpan]] = {}
+    for a in absences:
+        if a.window_id not in by_window:
+            by_window[a.window_id] = pause_spans(pauses, rules.pauses, a.window_id, started,
+                                                 duration_s)
+        span = [(a.start_s, a.end_s)]
+        in_service = intersect(span, service)
+        excused: list[tuple[str, float]] = []
+        outside = total(span) - total(in_service)
+        if outside > 0:
+            excused.append((OUTSIDE_HOURS, outside))
+        counted = in_service
+        for p in by_window[a.window_id]:
+            before = total(counted)
+            counted = subtract(counted, [p.span])
+            if total(counted) < before:
+                excused.append((p.status, before - total(counted)))
+        out.append(OffPostJudgement(a, tuple(counted), tuple(excused), rules.off_post.threshold_s))
+    return out
+
+
+def off_post_id(judgement: OffPostJudgement, rule: OffPostRule) -> str:
+    """The incident's id before it is built, to name its evidence files after it."""
+    a = judgement.absence
+    return incident_id(a.source, a.window_id, IncidentKind.OFF_POST, rule.id, judgement.offset_s)
+
+
+def duration_text(seconds: float) -> str:
+    """'1 小时 2 分 5 秒', '15 分', '20 秒'."""
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    parts = [f"{h} 小时" if h else "", f"{m} 分" if m else "",
+             f"{sec} 秒" if sec or not (h or m) else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _when(started: datetime | None, offset_s: float, rules: PresenceRules) -> str:
+    if started is None:
+        return f"第 {offset_s:.1f} 秒"
+    local = (started + timedelta(seconds=offset_s)).astimezone(rules.service_hours.zone)
+    return f"{local:%H:%M:%S}（第 {offset_s:.1f} 秒）"
+
+
+def explain(judgement: OffPostJudgement, rules: PresenceRules, started: datetime | None) -> str:
+    a = judgement.absence
+    seen = ("此前未见工作人员" if a.last_seen_s is None
+            else f"最后一次看到工作人员：{_when(started, a.last_seen_s, rules)}")
+    back = (f"{_when(started, a.end_s, rules)}返回" if a.returned
+            else f"截至 {_when(started, a.end_s, rules)}仍未返回")  # end of a file, or now live
+    text = (f"座位自 {_when(started, a.start_s, rules)}起无人（{seen}），{back}；"
+            f"服务时间内未声明的离座共 {duration_text(judgement.counted_s)}，"
+            f"超过允许的 {duration_text(judgement.threshold_s)}")
+    if judgement.excused:
+        text += "；不计：" + "、".join(f"{why} {duration_text(s)}" for why, s in judgement.excused)
+    return text
+
+
+def off_post_incident(judgement: OffPostJudgement, rules: PresenceRules, started: datetime | None,
+                      evidence: dict[str, str] | None = None) -> Incident:
+    """The incident of an absence judged off post; `evidence` maps roles to snapshot paths."""
+    if not judgement.off_post:
+        raise ValueError("only an absence judged off post becomes an incident")
+    a, rule = judgement.absence, rules.off_post
+    return Incident(
+        id=off_post_id(judgement, rule), source=a.source, window_id=a.window_id,
+        kind=IncidentKind.OFF_POST, rule_id=rule.id, rule_name=rule.name, phrase=None,
+        speaker=Speaker.STAFF, offset_s=round(judgement.offset_s, 2),
+        end_s=round(judgement.end_s, 2), at=absolute_time(started, judgement.offset_s),
+        transcript="",
+        score=round(a.confidence, 3), severity=rule.severity, deduction=rule.deduction,
+        explanation=explain(judgement, rules, started), evidence=dict(evidence or {}))

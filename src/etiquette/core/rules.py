@@ -1,0 +1,316 @@
+"""Appendix B as data: load and validate the rules file a supervisor edits."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from etiquette.core.records import IncidentKind, Severity, Speaker
+
+DEFAULT_RULES = Path(__file__).resolve().parents[3] / "rules" / "appendix_b.yaml"
+
+
+class RulesError(ValueError):
+    """The rules file is malformed; the message names the file, rule and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExpectedAt(StrEnum):
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    ANYWHERE = "anywhere"
+
+
+class Matching(_Strict):
+    min_score: float = Field(0.82, ge=0.5, le=1.0, description="default threshold of forbidden phrases")
+    required_min_score: float = Field(0.72, ge=0.3, le=1.0, description="threshold of required phrases")
+    exclusion_min_score: float = Field(0.85, ge=0.5, le=1.0, description="threshold of exclusions")
+    acoustic_check_min_score: float | None = Field(
+        0.6, ge=0.3, le=1.0, description="near misses from this score up are checked against the "
+        "audio (None: never)")
+    acoustic_check_max_loss: float = Field(
+        3.0, ge=0, description="a near miss stands if the phrase is at most this many nats less "
+        "likely than the transcript")
+    readings: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
+    unknown_speaker_margin: float = Field(
+        0.06, ge=0, le=0.5, description="a forbidden phrase from a speaker who could not be told "
+        "apart (one microphone) must score this much above its rule's threshold")
+    join_pause_s: float = Field(
+        1.5, ge=0, le=10, description="consecutive utterances of one speaker with at most this "
+        "pause between them are also matched as one text (a phrase said with a pause inside)")
+
+    @model_validator(mode="after")
+    def _readings_are_pinyin(self) -> Matching:
+        for char, readings in self.readings.items():
+            if len(char) != 1 or not all(r.isascii() and r.isalpha() and r.islower() for r in readings):
+                raise ValueError(f"readings: {char!r} must be one character with toneless pinyin")
+        return self
+
+
+class SentenceType(StrEnum):
+    QUESTION = "question"  # marked as one: ？ after the phrase, or a final 吗
+    INDIRECT_QUESTION = "indirect_question"  # marked, or a question form after the phrase
+    STATEMENT = "statement"  # neither
+
+
+class Position(StrEnum):
+    CLAUSE_START = "clause_start"
+    CLAUSE_END = "clause_end"
+    SENTENCE_START = "sentence_start"
+    SENTENCE_END = "sentence_end"
+
+
+# Pronouns a context condition may name as the subject before a phrase or the person after it.
+PRONOUNS = ("您", "你", "你们", "我", "我们", "他", "她", "他们", "她们", "大家", "咱们", "别人")
+NO_SUBJECT = "none"  # `subject: [none]`: no pronoun before the phrase in its clause
+
+Words = tuple[str, ...]
+
+
+class ContextCondition(_Strict):
+    """A language context of a hit; it holds when every term it sets holds (etiquette.core.context).
+
+    Words are jieba's words of the hit's clause (the text between two punctuation marks)."""
+
+    sentence: SentenceType | None = Field(
+        None, description="question: marked so (？ after the hit, final 吗); indirect_question: "
+        "marked, or a question form after the hit (是否, A不A, 什么, 哪, 还是, VP没有…); "
+        "statement: neither")
+    subject: Words | None = Field(None, min_length=1, description="the last pronoun before the "
+                                  "hit in its clause is one of these ('none': no pronoun)")
+    addressee: Words | None = Field(None, min_length=1, description="the first pronoun after the "
+                                    "hit in its clause is one of these")
+    preceded_by: Words | None = Field(
+        None, min_length=1, description="one of these words is before the hit in its clause")
+    followed_by: Words | None = Field(
+        None, min_length=1, description="one of these words is after the hit in its clause")
+    next_word: Words | None = Field(None, min_length=1,
+                                    description="the word right after the hit is one of these")
+    clause_has: Words | None = Field(None, min_length=1, description="one of these words is "
+                                     "anywhere in the hit's clause, the hit included")
+    position: Position | None = Field(None, description="where the hit is in its clause/sentence")
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> ContextCondition:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("a context condition needs at least one term: " + ", ".join(
+                type(self).model_fields))
+        for name in ("subject", "addressee"):
+            bad = [w for w in getattr(self, name) or () if w not in (*PRONOUNS, NO_SUBJECT)]
+            if bad:
+                raise ValueError(f"{name}: {', '.join(bad)} is not one of {', '.join(PRONOUNS)}"
+                                 f"{', ' + NO_SUBJECT if name == 'subject' else ''}")
+        for name in ("preceded_by", "followed_by", "next_word", "clause_has"):
+            if any(not w.strip() for w in getattr(self, name) or ()):
+                raise ValueError(f"{name}: words must not be blank")
+        return self
+
+
+class ContextRules(_Strict):
+    word_boundary: bool = Field(False, description="a hit must begin and end on word boundaries")
+    unless: tuple[ContextCondition, ...] = Field(
+        (), description="a hit in any of these contexts is no violation")
+    only_if: tuple[ContextCondition, ...] = Field(
+        (), description="if given, a hit counts only in one of these contexts")
+
+
+class SessionRules(_Strict):
+    greeting_within_s: float = Field(30.0, gt=0, description="greeting expected this soon after the start")
+    farewell_within_s: float = Field(30.0, gt=0, description="farewell expected this close to the end")
+    end_after_silence_s: float = Field(
+        45.0, gt=0, description="live: a window quiet this long has finished its session")
+
+
+RULE_ID = r"^[A-Za-z0-9_.-]+$"
+
+
+class Group(_Strict):
+    name: str = Field(min_length=1)
+    severity: Severity
+    deduction: float = Field(ge=0)
+    instead: str | None = Field(
+        None, pattern=RULE_ID, description="the required rule whose phrase to say in the "
+        "situations where this group's phrases are said (self-training)")
+
+
+class MissingIncident(_Strict):
+    kind: IncidentKind
+    severity: Severity
+    deduction: float = Field(ge=0)
+
+
+class _PhraseRule(_Strict):
+    id: str = Field(min_length=1, pattern=RULE_ID)
+    name: str = Field(min_length=1)
+    phrases: tuple[str, ...] = Field(min_length=1)
+    variants: tuple[str, ...] = ()
+    min_score: float | None = Field(None, ge=0.3, le=1.0)
+    speakers: tuple[Speaker, ...] = (Speaker.STAFF, Speaker.UNKNOWN)
+
+    @model_validator(mode="after")
+    def _phrases_not_blank(self) -> _PhraseRule:
+        for p in (*self.phrases, *self.variants):
+            if not p.strip():
+                raise ValueError("phrases and variants must not be blank")
+        return self
+
+    @property
+    def canonical(self) -> str:
+        return self.phrases[0]
+
+
+class RequiredRule(_PhraseRule):
+    clause: str = ""
+    expected_at: ExpectedAt = ExpectedAt.ANYWHERE
+    missing: MissingIncident | None = None
+
+    @model_validator(mode="after")
+    def _missing_needs_a_place(self) -> RequiredRule:
+        if self.missing and self.expected_at == ExpectedAt.ANYWHERE:
+            raise ValueError("a 'missing' incident needs expected_at session_start or session_end")
+        return self
+
+
+class ForbiddenRule(_PhraseRule):
+    group: int
+    severity: Severity | None = None  # None: the group's
+    deduction: float | None = Field(None, ge=0)
+    exclusions: tuple[str, ...] = ()
+    context: ContextRules = ContextRules()
+    instead: str | None = Field(None, pattern=RULE_ID, description="None: the group's")
+
+
+class RuleSet(_Strict):
+    version: str
+    source: str = ""
+    matching: Matching = Matching()
+    session: SessionRules = SessionRules()
+    groups: dict[int, Group]
+    required: tuple[RequiredRule, ...] = ()
+    forbidden: tuple[ForbiddenRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _verify(self) -> RuleSet:
+        seen: set[str] = set()
+        for rule in (*self.required, *self.forbidden):
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+        for rule in self.forbidden:
+            if rule.group not in self.groups:
+                raise ValueError(f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
+        # A model validator's error has no location of its own: the message carries the key path.
+        required = [r.id for r in self.required]
+        refs = [(f"groups -> {number} -> instead", group.instead)
+                for number, group in self.groups.items()]
+        refs += [(f"forbidden[{i}] ({rule.id}) -> instead", rule.instead)
+                 for i, rule in enumerate(self.forbidden)]
+        for where, instead in refs:
+            if instead is not None and instead not in required:
+                raise ValueError(f"{where}: {instead!r} is not the id of a rule under 'required' "
+                                 f"({', '.join(required) or 'none defined'})")
+        return self
+
+    @property
+    def judged_speakers(self) -> frozenset[Speaker]:
+        """Whose speech any rule applies to: the only speech worth transcribing."""
+        return frozenset(s for r in (*self.required, *self.forbidden) for s in r.speakers)
+
+    def severity_of(self, rule: ForbiddenRule) -> Severity:
+        return rule.severity or self.groups[rule.group].severity
+
+    def deduction_of(self, rule: ForbiddenRule) -> float:
+        return rule.deduction if rule.deduction is not None else self.groups[rule.group].deduction
+
+    def instead_of(self, rule: ForbiddenRule) -> RequiredRule | None:
+        """The required rule whose phrase the staff member should have said instead of `rule`'s
+        (its own `instead`, else its group's); None where the rules name none."""
+        rule_id = rule.instead or self.groups[rule.group].instead
+        return next((r for r in self.required if r.id == rule_id), None) if rule_id else None
+
+
+def _describe(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """'forbidden[3] (F2-1) -> min_score' from a pydantic error location."""
+    parts: list[str] = []
+    node: Any = raw
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            rid = node.get("id") if isinstance(node, dict) else None
+            parts[-1] += f"[{key}]" + (f" ({rid})" if rid else "")
+        else:
+            node = node.get(key) if isinstance(node, dict) else None
+            parts.append(str(key))
+    return " -> ".join(parts) or "(top level)"
+
+
+def _line(tree: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The line (1-based) of the deepest YAML node on the error's key path."""
+    node = tree
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[M], error: type[ValueError], what: str) -> M:
+    """Read a YAML file a person edits into `model`; every problem is an `error` naming the
+    file, the key path (with rule ids where the list items have them) and its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise error(f"{path}: cannot read {what}: {e.strerror}") from e
+    return parse_yaml_model(text, model, error, what, where=str(path))
+
+
+def parse_yaml_model(text: str, model: type[M], error: type[ValueError], what: str,
+                     where: str = "<text>") -> M:
+    """`load_yaml_model` for YAML that is not a file (rules edited in the supervision service);
+    `where` names it in the messages as the path does for a file."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise error(f"{where}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise error(f"{where}: expected a mapping at the top level")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = [f"{where}: invalid {what}"]
+        locs = [tuple(err["loc"]) for err in e.errors()]
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            if any(len(other) > len(loc) and other[:len(loc)] == loc for other in locs):
+                continue  # "the list is invalid" adds nothing to what is wrong inside it
+            line = _line(tree, loc)
+            at = f" (line {line})" if line else ""
+            lines.append(f"  {_describe(raw, loc)}{at}: {err['msg']}")
+        raise error("\n".join(lines)) from e
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    return load_yaml_model(path or DEFAULT_RULES, RuleSet, RulesError, "rules")
+
+
+def parse_rules(text: str, where: str = "<text>") -> RuleSet:
+    return parse_yaml_model(text, RuleSet, RulesError, "rules", where)

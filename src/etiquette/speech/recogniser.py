@@ -1,0 +1,261 @@
+"""The recogniser: faster-whisper over packed utterances, words mapped back to their sources.
+
+Whisper pads every input to 30 s, so a 2 s utterance costs as much as 30 s of audio. The
+recogniser packs utterances (of one window or of many) into full inputs separated by short
+silences, transcribes the inputs in batches, and gives every word back to the utterance it
+came from by its timestamp. Words that land in the silence between utterances are text on
+non-speech and are dropped. A batch whose inputs are all short (a live batch of what arrived
+in the last seconds, a short recording) is encoded without the padding that would take it to
+30 s: CTranslate2 encodes any length, and the encoder and the decoder's attention cost in
+proportion to it. The part-filled input that ends a batch of full ones is encoded so too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from etiquette.core.records import SAMPLE_RATE, Transcript, Utterance, Word
+from etiquette.models import ModelError, resolve_model
+from etiquette.speech.text_guard import Guard, clean_words
+
+logger = logging.getLogger("etiquette.speech.recogniser")
+
+INPUT_S = 30.0  # Whisper's input length
+TRAILING_S = 6.0  # padding kept after the longest input of a batch (see _trimmed_pipeline)
+SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
+# What CTranslate2 4.x (built for CUDA 12) loads when it first computes on a GPU.
+GPU_LIBRARIES = ("libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9", "libcudnn_ops.so.9",
+                 "libcudnn_cnn.so.9")
+GPU_HINT = ("a GPU needs an NVIDIA driver and CTranslate2's CUDA 12 cuBLAS and cuDNN 9 libraries "
+            "on LD_LIBRARY_PATH (README: GPU and big CPUs), or use device cpu")
+
+
+@dataclass(frozen=True)
+class RecogniserOptions:
+    """Attributes:
+    model: a name in models/manifest.yaml, a faster-whisper model directory, or a hub name.
+    device / compute_type / cpu_threads / num_workers: passed to faster-whisper (CTranslate2);
+      num_workers > 1 lets threads decode in parallel; cpu_threads 0: this machine's cores
+      shared among the workers.
+    beam_size / batch_size: decoding search width and inputs per batch.
+    initial_prompt / hotwords: optional text that biases decoding.
+    no_speech_threshold / log_prob_threshold: a segment above the first and below the second
+      is treated as silence (Whisper's own rule).
+    gap_s: silence placed between packed utterances, so words keep to their utterance.
+    """
+
+    model: str = "whisper-base"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    num_workers: int = 1
+    beam_size: int = 5
+    batch_size: int = 8
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    gap_s: float = 0.5
+    models_dir: Path | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    utterance: Utterance
+    start_s: float  # position in the packed audio
+
+
+def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
+         ) -> tuple[np.ndarray, list[dict[str, float]], list[_Placed]]:
+    """Lay utterances end to end into inputs of at most 30 s each (`alone`: one per input).
+
+    Returns the packed audio, the [start, end] of each input in it (seconds), and where each
+    utterance was placed.
+    """
+    pieces: list[np.ndarray] = []
+    clips: list[dict[str, float]] = []
+    placed: list[_Placed] = []
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32)
+    limit = INPUT_S - gap_s
+    cursor, clip_start = 0.0, 0.0
+    for u in utterances:
+        audio = u.audio[: int((limit - gap_s) * SAMPLE_RATE)]  # never longer than one input
+        length = len(audio) / SAMPLE_RATE
+        if (alone or cursor - clip_start + gap_s + length > limit) and cursor > clip_start:
+            clips.append({"start": clip_start, "end": cursor})
+            clip_start = cursor
+        pieces += [gap, audio]
+        placed.append(_Placed(u, cursor + gap_s))
+        cursor += gap_s + length
+    if cursor > clip_start:
+        pieces.append(gap)
+        cursor += gap_s
+        clips.append({"start": clip_start, "end": cursor})
+    packed = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return packed, clips, placed
+
+
+class Recogniser:
+    """One loaded Whisper model, shared by every window and thread of a process."""
+
+    def __init__(self, options: RecogniserOptions | None = None, guard: Guard | None = None) -> None:
+        from faster_whisper import WhisperModel
+
+        self.options = options or RecogniserOptions()
+        self.guard = guard or Guard.load()
+        o = self.options
+        path = resolve_model(o.model, o.models_dir)
+        logger.info("loading model %s (%s, %s)", path, o.device, o.compute_type)
+        where = f"cannot load {path} on {o.device} ({o.compute_type})"
+        # Checked first: a missing part of cuDNN aborts the process from inside cuDNN, past any
+        # error handling, at the first encode.
+        if o.device == "cuda" and (missing := missing_libraries(GPU_LIBRARIES)):
+            raise ModelError(f"{where}: {', '.join(missing)} not found; {GPU_HINT}")
+        try:
+            self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
+                                      cpu_threads=o.cpu_threads or threads_per_job(o.num_workers),
+                                      num_workers=o.num_workers)
+            # Features of the size the model takes (and a GPU's libraries) are first needed by
+            # an encode: one of a second of silence now stops the start-up, not a recogniser
+            # worker at the first utterance.
+            self.model.encode(self.model.feature_extractor(np.zeros(SAMPLE_RATE, np.float32))
+                              [:, :self.model.frames_per_second])
+        except (RuntimeError, ValueError) as e:
+            # CTranslate2 says what failed (no GPU, unknown compute type, features of the wrong
+            # size) but not what to do about it.
+            hint = f"; {GPU_HINT}" if o.device != "cpu" else ""
+            raise ModelError(f"{where}: {e}{hint}") from e
+
+    def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
+        o = self.options
+        # One pipeline per call: it keeps state between its batches, and workers call at once.
+        segments, _ = _trimmed_pipeline()(self.model).transcribe(
+            packed, language="zh", task="transcribe", beam_size=o.beam_size,
+            batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
+            initial_prompt=o.initial_prompt, hotwords=o.hotwords, temperature=0.0,
+            no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
+            # Timestamp tokens make Whisper end a segment at each gap, which keeps its word
+            # times on the right utterance (measured: without them words drift across gaps).
+            without_timestamps=False, vad_filter=False)
+        return list(segments)
+
+    def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+        """Transcripts of `utterances`, in the same order, in simplified Chinese."""
+        # Whisper writes text on digital silence ("你不认识…"); an utterance with no signal is
+        # no speech, whatever cut it out.
+        audible = [u for u in utterances if float(np.sqrt(np.mean(u.audio ** 2))) > SILENCE_RMS]
+        heard = dict(zip(map(id, audible), self._transcribe(audible)))
+        # Whisper now and then skips a whole utterance of a packed input (measured: 急什么，忙着呢
+        # came back empty beside two others and whole alone). Speech that gave no text at all is
+        # decoded again among other neighbours, 1 s apart (one input for all of them, not one
+        # each); what is still empty then, in an input of its own.
+        for alone in (False, True):
+            missed = [u for u in audible if not heard[id(u)].words and not heard[id(u)].dropped]
+            if len(audible) == 1 or not missed:
+                break
+            heard.update(zip(map(id, missed), self._transcribe(missed, alone, gap_s=1.0)))
+        return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
+                                               u.start_s, u.end_s, ()) for u in utterances]
+
+    def _transcribe(self, utterances: Sequence[Utterance], alone: bool = False,
+                    gap_s: float | None = None) -> list[Transcript]:
+        o = self.options
+        if not utterances:
+            return []
+        gap_s = o.gap_s if gap_s is None else gap_s
+        packed, clips, placed = pack(utterances, gap_s, alone)
+        segments = self._segments(packed, clips)
+        words: list[list[Word]] = [[] for _ in placed]
+        starts = np.array([p.start_s for p in placed])
+        ends = starts + np.array([p.utterance.duration_s for p in placed])
+        for seg in segments:
+            if seg.no_speech_prob > o.no_speech_threshold and seg.avg_logprob < o.log_prob_threshold:
+                logger.debug("dropping silent segment %r", seg.text)
+                continue
+            for w in seg.words or []:
+                # A word belongs where most of it lies: Whisper stretches words that border a
+                # silence into it, so a midpoint would hand them to the neighbour.
+                overlap = np.minimum(ends, w.end) - np.maximum(starts, w.start)
+                k = int(np.argmax(overlap))
+                if overlap[k] <= 0:
+                    mid = (w.start + w.end) / 2
+                    distance = np.maximum(np.maximum(starts - mid, mid - ends), 0.0)
+                    k = int(np.argmin(distance))
+                    if distance[k] > gap_s / 2:
+                        continue  # in the silence between utterances: not speech
+                p = placed[k]
+                u = p.utterance
+                start = u.start_s + max(0.0, w.start - p.start_s)
+                end = u.start_s + min(u.duration_s, max(0.0, w.end - p.start_s))
+                words[k].append(Word(w.word, round(float(start), 3), round(float(max(start, end)), 3),
+                                     round(float(w.probability), 3)))
+        result = []
+        for p, ws in zip(placed, words):
+            u = p.utterance
+            kept, dropped = clean_words(ws, self.guard, o.initial_prompt)
+            result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
+                                     u.end_s, kept, dropped))
+        return result
+
+
+@functools.cache
+def _trimmed_pipeline() -> type:
+    """faster-whisper's batched pipeline, encoding short inputs only as long as they are (the
+    longest plus `TRAILING_S`), not padded to 30 s. The short inputs that end a batch of full
+    ones (the last, part-filled input of a recording or of a live batch) are encoded apart, at
+    their own length. Measured in benchmarks/optimisations.md."""
+    from faster_whisper import BatchedInferencePipeline
+
+    class TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
+        def forward(self, features: np.ndarray, tokenizer: Any, chunks_metadata: list[dict[str, Any]],
+                    options: Any) -> Any:
+            full = features.shape[-1]
+            per_s = self.model.frames_per_second
+            frames = [min(full, math.ceil(m["duration"] + TRAILING_S) * per_s)
+                      for m in chunks_metadata]
+            # Split only there, in order (the pipeline carries the last word's time from one
+            # input to the next): a batch cut into more pieces loses more than it saves.
+            cut = max((i + 1 for i, f in enumerate(frames) if f == full), default=0)
+            results: list[Any] = []
+            for run in (range(cut), range(cut, len(frames))):
+                if run:
+                    n = max(frames[i] for i in run)
+                    n -= n % 2  # the encoder's convolution halves the frames
+                    part = slice(run.start, run.stop)
+                    results += super().forward(np.ascontiguousarray(features[part, :, :n]),
+                                               tokenizer, chunks_metadata[part], options)
+            return results
+
+    return TrimmedPipeline
+
+
+def missing_libraries(names: Sequence[str]) -> list[str]:
+    """The shared libraries of `names` that the dynamic loader cannot find (Linux names; none
+    elsewhere, where the names differ)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    missing = []
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            missing.append(name)
+    return missing
+
+
+def threads_per_job(jobs: int) -> int:
+    """The cores this process may use, shared among `jobs` (CTranslate2's own default, 4
+    threads, oversubscribes a small machine)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, jobs))

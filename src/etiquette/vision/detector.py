@@ -1,0 +1,56 @@
+"""Detectors behind one small interface, so another model can be configured.
+
+A detector takes a BGR frame (OpenCV's and PyAV's `bgr24` layout) and returns detections in
+that frame's pixels. Back-ends register under a `type_key`; `create_detector` builds the one
+the presence rules name. Models load once per (type, settings) and are shared by threads
+(an onnxruntime session is safe to run concurrently).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from etiquette.core.presence.records import Detection
+from etiquette.core.presence.rules import DetectorSettings
+
+logger = logging.getLogger("etiquette.vision.detector")
+
+
+class DetectorError(RuntimeError):
+    """A detector could not be created: unknown type, missing weights, missing package."""
+
+
+class Detector(ABC):
+    type_key: ClassVar[str]
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Detections in `image` (H×W×3 uint8, BGR), best first."""
+
+
+def _registry() -> dict[str, type[Detector]]:
+    # Back-ends are imported here, not at module import, so that the core and the supervision
+    # service never pull in onnxruntime or OpenCV.
+    from etiquette.vision.centerface import CenterFace
+
+    return {cls.type_key: cls for cls in (CenterFace,)}
+
+
+@functools.lru_cache(maxsize=4)
+def create_detector(settings: DetectorSettings, threads: int = 1) -> Detector:
+    """The detector `settings` name, loaded once per settings and thread count.
+
+    Raises:
+      DetectorError: unknown type (the message lists the known ones), or the model cannot load.
+    """
+    types = _registry()
+    if settings.type not in types:
+        raise DetectorError(f"unknown detector type {settings.type!r}; "
+                            f"known: {', '.join(sorted(types))}")
+    logger.info("loading %s detector (%s), %d thread(s)", settings.type, settings.model, threads)
+    return types[settings.type](settings, threads)  # type: ignore[call-arg]

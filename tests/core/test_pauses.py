@@ -1,0 +1,64 @@
+"""A phrase said with a pause inside it: the segmenter cuts there, the judge looks across."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from factories.transcripts import said
+
+from etiquette.core.judging import joined, judge, judge_pause, previous
+from etiquette.core.records import Speaker
+from etiquette.core.sessions import session_of
+
+
+def test_two_halves_of_a_phrase_across_a_short_pause_are_one_incident(rules, matcher):
+    first = said("有指示牌。", start_s=3.0, end_s=4.2)
+    second = said("自己看", start_s=5.1, end_s=5.9)
+    incidents, _, _ = judge(rules, matcher, [first, second], session_of([first, second]))
+    (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
+    assert inc.rule_id == "F1-3" and inc.speaker == Speaker.STAFF
+    assert inc.transcript == "有指示牌，自己看"  # the reviewer reads both halves, one break
+    assert inc.transcript[inc.hit_start:inc.hit_end] == "有指示牌，自己看"
+    assert inc.offset_s == 3.0 and inc.end_s == 5.9  # the clip spans both
+
+
+def test_a_long_pause_or_another_speaker_keeps_the_halves_apart(rules, matcher):
+    first = said("听我的", start_s=0.0, end_s=1.0)
+    late = said("还是听你的", start_s=3.0, end_s=4.5)  # 2 s later: two sentences
+    assert previous(late, [first], rules.matching.join_pause_s) is None
+    citizen = said("还是听你的", Speaker.CITIZEN, start_s=1.5, end_s=2.5)
+    assert previous(citizen, [first], rules.matching.join_pause_s) is None
+    incidents, _, _ = judge(rules, matcher, [first, late], session_of([first, late]))
+    assert [i for i in incidents if i.kind == "forbidden_phrase"] == []
+
+
+def test_a_phrase_inside_one_half_is_not_reported_twice(rules, matcher):
+    first = said("催什么催", start_s=0.0, end_s=1.0)
+    second = said("我这不是在办吗", start_s=1.6, end_s=3.0)
+    incidents, _, _ = judge(rules, matcher, [first, second], session_of([first, second]))
+    assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F2-2"]
+    assert judge_pause(rules, matcher, first, second)[0] == []
+
+
+def test_the_join_keeps_times_and_one_clause_break():
+    first = said("你懂。", start_s=0.0, end_s=0.9)
+    second = said("还是我懂", start_s=1.7, end_s=2.9)
+    whole, cut = joined(first, second)
+    assert whole.text == "你懂，还是我懂" and cut == 2
+    assert (whole.start_s, whole.end_s) == (0.0, 2.9)
+    assert whole.time_of(3, 7) == (1.7, 2.9)
+    # Punctuation Whisper put at the second half's start gives no second break either.
+    assert joined(first, said("，还是我懂", start_s=1.7, end_s=2.9))[0].text == "你懂，还是我懂"
+
+
+def test_on_one_microphone_halves_join_unless_one_is_the_citizens(rules, matcher):
+    pause = rules.matching.join_pause_s
+    staff = said("还没上班", start_s=0.0, end_s=1.0)
+    unsure = replace(said("先等着", Speaker.UNKNOWN, start_s=1.8, end_s=2.6),
+                     speaker_note="声音未能区分")
+    assert previous(unsure, [staff], pause) is staff
+    (inc,) = judge_pause(rules, matcher, staff, unsure)[0]
+    assert inc.rule_id == "F5-1" and inc.speaker == Speaker.UNKNOWN
+    assert "说话人未能确定" in inc.explanation and "声音未能区分" in inc.explanation
+    citizen = replace(unsure, speaker=Speaker.CITIZEN)
+    assert previous(citizen, [staff], pause) is None

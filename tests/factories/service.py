@@ -1,0 +1,120 @@
+"""Factories and a small client for the service tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import wave
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import httpx
+import numpy as np
+
+from etiquette.service.schemas import Role
+
+if TYPE_CHECKING:
+    from service.conftest import LiveService
+
+PASSWORD = "test-password-1234"
+ROLE_USERS: dict[str, Role] = {"admin": Role.ADMIN, "supervisor": Role.SUPERVISOR,
+                               "auditor": Role.AUDITOR, "staff1": Role.STAFF, "staff2": Role.STAFF}
+
+# Two windows of one center; staff1 (T001) staffs window w-a, staff2 (T002) window w-b.
+MASTERDATA = """
+centers:
+  - code: nc
+    name: 南昌市政务服务中心
+    windows:
+      - {code: w-a, number: "01", department: 市场监督管理局, business_category: 企业登记}
+      - {code: w-b, number: "02", department: 人社局, business_category: 社保}
+staff:
+  - {employee_no: T001, name: 王芳, center: nc}
+  - {employee_no: T002, name: 李强, center: nc}
+assignments:
+  - {employee_no: T001, center: nc, window: w-a, start_at: "2020-01-01T00:00:00+08:00"}
+  - {employee_no: T002, center: nc, window: w-b, start_at: "2020-01-01T00:00:00+08:00"}
+"""
+
+
+class Api(httpx.Client):
+    """An httpx client that logs in and sends the CSRF header on unsafe requests."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(base_url=base_url, timeout=60, **kwargs)
+        self.csrf = ""
+
+    def login(self, username: str, password: str) -> httpx.Response:
+        r = self.post("/api/v1/auth/login", json={"username": username, "password": password})
+        if r.status_code == 200:
+            self.csrf = r.json()["csrf_token"]
+        return r
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        if method.upper() not in ("GET", "HEAD", "OPTIONS") and self.csrf:
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRF-Token", self.csrf)
+            kwargs["headers"] = headers
+        return super().request(method, url, **kwargs)
+
+
+def wav_bytes(seconds: float = 2.0, freq: float = 440.0, rate: int = 16000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    pcm = (np.sin(2 * np.pi * freq * t) * 8000).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+def jpeg_bytes(shade: int = 120) -> bytes:
+    image = np.full((48, 64, 3), shade, np.uint8)
+    cv2.rectangle(image, (10, 10), (40, 30), (0, 0, 255), -1)
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return data.tobytes()
+
+
+def incident(**over: Any) -> dict[str, Any]:
+    """An incident line as `etiquette batch` writes it (without evidence paths)."""
+    at = over.pop("at_dt", datetime.now(UTC) - timedelta(hours=1))
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()), "source": "recordings/w-a.wav", "window_id": "w-a",
+        "kind": "forbidden_phrase", "rule_id": "F1-1", "rule_name": "禁用语：不知道",
+        "phrase": "不知道", "speaker": "staff", "offset_s": 12.4, "end_s": 13.1,
+        "at": at.isoformat() if at else None, "transcript": "这个我也不只道，你问别人去吧",
+        "score": 0.93, "severity": "major", "deduction": 2.0,
+        "explanation": "「不只道」匹配「不知道」（同音字），相似度 0.93",
+        "hit_start": 4, "hit_end": 7}  # transcript[4:7] == "不只道"
+    if "transcript" in over and "hit_start" not in over:  # the default span is of the default text
+        body["hit_start"] = body["hit_end"] = None
+    body.update(over)
+    return body
+
+
+def post_incident(client: httpx.Client, body: dict[str, Any],
+                  files: dict[str, tuple[str, bytes, str]] | None = None,
+                  clip: bool = True) -> httpx.Response:
+    if files is None:
+        files = {"clip": ("clip.wav", wav_bytes(), "audio/wav")} if clip else {}
+    return client.post("/api/v1/incidents", data={"incident": json.dumps(body, ensure_ascii=False)},
+                       files=files or None)
+
+
+def make_incident(api: LiveService, owner: str = "staff1", status: str = "pending") -> str:
+    """An incident at the window `owner` staffs, brought to `status`."""
+    body = incident(window_id="w-a" if owner == "staff1" else "w-b")
+    assert post_incident(api.pipeline(), body).status_code == 201
+    iid = body["id"]
+    sup, staff = api.client("supervisor"), api.client(owner)
+    if status in ("confirmed", "appealed"):
+        assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 200
+    if status == "appealed":
+        assert staff.post(f"/api/v1/incidents/{iid}/appeal",
+                          json={"reason": "当时是在转述群众的话"}).status_code == 200
+    return iid

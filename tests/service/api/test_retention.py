@@ -1,0 +1,131 @@
+"""Evidence is purged when its retention ends, never while an appeal may still need it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from factories.service import incident, jpeg_bytes, post_incident, wav_bytes
+from sqlalchemy import select, update
+
+from etiquette.service.core.db import make_engine, make_sessionmaker
+from etiquette.service.evidence_store import EvidenceStore
+from etiquette.service.models import AuditEntry, Evidence, Incident
+from etiquette.service.services.retention import purge_expired
+from service.conftest import LiveService, settings_for, start_service, stop_service
+
+
+def age(api: LiveService, iid: str, days: float, reviewed_days_ago: float | None = None) -> None:
+    now = datetime.now(UTC)
+    values: dict = {"at": now - timedelta(days=days), "received_at": now - timedelta(days=days)}
+    if reviewed_days_ago is not None:
+        values["reviewed_at"] = now - timedelta(days=reviewed_days_ago)
+    with api.sessions() as s:
+        s.execute(update(Incident).where(Incident.id == iid).values(**values))
+        s.commit()
+
+
+def sha_of(api: LiveService, iid: str, role: str = "clip") -> str:
+    with api.sessions() as s:
+        return s.scalars(select(Evidence.sha256).where(Evidence.incident_id == iid,
+                                                       Evidence.role == role)).one()
+
+
+def test_retention_per_kind_and_while_appeals_are_open(api: LiveService) -> None:
+    store = EvidenceStore(api.settings.evidence_dir)
+    sup = api.client("supervisor")
+    # Distinct clips, so that each file belongs to one incident only.
+    def speech(freq: float) -> str:
+        body = incident()
+        assert post_incident(api.pipeline(), body, files={
+            "clip": ("c.wav", wav_bytes(1.0, freq=freq), "audio/wav")}).status_code == 201
+        return body["id"]
+
+    old_speech, young_speech = speech(301.0), speech(302.0)
+    off_post = incident(kind="off_post", rule_id="P-off-post", rule_name="离岗", phrase=None,
+                        transcript="", explanation="离座 1000 秒")
+    assert post_incident(api.pipeline(), off_post, files={
+        "empty_seat": ("e.jpg", jpeg_bytes(33), "image/jpeg")}).status_code == 201
+    confirmed_open, appealed = speech(303.0), speech(304.0)
+    confirmed_closed = speech(305.0)
+    for iid in (confirmed_open, appealed, confirmed_closed):
+        assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 200
+    assert api.client("staff1").post(f"/api/v1/incidents/{appealed}/appeal",
+                                     json={"reason": "r"}).status_code == 200
+    age(api, old_speech, 91)
+    age(api, young_speech, 60)
+    age(api, off_post["id"], 31)  # off_post: 30 days
+    age(api, confirmed_open, 200, reviewed_days_ago=1)  # the appeal window (15 days) is open
+    age(api, appealed, 200, reviewed_days_ago=100)  # an appeal waits for its decision
+    age(api, confirmed_closed, 200, reviewed_days_ago=16)
+    files = {i: sha_of(api, i) for i in (old_speech, young_speech, confirmed_open, appealed,
+                                         confirmed_closed)}
+    files[off_post["id"]] = sha_of(api, off_post["id"], "empty_seat")
+
+    r = api.client("admin").post("/api/v1/retention/run")
+    assert r.status_code == 200
+    purged = {old_speech, off_post["id"], confirmed_closed}
+    assert purged <= set(r.json()["incidents"])
+    assert not {young_speech, confirmed_open, appealed} & set(r.json()["incidents"])
+    for iid, sha in files.items():
+        assert store.exists(sha) == (iid not in purged), iid
+    got = sup.get(f"/api/v1/incidents/{old_speech}").json()
+    assert got["evidence"][0]["url"] is None and got["evidence"][0]["purged_at"]
+    assert sup.get(f"/api/v1/incidents/{old_speech}/evidence/clip").status_code == 410
+    assert got["transcript"]  # the incident itself stays
+    with api.sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.target_id == old_speech,
+                                                   AuditEntry.action == "evidence.purge")).one()
+    assert entry.actor == "user:admin" and entry.before == {"evidence": ["clip"]}
+
+
+def test_shared_files_stay_while_another_incident_uses_them(api: LiveService) -> None:
+    store = EvidenceStore(api.settings.evidence_dir)
+    clip = wav_bytes(1.0, freq=777.0)
+    a, b = incident(), incident()
+    for body in (a, b):
+        assert post_incident(api.pipeline(), body, files={"clip": ("c.wav", clip, "audio/wav")}).status_code == 201
+    age(api, a["id"], 100)
+    with api.sessions() as s:
+        purge_expired(session=s, store=store, settings=api.settings)
+    assert store.exists(sha_of(api, b["id"]))
+
+
+def test_orphan_files_are_swept_after_the_grace_period(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(tmp_path, orphan_grace_s=0.0)
+    engine = make_engine(settings.sqlalchemy_url)
+    from etiquette.service.main import prestart
+
+    prestart(settings, engine)
+    store = EvidenceStore(settings.evidence_dir)
+    sha = store.put(b"bytes of an upload whose transaction failed")
+    time.sleep(0.05)
+    with make_sessionmaker(engine)() as s:
+        report = purge_expired(session=s, store=store, settings=settings)
+    assert report.orphans_deleted == 1 and not store.exists(sha)
+    engine.dispose()
+
+
+def test_the_scheduled_job_purges_on_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    live = start_service(settings_for(tmp_path, retention_interval_s=0.2), "sqlite")
+    try:
+        from service.conftest import seed
+
+        seed(live)
+        body = incident()
+        assert post_incident(live.pipeline(), body).status_code == 201
+        age(live, body["id"], 100)
+        for _ in range(300):  # bounded wait for the job's next run (at most 30 s)
+            with live.sessions() as s:
+                done = s.scalars(select(Incident.evidence_purged_at)
+                                 .where(Incident.id == body["id"])).one()
+            if done:
+                break
+            time.sleep(0.1)
+        assert done is not None
+        with live.sessions() as s:
+            entry = s.scalars(select(AuditEntry).where(AuditEntry.target_id == body["id"],
+                                                       AuditEntry.action == "evidence.purge")).one()
+        assert entry.actor == "system:retention"
+    finally:
+        stop_service(live)
