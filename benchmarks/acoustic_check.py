@@ -19,7 +19,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                         "false_stand": sum(not r["true"] for r in stands),
                         "cpu_ms_mean": round(statistics.fmean(r[f"{way}_cpu_ms"] for r in rows), 1)
                         if rows else None}
-    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": machine(), "threads": args.threads, "max_loss": limit,
                "near_misses": len(rows), "true_near_misses": sum(r["true"] for r in rows),
                "decided_alike": sum((r["utterance"] <= limit) == (r["full_input"] <= limit)

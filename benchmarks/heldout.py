@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ def evaluate(half: str, condition: str, jobs: int, beam_size: int, model: str) -
     turns = [t for e in labels["files"].values() for t in e["turns"]]
     fp_kinds = {k: v for k, v in acc["by_kind"].items() if k != "forbidden_phrase"}
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "condition": condition,
         "half": half,
         "files": len(truths),

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   beam_size=args.beam_size,
                                                   batch_size=args.batch_size))
         results: dict[str, Any] = {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(args.device, args.compute_type), "batch_size": args.batch_size,
             "model": args.model, "threads": args.threads, "workers": args.workers,
             "seconds": args.seconds, "staggered": not args.in_step,

@@ -31,7 +31,7 @@ import sys
 import time
 import timeit
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     frames = labelled_frames()
     results: dict[str, Any] = {
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "frames": len(frames), "with_face": sum(f.face is not None for f in frames),
         "default_size": DetectorSettings().max_side, "sizes": {}}

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             by_kind = {k: (v["precision"], v["recall"]) for k, v in accuracy["by_kind"].items()}
             print(f"  {runs[-1]['x_realtime']}× real time, {r['peak_rss_mb']} MB, "
                   f"precision/recall {by_kind}", file=sys.stderr)
-    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": machine(), "model": args.model,
                "evalset": os.path.relpath(args.evalset, Path.cwd()), "files": len(truths),
                "audio_s": round(audio_s, 1), "runs": runs}

@@ -29,7 +29,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,7 +45,7 @@ EXPECTED = HERE / "expected.yaml"
 WIDTH, HEIGHT, FPS = 640, 480, 4
 DURATION_S = 90.0
 THRESHOLD_S = 20.0  # the sample's --absence-threshold
-RECORDED_AT = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)  # Fri 09:30 Asia/Shanghai
+RECORDED_AT = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)  # Fri 09:30 Asia/Shanghai
 
 # (state, start_s, end_s): "present", "absent", "looking_down" (present, face hidden),
 # "glimpse" (absent but for her face on one frame)

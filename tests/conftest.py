@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from factories import SAMPLES
 
 from etiquette.core.matching import PhraseMatcher
 from etiquette.core.rules import RuleSet, load_rules
+
+from factories import SAMPLES
 
 
 @pytest.fixture(scope="session")

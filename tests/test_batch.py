@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from factories import ROOT, SAMPLES
 
 FIELDS = {"id", "source", "window_id", "kind", "rule_id", "rule_name", "phrase", "speaker",

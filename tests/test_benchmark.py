@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import yaml
+
 from factories import ROOT, SAMPLES
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from factories import ROOT
-from factories.transcripts import said
 
 from etiquette.core.context import Surroundings, on_word_boundaries
 from etiquette.core.rules import RulesError, parse_rules
+
+from factories import ROOT
+from factories.transcripts import said
 
 
 def forbidden_ids(matcher, text):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from factories.transcripts import said
-
 from etiquette.core.incidents import forbidden_incident
 from etiquette.core.matching import PhraseMatcher
 from etiquette.core.rules import RuleSet
+
+from factories.transcripts import said
 
 
 def test_a_forbidden_phrase_incident_carries_the_span_of_the_matched_words(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from factories.transcripts import said
 
 from etiquette.core.matching import (
     DIFFERENT,
@@ -14,6 +13,8 @@ from etiquette.core.matching import (
     substitution_cost,
 )
 from etiquette.core.records import Speaker
+
+from factories.transcripts import said
 
 
 def forbidden_ids(matcher, text, speaker=Speaker.STAFF):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from factories.transcripts import said
-
 from etiquette.core.judging import joined, judge, judge_pause, previous
 from etiquette.core.records import Speaker
 from etiquette.core.sessions import session_of
+
+from factories.transcripts import said
 
 
 def test_two_halves_of_a_phrase_across_a_short_pause_are_one_incident(rules, matcher):

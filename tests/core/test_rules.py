@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from factories import ROOT
 
 from etiquette.core.rules import DEFAULT_RULES, RulesError, load_rules, parse_rules
+
+from factories import ROOT
 
 SPEC_FORBIDDEN = ["不知道", "问别人去", "有指示牌，自己看", "急什么，忙着呢", "催什么催",
                   "填错了，快点改", "说几遍了，怎么还不会", "听我的，还是听你的", "你懂，还是我懂",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from factories.transcripts import said
 
 from etiquette.core.judging import judge
 from etiquette.core.records import Speaker, Utterance
 from etiquette.core.sessions import SessionTracker, session_of
+
+from factories.transcripts import said
 
 
 def kinds(rules, matcher, transcripts):

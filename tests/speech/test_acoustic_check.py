@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from factories.media import speech
 
 from etiquette.speech.acoustic_check import AcousticVerifier
+
+from factories.media import speech
 
 
 @pytest.mark.slow

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories.media import speech, write_media
 
 from etiquette.speech.audio import AudioError, read_audio
+
+from factories.media import speech, write_media
 
 
 @pytest.mark.parametrize("name, rate", [

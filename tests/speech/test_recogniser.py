@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories.media import speech
 
 from etiquette.core.records import Speaker, Utterance
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError
@@ -17,6 +16,8 @@ from etiquette.speech.recogniser import (
     missing_libraries,
     pack,
 )
+
+from factories.media import speech
 
 
 def utterance(name: str, audio: np.ndarray, start_s: float, speaker=Speaker.STAFF) -> Utterance:
@@ -70,10 +71,10 @@ def test_an_utterance_whisper_skips_in_a_packed_input_is_decoded_on_its_own(reco
     # it is read whole.
     from dataclasses import replace
 
-    from factories import SAMPLES
-
     from etiquette.speech.audio import read_audio
     from etiquette.speech.segmenter import segment
+
+    from factories import SAMPLES
 
     def staff(name: str) -> list[Utterance]:
         return [u for u in segment(read_audio(SAMPLES / name), name, name)

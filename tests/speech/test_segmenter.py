@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import SAMPLES
-from factories.media import speech
 
 from etiquette.core.records import Speaker
 from etiquette.speech.audio import DecodedAudio, read_audio
 from etiquette.speech.segmenter import SegmenterOptions, StreamSegmenter, segment
+
+from factories import SAMPLES
+from factories.media import speech
 
 RATE = 16000
 LEAK = 10 ** (-14 / 20)  # the other side's voice reaches a microphone 14 dB down

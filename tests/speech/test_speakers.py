@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from factories import DATA, ROOT
-from factories.transcripts import said
 
 from etiquette.core.records import SAMPLE_RATE, Speaker, Transcript, Utterance
 from etiquette.speech import speakers
@@ -26,6 +24,9 @@ from etiquette.speech.speakers import (
     attribute,
     voice_features,
 )
+
+from factories import DATA, ROOT
+from factories.transcripts import said
 
 EVALSET = ROOT / "benchmarks" / "evalset"
 LABELS = yaml.safe_load((EVALSET / "labels.yaml").read_text(encoding="utf-8"))["files"]

@@ -9,10 +9,11 @@ import time
 import av
 import cv2
 import pytest
-from factories.scenes import SAMPLES, detector, scene
 
 from etiquette.vision.camera import CameraOptions, CameraSource
 from etiquette.vision.frames import VideoError
+
+from factories.scenes import SAMPLES, detector, scene
 
 
 def test_a_file_is_sampled_at_the_configured_rate():

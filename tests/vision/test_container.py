@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from factories.media import speech, write_media
-from factories.scenes import timeline_video, write_video
 
 from etiquette.pipeline import RecordingPipeline, SpeechPipeline
 from etiquette.speech.audio import read_audio
 from etiquette.vision.container import read_media
 from etiquette.vision.frames import Sampler, VideoError
 from etiquette.vision.watcher import PresenceOptions
+
+from factories.media import speech, write_media
+from factories.scenes import timeline_video, write_video
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_the_recording_start_comes_from_the_container(tmp_path):
         for p in vs.encode(None):
             out.mux(p)
     info = read_media(path, 2.0).info
-    assert info.created_at == datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)
+    assert info.created_at == datetime(2026, 11, 27, 1, 30, tzinfo=UTC)
     assert info.width == 64 and info.fps == 4
     unstamped = timeline_video(tmp_path / "plain.mp4", [("absent", 0.0, 1.0)])
     assert read_media(unstamped, 2.0).info.created_at is None
@@ -164,7 +165,7 @@ def test_a_video_with_sound_gets_both_senses_from_one_pass(tmp_path, opens, reco
     pipeline = RecordingPipeline(SpeechPipeline(recogniser=recogniser), options)
     pipeline.presence  # noqa: B018 - load the detector before counting opens
     opens.clear()
-    result = pipeline.analyse(path, recorded_at=datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc))
+    result = pipeline.analyse(path, recorded_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
     assert opens == [str(path)]  # one pass over the file for both senses
     assert any("请问" in t.text for t in result.transcripts)
     assert result.presence is not None and result.presence.frames == 60

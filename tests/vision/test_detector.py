@@ -5,11 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from factories.scenes import counter, detector, photo, scene
 
 from etiquette.core.presence.records import Box
 from etiquette.core.presence.rules import DetectorSettings
 from etiquette.vision.detector import DetectorError, create_detector
+
+from factories.scenes import counter, detector, photo, scene
 
 # Her face in skimage's 512×512 astronaut photo, drawn by hand: brow to chin, ear to ear.
 ASTRONAUT_FACE = Box(180, 60, 272, 180)

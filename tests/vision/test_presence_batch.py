@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from factories import ROOT, SAMPLES
-from factories.scenes import detector, timeline_video
 
 from etiquette.core.presence.offpost import judge
 from etiquette.core.presence.rules import load_presence_rules
 from etiquette.vision.watcher import PresenceOptions, PresencePipeline
+
+from factories import ROOT, SAMPLES
+from factories.scenes import detector, timeline_video
 
 SAMPLE = SAMPLES / "window06_counter.mp4"
 FRIDAY_0930_UTC = "2026-11-27T01:30:00"  # 09:30 in Beijing: service hours

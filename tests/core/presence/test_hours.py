@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +62,7 @@ def test_a_recording_across_midnight_gets_the_next_morning():
 
 
 def test_utc_start_times_are_read_on_the_centers_clock():
-    started = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing
+    started = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Beijing
     assert service_spans(HOURS, started, 600) == [(0.0, 600.0)]
 
 

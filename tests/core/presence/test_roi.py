@@ -5,10 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from factories.scenes import detector, face_of_camera_man, photo
 
 from etiquette.core.presence.records import Box, Detection
 from etiquette.core.presence.roi import Roi, sighting
+
+from factories.scenes import detector, face_of_camera_man, photo
 
 LEFT_HALF = Roi(((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)))
 RIGHT_HALF = Roi(((0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)))
