@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench models clean system-deps
+.PHONY: demo test lint bench models clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,15 @@ system-deps:
 		echo "system packages installed: $(SYSTEM_PACKAGES)"; \
 	fi
 
-# The whole test suite (real model, real audio, real PostgreSQL and browser).
-test: models system-deps
+# The linters the project configures (pyproject.toml): ruff, mypy (strict) and import-linter,
+# which keeps the arrows of README's "Architecture" from ever existing.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts recordings_sample
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The linters, then the whole test suite (real model, real audio, real PostgreSQL and browser).
+test: lint models system-deps
 	$(BIN)/python -m pytest -q tests
 
 # The whole benchmark: accuracy, speed and memory of batch (benchmarks/results.*), the

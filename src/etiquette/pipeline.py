@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,8 +80,8 @@ def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],
 
 
 def recording_start(path: Path, duration_s: float) -> datetime:
-    """When a recording began, taken as its modification time (when it was closed) less its length."""
-    return datetime.fromtimestamp(path.stat().st_mtime - duration_s, tz=timezone.utc)
+    """When a recording began: its modification time (when it was closed) less its length."""
+    return datetime.fromtimestamp(path.stat().st_mtime - duration_s, tz=UTC)
 
 
 class SpeechPipeline:

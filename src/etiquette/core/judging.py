@@ -26,7 +26,8 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
     """One utterance's forbidden-phrase incidents, the required phrases it said, and the hits
     its context excluded (what live judges the moment an utterance is transcribed)."""
     found, excluded = matcher.forbidden(transcript, check)
-    incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at) for rule, hit in found]
+    incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at)
+                 for rule, hit in found]
     required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
     return incidents, required, list(excluded)
 

@@ -133,13 +133,15 @@ def _align(phrase: str, said: str, readings: Readings) -> list[_Alignment]:
         slot = p == SLOT
         row, prev = cost[i], cost[i - 1]
         for j in range(n + 1):
-            best, step = prev[j] + (0.0 if slot else MISSING), (i - 1, j, 0.0 if slot else MISSING, "")
+            skip = 0.0 if slot else MISSING
+            best, step = prev[j] + skip, (i - 1, j, skip, "")
             if j:
                 c = SLOT_CHAR if slot else substitution_cost(said[j - 1], p, readings)
                 if prev[j - 1] + c < best:
                     best, step = prev[j - 1] + c, (i - 1, j - 1, c, said[j - 1])
                 extra = SLOT_CHAR if slot else EXTRA
-                if (i < m or slot) and row[j - 1] + extra < best and (not slot or _run(back, i, j - 1) < SLOT_MAX):
+                if ((i < m or slot) and row[j - 1] + extra < best
+                        and (not slot or _run(back, i, j - 1) < SLOT_MAX)):
                     best, step = row[j - 1] + extra, (i, j - 1, extra, said[j - 1])
             row[j] = best
             back[i][j] = step
@@ -149,7 +151,8 @@ def _align(phrase: str, said: str, readings: Readings) -> list[_Alignment]:
         # a local minimum over end positions is one candidate occurrence
         # (on a plateau the earliest end: a different sound costs what a missing one does, and
         # the shorter match is the one that does not run into the next clause)
-        if last_row[j] < inf and last_row[j] < last_row[j - 1] and (j == n or last_row[j] <= last_row[j + 1]):
+        here = last_row[j]
+        if here < inf and here < last_row[j - 1] and (j == n or here <= last_row[j + 1]):
             results.append(_backtrack(back, phrase, m, j, last_row[j]))
     return [r for r in results if r is not None]
 
@@ -208,7 +211,8 @@ def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = NO_
     """Every occurrence of the patterns in `text` that scores its pattern's min_score."""
     positions = _text_positions(text)
     said = "".join(text[i] for i in positions)
-    said_fuzzy = set().union(*(_token(c, readings.get(c, ())).fuzzy for c in said)) if said else set()
+    said_fuzzy = (set().union(*(_token(c, readings.get(c, ())).fuzzy for c in said)) if said
+                  else set())
     hits: list[PhraseHit] = []
     for pattern in patterns:
         phrase = pattern.chars
@@ -216,7 +220,8 @@ def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = NO_
         if not sounds:
             continue
         # Each phrase sound absent from the text costs at least SIMILAR: skip hopeless patterns.
-        absent = sum(1 for ch in sounds if not (_token(ch, readings.get(ch, ())).fuzzy & said_fuzzy))
+        absent = sum(1 for ch in sounds
+                     if not (_token(ch, readings.get(ch, ())).fuzzy & said_fuzzy))
         if 1 - absent * SIMILAR / len(sounds) < pattern.min_score:
             continue
         for a in _align(phrase, said, readings):
@@ -289,8 +294,9 @@ class PhraseMatcher:
         self._forbidden = {r.id: r for r in rules.forbidden}
         self._required = {r.id: r for r in rules.required}
         self._forbidden_patterns = [p for r in rules.forbidden for p in _patterns(r, m.min_score)]
-        self._near_miss_patterns = [replace(p, min_score=min(p.min_score, m.acoustic_check_min_score))
-                                    for p in self._forbidden_patterns] if m.acoustic_check_min_score else []
+        near = m.acoustic_check_min_score
+        self._near_miss_patterns = [replace(p, min_score=min(p.min_score, near))
+                                    for p in self._forbidden_patterns] if near else []
         self._min_score = {p.rule_id: p.min_score for p in self._forbidden_patterns}
         self._required_patterns = [p for r in rules.required
                                    for p in _patterns(r, m.required_min_score)]
@@ -309,7 +315,8 @@ class PhraseMatcher:
         text = transcript.text
         found: list[tuple[ForbiddenRule, PhraseHit]] = []
         excluded: list[ExcludedHit] = []
-        patterns = self._near_miss_patterns if check and self._near_miss_patterns else self._forbidden_patterns
+        patterns = (self._near_miss_patterns if check and self._near_miss_patterns
+                    else self._forbidden_patterns)
         candidates: dict[str, list[PhraseHit]] = {}
         for hit in occurrences(text, patterns, self._readings):
             if transcript.speaker in self._forbidden[hit.rule_id].speakers:
@@ -367,8 +374,9 @@ class PhraseMatcher:
         limit = self.rules.matching.acoustic_check_max_loss
         if loss is None or loss > limit:
             return None
-        return replace(hit, explanation=f"{hit.explanation}；声学复核通过：以「{hit.variant}」代入后"
-                                        f"似然仅降低 {max(loss, 0):.1f}（上限 {limit:.1f}）")
+        why = (f"声学复核通过：以「{hit.variant}」代入后似然仅降低 {max(loss, 0):.1f}"
+               f"（上限 {limit:.1f}）")
+        return replace(hit, explanation=f"{hit.explanation}；{why}")
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
         """Required phrases said by a speaker the rule applies to."""

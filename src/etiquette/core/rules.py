@@ -29,8 +29,10 @@ class ExpectedAt(StrEnum):
 
 
 class Matching(_Strict):
-    min_score: float = Field(0.82, ge=0.5, le=1.0, description="default threshold of forbidden phrases")
-    required_min_score: float = Field(0.72, ge=0.3, le=1.0, description="threshold of required phrases")
+    min_score: float = Field(0.82, ge=0.5, le=1.0,
+                             description="default threshold of forbidden phrases")
+    required_min_score: float = Field(0.72, ge=0.3, le=1.0,
+                                      description="threshold of required phrases")
     exclusion_min_score: float = Field(0.85, ge=0.5, le=1.0, description="threshold of exclusions")
     acoustic_check_min_score: float | None = Field(
         0.6, ge=0.3, le=1.0, description="near misses from this score up are checked against the "
@@ -50,7 +52,8 @@ class Matching(_Strict):
     @model_validator(mode="after")
     def _readings_are_pinyin(self) -> Matching:
         for char, readings in self.readings.items():
-            if len(char) != 1 or not all(r.isascii() and r.isalpha() and r.islower() for r in readings):
+            plain = all(r.isascii() and r.isalpha() and r.islower() for r in readings)
+            if len(char) != 1 or not plain:
                 raise ValueError(f"readings: {char!r} must be one character with toneless pinyin")
         return self
 
@@ -123,8 +126,10 @@ class ContextRules(_Strict):
 
 
 class SessionRules(_Strict):
-    greeting_within_s: float = Field(30.0, gt=0, description="greeting expected this soon after the start")
-    farewell_within_s: float = Field(30.0, gt=0, description="farewell expected this close to the end")
+    greeting_within_s: float = Field(30.0, gt=0,
+                                     description="greeting expected this soon after the start")
+    farewell_within_s: float = Field(30.0, gt=0,
+                                     description="farewell expected this close to the end")
     end_after_silence_s: float = Field(
         45.0, gt=0, description="live: a window quiet this long has finished its session")
 
@@ -206,7 +211,8 @@ class RuleSet(_Strict):
             seen.add(rule.id)
         for rule in self.forbidden:
             if rule.group not in self.groups:
-                raise ValueError(f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
+                raise ValueError(
+                    f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
         # A model validator's error has no location of its own: the message carries the key path.
         required = [r.id for r in self.required]
         refs = [(f"groups -> {number} -> instead", group.instead)

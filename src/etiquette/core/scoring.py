@@ -30,7 +30,9 @@ from etiquette.core.records import IncidentKind, Severity
 from etiquette.core.rules import load_yaml_model, parse_yaml_model
 
 DEFAULT_SCHEME = Path(__file__).resolve().parents[3] / "rules" / "scoring.yaml"
-Status = Literal["confirmed", "appealed"]  # the statuses a scheme may count; never pending/dismissed
+# The statuses a scheme may count; never pending or dismissed.
+Status = Literal["confirmed", "appealed"]
+COUNTED_BY_DEFAULT: tuple[Status, ...] = ("confirmed", "appealed")
 RuleId = str
 
 
@@ -65,13 +67,15 @@ class EscalationStep(_Strict):
 class Bonuses(_Strict):
     commendation: float = Field(0, ge=0, le=100, description="points per commendation a "
                                                              "supervisor records (群众表扬、锦旗…)")
-    max_per_month: float = Field(0, ge=0, le=100, description="at most this many bonus points a month")
+    max_per_month: float = Field(0, ge=0, le=100,
+                                 description="at most this many bonus points a month")
 
 
 class RedFlagRule(_Strict):
     top_n: int | None = Field(None, ge=1, le=1000, description="at most this many per center "
                                                                 "(ties at the cut all included)")
-    min_score: float | None = Field(None, ge=0, le=1000, description="a red flag scores at least this")
+    min_score: float | None = Field(None, ge=0, le=1000,
+                                    description="a red flag scores at least this")
     disqualifying_severities: list[Severity] = Field(
         default_factory=lambda: [Severity.CRITICAL],
         description="a window with a counted incident of these severities is no red flag")
@@ -86,9 +90,10 @@ class RedFlagRule(_Strict):
 class ScoringScheme(_Strict):
     version: str = Field(min_length=1, max_length=64)
     source: str = ""
-    base: float = Field(100, gt=0, le=1000, description="each window's score at the start of a month")
+    base: float = Field(100, gt=0, le=1000,
+                        description="each window's score at the start of a month")
     floor: float = Field(0, ge=0, description="scores never go below this")
-    counted_statuses: list[Status] = Field(default_factory=lambda: ["confirmed", "appealed"])
+    counted_statuses: list[Status] = Field(default_factory=lambda: list(COUNTED_BY_DEFAULT))
     deductions: Deductions = Field(default_factory=Deductions)
     escalation: list[EscalationStep] = Field(default_factory=list)
     bonuses: Bonuses = Field(default_factory=Bonuses)
@@ -208,7 +213,8 @@ def score_all(scheme: ScoringScheme, subjects: Iterable[K], facts: Mapping[K, Se
     return {s: score(scheme, facts.get(s, ()), praised.get(s, 0)) for s in subjects}
 
 
-def red_flags(rule: RedFlagRule, scores: Mapping[K, float], disqualified: Iterable[K] = ()) -> list[K]:
+def red_flags(rule: RedFlagRule, scores: Mapping[K, float],
+              disqualified: Iterable[K] = ()) -> list[K]:
     """The subjects (of one center) the rule makes red flags, best first.
 
     `disqualified`: those with a counted incident of a disqualifying severity in the period.
@@ -309,7 +315,8 @@ class Period:
             return cls("quarter", int(q.group(1)), int(q.group(2)))
         if (y := YEAR.match(text)) and 2000 <= int(y.group(1)) <= 2999:
             return cls("year", int(y.group(1)), 0)
-        raise ValueError(f"not a period: {text!r} (a month 2026-11, a quarter 2026-Q4 or a year 2026)")
+        raise ValueError(
+            f"not a period: {text!r} (a month 2026-11, a quarter 2026-Q4 or a year 2026)")
 
     def __str__(self) -> str:
         if self.kind == "month":

@@ -39,7 +39,8 @@ def session_of(speech: Sequence[Utterance | Transcript]) -> Session | None:
 
 def _due_window(rules: RuleSet, rule: RequiredRule, session: Session) -> tuple[float, float]:
     if rule.expected_at == ExpectedAt.SESSION_START:
-        return session.start_s, min(session.end_s, session.start_s + rules.session.greeting_within_s)
+        return session.start_s, min(session.end_s,
+                                    session.start_s + rules.session.greeting_within_s)
     return max(session.start_s, session.end_s - rules.session.farewell_within_s), session.end_s
 
 

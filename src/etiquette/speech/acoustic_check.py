@@ -58,7 +58,8 @@ class AcousticVerifier:
         return float(np.sum(np.log(probs)))
 
     def loss(self, audio: np.ndarray, transcript: str, start: int, end: int, phrase: str) -> float:
-        """How much less likely (nats) the transcript becomes with [start, end) replaced by `phrase`."""
+        """How much less likely (nats) the transcript becomes with [start, end) replaced by
+        `phrase`."""
         candidate = transcript[:start] + phrase.replace("，", ",") + transcript[end:]
         loss = self.log_likelihood(audio, transcript) - self.log_likelihood(audio, candidate)
         logger.debug("acoustic check %r -> %r: loss %.2f", transcript, candidate, loss)

@@ -109,7 +109,8 @@ def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
 class Recogniser:
     """One loaded Whisper model, shared by every window and thread of a process."""
 
-    def __init__(self, options: RecogniserOptions | None = None, guard: Guard | None = None) -> None:
+    def __init__(self, options: RecogniserOptions | None = None,
+                 guard: Guard | None = None) -> None:
         from faster_whisper import WhisperModel
 
         self.options = options or RecogniserOptions()
@@ -155,7 +156,7 @@ class Recogniser:
         # Whisper writes text on digital silence ("你不认识…"); an utterance with no signal is
         # no speech, whatever cut it out.
         audible = [u for u in utterances if float(np.sqrt(np.mean(u.audio ** 2))) > SILENCE_RMS]
-        heard = dict(zip(map(id, audible), self._transcribe(audible)))
+        heard = dict(zip(map(id, audible), self._transcribe(audible), strict=True))
         # Whisper now and then skips a whole utterance of a packed input (measured: 急什么，忙着呢
         # came back empty beside two others and whole alone). Speech that gave no text at all is
         # decoded again among other neighbours, 1 s apart (one input for all of them, not one
@@ -164,7 +165,8 @@ class Recogniser:
             missed = [u for u in audible if not heard[id(u)].words and not heard[id(u)].dropped]
             if len(audible) == 1 or not missed:
                 break
-            heard.update(zip(map(id, missed), self._transcribe(missed, alone, gap_s=1.0)))
+            heard.update(zip(map(id, missed), self._transcribe(missed, alone, gap_s=1.0),
+                               strict=True))
         return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
                                                u.start_s, u.end_s, ()) for u in utterances]
 
@@ -180,7 +182,8 @@ class Recogniser:
         starts = np.array([p.start_s for p in placed])
         ends = starts + np.array([p.utterance.duration_s for p in placed])
         for seg in segments:
-            if seg.no_speech_prob > o.no_speech_threshold and seg.avg_logprob < o.log_prob_threshold:
+            silent = seg.no_speech_prob > o.no_speech_threshold
+            if silent and seg.avg_logprob < o.log_prob_threshold:
                 logger.debug("dropping silent segment %r", seg.text)
                 continue
             for w in seg.words or []:
@@ -198,10 +201,11 @@ class Recogniser:
                 u = p.utterance
                 start = u.start_s + max(0.0, w.start - p.start_s)
                 end = u.start_s + min(u.duration_s, max(0.0, w.end - p.start_s))
-                words[k].append(Word(w.word, round(float(start), 3), round(float(max(start, end)), 3),
+                words[k].append(Word(w.word, round(float(start), 3),
+                                     round(float(max(start, end)), 3),
                                      round(float(w.probability), 3)))
         result = []
-        for p, ws in zip(placed, words):
+        for p, ws in zip(placed, words, strict=True):
             u = p.utterance
             kept, dropped = clean_words(ws, self.guard, o.initial_prompt)
             result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
@@ -218,7 +222,8 @@ def _trimmed_pipeline() -> type:
     from faster_whisper import BatchedInferencePipeline
 
     class TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
-        def forward(self, features: np.ndarray, tokenizer: Any, chunks_metadata: list[dict[str, Any]],
+        def forward(self, features: np.ndarray, tokenizer: Any,
+                    chunks_metadata: list[dict[str, Any]],
                     options: Any) -> Any:
             full = features.shape[-1]
             per_s = self.model.frames_per_second

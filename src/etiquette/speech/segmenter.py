@@ -59,7 +59,8 @@ def _speech_spans(audio: np.ndarray, options: SegmenterOptions) -> list[tuple[in
 def _frame_db(audio: np.ndarray) -> np.ndarray:
     n = len(audio) // _FRAME
     frames = audio[: n * _FRAME].reshape(n, _FRAME).astype(np.float64)
-    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    db: np.ndarray = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    return db
 
 
 def _dominant_runs(own_db: np.ndarray, other_db: np.ndarray, span: tuple[int, int],
@@ -72,7 +73,7 @@ def _dominant_runs(own_db: np.ndarray, other_db: np.ndarray, span: tuple[int, in
     runs: list[list[int]] = []
     for i in np.flatnonzero(mask):
         if runs and i - runs[-1][1] <= gap:
-            runs[-1][1] = i + 1
+            runs[-1][1] = int(i) + 1
         else:
             runs.append([int(i), int(i) + 1])
     pad = options.speech_pad_ms * SAMPLE_RATE // 1000
@@ -247,7 +248,7 @@ class StreamSegmenter:
             self._base += drop
         return sorted(out, key=lambda u: (u.start_s, u.channel))
 
-    def _track(self, ch: int, probs: Sequence[float], at: int) -> None:
+    def _track(self, ch: int, probs: np.ndarray, at: int) -> None:
         """Silero's own hysteresis: a pause begins at the first frame below the end-of-speech
         threshold and lasts until a frame reaches the speech threshold again. Only where to
         cut is decided here; the utterances themselves come from `_channel_utterances`."""

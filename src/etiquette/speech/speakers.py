@@ -1,6 +1,7 @@
 """Who spoke, on a window with one microphone: staff or citizen, with a confidence and a reason.
 
-A stereo window knows its speakers by microphone (`etiquette.speech.segmenter`); a mono one does not, and
+A stereo window knows its speakers by microphone (`etiquette.speech.segmenter`); a mono one does
+not, and
 every utterance used to count as the staff's, so a citizen's 我不知道 was flagged against the
 staff member. Four kinds of evidence are weighed here, each measured in
 benchmarks/speakers_results.md:

@@ -53,7 +53,7 @@ class Guard:
                 found.append((start, start + len(prompt)))
                 start = text.find(prompt, start + len(prompt))
         # Units up to a short sentence: base models loop on whole phrases ("I open 墨水,").
-        loop = re.compile(r"(.{1,16}?)\1{%d,}" % self.max_repeats, re.S)
+        loop = re.compile(r"(.{1,16}?)\1{" + str(self.max_repeats) + ",}", re.S)
         for m in loop.finditer(text):
             found.append((m.start() + len(m.group(1)), m.end()))  # keep the first occurrence
         return found

@@ -131,7 +131,7 @@ def read_media(path: str | Path, sample_fps: float,
         if video is None and not container.streams.audio:
             raise VideoError("文件中没有音轨也没有视频轨 (no audio or video track)")
         # The pictures' own duration where the header has it: the audio may run longer.
-        if video is not None and video.duration is not None:
+        if video is not None and video.duration is not None and video.time_base is not None:
             header_s: float | None = float(video.duration * video.time_base)
         else:
             header_s = container.duration / av.time_base if container.duration else None
@@ -145,7 +145,8 @@ def read_media(path: str | Path, sample_fps: float,
         sink = _AudioSink(int(audio.codec_context.channels or 1)) if audio else None
         if video is not None:
             video.thread_type = "AUTO"
-        t0 = float(video.start_time * video.time_base) if video and video.start_time else 0.0
+        t0 = (float(video.start_time * video.time_base)
+              if video and video.start_time and video.time_base else 0.0)
         sampler = Sampler(sample_fps)
         frame_s = 1.0 / info.fps if info.fps else 0.0
         video_end, sampled, bad, first_bad = 0.0, 0, 0, None
@@ -154,7 +155,7 @@ def read_media(path: str | Path, sample_fps: float,
                 if packet.stream is audio:
                     try:
                         for af in packet.decode():
-                            assert sink is not None
+                            assert sink is not None and isinstance(af, av.AudioFrame)
                             sink.add(af)
                     except av.error.InvalidDataError:
                         continue  # as faster-whisper: a damaged audio frame is skipped
@@ -169,6 +170,7 @@ def read_media(path: str | Path, sample_fps: float,
                     first_bad = first_bad if first_bad is not None else (at, str(e))
                     continue
                 for vf in pictures:
+                    assert isinstance(vf, av.VideoFrame)  # demuxed from the video stream
                     if vf.is_corrupt:
                         bad += 1
                         first_bad = first_bad if first_bad is not None else (at, "corrupt frame")
