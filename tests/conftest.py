@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 import yaml
 
@@ -7,6 +9,7 @@ from etiquette.core.matching import PhraseMatcher
 from etiquette.core.rules import RuleSet, load_rules
 
 from factories import SAMPLES
+from factories.microphone import PipeSource, PulseServer, pipe_sources, pulse_server
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,17 @@ def recogniser():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def expected_samples() -> dict[str, list[dict]]:
     return yaml.safe_load((SAMPLES / "expected.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[PulseServer]:
+    """A PulseAudio server for this test session; this process's PortAudio talks to it."""
+    with pulse_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pipe_source(pulse: PulseServer) -> Iterator[Callable[..., PipeSource]]:
+    """Makes pipe sources (microphones) win1, win2, …; gone when the test ends."""
+    with pipe_sources(pulse) as make:
+        yield make

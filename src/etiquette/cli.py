@@ -17,16 +17,17 @@ from rich.table import Table
 from etiquette.batch import BatchReport, JsonlSink, collect, run_batch
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
 from etiquette.core.rules import RulesError, load_rules
-from etiquette.live import capture
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
 from etiquette.service.cli import serve, users_app
 from etiquette.service.report_cli import report
 from etiquette.sinks.http import HttpSink, PostReport, TeeSink
+from etiquette.speech import devices as audio_devices
 from etiquette.speech.audio import VIDEO_SUFFIXES
 from etiquette.speech.recogniser import RecogniserOptions, threads_per_job
 from etiquette.speech.segmenter import SegmenterOptions
+from etiquette.vision import devices as video_devices
 from etiquette.vision.detector import DetectorError
 from etiquette.vision.watcher import PresenceOptions
 
@@ -224,18 +225,18 @@ def devices(
     """列出本机的音频输入（麦克风）和视频输入（摄像头），及其在站点配置中的写法。"""
     audio_error = None
     try:
-        audio = capture.list_audio_inputs()
-    except capture.AudioBackendError as e:
+        audio = audio_devices.list_audio_inputs()
+    except audio_devices.AudioBackendError as e:
         audio, audio_error = [], str(e)
-    pulse = (capture.list_pulse_sources()
+    pulse = (audio_devices.list_pulse_sources()
              if any(d.name == "pulse" for d in audio) else [])
-    video = capture.list_video_inputs()
+    video = video_devices.list_video_inputs()
     if as_json:
         import json
         from dataclasses import asdict
 
         typer.echo(json.dumps({"audio": [asdict(d) for d in audio], "audio_error": audio_error,
-                               "pulse_sources": [f"{capture.PULSE_PREFIX}{s}" for s in pulse],
+                               "pulse_sources": [f"{audio_devices.PULSE_PREFIX}{s}" for s in pulse],
                                "video": [asdict(v) for v in video]}, ensure_ascii=False))
         return
     out = Console(width=None if sys.stdout.isatty() else 160)
@@ -251,7 +252,7 @@ def devices(
             table.add_row(str(d.index), d.name, str(d.channels), f"{d.default_samplerate:.0f}",
                           d.hostapi)
         for source in pulse:
-            table.add_row("", f"{capture.PULSE_PREFIX}{source}", "", "", "PulseAudio 音源")
+            table.add_row("", f"{audio_devices.PULSE_PREFIX}{source}", "", "", "PulseAudio 音源")
         out.print(table)
     if video:
         table = Table(title="视频输入", title_justify="left")

@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from factories.service import MASTERDATA, PASSWORD, ROLE_USERS, Api
 from sqlalchemy.orm import Session, sessionmaker
 
 from etiquette.service.core.config import Settings
@@ -28,6 +27,9 @@ from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate
 from etiquette.service.services import masterdata, users
 from etiquette.service.services.access import SYSTEM_CLI
 
+from factories.service import MASTERDATA, PASSWORD, ROLE_USERS, Api
+from factories.system import unavailable
+
 # ---------------------------------------------------------------- PostgreSQL
 
 
@@ -35,13 +37,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def unavailable(reason: str) -> None:
-    """Skip where a developer lacks a system package; in CI (which installs it) that is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def pg_bin() -> Path | None:

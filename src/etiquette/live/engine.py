@@ -24,7 +24,6 @@ import numpy as np
 
 from etiquette.core.records import Incident
 from etiquette.health import HealthCallback, HealthEvent, HealthState, log_health
-from etiquette.live.capture import AudioSource, CaptureStats, FileReplay, MicrophoneCapture
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
@@ -33,7 +32,10 @@ from etiquette.live.window import WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
 from etiquette.sinks.outbox import Outbox
 from etiquette.speech.audio import AudioError
+from etiquette.speech.microphone import MicrophoneCapture
 from etiquette.speech.recogniser import Recogniser
+from etiquette.speech.replay import FileReplay
+from etiquette.speech.sources import AudioSource, CaptureStats
 
 if TYPE_CHECKING:
     from etiquette.core.presence.records import PresenceEvent

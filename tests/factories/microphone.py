@@ -4,6 +4,7 @@ PortAudio reaches PulseAudio through ALSA's "pulse" device (libasound2-plugins),
 `MicrophoneCapture(device="pulse:winN")` records source winN exactly as it would a microphone;
 a site.yaml names a PulseAudio source the same way. (Plain `device="pulse"` with
 PULSE_SOURCE=winN in the environment works too, but only one source per process.)
+The `pulse` and `pipe_source` fixtures (tests/conftest.py) hand these to the tests.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pytest
-from service.conftest import unavailable
 
 from etiquette.core.records import SAMPLE_RATE
-from etiquette.live.capture import refresh_devices
+from etiquette.speech.devices import refresh_devices
+
+from factories.system import unavailable
 
 CHUNK_S = 0.1
 
@@ -200,9 +202,9 @@ def _start_pulse(root: Path) -> PulseServer:
     raise AssertionError("unreachable")
 
 
-@pytest.fixture(scope="session")
-def pulse() -> Iterator[PulseServer]:
-    """A PulseAudio server for this test session; this process's PortAudio talks to it."""
+@contextmanager
+def pulse_server() -> Iterator[PulseServer]:
+    """A PulseAudio server that this process's PortAudio talks to while the block runs."""
     if not list(Path("/usr/share/alsa/alsa.conf.d").glob("*pulse*")):
         unavailable("ALSA's PulseAudio plugin is not installed: `make system-deps` installs "
                     "Debian's libasound2-plugins")
@@ -228,10 +230,10 @@ def pulse() -> Iterator[PulseServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def pipe_source(pulse: PulseServer) -> Iterator[Callable[..., PipeSource]]:
+@contextmanager
+def pipe_sources(pulse: PulseServer) -> Iterator[Callable[..., PipeSource]]:
     """Makes loaded pipe sources win1, win2, … (`channels`: 2 by default); each is unloaded
-    and its feeders stopped when the test ends."""
+    and its feeders stopped when the block ends."""
     made: list[PipeSource] = []
 
     def make(channels: int = 2) -> PipeSource:
@@ -241,6 +243,8 @@ def pipe_source(pulse: PulseServer) -> Iterator[Callable[..., PipeSource]]:
         made.append(source)
         return source
 
-    yield make
-    for source in made:
-        source.close()
+    try:
+        yield make
+    finally:
+        for source in made:
+            source.close()

@@ -1,225 +1,24 @@
-"""Audio in for the live pipeline: a microphone through PortAudio, or a recording replayed.
-
-Both are `AudioSource`s: float32 blocks of shape (frames, channels) at 16 kHz
-(`records.SAMPLE_RATE`), in arrival order, with no silent gaps. Sample n of a source was heard
-at `stats.started_at + n / 16000` s, so the engine maps sample counts to absolute UTC times:
-a microphone that was down (or a reader that fell behind) is delivered as silence of the same
-length, counted in the stats, rather than skipped.
-
-Naming a microphone (`device`, as in a site.yaml):
-  - a PortAudio input by index, or by a part of its name as `etiquette devices` prints it
-    (sounddevice matches substrings: "USB Audio", "hw:1,0"); an ALSA card's name survives
-    replugging where its number may not.
-  - "pulse:<source>": the PulseAudio source <source> (`pactl list short sources`) through
-    ALSA's "pulse" device (Debian's libasound2-plugins). Several windows can each name their
-    own source. Plain "pulse" records PulseAudio's default source (or $PULSE_SOURCE).
-    Set `rescue-streams = no` in the PulseAudio daemon.conf: otherwise, when a window's source
-    disappears, PulseAudio moves its recording to the default source, possibly another
-    window's microphone, and nothing here can notice.
-"""
+"""One window's microphone as an `AudioSource`: a PortAudio input stream, kept open whatever
+the device does. How a site.yaml names the device: `speech.devices`."""
 
 from __future__ import annotations
 
 import logging
-import math
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+import av
 import numpy as np
 
 from etiquette.core.records import SAMPLE_RATE
 from etiquette.health import HealthCallback, HealthReporter, HealthState
-from etiquette.speech.audio import read_audio
+from etiquette.speech import devices
+from etiquette.speech.sources import MIN_DBFS, CaptureStats, channel_dbfs
 
-logger = logging.getLogger("etiquette.live.capture")
-
-MIN_DBFS = -120.0  # the level of digital silence (log of zero), so metrics stay finite
-PULSE_PREFIX = "pulse:"
-
-
-# ---------------------------------------------------------------- the interface
-
-
-@dataclass(frozen=True)
-class CaptureStats:
-    """What the metrics show about one source. Frame counts are at SAMPLE_RATE."""
-
-    samples: int  # frames delivered so far, silence for gaps included: the stream time
-    started_at: datetime | None  # UTC wall time of sample 0; None until the first block
-    channel_dbfs: tuple[float, ...]  # RMS level of each channel in the last block delivered
-    overflow_frames: int = 0  # lost because the reader fell behind a full ring (now silence)
-    input_overflows: int = 0  # blocks PortAudio flagged as overflowed in the driver
-    gap_frames: int = 0  # silence standing in for the wall time a device was down
-    reopens: int = 0  # streams reopened after a device dropped
-    state: HealthState = HealthState.OK
-
-    @property
-    def level_dbfs(self) -> float:
-        """The loudest channel of the last block."""
-        return max(self.channel_dbfs, default=MIN_DBFS)
-
-    @property
-    def stream_time_s(self) -> float:
-        return self.samples / SAMPLE_RATE
-
-    def time_of(self, sample: int) -> datetime | None:
-        """The UTC wall time at which sample `sample` (counted from 0) was heard."""
-        if self.started_at is None:
-            return None
-        return self.started_at + timedelta(seconds=sample / SAMPLE_RATE)
-
-
-class AudioSource(Protocol):
-    """What the live engine reads audio from, one per window."""
-
-    window_id: str
-    channels: int  # columns of every block
-
-    def start(self) -> None: ...
-
-    def read(self, timeout_s: float) -> np.ndarray | None:
-        """The next block, float32 (frames, channels) at SAMPLE_RATE; None after `timeout_s`
-        without audio, or once `finished`."""
-        ...
-
-    def stop(self) -> None: ...
-
-    @property
-    def finished(self) -> bool:
-        """True once every block has been read and no more will come."""
-        ...
-
-    @property
-    def stats(self) -> CaptureStats: ...
-
-
-def channel_dbfs(block: np.ndarray) -> tuple[float, ...]:
-    if len(block) == 0:
-        return tuple(MIN_DBFS for _ in range(block.shape[1]))
-    rms = np.sqrt(np.mean(np.square(block, dtype=np.float64), axis=0))
-    return tuple(max(MIN_DBFS, 20.0 * math.log10(r)) if r > 0 else MIN_DBFS for r in rms)
-
-
-# ---------------------------------------------------------------- PortAudio
-
-
-class AudioBackendError(RuntimeError):
-    """PortAudio (the library sounddevice loads) is missing from this machine."""
-
-
-def _sounddevice() -> Any:
-    # Imported on first use: a file replay or a batch run must not need PortAudio installed.
-    try:
-        import sounddevice
-    except OSError as e:
-        raise AudioBackendError(f"未找到 PortAudio 库 (PortAudio library not found): {e}; "
-                                f"Debian: apt-get install libportaudio2") from e
-    return sounddevice
-
-
-_open_lock = threading.Lock()  # PortAudio opens/closes, and PULSE_SOURCE, one stream at a time
-_open_streams = 0
-
-
-def refresh_devices() -> bool:
-    """Re-scan PortAudio's device list (it is read once, when PortAudio starts), so that a
-    microphone plugged in or a sound server started since then can be opened.
-
-    Re-scanning restarts PortAudio, which would close every stream of the process, so it is
-    done only while none is open. Returns whether it was done."""
-    sd = _sounddevice()
-    with _open_lock:
-        if _open_streams:
-            return False
-        sd._terminate()
-        sd._initialize()
-        return True
-
-
-@dataclass(frozen=True)
-class AudioInput:
-    index: int  # PortAudio's, valid until the device list changes
-    name: str
-    channels: int  # most input channels
-    default_samplerate: float
-    hostapi: str  # "ALSA", "OSS", …
-
-
-@dataclass(frozen=True)
-class VideoInput:
-    path: str  # /dev/videoN: what a site.yaml names as the camera
-    name: str | None  # the driver's name for it, where the kernel gives one
-
-
-def list_audio_inputs() -> list[AudioInput]:
-    """Every PortAudio device with at least one input channel.
-
-    Raises:
-      AudioBackendError: PortAudio itself is missing.
-    """
-    sd = _sounddevice()
-    apis = [str(api["name"]) for api in sd.query_hostapis()]
-    return [AudioInput(int(d["index"]), str(d["name"]), int(d["max_input_channels"]),
-                       float(d["default_samplerate"]), apis[int(d["hostapi"])])
-            for d in sd.query_devices() if int(d["max_input_channels"]) > 0]
-
-
-def list_pulse_sources(timeout_s: float = 5.0) -> list[str]:
-    """Names of the PulseAudio sources a "pulse:<source>" device can record (no sink monitors);
-    empty without `pactl` or a running sound server."""
-    pactl = shutil.which("pactl")
-    if pactl is None:
-        return []
-    try:
-        out = subprocess.run([pactl, "list", "short", "sources"], capture_output=True, text=True,
-                             timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    if out.returncode != 0:
-        return []
-    names = [line.split("\t")[1] for line in out.stdout.splitlines() if line.count("\t") >= 1]
-    return [n for n in names if not n.endswith(".monitor")]
-
-
-def list_video_inputs(dev: Path = Path("/dev"),
-                      sysfs: Path = Path("/sys/class/video4linux")) -> list[VideoInput]:
-    """V4L2 capture devices (/dev/videoN), named from sysfs where the kernel exposes it."""
-    found = []
-    for path in sorted(dev.glob("video*"), key=lambda p: (len(p.name), p.name)):
-        if not path.name[len("video"):].isdigit():
-            continue
-        name_file = sysfs / path.name / "name"
-        try:
-            name: str | None = name_file.read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            name = None
-        found.append(VideoInput(str(path), name or None))
-    return found
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    portaudio: str | int  # what sounddevice opens
-    pulse_source: str | None  # PULSE_SOURCE while opening it
-
-
-def parse_device(device: str | int) -> DeviceSpec:
-    if isinstance(device, int):
-        return DeviceSpec(device, None)
-    device = device.strip()
-    if device.isdigit():
-        return DeviceSpec(int(device), None)
-    if device.startswith(PULSE_PREFIX) and device[len(PULSE_PREFIX):]:
-        return DeviceSpec("pulse", device[len(PULSE_PREFIX):])
-    return DeviceSpec(device, None)
+logger = logging.getLogger("etiquette.speech.microphone")
 
 
 # ---------------------------------------------------------------- the ring buffer
@@ -292,17 +91,14 @@ class _Resampler:
     mono resampler per channel so that channels are never mixed or reordered by a layout."""
 
     def __init__(self, rate: int, channels: int) -> None:
-        import av
-
         self._rate = rate
-        self._av = av
         self._channels = [av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
                           for _ in range(channels)]
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         outs = []
         for c, resampler in enumerate(self._channels):
-            frame = self._av.AudioFrame.from_ndarray(
+            frame = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(block[:, c], dtype=np.float32)[None, :], format="flt",
                 layout="mono")
             frame.sample_rate = self._rate
@@ -344,7 +140,7 @@ class MicrophoneCapture:
         self.reopen_backoff_s = reopen_backoff_s
         self.max_backoff_s = max_backoff_s
         self.stall_s = stall_s
-        self._spec = parse_device(device)
+        self._spec = devices.parse_device(device)
         self._cond = threading.Condition()
         self._ring: _Ring | None = None  # allocated at the first opening, at the device rate
         self._rate: int | None = None  # the device rate, fixed by the first opening
@@ -453,32 +249,18 @@ class MicrophoneCapture:
     # -- the supervisor
 
     def _open(self) -> Any:
-        global _open_streams
-        sd = _sounddevice()
+        sd = devices.portaudio()
         device = self._spec.portaudio
-        with _open_lock:
-            saved = os.environ.get("PULSE_SOURCE")
-            if self._spec.pulse_source is not None:
-                # libpulse reads PULSE_SOURCE when the ALSA "pulse" device opens, so each
-                # window can name its own source; the lock keeps other opens from seeing it.
-                os.environ["PULSE_SOURCE"] = self._spec.pulse_source
-            try:
-                rate = self._rate
-                if rate is None:
-                    rate = self._device_rate(sd, device)
-                # latency="high": a few hundred ms more delay costs nothing (the recogniser
-                # works seconds behind) and makes overflows in the driver rarer.
-                stream = sd.InputStream(device=device, channels=self.channels, samplerate=rate,
-                                        dtype="float32", blocksize=int(rate * self.block_s),
-                                        latency="high", callback=self._callback,
-                                        finished_callback=self._ended.set)
-            finally:
-                if self._spec.pulse_source is not None:
-                    if saved is None:
-                        os.environ.pop("PULSE_SOURCE", None)
-                    else:
-                        os.environ["PULSE_SOURCE"] = saved
-            _open_streams += 1
+        with devices.opening(self._spec):
+            rate = self._rate
+            if rate is None:
+                rate = self._device_rate(sd, device)
+            # latency="high": a few hundred ms more delay costs nothing (the recogniser works
+            # seconds behind) and makes overflows in the driver rarer.
+            stream = sd.InputStream(device=device, channels=self.channels, samplerate=rate,
+                                    dtype="float32", blocksize=int(rate * self.block_s),
+                                    latency="high", callback=self._callback,
+                                    finished_callback=self._ended.set)
         if self._rate is None:
             self._rate = rate
             self._ring = _Ring(max(int(rate * self.ring_s), int(rate * self.block_s) * 2),
@@ -505,7 +287,6 @@ class MicrophoneCapture:
     def _close(self, stream: Any) -> None:
         """Abort, not stop: stop() drains and never returns on a stream whose PulseAudio source
         was unloaded. Bounded as well, so a driver that hangs cannot hang the supervisor."""
-        global _open_streams
 
         def close() -> None:
             for action in (stream.abort, stream.close):
@@ -520,8 +301,7 @@ class MicrophoneCapture:
         if closer.is_alive():
             logger.warning("%s: PortAudio did not close the stream in 5 s; abandoning it",
                            self.window_id)
-        with _open_lock:
-            _open_streams -= 1
+        devices.closed()
 
     def _supervise(self) -> None:
         delay = self.reopen_backoff_s
@@ -532,7 +312,7 @@ class MicrophoneCapture:
             except Exception as e:  # PortAudioError, ValueError (no such device), …
                 problem = f"无法打开麦克风 (cannot open audio device) {self.device!r}: {e}"
                 if isinstance(e, ValueError):  # not in PortAudio's list: plugged in since?
-                    refresh_devices()
+                    devices.refresh_devices()
             else:
                 if opened_once:
                     self._reopens += 1
@@ -582,91 +362,11 @@ class MicrophoneCapture:
             if dropped > dropped_seen:
                 dropped_seen, dropping_since = dropped, now
                 lost = dropped / self._rate_or_default()
-                self._health.report(HealthState.DEGRADED, f"读取不及时，丢弃音频 (reader behind, "
-                                                   f"{lost:.1f} s of audio dropped so far)")
-            elif self._health.state is HealthState.DEGRADED and now - dropping_since > 2 * self.block_s:
+                self._health.report(HealthState.DEGRADED,
+                                    f"读取不及时，丢弃音频 (reader behind, "
+                                    f"{lost:.1f} s of audio dropped so far)")
+            elif (self._health.state is HealthState.DEGRADED
+                  and now - dropping_since > 2 * self.block_s):
                 self._health.report(HealthState.OK, "读取恢复 (reader caught up)")
         return None
 
-
-# ---------------------------------------------------------------- a recording
-
-
-class FileReplay:
-    """A recording delivered as a microphone would deliver it: block by block, each when its
-    last sample is due in real time (or at once with `realtime=False`). With `loop`, it plays
-    again after `gap_s` of silence, forever; this is how the demo replays recordings_sample/
-    and how live behaviour is tested. `start_s` begins it that far into the file (into its
-    loop gap, past the file's end), as a microphone switched on mid-conversation would.
-
-    Raises (at construction):
-      AudioError: the file cannot be decoded.
-    """
-
-    def __init__(self, window_id: str, path: str | Path, realtime: bool = True,
-                 loop: bool = False, gap_s: float = 2.0, block_s: float = 0.1,
-                 speed: float = 1.0, start_s: float = 0.0) -> None:
-        self.window_id = window_id
-        self.path = Path(path)
-        self.realtime = realtime
-        self.speed = speed  # > 1: hours of a day in minutes (soak tests); stream time stays audio time
-        self.loop = loop
-        decoded = read_audio(self.path)
-        self._audio = np.stack(decoded.channels, axis=1).astype(np.float32, copy=False)
-        self.channels = self._audio.shape[1]
-        self._period = len(self._audio) + (round(gap_s * SAMPLE_RATE) if loop else 0)
-        self._block = max(1, round(block_s * SAMPLE_RATE))
-        self._first = round(start_s * SAMPLE_RATE)  # timeline position of the first sample read
-        self._pos = self._first
-        self._origin: float | None = None
-        self._started_at: datetime | None = None
-        self._stopping = threading.Event()
-        self._dbfs = tuple(MIN_DBFS for _ in range(self.channels))
-
-    def start(self) -> None:
-        self._origin = time.monotonic()
-        self._started_at = datetime.now(UTC)
-
-    def read(self, timeout_s: float) -> np.ndarray | None:
-        if self._origin is None:
-            raise RuntimeError("replay not started")
-        if self.finished:
-            return None
-        end = self._pos + self._block
-        if not self.loop:
-            end = min(end, len(self._audio))
-        if self.realtime:
-            wait = self._origin + (end - self._first) / SAMPLE_RATE / self.speed - time.monotonic()
-            if wait > timeout_s:
-                self._stopping.wait(max(0.0, timeout_s))
-                return None
-            if wait > 0 and self._stopping.wait(wait):
-                return None
-        block = self._slice(self._pos, end)
-        self._pos = end
-        self._dbfs = channel_dbfs(block)
-        return block
-
-    def _slice(self, start: int, end: int) -> np.ndarray:
-        """Frames [start, end) of the endless timeline: the file, `gap_s` of silence, again."""
-        out = np.zeros((end - start, self.channels), np.float32)
-        pos = start
-        while pos < end:
-            offset = pos % self._period
-            n = min(end - pos, self._period - offset)
-            if offset < len(self._audio):
-                n = min(n, len(self._audio) - offset)
-                out[pos - start:pos - start + n] = self._audio[offset:offset + n]
-            pos += n
-        return out
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    @property
-    def finished(self) -> bool:
-        return self._stopping.is_set() or (not self.loop and self._pos >= len(self._audio))
-
-    @property
-    def stats(self) -> CaptureStats:
-        return CaptureStats(self._pos - self._first, self._started_at, self._dbfs)

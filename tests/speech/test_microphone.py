@@ -1,34 +1,26 @@
-"""Audio capture: what a window's microphone hears reaches the engine, in order, on time.
+"""A window's microphone: what it hears reaches the engine, in order, on time, whatever the
+device does.
 
-The microphone is a PulseAudio pipe source fed in real time (see conftest.py): PortAudio records
-it through ALSA exactly as it would a USB microphone.
+The microphone is a PulseAudio pipe source fed in real time (factories/microphone.py): PortAudio
+records it through ALSA exactly as it would a USB microphone.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
-from factories.media import DATA, speech
-from typer.testing import CliRunner
 
 from etiquette.core.records import SAMPLE_RATE
 from etiquette.health import HealthEvent, HealthState
-from etiquette.live.capture import (
-    AudioSource,
-    FileReplay,
-    MicrophoneCapture,
-    list_video_inputs,
-    parse_device,
-)
-from etiquette.speech.audio import read_audio
+from etiquette.speech.microphone import MicrophoneCapture
+from etiquette.speech.sources import AudioSource
 
-from .conftest import PipeSource
+from factories.media import speech
+from factories.microphone import PipeSource
 
 SR = SAMPLE_RATE
 
@@ -89,9 +81,6 @@ class Events:
 
     def states(self) -> list[HealthState]:
         return [e.state for e in self.events]
-
-
-# ---------------------------------------------------------------- a microphone
 
 
 def test_microphone_records_exactly_what_the_source_played(
@@ -243,120 +232,3 @@ def test_two_windows_record_their_own_sources_at_once(
             mic.stop()
     peaks = [int(np.argmax(np.abs(np.fft.rfft(a[-SR:, 0])))) for a in audio]
     assert peaks == [440, 300]
-
-
-def test_device_names() -> None:
-    assert parse_device("pulse:win1").portaudio == "pulse"
-    assert parse_device("pulse:win1").pulse_source == "win1"
-    assert parse_device("pulse").pulse_source is None
-    assert parse_device("3").portaudio == 3
-    assert parse_device("USB Audio").portaudio == "USB Audio"
-
-
-# ---------------------------------------------------------------- a recording
-
-
-@pytest.mark.parametrize("speed", [1.0, 4.0])
-def test_replay_delivers_the_file_at_real_time(speed: float) -> None:
-    """At real time, or `speed` times faster (a soak of hours in minutes)."""
-    path = DATA / "staff.flac"
-    expected = np.stack(read_audio(path).channels, axis=1)
-    replay = FileReplay("w1", path, realtime=True, speed=speed)
-    replay.start()
-    started = time.monotonic()
-    blocks = []
-    while not replay.finished:
-        block = replay.read(timeout_s=1.0)
-        if block is not None:
-            blocks.append(block)
-    took = time.monotonic() - started
-    duration = len(expected) / SR / speed
-    assert took == pytest.approx(duration, rel=0.1, abs=0.1)
-    got = np.concatenate(blocks)
-    np.testing.assert_array_equal(got, expected)
-    assert replay.stats.samples == len(expected)
-    assert replay.read(timeout_s=0.1) is None
-
-
-def test_replay_waits_no_longer_than_the_timeout() -> None:
-    replay = FileReplay("w1", DATA / "staff.flac", block_s=1.0)
-    replay.start()
-    started = time.monotonic()
-    assert replay.read(timeout_s=0.2) is None  # the first second is not over yet
-    assert time.monotonic() - started == pytest.approx(0.2, abs=0.1)
-
-
-def test_replay_loops_with_silence_between_plays() -> None:
-    path = DATA / "citizen.flac"
-    once = np.stack(read_audio(path).channels, axis=1)
-    replay = FileReplay("w1", path, realtime=False, loop=True, gap_s=0.5)
-    replay.start()
-    started = time.monotonic()
-    period = len(once) + SR // 2
-    got = np.concatenate([replay.read(timeout_s=0.1) for _ in range(2 * period // 1600 + 10)])
-    assert time.monotonic() - started < 1.0  # not paced
-    np.testing.assert_array_equal(got[:len(once)], once)
-    assert not got[len(once):period].any()
-    np.testing.assert_array_equal(got[period:period + len(once)], once)
-    assert not replay.finished
-
-
-def test_a_replay_can_begin_partway_into_its_loop() -> None:
-    """Windows replayed side by side are staggered so that they do not all speak at once."""
-    path = DATA / "citizen.flac"
-    once = np.stack(read_audio(path).channels, axis=1)
-    replay = FileReplay("w1", path, realtime=True, loop=True, gap_s=0.5, start_s=0.5)
-    replay.start()
-    started = time.monotonic()
-    got = replay.read(timeout_s=1.0)
-    assert got is not None and time.monotonic() - started < 0.3  # paced from the start point
-    period = len(once) + SR // 2
-    while len(got) < period:
-        block = replay.read(timeout_s=1.0)
-        got = got if block is None else np.concatenate([got, block])
-    np.testing.assert_array_equal(got[:len(once) - SR // 2], once[SR // 2:])
-    assert not got[len(once) - SR // 2:len(once)].any()  # the loop gap, then the file again
-    np.testing.assert_array_equal(got[len(once):len(once) + 1600], once[:1600])
-    assert replay.stats.samples == len(got)  # stream time counts from where it began
-
-
-def test_replay_of_a_file_that_is_not_audio_fails_at_once(tmp_path: Path) -> None:
-    from etiquette.speech.audio import AudioError
-
-    bad = tmp_path / "w1.wav"
-    bad.write_bytes(b"not audio at all")
-    with pytest.raises(AudioError):
-        FileReplay("w1", bad)
-
-
-# ---------------------------------------------------------------- `etiquette devices`
-
-
-def test_devices_command_lists_the_pulse_device_and_its_sources(
-        pipe_source: Callable[..., PipeSource]) -> None:
-    from etiquette.cli import app
-
-    source = pipe_source()
-    result = CliRunner().invoke(app, ["devices", "--json"])
-    assert result.exit_code == 0, result.output
-    listing = json.loads(result.output)
-    names = [d["name"] for d in listing["audio"]]
-    assert "pulse" in names
-    pulse = listing["audio"][names.index("pulse")]
-    assert pulse["channels"] > 0 and pulse["hostapi"] == "ALSA"
-    assert source.device in listing["pulse_sources"]
-    table = CliRunner().invoke(app, ["devices"])
-    assert table.exit_code == 0, table.output
-    assert "pulse" in table.output and source.device in table.output and "音频输入" in table.output
-
-
-def test_video_inputs_are_named_from_sysfs(tmp_path: Path) -> None:
-    dev, sysfs = tmp_path / "dev", tmp_path / "sys"
-    for name in ("video0", "video1", "video10", "vhci"):
-        (dev / name).parent.mkdir(parents=True, exist_ok=True)
-        (dev / name).touch()
-    (sysfs / "video0").mkdir(parents=True)
-    (sysfs / "video0" / "name").write_text("USB Camera: HD Webcam\n")
-    found = list_video_inputs(dev, sysfs)
-    assert [v.path for v in found] == [str(dev / n) for n in ("video0", "video1", "video10")]
-    assert found[0].name == "USB Camera: HD Webcam" and found[1].name is None
