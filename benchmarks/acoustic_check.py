@@ -5,11 +5,11 @@
 Every near miss the matcher asks the check about on the evaluation set (a forbidden phrase
 matched below its rule's threshold, from matching.acoustic_check_min_score up) is scored twice
 with the same decoder: against the encoding of its utterance plus 1 s of silence (what
-`etiquette.speech.acoustic_check` does) and against the utterance padded to Whisper's 30 s input (what it did
-before). A near miss is true when the labels say its rule was said in that turn. For each way:
-how many true and false near misses stand (loss ≤ matching.acoustic_check_max_loss), whether
-the two ways decide alike, and the CPU time of an encoding. Results: acoustic_check_results.json
-and a Markdown table beside it.
+`etiquette.speech.acoustic_check` does) and against the utterance padded to Whisper's 30 s
+input (what it did before). A near miss is true when the labels say its rule was said in that
+turn. For each way: how many true and false near misses stand (loss ≤
+matching.acoustic_check_max_loss), whether the two ways decide alike, and the CPU time of an
+encoding. Results: acoustic_check_results.json and a Markdown table beside it.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         utterances = [u for u in segment(read_audio(args.evalset / name), name, name)
                       if u.speaker in speech.rules.judged_speakers]
         transcripts, _ = speech.recognise(utterances)
-        for u, t in zip(utterances, transcripts):
+        for u, t in zip(utterances, transcripts, strict=True):
             asked: list[Any] = []  # what the matcher asks the check about (near misses)
-            speech.matcher.forbidden(t, check=lambda _, hit: asked.append(hit) or 0.0)
+            speech.matcher.forbidden(t, check=lambda _, hit, asked=asked: asked.append(hit) or 0.0)
             for hit in asked:
                 said = any(hit.rule_id in turn.expect and turn.start - 1 < t.end_s
                            and t.start_s < turn.end + 1 for turn in truth.turns)

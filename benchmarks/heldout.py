@@ -258,7 +258,8 @@ def summary(results: dict[str, Any]) -> list[str]:
             f"| {r['condition']} | {r['files']} | {_cell(f['precision'])} | {_cell(f['recall'])} | "
             f"{f['tp']} | {f['fp']} | {f['fn']} | {r['greeting_farewell']['accuracy']} | "
             f"{la['staff_turns_flagged']}/{la['staff_turns']} | "
-            f"{ci['turns_flagged']}/{ci['turns']} | {r['x_realtime']} | {r['date'][:10]} (beam {r['beam_size']}) |"
+            f"{ci['turns_flagged']}/{ci['turns']} | {r['x_realtime']} | "
+            f"{r['date'][:10]} (beam {r['beam_size']}) |"
         )
     return lines
 
@@ -268,7 +269,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# Held-out evaluation, half `{half}`",
         "",
-        f"Written by `python -m benchmarks.heldout --half {half}`: {setup(results['machine'], results['model'])}.",
+        f"Written by `python -m benchmarks.heldout --half {half}`: "
+        f"{setup(results['machine'], results['model'])}.",
         "The set and how it was made: `benchmarks/heldout/README.md` (sentences written from the "
         "specification without reading the rules).",
         "",
@@ -282,10 +284,12 @@ def markdown(results: dict[str, Any]) -> str:
             f"## {r['condition']}",
             "",
             f"{r['files']} recordings, {r['audio_s'] / 60:.1f} min; wall {r['wall_s']} s "
-            f"({r['x_realtime']}× real time), peak {r['peak_rss_mb']} MB, jobs {r['jobs']}, beam {r['beam_size']}."
+            f"({r['x_realtime']}× real time), peak {r['peak_rss_mb']} MB, jobs {r['jobs']}, "
+            f"beam {r['beam_size']}."
             + (f" Failed files: {len(r['failed_files'])}." if r["failed_files"] else ""),
             "",
-            f"Greeting decided correctly in {gf['greeting']:.0%} of sessions, farewell in {gf['farewell']:.0%}. "
+            f"Greeting decided correctly in {gf['greeting']:.0%} of sessions, "
+            f"farewell in {gf['farewell']:.0%}. "
             "Forbidden recall: "
             + ", ".join(f"{g} {v['found']}/{v['of']} ({v['recall']})" for g, v in rb.items())
             + ". False flags by place: "
@@ -296,7 +300,8 @@ def markdown(results: dict[str, Any]) -> str:
             "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [
-            f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {_cell(v['precision'])} | {_cell(v['recall'])} |"
+            f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | "
+            f"{_cell(v['precision'])} | {_cell(v['recall'])} |"
             for k, v in sorted(r["by_rule"].items())
         ]
         if r["session_kinds"]:
@@ -306,7 +311,8 @@ def markdown(results: dict[str, Any]) -> str:
                 "| --- | ---: | ---: | ---: | ---: | ---: |",
             ]
             lines += [
-                f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | {_cell(v['precision'])} | {_cell(v['recall'])} |"
+                f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | "
+                f"{_cell(v['precision'])} | {_cell(v['recall'])} |"
                 for k, v in r["session_kinds"].items()
             ]
         lines += [
@@ -317,7 +323,8 @@ def markdown(results: dict[str, Any]) -> str:
             "| --- | --- | ---: | --- | --- | --- |",
         ]
         lines += [
-            f"| {m['file']} | {m['rule']} | {m['at']} | {'yes' if m['paused'] else ''} | {m['script']} | {m['heard']} |"
+            f"| {m['file']} | {m['rule']} | {m['at']} | {'yes' if m['paused'] else ''} | "
+            f"{m['script']} | {m['heard']} |"
             for m in r["misses"]
         ]
         lines += [
@@ -328,7 +335,8 @@ def markdown(results: dict[str, Any]) -> str:
             "| --- | --- | ---: | --- | --- | --- |",
         ]
         lines += [
-            f"| {f['file']} | {f['rule']} | {f['at']} | {f['where']} | {f['script']} ({f['script_speaker']}) | {f['heard']} |"
+            f"| {f['file']} | {f['rule']} | {f['at']} | {f['where']} | "
+            f"{f['script']} ({f['script_speaker']}) | {f['heard']} |"
             for f in r["false_flags"]
         ]
         lines += [
@@ -339,7 +347,8 @@ def markdown(results: dict[str, Any]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {e['file']} | {e['phrase']} | {e['layout']} | {e['error']} | {e['script']} | {e['heard']} |"
+            f"| {e['file']} | {e['phrase']} | {e['layout']} | {e['error']} | "
+            f"{e['script']} | {e['heard']} |"
             for e in gf["errors"]
         ]
     return "\n".join(lines) + "\n"

@@ -14,8 +14,9 @@ session in the same second (`--in-step` starts them all at a session's start: a 
 Incidents go through the outbox to a supervision service on 127.0.0.1 (SQLite). For every
 forbidden-phrase incident the latency runs from the end of the utterance that said it (wall
 time) to the service acknowledging the incident (the outbox's 201), as the engine measures it
-for its own metrics. A configuration keeps up when the recogniser's backlog stays bounded (its lag at the end is under 5 s). CPU is
-the process's CPU seconds over wall seconds (cores busy); memory its peak resident set.
+for its own metrics. A configuration keeps up when the recogniser's backlog stays bounded (its
+lag at the end is under 5 s). CPU is the process's CPU seconds over wall seconds (cores busy);
+memory its peak resident set.
 Results: live_results.json and a Markdown table beside it.
 """
 
@@ -243,8 +244,9 @@ def memory_over_time(run: dict[str, Any], stretches: int = 5) -> list[str]:
     edges = [0.0, *(end / 10 + k * step for k in range(stretches))]
     lines = ["", f"### {run['windows']} windows: resident memory over {end * scale:.1f} {unit} of "
                  f"stream{f' ({speed:g}× real time)' if speed != 1 else ''}", "",
-             f"| stream time ({unit}) | mean (MB) | min (MB) | max (MB) |", "| --- | ---: | ---: | ---: |"]
-    for a, b in zip(edges, edges[1:]):
+             f"| stream time ({unit}) | mean (MB) | min (MB) | max (MB) |",
+             "| --- | ---: | ---: | ---: |"]
+    for a, b in zip(edges, edges[1:], strict=False):  # consecutive edges: one pair fewer
         rss = [m for t, m in points if a <= t <= b]
         if rss:
             lines.append(f"| {a * scale:.1f}–{b * scale:.1f} | {statistics.fmean(rss):.0f} | "
@@ -262,7 +264,8 @@ def _duty(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=int, action="append", help="repeatable; default 1 2 4 8 16 24 32 40")
+    parser.add_argument("--windows", type=int, action="append",
+                        help="repeatable; default 1 2 4 8 16 24 32 40")
     parser.add_argument("--seconds", type=float, default=90.0, help="real time per configuration")
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--speed", type=float, default=1.0,

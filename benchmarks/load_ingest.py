@@ -203,7 +203,8 @@ def verify(data_dir: Path, database_url: str | None, sent: dict[str, str]) -> di
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--pipelines", type=int, default=20)
     parser.add_argument("--clip-seconds", type=float, default=2.0)
@@ -230,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
            str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
     if args.database_url:
         cmd += ["--database-url", args.database_url]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -240,7 +242,8 @@ def run(args: argparse.Namespace) -> int:
             except httpx.TransportError:
                 pass
             if server.poll() is not None:
-                raise SystemExit(f"service did not start: {server.stderr.read() if server.stderr else ''}")
+                raise SystemExit("service did not start: "
+                                 f"{server.stderr.read() if server.stderr else ''}")
             time.sleep(0.2)
         per = [args.incidents // args.pipelines + (1 if i < args.incidents % args.pipelines else 0)
                for i in range(args.pipelines)]
@@ -276,7 +279,8 @@ def run(args: argparse.Namespace) -> int:
         "pipelines": args.pipelines, "incidents": args.incidents,
         "clip_bytes": len(clip(0, args.clip_seconds)), "deliberate_resends": sum(
             len(range(0, n, RESEND_EVERY)) for n in per),
-        "created": sum(t.created for t in threads), "already_stored": sum(t.already for t in threads),
+        "created": sum(t.created for t in threads),
+        "already_stored": sum(t.already for t in threads),
         "client_retries": sum(t.retries for t in threads),
         "failed": sum(len(t.failed) for t in threads),
         "wall_s": round(wall, 1), "incidents_per_s": round(args.incidents / wall, 1),
@@ -301,8 +305,10 @@ def run(args: argparse.Namespace) -> int:
         runs = json.loads(RESULTS_JSON.read_text(encoding="utf-8")) if RESULTS_JSON.exists() else {}
         runs = runs if "database" not in runs else {runs["database"]: runs}
         runs[result["database"]] = result
-        RESULTS_JSON.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        RESULTS_MD.write_text("# Ingest load test\n\n" + "\n".join(markdown(r) for r in runs.values()),
+        RESULTS_JSON.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n",
+                                encoding="utf-8")
+        RESULTS_MD.write_text("# Ingest load test\n\n"
+                              + "\n".join(markdown(r) for r in runs.values()),
                               encoding="utf-8")
     if not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -327,10 +333,13 @@ Python {r['machine']['python']}). Client and service share the machine; the serv
 | client retries (connection error, 5xx, 429) | {r['client_retries']} |
 | failed | {r['failed']} |
 | wall time | {r['wall_s']} s |
-| sustained rate | **{r['incidents_per_s']} incidents/s** ({r['requests_per_s']} requests/s, {r['mb_per_s']} MB/s of evidence) |
-| latency per request | p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms |
+| sustained rate | **{r['incidents_per_s']} incidents/s** ({r['requests_per_s']} requests/s, \
+{r['mb_per_s']} MB/s of evidence) |
+| latency per request | p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, \
+max {lat['max']} ms |
 
-Checked in the database afterwards: {c['incidents_in_db']} incidents ({c['distinct_ids_in_db']} distinct ids),
+Checked in the database afterwards: {c['incidents_in_db']} incidents \
+({c['distinct_ids_in_db']} distinct ids),
 {c['evidence_rows']} evidence rows, {c['ingest_audit_entries']} ingest audit entries; missing
 {c['missing']}, wrong clip {c['wrong_clip']}, clip file missing {c['clip_file_missing']}.
 **Lost: {r['lost']}. Duplicated: {r['duplicated']}.** Result: {'pass' if r['ok'] else 'FAIL'}.

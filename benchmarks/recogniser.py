@@ -65,9 +65,9 @@ def measure(audio: np.ndarray, beam: int, batch_size: int, threads: int, repeat:
     duration = len(audio) / SAMPLE_RATE
 
     def raw() -> int:
-        segments, _ = pipeline.transcribe(audio, language="zh", beam_size=beam, batch_size=batch_size,
-                                          word_timestamps=True, without_timestamps=False,
-                                          temperature=0.0)
+        segments, _ = pipeline.transcribe(audio, language="zh", beam_size=beam,
+                                          batch_size=batch_size, word_timestamps=True,
+                                          without_timestamps=False, temperature=0.0)
         return sum(len(s.text) for s in segments)
 
     def ours() -> int:
@@ -76,7 +76,8 @@ def measure(audio: np.ndarray, beam: int, batch_size: int, threads: int, repeat:
 
     (raw_s, raw_chars), (ours_s, ours_chars) = _fastest_in_turn([raw, ours], repeat)
     return {"beam_size": beam, "batch_size": batch_size, "threads": threads,
-            "raw_x_realtime": round(duration / raw_s, 1), "ours_x_realtime": round(duration / ours_s, 1),
+            "raw_x_realtime": round(duration / raw_s, 1),
+            "ours_x_realtime": round(duration / ours_s, 1),
             "ratio": round(raw_s / ours_s, 2), "raw_chars": raw_chars, "ours_chars": ours_chars}
 
 
@@ -94,7 +95,8 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--evalset", type=Path, default=HERE / "evalset")
     parser.add_argument("--seconds", type=float, default=420.0)
     parser.add_argument("--beam-size", type=int, action="append")
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="CTranslate2 CPU threads (default: every core)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--compute-type", default="int8",
-                        help="CTranslate2 compute type (int8 on CPU; float16 or int8_float16 on a GPU)")
+                        help="CTranslate2 compute type "
+                             "(int8 on CPU; float16 or int8_float16 on a GPU)")
     parser.add_argument("--repeat", type=_positive, default=2,
                         help="rounds; the fastest of each is reported (default 2)")
     parser.add_argument("--model", default="whisper-base")
@@ -115,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     for beam in args.beam_size or [1, 5]:
         recogniser = Recogniser(RecogniserOptions(model=args.model, device=args.device,
                                                   compute_type=args.compute_type, beam_size=beam,
-                                                  batch_size=args.batch_size, cpu_threads=args.threads))
+                                                  batch_size=args.batch_size,
+                                                  cpu_threads=args.threads))
         rows.append(measure(audio, beam, args.batch_size, args.threads, args.repeat, recogniser))
         print(rows[-1], file=sys.stderr)
     results = {"audio_s": round(len(audio) / SAMPLE_RATE, 1), "model": args.model,
@@ -137,7 +141,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {r['beam_size']} | {r['batch_size']} | {r['threads']} | {r['raw_x_realtime']} | "
               f"{r['ours_x_realtime']} | {r['ratio']} | {r['raw_chars']} / {r['ours_chars']} |"
               for r in results["rows"]]
-    lines += ["", "Where the gap comes from (the 2-core machine, 420 s): raw faster-whisper decodes "
+    lines += ["",
+              "Where the gap comes from (the 2-core machine, 420 s): raw faster-whisper decodes "
               "14 inputs; the recogniser 16 for the same speech, packed in time order with 0.5 s "
               "between utterances (the last, part-filled, encoded at its own length), then a "
               "second pass over the utterances Whisper skipped inside a packed input (5 of 114 at "

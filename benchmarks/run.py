@@ -36,7 +36,8 @@ DEFAULT_SET = HERE / "evalset"
 def _peak_rss(proc: psutil.Process, stop: threading.Event, peak: list[int]) -> None:
     while not stop.is_set():
         try:
-            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            rss = proc.memory_info().rss + sum(c.memory_info().rss
+                                               for c in proc.children(recursive=True))
             peak[0] = max(peak[0], rss)
         except psutil.Error:
             pass
@@ -68,7 +69,8 @@ def run_batch(evalset: Path, jobs: int, beam_size: int, model: str,
         said = ([json.loads(line) for line in (Path(tmp) / "transcripts.jsonl").read_text(
             encoding="utf-8").splitlines()] if transcripts else None)
     result = {"wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20, 1),
-              "incidents": incidents, "failed_files": [i for i in incidents if i["kind"] == "error"]}
+              "incidents": incidents,
+              "failed_files": [i for i in incidents if i["kind"] == "error"]}
     if said is not None:
         result["transcripts"] = said
     return result
@@ -93,8 +95,9 @@ def setup(m: dict[str, Any], model: str) -> str:
     CTranslate2 …, faster-whisper …, model `whisper-base` int8 on cpu" (or "on cuda (NVIDIA
     H200)")."""
     where = f"{m['device']} ({m['gpu']})" if m.get("gpu") else m["device"]
-    return (f"{m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, CTranslate2 {m['ctranslate2']}, "
-            f"faster-whisper {m['faster_whisper']}, model `{model}` {m['compute_type']} on {where}")
+    return (f"{m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
+            f"CTranslate2 {m['ctranslate2']}, faster-whisper {m['faster_whisper']}, "
+            f"model `{model}` {m['compute_type']} on {where}")
 
 
 def gpu_name() -> str:
@@ -165,12 +168,17 @@ def heldout_summaries() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--evalset", type=Path, default=DEFAULT_SET, help="folder with recordings and labels.yaml")
-    parser.add_argument("--jobs", type=int, action="append", help="files at a time (repeatable; default 2)")
-    parser.add_argument("--beam-size", type=int, action="append", help="beam widths (repeatable; default 5)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--evalset", type=Path, default=DEFAULT_SET,
+                        help="folder with recordings and labels.yaml")
+    parser.add_argument("--jobs", type=int, action="append",
+                        help="files at a time (repeatable; default 2)")
+    parser.add_argument("--beam-size", type=int, action="append",
+                        help="beam widths (repeatable; default 5)")
     parser.add_argument("--model", default="whisper-base")
-    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="results file (.json; .md beside it)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json",
+                        help="results file (.json; .md beside it)")
     args = parser.parse_args(argv)
 
     truths = load_labels(args.evalset / "labels.yaml")

@@ -283,8 +283,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Data: {d['sessions']} recordings ({d['stereo']} stereo ones downmixed to mono, "
         f"{d['mono']} recorded mono) of `benchmarks/evalset` and `recordings_sample`, cut by "
-        f"`etiquette.speech.segmenter` (mono path) into {d['utterances']} utterances with a labelled "
-        "speaker: "
+        f"`etiquette.speech.segmenter` (mono path) into {d['utterances']} utterances "
+        "with a labelled speaker: "
         f"{d['clean']} of one speaker ({d['clean_staff']} staff, {d['clean_citizen']} citizen) and "
         f"{d['mixed']} ({100 * d['mixed'] / d['utterances']:.0f}%) that hold both "
         "(the VAD merged a "

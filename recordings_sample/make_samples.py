@@ -48,7 +48,8 @@ SESSIONS = [
         ]),
     Session(
         file="window02_rude.flac", layout="stereo", sample_rate=44100, snr_db=None, seed=2,
-        note="greeting, then 不知道，你问别人去吧 and 急什么，忙着呢; no farewell (citizen speaks last)",
+        note="greeting, then 不知道，你问别人去吧 and 急什么，忙着呢; "
+             "no farewell (citizen speaks last)",
         turns=[
             staff("您好，请问您需要办理什么业务", required=["R-greeting"], pause=0.5),
             citizen("我想问一下公积金在哪里提取"),
@@ -62,7 +63,8 @@ SESSIONS = [
     Session(
         file="window03_citizen_rude.mp3", layout="stereo", sample_rate=16000, snr_db=25, seed=3,
         bitrate="64k",
-        note="polite staff; the citizen says forbidden-sounding things (crosstalk on the staff mic)",
+        note="polite staff; the citizen says forbidden-sounding things "
+             "(crosstalk on the staff mic)",
         turns=[
             staff("您好，请问您需要办理什么业务", required=["R-greeting"], pause=0.5),
             citizen("我不知道啊，我就想问问户口迁移怎么办", decoys=["F1-1"]),

@@ -1,4 +1,5 @@
-"""`etiquette batch` on the sample recordings: exactly the expected incidents, bad files reported."""
+"""`etiquette batch` on the sample recordings: exactly the expected incidents, bad files
+reported."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_phrase_incidents_point_at_the_second_it_was_said(sample_run, expected_s
         turn = next(e for e in expected_samples[Path(inc["source"]).name]
                     if e["rule_id"] == inc["rule_id"])
         assert turn["offset_s"] - 1.0 <= inc["offset_s"] <= inc["end_s"] <= turn["end_s"] + 1.0
-        assert inc["phrase"] in inc["explanation"] or inc["phrase"].replace("，", "") in inc["explanation"]
+        assert (inc["phrase"] in inc["explanation"]
+                or inc["phrase"].replace("，", "") in inc["explanation"])
 
 
 @pytest.mark.slow
@@ -129,7 +131,8 @@ def test_bad_files_are_reported_and_the_run_goes_on(tmp_path):
 
 def test_bad_rules_file_fails_at_start_up(tmp_path):
     bad = tmp_path / "rules.yaml"
-    bad.write_text("version: x\ngroups: {}\nforbidden: [{id: F9, group: 1, name: x}]\n", encoding="utf-8")
+    bad.write_text("version: x\ngroups: {}\nforbidden: [{id: F9, group: 1, name: x}]\n",
+                   encoding="utf-8")
     result = etiquette("batch", "recordings_sample/", "--rules", str(bad))
     assert result.returncode == 2
     assert "F9" in result.stderr and "phrases" in result.stderr

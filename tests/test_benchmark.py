@@ -27,7 +27,8 @@ def test_benchmark_writes_results_on_a_tiny_set(tmp_path):
     shutil.copy(SAMPLES / name, evalset / name)
     labels = yaml.safe_load((SAMPLES / "labels.yaml").read_text(encoding="utf-8"))
     (evalset / "labels.yaml").write_text(
-        yaml.safe_dump({"files": {name: labels["files"][name]}}, allow_unicode=True), encoding="utf-8")
+        yaml.safe_dump({"files": {name: labels["files"][name]}}, allow_unicode=True),
+        encoding="utf-8")
     out = tmp_path / "results.json"
     result = bench("run", "--evalset", str(evalset), "--out", str(out), "--jobs", "1")
     assert result.returncode == 0, result.stderr

@@ -83,7 +83,8 @@ def plan(n: int, seed: int) -> list[Session]:
     no_greet = set(rng.choice(idx, size=round(n * 0.25), replace=False).tolist())
     no_farewell = set(rng.choice(idx, size=round(n * 0.25), replace=False).tolist())
     clean = set(rng.choice(idx, size=round(n * 0.25), replace=False).tolist())
-    phone = set(rng.choice(sorted(set(idx) - no_greet), size=max(2, n // 10), replace=False).tolist())
+    phone = set(rng.choice(sorted(set(idx) - no_greet), size=max(2, n // 10),
+                           replace=False).tolist())
 
     # forbidden staff sentences: every bank entry once, spread over the non-clean sessions
     forb = list(P.STAFF_FORBIDDEN)
@@ -105,7 +106,8 @@ def plan(n: int, seed: int) -> list[Session]:
     per_cit: dict[int, list] = {i: [] for i in idx}
     for k, item in enumerate(cit):
         per_cit[stereo_idx[(k * 5 + 1) % len(stereo_idx)]].append(item)
-    specials = [("documents",), ("wait",), ("sorry_materials",), ("sorry_survey",), ("sorry_refuse",)]
+    specials = [("documents",), ("wait",), ("sorry_materials",), ("sorry_survey",),
+                ("sorry_refuse",)]
 
     sessions = []
     for i in map(int, idx):
@@ -144,7 +146,8 @@ def plan(n: int, seed: int) -> list[Session]:
         # optional events (a required special case, a phone call, neutral talk) only while the
         # session stays within its target length
         optional: list[list[tuple]] = []
-        special = specials[i % len(specials)][0] if i % 2 == 0 else ("wait" if r.random() < 0.5 else None)
+        special = (specials[i % len(specials)][0] if i % 2 == 0
+                   else ("wait" if r.random() < 0.5 else None))
         if special == "wait":
             optional.append([("s", P.WAIT, [])])
         elif special == "sorry_materials":
@@ -152,9 +155,11 @@ def plan(n: int, seed: int) -> list[Session]:
         elif special == "sorry_survey":
             optional.append([("c", "我想申请在小区门口开一家餐馆"), ("s", P.SORRY_SURVEY, [])])
         elif special == "sorry_refuse":
-            optional.append([("c", "能不能帮我把我朋友的业务也一起办了"), ("s", P.SORRY_REFUSE, [])])
+            optional.append([("c", "能不能帮我把我朋友的业务也一起办了"),
+                             ("s", P.SORRY_REFUSE, [])])
         if i in phone:
-            optional.insert(0, [("s", P.PHONE, [], 1.5), ("s", "您可以带上身份证原件直接过来办理", []),
+            optional.insert(0, [("s", P.PHONE, [], 1.5),
+                                ("s", "您可以带上身份证原件直接过来办理", []),
                                 ("s", "不好意思，让您久等了", [], 1.2)])
         target = float(r.uniform(22, 46))
         ev_s = lambda ev: sum(chars_s(e[1]) + 0.75 for e in ev)  # noqa: E731
@@ -178,8 +183,8 @@ def plan(n: int, seed: int) -> list[Session]:
                 else:
                     staff(e[1], e[2], pause=(e[3] if len(e) > 3 else None))
             if r.random() < 0.1:  # the staff member works silently for a moment
-                turns.append(Turn("staff", str(r.choice(["请稍等", "好的", "我看一下"])), staff_voice,
-                                  float(r.uniform(1.5, 3.0)), [], [], []))
+                turns.append(Turn("staff", str(r.choice(["请稍等", "好的", "我看一下"])),
+                                  staff_voice, float(r.uniform(1.5, 3.0)), [], [], []))
         # closing
         if i not in no_farewell:
             if r.random() < 0.5:
@@ -228,7 +233,8 @@ def main() -> None:
     a = ap.parse_args()
     sessions = plan(a.sessions, a.seed)
     records = generate(sessions, a.out, labels_path=None, clean="eval*")
-    bad = [f"{n}: {r['duration_s']} s" for n, r in records.items() if not 20 <= r["duration_s"] <= 60]
+    bad = [f"{n}: {r['duration_s']} s" for n, r in records.items()
+           if not 20 <= r["duration_s"] <= 60]
     if bad:
         raise SystemExit("sessions outside 20-60 s: " + ", ".join(bad))
     staff_rules: Counter = Counter()

@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                 records[session.file] = label_record(rec, script, condition, half)
                 size = (out / session.file).stat().st_size
                 print(
-                    f"[{half}/{condition} {i}/{len(todo)}] {session.file}: {rec['duration_s']:.1f} s, "
+                    f"[{half}/{condition} {i}/{len(todo)}] {session.file}: "
+                    f"{rec['duration_s']:.1f} s, "
                     f"{size / 1024:.0f} KiB ({time.time() - t0:.0f} s)",
                     file=sys.stderr,
                 )

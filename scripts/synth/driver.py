@@ -84,7 +84,8 @@ def generate(sessions: list[Session], out_dir: Path, labels_path: Path | None = 
     out_dir.mkdir(parents=True, exist_ok=True)
     if clean:  # remove audio from earlier runs that the spec no longer makes
         for old in out_dir.glob(clean):
-            if old.suffix in {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus"} and old.name not in names:
+            if (old.suffix in {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus"}
+                    and old.name not in names):
                 old.unlink()
     records: dict[str, Any] = {}
     t0 = time.time()

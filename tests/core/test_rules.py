@@ -1,4 +1,5 @@
-"""The rules file: Appendix B complete, and a malformed file fails at start-up, naming rule and field."""
+"""The rules file: Appendix B complete, and a malformed file fails at start-up, naming rule
+and field."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def _base() -> dict:
     (lambda d: d["forbidden"][0].update(severity="awful"), "forbidden[0] (F1-1) -> severity"),
     (lambda d: d["forbidden"][1].pop("phrases"), "forbidden[1] (F1-2) -> phrases"),
     (lambda d: d["forbidden"][2].update(colour="red"), "forbidden[2] (F1-3) -> colour"),
-    (lambda d: d["required"][0].update(expected_at="lunch"), "required[0] (R-greeting) -> expected_at"),
+    (lambda d: d["required"][0].update(expected_at="lunch"),
+     "required[0] (R-greeting) -> expected_at"),
     (lambda d: d["forbidden"][0].update(group=9), "group 9 is not defined"),
     (lambda d: d["forbidden"][1].update(id="F1-1"), "'F1-1' is used twice"),
     (lambda d: d["forbidden"][4].update(phrases=["  "]), "forbidden[4] (F2-2)"),
@@ -132,7 +134,8 @@ def test_rules_check_command_reports_errors(tmp_path):
 def test_extra_readings_must_be_single_characters_with_pinyin(tmp_path):
     data = _base()
     data["matching"]["readings"] = {"著呢": ["zhe"]}
-    with pytest.raises(RulesError, match=r"matching \(line \d+\): .*readings: .著呢. must be one character"):
+    with pytest.raises(RulesError,
+                       match=r"matching \(line \d+\): .*readings: .著呢. must be one character"):
         load_rules(_write(tmp_path, data))
     data["matching"]["readings"] = {"著": ["zhe2"]}
     with pytest.raises(RulesError, match="toneless pinyin"):

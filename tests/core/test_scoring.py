@@ -94,7 +94,8 @@ def test_red_flags_by_the_rule_in_the_scheme() -> None:
              "B": [fact(4, rule="F4-1", severity="critical")],        # 95 but critical
              "D": [fact(5)]}                                          # 98
     scores = score_all(scheme, ["A", "B", "C", "D", "E"], facts)
-    assert {k: s.score for k, s in scores.items()} == {"A": 93, "B": 95, "C": 100, "D": 98, "E": 100}
+    assert ({k: s.score for k, s in scores.items()}
+            == {"A": 93, "B": 95, "C": 100, "D": 98, "E": 100})
     barred = [k for k, s in scores.items() if disqualified(scheme.red_flag, s)]
     assert barred == ["B"]
     values = {k: s.score for k, s in scores.items()}
@@ -110,7 +111,8 @@ def test_red_flags_by_the_rule_in_the_scheme() -> None:
 
 
 def test_periods_and_their_months() -> None:
-    assert str(Period.parse("2026-11")) == "2026-11" and Period.parse("2026-11").label == "2026年11月"
+    assert str(Period.parse("2026-11")) == "2026-11"
+    assert Period.parse("2026-11").label == "2026年11月"
     q = Period.parse("2026-Q4")
     assert q.months == [Month(2026, 10), Month(2026, 11), Month(2026, 12)]
     assert str(q.previous()) == "2026-Q3" and str(Period.parse("2026-Q1").previous()) == "2025-Q4"
@@ -130,8 +132,10 @@ def test_weeks_of_a_month_are_monday_to_sunday_cut_at_its_edges() -> None:
     weeks = buckets(Period.parse("2026-11"), SHANGHAI)  # 1 November 2026 is a Sunday
     assert [label for label, _, _ in weeks] == ["11/1", "11/2–11/8", "11/9–11/15", "11/16–11/22",
                                                  "11/23–11/29", "11/30"]
-    assert weeks[0][1] == Month(2026, 11).start(SHANGHAI) and weeks[-1][2] == Month(2026, 12).start(SHANGHAI)
-    assert [label for label, _, _ in buckets(Period.parse("2026"), SHANGHAI)][:2] == ["2026年1月", "2026年2月"]
+    assert weeks[0][1] == Month(2026, 11).start(SHANGHAI)
+    assert weeks[-1][2] == Month(2026, 12).start(SHANGHAI)
+    assert ([label for label, _, _ in buckets(Period.parse("2026"), SHANGHAI)][:2]
+            == ["2026年1月", "2026年2月"])
 
 
 def test_the_bundled_scheme_loads() -> None:

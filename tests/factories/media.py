@@ -37,7 +37,8 @@ def mux_audio(out: Any, stream: Any, planar: np.ndarray) -> None:
 
 def write_media(path: Path, channels: list[np.ndarray], rate: int = 16000, codec: str | None = None,
                 video: bool = False) -> Path:
-    """Encode float channels (16 kHz) to `path`, resampled to `rate`, optionally with a video track."""
+    """Encode float channels (16 kHz) to `path`, resampled to `rate`, optionally with a video
+    track."""
     codec = codec or {".wav": "pcm_s16le", ".flac": "flac", ".mp3": "libmp3lame", ".m4a": "aac",
                       ".ogg": "libopus", ".mp4": "aac", ".mkv": "libopus"}[path.suffix]
     layout = "mono" if len(channels) == 1 else "stereo"
@@ -52,7 +53,8 @@ def write_media(path: Path, channels: list[np.ndarray], rate: int = 16000, codec
         mux_audio(out, stream, planar)
         if video:
             for k in range(int(n / 16000 * 10)):
-                img = av.VideoFrame.from_ndarray(np.full((48, 64, 3), k % 255, np.uint8), format="rgb24")
+                img = av.VideoFrame.from_ndarray(np.full((48, 64, 3), k % 255, np.uint8),
+                                                 format="rgb24")
                 img.pts = k
                 for packet in vs.encode(img):
                     out.mux(packet)

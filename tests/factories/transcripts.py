@@ -10,5 +10,6 @@ def said(text: str, speaker: Speaker = Speaker.STAFF, start_s: float = 0.0,
     """A transcript of `text`, one word per character spread evenly over the utterance."""
     end_s = start_s + 0.25 * len(text) if end_s is None else end_s
     step = (end_s - start_s) / max(1, len(text))
-    words = tuple(Word(c, start_s + k * step, start_s + (k + 1) * step, 0.9) for k, c in enumerate(text))
+    words = tuple(Word(c, start_s + k * step, start_s + (k + 1) * step, 0.9)
+                  for k, c in enumerate(text))
     return Transcript("test.wav", "w1", speaker, 0, start_s, end_s, words)

@@ -1,4 +1,5 @@
-"""Audio in: every container users bring, any sample rate, stereo as two microphones; bad files named."""
+"""Audio in: every container users bring, any sample rate, stereo as two microphones; bad files
+named."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The recogniser: real Whisper base on real speech, packed inputs, words back at the right second."""
+"""The recogniser: real Whisper base on real speech, packed inputs, words back at the right
+second."""
 
 from __future__ import annotations
 
@@ -132,7 +133,8 @@ def test_a_gpu_recogniser_without_ctranslate2s_cuda_libraries_names_them_before_
     missing = missing_libraries(GPU_LIBRARIES)
     if not missing:
         pytest.skip("this machine has CTranslate2's CUDA libraries")
-    with pytest.raises(ModelError, match=f"{missing[0]}.* not found; a GPU needs .*LD_LIBRARY_PATH"):
+    with pytest.raises(ModelError,
+                       match=f"{missing[0]}.* not found; a GPU needs .*LD_LIBRARY_PATH"):
         Recogniser(RecogniserOptions(device="cuda", compute_type="float16"))
 
 

@@ -18,9 +18,11 @@ LEAK = 10 ** (-14 / 20)  # the other side's voice reaches a microphone 14 dB dow
 
 def window(turns: list[tuple[str, float]], seconds: float = 9.0, leak: float = LEAK,
            noise_db: float = -55) -> DecodedAudio:
-    """A two-microphone recording: each turn (speaker, start) on its own mic, leaking into the other."""
+    """A two-microphone recording: each turn (speaker, start) on its own mic, leaking into the
+    other."""
     rng = np.random.default_rng(7)
-    mics = [rng.normal(0, 10 ** (noise_db / 20), int(seconds * RATE)).astype(np.float32) for _ in range(2)]
+    mics = [rng.normal(0, 10 ** (noise_db / 20), int(seconds * RATE)).astype(np.float32)
+            for _ in range(2)]
     for who, start in turns:
         own = 0 if who == "staff" else 1
         voice = speech(who)
@@ -58,7 +60,8 @@ def test_channels_can_be_swapped_by_configuration():
     us = segment(window([("staff", 0.5)]), "s.wav", "w1", options)
     assert [u.speaker for u in us] == [Speaker.CITIZEN]  # mic 0 is now the citizen side
     with pytest.raises(ValueError, match="staff_channel"):
-        segment(window([("staff", 0.5)]), "s.wav", "w1", SegmenterOptions(staff_channel=0, citizen_channel=0))
+        segment(window([("staff", 0.5)]), "s.wav", "w1",
+                SegmenterOptions(staff_channel=0, citizen_channel=0))
 
 
 def test_mono_and_dual_mono_speech_is_of_unknown_speaker():
@@ -77,7 +80,7 @@ def test_silence_and_noise_give_no_utterance():
     assert segment(DecodedAudio((np.zeros(RATE, np.float32),), 1), "z.wav", "w1") == []
 
 
-# ---------------------------------------------------------------- live: the same cuts, as audio arrives
+# ------------------------------------------------------------ live: the same cuts, as audio arrives
 
 
 
@@ -100,7 +103,7 @@ def test_live_segmentation_cuts_what_the_recording_would(name):
     whole = segment(audio, "live", "w1")
     live = sorted((u for u, _ in stream(audio)[0]), key=lambda u: (u.start_s, u.channel))
     assert [u.speaker for u in live] == [u.speaker for u in whole]
-    for a, b in zip(live, whole):
+    for a, b in zip(live, whole, strict=True):
         assert a.start_s == pytest.approx(b.start_s, abs=0.1)
         assert a.end_s == pytest.approx(b.end_s, abs=0.1)
         assert len(a.audio) == pytest.approx((a.end_s - a.start_s) * RATE, abs=2)

@@ -1,4 +1,5 @@
-"""Speaker attribution on one-microphone windows (etiquette.speech.speakers), on real recorded voices.
+"""Speaker attribution on one-microphone windows (etiquette.speech.speakers), on real recorded
+voices.
 
 Sessions are cut from the labelled evaluation set by its turn times (a stereo recording summed
 to mono, as one microphone hears it) and given the turns' scripted text as transcripts, so

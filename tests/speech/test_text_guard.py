@@ -16,13 +16,16 @@ def test_traditional_output_becomes_simplified():
 
 def test_subtitle_credits_are_removed():
     guard = Guard.load()
-    for credit in ["字幕由Amara.org社群提供", "请不吝点赞订阅转发打赏支持明镜与点点栏目", "谢谢观看"]:
+    for credit in ["字幕由Amara.org社群提供",
+                   "请不吝点赞订阅转发打赏支持明镜与点点栏目",
+                   "谢谢观看"]:
         kept, dropped = clean_words(words(credit), guard)
         assert kept == () and dropped
 
 
 def test_repetition_loops_keep_only_the_first_occurrence():
-    kept, dropped = clean_words(words("请收好", "的", "哀", "哀", "哀", "哀", "哀", "哀"), Guard.load())
+    kept, dropped = clean_words(words("请收好", "的", "哀", "哀", "哀", "哀", "哀", "哀"),
+                                Guard.load())
     assert "".join(w.text for w in kept) == "请收好的哀"
     kept, _ = clean_words(words("寂寞" * 20), Guard.load())
     assert "".join(w.text for w in kept) == "寂寞"
