@@ -50,10 +50,6 @@ class _Token:
     initials: frozenset[str]
     finals: frozenset[str]
 
-    @property
-    def is_slot(self) -> bool:
-        return self.char == SLOT
-
 
 def _fuzz(initial: str, final: str) -> str:
     return _FUZZY_INITIALS.get(initial, initial) + "|" + _FUZZY_FINALS.get(final, final)

@@ -44,6 +44,12 @@ def _due_window(rules: RuleSet, rule: RequiredRule, session: Session) -> tuple[f
     return max(session.start_s, session.end_s - rules.session.farewell_within_s), session.end_s
 
 
+def _staff_within(t: Transcript, start_s: float, end_s: float) -> bool:
+    """Whether `t` overlaps the span start_s..end_s and is not known to be the citizen's: speech of
+    unknown speaker may be the staff's, so it can say (or fail to say) a required phrase."""
+    return t.speaker != Speaker.CITIZEN and t.end_s > start_s and t.start_s < end_s
+
+
 def missing_phrases(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
                     hits: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
                     due: ExpectedAt | None = None) -> list[MissingPhrase]:
@@ -54,13 +60,9 @@ def missing_phrases(rules: RuleSet, session: Session, transcripts: Sequence[Tran
         if rule.missing is None or (due is not None and rule.expected_at != due):
             continue
         start, end = _due_window(rules, rule, session)
-
-        def in_window(t: Transcript) -> bool:
-            return t.speaker != Speaker.CITIZEN and t.end_s > start and t.start_s < end
-
-        if any(r.id == rule.id and in_window(t) for t, r, _ in hits):
+        if any(r.id == rule.id and _staff_within(t, start, end) for t, r, _ in hits):
             continue
-        said = " ".join(t.text for t in transcripts if in_window(t) and t.words)
+        said = " ".join(t.text for t in transcripts if _staff_within(t, start, end) and t.words)
         missing.append(MissingPhrase(rule, start, end, said))
     return missing
 

@@ -27,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from etiquette.core.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
@@ -159,12 +159,6 @@ class LivePresence:
     def last_frame_s(self) -> float | None:
         """Offset of the last frame looked at."""
         return self._last_t
-
-    @property
-    def last_frame_at(self) -> datetime | None:
-        """UTC time of the last frame looked at."""
-        started, t = self.started, self._last_t
-        return None if started is None or t is None else started + timedelta(seconds=t)
 
     @property
     def incidents(self) -> tuple[Incident, ...]:
