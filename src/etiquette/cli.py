@@ -20,7 +20,8 @@ from etiquette.core.rules import RulesError, load_rules
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
-from etiquette.service.cli import serve, users_app
+from etiquette.practice import practice_checker
+from etiquette.service.cli import serve_command, users_app
 from etiquette.service.report_cli import report
 from etiquette.sinks.http import HttpSink, PostReport, TeeSink
 from etiquette.speech import devices as audio_devices
@@ -37,7 +38,7 @@ models_app = typer.Typer(help="模型：下载、组装、校验", no_args_is_he
 rules_app = typer.Typer(help="规则：检查规则文件", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(rules_app, name="rules")
-app.command("serve")(serve)
+app.command("serve")(serve_command(practice_checker))
 app.command("run")(run)
 app.command("report")(report)
 app.add_typer(users_app, name="users")

@@ -1,5 +1,9 @@
 """The supervision service under test: a real uvicorn server on 127.0.0.1 in a thread, over a
-real SQLite file and (the same tests again) a real PostgreSQL cluster the tests start."""
+real SQLite file and (the same tests again) a real PostgreSQL cluster the tests start.
+
+The API service runs as `python -m etiquette.service` would, without the speech side (practice
+answers 503); the SQLite-only one of the browser tests is given the practice checker
+`etiquette serve` gives it (its model loads at the first practice attempt)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import pytest
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from etiquette.practice import practice_checker
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import make_engine, make_sessionmaker
 from etiquette.service.main import create_app
@@ -26,6 +31,7 @@ from etiquette.service.models import ApiKey
 from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate
 from etiquette.service.services import masterdata, users
 from etiquette.service.services.access import SYSTEM_CLI
+from etiquette.service.services.practice import PracticeChecker
 
 from factories.service import MASTERDATA, PASSWORD, ROLE_USERS, Api
 from factories.system import unavailable
@@ -131,10 +137,11 @@ class LiveService:
         return Api(self.base_url, headers={"X-API-Key": key or self.api_key})
 
 
-def start_service(settings: Settings, backend: str, port: int | None = None) -> LiveService:
+def start_service(settings: Settings, backend: str, port: int | None = None,
+                  practice: PracticeChecker | None = None) -> LiveService:
     """`port`: the one of an earlier run, to restart the same service where clients expect it."""
     engine = make_engine(settings.sqlalchemy_url)
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, practice=practice)
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             timeout_graceful_shutdown=2)
@@ -208,8 +215,9 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="session")
 def sqlite_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    """A second, SQLite-only service for the browser and schema-driven runs."""
-    live = start_service(settings_for(tmp_path_factory.mktemp("service-ui")), "sqlite")
+    """A second, SQLite-only service for the browser, practice and schema-driven runs."""
+    settings = settings_for(tmp_path_factory.mktemp("service-ui"))
+    live = start_service(settings, "sqlite", practice=practice_checker(settings))
     seed(live)
     yield live
     stop_service(live)

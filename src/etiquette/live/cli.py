@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from etiquette.live.site import SiteError, load_site
+from etiquette.live.site import EmbeddedService, Recognition, SiteError, load_site
 from etiquette.models import ModelError
 
 
@@ -58,7 +58,7 @@ def run(
     embedded: ServerThread | None = None
     api: tuple[str, str] | None = None
     if site.supervision.embedded is not None:
-        embedded, api = _start_embedded(site.supervision.embedded)
+        embedded, api = _start_embedded(site.supervision.embedded, site.recognition)
     try:
         live = build_site(site, api=api)
     except (RulesUnavailable, ModelError, SiteError) as e:
@@ -89,16 +89,21 @@ def run(
                f"（日志 {live.journal}）", err=True)
 
 
-def _start_embedded(cfg: Any) -> tuple[Any, tuple[str, str]]:
-    """The demo's supervision service in this process; its URL and a pipeline key for it."""
+def _start_embedded(cfg: EmbeddedService, recognition: Recognition
+                    ) -> tuple[Any, tuple[str, str]]:
+    """The demo's supervision service in this process; its URL and a pipeline key for it. Staff
+    practice there is recognised with the windows' recogniser options (`recognition`)."""
     from etiquette.live.control import ServerThread
+    from etiquette.practice import practice_checker
     from etiquette.service.core.config import Settings
     from etiquette.service.demo import prepare_live
     from etiquette.service.main import create_app
 
     settings = Settings(data_dir=cfg.data_dir)
     username, password, key = prepare_live(settings)
-    server = ServerThread(create_app(settings), cfg.host, cfg.port, "supervision")
+    practice = practice_checker(settings, recognition.options())
+    server = ServerThread(create_app(settings, practice=practice), cfg.host, cfg.port,
+                          "supervision")
     server.start()
     typer.echo(f"\n审核工作台：{server.url}/\n演示管理员：{username}    密码：{password}    "
                f"（每次启动演示都会换新密码）\n", err=True)

@@ -1,16 +1,26 @@
 """`etiquette serve` and `etiquette users …`: the service's commands.
 
 Only typer is imported here; the service itself is imported when a command runs, so these
-commands never pull in the speech path (`python -m etiquette.service` runs them alone).
+commands never pull in the speech path (`python -m etiquette.service` runs them alone, and its
+service answers practice with 503). `etiquette serve` is the same command given the speech
+side's practice checker (`serve_command`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from etiquette.service.core.config import Settings
+    from etiquette.service.services.practice import PracticeChecker
+
+# Makes the practice checker of a service from its settings (etiquette.practice.practice_checker).
+PracticeFactory = Callable[["Settings"], "PracticeChecker"]
 
 users_app = typer.Typer(help="用户：创建管理员", no_args_is_help=True)
 
@@ -22,12 +32,14 @@ DatabaseUrl = Annotated[str | None, typer.Option(
     help="数据库地址，如 postgresql://user:pass@127.0.0.1/etiquette（默认数据目录下的 SQLite）")]
 
 
-def _settings(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
     from pydantic import ValidationError
 
     from etiquette.service.core.config import Settings
 
-    values = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v}
+    # Only the options given: an option left out is read from the environment or defaulted.
+    values: dict[str, Any] = {k: v for k, v in {"data_dir": data_dir,
+                                                "database_url": database_url}.items() if v}
     try:
         return Settings(**values)
     except ValidationError as e:
@@ -35,17 +47,29 @@ def _settings(data_dir: Path | None, database_url: str | None):  # type: ignore[
         raise typer.Exit(2) from e
 
 
-def serve(
-    host: Annotated[str, typer.Option(help="监听地址（默认仅本机）")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="端口")] = 8000,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    demo: Annotated[Path | None, typer.Option(
-        help="演示：导入演示主数据和这个 JSONL 文件（etiquette batch 的输出）中的事件，"
-             "并创建随机密码的演示管理员")] = None,
-    log_level: Annotated[str, typer.Option(help="debug、info、warning")] = "info",
-) -> None:
-    """启动监督考核服务：接口（/docs）与审核工作台，启动时自动迁移数据库。"""
+def serve_command(practice: PracticeFactory | None = None) -> Callable[..., None]:
+    """The `serve` command; `practice` makes its service's practice checker (None: a service
+    that answers practice with 503)."""
+
+    def serve(
+        host: Annotated[str, typer.Option(help="监听地址（默认仅本机）")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=1, max=65535, help="端口")] = 8000,
+        data_dir: DataDir = None,
+        database_url: DatabaseUrl = None,
+        demo: Annotated[Path | None, typer.Option(
+            help="演示：导入演示主数据和这个 JSONL 文件（etiquette batch 的输出）中的事件，"
+                 "并创建随机密码的演示管理员")] = None,
+        log_level: Annotated[str, typer.Option(help="debug、info、warning")] = "info",
+    ) -> None:
+        """启动监督考核服务：接口（/docs）与审核工作台，启动时自动迁移数据库。"""
+        settings = _settings(data_dir, database_url)
+        _serve(settings, practice(settings) if practice else None, host, port, demo, log_level)
+
+    return serve
+
+
+def _serve(settings: Settings, practice: PracticeChecker | None, host: str, port: int,
+           demo: Path | None, log_level: str) -> None:
     import logging
 
     import uvicorn
@@ -54,7 +78,6 @@ def serve(
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(data_dir, database_url)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if demo is not None:
         from etiquette.service.demo import prepare
@@ -69,10 +92,12 @@ def serve(
                    f"{len(report.failed)} 条），数据目录 {settings.data_dir}")
         typer.echo(f"审核工作台：{url}")
         typer.echo(f"演示管理员：{username}    密码：{password}    （每次启动演示都会换新密码）")
-        typer.echo(f"正式使用请另建管理员：etiquette users create-admin --data-dir {settings.data_dir}\n")
+        typer.echo("正式使用请另建管理员：etiquette users create-admin "
+                   f"--data-dir {settings.data_dir}\n")
     else:
         typer.echo(f"审核工作台：{url}  接口文档：{url}docs", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    uvicorn.run(create_app(settings, practice=practice), host=host, port=port,
+                log_level=log_level.lower())
 
 
 @users_app.command("create-admin")
@@ -109,5 +134,5 @@ def create_admin(
 
 
 app = typer.Typer(help="etiquette 监督考核服务", no_args_is_help=True, add_completion=False)
-app.command("serve")(serve)
+app.command("serve")(serve_command())
 app.add_typer(users_app, name="users")

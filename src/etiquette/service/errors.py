@@ -51,3 +51,9 @@ class TooManyRequests(ServiceError):
 
 class Gone(ServiceError):
     status_code = 410
+
+
+class Unavailable(ServiceError):
+    """Something this service was started without (a practice recogniser)."""
+
+    status_code = 503

@@ -2,7 +2,9 @@
 
 Start-up is a list of steps: wait for the database, apply migrations, seed the first rules
 and scoring versions, open the evidence store, start the retention and webhook jobs. Nothing
-here loads a model.
+here loads a model: staff self-training is judged by the `PracticeChecker` the caller injects
+(`etiquette.practice` makes one from the speech pipeline), as Frigate hands its app factory
+the services it runs.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from etiquette.service.core.config import Settings
 from etiquette.service.errors import ServiceError
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import rules, scoring
-from etiquette.service.services.practice import Practiser
+from etiquette.service.services.practice import PracticeChecker
 from etiquette.service.services.retention import RetentionJob
 from etiquette.service.services.webhooks import WebhookJob
 from etiquette.service.web import routes as web
@@ -45,7 +47,10 @@ def prestart(settings: Settings, engine: Engine) -> None:
         scoring.seed(session=session, path=settings.scoring_path)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings, *, engine: Engine | None = None,
+               practice: PracticeChecker | None = None) -> FastAPI:
+    """`practice`: judges staff practice recordings; None: practice answers 503 (a service
+    started without the speech side, or tests of the API without a model)."""
     engine = engine or db.make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
@@ -78,7 +83,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.store = EvidenceStore(settings.evidence_dir)
-    app.state.practiser = Practiser(settings)  # loads its model at the first practice attempt
+    app.state.practice = practice
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(web.router)

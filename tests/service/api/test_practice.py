@@ -1,6 +1,7 @@
 """Staff self-training: a recording of a required phrase goes through the real recogniser and
 matcher and gets the right verdict, over HTTP and from a real browser recording (chromium's fake
-audio capture fed from a sample file); the history is kept; only staff practise."""
+audio capture fed from a sample file); the history is kept; only staff practise; a service
+started without the speech side says practice is unavailable, and why."""
 
 from __future__ import annotations
 
@@ -115,16 +116,35 @@ def test_practice_in_the_browser_with_a_recording(sqlite_service: LiveService, t
             browser.close()
 
 
+def test_a_service_without_the_speech_side_says_practice_is_unavailable(api: LiveService) -> None:
+    """The API tests' service is started without a practice checker, as `python -m
+    etiquette.service` starts it: an attempt gets 503 with the reason, the page says it before
+    anyone records; the phrases and the history stay, and only staff get that far."""
+    staff = api.client("staff1")
+    refused = attempt(api, "R-greeting", wav(cut(*GREETING)))
+    assert refused.status_code == 503
+    assert refused.json()["detail"].startswith("本服务未接入语音识别，暂不能练习")
+    assert attempt(api, "R-greeting", wav(cut(*GREETING)), who="supervisor").status_code == 403
+    assert staff.get("/api/v1/practice/phrases").status_code == 200
+    assert staff.get("/api/v1/practice/attempts").status_code == 200
+    page = staff.get("/practice")
+    assert page.status_code == 200 and 'id="practice-unavailable"' in page.text
+    assert 'data-rule="R-greeting" disabled' in page.text  # nothing to record into
+
+
 def test_the_service_starts_without_loading_a_model(tmp_path: Path) -> None:
-    """The practice recogniser is made at the first attempt: building the app imports no
-    speech library."""
+    """The practice checker `etiquette serve` injects makes its recogniser at the first attempt:
+    building the app with it imports no speech library."""
     import subprocess
     import sys
 
     code = ("import sys\nfrom etiquette.service.core.config import Settings\n"
             "from etiquette.service.main import create_app\n"
-            f"create_app(Settings(data_dir={str(tmp_path)!r}))\n"
-            "print(sorted(m for m in ('faster_whisper', 'ctranslate2', 'onnxruntime') if m in sys.modules))")
+            "from etiquette.practice import practice_checker\n"
+            f"settings = Settings(data_dir={str(tmp_path)!r})\n"
+            "create_app(settings, practice=practice_checker(settings))\n"
+            "print(sorted(m for m in ('faster_whisper', 'ctranslate2', 'onnxruntime')\n"
+            "             if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -140,4 +160,5 @@ def test_a_staff_member_goes_from_an_incident_to_practice(sqlite_service: LiveSe
     assert 'id="practice-link"' not in sqlite_service.client("supervisor").get(f"/incidents/{iid}").text
     practice = sqlite_service.client("staff1").get("/practice")
     assert practice.status_code == 200 and 'id="R-greeting"' in practice.text
+    assert 'id="practice-unavailable"' not in practice.text  # this service was given a checker
     assert "您好，请问您需要办理什么业务" in practice.text

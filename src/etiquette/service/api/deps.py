@@ -16,6 +16,7 @@ from etiquette.service.errors import Forbidden, Unauthorized
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import auth
 from etiquette.service.services.access import Principal
+from etiquette.service.services.practice import PracticeChecker
 
 SESSION_COOKIE = "etiquette_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -41,9 +42,16 @@ def get_store(request: Request) -> EvidenceStore:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
+def get_practice(request: Request) -> PracticeChecker | None:
+    """The practice checker injected into create_app; None: this service cannot judge practice."""
+    checker: PracticeChecker | None = request.app.state.practice
+    return checker
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[EvidenceStore, Depends(get_store)]
+PracticeDep = Annotated[PracticeChecker | None, Depends(get_practice)]
 
 
 def current_user(request: Request, session: SessionDep,

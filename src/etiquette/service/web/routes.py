@@ -460,8 +460,11 @@ def practice_page(request: Request, session: SessionDep, principal: PageUser) ->
     """The required phrases to record, and the staff member's own practice history."""
     phrases = practice.phrases(session, principal)
     history, count = practice.history(session=session, principal=principal, limit=50)
+    # The page says it at once rather than after a recording (Chinese only, as the login does).
+    unavailable = practice.UNAVAILABLE.split(" (")[0] if request.app.state.practice is None else None
     return _render(request, "practice.html", {"principal": principal, "phrases": phrases,
-                                              "history": history, "count": count})
+                                              "history": history, "count": count,
+                                              "unavailable": unavailable})
 
 
 # ---------------------------------------------------------------- alerts: webhooks (admins)

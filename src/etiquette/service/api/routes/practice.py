@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
+from etiquette.service.api.deps import CurrentUser, PracticeDep, SessionDep, SettingsDep
 from etiquette.service.errors import TooLarge
 from etiquette.service.schemas import (
-    Message,
     PracticeAttemptPublic,
     PracticeHistory,
     PracticePhrase,
@@ -34,9 +33,8 @@ def list_phrases(session: SessionDep, principal: CurrentUser) -> PracticePhrases
 
 
 @router.post("/attempts", response_model=PracticeResult, status_code=status.HTTP_201_CREATED,
-             responses={**ERRORS, 413: {"model": Message}, 415: {"model": Message},
-                        422: {"model": Message}})
-async def create_attempt(request: Request, session: SessionDep, settings: SettingsDep,
+             responses=error_responses(401, 403, 404, 413, 415, 422, 503))
+async def create_attempt(session: SessionDep, settings: SettingsDep, checker: PracticeDep,
                          principal: CurrentUser,
                          rule_id: Annotated[str, Form(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
                          audio: Annotated[UploadFile, File(description="the recording (webm/ogg "
@@ -44,14 +42,13 @@ async def create_attempt(request: Request, session: SessionDep, settings: Settin
                          ) -> PracticeResult:
     """Transcribe a recording of the phrase `rule_id` as the pipelines do and say whether the
     phrase was recognised and which words were missed (staff). The first attempt after a
-    start loads the model (seconds)."""
+    start loads the model (seconds); a service started without the speech side answers 503."""
     data = await audio.read(settings.max_evidence_bytes + 1)
     if len(data) > settings.max_evidence_bytes:
         raise TooLarge(f"the recording exceeds {settings.max_evidence_bytes} bytes")
     row, verdict = await run_in_threadpool(
-        lambda: practice.attempt(session=session, settings=settings,
-                                 practiser=request.app.state.practiser, principal=principal,
-                                 rule_id=rule_id, data=data))
+        lambda: practice.attempt(session=session, settings=settings, checker=checker,
+                                 principal=principal, rule_id=rule_id, data=data))
     return PracticeResult(id=row.id, rule_id=row.rule_id, phrase=row.phrase,
                           transcript=row.transcript, recognised=row.recognised, score=row.score,
                           matched=verdict.matched, missed=row.missed, duration_s=row.duration_s,
