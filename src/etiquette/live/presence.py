@@ -34,15 +34,11 @@ from etiquette.core.presence.offpost import OffPostJudgement, judge, off_post_id
 from etiquette.core.presence.records import Absence, PresenceEvent
 from etiquette.core.presence.roi import Roi
 from etiquette.core.records import Incident
+from etiquette.files import OWNER_ONLY, atomic_write
 from etiquette.health import HealthCallback, HealthReporter, HealthState, log_health
 from etiquette.vision.camera import CameraOptions, CameraSource
 from etiquette.vision.frames import FrameSample
-from etiquette.vision.watcher import (
-    PresenceAnalysis,
-    PresencePipeline,
-    PresenceWatcher,
-    write_atomic,
-)
+from etiquette.vision.watcher import PresenceAnalysis, PresencePipeline, PresenceWatcher
 
 logger = logging.getLogger("etiquette.live.presence")
 
@@ -280,7 +276,7 @@ class LivePresence:
             iid = off_post_id(judgement, rules.off_post)
             for role, data in sorted(snapshots.items()):
                 path = evidence_dir / f"{iid}_{role}.jpg"
-                write_atomic(path, data)
+                atomic_write(path, data, mode=OWNER_ONLY)
                 evidence[role] = str(path)
         self._deliver(absence_start_s, off_post_incident(judgement, rules, self._started, evidence))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from etiquette.core.rules import RulesError, parse_rules
+from etiquette.files import atomic_write
 from etiquette.sinks.http import INGEST_PATH
 
 logger = logging.getLogger("etiquette.live.rules_source")
@@ -43,9 +44,7 @@ def fetch_rules(url: str, api_key: str, data_dir: Path, timeout_s: float = 10.0)
                            "start, %s", e, copy)
             return copy
         raise RulesUnavailable(f"无法从监督考核服务取得规则 (rules unavailable): {e}") from e
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = copy.with_name(copy.name + ".tmp")
-    tmp.write_text(response.text, encoding="utf-8")
-    tmp.replace(copy)
+    # Whole or not at all: the copy is what the next start falls back on.
+    atomic_write(copy, response.text.encode("utf-8"))
     logger.info("rules version %s from the service", response.headers.get("X-Rules-Version-Id"))
     return copy

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from etiquette.files import OWNER_ONLY, atomic_write
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -35,17 +36,7 @@ class EvidenceStore:
         if target.exists() and target.stat().st_size == len(data):
             os.utime(target)  # a fresh reference: the orphan sweep must not take it now
             return digest
-        target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, data, mode=OWNER_ONLY)
         return digest
 
     def exists(self, sha256: str) -> bool:

@@ -42,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from etiquette.files import atomic_write, atomic_writer, fsync_dir
 from etiquette.health import HealthCallback, HealthReporter, HealthState
 from etiquette.sinks.http import Attempt, Delivery, endpoint, multipart, post_once
 
@@ -132,12 +133,16 @@ class Outbox:
             staging = self._tmp_dir / (name + ".put")
             try:
                 staging.mkdir()
+                # The entry becomes pending in one rename of its folder: its files need their
+                # names on disk only by then, so the folder is fsync'd once, after the last.
                 for role, src in sources.items():
-                    _copy_durably(src, staging / stored["evidence"][role])
-                _write_durably(staging / RECORD, body)
-                _fsync_dir(staging)
+                    copy = staging / stored["evidence"][role]
+                    with src.open("rb") as fin, atomic_writer(copy, sync_dir=False) as fout:
+                        shutil.copyfileobj(fin, fout, 1 << 20)
+                atomic_write(staging / RECORD, body, sync_dir=False)
+                fsync_dir(staging)
                 os.rename(staging, self._pending_dir / name)
-                _fsync_dir(self._pending_dir)
+                fsync_dir(self._pending_dir)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -270,7 +275,8 @@ class Outbox:
             if outcome.delivery is Delivery.BUSY:
                 self._health.report(HealthState.DEGRADED, f"supervision API busy: {outcome.why}")
             elif outcome.delivery is Delivery.UNAUTHORISED:
-                self._health.report(HealthState.DOWN, f"supervision API refuses the key: {outcome.why}")
+                self._health.report(HealthState.DOWN,
+                                    f"supervision API refuses the key: {outcome.why}")
             else:
                 self._health.report(HealthState.DOWN, f"supervision API unreachable: {outcome.why}")
         return outcome
@@ -279,7 +285,7 @@ class Outbox:
         # Out of pending/ in one rename, so a crash never leaves half an entry to replay.
         trash = self._tmp_dir / (name + ".done")
         os.rename(self._pending_dir / name, trash)
-        _fsync_dir(self._pending_dir)
+        fsync_dir(self._pending_dir)
         shutil.rmtree(trash, ignore_errors=True)
         self._dequeue(name)
 
@@ -287,12 +293,13 @@ class Outbox:
         logger.error("incident entry %s rejected by the supervision API, kept in %s: %s",
                      name, self._rejected_dir, why)
         reason = f"{datetime.now(UTC).isoformat()}\n{why}\n".encode()
+        # Written in tmp/ (cleaned at the next open if a crash cuts it short), then moved.
         staging = self._tmp_dir / (name + ".reason")
-        _write_durably(staging, reason)
+        atomic_write(staging, reason, sync_dir=False)
         os.rename(staging, self._rejected_dir / (name + ".reason"))
         os.rename(self._pending_dir / name, self._rejected_dir / name)
-        _fsync_dir(self._rejected_dir)
-        _fsync_dir(self._pending_dir)
+        fsync_dir(self._rejected_dir)
+        fsync_dir(self._pending_dir)
         self._dequeue(name)
         with self._lock:
             self._stats.rejected += 1
@@ -340,26 +347,3 @@ def _evidence_sources(iid: str, evidence: object) -> dict[str, Path]:
             raise BadRecord(f"incident {iid}: evidence {role!r} is not a file: {path}")
         sources[role] = Path(path)
     return sources
-
-
-def _copy_durably(src: Path, dst: Path) -> None:
-    with src.open("rb") as fin, dst.open("xb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with path.open("xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or a new name in `path` survive a power cut, not only a process crash."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

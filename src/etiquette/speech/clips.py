@@ -10,7 +10,6 @@ Clips are 16-bit PCM WAV, named after the incident id so a re-run rewrites the s
 from __future__ import annotations
 
 import logging
-import os
 import wave
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Speaker
+from etiquette.files import atomic_writer
 from etiquette.speech.audio import DecodedAudio
 
 logger = logging.getLogger("etiquette.speech.clips")
@@ -63,13 +63,11 @@ def write_wav(samples: np.ndarray, path: Path) -> None:
     """float32 [-1, 1] at SAMPLE_RATE, mono or (frames, channels) → 16-bit PCM WAV, written
     whole or not at all."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    tmp = path.with_name(f".{path.name}.tmp")
-    with wave.open(str(tmp), "wb") as w:
+    with atomic_writer(path) as f, wave.open(f, "wb") as w:
         w.setnchannels(pcm.shape[1] if pcm.ndim == 2 else 1)
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
         w.writeframes(pcm.tobytes())
-    os.replace(tmp, path)
 
 
 def attach_clips(incidents: Iterable[Incident], audio: DecodedAudio, evidence_dir: Path,

@@ -9,8 +9,6 @@ while an absence is open. Batch and live share these steps; only the frame sourc
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +29,7 @@ from etiquette.core.presence.roi import WHOLE_FRAME, Roi, sighting
 from etiquette.core.presence.rules import PresenceRules, load_presence_rules
 from etiquette.core.presence.tracker import PresenceTracker, TrackerOptions
 from etiquette.core.records import Incident
+from etiquette.files import OWNER_ONLY, atomic_write
 from etiquette.vision.container import read_media
 from etiquette.vision.detector import Detector, create_detector
 from etiquette.vision.frames import FrameSample, VideoError
@@ -153,14 +152,6 @@ class PresenceWatcher:
         return dict(self._open)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)  # a reviewer never sees half a snapshot; a rerun overwrites, not adds
-
-
 class PresencePipeline:
     """Presence rules, ROI and one detector, loaded once and used for every stream."""
 
@@ -194,7 +185,8 @@ class PresencePipeline:
                 iid = off_post_id(j, self.rules.off_post)
                 for role, data in sorted(watcher.snapshots(j.absence).items()):
                     path = self.options.evidence_dir / f"{iid}_{role}.jpg"
-                    write_atomic(path, data)
+                    # A reviewer never sees half a snapshot; a rerun overwrites, not adds.
+                    atomic_write(path, data, mode=OWNER_ONLY)
                     evidence[role] = str(path)
             incidents.append(off_post_incident(j, self.rules, started, evidence))
         return PresenceAnalysis(watcher.source, watcher.window_id, end_s, watcher.frames,
