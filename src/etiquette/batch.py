@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -12,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from etiquette.pipeline import Analysis, RecordingPipeline, SpeechPipeline
+from etiquette.sinks import FILE_ERROR, Sink
 from etiquette.speech.audio import MEDIA_SUFFIXES, AudioError
 from etiquette.vision.frames import VideoError
 
@@ -27,7 +26,7 @@ class FileError:
     error: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "kind": "error", "error": self.error}
+        return {"source": self.source, "kind": FILE_ERROR, "error": self.error}
 
 
 @dataclass
@@ -56,7 +55,8 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileError]]:
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES)
+            files += sorted(f for f in p.rglob("*")
+                            if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES)
         elif not p.exists():
             errors.append(FileError(str(p), "文件不存在 (no such file)"))
         elif p.suffix.lower() not in MEDIA_SUFFIXES:
@@ -67,27 +67,14 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileError]]:
     return files, errors
 
 
-class JsonlSink:
-    """Incident lines written as each file finishes, flushed so a crash loses no finished file."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
-        with self._lock:
-            for r in records:
-                self._stream.write(json.dumps(r, ensure_ascii=False) + "\n")
-            self._stream.flush()
-
-
 def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
-              errors: list[FileError], sink: JsonlSink, jobs: int = 1,
+              errors: list[FileError], sink: Sink, jobs: int = 1,
               window_id: str | None = None, recorded_at: datetime | None = None,
               on_file: Callable[[str, Analysis | FileError], None] | None = None,
-              transcripts: JsonlSink | None = None) -> BatchReport:
+              transcripts: Sink | None = None) -> BatchReport:
     """Analyse `files` (from `collect`), `jobs` at a time; a file that fails is reported and the
-    rest go on. `errors` are the paths `collect` already refused; `transcripts`, if given,
+    rest go on. `sink` gets each file's incident lines (or its error line) as the file
+    finishes; `errors` are the paths `collect` already refused; `transcripts`, if given,
     receives every transcript for analysts."""
     started = time.perf_counter()
     report = BatchReport(errors=list(errors))

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etiquette.batch import BatchReport, JsonlSink, collect, run_batch
+from etiquette.batch import BatchReport, collect, run_batch
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
 from etiquette.core.rules import RulesError, load_rules
 from etiquette.live.cli import run
@@ -23,7 +23,10 @@ from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipelin
 from etiquette.practice import practice_checker
 from etiquette.service.cli import serve_command, users_app
 from etiquette.service.report_cli import report
-from etiquette.sinks.http import HttpSink, PostReport, TeeSink
+from etiquette.sinks import Sink
+from etiquette.sinks.http import HttpSink, PostReport
+from etiquette.sinks.jsonl import JsonlSink
+from etiquette.sinks.tee import TeeSink
 from etiquette.speech import devices as audio_devices
 from etiquette.speech.audio import VIDEO_SUFFIXES
 from etiquette.speech.recogniser import RecogniserOptions, threads_per_job
@@ -134,7 +137,7 @@ def batch(
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     transcript_stream = transcripts.open("w", encoding="utf-8") if transcripts else None
     http = HttpSink(post, api_key or "") if post else None
-    sink = TeeSink(JsonlSink(stream), http) if http else JsonlSink(stream)
+    sink: Sink = TeeSink(JsonlSink(stream), http) if http else JsonlSink(stream)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -147,8 +150,8 @@ def batch(
                               highlight=False)
 
             progress.update(task, total=len(files) + len(refused))
-            report = run_batch(pipeline, files, refused, sink, jobs, window,  # type: ignore[arg-type]
-                               recorded_at, on_file=advance,
+            report = run_batch(pipeline, files, refused, sink, jobs, window, recorded_at,
+                               on_file=advance,
                                transcripts=JsonlSink(transcript_stream) if transcript_stream else None)
     finally:
         if out:

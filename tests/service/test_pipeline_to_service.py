@@ -17,7 +17,9 @@ import pytest
 from factories.service import PASSWORD, Api, incident, jpeg_bytes
 
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
-from etiquette.sinks.http import HttpSink, TeeSink
+from etiquette.sinks.http import HttpSink
+from etiquette.sinks.jsonl import JsonlSink
+from etiquette.sinks.tee import TeeSink
 from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import ClipOptions, attach_clips, clip_span
 from service.conftest import LiveService, free_port
@@ -80,8 +82,6 @@ def test_http_sink_posts_each_incident_once_with_its_evidence(sqlite_service: Li
            "evidence": {"empty_seat": str(snap)}}
     bad = {**incident(kind="nonsense"), "evidence": {}}
     jsonl = io.StringIO()
-    from etiquette.batch import JsonlSink
-
     sink = HttpSink(sqlite_service.base_url, sqlite_service.api_key, retries=1, backoff_s=0.01)
     TeeSink(JsonlSink(jsonl), sink).write([line, off, bad, {"source": "x", "kind": "error", "error": "e"}])
     sink.write([line])  # a re-run: stored once

@@ -11,7 +11,6 @@ and the outbox is flushed (what it cannot deliver stays on disk for the next sta
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import deque
@@ -30,6 +29,7 @@ from etiquette.live.rules_source import fetch_rules
 from etiquette.live.site import Site, SiteError, Window
 from etiquette.live.window import WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.outbox import Outbox
 from etiquette.speech.audio import AudioError
 from etiquette.speech.microphone import MicrophoneCapture
@@ -152,6 +152,7 @@ class LiveSite:
         data = site.data_dir
         self.evidence_dir = data / "evidence"
         self.journal = data / "incidents.jsonl"
+        self._journal_sink = JsonlSink(self.journal)
         self.speech = speech
         self.recogniser = SharedRecogniser(
             speech.recogniser, spool_dir=data / "spool", memory_s=site.recognition.backlog_memory_s,
@@ -222,10 +223,8 @@ class LiveSite:
         """Every incident: written to the journal, then durably to the outbox. `spoken`: when
         the utterance of a spoken phrase ended."""
         record = incident.to_json()
-        with self._journal_lock:
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
-            with self.journal.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with self._journal_lock:  # the journal's order is the order of `incidents`
+            self._journal_sink.write([record])
             self.incidents.append(incident)
             self.emitted += 1
         if spoken is not None:
@@ -235,7 +234,7 @@ class LiveSite:
                     if len(self._spoken) < 10_000:  # bounded, even if the service never answers
                         self._spoken[incident.id] = spoken
         if self.outbox is not None:
-            self.outbox.put(record)
+            self.outbox.write([record])
         for listener in self.listeners:
             listener(incident)
 

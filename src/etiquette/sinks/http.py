@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from etiquette.sinks import incidents
+
 logger = logging.getLogger("etiquette.sinks.http")
 
 INGEST_PATH = "/api/v1/incidents"
@@ -79,7 +81,8 @@ def multipart(record: dict[str, Any]) -> tuple[dict[str, str], Files]:
     files: Files = {}
     for role, path in (record.get("evidence") or {}).items():
         p = Path(path)
-        files[role] = (p.name, p.read_bytes(), mimetypes.guess_type(p.name)[0] or "application/octet-stream")
+        media_type = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
+        files[role] = (p.name, p.read_bytes(), media_type)
     return {"incident": json.dumps(body, ensure_ascii=False)}, files
 
 
@@ -142,24 +145,11 @@ class HttpSink:
             self.report.failed.append((iid, why))
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            if record.get("kind") != "error":
-                self.post(record)
+        for record in incidents(records):
+            self.post(record)
 
     def close(self) -> None:
         self._client.close()
-
-
-class TeeSink:
-    """Writes every batch of records to each sink in turn (the JSONL file, then the service)."""
-
-    def __init__(self, *sinks: Any) -> None:
-        self.sinks = sinks
-
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
-        rows = list(records)
-        for sink in self.sinks:
-            sink.write(rows)
 
 
 def _detail(response: httpx.Response) -> str:
@@ -167,4 +157,6 @@ def _detail(response: httpx.Response) -> str:
         detail = response.json().get("detail")
     except (ValueError, AttributeError):
         return response.text[:300]
-    return json.dumps(detail, ensure_ascii=False)[:300] if not isinstance(detail, str) else detail[:300]
+    if isinstance(detail, str):
+        return detail[:300]
+    return json.dumps(detail, ensure_ascii=False)[:300]

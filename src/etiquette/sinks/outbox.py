@@ -34,7 +34,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ import httpx
 
 from etiquette.files import atomic_write, atomic_writer, fsync_dir
 from etiquette.health import HealthCallback, HealthReporter, HealthState
+from etiquette.sinks import incidents
 from etiquette.sinks.http import Attempt, Delivery, endpoint, multipart, post_once
 
 logger = logging.getLogger("etiquette.sinks.outbox")
@@ -149,6 +150,12 @@ class Outbox:
             self._queue.append(name)
             self._ids.add(iid)
         self._wake.set()
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        """`put` each incident of `records` (the `Sink` side of the outbox); batch's file
+        errors are no incidents and are passed over."""
+        for record in incidents(records):
+            self.put(record)
 
     def pending(self) -> int:
         with self._lock:
