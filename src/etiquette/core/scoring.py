@@ -115,11 +115,11 @@ class ScoringScheme(_Strict):
         d = self.deductions
         if fact.rule_id in d.by_rule:
             return d.by_rule[fact.rule_id]
-        for table, key in ((d.by_kind, fact.kind), (d.by_severity, fact.severity)):
-            try:
-                return table[key]  # type: ignore[index]
-            except (KeyError, ValueError):
-                continue
+        by_kind = {str(k): v for k, v in d.by_kind.items()}
+        by_severity = {str(k): v for k, v in d.by_severity.items()}
+        for points in (by_kind.get(fact.kind), by_severity.get(fact.severity)):
+            if points is not None:
+                return points
         return fact.deduction
 
     def factor(self, nth: int) -> float:

@@ -18,10 +18,10 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -221,7 +221,7 @@ def _trimmed_pipeline() -> type:
     their own length. Measured in benchmarks/optimisations.md."""
     from faster_whisper import BatchedInferencePipeline
 
-    class TrimmedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
+    class TrimmedPipeline(BatchedInferencePipeline):
         def forward(self, features: np.ndarray, tokenizer: Any,
                     chunks_metadata: list[dict[str, Any]],
                     options: Any) -> Any:
@@ -233,13 +233,14 @@ def _trimmed_pipeline() -> type:
             # input to the next): a batch cut into more pieces loses more than it saves.
             cut = max((i + 1 for i, f in enumerate(frames) if f == full), default=0)
             results: list[Any] = []
+            encode = cast(Callable[..., list[Any]], super().forward)  # faster-whisper: unannotated
             for run in (range(cut), range(cut, len(frames))):
                 if run:
                     n = max(frames[i] for i in run)
                     n -= n % 2  # the encoder's convolution halves the frames
                     part = slice(run.start, run.stop)
-                    results += super().forward(np.ascontiguousarray(features[part, :, :n]),
-                                               tokenizer, chunks_metadata[part], options)
+                    results += encode(np.ascontiguousarray(features[part, :, :n]),
+                                      tokenizer, chunks_metadata[part], options)
             return results
 
     return TrimmedPipeline

@@ -29,6 +29,11 @@ class Detector(ABC):
     type_key: ClassVar[str]
 
     @abstractmethod
+    def __init__(self, settings: DetectorSettings, threads: int = 1) -> None:
+        """Load the model `settings` names, to run on `threads` CPU threads (how
+        `create_detector` builds every back-end)."""
+
+    @abstractmethod
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Detections in `image` (H×W×3 uint8, BGR), best first."""
 
@@ -53,4 +58,4 @@ def create_detector(settings: DetectorSettings, threads: int = 1) -> Detector:
         raise DetectorError(f"unknown detector type {settings.type!r}; "
                             f"known: {', '.join(sorted(types))}")
     logger.info("loading %s detector (%s), %d thread(s)", settings.type, settings.model, threads)
-    return types[settings.type](settings, threads)  # type: ignore[call-arg]
+    return types[settings.type](settings, threads)
