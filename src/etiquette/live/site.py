@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -271,5 +271,5 @@ def _check_rules(site: Site) -> None:
         raise SiteError(str(e)) from e
 
 
-def _is_file(source: Any) -> bool:
+def _is_file(source: str | int) -> TypeGuard[str]:
     return isinstance(source, str) and "://" not in source and not source.isdigit()

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,7 +137,7 @@ class CameraSource:
         """The camera's last reported health; None: not tried yet."""
         return self._health.state
 
-    def frames(self, stop: threading.Event | None = None) -> Iterator[FrameSample]:
+    def frames(self, stop: threading.Event | None = None) -> Generator[FrameSample]:
         """Sampled frames with their offset: position in a file, seconds since opening when live.
 
         Raises:
