@@ -40,7 +40,8 @@ def hbars(bars: Sequence[Bar], *, title: str, lo: float = 0.0, hi: float | None 
     label_w = min(260, max(_text_width(b.label) for b in bars) + 12)
     plot_w, row_h, top = 420.0, 22, 28
     width, height = label_w + plot_w + 60, top + row_h * len(bars) + 24
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" id="{escape(chart_id)}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
+           f'id="{escape(chart_id)}" '
            f'viewBox="0 0 {width:.0f} {height}" width="{width:.0f}" height="{height}" {FONT} '
            f'font-size="12"><title>{escape(title)}</title>',
            f'<text x="0" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
@@ -48,10 +49,13 @@ def hbars(bars: Sequence[Bar], *, title: str, lo: float = 0.0, hi: float | None 
         y = top + i * row_h
         share = max(0.0, min(1.0, (b.value - lo) / (hi - lo)))
         colour = BAR_HIGHLIGHT if b.highlight else BAR
-        out.append(f'<text x="{label_w - 6:.0f}" y="{y + 15}" text-anchor="end">{escape(b.label)}</text>')
-        out.append(f'<rect x="{label_w:.0f}" y="{y + 3}" width="{plot_w * share:.1f}" height="{row_h - 6}" '
+        out.append(f'<text x="{label_w - 6:.0f}" y="{y + 15}" text-anchor="end">'
+                   f'{escape(b.label)}</text>')
+        out.append(f'<rect x="{label_w:.0f}" y="{y + 3}" width="{plot_w * share:.1f}" '
+                   f'height="{row_h - 6}" '
                    f'fill="{colour}"><title>{escape(b.label)}：{_fmt(b.value)}</title></rect>')
-        out.append(f'<text x="{label_w + plot_w * share + 4:.1f}" y="{y + 15}">{_fmt(b.value)}</text>')
+        out.append(f'<text x="{label_w + plot_w * share + 4:.1f}" y="{y + 15}">'
+                   f'{_fmt(b.value)}</text>')
     axis_y = top + row_h * len(bars) + 14
     out.append(f'<text x="{label_w:.0f}" y="{axis_y}" fill="#777">{_fmt(lo)}</text>')
     out.append(f'<text x="{label_w + plot_w:.0f}" y="{axis_y}" fill="#777" '
@@ -70,25 +74,31 @@ def columns(groups: Sequence[tuple[str, float, float]], *, title: str, names: tu
     top_value = math.ceil(top_value / step) * step
     group_w, plot_h, left, top = 64, 160, 36, 40
     width, height = left + group_w * len(groups) + 10, top + plot_h + 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" id="{escape(chart_id)}" '
-           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" {FONT} font-size="11">'
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
+           f'id="{escape(chart_id)}" '
+           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" {FONT} '
+           f'font-size="11">'
            f'<title>{escape(title)}</title>',
            f'<text x="0" y="16" font-size="14" font-weight="bold">{escape(title)}</text>',
            f'<rect x="{left}" y="24" width="10" height="10" fill="{BAR_MUTED}"/>'
            f'<text x="{left + 14}" y="33">{escape(names[0])}</text>',
            f'<rect x="{left + 90}" y="24" width="10" height="10" fill="{BAR}"/>'
            f'<text x="{left + 104}" y="33">{escape(names[1])}</text>',
-           f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#999"/>',
-           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" fill="#777">{_fmt(top_value)}</text>',
+           f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" '
+           f'stroke="#999"/>',
+           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" fill="#777">'
+           f'{_fmt(top_value)}</text>',
            f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" fill="#777">0</text>']
     for i, (label, a, b) in enumerate(groups):
         x = left + i * group_w + 8
         for j, (value, colour, name) in enumerate(((a, BAR_MUTED, names[0]), (b, BAR, names[1]))):
             h = plot_h * value / top_value
-            out.append(f'<rect x="{x + j * 22}" y="{top + plot_h - h:.1f}" width="20" height="{h:.1f}" '
-                       f'fill="{colour}"><title>{escape(label)} {escape(name)}：{_fmt(value)}</title></rect>')
+            out.append(f'<rect x="{x + j * 22}" y="{top + plot_h - h:.1f}" width="20" '
+                       f'height="{h:.1f}" fill="{colour}">'
+                       f'<title>{escape(label)} {escape(name)}：{_fmt(value)}</title></rect>')
             out.append(f'<text x="{x + j * 22 + 10}" y="{top + plot_h - h - 3:.1f}" '
                        f'text-anchor="middle">{_fmt(value)}</text>')
-        out.append(f'<text x="{x + 21}" y="{top + plot_h + 16}" text-anchor="middle">{escape(label)}</text>')
+        out.append(f'<text x="{x + 21}" y="{top + plot_h + 16}" text-anchor="middle">'
+                   f'{escape(label)}</text>')
     out.append("</svg>")
     return "".join(out)

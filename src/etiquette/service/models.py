@@ -308,8 +308,9 @@ class WebhookDelivery(Base):
     lost), sent by the delivery job, retried with back-off until delivered or failed."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("webhook_id", "incident_id", name="uq_delivery_webhook_incident"),
-                      Index("ix_webhook_deliveries_due", "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "incident_id", name="uq_delivery_webhook_incident"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
@@ -352,7 +353,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    actor: Mapped[str] = mapped_column(String(120))  # "user:alice", "pipeline:window-12", "system:retention"
+    # "user:alice", "pipeline:window-12", "system:retention"
+    actor: Mapped[str] = mapped_column(String(120))
     user_id: Mapped[int | None] = mapped_column(Integer)
     api_key_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(64), index=True)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from etiquette.service.cli import DatabaseUrl, DataDir, _settings
+
+if TYPE_CHECKING:
+    from etiquette.service.schemas import ReportPublic
 
 
 class Format(StrEnum):
@@ -31,11 +34,14 @@ def report(
     quarter: Annotated[str | None, typer.Option(help="季度，如 2026-Q4（各月得分的平均）")] = None,
     year: Annotated[str | None, typer.Option(help="年度，如 2026（各月得分的平均）")] = None,
     center: Annotated[str | None, typer.Option(help="只看一个中心（中心编码，默认全部）")] = None,
-    public: Annotated[bool, typer.Option("--public", help="公开版：不含工作人员姓名等个人信息")] = False,
-    format: Annotated[Format, typer.Option("--format", "-f", help="table（终端表格）、html、csv、"  # noqa: A002
-                                                                   "xlsx、json")] = Format.TABLE,
-    table: Annotated[str, typer.Option(help="csv：导出哪张表（windows、staff、kinds、rules、time）")] = "windows",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="写入文件（xlsx 必须指定）")] = None,
+    public: Annotated[bool, typer.Option(
+        "--public", help="公开版：不含工作人员姓名等个人信息")] = False,
+    format: Annotated[Format, typer.Option(  # noqa: A002
+        "--format", "-f", help="table（终端表格）、html、csv、xlsx、json")] = Format.TABLE,
+    table: Annotated[str, typer.Option(
+        help="csv：导出哪张表（windows、staff、kinds、rules、time）")] = "windows",
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="写入文件（xlsx 必须指定）")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -63,7 +69,7 @@ def report(
                 row = master.center_by_code(session=session, code=center)
                 if row is None:
                     _fail(f"没有编码为 {center} 的中心")
-                center_id = row.id  # type: ignore[union-attr]
+                center_id = row.id
             text = given[0] if given else str(scoring_service.current_month(settings))
             try:
                 period = reports.parse_period(text)
@@ -98,12 +104,12 @@ def report(
     typer.echo(f"已写入 {out}", err=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"错误：{message}", err=True)
     raise typer.Exit(2)
 
 
-def _print_table(report) -> None:  # type: ignore[no-untyped-def]
+def _print_table(report: ReportPublic) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -112,12 +118,12 @@ def _print_table(report) -> None:  # type: ignore[no-untyped-def]
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]{title(report)}[/bold]", highlight=False)
-    console.print(f"事件 {report.incidents} 条，计分 {report.counted} 条，待审核 {report.pending} 条；"
-                  f"评分方案 " + "；".join(f"{s.month} 第 {s.version_id} 版" for s in report.schemes),
+    console.print(f"事件 {report.incidents} 条，计分 {report.counted} 条，"
+                  f"待审核 {report.pending} 条；评分方案 "
+                  + "；".join(f"{s.month} 第 {s.version_id} 版" for s in report.schemes),
                   highlight=False)
-    console.print(f"红旗窗口（{report.red_flag_rule}）："
-                  + ("、".join(f"{r.center} {r.number} 号窗口（{r.score} 分）" for r in report.red_flags)
-                     or "无"), highlight=False)
+    flags = "、".join(f"{r.center} {r.number} 号窗口（{r.score} 分）" for r in report.red_flags)
+    console.print(f"红旗窗口（{report.red_flag_rule}）：" + (flags or "无"), highlight=False)
     for name, caption in (("windows", "窗口得分排名"), ("staff", "工作人员得分排名"),
                           ("rules", "按规则"), ("time", "按时段")):
         if name == "staff" and report.public:

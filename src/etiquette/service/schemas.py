@@ -116,14 +116,15 @@ class IncidentIn(_Strict):
             raise ValueError("end_s is before offset_s")
         if (self.hit_start is None) != (self.hit_end is None):
             given = "hit_start" if self.hit_end is None else "hit_end"
-            raise ValueError(f"{given} without {'hit_end' if given == 'hit_start' else 'hit_start'}: "
-                             "a hit span has both ends or neither")
+            other = "hit_end" if given == "hit_start" else "hit_start"
+            raise ValueError(f"{given} without {other}: a hit span has both ends or neither")
         if self.hit_start is not None and self.hit_end is not None:
             if self.hit_end > len(self.transcript):
                 raise ValueError(f"hit_end {self.hit_end} is past the end of the transcript "
                                  f"({len(self.transcript)} characters)")
             if self.hit_start >= self.hit_end:
-                raise ValueError(f"hit_start {self.hit_start} must be before hit_end {self.hit_end}")
+                raise ValueError(f"hit_start {self.hit_start} must be before "
+                                 f"hit_end {self.hit_end}")
         for name in ("offset_s", "end_s", "score", "deduction"):
             assert math.isfinite(getattr(self, name))
         return self
@@ -131,7 +132,8 @@ class IncidentIn(_Strict):
 
 class IngestResult(BaseModel):
     id: str
-    created: bool = Field(description="false: this incident was already stored (an idempotent retry)")
+    created: bool = Field(
+        description="false: this incident was already stored (an idempotent retry)")
     status: ReviewStatus
     evidence: list[EvidenceRole]
 
@@ -254,7 +256,8 @@ class WindowUpdate(_Strict):
     center_id: int | None = Field(None, ge=1, le=MAX_ID)
     code: Code | None = None
     number: Code | None = None
-    department: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    department: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                 max_length=200)] | None = None
     business_category: Annotated[str, StringConstraints(strip_whitespace=True,
                                                         max_length=200)] | None = None
     active: bool | None = None
@@ -299,7 +302,8 @@ class StaffListPublic(BaseModel):
 
 class AssignmentBase(_Strict):
     staff_id: int = Field(ge=1, le=MAX_ID)
-    window_pk: int = Field(ge=1, le=MAX_ID, description="id of the window row (not the pipeline's window_id)")
+    window_pk: int = Field(ge=1, le=MAX_ID,
+                           description="id of the window row (not the pipeline's window_id)")
     start_at: AwareDatetime
     end_at: AwareDatetime | None = None
 
@@ -345,7 +349,8 @@ class UserBase(_Strict):
     username: Username
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     role: Role
-    staff_id: int | None = Field(None, ge=1, le=MAX_ID, description="for role staff: the staff record")
+    staff_id: int | None = Field(None, ge=1, le=MAX_ID,
+                                 description="for role staff: the staff record")
     active: bool = True
 
     @model_validator(mode="after")
@@ -360,7 +365,8 @@ class UserCreate(UserBase):
 
 
 class UserUpdate(_Strict):
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                   max_length=100)] | None = None
     role: Role | None = None
     staff_id: int | None = Field(None, ge=1, le=MAX_ID)
     active: bool | None = None
@@ -399,7 +405,8 @@ class LoginResponse(BaseModel):
 
 class ApiKeyCreate(_Strict):
     name: Name
-    center_id: int | None = Field(None, ge=1, le=MAX_ID, description="incidents from this key belong to this center")
+    center_id: int | None = Field(None, ge=1, le=MAX_ID,
+                                  description="incidents from this key belong to this center")
 
 
 class ApiKeyPublic(BaseModel):

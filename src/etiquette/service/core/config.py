@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     # Sessions and login.
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
     cookie_secure: bool = Field(False, description="set behind HTTPS so cookies never go in clear")
-    login_max_failures: int = Field(5, ge=1, description="failed logins per user name in the window")
+    login_max_failures: int = Field(5, ge=1,
+                                    description="failed logins per user name in the window")
     login_max_failures_per_ip: int = Field(20, ge=1)
     login_window_s: int = Field(900, ge=1)
     # Ingest limits.
@@ -53,8 +54,9 @@ class Settings(BaseSettings):
                                  IncidentKind.MISSING_GREETING: 90.0,
                                  IncidentKind.MISSING_FAREWELL: 90.0,
                                  IncidentKind.OFF_POST: 30.0})
-    appeal_window_days: float = Field(15.0, ge=0, description="staff may appeal this long after "
-                                                              "confirmation; evidence is kept until then")
+    appeal_window_days: float = Field(15.0, ge=0,
+                                      description="staff may appeal this long after "
+                                                  "confirmation; evidence is kept until then")
     retention_interval_s: float = Field(3600.0, gt=0, description="how often the purge job runs")
     orphan_grace_s: float = Field(3600.0, ge=0, description="unreferenced evidence files older "
                                                             "than this are removed")
@@ -62,18 +64,20 @@ class Settings(BaseSettings):
     # Alerts: the workbench's event stream polls the database (so it sees what any service
     # process ingested); webhooks are sent by a job, retried after these delays.
     alert_poll_s: float = Field(1.0, gt=0, le=60)
-    webhook_backoff_s: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0],
-                                           min_length=1, max_length=20,
-                                           description="delay before each retry; the attempt after "
-                                                       "the last delay that fails fails the delivery")
+    webhook_backoff_s: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0], min_length=1, max_length=20,
+        description="delay before each retry; the attempt after the last delay that fails fails "
+                    "the delivery")
     webhook_timeout_s: float = Field(10.0, gt=0, le=120)
     webhook_poll_s: float = Field(2.0, gt=0, le=600, description="how often the job looks for "
                                                                   "deliveries due")
     run_webhook_job: bool = True
     # Staff self-training: the recogniser is loaded at the first practice attempt, never at start.
-    practice_model: str = Field("whisper-base", description="a name in models/manifest.yaml, a "
-                                                             "faster-whisper model directory or name")
-    models_dir: Path | None = Field(None, description="where manifest models live (default models/)")
+    practice_model: str = Field("whisper-base",
+                                description="a name in models/manifest.yaml, a "
+                                            "faster-whisper model directory or name")
+    models_dir: Path | None = Field(None,
+                                    description="where manifest models live (default models/)")
     practice_threads: int = Field(0, ge=0, le=64, description="CPU threads of the practice "
                                                                "recogniser (0: automatic)")
     practice_max_s: float = Field(20.0, gt=0, le=60, description="longest practice recording")

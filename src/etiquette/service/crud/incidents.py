@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from etiquette.service.models import Evidence, Incident, Window
@@ -23,11 +23,11 @@ class IncidentFilter:
     date_to: datetime | None = None  # exclusive
 
 
-def _when():  # type: ignore[no-untyped-def]
+def _when() -> ColumnElement[datetime]:
     return func.coalesce(Incident.at, Incident.received_at)
 
 
-def _filtered(flt: IncidentFilter, only_staff_id: int | None) -> Select[tuple[Incident]]:
+def _filtered(flt: IncidentFilter, only_staff_id: int | None) -> Select[Incident]:
     query = select(Incident)
     if only_staff_id is not None:
         query = query.where(Incident.staff_id == only_staff_id)
@@ -50,7 +50,7 @@ def _filtered(flt: IncidentFilter, only_staff_id: int | None) -> Select[tuple[In
     return query
 
 
-def _loaded(query: Select[tuple[Incident]]) -> Select[tuple[Incident]]:
+def _loaded(query: Select[Incident]) -> Select[Incident]:
     return query.options(selectinload(Incident.evidence),
                          selectinload(Incident.window).selectinload(Window.center),
                          selectinload(Incident.staff), selectinload(Incident.center))
@@ -81,7 +81,8 @@ def get_incident(*, session: Session, incident_id: str) -> Incident | None:
 
 def next_in_queue(*, session: Session, flt: IncidentFilter, after: Incident,
                   only_staff_id: int | None = None) -> Incident | None:
-    """The incident after `after` in the oldest-first order of the list, for a reviewer moving on."""
+    """The incident after `after` in the oldest-first order of the list, for a reviewer moving
+    on."""
     when = after.at or after.received_at
     query = _filtered(flt, only_staff_id).where(
         (_when() > when) | ((_when() == when) & (Incident.id > after.id)))

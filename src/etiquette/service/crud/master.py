@@ -69,7 +69,8 @@ def staff_on_duty(*, session: Session, window_pk: int, at: datetime) -> int | No
 
 
 def overlapping_assignment(*, session: Session, window_pk: int, start_at: datetime,
-                           end_at: datetime | None, exclude_id: int | None = None) -> Assignment | None:
+                           end_at: datetime | None,
+                           exclude_id: int | None = None) -> Assignment | None:
     query = select(Assignment).where(Assignment.window_pk == window_pk,
                                      or_(Assignment.end_at.is_(None), Assignment.end_at > start_at))
     if end_at is not None:

@@ -16,7 +16,8 @@ def get(*, session: Session, version_id: int) -> RuleVersion | None:
     return session.get(RuleVersion, version_id)
 
 
-def list_versions(*, session: Session, offset: int = 0, limit: int = 100) -> tuple[list[RuleVersion], int]:
+def list_versions(*, session: Session, offset: int = 0,
+                  limit: int = 100) -> tuple[list[RuleVersion], int]:
     count = session.scalar(select(func.count()).select_from(RuleVersion)) or 0
     rows = session.scalars(select(RuleVersion).order_by(RuleVersion.id.desc())
                            .offset(offset).limit(limit)).all()

@@ -21,7 +21,8 @@ from etiquette.service.models import (
 
 def current(*, session: Session) -> ScoringVersion | None:
     """The newest version (by id): what a new edit starts from."""
-    return session.scalars(select(ScoringVersion).order_by(ScoringVersion.id.desc()).limit(1)).first()
+    return session.scalars(
+        select(ScoringVersion).order_by(ScoringVersion.id.desc()).limit(1)).first()
 
 
 def in_force(*, session: Session, month: str) -> ScoringVersion | None:
@@ -85,7 +86,8 @@ def _facts(r: Row) -> IncidentFacts:  # type: ignore[type-arg]
 
 def windows(*, session: Session, center_id: int | None, with_pks: set[int]) -> list[Window]:
     """The windows a report ranks: the active ones, and any other that had an incident."""
-    query = select(Window).where(or_(Window.active.is_(True), Window.id.in_(sorted(with_pks) or [-1])))
+    query = select(Window).where(
+        or_(Window.active.is_(True), Window.id.in_(sorted(with_pks) or [-1])))
     if center_id is not None:
         query = query.where(Window.center_id == center_id)
     return list(session.scalars(query.order_by(Window.center_id, Window.number, Window.id)).all())
@@ -113,5 +115,7 @@ def commendations_between(*, session: Session, start: datetime, end: datetime,
     if center_id is not None:
         query = query.join(Window, Window.id == Commendation.window_pk).where(
             Window.center_id == center_id)
-    return list(session.scalars(query.options(selectinload(Commendation.window).selectinload(
-        Window.center), selectinload(Commendation.staff)).order_by(Commendation.at, Commendation.id)))
+    return list(session.scalars(
+        query.options(selectinload(Commendation.window).selectinload(Window.center),
+                      selectinload(Commendation.staff))
+        .order_by(Commendation.at, Commendation.id)))

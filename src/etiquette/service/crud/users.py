@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from etiquette.service.models import ApiKey, LoginAttempt, User, UserSession
@@ -45,7 +46,10 @@ def delete_sessions_of(*, session: Session, user_id: int) -> None:
 
 
 def delete_expired_sessions(*, session: Session, now: datetime) -> int:
-    return session.execute(delete(UserSession).where(UserSession.expires_at <= now)).rowcount  # type: ignore[attr-defined]
+    # A DML statement's result is a CursorResult, which has the rowcount.
+    result = cast(CursorResult[Any],
+                  session.execute(delete(UserSession).where(UserSession.expires_at <= now)))
+    return result.rowcount
 
 
 def add_login_attempt(*, session: Session, username: str, ip: str, success: bool,

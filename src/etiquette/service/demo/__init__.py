@@ -1,4 +1,5 @@
-"""The README's demo: the sample incidents in a fresh service, a demo admin with a random password."""
+"""The README's demo: the sample incidents in a fresh service, a demo admin with a random
+password."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -115,7 +116,7 @@ def prepare_live(settings: Settings) -> tuple[str, str, str]:
             _import_masterdata(session)
             username, password = demo_admin(session)
             center = master.center_by_code(session=session, code=DEMO_CENTER)
-            name = f"demo-live-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+            name = f"demo-live-{datetime.now(UTC):%Y%m%d%H%M%S}"
             _, key = users.create_api_key(session=session, principal=DEMO, key_in=ApiKeyCreate(
                 name=name, center_id=center.id if center else None))
     finally:

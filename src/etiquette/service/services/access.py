@@ -109,4 +109,5 @@ def pipeline_principal(key: ApiKey) -> Principal:
 SYSTEM_RETENTION = Principal(label="system:retention")
 SYSTEM_START = Principal(label="system:start-up")  # seeds the first rule and scoring versions
 SYSTEM_WEBHOOKS = Principal(label="system:webhooks")  # audits a delivery that failed for good
-SYSTEM_CLI = Principal(label="system:cli", grants=frozenset(Permission))  # an operator at the console
+# An operator at the console.
+SYSTEM_CLI = Principal(label="system:cli", grants=frozenset(Permission))

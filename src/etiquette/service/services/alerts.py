@@ -37,7 +37,8 @@ def payload(incident: Incident) -> dict[str, Any]:
     """What an alert says: enough to walk to the window, no staff name, no transcript."""
     window = incident.window
     return {
-        "id": incident.id, "kind": incident.kind, "kind_name": KIND_NAMES.get(incident.kind, incident.kind),
+        "id": incident.id, "kind": incident.kind,
+        "kind_name": KIND_NAMES.get(incident.kind, incident.kind),
         "rule_id": incident.rule_id, "rule_name": incident.rule_name, "severity": incident.severity,
         "severity_name": SEVERITY_NAMES.get(incident.severity, incident.severity),
         "window_id": incident.window_id, "window_number": window.number if window else None,
@@ -80,7 +81,8 @@ async def stream(factory: sessionmaker[Session], severities: list[str], poll_s: 
             sent[event["id"]] = None
             if len(sent) > 1000:
                 sent.popitem(last=False)
-            yield f"id: {event['id']}\nevent: incident\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+            data = json.dumps(event, ensure_ascii=False)
+            yield f"id: {event['id']}\nevent: incident\ndata: {data}\n\n"
             quiet = 0.0
         await asyncio.sleep(poll_s)
         quiet += poll_s

@@ -35,9 +35,11 @@ def login(*, session: Session, settings: Settings, username: str, password: str,
     window_start = now - timedelta(seconds=settings.login_window_s)
     since = max(window_start, crud.last_success(session=session, username=username) or window_start)
     retry = {"Retry-After": str(settings.login_window_s)}
-    if crud.failures_since(session=session, since=since, username=username) >= settings.login_max_failures:
+    by_name = crud.failures_since(session=session, since=since, username=username)
+    if by_name >= settings.login_max_failures:
         raise TooManyRequests("登录失败次数过多，请稍后再试 (too many failed logins)", retry)
-    if crud.failures_since(session=session, since=window_start, ip=ip) >= settings.login_max_failures_per_ip:
+    by_ip = crud.failures_since(session=session, since=window_start, ip=ip)
+    if by_ip >= settings.login_max_failures_per_ip:
         raise TooManyRequests("登录失败次数过多，请稍后再试 (too many failed logins)", retry)
     user = crud.user_by_username(session=session, username=username)
     ok = security.verify_password(password, user.password_hash if user else None)

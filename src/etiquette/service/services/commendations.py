@@ -20,11 +20,13 @@ def to_public(row: Commendation) -> CommendationPublic:
     return CommendationPublic(id=row.id, window_pk=row.window_pk, window_number=row.window.number,
                               center=row.window.center.name, staff_id=row.staff_id,
                               staff_name=row.staff.name if row.staff else None, at=row.at,
-                              reason=row.reason, created_at=row.created_at, created_by=row.created_by)
+                              reason=row.reason, created_at=row.created_at,
+                              created_by=row.created_by)
 
 
 def _snapshot(row: Commendation) -> dict[str, object]:
-    return {"window_pk": row.window_pk, "staff_id": row.staff_id, "at": row.at, "reason": row.reason}
+    return {"window_pk": row.window_pk, "staff_id": row.staff_id, "at": row.at,
+            "reason": row.reason}
 
 
 def create(*, session: Session, principal: Principal, body: CommendationCreate) -> Commendation:

@@ -12,12 +12,22 @@ from collections.abc import Iterable, Iterator
 
 from etiquette.service.models import Incident
 from etiquette.service.schemas import EvidencePublic, IncidentPublic, PersonRef
+from etiquette.service.services.access import Permission, Principal
 
 API = "/api/v1"
 
 
 def evidence_url(incident_id: str, role: str) -> str:
     return f"{API}/incidents/{incident_id}/evidence/{role}"
+
+
+def scope(principal: Principal) -> int | None:
+    """The incidents `principal` may list (the API's lists and exports, the workbench's queue):
+    None, every one; else only those of this staff id (-1: none at all)."""
+    principal.require(Permission.INCIDENTS_READ_ALL, Permission.INCIDENTS_READ_OWN)
+    if principal.sees_all_incidents():
+        return None
+    return principal.staff_id if principal.staff_id is not None else -1
 
 
 def to_public(incident: Incident) -> IncidentPublic:
@@ -27,16 +37,17 @@ def to_public(incident: Incident) -> IncidentPublic:
         window_number=window.number if window else None,
         department=window.department if window else None, center_id=incident.center_id,
         center_name=incident.center.name if incident.center else None,
-        staff=PersonRef(id=staff.id, name=staff.name, employee_no=staff.employee_no) if staff else None,
-        kind=incident.kind, rule_id=incident.rule_id, rule_name=incident.rule_name,  # type: ignore[arg-type]
-        phrase=incident.phrase, speaker=incident.speaker, offset_s=incident.offset_s,  # type: ignore[arg-type]
+        staff=(PersonRef(id=staff.id, name=staff.name, employee_no=staff.employee_no)
+               if staff else None),
+        kind=incident.kind, rule_id=incident.rule_id, rule_name=incident.rule_name,
+        phrase=incident.phrase, speaker=incident.speaker, offset_s=incident.offset_s,
         end_s=incident.end_s, at=incident.at, received_at=incident.received_at,
         transcript=incident.transcript, hit_start=incident.hit_start, hit_end=incident.hit_end,
-        score=incident.score, severity=incident.severity, deduction=incident.deduction,  # type: ignore[arg-type]
-        explanation=incident.explanation, status=incident.status,  # type: ignore[arg-type]
+        score=incident.score, severity=incident.severity, deduction=incident.deduction,
+        explanation=incident.explanation, status=incident.status,
         review_reason=incident.review_reason, reviewed_at=incident.reviewed_at,
         appeal_reason=incident.appeal_reason, appealed_at=incident.appealed_at,
-        appeal_decision=incident.appeal_decision,  # type: ignore[arg-type]
+        appeal_decision=incident.appeal_decision,
         appeal_decision_reason=incident.appeal_decision_reason,
         appeal_decided_at=incident.appeal_decided_at,
         evidence=[EvidencePublic(role=e.role, media_type=e.media_type, size=e.size,
@@ -44,8 +55,9 @@ def to_public(incident: Incident) -> IncidentPublic:
                                  purged_at=e.purged_at) for e in incident.evidence])
 
 
-CSV_COLUMNS = ("id", "时间", "中心", "窗口", "窗口号", "进驻部门", "工号", "姓名", "类型", "规则编号",
-               "规则", "用语", "严重程度", "扣分", "状态", "审核意见", "申诉理由", "申诉裁决", "转写")
+CSV_COLUMNS = ("id", "时间", "中心", "窗口", "窗口号", "进驻部门", "工号", "姓名", "类型",
+               "规则编号", "规则", "用语", "严重程度", "扣分", "状态", "审核意见", "申诉理由",
+               "申诉裁决", "转写")
 
 
 def _cell(value: object) -> str:

@@ -52,7 +52,8 @@ def snapshot(row: Base) -> dict[str, Any]:
 
 def _check_refs(session: Session, values: dict[str, Any]) -> None:
     for key, model in (("center_id", Center), ("staff_id", Staff), ("window_pk", Window)):
-        if values.get(key) is not None and crud.get(session=session, model=model, id=values[key]) is None:
+        if (values.get(key) is not None
+                and crud.get(session=session, model=model, id=values[key]) is None):
             raise Invalid(f"{key} {values[key]} does not exist")
 
 
@@ -61,7 +62,8 @@ def _commit(session: Session, what: str) -> None:
         session.commit()
     except IntegrityError as e:
         session.rollback()
-        raise Conflict(f"{what} conflicts with an existing record (duplicate code or number)") from e
+        raise Conflict(
+            f"{what} conflicts with an existing record (duplicate code or number)") from e
 
 
 def _check_assignment(session: Session, values: dict[str, Any], exclude_id: int | None) -> None:
@@ -73,7 +75,8 @@ def _check_assignment(session: Session, values: dict[str, Any], exclude_id: int 
                        f"{clash.staff_id} in that time (assignment {clash.id})")
 
 
-def create(*, session: Session, principal: Principal, model: type[Base], values: dict[str, Any]) -> Base:
+def create(*, session: Session, principal: Principal, model: type[Base],
+           values: dict[str, Any]) -> Base:
     principal.require(Permission.MASTER_WRITE)
     _check_refs(session, values)
     if model is Assignment:
@@ -138,7 +141,8 @@ def set_photo(*, session: Session, principal: Principal, store: EvidenceStore, s
         raise TooLarge(f"photo is {len(data)} bytes; the limit is {max_bytes}")
     media_type = sniff(data)
     if media_type not in ("image/jpeg", "image/png"):
-        raise UnsupportedMedia(f"a photo must be jpeg or png; got {media_type or 'unrecognised bytes'}")
+        got = media_type or "unrecognised bytes"
+        raise UnsupportedMedia(f"a photo must be jpeg or png; got {got}")
     before = snapshot(staff)
     staff.photo_sha256, staff.photo_media_type = store.put(data), media_type
     audit.record(session=session, actor=principal, action="staff.photo", target_type="staff",
@@ -244,7 +248,8 @@ def _validate_row(schema: type[BaseModel], values: dict[str, Any], where: str) -
         return schema.model_validate(values).model_dump()
     except ValidationError as e:
         first = e.errors()[0]
-        raise Invalid(f"{where}: {' -> '.join(str(p) for p in first['loc'])}: {first['msg']}") from e
+        loc = " -> ".join(str(p) for p in first["loc"])
+        raise Invalid(f"{where}: {loc}: {first['msg']}") from e
 
 
 def import_file(*, session: Session, principal: Principal, data: _ImportFile) -> ImportResult:
@@ -267,7 +272,8 @@ def _import(session: Session, principal: Principal, data: _ImportFile) -> Import
         if center is None:
             if not c.name:
                 raise Invalid(f"center {c.code} does not exist (import it with a name first)")
-            values = _validate_row(CenterCreate, {"code": c.code, "name": c.name}, f"centers {c.code}")
+            values = _validate_row(CenterCreate, {"code": c.code, "name": c.name},
+                                   f"centers {c.code}")
             center = crud.create(session=session, model=Center, values=values)
             counts.centers += 1
         elif c.name and center.name != c.name:
@@ -310,8 +316,9 @@ def _import(session: Session, principal: Principal, data: _ImportFile) -> Import
                                      center_id=center.id) if center else None
         if staff is None or window is None:
             raise Invalid(f"{where}: unknown staff or window")
-        values = _validate_row(AssignmentCreate, {"staff_id": staff.id, "window_pk": window.id,
-                                                  "start_at": a.start_at, "end_at": a.end_at}, where)
+        values = _validate_row(AssignmentCreate,
+                               {"staff_id": staff.id, "window_pk": window.id,
+                                "start_at": a.start_at, "end_at": a.end_at}, where)
         existing = crud.assignment_by_start(session=session, staff_id=staff.id, window_pk=window.id,
                                             start_at=values["start_at"])
         if existing is None:

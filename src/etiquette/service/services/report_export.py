@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
+from pydantic import BaseModel
 
 from etiquette.service import charts
 from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES, number
@@ -33,7 +34,8 @@ WINDOW_COLUMNS: list[Column] = [
     ("得分", lambda r: r.score), ("上期得分", lambda r: r.previous_score),
     ("变化", lambda r: r.change), ("计分事件", lambda r: r.counted), ("扣分", lambda r: r.deducted),
     ("加分", lambda r: r.bonus), ("红旗窗口", lambda r: "是" if r.red_flag else ""),
-    ("不参评原因", lambda r: f"有{SEVERITY_NAMES[r.disqualified_by]}事件" if r.disqualified_by else ""),
+    ("不参评原因",
+     lambda r: f"有{SEVERITY_NAMES[r.disqualified_by]}事件" if r.disqualified_by else ""),
 ]
 STAFF_COLUMNS: list[Column] = [
     ("排名", lambda r: r.rank), ("工号", lambda r: r.employee_no), ("姓名", lambda r: r.name),
@@ -57,6 +59,7 @@ SHEET_NAMES = {"windows": "窗口排名", "staff": "人员排名", "kinds": "按
 def table(report: ReportPublic, name: str) -> tuple[list[str], list[list[Any]]]:
     """A table of the report by name: its header and rows. Raises ValueError for a name not
     in TABLES, or 'staff' of a public report."""
+    rows: list[BaseModel]
     if name == "windows":
         columns, rows = WINDOW_COLUMNS, list(report.windows)
     elif name == "staff":
@@ -65,7 +68,8 @@ def table(report: ReportPublic, name: str) -> tuple[list[str], list[list[Any]]]:
         columns, rows = STAFF_COLUMNS, list(report.staff)
     elif name in COUNT_COLUMNS:
         columns = COUNT_COLUMNS[name]
-        rows = list({"kinds": report.by_kind, "rules": report.by_rule, "time": report.by_time}[name])
+        by_name = {"kinds": report.by_kind, "rules": report.by_rule, "time": report.by_time}
+        rows = list(by_name[name])
     else:
         raise ValueError(f"unknown table {name!r}; expected one of: {', '.join(TABLES)}")
     return [h for h, _ in columns], [[get(r) for _, get in columns] for r in rows]

@@ -11,6 +11,7 @@ The public variant (公开) carries no staff rows and no personal data at all.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -167,7 +168,7 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
 
     # Windows: ranking, change, red flags per center.
     rule = now.rule
-    barred = {pk: w for pk, t in now.windows.items() if (w := _worst(rule, t))}
+    barred = {pk: worst for pk, t in now.windows.items() if (worst := _worst(rule, t))}
     flags: set[int] = set()
     by_center: dict[int, dict[int, float]] = defaultdict(dict)
     for w in window_rows:
@@ -184,7 +185,7 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
             number=w.number, department=w.department, score=t.score, previous_score=previous,
             change=round(t.score - previous, 2) if previous is not None else None,
             counted=t.counted, deducted=t.deducted, bonus=t.bonus, red_flag=w.id in flags,
-            disqualified_by=barred.get(w.id)))  # type: ignore[arg-type]
+            disqualified_by=barred.get(w.id)))
     rows.sort(key=lambda r: (r.rank, r.center, r.number))
 
     staff_ranks = rank({sid: t.score for sid, t in now.staff.items()})
@@ -192,10 +193,11 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
     for s in staff_rows:
         t, p = now.staff[s.id], before.staff[s.id]
         previous = p.score if before.months else None
-        people.append(StaffScore(rank=staff_ranks[s.id], staff_id=s.id, name=s.name,
-                                 employee_no=s.employee_no, score=t.score, previous_score=previous,
-                                 change=round(t.score - previous, 2) if previous is not None else None,
-                                 counted=t.counted, deducted=t.deducted, bonus=t.bonus))
+        people.append(StaffScore(
+            rank=staff_ranks[s.id], staff_id=s.id, name=s.name, employee_no=s.employee_no,
+            score=t.score, previous_score=previous,
+            change=round(t.score - previous, 2) if previous is not None else None,
+            counted=t.counted, deducted=t.deducted, bonus=t.bonus))
     people.sort(key=lambda r: (r.rank, r.employee_no))
 
     return ReportPublic(
@@ -218,7 +220,8 @@ def _worst(rule: RedFlagRule, tally: Tally) -> str | None:
     return next((s for s in ("critical", "major", "minor") if s in found), None)
 
 
-def _count(scores: PeriodScores, key) -> list[CountRow]:  # type: ignore[no-untyped-def]
+def _count(scores: PeriodScores,
+           key: Callable[[IncidentFacts], tuple[str, str]]) -> list[CountRow]:
     rows: dict[str, CountRow] = {}
     for f in scores.facts:
         k, name = key(f)

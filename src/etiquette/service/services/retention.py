@@ -60,7 +60,8 @@ def purge_expired(*, session: Session, store: EvidenceStore, settings: Settings,
     shortest = min(settings.retention_days.values())
     when = func.coalesce(Incident.at, Incident.received_at)
     candidates = session.scalars(
-        select(Incident).where(Incident.evidence_purged_at.is_(None), when < now - timedelta(days=shortest),
+        select(Incident).where(Incident.evidence_purged_at.is_(None),
+                               when < now - timedelta(days=shortest),
                                Incident.evidence.any(Evidence.purged_at.is_(None)))).all()
     doomed: set[str] = set()
     for incident in candidates:
@@ -101,7 +102,8 @@ def _referenced(session: Session) -> set[str]:
 class RetentionJob(threading.Thread):
     """Runs the purge at start and then every `retention_interval_s` until stopped."""
 
-    def __init__(self, factory: sessionmaker[Session], store: EvidenceStore, settings: Settings) -> None:
+    def __init__(self, factory: sessionmaker[Session], store: EvidenceStore,
+                 settings: Settings) -> None:
         super().__init__(name="etiquette-retention", daemon=True)
         self._factory, self._store, self._settings = factory, store, settings
         self.stop_event = threading.Event()

@@ -78,7 +78,8 @@ def seed(*, session: Session, path: Path | None) -> RuleVersion | None:
     return row
 
 
-def create_version(*, session: Session, principal: Principal, body: RuleVersionCreate) -> RuleVersion:
+def create_version(*, session: Session, principal: Principal,
+                   body: RuleVersionCreate) -> RuleVersion:
     """A new version in force. Raises Invalid (the key path that is wrong), Conflict (the
     edit started from an older version, or changes nothing)."""
     principal.require(Permission.RULES_ADMIN)
@@ -86,7 +87,8 @@ def create_version(*, session: Session, principal: Principal, body: RuleVersionC
     rules = validate(text)
     previous = crud.current(session=session)
     if body.based_on is not None and previous is not None and body.based_on != previous.id:
-        raise Conflict(f"规则已被他人修改：当前为第 {previous.id} 版，本次修改基于第 {body.based_on} 版 "
+        raise Conflict(f"规则已被他人修改：当前为第 {previous.id} 版，"
+                       f"本次修改基于第 {body.based_on} 版 "
                        "(the rules changed since this edit started; reload and edit again)")
     if previous is not None and previous.yaml == text:
         raise Conflict(f"与当前第 {previous.id} 版相同，未保存 (no change)")
@@ -95,7 +97,8 @@ def create_version(*, session: Session, principal: Principal, body: RuleVersionC
         session.commit()
     except IntegrityError as e:  # two saves at once: one of them is the next version
         session.rollback()
-        raise Conflict("规则刚被他人修改，请刷新后重试 (another version was saved at the same time)") from e
+        raise Conflict("规则刚被他人修改，请刷新后重试 "
+                       "(another version was saved at the same time)") from e
     return row
 
 

@@ -120,7 +120,8 @@ def create_version(*, session: Session, settings: Settings, principal: Principal
 
 def in_force(session: Session, month: Month) -> tuple[ScoringVersion, ScoringScheme]:
     """The version that scores `month` and its scheme."""
-    row = crud.in_force(session=session, month=str(month)) or crud.get(session=session, version_id=1)
+    row = (crud.in_force(session=session, month=str(month))
+           or crud.get(session=session, version_id=1))
     if row is None:  # seeded at start-up: only on a database emptied under a running service
         raise Conflict("没有评分方案 (no scoring scheme stored)")
     return row, parsed(row.yaml)

@@ -56,7 +56,8 @@ def create_user(*, session: Session, principal: Principal, user_in: UserCreate) 
     return user
 
 
-def update_user(*, session: Session, principal: Principal, user_id: int, user_in: UserUpdate) -> User:
+def update_user(*, session: Session, principal: Principal, user_id: int,
+                user_in: UserUpdate) -> User:
     principal.require(Permission.USERS_WRITE)
     user = session.get(User, user_id)
     if user is None:
@@ -117,7 +118,8 @@ def create_admin(*, session: Session, principal: Principal, username: str, passw
     return user
 
 
-def create_api_key(*, session: Session, principal: Principal, key_in: ApiKeyCreate) -> tuple[ApiKey, str]:
+def create_api_key(*, session: Session, principal: Principal,
+                   key_in: ApiKeyCreate) -> tuple[ApiKey, str]:
     principal.require(Permission.API_KEYS_WRITE)
     if key_in.center_id is not None and session.get(Center, key_in.center_id) is None:
         raise Invalid(f"center_id {key_in.center_id} does not exist")

@@ -63,7 +63,8 @@ def create(*, session: Session, principal: Principal, body: WebhookCreate) -> We
     principal.require(Permission.WEBHOOKS_ADMIN)
     check_url(body.url)
     hook = Webhook(name=body.name, url=body.url, secret=secrets.token_urlsafe(32),
-                   kinds=[k.value for k in body.kinds], severities=[s.value for s in body.severities],
+                   kinds=[k.value for k in body.kinds],
+                   severities=[s.value for s in body.severities],
                    active=body.active, created_at=utcnow(), created_by=principal.label)
     session.add(hook)
     session.flush()
@@ -73,7 +74,8 @@ def create(*, session: Session, principal: Principal, body: WebhookCreate) -> We
     return hook
 
 
-def update(*, session: Session, principal: Principal, webhook_id: int, body: WebhookUpdate) -> Webhook:
+def update(*, session: Session, principal: Principal, webhook_id: int,
+           body: WebhookUpdate) -> Webhook:
     principal.require(Permission.WEBHOOKS_ADMIN)
     hook = get(session=session, webhook_id=webhook_id)
     if body.url is not None:
@@ -107,7 +109,8 @@ def deliveries(*, session: Session, webhook_id: int, offset: int = 0, limit: int
     get(session=session, webhook_id=webhook_id)
     query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)).all()
+    rows = session.scalars(
+        query.order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)).all()
     return list(rows), count
 
 
@@ -127,7 +130,8 @@ def enqueue(*, session: Session, incident: Incident) -> int:
     for hook in hooks:
         session.add(WebhookDelivery(webhook_id=hook.id, incident_id=incident.id,
                                     payload={"event": "incident", "incident": payload(incident)},
-                                    status="pending", attempts=0, next_attempt_at=now, created_at=now))
+                                    status="pending", attempts=0, next_attempt_at=now,
+                                    created_at=now))
     return len(hooks)
 
 
@@ -180,7 +184,8 @@ def send(*, session: Session, settings: Settings, client: httpx.Client, delivery
     elif row.attempts > len(settings.webhook_backoff_s):
         row.status = "failed"
         logger.error("webhook %s (%s): delivery %s of incident %s failed for good after %d "
-                     "attempts: %s", hook.id, hook.url, row.id, row.incident_id, row.attempts, error)
+                     "attempts: %s", hook.id, hook.url, row.id, row.incident_id, row.attempts,
+                     error)
         audit.record(session=session, actor=SYSTEM_WEBHOOKS, action="webhook.delivery_failed",
                      target_type="webhook", target_id=str(hook.id),
                      after={"delivery_id": row.id, "incident_id": row.incident_id,

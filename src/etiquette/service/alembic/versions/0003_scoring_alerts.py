@@ -61,7 +61,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('webhook_id', 'incident_id', name='uq_delivery_webhook_incident')
     )
     op.create_index('ix_webhook_deliveries_webhook_id', 'webhook_deliveries', ['webhook_id'])
-    op.create_index('ix_webhook_deliveries_due', 'webhook_deliveries', ['status', 'next_attempt_at'])
+    op.create_index('ix_webhook_deliveries_due', 'webhook_deliveries',
+                    ['status', 'next_attempt_at'])
 
 
 def downgrade() -> None:

@@ -32,7 +32,8 @@ def add_routes(router: APIRouter, *, model: type[Base], create: type[BaseModel],
                   center_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Any:
         principal.require(Permission.MASTER_READ)
         where = {"center_id": center_id} if "center_id" in filters else {}
-        rows, count = crud.list_rows(session=session, model=model, offset=offset, limit=limit, **where)
+        rows, count = crud.list_rows(session=session, model=model, offset=offset, limit=limit,
+                                     **where)
         return many(data=[to_public(r) for r in rows], count=count)
 
     def get_row(id: Id, session: SessionDep, principal: CurrentUser) -> Any:

@@ -38,7 +38,8 @@ WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
 async def alert_stream(request: Request, session: SessionDep, settings: SettingsDep,
                        principal: CurrentUser,
                        min_severity: Annotated[Severity, Query(
-                           description="notify of incidents this severe or worse")] = Severity.CRITICAL,
+                           description="notify of incidents this severe or worse")
+                       ] = Severity.CRITICAL,
                        since: Annotated[AwareDatetime | None, Query(
                            description="also incidents received since then (at most 5 minutes "
                                        "back): a page that reconnects misses nothing")] = None
@@ -60,19 +61,22 @@ async def alert_stream(request: Request, session: SessionDep, settings: Settings
 def list_webhooks(session: SessionDep, principal: CurrentUser) -> WebhooksPublic:
     principal.require(Permission.WEBHOOKS_READ)
     rows = webhooks.list_webhooks(session=session)
-    return WebhooksPublic(data=[WebhookPublic.model_validate(r, from_attributes=True) for r in rows],
-                          count=len(rows))
+    return WebhooksPublic(
+        data=[WebhookPublic.model_validate(r, from_attributes=True) for r in rows],
+        count=len(rows))
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED,
              responses={**ERRORS, 422: {"model": Message}})
-def create_webhook(body: WebhookCreate, session: SessionDep, principal: CurrentUser) -> WebhookCreated:
+def create_webhook(body: WebhookCreate, session: SessionDep,
+                   principal: CurrentUser) -> WebhookCreated:
     """Add a webhook (admins). The answer carries its signing secret, shown only this once."""
     hook = webhooks.create(session=session, principal=principal, body=body)
     return WebhookCreated.model_validate(hook, from_attributes=True)
 
 
-@router.patch("/webhooks/{id}", response_model=WebhookPublic, responses={**ERRORS, 422: {"model": Message}})
+@router.patch("/webhooks/{id}", response_model=WebhookPublic,
+              responses={**ERRORS, 422: {"model": Message}})
 def update_webhook(id: WebhookId, body: WebhookUpdate, session: SessionDep,  # noqa: A002
                    principal: CurrentUser) -> WebhookPublic:
     """Change a webhook; `active: false` stops it (deliveries already queued are still sent)."""
@@ -87,5 +91,6 @@ def list_deliveries(id: WebhookId, session: SessionDep, principal: CurrentUser, 
     """What was sent, when, and how it went (admins, auditors)."""
     principal.require(Permission.WEBHOOKS_READ)
     rows, count = webhooks.deliveries(session=session, webhook_id=id, offset=offset, limit=limit)
-    return WebhookDeliveriesPublic(data=[WebhookDeliveryPublic.model_validate(r, from_attributes=True)
-                                         for r in rows], count=count)
+    return WebhookDeliveriesPublic(
+        data=[WebhookDeliveryPublic.model_validate(r, from_attributes=True) for r in rows],
+        count=count)

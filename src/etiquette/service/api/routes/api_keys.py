@@ -29,11 +29,13 @@ def list_keys(session: SessionDep, principal: CurrentUser) -> ApiKeysPublic:
                          count=count)
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED,
+             responses=ERRORS)
 def create_key(body: ApiKeyCreate, session: SessionDep, principal: CurrentUser) -> ApiKeyCreated:
     """A new key for a pipeline; the key itself is in this answer only."""
     row, key = users.create_api_key(session=session, principal=principal, key_in=body)
-    return ApiKeyCreated(**ApiKeyPublic.model_validate(row, from_attributes=True).model_dump(), key=key)
+    public = ApiKeyPublic.model_validate(row, from_attributes=True)
+    return ApiKeyCreated(**public.model_dump(), key=key)
 
 
 @router.delete("/{key_id}", response_model=ApiKeyPublic, responses=ERRORS)

@@ -37,5 +37,6 @@ def ready(request: Request) -> Health | JSONResponse:
     except OSError as e:
         detail["evidence_store"] = f"not writable: {e.strerror}"
     if detail:
-        return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), status_code=503)
+        return JSONResponse(Health(status="unavailable", detail=detail).model_dump(),
+                            status_code=503)
     return Health(status="ok")

@@ -34,14 +34,16 @@ async def _read(upload: UploadFile | None, role: EvidenceRole, limit: int) -> in
                         401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
                         413: {"model": Message}, 415: {"model": Message}, 422: {"model": Message}})
 async def ingest_incident(
-    request: Request, response: Response, session: SessionDep, settings: SettingsDep, store: StoreDep,
-    principal: Pipeline,
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    store: StoreDep, principal: Pipeline,
     incident: Annotated[str, Form(description="the incident line as JSON "
                                               "(etiquette batch output, without `evidence`)")],
-    clip: Annotated[UploadFile | None, File(description="audio around the utterance (wav…)")] = None,
+    clip: Annotated[UploadFile | None,
+                    File(description="audio around the utterance (wav…)")] = None,
     snapshot: Annotated[UploadFile | None, File(description="camera frame (jpeg/png)")] = None,
     empty_seat: Annotated[UploadFile | None, File(description="off_post: the empty seat")] = None,
-    last_seen: Annotated[UploadFile | None, File(description="off_post: last seen at the seat")] = None,
+    last_seen: Annotated[UploadFile | None,
+                         File(description="off_post: last seen at the seat")] = None,
 ) -> IngestResult:
     """A pipeline posts one incident with its evidence files (multipart/form-data).
 
@@ -62,5 +64,5 @@ async def ingest_incident(
         response.status_code = status.HTTP_200_OK
     elif (job := getattr(request.app.state, "webhook_job", None)) is not None:
         job.wake()  # a matching incident's webhook goes out now, not at the next poll
-    return IngestResult(id=row.id, created=created, status=row.status,  # type: ignore[arg-type]
+    return IngestResult(id=row.id, created=created, status=row.status,
                         evidence=[EvidenceRole(e.role) for e in row.evidence])

@@ -18,7 +18,8 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
              responses={401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
                         413: {"model": Message}, 422: {"model": Message}})
 async def import_masterdata(
-    file: Annotated[UploadFile, File(description="YAML with centers/staff/assignments, or one CSV")],
+    file: Annotated[UploadFile,
+                    File(description="YAML with centers/staff/assignments, or one CSV")],
     session: SessionDep, principal: CurrentUser,
     format: Literal["yaml", "csv"] = "yaml",
     entity: Annotated[Literal["centers", "windows", "staff", "assignments"] | None,

@@ -36,8 +36,11 @@ class Table(StrEnum):
     TIME = "time"
 
 
-MEDIA_TYPES = {ExportFormat.HTML: "text/html; charset=utf-8", ExportFormat.CSV: "text/csv; charset=utf-8",
-               ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MEDIA_TYPES = {
+    ExportFormat.HTML: "text/html; charset=utf-8",
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def _build(session: SessionDep, settings: SettingsDep, principal: Principal, period: str,
@@ -76,5 +79,6 @@ def export_report(period: PeriodPath, session: SessionDep, settings: SettingsDep
     name = f"etiquette-report-{report.period}{'-public' if public else ''}"
     if format == ExportFormat.CSV:
         name += f"-{table.value}"
+    disposition = f'attachment; filename="{name}.{format.value}"'
     return Response(body, media_type=MEDIA_TYPES[format],
-                    headers={"Content-Disposition": f'attachment; filename="{name}.{format.value}"'})
+                    headers={"Content-Disposition": disposition})

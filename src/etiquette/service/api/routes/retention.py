@@ -23,6 +23,7 @@ def run_retention(session: SessionDep, settings: SettingsDep, store: StoreDep,
                   principal: CurrentUser) -> PurgeResult:
     """Run the retention purge now (it also runs on its own schedule)."""
     principal.require(Permission.RETENTION_RUN)
-    report = retention.purge_expired(session=session, store=store, settings=settings, actor=principal)
+    report = retention.purge_expired(session=session, store=store, settings=settings,
+                                     actor=principal)
     return PurgeResult(incidents=report.incidents, files_deleted=report.files_deleted,
                        orphans_deleted=report.orphans_deleted)

@@ -40,8 +40,8 @@ def list_versions(session: SessionDep, principal: CurrentUser,
 
 @router.get("/in-force", response_model=ScoringVersionPublic, responses=ERRORS)
 def in_force(session: SessionDep, settings: SettingsDep, principal: CurrentUser,
-             month: Annotated[str | None, Query(pattern=MONTH_PATTERN,
-                                                description="YYYY-MM; default the current month")] = None
+             month: Annotated[str | None, Query(
+                 pattern=MONTH_PATTERN, description="YYYY-MM; default the current month")] = None
              ) -> ScoringVersionPublic:
     """The version that scores `month`, with its YAML."""
     principal.require(Permission.REPORTS_READ)
