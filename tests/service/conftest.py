@@ -182,7 +182,8 @@ def seed(live: LiveService) -> None:
         assert center is not None
         live.ids["center"] = center.id
         for name, role in ROLE_USERS.items():
-            staff_id = live.ids["T001"] if name == "staff1" else live.ids["T002"] if name == "staff2" else None
+            staff_id = (live.ids["T001"] if name == "staff1"
+                        else live.ids["T002"] if name == "staff2" else None)
             user = users.create_user(session=session, principal=SYSTEM_CLI, user_in=UserCreate(
                 username=name, password=PASSWORD, role=role, staff_id=staff_id,
                 display_name=name))
@@ -200,7 +201,8 @@ def settings_for(tmp: Path, database_url: str | None = None, **extra: object) ->
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+def service(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """The service with seeded users, on each backend in turn."""
     tmp = tmp_path_factory.mktemp(f"service-{request.param}")
     url = None

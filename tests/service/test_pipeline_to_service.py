@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories.service import PASSWORD, Api, incident, jpeg_bytes
 
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
 from etiquette.sinks.http import HttpSink
@@ -22,16 +21,19 @@ from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.tee import TeeSink
 from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import ClipOptions, attach_clips, clip_span
+
+from factories.service import PASSWORD, Api, incident, jpeg_bytes
 from service.conftest import LiveService, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def record(kind: IncidentKind, offset_s: float, end_s: float, speaker: Speaker = Speaker.STAFF) -> Incident:
-    return Incident(id=str(uuid.uuid4()), source="x.wav", window_id="w-a", kind=kind, rule_id="F1-1",
-                    rule_name="禁用语：不知道", phrase="不知道", speaker=speaker, offset_s=offset_s,
-                    end_s=end_s, at=None, transcript="不知道", score=1.0, severity=Severity.MAJOR,
-                    deduction=2.0, explanation="「不知道」匹配「不知道」")
+def record(kind: IncidentKind, offset_s: float, end_s: float,
+           speaker: Speaker = Speaker.STAFF) -> Incident:
+    return Incident(id=str(uuid.uuid4()), source="x.wav", window_id="w-a", kind=kind,
+                    rule_id="F1-1", rule_name="禁用语：不知道", phrase="不知道", speaker=speaker,
+                    offset_s=offset_s, end_s=end_s, at=None, transcript="不知道", score=1.0,
+                    severity=Severity.MAJOR, deduction=2.0, explanation="「不知道」匹配「不知道」")
 
 
 def tone(freq: float, seconds: float) -> np.ndarray:
@@ -41,7 +43,8 @@ def tone(freq: float, seconds: float) -> np.ndarray:
 
 def read_wav(path: str) -> tuple[np.ndarray, int]:
     with wave.open(path) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32767, w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32767
+        return samples, w.getframerate()
 
 
 def dominant_hz(samples: np.ndarray) -> float:
@@ -67,7 +70,8 @@ def test_clips_hold_a_few_seconds_of_the_speakers_microphone(tmp_path: Path) -> 
     assert lengths[greeting.id] == pytest.approx(10.0, abs=0.01)
     assert "clip" not in out[4].evidence  # off_post evidence is the camera's
     assert clip_span(farewell, 60.0, ClipOptions()) == (45.0, 55.0)
-    assert clip_span(record(IncidentKind.FORBIDDEN_PHRASE, 0.2, 59.9), 60.0, ClipOptions()) == (0.0, 20.0)
+    whole = record(IncidentKind.FORBIDDEN_PHRASE, 0.2, 59.9)
+    assert clip_span(whole, 60.0, ClipOptions()) == (0.0, 20.0)
 
 
 def test_http_sink_posts_each_incident_once_with_its_evidence(sqlite_service: LiveService,
@@ -83,7 +87,8 @@ def test_http_sink_posts_each_incident_once_with_its_evidence(sqlite_service: Li
     bad = {**incident(kind="nonsense"), "evidence": {}}
     jsonl = io.StringIO()
     sink = HttpSink(sqlite_service.base_url, sqlite_service.api_key, retries=1, backoff_s=0.01)
-    TeeSink(JsonlSink(jsonl), sink).write([line, off, bad, {"source": "x", "kind": "error", "error": "e"}])
+    TeeSink(JsonlSink(jsonl), sink).write(
+        [line, off, bad, {"source": "x", "kind": "error", "error": "e"}])
     sink.write([line])  # a re-run: stored once
     sink.close()
     assert (sink.report.created, sink.report.already) == (2, 1)
@@ -96,18 +101,21 @@ def test_http_sink_posts_each_incident_once_with_its_evidence(sqlite_service: Li
 
 
 def test_http_sink_reports_an_unreachable_service(tmp_path: Path) -> None:
-    sink = HttpSink(f"http://127.0.0.1:{free_port()}", "etq_x_y", retries=2, backoff_s=0.01, timeout_s=2)
+    sink = HttpSink(f"http://127.0.0.1:{free_port()}", "etq_x_y", retries=2, backoff_s=0.01,
+                    timeout_s=2)
     sink.write([incident()])
     assert sink.report.created == 0 and "ConnectError" in sink.report.failed[0][1]
 
 
 @pytest.mark.slow
-def test_batch_posts_the_sample_incidents_with_clips(sqlite_service: LiveService, tmp_path: Path) -> None:
+def test_batch_posts_the_sample_incidents_with_clips(sqlite_service: LiveService,
+                                                     tmp_path: Path) -> None:
     out = tmp_path / "incidents.jsonl"
     env = {**os.environ, "ETIQUETTE_API_KEY": sqlite_service.api_key}
     result = subprocess.run([sys.executable, "-m", "etiquette.cli", "batch",
                              "recordings_sample/window05_session.ogg", "--out", str(out),
-                             "--post", sqlite_service.base_url, "--evidence-dir", str(tmp_path / "ev")],
+                             "--post", sqlite_service.base_url,
+                             "--evidence-dir", str(tmp_path / "ev")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
@@ -124,12 +132,14 @@ def test_batch_posts_the_sample_incidents_with_clips(sqlite_service: LiveService
 
 def test_the_service_imports_no_model() -> None:
     code = ("import sys\nfrom etiquette.service.main import create_app\n"
-            "from etiquette.service.cli import app\nfrom etiquette.service.core.config import Settings\n"
+            "from etiquette.service.cli import app\n"
+            "from etiquette.service.core.config import Settings\n"
             "import tempfile\ncreate_app(Settings(data_dir=tempfile.mkdtemp()))\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('faster_whisper', 'ctranslate2', "
             "'onnxruntime', 'cv2') or m in ('etiquette.speech.recogniser', 'etiquette.pipeline')]\n"
             "assert not bad, bad\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
 
 
@@ -140,9 +150,11 @@ def test_the_demo_serves_the_sample_incidents_with_a_random_admin_password(tmp_p
     line = {**attach.to_json(), "window_id": "window02_rude"}
     jsonl = tmp_path / "sample_incidents.jsonl"
     jsonl.write_text(json.dumps(line, ensure_ascii=False) + "\n" +
-                     json.dumps({"source": "x", "kind": "error", "error": "e"}) + "\n", encoding="utf-8")
+                     json.dumps({"source": "x", "kind": "error", "error": "e"}) + "\n",
+                     encoding="utf-8")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "etiquette.service", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "etiquette.service", "serve",
+                             "--port", str(port),
                              "--data-dir", str(tmp_path / "data"), "--demo", str(jsonl)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

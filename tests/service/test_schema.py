@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import hypothesis
 import pytest
 import schemathesis
-from factories.service import PASSWORD, Api, make_incident
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from factories.service import PASSWORD, Api, make_incident
 from service.conftest import LiveService
 
 EXAMPLES = 12  # per operation and mode: the whole run stays around a minute on two cores
@@ -65,7 +65,8 @@ def test_no_request_gets_a_server_error(target, mode: GenerationMode) -> None:  
         try:
             run()
         except hypothesis.errors.Unsatisfiable:
-            assert mode == GenerationMode.NEGATIVE  # an operation without inputs has no invalid ones
+            # An operation without inputs has no invalid ones.
+            assert mode == GenerationMode.NEGATIVE
     assert failures == [], "\n".join(failures)
     # The run did reach the service as an admin: the session is still good.
     with Api(live.base_url, cookies=cookies) as c:

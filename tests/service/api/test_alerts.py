@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from factories.service import PASSWORD, incident, post_incident
 from sqlalchemy import select
 
 from etiquette.service.models import AuditEntry
+
+from factories.service import PASSWORD, incident, post_incident
 from service.conftest import (
     LiveService,
     PostgresCluster,
@@ -73,7 +74,8 @@ def _listen(live: LiveService, events: queue.Queue[Any], ready: threading.Event,
                     events.put(("incident", json.loads(line[6:])))
 
 
-def test_a_subscribed_supervisor_is_told_of_a_critical_incident_at_once(alerting: LiveService) -> None:
+def test_a_subscribed_supervisor_is_told_of_a_critical_incident_at_once(
+        alerting: LiveService) -> None:
     events: queue.Queue[Any] = queue.Queue()
     ready, stop = threading.Event(), threading.Event()
     listener = threading.Thread(target=_listen, args=(alerting, events, ready, stop), daemon=True)
@@ -128,7 +130,8 @@ class Receiver:
 
     def wait_for(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
         with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.requests) >= count, timeout), self.requests
+            assert self.arrived.wait_for(lambda: len(self.requests) >= count,
+                                         timeout), self.requests
             return list(self.requests)
 
 
@@ -141,7 +144,8 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             status = rec.statuses.pop(0) if rec.statuses else 200
             with rec.arrived:
-                rec.requests.append({"headers": dict(self.headers), "body": body, "answered": status})
+                rec.requests.append({"headers": dict(self.headers), "body": body,
+                                     "answered": status})
                 rec.arrived.notify_all()
             self.send_response(status)
             self.end_headers()
@@ -171,7 +175,8 @@ def test_a_webhook_gets_a_signed_post_retried_after_a_failure(alerting: LiveServ
     admin = alerting.client("admin")
     receiver.statuses = [500]  # the first attempt fails, the retry succeeds
     r = admin.post("/api/v1/webhooks", json={"name": "值班长", "url": receiver.url,
-                                             "kinds": ["forbidden_phrase"], "severities": ["critical"]})
+                                             "kinds": ["forbidden_phrase"],
+                                             "severities": ["critical"]})
     assert r.status_code == 201, r.text
     hook = r.json()
     secret = hook["secret"]
@@ -269,14 +274,18 @@ def test_admins_configure_webhooks_on_a_page(alerting: LiveService) -> None:
     hook = next(h for h in admin.get("/api/v1/webhooks").json()["data"] if h["name"] == "页面添加")
     assert hook["kinds"] == ["off_post", "forbidden_phrase"] and hook["active"] is True
     assert sorted(hook["severities"]) == ["critical", "major"]
-    bad = admin.post("/webhooks", data={"name": "坏地址", "url": "ftp://x/", "csrf_token": admin.csrf})
+    bad = admin.post("/webhooks", data={"name": "坏地址", "url": "ftp://x/",
+                                        "csrf_token": admin.csrf})
     assert bad.status_code == 422 and 'id="webhook-error"' in bad.text
-    off = admin.post(f"/webhooks/{hook['id']}/active", data={"active": "0", "csrf_token": admin.csrf},
-                     follow_redirects=False)
+    off = admin.post(f"/webhooks/{hook['id']}/active",
+                     data={"active": "0", "csrf_token": admin.csrf}, follow_redirects=False)
     assert off.status_code == 303
-    assert not next(h for h in admin.get("/api/v1/webhooks").json()["data"] if h["id"] == hook["id"])["active"]
+    hooks = admin.get("/api/v1/webhooks").json()["data"]
+    assert not next(h for h in hooks if h["id"] == hook["id"])["active"]
     auditor = alerting.client("auditor").get("/webhooks")
-    assert auditor.status_code == 200 and "页面添加" in auditor.text and 'id="webhook-form"' not in auditor.text
+    assert auditor.status_code == 200 and "页面添加" in auditor.text
+    assert 'id="webhook-form"' not in auditor.text
     assert alerting.client("supervisor").get("/webhooks").status_code == 403
-    no_csrf = admin.post("/webhooks", data={"name": "x", "url": "http://127.0.0.1:9/", "csrf_token": "x"})
+    no_csrf = admin.post("/webhooks", data={"name": "x", "url": "http://127.0.0.1:9/",
+                                            "csrf_token": "x"})
     assert no_csrf.status_code == 403

@@ -6,10 +6,11 @@ import subprocess
 import sys
 import uuid
 
-from factories.service import PASSWORD, Api
 from sqlalchemy import select
 
 from etiquette.service.models import User
+
+from factories.service import PASSWORD, Api
 from service.conftest import LiveService
 
 
@@ -65,7 +66,8 @@ def test_deactivating_a_user_ends_their_sessions(api: LiveService) -> None:
     name = new_user(api)
     with Api(api.base_url) as c:
         user_id = c.login(name, PASSWORD).json()["user"]["id"]
-        assert api.client("admin").patch(f"/api/v1/users/{user_id}", json={"active": False}).status_code == 200
+        r = api.client("admin").patch(f"/api/v1/users/{user_id}", json={"active": False})
+        assert r.status_code == 200
         assert c.get("/api/v1/incidents").status_code == 401
         assert c.login(name, PASSWORD).status_code == 401
 
@@ -74,12 +76,14 @@ def test_password_change_and_rules(api: LiveService) -> None:
     name = new_user(api)
     with Api(api.base_url) as c:
         c.login(name, PASSWORD)
-        assert c.put("/api/v1/auth/password", json={"current_password": "wrong-one-123",
-                                                    "new_password": "brand-new-pass-1"}).status_code == 422
+        assert c.put("/api/v1/auth/password",
+                     json={"current_password": "wrong-one-123",
+                           "new_password": "brand-new-pass-1"}).status_code == 422
         assert c.put("/api/v1/auth/password", json={"current_password": PASSWORD,
                                                     "new_password": "short"}).status_code == 422
-        assert c.put("/api/v1/auth/password", json={"current_password": PASSWORD,
-                                                    "new_password": "brand-new-pass-1"}).status_code == 200
+        assert c.put("/api/v1/auth/password",
+                     json={"current_password": PASSWORD,
+                           "new_password": "brand-new-pass-1"}).status_code == 200
     with Api(api.base_url) as c:
         assert c.login(name, "brand-new-pass-1").status_code == 200
     admin = api.client("admin")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from factories.service import make_incident, wav_bytes
 
+from factories.service import make_incident, wav_bytes
 from service.conftest import LiveService
 
 

@@ -10,18 +10,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from factories.service import incident, jpeg_bytes, post_incident, wav_bytes
 from sqlalchemy import func, select
 
 from etiquette.core.records import Incident as IncidentRecord
 from etiquette.service.models import AuditEntry, Evidence, Incident
 from etiquette.service.schemas import IncidentIn
+
+from factories.service import incident, jpeg_bytes, post_incident, wav_bytes
 from service.conftest import LiveService
 
 
 def stored(api: LiveService, incident_id: str) -> tuple[int, int]:
     with api.sessions() as s:
-        return (s.scalar(select(func.count()).select_from(Incident).where(Incident.id == incident_id)) or 0,
+        return (s.scalar(select(func.count()).select_from(Incident)
+                         .where(Incident.id == incident_id)) or 0,
                 s.scalar(select(func.count()).select_from(Evidence)
                          .where(Evidence.incident_id == incident_id)) or 0)
 
@@ -32,11 +34,13 @@ def test_the_record_of_the_speech_path_is_what_ingest_takes() -> None:
     assert record_fields <= set(IncidentIn.model_fields)
 
 
-def test_ingest_stores_the_incident_with_its_clip_attributed_to_the_staff_on_duty(api: LiveService) -> None:
+def test_ingest_stores_the_incident_with_its_clip_attributed_to_the_staff_on_duty(
+        api: LiveService) -> None:
     body = incident()
     r = post_incident(api.pipeline(), body)
     assert r.status_code == 201, r.text
-    assert r.json() == {"id": body["id"], "created": True, "status": "pending", "evidence": ["clip"]}
+    assert r.json() == {"id": body["id"], "created": True, "status": "pending",
+                        "evidence": ["clip"]}
     got = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}").json()
     assert got["staff"]["employee_no"] == "T001" and got["staff"]["name"] == "王芳"
     assert got["center_name"] == "南昌市政务服务中心" and got["window_number"] == "01"
@@ -59,7 +63,8 @@ def test_the_hit_span_sent_is_stored_and_is_what_the_page_highlights(api: LiveSe
     assert (got["hit_start"], got["hit_end"]) == (7, 10)
     page = sup.get(f"/incidents/{body['id']}")
     assert page.status_code == 200
-    assert '<p class="transcript" id="transcript">不知道，我真的<mark>不知道</mark></p>' in page.text
+    assert ('<p class="transcript" id="transcript">不知道，我真的<mark>不知道</mark></p>'
+            in page.text)
 
 
 def test_a_line_from_a_pipeline_older_than_the_span_is_located_from_its_explanation(
@@ -72,7 +77,8 @@ def test_a_line_from_a_pipeline_older_than_the_span_is_located_from_its_explanat
 
 def test_a_missing_greeting_has_no_span(api: LiveService) -> None:
     body = incident(kind="missing_greeting", rule_id="R-greeting", rule_name="接待问候（来有迎声）",
-                    phrase="您好，请问您需要办理什么业务", transcript="您好，请问您需要办理什么业务吗",
+                    phrase="您好，请问您需要办理什么业务",
+                    transcript="您好，请问您需要办理什么业务吗",
                     explanation="0–30 秒内工作人员未说出「您好，请问您需要办理什么业务」或同义用语",
                     hit_start=None, hit_end=None)
     assert post_incident(api.pipeline(), body).status_code == 201
@@ -202,7 +208,8 @@ def test_a_bad_hit_span_is_refused_naming_the_field(api: LiveService, span: tupl
 
 
 def test_a_missing_incident_field_is_refused(api: LiveService) -> None:
-    r = api.pipeline().post("/api/v1/incidents", files={"clip": ("c.wav", wav_bytes(), "audio/wav")})
+    r = api.pipeline().post("/api/v1/incidents",
+                            files={"clip": ("c.wav", wav_bytes(), "audio/wav")})
     assert r.status_code == 422
     assert any(e["loc"][-1] == "incident" for e in r.json()["detail"])
 
@@ -219,7 +226,8 @@ def test_a_missing_incident_field_is_refused(api: LiveService) -> None:
 def test_bad_evidence_is_refused(api: LiveService, role: str, data: bytes, status: int,
                                  says: str) -> None:
     body = incident()
-    r = post_incident(api.pipeline(), body, files={role: ("f.bin", data, "application/octet-stream")})
+    r = post_incident(api.pipeline(), body,
+                      files={role: ("f.bin", data, "application/octet-stream")})
     assert r.status_code == status, r.text
     assert says in r.json()["detail"]
     assert stored(api, body["id"]) == (0, 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from factories.service import incident, jpeg_bytes, make_incident, post_incident, wav_bytes
-
 from service.conftest import LiveService
 
 
@@ -16,8 +15,9 @@ def u() -> str:
 def test_create_update_delete_and_refusals(api: LiveService) -> None:
     admin, sup = api.client("admin"), api.client("supervisor")
     c = admin.post("/api/v1/centers", json={"code": f"c{u()}", "name": "九江市政务服务中心"}).json()
-    w = admin.post("/api/v1/windows", json={"center_id": c["id"], "code": f"jj-{u()}", "number": "07",
-                                            "department": "公安局", "business_category": "出入境"})
+    w = admin.post("/api/v1/windows", json={"center_id": c["id"], "code": f"jj-{u()}",
+                                            "number": "07", "department": "公安局",
+                                            "business_category": "出入境"})
     assert w.status_code == 201, w.text
     window = w.json()
     assert sup.get(f"/api/v1/windows/{window['id']}").json()["department"] == "公安局"
@@ -57,7 +57,8 @@ def test_assignments_attribute_incidents_and_may_not_overlap(api: LiveService) -
     clash = {**morning, "staff_id": api.ids["T001"], "start_at": "2026-05-01T11:00:00+08:00",
              "end_at": "2026-05-01T13:00:00+08:00"}
     assert admin.post("/api/v1/assignments", json=clash).status_code == 409
-    backwards = {**morning, "start_at": "2026-05-02T12:00:00+08:00", "end_at": "2026-05-02T08:00:00+08:00"}
+    backwards = {**morning, "start_at": "2026-05-02T12:00:00+08:00",
+                 "end_at": "2026-05-02T08:00:00+08:00"}
     assert admin.post("/api/v1/assignments", json=backwards).status_code == 422
     from datetime import datetime
 
@@ -111,13 +112,15 @@ def test_import_csv_and_bad_files(api: LiveService) -> None:
         "csv without entity": (staff_csv, {"format": "csv"}),
         "unknown center": (f"employee_no,name,center\nX{u()},吴九,nowhere\n".encode(),
                            {"format": "csv", "entity": "staff"}),
-        "not utf-8": ("employee_no,name\nA1,张三\n".encode("gbk"), {"format": "csv", "entity": "staff"}),
+        "not utf-8": ("employee_no,name\nA1,张三\n".encode("gbk"),
+                      {"format": "csv", "entity": "staff"}),
         "assignment to unknown window": (
             f"employee_no,center,window,start_at\n{no},nc,nope,2026-01-01T00:00:00+08:00\n".encode(),
             {"format": "csv", "entity": "assignments"}),
     }
     for name, (data, params) in bad.items():
-        r = admin.post("/api/v1/masterdata/import", params=params, files={"file": ("f", data, "text/plain")})
+        r = admin.post("/api/v1/masterdata/import", params=params,
+                       files={"file": ("f", data, "text/plain")})
         assert r.status_code == 422, (name, r.text)
 
 
@@ -126,7 +129,8 @@ def test_staff_photo(api: LiveService) -> None:
     sid = api.ids["T001"]
     assert admin.put(f"/api/v1/staff/{sid}/photo",
                      files={"photo": ("p.wav", wav_bytes(), "audio/wav")}).status_code == 415
-    r = admin.put(f"/api/v1/staff/{sid}/photo", files={"photo": ("p.jpg", jpeg_bytes(200), "image/jpeg")})
+    r = admin.put(f"/api/v1/staff/{sid}/photo",
+                  files={"photo": ("p.jpg", jpeg_bytes(200), "image/jpeg")})
     assert r.status_code == 200 and r.json()["has_photo"] is True
     assert api.client("staff1").get(f"/api/v1/staff/{sid}/photo").content == jpeg_bytes(200)
     assert api.client("staff2").get(f"/api/v1/staff/{sid}/photo").status_code == 403

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from factories.report_data import STAFF_NAMES, ScoredCenter, march_2025, report
 
+from factories.report_data import STAFF_NAMES, ScoredCenter, march_2025, report
 from service.conftest import LiveService
 
 WINDOW_HEADER = ["排名", "中心", "窗口号", "进驻部门", "窗口编码", "得分", "上期得分", "变化",
@@ -27,11 +27,13 @@ def march(service: LiveService) -> ScoredCenter:
     return march_2025(service)
 
 
-def export(api: LiveService, c: ScoredCenter, fmt: str, public: bool = False, **params: str) -> bytes:
+def export(api: LiveService, c: ScoredCenter, fmt: str, public: bool = False,
+           **params: str) -> bytes:
     r = api.client("supervisor").get("/api/v1/reports/2025-03/export", params={
         "format": fmt, "center_id": c.id, "public": str(public).lower(), **params})
     assert r.status_code == 200, r.text
-    assert r.headers["content-disposition"].startswith("attachment; filename=\"etiquette-report-2025-03")
+    assert r.headers["content-disposition"].startswith(
+        "attachment; filename=\"etiquette-report-2025-03")
     return r.content
 
 
@@ -88,7 +90,8 @@ def test_html_export_is_one_printable_file(api: LiveService, march: ScoredCenter
     assert ranking[0][:5] == ["排名", "中心", "窗口号", "进驻部门", "得分"]
     assert [(r[2], r[4], r[10]) for r in ranking[1:]] == [
         ("03", "100", "红旗"), ("04", "98", "红旗"), ("02", "97", "有严重事件"), ("01", "90", "")]
-    assert [r[2] for r in page.tables["staff-ranking"][1:]] == ["孙浩然", "李雨桐", "钱思琪", "赵明远"]
+    assert [r[2] for r in page.tables["staff-ranking"][1:]] == [
+        "孙浩然", "李雨桐", "钱思琪", "赵明远"]
     assert ["F1-1 禁用语：不知道", "3", "5", "7"] in page.tables["by-rule"]
     assert f"{march.name} 2025年3月服务礼仪考核" in html
 
@@ -113,7 +116,8 @@ def test_csv_export_one_table_per_file(api: LiveService, march: ScoredCenter) ->
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == WINDOW_HEADER and [r[2] for r in rows[1:]] == ["03", "04", "02", "01"]
-    weeks = list(csv.reader(io.StringIO(export(api, march, "csv", table="time").decode().lstrip("\ufeff"))))
+    time_csv = export(api, march, "csv", table="time").decode().lstrip("\ufeff")
+    weeks = list(csv.reader(io.StringIO(time_csv)))
     assert weeks[0] == ["时段", "起始日", "计分事件", "全部事件"] and len(weeks) == 7
 
 
@@ -151,7 +155,8 @@ def test_bad_periods_and_centers(api: LiveService, march: ScoredCenter) -> None:
     assert sup.get("/api/v1/reports/2025-03", params={"center_id": 999_999}).status_code == 404
 
 
-def _cli(live: LiveService, *args: str, script: str = "etiquette") -> subprocess.CompletedProcess[str]:
+def _cli(live: LiveService, *args: str,
+         script: str = "etiquette") -> subprocess.CompletedProcess[str]:
     db = (["--database-url", live.settings.database_url] if live.settings.database_url
           else ["--data-dir", str(live.settings.data_dir)])
     command = ([str(Path(sys.executable).parent / "etiquette")] if script == "etiquette"
@@ -185,13 +190,14 @@ def test_the_report_command_reads_the_services_database(api: LiveService, march:
 
 
 def test_the_report_page(api: LiveService, march: ScoredCenter) -> None:
-    page = api.client("supervisor").get("/reports", params={"period": "2025-03", "center_id": march.id})
+    page = api.client("supervisor").get("/reports",
+                                        params={"period": "2025-03", "center_id": march.id})
     assert page.status_code == 200
     tables = parse(page.text)
     assert [r[2] for r in tables.tables["window-ranking"][1:]] == ["03", "04", "02", "01"]
     assert "chart-ranking" in tables.svgs and 'id="export-xlsx"' in page.text
-    public = api.client("auditor").get("/reports", params={"period": "2025-03", "center_id": march.id,
-                                                           "public": "1"})
+    public = api.client("auditor").get("/reports", params={"period": "2025-03",
+                                                           "center_id": march.id, "public": "1"})
     assert public.status_code == 200 and "staff-ranking" not in public.text
     assert all(name not in public.text for name in STAFF_NAMES.values())
     assert api.client("staff1").get("/reports").status_code == 403

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from factories.service import incident, jpeg_bytes, post_incident, wav_bytes
 from sqlalchemy import select, update
 
 from etiquette.service.core.db import make_engine, make_sessionmaker
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import AuditEntry, Evidence, Incident
 from etiquette.service.services.retention import purge_expired
+
+from factories.service import incident, jpeg_bytes, post_incident, wav_bytes
 from service.conftest import LiveService, settings_for, start_service, stop_service
 
 
@@ -49,7 +50,8 @@ def test_retention_per_kind_and_while_appeals_are_open(api: LiveService) -> None
     confirmed_open, appealed = speech(303.0), speech(304.0)
     confirmed_closed = speech(305.0)
     for iid in (confirmed_open, appealed, confirmed_closed):
-        assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 200
+        r = sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"})
+        assert r.status_code == 200
     assert api.client("staff1").post(f"/api/v1/incidents/{appealed}/appeal",
                                      json={"reason": "r"}).status_code == 200
     age(api, old_speech, 91)
@@ -84,7 +86,8 @@ def test_shared_files_stay_while_another_incident_uses_them(api: LiveService) ->
     clip = wav_bytes(1.0, freq=777.0)
     a, b = incident(), incident()
     for body in (a, b):
-        assert post_incident(api.pipeline(), body, files={"clip": ("c.wav", clip, "audio/wav")}).status_code == 201
+        r = post_incident(api.pipeline(), body, files={"clip": ("c.wav", clip, "audio/wav")})
+        assert r.status_code == 201
     age(api, a["id"], 100)
     with api.sessions() as s:
         purge_expired(session=s, store=store, settings=api.settings)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from factories.service import Api, incident, make_incident, post_incident
 
+from factories.service import Api, incident, make_incident, post_incident
 from service.conftest import LiveService
 
 ROLES = ("anonymous", "pipeline", "admin", "supervisor", "auditor", "staff1")
@@ -81,20 +81,24 @@ CASES: dict[str, Case] = {
     "another's evidence": Case(
         "GET", lambda a: f"/api/v1/incidents/{make_incident(a, 'staff2')}/evidence/clip", READERS,
         refused={"staff1": 404}),
-    "incident history": Case("GET", lambda a: f"/api/v1/incidents/{make_incident(a)}/history", READERS),
+    "incident history": Case("GET", lambda a: f"/api/v1/incidents/{make_incident(a)}/history",
+                             READERS),
     "confirm": Case("POST", lambda a: f"/api/v1/incidents/{make_incident(a)}/review",
                     {"admin": 200, "supervisor": 200}, body=lambda a: {"action": "confirm"}),
     "dismiss": Case("POST", lambda a: f"/api/v1/incidents/{make_incident(a)}/review",
                     {"admin": 200, "supervisor": 200},
                     body=lambda a: {"action": "dismiss", "reason": "识别错误"}),
-    "appeal own": Case("POST", lambda a: f"/api/v1/incidents/{make_incident(a, status='confirmed')}/appeal",
-                       {"staff1": 200}, body=lambda a: {"reason": "我说的是“不知道您还需要什么”"}),
+    "appeal own": Case(
+        "POST", lambda a: f"/api/v1/incidents/{make_incident(a, status='confirmed')}/appeal",
+        {"staff1": 200}, body=lambda a: {"reason": "我说的是“不知道您还需要什么”"}),
     "appeal another's": Case(
         "POST", lambda a: f"/api/v1/incidents/{make_incident(a, 'staff2', 'confirmed')}/appeal", {},
         body=lambda a: {"reason": "x"}, refused={"staff1": 404}),
     "decide appeal": Case(
-        "POST", lambda a: f"/api/v1/incidents/{make_incident(a, status='appealed')}/appeal/decision",
-        {"admin": 200, "supervisor": 200}, body=lambda a: {"decision": "rejected", "reason": "录音清楚"}),
+        "POST",
+        lambda a: f"/api/v1/incidents/{make_incident(a, status='appealed')}/appeal/decision",
+        {"admin": 200, "supervisor": 200},
+        body=lambda a: {"decision": "rejected", "reason": "录音清楚"}),
     "list centers": Case("GET", lambda a: "/api/v1/centers", READERS),
     "create center": Case("POST", lambda a: "/api/v1/centers", {"admin": 201},
                           body=lambda a: {"code": f"c-{uniq()}", "name": "新中心"}),
@@ -116,7 +120,8 @@ CASES: dict[str, Case] = {
     "rules in force as yaml": Case("GET", lambda a: "/api/v1/rules/current",
                                    {**EVERYONE, "pipeline": 200}),
     "rule versions": Case("GET", lambda a: "/api/v1/rules/versions", {"admin": 200}),
-    "rule version in force": Case("GET", lambda a: "/api/v1/rules/versions/current", {"admin": 200}),
+    "rule version in force": Case("GET", lambda a: "/api/v1/rules/versions/current",
+                                  {"admin": 200}),
     "one rule version": Case("GET", lambda a: "/api/v1/rules/versions/1", {"admin": 200}),
     "save rules": Case("POST", lambda a: "/api/v1/rules/versions", {"admin": 201},
                        body=lambda a: same_rules_new_comment(a)),
@@ -139,13 +144,15 @@ CASES: dict[str, Case] = {
     "commendations": Case("GET", lambda a: "/api/v1/commendations?period=2025-03", READERS),
     "commend": Case("POST", lambda a: "/api/v1/commendations", {"admin": 201, "supervisor": 201},
                     body=lambda a: {"window_pk": 1, "reason": "群众表扬", "at": _an_hour_ago()}),
-    "withdraw commendation": Case("DELETE", lambda a: f"/api/v1/commendations/{make_commendation(a)}",
+    "withdraw commendation": Case("DELETE",
+                                  lambda a: f"/api/v1/commendations/{make_commendation(a)}",
                                   {"admin": 204, "supervisor": 204}),
     "practice phrases": Case("GET", lambda a: "/api/v1/practice/phrases", {"staff1": 200}),
     "practice history": Case("GET", lambda a: "/api/v1/practice/attempts", {"staff1": 200}),
     # Staff pass the role check and reach the practice checker, which this service (like
     # `python -m etiquette.service`) was started without.
-    "practise": Case("POST", lambda a: "/api/v1/practice/attempts", {"staff1": 503}, kind="practice"),
+    "practise": Case("POST", lambda a: "/api/v1/practice/attempts", {"staff1": 503},
+                     kind="practice"),
     "webhook deliveries": Case("GET", lambda a: f"/api/v1/webhooks/{make_webhook(a)}/deliveries",
                                {"admin": 200, "auditor": 200}),
     "me": Case("GET", lambda a: "/api/v1/auth/me", EVERYONE),

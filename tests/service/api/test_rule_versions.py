@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories.service import Api
 from sqlalchemy import select
 
 from etiquette.core.rules import DEFAULT_RULES, RulesError
 from etiquette.service.core import db
 from etiquette.service.models import AuditEntry, RuleVersion
 from etiquette.service.services import rules as rules_service
+
+from factories.service import Api
 from service.conftest import LiveService
 
 
@@ -42,7 +43,8 @@ def test_version_1_is_the_bundled_rules_file_seeded_at_the_first_start(api: Live
     assert entry.before is None and entry.after is not None and entry.after["version_id"] == 1
 
 
-def test_an_admin_saves_a_new_version_which_is_in_force_at_once(api: LiveService, restore: str) -> None:
+def test_an_admin_saves_a_new_version_which_is_in_force_at_once(
+        api: LiveService, restore: str) -> None:
     admin = api.client("admin")
     base = in_force(api)
     edited = restore.replace("phrases: [问别人去]", "phrases: [问别人去吧]")
@@ -63,7 +65,8 @@ def test_an_admin_saves_a_new_version_which_is_in_force_at_once(api: LiveService
     unchanged = api.pipeline().get("/api/v1/rules/current",
                                    headers={"If-None-Match": fetched.headers["etag"]})
     assert unchanged.status_code == 304 and unchanged.content == b""
-    rule = next(x for x in api.client("staff1").get("/api/v1/rules").json()["data"] if x["id"] == "F1-2")
+    rules = api.client("staff1").get("/api/v1/rules").json()["data"]
+    rule = next(x for x in rules if x["id"] == "F1-2")
     assert rule["phrases"] == ["问别人去吧"]
     history = admin.get("/api/v1/rules/versions").json()
     assert history["data"][0]["id"] == saved["id"] and "yaml" not in history["data"][0]

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from factories.report_data import OFF_POST, ScoredCenter, add, march_2025, report, scores
 from sqlalchemy import select
 
 from etiquette.core.scoring import DEFAULT_SCHEME
 from etiquette.service.models import AuditEntry
+
+from factories.report_data import OFF_POST, ScoredCenter, add, march_2025, report, scores
 from service.conftest import LiveService
 
 
@@ -59,7 +60,8 @@ def test_a_constructed_month_scored_by_hand(api: LiveService, march: ScoredCente
     kinds = {k["key"]: (k["counted"], k["total"], k["points"]) for k in rep["by_kind"]}
     assert kinds == {"forbidden_phrase": (5, 7, 12), "off_post": (1, 1, 3)}
     rules = {k["key"]: (k["counted"], k["total"], k["points"]) for k in rep["by_rule"]}
-    assert rules == {"F1-1": (3, 5, 7), "P-off-post": (1, 1, 3), "F4-1": (1, 1, 3), "F2-1": (1, 1, 2)}
+    assert rules == {"F1-1": (3, 5, 7), "P-off-post": (1, 1, 3), "F4-1": (1, 1, 3),
+                     "F2-1": (1, 1, 2)}
     assert [(w["name"], w["counted"], w["total"]) for w in rep["by_time"]] == [
         ("3/1–3/2", 0, 0), ("3/3–3/9", 1, 1), ("3/10–3/16", 3, 3), ("3/17–3/23", 0, 2),
         ("3/24–3/30", 1, 1), ("3/31", 1, 1)]
@@ -111,17 +113,20 @@ def test_a_scheme_change_does_not_rescore_an_old_month(api: LiveService, march: 
                                         params={"month": "2025-03"}).json()["id"] == 1
     # This month follows the new scheme: an off_post costs 10 now.
     in_force_now = api.client("supervisor").get("/api/v1/scoring/in-force").json()
-    assert in_force_now["id"] == saved["id"] and in_force_now["effective_from"] == saved["effective_from"]
+    assert in_force_now["id"] == saved["id"]
+    assert in_force_now["effective_from"] == saved["effective_from"]
     now = datetime.now(UTC) - timedelta(minutes=1)
     add(api, march, "now_off", "c", now.isoformat(), **OFF_POST)
     current_rep = report(api, march, month)
     assert scores(current_rep)["公安局"] == 90
-    assert current_rep["schemes"] == [{"month": month, "version_id": saved["id"], "version": "2026-11"}]
+    assert current_rep["schemes"] == [
+        {"month": month, "version_id": saved["id"], "version": "2026-11"}]
 
     # A version cannot reach back into a month already over: 422, nothing saved.
     for past in ("2025-03", _previous(month)):
-        r = admin.post("/api/v1/scoring/versions", json={"yaml": stricter.replace("base: 100", "base: 120"),
-                                                         "effective_from": past})
+        r = admin.post("/api/v1/scoring/versions",
+                       json={"yaml": stricter.replace("base: 100", "base: 120"),
+                             "effective_from": past})
         assert r.status_code == 422 and "不能追溯" in r.json()["detail"], r.text
     assert admin.get("/api/v1/scoring/versions").json()["data"][0]["id"] == saved["id"]
     # A version effective next month leaves this month as it is.
@@ -170,8 +175,10 @@ def test_the_scoring_page(api: LiveService, restore_scheme: str) -> None:
     assert api.client("staff1").get("/scoring").status_code == 403
 
 
-def test_commendations_add_bonus_points_up_to_the_cap(api: LiveService, march: ScoredCenter) -> None:
-    """The bundled scheme: 1 point a commendation, at most 3 a month; May 2025 of the test center."""
+def test_commendations_add_bonus_points_up_to_the_cap(api: LiveService,
+                                                      march: ScoredCenter) -> None:
+    """The bundled scheme: 1 point a commendation, at most 3 a month; May 2025 of the test
+    center."""
     sup = api.client("supervisor")
     pk = {w["department"]: w["window_pk"] for w in report(api, march, "2025-05")["windows"]}
     a, c = pk["市场监督管理局"], pk["公安局"]
@@ -184,13 +191,15 @@ def test_commendations_add_bonus_points_up_to_the_cap(api: LiveService, march: S
     assert r.json()["staff_name"] == "赵明远"  # whoever staffed the window then
     # A commendation of C naming D's person: the bonus goes to that person, the window's to C.
     r = sup.post("/api/v1/commendations", json={"window_pk": c, "staff_id": march.staff["d"],
-                                                 "reason": "媒体报道", "at": "2025-05-31T23:00:00+08:00"})
+                                                 "reason": "媒体报道",
+                                                 "at": "2025-05-31T23:00:00+08:00"})
     assert r.status_code == 201 and r.json()["staff_name"] == "李雨桐"
     rep = report(api, march, "2025-05")
     assert scores(rep)["市场监督管理局"] == 103 and scores(rep)["公安局"] == 101
     assert rep["commendations"] == 5
     people = {s["name"]: (s["score"], s["bonus"]) for s in rep["staff"]}
-    assert people["赵明远"] == (103, 3) and people["李雨桐"] == (101, 1) and people["孙浩然"] == (100, 0)
+    assert people["赵明远"] == (103, 3) and people["李雨桐"] == (101, 1)
+    assert people["孙浩然"] == (100, 0)
     listed = api.client("auditor").get("/api/v1/commendations",
                                        params={"period": "2025-05", "center_id": march.id}).json()
     assert listed["count"] == 5 and listed["data"][0]["reason"] == "群众送锦旗"
@@ -206,7 +215,9 @@ def test_commendations_add_bonus_points_up_to_the_cap(api: LiveService, march: S
             AuditEntry.target_type == "commendation", AuditEntry.target_id == str(ids[1]))).all()
     assert sorted(actions) == ["commendation.create", "commendation.delete"]
 
-    assert sup.post("/api/v1/commendations", json={"window_pk": 999_999, "reason": "x",
-                                                    "at": "2025-05-06T10:00:00+08:00"}).status_code == 422
+    assert sup.post("/api/v1/commendations",
+                    json={"window_pk": 999_999, "reason": "x",
+                          "at": "2025-05-06T10:00:00+08:00"}).status_code == 422
     assert api.client("staff1").post("/api/v1/commendations", json={
-        "window_pk": a, "reason": "自己表扬自己", "at": "2025-05-06T10:00:00+08:00"}).status_code == 403
+        "window_pk": a, "reason": "自己表扬自己",
+        "at": "2025-05-06T10:00:00+08:00"}).status_code == 403
