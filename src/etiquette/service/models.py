@@ -105,6 +105,10 @@ class Assignment(Base):
     end_at: Mapped[datetime | None]
 
 
+# The master data an administrator edits through one set of routes (api/routes/_master.py).
+MasterRow = Center | Window | Staff | Assignment
+
+
 class User(Base):
     __tablename__ = "users"
 

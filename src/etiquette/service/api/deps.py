@@ -35,11 +35,13 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings  # set by create_app
+    return settings
 
 
 def get_store(request: Request) -> EvidenceStore:
-    return request.app.state.store  # type: ignore[no-any-return]
+    store: EvidenceStore = request.app.state.store
+    return store
 
 
 def get_practice(request: Request) -> PracticeChecker | None:

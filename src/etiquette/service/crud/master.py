@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from etiquette.service.models import Assignment, Base, Center, Incident, Staff, User, Window
@@ -24,7 +24,8 @@ def list_rows(*, session: Session, model: type[M], offset: int = 0, limit: int =
         if value is not None:
             query = query.where(getattr(model, column) == value)
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(model.id).offset(offset).limit(limit)).all()  # type: ignore[attr-defined]
+    by_key = inspect(model).primary_key
+    rows = session.scalars(query.order_by(*by_key).offset(offset).limit(limit)).all()
     return list(rows), count
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -79,7 +80,7 @@ def incidents_between(*, session: Session, start: datetime, end: datetime,
     return [_facts(r) for r in session.execute(query.order_by(when, Incident.id)).all()]
 
 
-def _facts(r: Row) -> IncidentFacts:  # type: ignore[type-arg]
+def _facts(r: Row[*tuple[Any, ...]]) -> IncidentFacts:
     return IncidentFacts(r.id, r.at or r.received_at, r.kind, r.rule_id, r.rule_name, r.severity,
                          r.deduction, r.status, r.window_pk, r.staff_id, r.center_id)
 

@@ -25,7 +25,7 @@ from etiquette.service.errors import (
     UnsupportedMedia,
 )
 from etiquette.service.evidence_store import EvidenceStore
-from etiquette.service.models import Assignment, Base, Center, Staff, Window
+from etiquette.service.models import Assignment, Center, MasterRow, Staff, Window
 from etiquette.service.schemas import (
     AssignmentCreate,
     CenterCreate,
@@ -36,9 +36,9 @@ from etiquette.service.schemas import (
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.ingest import sniff
 
-TARGETS: dict[type[Base], str] = {Center: "center", Window: "window", Staff: "staff",
+TARGETS: dict[type[MasterRow], str] = {Center: "center", Window: "window", Staff: "staff",
                                   Assignment: "assignment"}
-_PUBLIC_FIELDS: dict[type[Base], tuple[str, ...]] = {
+_PUBLIC_FIELDS: dict[type[MasterRow], tuple[str, ...]] = {
     Center: ("code", "name"),
     Window: ("center_id", "code", "number", "department", "business_category", "active"),
     Staff: ("employee_no", "name", "center_id", "active", "photo_sha256"),
@@ -46,7 +46,7 @@ _PUBLIC_FIELDS: dict[type[Base], tuple[str, ...]] = {
 }
 
 
-def snapshot(row: Base) -> dict[str, Any]:
+def snapshot(row: MasterRow) -> dict[str, Any]:
     return {f: getattr(row, f) for f in _PUBLIC_FIELDS[type(row)]}
 
 
@@ -75,8 +75,8 @@ def _check_assignment(session: Session, values: dict[str, Any], exclude_id: int 
                        f"{clash.staff_id} in that time (assignment {clash.id})")
 
 
-def create(*, session: Session, principal: Principal, model: type[Base],
-           values: dict[str, Any]) -> Base:
+def create(*, session: Session, principal: Principal, model: type[MasterRow],
+           values: dict[str, Any]) -> MasterRow:
     principal.require(Permission.MASTER_WRITE)
     _check_refs(session, values)
     if model is Assignment:
@@ -88,13 +88,13 @@ def create(*, session: Session, principal: Principal, model: type[Base],
         raise Conflict(f"{TARGETS[model]} conflicts with an existing record (duplicate code or "
                        "number)") from e
     audit.record(session=session, actor=principal, action=f"{TARGETS[model]}.create",
-                 target_type=TARGETS[model], target_id=str(row.id), after=snapshot(row))  # type: ignore[attr-defined]
+                 target_type=TARGETS[model], target_id=str(row.id), after=snapshot(row))
     _commit(session, TARGETS[model])
     return row
 
 
-def update(*, session: Session, principal: Principal, model: type[Base], id: int,
-           values: dict[str, Any]) -> Base:
+def update(*, session: Session, principal: Principal, model: type[MasterRow], id: int,
+           values: dict[str, Any]) -> MasterRow:
     principal.require(Permission.MASTER_WRITE)
     row = crud.get(session=session, model=model, id=id)
     if row is None:
@@ -116,7 +116,7 @@ def update(*, session: Session, principal: Principal, model: type[Base], id: int
     return row
 
 
-def delete(*, session: Session, principal: Principal, model: type[Base], id: int) -> None:
+def delete(*, session: Session, principal: Principal, model: type[MasterRow], id: int) -> None:
     principal.require(Permission.MASTER_WRITE)
     row = crud.get(session=session, model=model, id=id)
     if row is None:

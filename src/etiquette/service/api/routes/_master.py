@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from etiquette.service.api.deps import CurrentUser, SessionDep
 from etiquette.service.crud import master as crud
 from etiquette.service.errors import NotFound
-from etiquette.service.models import Base
+from etiquette.service.models import MasterRow
 from etiquette.service.schemas import Message, error_responses
 from etiquette.service.services import masterdata
 from etiquette.service.services.access import Permission
@@ -18,12 +18,12 @@ ERRORS = error_responses(401, 403, 404, 409, 422)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def add_routes(router: APIRouter, *, model: type[Base], create: type[BaseModel],
+def add_routes(router: APIRouter, *, model: type[MasterRow], create: type[BaseModel],
                update: type[BaseModel], public: type[BaseModel], many: type[BaseModel],
                filters: tuple[str, ...] = ()) -> None:
     label = masterdata.TARGETS[model]
 
-    def to_public(row: Base) -> BaseModel:
+    def to_public(row: MasterRow) -> BaseModel:
         return public.model_validate(row, from_attributes=True)
 
     def list_rows(session: SessionDep, principal: CurrentUser,
