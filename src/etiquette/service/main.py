@@ -32,7 +32,8 @@ from etiquette.service.services import rules, scoring
 from etiquette.service.services.practice import PracticeChecker
 from etiquette.service.services.retention import RetentionJob
 from etiquette.service.services.webhooks import WebhookJob
-from etiquette.service.web import routes as web
+from etiquette.service.web.main import web_router
+from etiquette.service.web.pages import error_page, is_page
 
 logger = logging.getLogger("etiquette.service")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -86,28 +87,29 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.practice = practice
     app.include_router(health.router)
     app.include_router(api_router)
-    app.include_router(web.router)
+    app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
-        if web.is_page(request):
-            return web.error_page(request, exc.status_code, exc.detail)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        if is_page(request):
+            return error_page(request, exc.status_code, exc.detail)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if web.is_page(request):
-            return web.error_page(request, exc.status_code, str(exc.detail))
+        if is_page(request):
+            return error_page(request, exc.status_code, str(exc.detail))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        if web.is_page(request):
-            return web.error_page(request, 422, "请求参数有误 (invalid request)")
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
+        if is_page(request):
+            return error_page(request, 422, "请求参数有误 (invalid request)")
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                   "type": e.get("type", "")} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
     return app

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,7 +43,8 @@ def _state(incident: Incident) -> dict[str, Any]:
     return {f: getattr(incident, f) for f in _STATE_FIELDS}
 
 
-def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _changed(before: dict[str, Any], after: dict[str, Any]
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
     keys = [k for k in before if before[k] != after[k]]
     return {k: before[k] for k in keys}, {k: after[k] for k in keys}
 
@@ -56,10 +57,40 @@ def visible(principal: Principal, incident: Incident | None) -> Incident:
     return incident
 
 
-def appeal_deadline(incident: Incident, settings: Settings):  # type: ignore[no-untyped-def]
+def appeal_deadline(incident: Incident, settings: Settings) -> datetime | None:
+    """Until when a confirmed incident may be appealed (None: not reviewed yet)."""
     if incident.reviewed_at is None:
         return None
     return incident.reviewed_at + timedelta(days=settings.appeal_window_days)
+
+
+def check_appeal(principal: Principal, incident: Incident, settings: Settings) -> None:
+    """The appeal rule, in one place for the API and the workbench: staff may appeal their own
+    confirmed incident, once, until its appeal deadline.
+
+    Raises:
+      Forbidden: not this principal's to appeal.
+      Conflict: not (or no longer) open to an appeal.
+    """
+    principal.require(Permission.INCIDENTS_APPEAL_OWN)
+    if principal.staff_id is None or incident.staff_id != principal.staff_id:
+        raise Forbidden("只能对本人的事件提出申诉 (only your own incidents can be appealed)")
+    if incident.status != S.CONFIRMED or incident.appealed_at is not None:
+        raise Conflict("只有已确认且未申诉过的事件可以申诉 (only a confirmed incident, once)")
+    deadline = appeal_deadline(incident, settings)
+    if deadline is not None and utcnow() > deadline:
+        raise Conflict(f"申诉期已过（截至 {deadline:%Y-%m-%d %H:%M} UTC） "
+                       "(the appeal window has closed)")
+
+
+def may_appeal(principal: Principal, incident: Incident, settings: Settings) -> bool:
+    """Whether `check_appeal` lets `principal` appeal `incident` now (the workbench offers the
+    appeal form only then)."""
+    try:
+        check_appeal(principal, incident, settings)
+    except (Forbidden, Conflict):
+        return False
+    return True
 
 
 def review(*, session: Session, principal: Principal, incident: Incident,
@@ -70,7 +101,8 @@ def review(*, session: Session, principal: Principal, incident: Incident,
         raise Conflict(f"状态为 {incident.status} 的事件不能执行 {request.action.value} "
                        f"(cannot {request.action.value} an incident that is {incident.status})")
     if request.action == ReviewAction.REOPEN and incident.appeal_decision is not None:
-        raise Conflict("申诉已裁决的事件不能重新打开 (an incident whose appeal was decided stays decided)")
+        raise Conflict("申诉已裁决的事件不能重新打开 "
+                       "(an incident whose appeal was decided stays decided)")
     before = _state(incident)
     incident.status = to.value
     if request.action == ReviewAction.REOPEN:
@@ -89,14 +121,7 @@ def review(*, session: Session, principal: Principal, incident: Incident,
 
 def appeal(*, session: Session, settings: Settings, principal: Principal, incident: Incident,
            request: AppealRequest) -> Incident:
-    principal.require(Permission.INCIDENTS_APPEAL_OWN)
-    if principal.staff_id is None or incident.staff_id != principal.staff_id:
-        raise Forbidden("只能对本人的事件提出申诉 (only your own incidents can be appealed)")
-    if incident.status != S.CONFIRMED or incident.appealed_at is not None:
-        raise Conflict("只有已确认且未申诉过的事件可以申诉 (only a confirmed incident, once)")
-    deadline = appeal_deadline(incident, settings)
-    if deadline is not None and utcnow() > deadline:
-        raise Conflict(f"申诉期已过（截至 {deadline:%Y-%m-%d %H:%M} UTC） (the appeal window has closed)")
+    check_appeal(principal, incident, settings)
     before = _state(incident)
     incident.status = S.APPEALED.value
     incident.appeal_reason = request.reason

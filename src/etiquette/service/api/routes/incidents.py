@@ -26,7 +26,7 @@ from etiquette.service.schemas import (
 )
 from etiquette.service.services import review
 from etiquette.service.services.access import Permission, Principal
-from etiquette.service.services.incidents import csv_lines, to_public
+from etiquette.service.services.incidents import csv_lines, scope, to_public
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -65,14 +65,6 @@ class Filters:
                                     staff_id=staff_id, kind=kind.value if kind else None,
                                     rule_id=rule_id, status=status.value if status else None,
                                     date_from=day_start(date_from), date_to=day_start(date_to, end=True))
-
-
-def scope(principal: Principal) -> int | None:
-    """None: sees every incident; else only those of this staff id (-1: none at all)."""
-    principal.require(Permission.INCIDENTS_READ_ALL, Permission.INCIDENTS_READ_OWN)
-    if principal.sees_all_incidents():
-        return None
-    return principal.staff_id if principal.staff_id is not None else -1
 
 
 @router.get("", response_model=IncidentsPublic, responses=NOT_FOUND)

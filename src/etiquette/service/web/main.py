@@ -1,0 +1,21 @@
+"""The review workbench: server-rendered pages in Chinese over the same services as the API,
+one module per page under routes/ (as the API's are); this only includes their routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from etiquette.service.web.routes import (
+    audit,
+    incidents,
+    login,
+    practice,
+    reports,
+    rules,
+    scoring,
+    webhooks,
+)
+
+web_router = APIRouter(include_in_schema=False)
+for module in (login, incidents, audit, rules, reports, scoring, practice, webhooks):
+    web_router.include_router(module.router)

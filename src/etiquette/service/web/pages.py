@@ -1,0 +1,83 @@
+"""What the workbench's pages share: the templates (with the Chinese labels of `labels`), page
+rendering in the display time zone, the logged-in user of a page, the forms' CSRF check, and
+errors as pages.
+
+Forms post with a CSRF token from the session; the login form, which has no session yet, uses
+a double-submit cookie (routes/login.py). Pages of someone not logged in redirect to the login
+page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from etiquette.service.api.deps import SESSION_COOKIE, SessionDep
+from etiquette.service.core import security
+from etiquette.service.core.config import Settings
+from etiquette.service.errors import Forbidden, Unauthorized
+from etiquette.service.labels import (
+    EVIDENCE_NAMES,
+    KIND_NAMES,
+    ROLE_NAMES,
+    SEVERITY_NAMES,
+    SPEAKER_NAMES,
+    STATUS_NAMES,
+    number,
+)
+from etiquette.service.services import auth
+from etiquette.service.services.access import Principal
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+templates.env.filters["num"] = number
+templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, KIND_NAMES=KIND_NAMES,
+                             SEVERITY_NAMES=SEVERITY_NAMES, ROLE_NAMES=ROLE_NAMES,
+                             SPEAKER_NAMES=SPEAKER_NAMES, EVIDENCE_NAMES=EVIDENCE_NAMES)
+
+
+def is_page(request: Request) -> bool:
+    """Whether an error of this request is shown as a page (not answered as JSON)."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/health", "/static/", "/docs", "/redoc", "/openapi"))
+
+
+def render(request: Request, name: str, context: dict[str, Any],
+           status_code: int = 200) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    zone = ZoneInfo(settings.display_timezone)
+
+    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        return value.astimezone(zone).strftime(fmt) if value else "—"
+
+    context = {"local": local, "timezone": settings.display_timezone, **context}
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, detail: str) -> Response:
+    if status_code == 401:
+        return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", status_code=303)
+    return render(request, "error.html", {"status_code": status_code, "detail": detail,
+                                          "principal": None}, status_code=status_code)
+
+
+def page_user(request: Request, session: SessionDep) -> Principal:
+    principal = auth.principal_from_session(session=session,
+                                            token=request.cookies.get(SESSION_COOKIE))
+    if principal is None:
+        raise Unauthorized("请先登录")
+    return principal
+
+
+PageUser = Annotated[Principal, Depends(page_user)]
+
+
+def check_csrf(principal: Principal, token: str) -> None:
+    if not principal.csrf_token or not security.same(token, principal.csrf_token):
+        raise Forbidden("表单已过期，请刷新页面后重试 (CSRF token missing or wrong)")
