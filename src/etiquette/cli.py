@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,8 +35,8 @@ from etiquette.vision import devices as video_devices
 from etiquette.vision.detector import DetectorError
 from etiquette.vision.watcher import PresenceOptions
 
-app = typer.Typer(help="etiquette：政务服务窗口服务礼仪监测（附录B 服务礼仪）", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(help="etiquette：政务服务窗口服务礼仪监测（附录B 服务礼仪）",
+                  no_args_is_help=True, add_completion=False)
 models_app = typer.Typer(help="模型：下载、组装、校验", no_args_is_help=True)
 rules_app = typer.Typer(help="规则：检查规则文件", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -49,8 +49,8 @@ app.add_typer(users_app, name="users")
 # Logs and tables piped to a file should not be cut at 80 columns.
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声", "missing_farewell": "缺送声",
-              "off_post": "离岗"}
+KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声",
+              "missing_farewell": "缺送声", "off_post": "离岗"}
 
 
 def _logging(verbose: bool) -> None:
@@ -65,37 +65,50 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(help="分析录音录像：转写普通话，按附录B 规则检出禁用语、缺少迎声/送声；视频另查离岗。"
+                  "输出评分事件。")
 def batch(
     paths: Annotated[list[Path], typer.Argument(help="音频/视频文件或文件夹（递归）")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="事件输出 JSONL 文件（默认标准输出）")] = None,
-    transcripts: Annotated[Optional[Path], typer.Option(help="另存全部转写文本的 JSONL 文件（供分析）")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="事件输出 JSONL 文件（默认标准输出）")] = None,
+    transcripts: Annotated[Path | None, typer.Option(
+        help="另存全部转写文本的 JSONL 文件（供分析）")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="同时处理的文件数")] = 1,
-    window: Annotated[Optional[str], typer.Option(help="窗口编号（默认取文件名）")] = None,
-    staff_channel: Annotated[int, typer.Option(min=0, max=1, help="立体声中工作人员麦克风的声道")] = 0,
-    model: Annotated[str, typer.Option(help="模型：manifest 中的名称、faster-whisper 模型目录或名称")] = "whisper-base",
+    window: Annotated[str | None, typer.Option(help="窗口编号（默认取文件名）")] = None,
+    staff_channel: Annotated[int, typer.Option(
+        min=0, max=1, help="立体声中工作人员麦克风的声道")] = 0,
+    model: Annotated[str, typer.Option(
+        help="模型：manifest 中的名称、faster-whisper 模型目录或名称")] = "whisper-base",
     device: Annotated[str, typer.Option(help="cpu 或 cuda")] = "cpu",
-    compute_type: Annotated[str, typer.Option(help="int8、int8_float16、float16、float32")] = "int8",
+    compute_type: Annotated[str, typer.Option(
+        help="int8、int8_float16、float16、float32")] = "int8",
     beam_size: Annotated[int, typer.Option(min=1, help="解码束宽")] = 5,
     threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
-    rules: Annotated[Optional[Path], typer.Option(help="规则文件（默认 rules/appendix_b.yaml）")] = None,
-    recorded_at: Annotated[Optional[datetime], typer.Option(help="录音开始时间（UTC）；默认由文件修改时间推算")] = None,
-    absence_threshold: Annotated[Optional[float], typer.Option(
+    rules: Annotated[Path | None, typer.Option(
+        help="规则文件（默认 rules/appendix_b.yaml）")] = None,
+    recorded_at: Annotated[datetime | None, typer.Option(
+        help="录音开始时间（UTC）；默认由文件修改时间推算")] = None,
+    absence_threshold: Annotated[float | None, typer.Option(
         min=0.001, help="视频：离岗判定时长（秒），覆盖在岗规则（默认 900）")] = None,
-    presence_rules: Annotated[Optional[Path], typer.Option(help="在岗规则文件（默认 rules/presence.yaml）")] = None,
-    roi: Annotated[Optional[str], typer.Option(
-        help="视频：工作人员座位区域，多边形顶点为画面宽高的比例 \"x,y x,y x,y …\"（默认整个画面）")] = None,
-    pauses: Annotated[Optional[Path], typer.Option(help="视频：去向牌记录 YAML（窗口、状态、起止时间）")] = None,
-    evidence_dir: Annotated[Optional[Path], typer.Option(
-        help="证据文件目录：离岗截图，及给出此项或 --post 时的语音片段（默认 --out 文件旁的 <名称>_evidence/，否则 ./evidence/）")] = None,
-    post: Annotated[Optional[str], typer.Option(
-        "--post", help="把每个事件连同证据（录音片段、截图）发送到监督考核服务，如 http://127.0.0.1:8000；"
+    presence_rules: Annotated[Path | None, typer.Option(
+        help="在岗规则文件（默认 rules/presence.yaml）")] = None,
+    roi: Annotated[str | None, typer.Option(
+        help="视频：工作人员座位区域，多边形顶点为画面宽高的比例 "
+             "\"x,y x,y x,y …\"（默认整个画面）")] = None,
+    pauses: Annotated[Path | None, typer.Option(
+        help="视频：去向牌记录 YAML（窗口、状态、起止时间）")] = None,
+    evidence_dir: Annotated[Path | None, typer.Option(
+        help="证据文件目录：离岗截图，及给出此项或 --post 时的语音片段"
+             "（默认 --out 文件旁的 <名称>_evidence/，否则 ./evidence/）")] = None,
+    post: Annotated[str | None, typer.Option(
+        "--post", help="把每个事件连同证据（录音片段、截图）发送到监督考核服务，"
+                       "如 http://127.0.0.1:8000；"
                        "给出 --post 或 --evidence-dir 时为语音事件剪取录音片段")] = None,
-    api_key: Annotated[Optional[str], typer.Option(
-        "--api-key", envvar="ETIQUETTE_API_KEY", help="--post 用的流水线密钥（建议用环境变量）")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="ETIQUETTE_API_KEY",
+        help="--post 用的流水线密钥（建议用环境变量）")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="输出调试日志")] = False,
 ) -> None:
-    """分析录音录像：转写普通话，按附录B 规则检出禁用语、缺少迎声/送声；视频另查离岗。输出评分事件。"""
     _logging(verbose)
     if post and not api_key:
         _fail("--post 需要 --api-key（或环境变量 ETIQUETTE_API_KEY）")
@@ -112,7 +125,7 @@ def batch(
     except ValueError as e:
         _fail(f"--roi 无效：{e}")
     if recorded_at and recorded_at.tzinfo is None:
-        recorded_at = recorded_at.replace(tzinfo=timezone.utc)
+        recorded_at = recorded_at.replace(tzinfo=UTC)
     options = PipelineOptions(
         segmenter=SegmenterOptions(staff_channel=staff_channel, citizen_channel=1 - staff_channel),
         recogniser=RecogniserOptions(model=model, device=device, compute_type=compute_type,
@@ -150,9 +163,9 @@ def batch(
                               highlight=False)
 
             progress.update(task, total=len(files) + len(refused))
+            transcript_sink = JsonlSink(transcript_stream) if transcript_stream else None
             report = run_batch(pipeline, files, refused, sink, jobs, window, recorded_at,
-                               on_file=advance,
-                               transcripts=JsonlSink(transcript_stream) if transcript_stream else None)
+                               on_file=advance, transcripts=transcript_sink)
     finally:
         if out:
             stream.close()
@@ -187,7 +200,8 @@ def _summary(report: BatchReport) -> None:
         table.add_row(e.source, "-", "-", "-", "-", "-", f"[red]失败：{e.error}[/red]")
     err.print(table)
     speed = report.audio_s / report.wall_s if report.wall_s else 0.0
-    counts = "，".join(f"{KIND_NAMES.get(k, k)} {n}" for k, n in sorted(report.incidents_by_kind.items()))
+    counts = "，".join(f"{KIND_NAMES.get(k, k)} {n}"
+                      for k, n in sorted(report.incidents_by_kind.items()))
     err.print(f"共 {len(report.analyses)} 个文件成功，{len(report.errors)} 个失败；音频 "
               f"{report.audio_s:.0f} 秒，用时 {report.wall_s:.0f} 秒（{speed:.1f}× 实时）；"
               f"事件：{counts or '无'}", highlight=False)
@@ -195,7 +209,7 @@ def _summary(report: BatchReport) -> None:
 
 @models_app.command("fetch")
 def models_fetch(
-    names: Annotated[Optional[list[str]], typer.Argument(help="模型名称（默认全部）")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="模型名称（默认全部）")] = None,
     models_dir: Annotated[Path, typer.Option(help="模型目录")] = DEFAULT_MODELS_DIR,
 ) -> None:
     """下载并校验模型文件（sha256），损坏或不完整的文件会重新组装。"""
@@ -211,7 +225,8 @@ def models_fetch(
 
 @rules_app.command("check")
 def rules_check(
-    path: Annotated[Optional[Path], typer.Argument(help="规则文件（默认 rules/appendix_b.yaml）")] = None,
+    path: Annotated[Path | None, typer.Argument(
+        help="规则文件（默认 rules/appendix_b.yaml）")] = None,
 ) -> None:
     """校验规则文件；有误时指出规则编号和字段。"""
     try:

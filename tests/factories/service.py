@@ -113,7 +113,8 @@ def make_incident(api: LiveService, owner: str = "staff1", status: str = "pendin
     iid = body["id"]
     sup, staff = api.client("supervisor"), api.client(owner)
     if status in ("confirmed", "appealed"):
-        assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 200
+        assert sup.post(f"/api/v1/incidents/{iid}/review",
+                        json={"action": "confirm"}).status_code == 200
     if status == "appealed":
         assert staff.post(f"/api/v1/incidents/{iid}/appeal",
                           json={"reason": "当时是在转述群众的话"}).status_code == 200

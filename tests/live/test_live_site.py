@@ -12,14 +12,15 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from factories import SAMPLES
-from factories.service import PASSWORD
-from service.conftest import LiveService, seed, settings_for, start_service, stop_service
 
 from etiquette.live.control import ServerThread, create_control_app
 from etiquette.live.engine import LiveSite, build_site
 from etiquette.live.site import load_site
 from etiquette.speech.audio import read_audio
+
+from factories import SAMPLES
+from factories.service import PASSWORD
+from service.conftest import LiveService, seed, settings_for, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 
@@ -118,15 +119,17 @@ def test_two_windows_live_into_a_service_that_goes_down_and_comes_back(
     # The microphone's session is still open when the site stops (no farewell judged there),
     # so w-a's missing farewell is not expected from a shutdown.
     expected = EXPECTED - {("w-a", "missing_farewell", "R-farewell")}
-    assert set(found) == expected, (found, [(i.window_id, i.rule_id, i.transcript) for i in site.incidents])
+    assert set(found) == expected, (
+        found, [(i.window_id, i.rule_id, i.transcript) for i in site.incidents])
     assert all(n == 1 for n in found.values()), found  # exactly once, despite the outage
     assert len({r["id"] for r in stored}) == site.emitted == len(site.incidents)
 
     # The engine's own measure, end of utterance → acknowledged, for every spoken incident
     # (never less than the pause that ends an utterance).
     forbidden = [r for r in stored if r["kind"] == "forbidden_phrase"]
-    assert len(site.stored_latencies) == len(forbidden) and min(site.stored_latencies) > 0.7
-    print("end of utterance → stored (s):", sorted(round(x, 1) for x in site.stored_latencies))
+    latencies = site.stored_latencies
+    assert len(latencies) == len(forbidden) and min(latencies) > 0.7, (
+        f"end of utterance → stored (s): {sorted(round(x, 1) for x in latencies)}")
     stop_service(service)
 
 

@@ -7,13 +7,14 @@ import time
 from dataclasses import replace
 
 import pytest
-from factories import SAMPLES
 
 from etiquette.core.records import Speaker
 from etiquette.health import HealthState
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.speech.audio import read_audio
 from etiquette.speech.segmenter import segment
+
+from factories import SAMPLES
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ class Collector:
 
 def test_every_window_gets_its_own_transcripts_in_few_batches(recogniser, staff_speech, tmp_path):
     direct = {(u.window_id, u.start_s): t.text
-              for u, t in zip(staff_speech, recogniser.transcribe(staff_speech))}
+              for u, t in zip(staff_speech, recogniser.transcribe(staff_speech), strict=True)}
     shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
     collect = Collector(len(staff_speech))
     for u in staff_speech:  # queued before the worker starts: it finds them all waiting

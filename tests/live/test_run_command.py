@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+
 from factories import ROOT, SAMPLES
 from service.conftest import free_port
 

@@ -58,10 +58,12 @@ def test_errors_name_the_key_and_the_line(tmp_path):
         load_site(path)
     message = str(e.value)
     assert str(path) in message
-    assert "windows[0] (w1) -> audio -> channels (line 4): " in message and "both channel 0" in message
+    assert "windows[0] (w1) -> audio -> channels (line 4): " in message
+    assert "both channel 0" in message
     assert "windows[1] (w2) -> audio (line 6)" in message and "either device" in message
     assert "windows[2] (w3) -> camera -> roi (line 8)" in message
-    assert "windows[3] (w4) -> audio (line 10)" in message and "start_s is for a replayed" in message
+    assert "windows[3] (w4) -> audio (line 10)" in message
+    assert "start_s is for a replayed" in message
     assert "recognition -> beam_size (line 11)" in message
     assert "colour (line 12): Extra inputs are not permitted" in message
     assert "at least 1 item" not in message  # no echo of the list the errors are inside
@@ -70,12 +72,12 @@ def test_errors_name_the_key_and_the_line(tmp_path):
 @pytest.mark.parametrize(("text", "expected"), [
     ("center: {code: c1}\nwindows: []\n", "windows"),
     ("center: {code: c1}\nwindows:\n  - {id: w1}\n", "audio, camera or both"),
-    ("center: {code: c1}\nwindows:\n  - {id: w1, audio: {device: 1}}\n  - {id: w1, audio: {device: 2}}\n",
-     "appears twice"),
+    ("center: {code: c1}\nwindows:\n  - {id: w1, audio: {device: 1}}\n"
+     "  - {id: w1, audio: {device: 2}}\n", "appears twice"),
     ("center: {code: c1}\nwindows:\n  - {id: w1, audio: {file: missing.wav}}\n", "no such file"),
     ("center: {code: c1}\nwindows:\n  - {id: w1, camera: {source: missing.mp4}}\n", "no such file"),
-    ("center: {code: c1}\nsupervision: {url: 'http://x'}\nwindows:\n  - {id: w1, audio: {device: 1}}\n",
-     "api_key"),
+    ("center: {code: c1}\nsupervision: {url: 'http://x'}\n"
+     "windows:\n  - {id: w1, audio: {device: 1}}\n", "api_key"),
     ("center: {code: c1}\nwindows:\n  - {id: w1, audio: {device: 1, device_channels: 1}}\n",
      "device_channels"),
     ("center: {code: c1}\nrules_from_service: true\nwindows:\n  - {id: w1, audio: {device: 1}}\n",
@@ -108,7 +110,8 @@ def test_a_missing_site_file_is_a_clear_error(tmp_path):
 
 def test_the_api_key_can_come_from_the_environment(tmp_path, monkeypatch):
     site = load_site(write(tmp_path, "center: {code: c1}\nsupervision: {url: 'http://x', "
-                                     "api_key_env: SITE_KEY}\nwindows:\n  - {id: w1, audio: {device: 1}}\n"))
+                                     "api_key_env: SITE_KEY}\n"
+                                     "windows:\n  - {id: w1, audio: {device: 1}}\n"))
     monkeypatch.delenv("SITE_KEY", raising=False)
     with pytest.raises(SiteError, match="SITE_KEY is not set"):
         site.supervision.key()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import SAMPLES
 
 from etiquette.core.records import SAMPLE_RATE, Incident
 from etiquette.live.recognition import SharedRecogniser
@@ -16,9 +15,11 @@ from etiquette.live.window import AudioHistory, WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
 from etiquette.speech.audio import read_audio
 
+from factories import SAMPLES
+
 pytestmark = pytest.mark.slow
 
-STARTED = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)
+STARTED = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)
 
 
 def _monitor(recogniser, tmp_path, recording: Path):  # type: ignore[no-untyped-def]

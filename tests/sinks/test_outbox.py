@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories.service import incident, jpeg_bytes, wav_bytes
-from service.conftest import LiveService, free_port, seed, settings_for, start_service, stop_service
 from sqlalchemy import func, select
 
 from etiquette.health import HealthEvent, HealthState
 from etiquette.service.models import AuditEntry, Incident
 from etiquette.sinks.outbox import BadRecord, Outbox
+
+from factories.service import incident, jpeg_bytes, wav_bytes
+from service.conftest import LiveService, free_port, seed, settings_for, start_service, stop_service
 
 FAST = {"backoff_s": 0.05, "max_backoff_s": 0.2, "timeout_s": 5.0}
 

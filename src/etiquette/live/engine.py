@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -108,7 +108,7 @@ class WindowRunner:
                 self.monitor.finish(ended)
 
     def _new_monitor(self, channels: int, started: datetime | None) -> WindowMonitor:
-        return WindowMonitor(self.id, channels, started or datetime.now(timezone.utc),
+        return WindowMonitor(self.id, channels, started or datetime.now(UTC),
                              self.site.speech, self.site.recogniser, self.site.emit,
                              self.site.evidence_dir)
 
@@ -155,8 +155,9 @@ class LiveSite:
         self._journal_sink = JsonlSink(self.journal)
         self.speech = speech
         self.recogniser = SharedRecogniser(
-            speech.recogniser, spool_dir=data / "spool", memory_s=site.recognition.backlog_memory_s,
-            lag_warn_s=site.recognition.lag_warn_s, on_health=self.health, recognise=speech.recognise)
+            speech.recogniser, spool_dir=data / "spool",
+            memory_s=site.recognition.backlog_memory_s, lag_warn_s=site.recognition.lag_warn_s,
+            on_health=self.health, recognise=speech.recognise)
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
                               on_stored=self._stored) if api is not None else None)
         self.stopping = threading.Event()
@@ -289,7 +290,7 @@ class LiveSite:
 
 
 def _since(moment: datetime) -> float:
-    return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
+    return max(0.0, (datetime.now(UTC) - moment).total_seconds())
 
 
 def build_site(site: Site, on_health: HealthCallback = log_health,

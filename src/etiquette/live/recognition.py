@@ -202,7 +202,7 @@ class SharedRecogniser:
                 transcripts = [Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                           u.end_s, ()) for u in utterances]
             busy_s = time.monotonic() - started
-            for item, u, t in zip(batch, utterances, transcripts):
+            for item, u, t in zip(batch, utterances, transcripts, strict=True):
                 try:
                     item.deliver(u, t, check)
                 except Exception:  # noqa: BLE001 - a window's judging fault stays its own

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +100,7 @@ class WindowMonitor:
                  recogniser: SharedRecogniser, emit: Emit, evidence_dir: Path | None) -> None:
         self.window_id = window_id
         self.started = started
-        self.source = f"live/{window_id}/{started.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+        self.source = f"live/{window_id}/{started.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         self.speech, self.recogniser, self.emit = speech, recogniser, emit
         self.evidence_dir = evidence_dir
         rules = speech.rules

@@ -52,7 +52,8 @@ def clip_span(incident: Incident, duration_s: float, options: ClipOptions,
     return start, max(start, end)
 
 
-def channel_of(audio: DecodedAudio, speaker: Speaker, staff_channel: int, citizen_channel: int) -> np.ndarray:
+def channel_of(audio: DecodedAudio, speaker: Speaker, staff_channel: int,
+               citizen_channel: int) -> np.ndarray:
     if len(audio.channels) == 1:
         return audio.channels[0]
     index = citizen_channel if speaker == Speaker.CITIZEN else staff_channel

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -206,5 +206,5 @@ class PresencePipeline:
         if not media.info.has_video:
             raise VideoError("文件中没有视频轨 (no video track)")
         started = recorded_at or media.info.created_at or datetime.fromtimestamp(
-            path.stat().st_mtime - media.video_end_s, tz=timezone.utc)
+            path.stat().st_mtime - media.video_end_s, tz=UTC)
         return self.conclude(watcher, media.video_end_s, started)
