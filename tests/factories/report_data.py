@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from service.conftest import LiveService
-
 from etiquette.service.crud import master
+
 from factories.service import incident, post_incident
+from service.conftest import LiveService
 
 STAFF_NAMES = {"a": "赵明远", "b": "钱思琪", "c": "孙浩然", "d": "李雨桐"}
 DEPARTMENTS = {"a": "市场监督管理局", "b": "人社局", "c": "公安局", "d": "税务局"}
@@ -59,15 +59,15 @@ def make_center(api: LiveService) -> ScoredCenter:
     with api.sessions() as s:
         center = master.center_by_code(session=s, code=f"rc-{u}")
         assert center is not None
-        staff = {x: master.staff_by_employee_no(session=s, employee_no=nos[x]).id  # type: ignore[union-attr]
-                 for x in "abcd"}
+        members = {x: master.staff_by_employee_no(session=s, employee_no=nos[x]) for x in "abcd"}
+        staff = {x: m.id for x, m in members.items()}  # type: ignore[union-attr]
     key = admin.post("/api/v1/api-keys", json={"name": f"rc-{u}", "center_id": center.id})
     assert key.status_code == 201, key.text
     return ScoredCenter(center.id, center.code, center.name, key.json()["key"], windows, staff, nos)
 
 
-def add(api: LiveService, c: ScoredCenter, name: str, window: str, at: str, status: str = "confirmed",
-        **over: Any) -> str:
+def add(api: LiveService, c: ScoredCenter, name: str, window: str, at: str,
+        status: str = "confirmed", **over: Any) -> str:
     """An incident at `window` ('a'…'d') at local time `at`, brought to `status`."""
     body = incident(window_id=c.windows[window], at_dt=datetime.fromisoformat(at), **over)
     r = post_incident(api.pipeline(c.key), body, clip=False)
@@ -75,7 +75,8 @@ def add(api: LiveService, c: ScoredCenter, name: str, window: str, at: str, stat
     iid = body["id"]
     sup = api.client("supervisor")
     if status == "confirmed":
-        assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 200
+        assert sup.post(f"/api/v1/incidents/{iid}/review",
+                        json={"action": "confirm"}).status_code == 200
     elif status == "dismissed":
         assert sup.post(f"/api/v1/incidents/{iid}/review",
                         json={"action": "dismiss", "reason": "识别错误"}).status_code == 200

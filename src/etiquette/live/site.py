@@ -167,7 +167,8 @@ class Recognition(_Strict):
 
 class Presence(_Strict):
     rules: Path | None = Field(None, description="presence rules (default rules/presence.yaml)")
-    absence_threshold_s: float | None = Field(None, gt=0, description="override the allowed absence")
+    absence_threshold_s: float | None = Field(None, gt=0,
+                                              description="override the allowed absence")
     threads: int = Field(1, ge=1)
 
 
@@ -249,7 +250,8 @@ def load_site(path: Path) -> Site:
     for i, w in enumerate(site.windows):
         if w.audio is not None and w.audio.file is not None and not w.audio.file.is_file():
             problems.append(f"  windows[{i}] ({w.id}).audio.file: no such file: {w.audio.file}")
-        if w.camera is not None and _is_file(w.camera.source) and not Path(str(w.camera.source)).is_file():
+        if (w.camera is not None and _is_file(w.camera.source)
+                and not Path(str(w.camera.source)).is_file()):
             problems.append(f"  windows[{i}] ({w.id}).camera.source: no such file: "
                             f"{w.camera.source}")
     if problems:
