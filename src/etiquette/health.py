@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
 logger = logging.getLogger("etiquette.health")
@@ -29,7 +29,7 @@ class HealthEvent:
     state: HealthState
     message: str
     window_id: str | None = None  # None: the whole process
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 HealthCallback = Callable[[HealthEvent], None]
