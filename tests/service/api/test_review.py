@@ -7,10 +7,11 @@ import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from factories.service import incident, make_incident, post_incident
 from sqlalchemy import select, update
 
 from etiquette.service.models import AuditEntry, Incident
+
+from factories.service import incident, make_incident, post_incident
 from service.conftest import LiveService
 
 
@@ -23,11 +24,13 @@ def audit_of(api: LiveService, iid: str) -> list[AuditEntry]:
 def test_confirm_then_appeal_then_decide_each_step_audited(api: LiveService) -> None:
     iid = make_incident(api)
     sup, staff = api.client("supervisor"), api.client("staff1")
-    r = sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm", "reason": "录音清楚"})
+    r = sup.post(f"/api/v1/incidents/{iid}/review",
+                 json={"action": "confirm", "reason": "录音清楚"})
     assert r.status_code == 200 and r.json()["status"] == "confirmed"
     r = staff.post(f"/api/v1/incidents/{iid}/appeal", json={"reason": "我在转述群众的话"})
     assert r.status_code == 200 and r.json()["status"] == "appealed"
-    assert staff.post(f"/api/v1/incidents/{iid}/appeal", json={"reason": "再次申诉"}).status_code == 409
+    again = staff.post(f"/api/v1/incidents/{iid}/appeal", json={"reason": "再次申诉"})
+    assert again.status_code == 409
     r = sup.post(f"/api/v1/incidents/{iid}/appeal/decision",
                  json={"decision": "accepted", "reason": "复听确认为转述"})
     assert r.status_code == 200
@@ -50,7 +53,8 @@ def test_confirm_then_appeal_then_decide_each_step_audited(api: LiveService) -> 
 def test_rejected_appeal_confirms_again_and_stays_decided(api: LiveService) -> None:
     iid = make_incident(api, status="appealed")
     sup = api.client("supervisor")
-    r = sup.post(f"/api/v1/incidents/{iid}/appeal/decision", json={"decision": "rejected", "reason": "x"})
+    r = sup.post(f"/api/v1/incidents/{iid}/appeal/decision",
+                 json={"decision": "rejected", "reason": "x"})
     assert r.json()["status"] == "confirmed"
     assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "reopen"}).status_code == 409
     assert api.client("staff1").post(f"/api/v1/incidents/{iid}/appeal",
@@ -60,24 +64,28 @@ def test_rejected_appeal_confirms_again_and_stays_decided(api: LiveService) -> N
 def test_invalid_transitions_are_409(api: LiveService) -> None:
     sup = api.client("supervisor")
     iid = make_incident(api, status="confirmed")
-    assert sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 409
+    confirm = {"action": "confirm"}
+    assert sup.post(f"/api/v1/incidents/{iid}/review", json=confirm).status_code == 409
     assert sup.post(f"/api/v1/incidents/{iid}/review",
                     json={"action": "dismiss", "reason": "r"}).status_code == 409
     assert sup.post(f"/api/v1/incidents/{iid}/appeal/decision",
                     json={"decision": "accepted", "reason": "r"}).status_code == 409
     pending = make_incident(api)
-    assert sup.post(f"/api/v1/incidents/{pending}/review", json={"action": "reopen"}).status_code == 409
+    reopen = {"action": "reopen"}
+    assert sup.post(f"/api/v1/incidents/{pending}/review", json=reopen).status_code == 409
     assert api.client("staff1").post(f"/api/v1/incidents/{pending}/appeal",
                                      json={"reason": "r"}).status_code == 409
     # Reopen a confirmed one: pending again, reviewer cleared.
     r = sup.post(f"/api/v1/incidents/{iid}/review", json={"action": "reopen", "reason": "误点"})
-    assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["reviewed_at"] is None
+    assert r.status_code == 200
+    assert r.json()["status"] == "pending" and r.json()["reviewed_at"] is None
 
 
 def test_dismiss_needs_a_reason_and_bodies_are_validated(api: LiveService) -> None:
     sup = api.client("supervisor")
     iid = make_incident(api)
-    for body in ({"action": "dismiss"}, {"action": "dismiss", "reason": "   "}, {"action": "delete"},
+    for body in ({"action": "dismiss"}, {"action": "dismiss", "reason": "   "},
+                 {"action": "delete"},
                  {"action": "confirm", "extra": 1}, {"action": "confirm", "reason": "字" * 2001}):
         assert sup.post(f"/api/v1/incidents/{iid}/review", json=body).status_code == 422, body
     assert sup.post(f"/api/v1/incidents/{iid}/review", content=b"not json",
@@ -107,8 +115,10 @@ def test_unsafe_requests_need_the_csrf_token(api: LiveService) -> None:
     cookies = sup.cookies
     from factories.service import Api
 
-    with Api(api.base_url, cookies=cookies) as bare:  # the cookie alone, as a cross-site form sends it
-        assert bare.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"}).status_code == 403
+    # The cookie alone, as a cross-site form sends it.
+    with Api(api.base_url, cookies=cookies) as bare:
+        r = bare.post(f"/api/v1/incidents/{iid}/review", json={"action": "confirm"})
+        assert r.status_code == 403
     assert sup.get(f"/api/v1/incidents/{iid}").json()["status"] == "pending"
 
 
@@ -171,7 +181,8 @@ def test_csv_export_follows_filters_and_visibility(api: LiveService) -> None:
     rows = read_csv(r.text)
     assert own in {row["id"] for row in rows} and other not in {row["id"] for row in rows}
     row = next(row for row in rows if row["id"] == own)
-    assert (row["姓名"], row["工号"], row["窗口号"], row["状态"]) == ("王芳", "T001", "01", "pending")
+    assert ((row["姓名"], row["工号"], row["窗口号"], row["状态"])
+            == ("王芳", "T001", "01", "pending"))
     assert "source" not in row and "recordings/" not in r.text  # no file paths in exports
     staff_rows = read_csv(api.client("staff1").get("/api/v1/incidents/export.csv").text)
     assert {row["工号"] for row in staff_rows} == {"T001"}

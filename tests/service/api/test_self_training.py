@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 from factories.service import incident, make_incident, post_incident
-
 from service.conftest import LiveService
 
 WAIT = "请稍候，我马上为您办理"  # R-wait, Appendix B 二（四）

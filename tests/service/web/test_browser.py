@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from factories.service import PASSWORD, incident, post_incident, wav_bytes
 
+from factories.service import PASSWORD, incident, post_incident, wav_bytes
 from service.conftest import LiveService, unavailable
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+        "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists() or shutil.which("chromium") is None:
         unavailable("Debian's chromium is not installed: `make test` installs it")
     from playwright.sync_api import sync_playwright
@@ -29,12 +35,22 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
-def test_review_an_incident_in_the_workbench(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+def log_in(page: Page, live: LiveService, who: str) -> None:
+    page.goto(f"{live.base_url}/login")
+    page.fill("input[name=username]", who)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/incidents**")
+
+
+def test_review_an_incident_in_the_workbench(browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     window = f"wb-{uuid.uuid4().hex[:6]}"
-    first, second = incident(window_id=window), incident(window_id=window, offset_s=30.0, end_s=31.0)
+    first = incident(window_id=window)
+    second = incident(window_id=window, offset_s=30.0, end_s=31.0)
     for body in (first, second):
-        r = post_incident(live.pipeline(), body, files={"clip": ("c.wav", wav_bytes(3.0), "audio/wav")})
+        r = post_incident(live.pipeline(), body,
+                          files={"clip": ("c.wav", wav_bytes(3.0), "audio/wav")})
         assert r.status_code == 201
     page = browser.new_page()
     try:
@@ -63,7 +79,8 @@ def test_review_an_incident_in_the_workbench(browser, sqlite_service: LiveServic
         duration = page.evaluate("() => document.getElementById('clip').duration")
         assert abs(duration - 3.0) < 0.1
         page.evaluate("() => document.getElementById('clip').play()")
-        page.wait_for_function("() => document.getElementById('clip').currentTime > 0", timeout=20000)
+        page.wait_for_function("() => document.getElementById('clip').currentTime > 0",
+                               timeout=20000)
         assert page.evaluate("() => document.getElementById('clip').error") is None
 
         # Confirm with the keyboard shortcut: on to the next incident of the queue.
@@ -89,7 +106,8 @@ def test_review_an_incident_in_the_workbench(browser, sqlite_service: LiveServic
         page.close()
 
 
-def test_staff_see_their_own_incident_and_can_appeal_it(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+def test_staff_see_their_own_incident_and_can_appeal_it(browser: Browser,
+                                                        sqlite_service: LiveService) -> None:
     live = sqlite_service
     body = incident(window_id="w-a")
     assert post_incident(live.pipeline(), body).status_code == 201
@@ -97,11 +115,7 @@ def test_staff_see_their_own_incident_and_can_appeal_it(browser, sqlite_service:
                                           json={"action": "confirm"}).status_code == 200
     page = browser.new_page()
     try:
-        page.goto(f"{live.base_url}/login")
-        page.fill("input[name=username]", "staff1")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/incidents**")
+        log_in(page, live, "staff1")
         page.goto(f"{live.base_url}/incidents/{body['id']}")
         assert page.locator("#confirm").count() == 0  # staff do not review
         page.fill("form[action$='/appeal'] input[name=reason]", "当时在复述群众的问题")
@@ -116,15 +130,8 @@ def test_staff_see_their_own_incident_and_can_appeal_it(browser, sqlite_service:
         page.close()
 
 
-def log_in(page, live: LiveService, who: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live.base_url}/login")
-    page.fill("input[name=username]", who)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/incidents**")
-
-
-def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser: Browser,
+                                                            sqlite_service: LiveService) -> None:
     live = sqlite_service
     admin = live.client("admin")
     original = admin.get("/api/v1/rules/versions/current").json()
@@ -135,14 +142,16 @@ def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser, sqlite_serv
         page.wait_for_url("**/rules")
         text = page.input_value("#rules-yaml")
         assert text == original["yaml"]
-        assert page.locator("#rules-history tbody tr").first.get_attribute("data-id") == str(original["id"])
+        first_row = page.locator("#rules-history tbody tr").first
+        assert first_row.get_attribute("data-id") == str(original["id"])
 
         # A rule's phrase edited and saved: a new version, in force, at the top of the history.
         page.fill("#rules-yaml", text.replace("phrases: [问别人去]", "phrases: [你问别人去吧]"))
         page.fill("#rules-comment", "F1-2 用语按现场录音调整")
         page.click("#rules-save")
         page.wait_for_url(f"**/rules?saved={original['id'] + 1}")
-        assert page.locator("#rules-saved").inner_text() == f"已保存为第 {original['id'] + 1} 版，立即生效。"
+        assert (page.locator("#rules-saved").inner_text()
+                == f"已保存为第 {original['id'] + 1} 版，立即生效。")
         top = page.locator("#rules-history tbody tr").first
         assert top.get_attribute("data-id") == str(original["id"] + 1)
         assert "F1-2 用语按现场录音调整" in top.inner_text() and "user:admin" in top.inner_text()
@@ -160,11 +169,12 @@ def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser, sqlite_serv
         assert admin.get("/api/v1/rules/versions").json()["count"] == original["id"] + 1
     finally:
         page.close()
-        r = admin.post("/api/v1/rules/versions", json={"yaml": original["yaml"], "comment": "测试后还原"})
+        r = admin.post("/api/v1/rules/versions",
+                       json={"yaml": original["yaml"], "comment": "测试后还原"})
         assert r.status_code == 201, r.text
 
 
-def test_only_admins_see_the_rules_page(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+def test_only_admins_see_the_rules_page(browser: Browser, sqlite_service: LiveService) -> None:
     page = browser.new_page()
     try:
         log_in(page, sqlite_service, "supervisor")
@@ -175,19 +185,12 @@ def test_only_admins_see_the_rules_page(browser, sqlite_service: LiveService) ->
         page.close()
 
 
-def _login(page, live: LiveService, who: str = "supervisor") -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live.base_url}/login")
-    page.fill("input[name=username]", who)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/incidents**")
-
-
-def test_a_critical_incident_pops_up_on_a_supervisors_workbench(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+def test_a_critical_incident_pops_up_on_a_supervisors_workbench(
+        browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     page = browser.new_page()
     try:
-        _login(page, live)
+        log_in(page, live, "supervisor")
         assert page.locator("#alerts-toggle").is_checked()
         page.wait_for_function("() => sessionStorage.getItem('etiquette-alerts-since') !== null",
                                timeout=10000)  # the stream is open
@@ -212,17 +215,20 @@ def test_a_critical_incident_pops_up_on_a_supervisors_workbench(browser, sqlite_
         page.close()
 
 
-def test_the_report_page_prints_without_the_workbench_around_it(browser, sqlite_service: LiveService) -> None:  # type: ignore[no-untyped-def]
+def test_the_report_page_prints_without_the_workbench_around_it(
+        browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     page = browser.new_page()
     try:
-        _login(page, live, "auditor")
+        log_in(page, live, "auditor")
         page.click("#nav-reports")
         page.wait_for_url("**/reports**")
-        assert page.locator("#window-ranking").is_visible() and page.locator("#chart-ranking").is_visible()
+        assert page.locator("#window-ranking").is_visible()
+        assert page.locator("#chart-ranking").is_visible()
         assert page.locator("header.top").is_visible() and page.locator("#report-form").is_visible()
         page.emulate_media(media="print")
-        assert not page.locator("header.top").is_visible() and not page.locator("#report-form").is_visible()
+        assert not page.locator("header.top").is_visible()
+        assert not page.locator("#report-form").is_visible()
         assert page.locator("#window-ranking").is_visible()
         assert page.pdf(format="A4")[:4] == b"%PDF"
     finally:

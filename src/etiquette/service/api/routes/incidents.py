@@ -13,6 +13,7 @@ from etiquette.service.crud import audit
 from etiquette.service.crud import incidents as crud
 from etiquette.service.crud.incidents import IncidentFilter
 from etiquette.service.errors import Gone, Invalid, NotFound
+from etiquette.service.models import Incident
 from etiquette.service.schemas import (
     AppealDecisionRequest,
     AppealRequest,
@@ -20,9 +21,9 @@ from etiquette.service.schemas import (
     EvidenceRole,
     IncidentPublic,
     IncidentsPublic,
-    Message,
     ReviewRequest,
     ReviewStatus,
+    error_responses,
 )
 from etiquette.service.services import review
 from etiquette.service.services.access import Permission, Principal
@@ -30,7 +31,8 @@ from etiquette.service.services.incidents import csv_lines, scope, to_public
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-NOT_FOUND = {404: {"model": Message}, 401: {"model": Message}, 403: {"model": Message}}
+NOT_FOUND = error_responses(404, 401, 403)
+CONFLICT = error_responses(409, 404, 401, 403)
 RULE_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 IncidentId = Annotated[str, Path(max_length=64)]
 
@@ -56,25 +58,28 @@ class Filters:
         kind: IncidentKind | None = None,
         rule_id: Annotated[str | None, Query(pattern=RULE_ID)] = None,
         status: ReviewStatus | None = None,
-        date_from: Annotated[date | datetime | None, Query(description="inclusive; a date or an "
-                                                                       "ISO date-time with zone")] = None,
-        date_to: Annotated[date | datetime | None, Query(description="a date: through that day; "
-                                                                     "a date-time: before it")] = None,
+        date_from: Annotated[date | datetime | None, Query(
+            description="inclusive; a date or an ISO date-time with zone")] = None,
+        date_to: Annotated[date | datetime | None, Query(
+            description="a date: through that day; a date-time: before it")] = None,
     ) -> None:
         self.value = IncidentFilter(center_id=center_id, window_id=window_id or None,
                                     staff_id=staff_id, kind=kind.value if kind else None,
                                     rule_id=rule_id, status=status.value if status else None,
-                                    date_from=day_start(date_from), date_to=day_start(date_to, end=True))
+                                    date_from=day_start(date_from),
+                                    date_to=day_start(date_to, end=True))
 
 
 @router.get("", response_model=IncidentsPublic, responses=NOT_FOUND)
-def list_incidents(session: SessionDep, principal: CurrentUser, filters: Annotated[Filters, Depends()],
+def list_incidents(session: SessionDep, principal: CurrentUser,
+                   filters: Annotated[Filters, Depends()],
                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
                    oldest_first: bool = False) -> IncidentsPublic:
     """Incidents the caller may see, newest first (or oldest first: a review queue)."""
-    rows, count = crud.list_incidents(session=session, flt=filters.value, only_staff_id=scope(principal),
-                                      offset=offset, limit=limit, oldest_first=oldest_first)
+    rows, count = crud.list_incidents(session=session, flt=filters.value,
+                                      only_staff_id=scope(principal), offset=offset, limit=limit,
+                                      oldest_first=oldest_first)
     return IncidentsPublic(data=[to_public(r) for r in rows], count=count)
 
 
@@ -88,7 +93,7 @@ def export_csv(session: SessionDep, principal: CurrentUser,
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _get(session: SessionDep, principal: Principal, incident_id: str):  # type: ignore[no-untyped-def]
+def _get(session: SessionDep, principal: Principal, incident_id: str) -> Incident:
     scope(principal)
     return review.visible(principal, crud.get_incident(session=session, incident_id=incident_id))
 
@@ -100,16 +105,17 @@ def get_incident(incident_id: IncidentId, session: SessionDep,
 
 
 @router.post("/{incident_id}/review", response_model=IncidentPublic,
-             responses={409: {"model": Message}, **NOT_FOUND})
+             responses=CONFLICT)
 def review_incident(incident_id: IncidentId, body: ReviewRequest, session: SessionDep,
                     principal: CurrentUser) -> IncidentPublic:
     """Confirm, dismiss (with a reason) or reopen an incident."""
     incident = _get(session, principal, incident_id)
-    return to_public(review.review(session=session, principal=principal, incident=incident, request=body))
+    return to_public(review.review(session=session, principal=principal, incident=incident,
+                                   request=body))
 
 
 @router.post("/{incident_id}/appeal", response_model=IncidentPublic,
-             responses={409: {"model": Message}, **NOT_FOUND})
+             responses=CONFLICT)
 def appeal_incident(incident_id: IncidentId, body: AppealRequest, session: SessionDep,
                     settings: SettingsDep, principal: CurrentUser) -> IncidentPublic:
     """Staff appeal one of their own confirmed incidents, within the appeal window."""
@@ -119,7 +125,7 @@ def appeal_incident(incident_id: IncidentId, body: AppealRequest, session: Sessi
 
 
 @router.post("/{incident_id}/appeal/decision", response_model=IncidentPublic,
-             responses={409: {"model": Message}, **NOT_FOUND})
+             responses=CONFLICT)
 def decide_appeal(incident_id: IncidentId, body: AppealDecisionRequest, session: SessionDep,
                   principal: CurrentUser) -> IncidentPublic:
     """A supervisor decides an appeal: accepted dismisses the incident, rejected confirms it."""
@@ -140,7 +146,7 @@ def history(incident_id: IncidentId, session: SessionDep, principal: CurrentUser
 
 @router.get("/{incident_id}/evidence/{role}", response_class=FileResponse,
             responses={200: {"content": {"audio/wav": {}, "image/jpeg": {}, "image/png": {}}},
-                       410: {"model": Message}, **NOT_FOUND})
+                       **error_responses(410, 404, 401, 403)})
 def evidence(incident_id: IncidentId, role: EvidenceRole, session: SessionDep, store: StoreDep,
              principal: CurrentUser) -> FileResponse:
     """An evidence file, to those who may see the incident. The file is found by the hash its
@@ -157,5 +163,6 @@ def evidence(incident_id: IncidentId, role: EvidenceRole, session: SessionDep, s
     ext = {"audio/wav": "wav", "audio/flac": "flac", "audio/ogg": "ogg", "audio/mpeg": "mp3",
            "image/jpeg": "jpg", "image/png": "png"}.get(row.media_type, "bin")
     return FileResponse(path, media_type=row.media_type,
-                        filename=f"{incident.id}-{role.value}.{ext}", content_disposition_type="inline",
+                        filename=f"{incident.id}-{role.value}.{ext}",
+                        content_disposition_type="inline",
                         headers={"Cache-Control": "private, no-store"})
