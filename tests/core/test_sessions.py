@@ -6,7 +6,7 @@ import numpy as np
 
 from etiquette.core.judging import judge
 from etiquette.core.records import Speaker, Utterance
-from etiquette.core.sessions import SessionTracker, session_of
+from etiquette.core.sessions import SessionTracker, Unheard, session_of, withheld
 
 from factories.transcripts import said
 
@@ -70,6 +70,52 @@ def test_forbidden_and_missing_incidents_are_sorted_by_time(rules, matcher):
 
 
 # ---------------------------------------------------------------- live sessions
+
+# ---------------------------------------------------------------- audio that was never heard
+
+def judged(rules, matcher, transcripts, unheard):
+    incidents, _, _ = judge(rules, matcher, transcripts, session_of(transcripts),
+                            unheard=unheard)
+    return sorted((i.kind.value, i.rule_id) for i in incidents)
+
+
+def test_no_farewell_is_judged_missing_where_the_recording_was_cut_off(rules, matcher):
+    """A file cut at 14 s of the 30 its header states: the farewell may have been said later."""
+    session = [said("您好，请问您需要办理什么业务", start_s=1), said("请您出示身份证", start_s=10)]
+    assert judged(rules, matcher, session, []) == [("missing_farewell", "R-farewell")]
+    assert judged(rules, matcher, session, [Unheard(14.0, 16.0)]) == []
+    assert judged(rules, matcher, session, [Unheard(14.0)]) == []  # how much: unknown
+
+
+def test_no_greeting_is_judged_missing_where_the_start_was_lost(rules, matcher):
+    """Audio lost before the first speech heard (or within the greeting's window after it):
+    the session may have begun, and been greeted, in it; its farewell is still judged."""
+    session = [said("身份证给我", start_s=40), said("好了", start_s=120)]
+    both = [("missing_farewell", "R-farewell"), ("missing_greeting", "R-greeting")]
+    assert judged(rules, matcher, session, []) == both
+    for lost in (Unheard(0.0, 5.0), Unheard(35.0), Unheard(60.0, 1.0)):
+        assert judged(rules, matcher, session, [lost]) == [("missing_farewell", "R-farewell")]
+
+
+def test_a_loss_far_from_both_ends_leaves_both_judged(rules, matcher):
+    session = [said("身份证给我", start_s=5), said("好了", start_s=200)]
+    assert judged(rules, matcher, session, [Unheard(100.0, 3.0)]) == [
+        ("missing_farewell", "R-farewell"), ("missing_greeting", "R-greeting")]
+
+
+def test_what_was_heard_is_judged_all_the_same(rules, matcher):
+    """Forbidden phrases in the audio that is there stand, and so does a greeting said."""
+    session = [said("您好", start_s=1), said("这个我也不知道", start_s=4)]
+    assert judged(rules, matcher, session, [Unheard(6.0)]) == [("forbidden_phrase", "F1-1")]
+
+
+def test_withheld_names_what_the_loss_left_undecided(rules, matcher):
+    session = [said("您好，请问您需要办理什么业务", start_s=1), said("请您出示身份证", start_s=10)]
+    _, required, _ = judge(rules, matcher, session, session_of(session))
+    held = withheld(rules, session_of(session), session, required, [Unheard(14.0)])
+    assert [m.rule.id for m in held] == ["R-farewell"]  # the greeting was said: decided
+    assert withheld(rules, session_of(session), session, required, []) == []
+
 
 def heard(start_s: float, end_s: float, speaker: Speaker = Speaker.STAFF) -> Utterance:
     return Utterance("live", "w1", speaker, 0, start_s, end_s, np.zeros(0, np.float32))

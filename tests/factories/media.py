@@ -36,15 +36,16 @@ def mux_audio(out: Any, stream: Any, planar: np.ndarray) -> None:
 
 
 def write_media(path: Path, channels: list[np.ndarray], rate: int = 16000, codec: str | None = None,
-                video: bool = False) -> Path:
+                video: bool = False, container_options: dict[str, str] | None = None) -> Path:
     """Encode float channels (16 kHz) to `path`, resampled to `rate`, optionally with a video
-    track."""
+    track; `container_options` go to the muxer (`{"movflags": "faststart"}`: an MP4's index
+    first, as a recorder that finished the file writes it)."""
     codec = codec or {".wav": "pcm_s16le", ".flac": "flac", ".mp3": "libmp3lame", ".m4a": "aac",
                       ".ogg": "libopus", ".mp4": "aac", ".mkv": "libopus"}[path.suffix]
     layout = "mono" if len(channels) == 1 else "stereo"
     n = min(len(c) for c in channels)
     planar = np.stack([c[:n] for c in channels]).astype(np.float32)
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", container_options=container_options or {}) as out:
         if video:
             vs = out.add_stream("mpeg4", rate=10)
             vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
@@ -60,4 +61,35 @@ def write_media(path: Path, channels: list[np.ndarray], rate: int = 16000, codec
                     out.mux(packet)
             for packet in vs.encode(None):
                 out.mux(packet)
+    return path
+
+
+# Muxer options for an MP4/M4A with its index first, as a recorder that finished the file has it
+# (by default FFmpeg writes the index last, and a file cut short then has none).
+FASTSTART = {"movflags": "faststart"}
+
+
+def tone(seconds: float, seed: int = 0) -> np.ndarray:
+    """`seconds` of a voice-like signal at 16 kHz (a wavering tone in a little noise): audio an
+    encoder cannot squeeze to nothing, so that bytes stand for time."""
+    t = np.arange(round(seconds * 16000)) / 16000
+    rng = np.random.default_rng(seed)
+    wave = 0.3 * np.sin(2 * np.pi * (220 + 30 * np.sin(2 * np.pi * 0.5 * t)) * t)
+    return (wave + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def cut_short(path: Path, keep: float) -> Path:
+    """`path` with only its first `keep` of bytes left (a fraction, or a byte count if > 1), as a
+    copy interrupted or a recorder that died leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[:int(keep if keep > 1 else len(data) * keep)])
+    return path
+
+
+def garble(path: Path, at: float, length: int, seed: int = 0) -> Path:
+    """`path` with `length` bytes of garbage written over it `at` that fraction of its size."""
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * at)
+    data[start:start + length] = np.random.default_rng(seed).bytes(length)
+    path.write_bytes(bytes(data))
     return path

@@ -15,7 +15,7 @@ from etiquette.core.incidents import forbidden_incident, missing_incident
 from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
 from etiquette.core.records import Incident, PhraseHit, Speaker, Transcript, Word
 from etiquette.core.rules import ExpectedAt, RequiredRule, RuleSet
-from etiquette.core.sessions import Session, missing_phrases
+from etiquette.core.sessions import Session, Unheard, missing_phrases
 
 Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]
 
@@ -97,18 +97,21 @@ def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, secon
 
 def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
                   required: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
-                  recorded_at: datetime | None = None, due: ExpectedAt | None = None
-                  ) -> list[Incident]:
-    """The session's missing greeting / farewell incidents (only those `due`, when given)."""
+                  recorded_at: datetime | None = None, due: ExpectedAt | None = None,
+                  unheard: Sequence[Unheard] = ()) -> list[Incident]:
+    """The session's missing greeting / farewell incidents (only those `due`, when given; none
+    where the audio that decides them was lost: `unheard`)."""
     return [missing_incident(session, m, recorded_at)
-            for m in missing_phrases(rules, session, transcripts, required, due)]
+            for m in missing_phrases(rules, session, transcripts, required, due, unheard)]
 
 
 def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcript],
           session: Session | None, recorded_at: datetime | None = None,
-          check: AcousticCheck | None = None) -> Judged:
+          check: AcousticCheck | None = None, unheard: Sequence[Unheard] = ()) -> Judged:
     """Incidents of one session from its transcripts (no I/O: the core of batch and live; the
-    acoustic check of near misses, if any, is passed in)."""
+    acoustic check of near misses, if any, is passed in). `unheard`: audio the recording lost;
+    what was heard is judged all the same, but no greeting or farewell is found missing where
+    the audio that would hold it is lost."""
     incidents: list[Incident] = []
     required: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
     excluded: list[ExcludedHit] = []
@@ -123,6 +126,7 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
         required += said
         excluded += skipped
     if session:
-        incidents += judge_session(rules, session, transcripts, required, recorded_at)
+        incidents += judge_session(rules, session, transcripts, required, recorded_at,
+                                   unheard=unheard)
     incidents.sort(key=lambda i: (i.offset_s, i.rule_id))
     return incidents, required, excluded

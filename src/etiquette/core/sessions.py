@@ -22,6 +22,17 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Unheard:
+    """Audio of a recording that was never heard: cut off, undecodable or skipped. `at_s` is
+    where the loss falls in the audio as it was decoded (the speech around it keeps the
+    offsets it was heard at); `lost_s` how much is missing there, where the file tells (None:
+    unknown)."""
+
+    at_s: float
+    lost_s: float | None = None
+
+
+@dataclass(frozen=True)
 class MissingPhrase:
     rule: RequiredRule
     start_s: float  # the part of the session where the phrase was due
@@ -50,14 +61,45 @@ def _staff_within(t: Transcript, start_s: float, end_s: float) -> bool:
     return t.speaker != Speaker.CITIZEN and t.end_s > start_s and t.start_s < end_s
 
 
+def heard_whole(rules: RuleSet, rule: RequiredRule, session: Session,
+                unheard: Sequence[Unheard]) -> bool:
+    """Whether all the audio that decides if `rule` was said in `session` was heard. A greeting
+    is due within `greeting_within_s` of the session's start: audio lost before that may have
+    held the session's true start and its greeting, so anything lost before the first speech
+    plus `greeting_within_s` leaves it undecided. A farewell is due within `farewell_within_s`
+    of its end: audio lost after the last speech less `farewell_within_s` (a file cut off at
+    its end above all) may have held it, or more of the session."""
+    if rule.expected_at == ExpectedAt.SESSION_START:
+        return all(u.at_s >= session.start_s + rules.session.greeting_within_s for u in unheard)
+    if rule.expected_at == ExpectedAt.SESSION_END:
+        return all(u.at_s <= session.end_s - rules.session.farewell_within_s for u in unheard)
+    return True
+
+
+def withheld(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
+             hits: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
+             unheard: Sequence[Unheard]) -> list[MissingPhrase]:
+    """The required phrases that would be found missing from what was heard, but are not
+    judged because the audio that would decide them was lost (`heard_whole`)."""
+    if not unheard:
+        return []
+    return [m for m in missing_phrases(rules, session, transcripts, hits)
+            if not heard_whole(rules, m.rule, session, unheard)]
+
+
 def missing_phrases(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
                     hits: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
-                    due: ExpectedAt | None = None) -> list[MissingPhrase]:
+                    due: ExpectedAt | None = None, unheard: Sequence[Unheard] = ()
+                    ) -> list[MissingPhrase]:
     """Required phrases with a `missing` incident that no staff utterance in their window said
-    (only those `due` at the session's start or end, when given)."""
+    (only those `due` at the session's start or end, when given). A phrase whose window was
+    not all heard (`unheard`: audio lost from the recording) is not judged: its absence from
+    what was heard proves nothing."""
     missing = []
     for rule in rules.required:
         if rule.missing is None or (due is not None and rule.expected_at != due):
+            continue
+        if not heard_whole(rules, rule, session, unheard):
             continue
         start, end = _due_window(rules, rule, session)
         if any(r.id == rule.id and _staff_within(t, start, end) for t, r, _ in hits):
