@@ -144,7 +144,7 @@ def start_service(settings: Settings, backend: str, port: int | None = None,
     app = create_app(settings, engine=engine, practice=practice)
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, proxy_headers=False)
     server = ThreadedServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -195,7 +195,12 @@ def seed(live: LiveService) -> None:
 
 
 def settings_for(tmp: Path, database_url: str | None = None, **extra: object) -> Settings:
+    """The tests' clients all connect from 127.0.0.1, trusted as a proxy so that a test can play
+    other addresses with X-Forwarded-For; its own address is not throttled for the failures
+    every test makes."""
     values: dict[str, object] = {"login_max_failures": 5, "login_max_failures_per_ip": 10_000,
+                                 "login_max_addresses_per_user": 3, "login_delay_s": 2.0,
+                                 "trusted_proxies": ["127.0.0.1"],
                                  "retention_interval_s": 3600.0, **extra}
     return Settings(data_dir=tmp, database_url=database_url, **values)  # type: ignore[arg-type]
 

@@ -79,7 +79,9 @@ class ServerThread:
     supervision service of the demo). `port` 0 takes any free port (see `url`)."""
 
     def __init__(self, app: Any, host: str, port: int, name: str) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        # Forwarded headers: the supervision service believes its own trusted_proxies only.
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                proxy_headers=False)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name=name, daemon=True)
         self.host, self.name = host, name

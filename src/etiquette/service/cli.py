@@ -96,8 +96,9 @@ def _serve(settings: Settings, practice: PracticeChecker | None, host: str, port
                    f"--data-dir {settings.data_dir}\n")
     else:
         typer.echo(f"审核工作台：{url}  接口文档：{url}docs", err=True)
+    # X-Forwarded-For is believed from settings.trusted_proxies only (core/proxies.py).
     uvicorn.run(create_app(settings, practice=practice), host=host, port=port,
-                log_level=log_level.lower())
+                log_level=log_level.lower(), proxy_headers=False)
 
 
 @users_app.command("create-admin")

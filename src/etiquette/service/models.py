@@ -148,6 +148,23 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean)
 
 
+class LoginThrottle(Base):
+    """Failed logins counted for throttling (etiquette.service.services.throttle): one row per
+    user name and address (`scope` "pair"), per address ("address", `username` ""), and per
+    user name ("account", `ip` "", `failures` counting the addresses that failed for it)."""
+
+    __tablename__ = "login_throttles"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    blocked_until: Mapped[datetime | None]  # no attempt is checked before then
+    failed_at: Mapped[datetime | None]
+    succeeded_at: Mapped[datetime | None]  # pairs: this address logged in as this user then
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ApiKey(Base):
     """A pipeline's key: `etq_<prefix>_<secret>`; only the secret's sha256 is stored."""
 

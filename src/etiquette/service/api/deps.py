@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy.orm import Session
 
-from etiquette.service.core import security
+from etiquette.service.core import proxies, security
 from etiquette.service.core.config import Settings
 from etiquette.service.errors import Forbidden, Unauthorized
 from etiquette.service.evidence_store import EvidenceStore
@@ -91,4 +91,7 @@ UserOrPipeline = Annotated[Principal, Depends(user_or_pipeline)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address; X-Forwarded-For is believed only from `trusted_proxies`."""
+    return proxies.client_address(request.client.host if request.client else None,
+                                  request.headers.getlist("x-forwarded-for"),
+                                  get_settings(request).trusted_proxies)

@@ -41,10 +41,26 @@ class Settings(BaseSettings):
     # Sessions and login.
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
     cookie_secure: bool = Field(False, description="set behind HTTPS so cookies never go in clear")
-    login_max_failures: int = Field(5, ge=1,
-                                    description="failed logins per user name in the window")
-    login_max_failures_per_ip: int = Field(20, ge=1)
-    login_window_s: int = Field(900, ge=1)
+    # Login throttling (etiquette.service.services.throttle): past each allowance every further
+    # failure makes the next attempt wait login_delay_s, doubled per failure up to
+    # login_max_delay_s; an attempt that comes sooner is answered 429 without being checked.
+    login_max_failures: int = Field(5, ge=1, description="failed logins of one user name from "
+                                                         "one address before attempts wait")
+    login_max_failures_per_ip: int = Field(20, ge=1, description="failed logins from one address, "
+                                                                 "any user names, before its "
+                                                                 "attempts wait")
+    login_max_addresses_per_user: int = Field(
+        10, ge=1, description="addresses failing for one user name before attempts from "
+                              "addresses it has not logged in from lately wait")
+    login_delay_s: float = Field(1.0, gt=0, le=3600, description="the first wait")
+    login_max_delay_s: float = Field(900.0, gt=0, le=86400, description="the longest wait")
+    login_window_s: int = Field(86400, ge=1, description="failures are forgotten after this long "
+                                                         "without a new one (longer than "
+                                                         "login_max_delay_s)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses or networks (10.0.0.0/8) of the reverse "
+                                          "proxies in front of the service: only their "
+                                          "X-Forwarded-For and X-Forwarded-Proto are believed")
     # Ingest limits.
     max_evidence_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="per evidence file")
     max_evidence_files: int = Field(6, ge=1)
@@ -100,6 +116,12 @@ class Settings(BaseSettings):
         missing = [k.value for k in IncidentKind if k not in self.retention_days]
         if missing:
             raise ValueError(f"retention_days lacks: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _failures_outlive_the_longest_wait(self) -> Settings:
+        if self.login_window_s <= self.login_max_delay_s:
+            raise ValueError("login_window_s must be longer than login_max_delay_s")
         return self
 
     @computed_field  # type: ignore[prop-decorator]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from etiquette.service.models import ApiKey, LoginAttempt, User, UserSession
+from etiquette.service.models import ApiKey, LoginAttempt, LoginThrottle, User, UserSession
 
 
 def user_by_username(*, session: Session, username: str) -> User | None:
@@ -41,8 +42,13 @@ def delete_session(*, session: Session, token_hash: str) -> None:
     session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
 
 
-def delete_sessions_of(*, session: Session, user_id: int) -> None:
-    session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+def delete_sessions_of(*, session: Session, user_id: int, keep: str | None = None) -> int:
+    """Log a user out everywhere, except the session whose token hash is `keep`."""
+    query = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(UserSession.token_hash != keep)
+    result = cast(CursorResult[Any], session.execute(query))
+    return result.rowcount
 
 
 def delete_expired_sessions(*, session: Session, now: datetime) -> int:
@@ -57,24 +63,39 @@ def add_login_attempt(*, session: Session, username: str, ip: str, success: bool
     session.add(LoginAttempt(username=username, ip=ip, success=success, at=at))
 
 
-def failures_since(*, session: Session, since: datetime, username: str | None = None,
-                   ip: str | None = None) -> int:
-    query = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    if username is not None:
-        query = query.where(LoginAttempt.username == username)
-    if ip is not None:
-        query = query.where(LoginAttempt.ip == ip)
-    return session.scalar(query) or 0
-
-
-def last_success(*, session: Session, username: str) -> datetime | None:
-    return session.scalar(select(func.max(LoginAttempt.at)).where(
-        LoginAttempt.username == username, LoginAttempt.success.is_(True)))
-
-
 def delete_login_attempts_before(*, session: Session, before: datetime) -> None:
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
+
+
+def lock_throttle(*, session: Session, scope: str, username: str, ip: str,
+                  now: datetime) -> LoginThrottle:
+    """The throttle row of (scope, user name, address), created if missing, locked until the
+    transaction ends. The first statement is a write, so that SQLite takes its write lock
+    here and a concurrent writer waits (PostgreSQL locks the row: FOR UPDATE). Lock rows in
+    one order (etiquette.service.services.throttle) so two transactions never wait on each other.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(LoginThrottle).values(
+        scope=scope, username=username, ip=ip, failures=0, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=["scope", "username", "ip"]))
+    return session.scalars(
+        select(LoginThrottle).where(LoginThrottle.scope == scope,
+                                    LoginThrottle.username == username, LoginThrottle.ip == ip)
+        .with_for_update().execution_options(populate_existing=True)).one()
+
+
+def extend_throttle(*, session: Session, scope: str, username: str, ip: str,
+                    until: datetime) -> None:
+    """Attempts of (scope, user name, address) wait at least until `until` (one statement)."""
+    session.execute(update(LoginThrottle).where(
+        LoginThrottle.scope == scope, LoginThrottle.username == username, LoginThrottle.ip == ip,
+        or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < until),
+    ).values(blocked_until=until))
+
+
+def delete_throttles_before(*, session: Session, before: datetime) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < before))
 
 
 def api_key_by_prefix(*, session: Session, prefix: str) -> ApiKey | None:

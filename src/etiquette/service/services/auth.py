@@ -1,7 +1,8 @@
 """Logging in and out, sessions, and the API keys of pipelines.
 
-Login attempts are rate-limited per user name and per client address, counted in the
-database so that every service process sharing it counts the same attempts.
+Failed logins are throttled per user name and address, per address and per user name
+(etiquette.service.services.throttle), counted in the database so that every service process
+sharing it counts the same attempts.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
 from etiquette.service.crud import users as crud
-from etiquette.service.errors import TooManyRequests, Unauthorized
+from etiquette.service.errors import Unauthorized
 from etiquette.service.models import ApiKey, User, UserSession
+from etiquette.service.services import throttle
 from etiquette.service.services.access import Principal, pipeline_principal, user_principal
 
 logger = logging.getLogger("etiquette.service.auth")
@@ -28,26 +30,21 @@ def login(*, session: Session, settings: Settings, username: str, password: str,
     """Check the password and open a session. Returns (user, cookie token, session row).
 
     Raises:
-      TooManyRequests: too many failures for this user name or address in the window.
+      TooManyRequests: an earlier failure's wait is not over; the password is not checked.
       Unauthorized: wrong user name or password, or the account is deactivated.
     """
-    now = utcnow()
-    window_start = now - timedelta(seconds=settings.login_window_s)
-    since = max(window_start, crud.last_success(session=session, username=username) or window_start)
-    retry = {"Retry-After": str(settings.login_window_s)}
-    by_name = crud.failures_since(session=session, since=since, username=username)
-    if by_name >= settings.login_max_failures:
-        raise TooManyRequests("登录失败次数过多，请稍后再试 (too many failed logins)", retry)
-    by_ip = crud.failures_since(session=session, since=window_start, ip=ip)
-    if by_ip >= settings.login_max_failures_per_ip:
-        raise TooManyRequests("登录失败次数过多，请稍后再试 (too many failed logins)", retry)
+    charge = throttle.charge(session=session, settings=settings, username=username, ip=ip,
+                             now=utcnow())
     user = crud.user_by_username(session=session, username=username)
     ok = security.verify_password(password, user.password_hash if user else None)
+    now = utcnow()
     if not ok or user is None or not user.active:
+        throttle.failed(session=session, charge=charge, now=now)
         crud.add_login_attempt(session=session, username=username, ip=ip, success=False, at=now)
         session.commit()
         logger.info("failed login for a user name from %s", ip)
         raise Unauthorized("用户名或密码错误 (wrong user name or password)")
+    throttle.succeeded(session=session, settings=settings, charge=charge, now=now)
     crud.add_login_attempt(session=session, username=username, ip=ip, success=True, at=now)
     crud.delete_login_attempts_before(session=session, before=now - timedelta(days=30))
     crud.delete_expired_sessions(session=session, now=now)
@@ -57,6 +54,9 @@ def login(*, session: Session, settings: Settings, username: str, password: str,
                            expires_at=now + timedelta(hours=settings.session_hours))
     audit.record(session=session, actor=user_principal(user), action="auth.login",
                  target_type="user", target_id=str(user.id))
+    session.commit()
+    # Apart, holding no throttle row: a concurrent attempt may hold one of those it deletes.
+    throttle.purge(session=session, now=now)
     session.commit()
     return user, token, row
 

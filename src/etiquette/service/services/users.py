@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from etiquette.service.core import security
+from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
 from etiquette.service.crud import master as crud_master
@@ -16,6 +17,7 @@ from etiquette.service.crud import users as crud
 from etiquette.service.errors import Conflict, Invalid, NotFound, Unauthorized
 from etiquette.service.models import ApiKey, Center, Staff, User
 from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate, UserUpdate
+from etiquette.service.services import throttle
 from etiquette.service.services.access import Permission, Principal
 
 _FIELDS = ("username", "display_name", "role", "staff_id", "active")
@@ -25,8 +27,9 @@ def _snapshot(user: User) -> dict[str, Any]:
     return {f: getattr(user, f) for f in _FIELDS}
 
 
-def _check_password(password: str) -> None:
-    problem = security.password_problem(password)
+def _check_password(password: str, *user_inputs: str) -> None:
+    """`user_inputs`: the user's login and name, which a password must not be made of."""
+    problem = security.password_problem(password, user_inputs)
     if problem:
         raise Invalid(problem)
 
@@ -38,7 +41,7 @@ def _check_staff(session: Session, staff_id: int | None) -> None:
 
 def create_user(*, session: Session, principal: Principal, user_in: UserCreate) -> User:
     principal.require(Permission.USERS_WRITE)
-    _check_password(user_in.password)
+    _check_password(user_in.password, user_in.username, user_in.display_name)
     _check_staff(session, user_in.staff_id)
     if crud.user_by_username(session=session, username=user_in.username):
         raise Conflict(f"user name {user_in.username} is taken")
@@ -78,7 +81,7 @@ def update_user(*, session: Session, principal: Principal, user_id: int,
     changed = [k for k in before if before[k] != after[k]]
     old, new = {k: before[k] for k in changed}, {k: after[k] for k in changed}
     if password is not None:
-        _check_password(password)
+        _check_password(password, user.username, user.display_name)
         user.password_hash = security.hash_password(password)
         new["password"] = "changed"
     if password is not None or not user.active or "role" in changed:
@@ -89,24 +92,41 @@ def update_user(*, session: Session, principal: Principal, user_id: int,
     return user
 
 
-def change_own_password(*, session: Session, principal: Principal, current: str, new: str) -> None:
+def change_own_password(*, session: Session, settings: Settings, principal: Principal,
+                        current: str, new: str, token: str, ip: str) -> None:
+    """A user's new password; their other sessions end, this one (`token`) goes on. The
+    current password is checked under the login throttle, since a stolen session could
+    otherwise guess it here.
+
+    Raises:
+      TooManyRequests: too many wrong passwords lately (throttle).
+      Invalid: the current password is wrong, or the new one is refused.
+    """
     user = principal.user
     if user is None:
         raise Unauthorized("not logged in")
+    _check_password(new, user.username, user.display_name)
+    new_hash = security.hash_password(new)  # before any throttle row is locked: it takes a while
+    charge = throttle.charge(session=session, settings=settings, username=user.username, ip=ip,
+                             now=utcnow())
     if not security.verify_password(current, user.password_hash):
+        throttle.failed(session=session, charge=charge, now=utcnow())
+        session.commit()
         raise Invalid("当前密码不正确 (the current password is wrong)")
-    _check_password(new)
+    throttle.succeeded(session=session, settings=settings, charge=charge, now=utcnow())
     user = session.merge(user)
-    user.password_hash = security.hash_password(new)
+    user.password_hash = new_hash
+    ended = crud.delete_sessions_of(session=session, user_id=user.id,
+                                    keep=security.token_hash(token))
     audit.record(session=session, actor=principal, action="user.password", target_type="user",
-                 target_id=str(user.id), after={"password": "changed"})
+                 target_id=str(user.id), after={"password": "changed", "sessions_ended": ended})
     session.commit()
 
 
 def create_admin(*, session: Session, principal: Principal, username: str, password: str,
                  display_name: str = "") -> User:
     """The first admin (or a further one) from the command line: there is no default account."""
-    _check_password(password)
+    _check_password(password, username, display_name)
     if crud.user_by_username(session=session, username=username):
         raise Conflict(f"user name {username} is taken")
     user = crud.create_user(session=session, username=username,

@@ -51,8 +51,12 @@ def me(principal: CurrentUser) -> LoginResponse:
                          csrf_token=principal.csrf_token)
 
 
-@router.put("/password", response_model=Message, responses={422: {"model": Message}})
-def change_password(body: PasswordChange, session: SessionDep, principal: CurrentUser) -> Message:
-    users.change_own_password(session=session, principal=principal, current=body.current_password,
-                              new=body.new_password)
+@router.put("/password", response_model=Message,
+            responses={422: {"model": Message}, 429: {"model": Message}})
+def change_password(body: PasswordChange, request: Request, session: SessionDep,
+                    settings: SettingsDep, principal: CurrentUser) -> Message:
+    """Ends the user's other sessions; this one stays logged in."""
+    users.change_own_password(session=session, settings=settings, principal=principal,
+                              current=body.current_password, new=body.new_password,
+                              token=request.cookies.get(SESSION_COOKIE, ""), ip=client_ip(request))
     return Message(detail="password changed")

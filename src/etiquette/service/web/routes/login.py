@@ -52,6 +52,7 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
     except ServiceError as e:
         response = login_page(request, next, e.detail.split(" (")[0])
         response.status_code = e.status_code
+        response.headers.update(e.headers or {})  # a throttled attempt's Retry-After
         return response
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, token, settings)

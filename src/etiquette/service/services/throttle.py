@@ -1,0 +1,165 @@
+"""Login throttling: growing waits, counted atomically, that a stranger cannot impose on the owner.
+
+Every attempt is counted as a failure *before* its password is checked (and refunded if it
+was right), in one transaction over locked rows, so parallel attempts cannot all slip through
+before the count catches up. Three counts, each with its own allowance:
+
+- a user name from one address ("pair", `login_max_failures`): someone guessing one account;
+- one address over all user names ("address", `login_max_failures_per_ip`): someone trying a
+  password on many accounts;
+- the addresses failing for one user name ("account", `login_max_addresses_per_user`): a
+  guess spread over many addresses. Addresses this account logged in from lately are exempt,
+  so even then its owner gets in from where they usually do.
+
+Past an allowance every further failure makes the next attempt of that count wait, 1 s
+(`login_delay_s`) doubled per failure up to `login_max_delay_s`; an attempt that comes sooner
+is answered 429 with Retry-After and never checked. Nothing is a lock: a stranger's failures
+slow the stranger's own address, and an owner who has not been failing logs in as always.
+Each throttled attempt and each wait started is audited; counts are forgotten after
+`login_window_s` without a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from etiquette.service.core.config import Settings
+from etiquette.service.crud import audit
+from etiquette.service.crud import users as crud
+from etiquette.service.errors import TooManyRequests
+from etiquette.service.models import LoginThrottle
+from etiquette.service.services.access import Principal
+
+logger = logging.getLogger("etiquette.service.throttle")
+
+PAIR, ADDRESS, ACCOUNT = "pair", "address", "account"
+# An address that logged in as a user this recently is not slowed by that user's account count.
+KNOWN_ADDRESS_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A wait one failure started: re-measured from when the failure is answered."""
+
+    scope: str
+    username: str
+    ip: str
+    delay_s: float
+
+
+@dataclass
+class Charge:
+    """An attempt counted as a failure, to be settled by `failed` or `succeeded`."""
+
+    username: str
+    ip: str
+    waits: list[Wait] = field(default_factory=list)
+
+
+def delay_s(failures: int, allowed: int, settings: Settings) -> float:
+    """How long the attempt after the `failures`-th failure waits (0: not at all)."""
+    if failures < allowed:
+        return 0.0
+    return min(settings.login_max_delay_s,
+               settings.login_delay_s * 2.0 ** min(failures - allowed, 64))
+
+
+def _keys(username: str, ip: str) -> list[tuple[str, str, str]]:
+    """The rows of an attempt, in the one order every transaction locks them."""
+    return [(PAIR, username, ip), (ADDRESS, "", ip), (ACCOUNT, username, "")]
+
+
+def _lock(session: Session, settings: Settings, username: str, ip: str,
+          now: datetime) -> dict[str, LoginThrottle]:
+    rows: dict[str, LoginThrottle] = {}
+    forget_before = now - timedelta(seconds=settings.login_window_s)
+    for scope, name, address in _keys(username, ip):
+        row = crud.lock_throttle(session=session, scope=scope, username=name, ip=address, now=now)
+        if row.failed_at is not None and row.failed_at < forget_before:
+            row.failures, row.blocked_until, row.failed_at = 0, None, None
+        rows[scope] = row
+    return rows
+
+
+def _actor(ip: str) -> Principal:
+    return Principal(label=f"address:{ip}")
+
+
+def charge(*, session: Session, settings: Settings, username: str, ip: str,
+           now: datetime) -> Charge:
+    """Before a password is checked: count the attempt as a failure, and commit.
+
+    Raises:
+      TooManyRequests: an earlier failure's wait is not over (audited; nothing is counted).
+    """
+    rows = _lock(session, settings, username, ip, now)
+    pair, address, account = rows[PAIR], rows[ADDRESS], rows[ACCOUNT]
+    known = (pair.succeeded_at is not None
+             and pair.succeeded_at >= now - timedelta(days=KNOWN_ADDRESS_DAYS))
+    applies = [pair, address] if known else [pair, address, account]
+    waiting = [r for r in applies if r.blocked_until is not None and r.blocked_until > now]
+    if waiting:
+        until = max(r.blocked_until for r in waiting if r.blocked_until is not None)
+        retry = max(1, math.ceil((until - now).total_seconds()))
+        audit.record(session=session, actor=_actor(ip), action="auth.throttled",
+                     target_type="login", target_id=username,
+                     after={"ip": ip, "scopes": [r.scope for r in waiting],
+                            "retry_after_s": retry})
+        session.commit()
+        logger.info("login throttled for %s s (%s)", retry,
+                    ", ".join(r.scope for r in waiting))
+        raise TooManyRequests(f"登录失败次数过多，请 {retry} 秒后再试 "
+                              f"(too many failed logins; retry after {retry} s)",
+                              {"Retry-After": str(retry)})
+    counted = [(pair, settings.login_max_failures),
+               (address, settings.login_max_failures_per_ip)]
+    if pair.failures == 0:  # a new address failing for this user name
+        counted.append((account, settings.login_max_addresses_per_user))
+    result = Charge(username, ip)
+    for row, allowed in counted:
+        row.failures += 1
+        wait = delay_s(row.failures, allowed, settings)
+        if wait:
+            row.blocked_until = now + timedelta(seconds=wait)
+            result.waits.append(Wait(row.scope, row.username, row.ip, wait))
+            audit.record(session=session, actor=_actor(ip), action="auth.lockout",
+                         target_type="login", target_id=username,
+                         after={"ip": ip, "scope": row.scope, "failures": row.failures,
+                                "wait_s": wait})
+    for row in rows.values():
+        row.failed_at = row.updated_at = now
+    session.commit()
+    return result
+
+
+def failed(*, session: Session, charge: Charge, now: datetime) -> None:
+    """The password was wrong: the waits it started count from now. The caller commits."""
+    for wait in charge.waits:
+        crud.extend_throttle(session=session, scope=wait.scope, username=wait.username,
+                             ip=wait.ip, until=now + timedelta(seconds=wait.delay_s))
+    if charge.waits:
+        logger.warning("login failures: %s wait %s s", ", ".join(w.scope for w in charge.waits),
+                       max(w.delay_s for w in charge.waits))
+
+
+def succeeded(*, session: Session, settings: Settings, charge: Charge, now: datetime) -> None:
+    """The password was right: this pair starts over and is a known address of the user; the
+    address and the account get back what this attempt was counted. The caller commits."""
+    rows = _lock(session, settings, charge.username, charge.ip, now)
+    pair, address, account = rows[PAIR], rows[ADDRESS], rows[ACCOUNT]
+    if pair.failures > 0:
+        account.failures = max(0, account.failures - 1)
+    pair.failures, pair.blocked_until, pair.succeeded_at = 0, None, now
+    address.failures = max(0, address.failures - 1)
+    for row in rows.values():
+        row.updated_at = now
+
+
+def purge(*, session: Session, now: datetime) -> None:
+    """Rows untouched for longer than an address stays known are of no use any more."""
+    crud.delete_throttles_before(session=session, before=now - timedelta(days=KNOWN_ADDRESS_DAYS))
