@@ -129,6 +129,34 @@ def test_bad_files_are_reported_and_the_run_goes_on(tmp_path):
     assert {line["rule_id"] for line in good} == {"F4-1", "F6-2"}
 
 
+@pytest.mark.slow
+def test_a_truncated_file_is_reported_incomplete_and_the_others_analysed(tmp_path):
+    """The first 383,517 bytes of window01_polite.wav (header: 29.7 s; 6.0 s there) beside a
+    whole recording: both analysed, the cut one reported with what it lacks and no farewell
+    judged missing, and the exit status says something was wrong."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "window05_session.ogg", folder / "good.ogg")
+    (folder / "cut.wav").write_bytes((SAMPLES / "window01_polite.wav").read_bytes()[:383_517])
+    out = tmp_path / "out.jsonl"
+    result = etiquette("batch", str(folder), "--out", str(out))
+    assert result.returncode == 1, result.stderr
+    lines = read_jsonl(out)
+    by_file: dict[str, list[dict]] = {}
+    for line in lines:
+        by_file.setdefault(Path(line["source"]).name, []).append(line)
+    assert {line["rule_id"] for line in by_file["good.ogg"]} == {"F4-1", "F6-2"}
+    (incomplete,) = [line for line in by_file["cut.wav"] if line["kind"] == "incomplete"]
+    assert incomplete["declared_s"] == pytest.approx(29.7, abs=0.05)
+    assert incomplete["decoded_s"] == pytest.approx(6.0, abs=0.05)
+    assert incomplete["not_judged"] == ["missing_farewell"] and incomplete["decode_errors"] == 0
+    assert "录音不完整" in incomplete["error"] and "29.7" in incomplete["error"]
+    assert not [line for line in by_file["cut.wav"] if line["kind"].startswith("missing_")]
+    assert "其中 1 个不完整" in result.stderr and "0 个失败" in result.stderr
+    assert "cut.wav" in result.stderr and "不完整" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_bad_rules_file_fails_at_start_up(tmp_path):
     bad = tmp_path / "rules.yaml"
     bad.write_text("version: x\ngroups: {}\nforbidden: [{id: F9, group: 1, name: x}]\n",

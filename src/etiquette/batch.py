@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from etiquette.pipeline import Analysis, RecordingPipeline, SpeechPipeline
-from etiquette.sinks import FILE_ERROR, Sink
+from etiquette.sinks import FILE_ERROR, FILE_INCOMPLETE, Sink
 from etiquette.speech.audio import MEDIA_SUFFIXES, AudioError
 from etiquette.vision.frames import VideoError
 
@@ -29,6 +29,19 @@ class FileError:
         return {"source": self.source, "kind": FILE_ERROR, "error": self.error}
 
 
+def incomplete_line(analysis: Analysis) -> dict[str, Any] | None:
+    """The line saying that `analysis`'s file was cut short or damaged (None: complete): its
+    incidents are what the audio that was there holds, and `not_judged` the kinds of incident
+    left unjudged for want of the rest."""
+    d = analysis.damage
+    if d is None:
+        return None
+    return {"source": analysis.source, "kind": FILE_INCOMPLETE, "error": d.message(),
+            "declared_s": None if d.declared_s is None else round(d.declared_s, 2),
+            "decoded_s": round(analysis.duration_s, 2), "decode_errors": d.errors,
+            "gaps": d.gaps, "not_judged": list(analysis.not_judged)}
+
+
 @dataclass
 class BatchReport:
     analyses: list[Analysis] = field(default_factory=list)
@@ -38,6 +51,16 @@ class BatchReport:
     @property
     def audio_s(self) -> float:
         return sum(a.duration_s for a in self.analyses)
+
+    @property
+    def incomplete(self) -> list[Analysis]:
+        """Files analysed only as far as their audio went (cut short or damaged)."""
+        return [a for a in self.analyses if a.damage is not None]
+
+    @property
+    def failed(self) -> bool:
+        """Whether anything failed: a file not analysed, or analysed only in part."""
+        return bool(self.errors or self.incomplete)
 
     @property
     def incidents_by_kind(self) -> Counter[str]:
@@ -74,8 +97,9 @@ def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
               transcripts: Sink | None = None) -> BatchReport:
     """Analyse `files` (from `collect`), `jobs` at a time; a file that fails is reported and the
     rest go on. `sink` gets each file's incident lines (or its error line) as the file
-    finishes; `errors` are the paths `collect` already refused; `transcripts`, if given,
-    receives every transcript for analysts."""
+    finishes (then, for a file cut short or damaged, its `incomplete_line`); `errors` are the
+    paths `collect` already refused; `transcripts`, if given, receives every transcript for
+    analysts."""
     started = time.perf_counter()
     report = BatchReport(errors=list(errors))
     for e in errors:
@@ -101,7 +125,9 @@ def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
                 sink.write([result.to_json()])
             else:
                 report.analyses.append(result)
-                sink.write(i.to_json() for i in result.incidents)
+                incomplete = incomplete_line(result)
+                sink.write([*(i.to_json() for i in result.incidents),
+                            *([incomplete] if incomplete else [])])
                 if transcripts:
                     transcripts.write(t.to_json() for t in result.transcripts)
             if on_file:

@@ -19,7 +19,7 @@ from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_p
 from etiquette.core.rules import RulesError, load_rules
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
-from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
+from etiquette.pipeline import Analysis, PipelineOptions, RecordingPipeline, SpeechPipeline
 from etiquette.practice import practice_checker
 from etiquette.service.cli import serve_command, users_app
 from etiquette.service.report_cli import report
@@ -161,6 +161,9 @@ def batch(
                 if not hasattr(result, "incidents"):
                     err.print(f"[red]无法处理[/red] {source}: {getattr(result, 'error', result)}",
                               highlight=False)
+                elif (damage := getattr(result, "damage", None)) is not None:
+                    err.print(f"[yellow]不完整[/yellow] {source}: {damage.message()}",
+                              highlight=False)
 
             progress.update(task, total=len(files) + len(refused))
             transcript_sink = JsonlSink(transcript_stream) if transcript_stream else None
@@ -175,7 +178,7 @@ def batch(
     if http:
         http.close()
         _post_summary(post or "", http.report)
-    if report.errors or (http and http.report.failed):
+    if report.failed or (http and http.report.failed):
         raise typer.Exit(1)
 
 
@@ -186,6 +189,13 @@ def _post_summary(url: str, report: PostReport) -> None:
         err.print(f"[red]未送达[/red] {iid}: {why}", highlight=False)
 
 
+def _count(a: Analysis, kind: str) -> str:
+    """A file's incidents of `kind`, or 未判定 where the audio it lost left them undecided."""
+    if kind in a.not_judged:
+        return "未判定"
+    return str(sum(i.kind.value == kind for i in a.incidents))
+
+
 def _summary(report: BatchReport) -> None:
     table = Table(title="分析汇总", title_justify="left")
     for col in ("文件", "时长(秒)", "禁用语", "缺迎声", "缺送声", "离岗", "状态"):
@@ -193,16 +203,18 @@ def _summary(report: BatchReport) -> None:
     for a in report.analyses:
         kinds = [i.kind.value for i in a.incidents]
         off_post = str(kinds.count("off_post")) if a.presence else "-"
+        status = "完成" if a.damage is None else f"[yellow]{a.damage.message()}[/yellow]"
         table.add_row(a.source, f"{a.duration_s:.1f}", str(kinds.count("forbidden_phrase")),
-                      str(kinds.count("missing_greeting")), str(kinds.count("missing_farewell")),
-                      off_post, "完成")
+                      _count(a, "missing_greeting"), _count(a, "missing_farewell"), off_post,
+                      status)
     for e in report.errors:
         table.add_row(e.source, "-", "-", "-", "-", "-", f"[red]失败：{e.error}[/red]")
     err.print(table)
     speed = report.audio_s / report.wall_s if report.wall_s else 0.0
     counts = "，".join(f"{KIND_NAMES.get(k, k)} {n}"
                       for k, n in sorted(report.incidents_by_kind.items()))
-    err.print(f"共 {len(report.analyses)} 个文件成功，{len(report.errors)} 个失败；音频 "
+    partial = f"（其中 {len(report.incomplete)} 个不完整）" if report.incomplete else ""
+    err.print(f"共 {len(report.analyses)} 个文件成功{partial}，{len(report.errors)} 个失败；音频 "
               f"{report.audio_s:.0f} 秒，用时 {report.wall_s:.0f} 秒（{speed:.1f}× 实时）；"
               f"事件：{counts or '无'}", highlight=False)
 

@@ -25,9 +25,9 @@ from etiquette.core.records import (
     heard_as,
 )
 from etiquette.core.rules import RequiredRule, load_rules
-from etiquette.core.sessions import session_of
+from etiquette.core.sessions import session_of, withheld
 from etiquette.speech.acoustic_check import AcousticVerifier
-from etiquette.speech.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
+from etiquette.speech.audio import VIDEO_SUFFIXES, Damage, DecodedAudio, read_audio
 from etiquette.speech.clips import attach_clips
 from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 from etiquette.speech.segmenter import SegmenterOptions, segment
@@ -62,6 +62,14 @@ class Analysis:
     excluded: tuple[ExcludedHit, ...]
     presence: PresenceAnalysis | None = None  # a video's presence path (its off_post incidents
     # are also in `incidents`)
+    damage: Damage | None = None  # audio the file lost (None: complete, as far as known); what
+    # was read is analysed all the same
+    not_judged: tuple[str, ...] = ()  # incident kinds not judged for want of the lost audio
+    # (missing_greeting, missing_farewell)
+
+    @property
+    def complete(self) -> bool:
+        return self.damage is None
 
 
 def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],
@@ -139,14 +147,23 @@ class SpeechPipeline:
         transcripts = attributed(SpeakerAttributor(), judged, transcripts)
         logger.debug("%s: %d utterances, %d transcribed, %.1f s", source, len(utterances),
                      len(judged), audio.duration_s)
-        incidents, required, excluded = judge(self.rules, self.matcher, transcripts,
-                                              session_of(utterances), recorded_at, check)
+        session = session_of(utterances)
+        incidents, required, excluded = judge(self.rules, self.matcher, transcripts, session,
+                                              recorded_at, check, audio.unheard)
+        # What the lost audio leaves undecided: reported with the file, never as incidents.
+        unjudged = (withheld(self.rules, session, transcripts, required, audio.unheard)
+                    if session else [])
+        not_judged = tuple(sorted({m.rule.missing.kind.value for m in unjudged if m.rule.missing}))
+        if audio.damage is not None:
+            logger.info("%s: incomplete (%s); not judged: %s", source, audio.damage.summary(),
+                        ", ".join(not_judged) or "nothing")
         if self.options.clip_dir is not None:
             incidents = attach_clips(incidents, audio, self.options.clip_dir,
                                      self.options.segmenter.staff_channel,
                                      self.options.segmenter.citizen_channel)
         return Analysis(source, window_id, audio.duration_s, tuple(transcripts), tuple(incidents),
-                        tuple(required), tuple(excluded))
+                        tuple(required), tuple(excluded), damage=audio.damage,
+                        not_judged=not_judged)
 
 
 class RecordingPipeline:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from etiquette.sinks import FILE_ERROR, Sink, incidents
+from etiquette.sinks import FILE_ERROR, FILE_INCOMPLETE, Sink, incidents
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.outbox import Outbox
 from etiquette.sinks.tee import TeeSink
@@ -58,6 +58,8 @@ def test_a_file_error_goes_to_the_jsonl_output_but_not_to_the_outbox(tmp_path: P
     assert outbox.pending() == 1
 
 
-def test_incidents_leave_out_only_file_errors() -> None:
-    records = [{"kind": "off_post"}, FILE_ERROR_LINE, {"kind": "missing_greeting"}, {}]
+def test_incidents_leave_out_only_file_errors_and_incomplete_files() -> None:
+    incomplete = {"source": "cut.wav", "kind": FILE_INCOMPLETE, "error": "录音不完整"}
+    records = [{"kind": "off_post"}, FILE_ERROR_LINE, {"kind": "missing_greeting"}, incomplete,
+               {}]
     assert list(incidents(records)) == [{"kind": "off_post"}, {"kind": "missing_greeting"}, {}]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from etiquette.core.records import SAMPLE_RATE
+from etiquette.health import HealthEvent, HealthState
 from etiquette.speech.audio import AudioError, read_audio
 from etiquette.speech.replay import FileReplay
 
-from factories.media import DATA
+from factories.media import DATA, cut_short, tone, write_media
 
 SR = SAMPLE_RATE
 
@@ -86,3 +87,17 @@ def test_replay_of_a_file_that_is_not_audio_fails_at_once(tmp_path: Path) -> Non
     bad.write_bytes(b"not audio at all")
     with pytest.raises(AudioError):
         FileReplay("w1", bad)
+
+
+def test_a_replay_of_a_file_cut_short_is_reported(tmp_path: Path) -> None:
+    """Replayed as far as it goes, and said to be incomplete: its end is not where the
+    conversation ended."""
+    events: list[HealthEvent] = []
+    whole = write_media(tmp_path / "whole.wav", [tone(4.0)])
+    assert FileReplay("w1", whole, on_health=events.append).complete and events == []
+    cut = cut_short(write_media(tmp_path / "cut.wav", [tone(4.0)]), 0.5)
+    replay = FileReplay("w1", cut, on_health=events.append)
+    assert not replay.complete
+    assert [(e.component, e.state, e.window_id) for e in events] == [
+        ("audio", HealthState.DEGRADED, "w1")]
+    assert "incomplete" in events[0].message and "cut.wav" in events[0].message

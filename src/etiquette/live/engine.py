@@ -62,7 +62,7 @@ class WindowRunner:
         if audio is not None and audio.file is not None:
             self.source = FileReplay(self.id, audio.file, realtime=True, loop=audio.loop,
                                      gap_s=audio.loop_gap_s, speed=audio.speed,
-                                     start_s=audio.start_s)
+                                     start_s=audio.start_s, on_health=site.health)
         elif audio is not None:
             assert audio.device is not None
             self.source = MicrophoneCapture(self.id, audio.device, audio.open_channels,
@@ -102,7 +102,9 @@ class WindowRunner:
             self.site.health(HealthEvent("audio", HealthState.DOWN, f"audio path failed: {e}",
                                          self.id))
         finally:
-            ended = source.finished and not stopping.is_set()
+            # A replay cut short ends where its audio does, not where the conversation did.
+            cut = isinstance(source, FileReplay) and not source.complete
+            ended = source.finished and not stopping.is_set() and not cut
             source.stop()
             if self.monitor is not None:
                 self.monitor.finish(ended)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-# The `kind` of batch's line for a file it could not analyse (`batch.FileError`): it belongs in
-# the JSONL output, but it is no incident, so the service's sinks pass over it.
+# The `kind` of batch's line for a file it could not analyse (`batch.FileError`), and of its
+# line for a file analysed only in part, its audio cut short or damaged
+# (`batch.incomplete_line`): they belong in the JSONL output, but they are no incidents, so the
+# service's sinks pass over them.
 FILE_ERROR = "error"
+FILE_INCOMPLETE = "incomplete"
+NOT_INCIDENTS = frozenset({FILE_ERROR, FILE_INCOMPLETE})
 
 
 class Sink(Protocol):
@@ -25,5 +29,5 @@ class Sink(Protocol):
 
 
 def incidents(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """The records that are incidents: batch's file errors left out."""
-    return (r for r in records if r.get("kind") != FILE_ERROR)
+    """The records that are incidents: batch's file errors and incomplete files left out."""
+    return (r for r in records if r.get("kind") not in NOT_INCIDENTS)

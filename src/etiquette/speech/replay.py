@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from etiquette.core.records import SAMPLE_RATE
-from etiquette.speech.audio import read_audio
+from etiquette.health import HealthCallback, HealthEvent, HealthState, log_health
+from etiquette.speech.audio import Damage, read_audio
 from etiquette.speech.sources import MIN_DBFS, CaptureStats, channel_dbfs
 
 
@@ -22,13 +23,19 @@ class FileReplay:
     and how live behaviour is tested. `start_s` begins it that far into the file (into its
     loop gap, past the file's end), as a microphone switched on mid-conversation would.
 
+    A recording cut short or damaged (`speech.audio`: its end missing, parts undecodable) is
+    replayed as far as it goes, and said to be so: a DEGRADED "audio" health event at
+    construction (`on_health`, logged by default), and `complete` False, so that its end is
+    not taken for the end of a conversation (whose farewell would then be judged missing).
+
     Raises (at construction):
       AudioError: the file cannot be decoded.
     """
 
     def __init__(self, window_id: str, path: str | Path, realtime: bool = True,
                  loop: bool = False, gap_s: float = 2.0, block_s: float = 0.1,
-                 speed: float = 1.0, start_s: float = 0.0) -> None:
+                 speed: float = 1.0, start_s: float = 0.0,
+                 on_health: HealthCallback | None = log_health) -> None:
         self.window_id = window_id
         self.path = Path(path)
         self.realtime = realtime
@@ -36,6 +43,11 @@ class FileReplay:
         self.speed = speed
         self.loop = loop
         decoded = read_audio(self.path)
+        self.damage: Damage | None = decoded.damage
+        if decoded.damage is not None and on_health is not None:
+            on_health(HealthEvent("audio", HealthState.DEGRADED,
+                                  f"replayed recording {self.path} is incomplete "
+                                  f"({decoded.damage.summary()})", window_id))
         self._audio = np.stack(decoded.channels, axis=1).astype(np.float32, copy=False)
         self.channels = self._audio.shape[1]
         self._period = len(self._audio) + (round(gap_s * SAMPLE_RATE) if loop else 0)
@@ -86,6 +98,11 @@ class FileReplay:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the recording decoded whole: its end is the end of what was said."""
+        return self.damage is None
 
     @property
     def finished(self) -> bool:

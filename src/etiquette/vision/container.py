@@ -3,29 +3,28 @@
 Why PyAV and not OpenCV for files: OpenCV's VideoCapture reads pictures only, so a video with
 a sound track would be opened and demuxed twice (once by OpenCV for frames, once by FFmpeg for
 audio). Here the container is opened once, its packets are read once in file order, audio
-packets go to the decoder and resampler the speech path uses (the same steps and settings as
-faster-whisper's `decode_audio`, so speech results do not depend on how a file arrived), and
+packets go to the speech path's own decoder (`speech.audio.AudioTrack`: the same steps and
+settings as for an audio file, so speech results do not depend on how a file arrived), and
 video packets are decoded, with only the frames due at the sampling rate converted to pixels
 and handed on. Live cameras (device, RTSP, HTTP) go through OpenCV instead: `camera.py`.
 
-A video that is corrupt or cut short is an error, never a silent partial analysis.
+A video that is corrupt or cut short is an error, never a silent partial analysis; audio
+packets that fail to decode are counted in the audio's `damage` (the file is then reported as
+incomplete, its speech analysed as far as it goes).
 """
 
 from __future__ import annotations
 
-import gc
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import av
-import numpy as np
 
-from etiquette.core.records import SAMPLE_RATE
-from etiquette.speech.audio import DecodedAudio
+from etiquette.speech.audio import AudioTrack, DecodedAudio
 from etiquette.vision.frames import FrameSample, Sampler, VideoError
 
 logger = logging.getLogger("etiquette.vision.container")
@@ -33,7 +32,6 @@ logger = logging.getLogger("etiquette.vision.container")
 # The end of the pictures may fall this far short of the duration the header states
 # (audio often runs a little longer than video) before the file counts as cut short.
 CUT_SHORT_TOLERANCE_S = 1.5
-_AUDIO_GROUP = 500_000  # samples per resampler call, as faster-whisper groups them
 
 
 @dataclass(frozen=True)
@@ -68,42 +66,6 @@ def _created_at(container: av.container.InputContainer) -> datetime | None:
         return None  # a naive stamp could be any zone: the file time is the safer guess
     # Muxers write 1970-01-01 or similar when nobody set the tag.
     return moment if moment.year >= 2000 else None
-
-
-class _AudioSink:
-    """Decoded audio frames → 16 kHz s16 → float32 channels, as `faster_whisper.decode_audio`."""
-
-    def __init__(self, channels: int) -> None:
-        self.channels = channels
-        self.split = channels >= 2
-        self._resampler = av.AudioResampler(format="s16", layout="stereo" if self.split else "mono",
-                                            rate=SAMPLE_RATE)
-        self._fifo = av.AudioFifo()
-        self._raw = io.BytesIO()
-
-    def _write(self, frames: list[av.AudioFrame]) -> None:
-        for f in frames:
-            self._raw.write(f.to_ndarray().tobytes())
-
-    def add(self, frame: av.AudioFrame) -> None:
-        frame.pts = None  # the FIFO checks timestamps; concatenated audio needs none
-        self._fifo.write(frame)
-        if self._fifo.samples >= _AUDIO_GROUP:
-            self._write(self._resampler.resample(self._fifo.read()))
-
-    def finish(self) -> DecodedAudio | None:
-        if self._fifo.samples > 0:
-            self._write(self._resampler.resample(self._fifo.read()))
-        self._write(self._resampler.resample(None))
-        del self._resampler
-        gc.collect()  # PyAV resamplers hold native buffers until collected (faster-whisper#390)
-        audio = np.frombuffer(self._raw.getbuffer(), dtype=np.int16).astype(np.float32) / 32768.0
-        if len(audio) == 0:
-            return None
-        if self.split:
-            left, right = np.ascontiguousarray(audio[0::2]), np.ascontiguousarray(audio[1::2])
-            return DecodedAudio((left, right), self.channels)
-        return DecodedAudio((audio,), self.channels)
 
 
 def read_media(path: str | Path, sample_fps: float,
@@ -142,7 +104,7 @@ def read_media(path: str | Path, sample_fps: float,
             height=video.codec_context.height if video else 0,
             fps=float(video.average_rate) if video and video.average_rate else None)
         streams = [s for s in (video, audio) if s is not None]
-        sink = _AudioSink(int(audio.codec_context.channels or 1)) if audio else None
+        sink = AudioTrack(audio) if audio else None
         if video is not None:
             video.thread_type = "AUTO"
         t0 = (float(video.start_time * video.time_base)
@@ -153,12 +115,9 @@ def read_media(path: str | Path, sample_fps: float,
         try:
             for packet in container.demux(streams):
                 if packet.stream is audio:
-                    try:
-                        for af in packet.decode():
-                            assert sink is not None and isinstance(af, av.AudioFrame)
-                            sink.add(af)
-                    except av.error.InvalidDataError:
-                        continue  # as faster-whisper: a damaged audio frame is skipped
+                    assert sink is not None
+                    # A damaged audio frame is skipped, and counted.
+                    sink.packet(cast("av.Packet[av.AudioStream]", packet))
                     continue
                 # Threaded decoding hands frames back late: place an error by its packet.
                 at = (float(packet.pts * packet.time_base) - t0 if packet.pts is not None
