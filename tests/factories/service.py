@@ -80,6 +80,14 @@ def jpeg_bytes(shade: int = 120) -> bytes:
     return data.tobytes()
 
 
+def png_bytes(shade: int = 80) -> bytes:
+    image = np.full((32, 40, 3), shade, np.uint8)
+    cv2.circle(image, (20, 16), 8, (0, 200, 0), -1)
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
 def incident(**over: Any) -> dict[str, Any]:
     """An incident line as `etiquette batch` writes it (without evidence paths)."""
     at = over.pop("at_dt", datetime.now(UTC) - timedelta(hours=1))

@@ -10,22 +10,22 @@ the same id with other content is refused (409), never silently overwritten.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import struct
-import wave
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from etiquette.core.records import IncidentKind
+from etiquette.service import media
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit, master
 from etiquette.service.crud import incidents as crud
-from etiquette.service.errors import Conflict, Invalid, TooLarge, UnsupportedMedia
+from etiquette.service.errors import Conflict, Invalid, TooLarge
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import Evidence, Incident
 from etiquette.service.schemas import EvidenceRole, IncidentIn
@@ -38,6 +38,12 @@ logger = logging.getLogger("etiquette.service.ingest")
 AUDIO_ROLES = frozenset({EvidenceRole.CLIP})
 IMAGE_ROLES = frozenset({EvidenceRole.SNAPSHOT, EvidenceRole.EMPTY_SEAT, EvidenceRole.LAST_SEEN})
 MAX_CLIP_S = 60.0  # a clip is a few seconds around the utterance, never the whole recording
+# How etiquette.speech.clips cuts a clip (ClipOptions' defaults), and the slack allowed for
+# rounding and codec padding (an mp3 or ogg clip decodes a few frames longer than its PCM).
+CLIP_PAD_S = 1.5
+CLIP_MISSING_S = 10.0
+CLIP_LONGEST_S = 20.0
+CLIP_SLACK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,49 +53,50 @@ class Upload:
     filename: str | None = None
 
 
-def sniff(data: bytes) -> str | None:
-    """The media type the bytes really are (never what the client claims)."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "audio/wav"
-    if data[:4] == b"fLaC":
-        return "audio/flac"
-    if data[:4] == b"OggS":
-        return "audio/ogg"
-    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
-        return "audio/mpeg"
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    return None
+def refuse_repeated_parts(names: Iterable[str]) -> None:
+    """Each form part once: of two `clip` parts, which one the reviewer would hear is
+    nobody's choice. Raises Invalid naming the repeated parts."""
+    repeated = sorted(name[:40] for name, n in Counter(names).items() if n > 1)
+    if repeated:
+        raise Invalid(f"表单部分「{'」「'.join(repeated)}」重复 (form parts sent more than once: "
+                      f"{', '.join(repeated)}; send each once)")
 
 
-def check_evidence(upload: Upload, settings: Settings) -> str:
-    """The media type of a valid evidence file. Raises TooLarge, UnsupportedMedia or Invalid."""
+def clip_bounds(incident: IncidentIn) -> tuple[float, float]:
+    """The shortest and longest clip, in seconds, that `incident` can have, as
+    `etiquette.speech.clips` cuts them: what was said ±CLIP_PAD_S (at most CLIP_LONGEST_S, less
+    at the ends of the recording), the first or last CLIP_MISSING_S of a session for a missing
+    greeting or farewell (less where the recording or a live window's history ends)."""
+    span = incident.end_s - incident.offset_s
+    if incident.kind in (IncidentKind.MISSING_GREETING, IncidentKind.MISSING_FAREWELL):
+        return 0.0, CLIP_MISSING_S + CLIP_SLACK_S
+    if incident.kind == IncidentKind.OFF_POST:
+        return 0.0, MAX_CLIP_S
+    return (max(0.0, min(span, CLIP_LONGEST_S) - CLIP_SLACK_S),
+            min(span + 2 * CLIP_PAD_S, CLIP_LONGEST_S) + CLIP_SLACK_S)
+
+
+def check_evidence(upload: Upload, settings: Settings, incident: IncidentIn) -> str:
+    """The media type of a valid evidence file: it decodes whole (audio through PyAV, images
+    through OpenCV), and a clip's length fits the incident. Raises TooLarge, UnsupportedMedia or
+    Invalid, naming the part."""
     role = upload.role.value
     if len(upload.data) > settings.max_evidence_bytes:
         raise TooLarge(f"evidence '{role}' is {len(upload.data)} bytes; the limit is "
                        f"{settings.max_evidence_bytes}")
     if not upload.data:
-        raise Invalid(f"evidence '{role}' is empty")
-    media_type = sniff(upload.data)
-    wanted = "audio" if upload.role in AUDIO_ROLES else "image"
-    if media_type is None or not media_type.startswith(wanted + "/"):
-        raise UnsupportedMedia(f"evidence '{role}' must be {wanted} "
-                               f"({'wav, flac, ogg, mp3' if wanted == 'audio' else 'jpeg, png'}); "
-                               f"got {media_type or 'unrecognised bytes'}")
-    if media_type == "audio/wav":
-        try:
-            with wave.open(io.BytesIO(upload.data)) as w:
-                frames, rate = w.getnframes(), w.getframerate()
-        except (wave.Error, EOFError, RuntimeError, ValueError, struct.error) as e:
-            raise Invalid(f"evidence '{role}' is not a readable WAV file: {e}") from e
-        if frames == 0 or rate == 0:
-            raise Invalid(f"evidence '{role}' holds no audio")
-        if frames / rate > MAX_CLIP_S:
-            raise Invalid(f"evidence '{role}' is {frames / rate:.0f} s long; a clip is at most "
-                          f"{MAX_CLIP_S:.0f} s around the utterance")
-    return media_type
+        raise Invalid(f"「{role}」为空 (evidence '{role}' is empty)")
+    if upload.role not in AUDIO_ROLES:
+        return media.check_image(upload.data, role)
+    audio = media.check_audio(upload.data, role, MAX_CLIP_S)
+    shortest, longest = clip_bounds(incident)
+    if not shortest <= audio.duration_s <= longest:
+        raise Invalid(f"「{role}」时长 {audio.duration_s:.1f} 秒与事件不符：事件在录音 "
+                      f"{incident.offset_s:.1f}–{incident.end_s:.1f} 秒，剪辑应为 "
+                      f"{shortest:.1f}–{longest:.1f} 秒 (evidence '{role}' is "
+                      f"{audio.duration_s:.1f} s long; the clip of this incident is "
+                      f"{shortest:.1f}–{longest:.1f} s)")
+    return audio.media_type
 
 
 def content_hash(incident: IncidentIn, evidence: list[tuple[str, str]]) -> str:
@@ -109,11 +116,10 @@ def ingest(*, session: Session, settings: Settings, store: EvidenceStore, princi
     """
     principal.require(Permission.INGEST)
     roles = [u.role for u in uploads]
-    if len(set(roles)) != len(roles):
-        raise Invalid("each evidence role may be sent once")
+    refuse_repeated_parts(r.value for r in roles)
     if len(uploads) > settings.max_evidence_files:
         raise Invalid(f"at most {settings.max_evidence_files} evidence files")
-    checked = [(u, check_evidence(u, settings)) for u in uploads]
+    checked = [(u, check_evidence(u, settings, incident)) for u in uploads]
     shas = [(u.role.value, store.put(u.data)) for u, _ in checked]
     digest = content_hash(incident, shas)
     incident_id = str(incident.id)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from etiquette.service import media
 from etiquette.service.crud import audit
 from etiquette.service.crud import master as crud
 from etiquette.service.errors import (
@@ -22,7 +23,6 @@ from etiquette.service.errors import (
     NotFound,
     ServiceError,
     TooLarge,
-    UnsupportedMedia,
 )
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import Assignment, Center, MasterRow, Staff, Window
@@ -34,7 +34,6 @@ from etiquette.service.schemas import (
     WindowCreate,
 )
 from etiquette.service.services.access import Permission, Principal
-from etiquette.service.services.ingest import sniff
 
 TARGETS: dict[type[MasterRow], str] = {Center: "center", Window: "window", Staff: "staff",
                                   Assignment: "assignment"}
@@ -139,10 +138,7 @@ def set_photo(*, session: Session, principal: Principal, store: EvidenceStore, s
         raise NotFound(f"no staff {staff_id}")
     if len(data) > max_bytes:
         raise TooLarge(f"photo is {len(data)} bytes; the limit is {max_bytes}")
-    media_type = sniff(data)
-    if media_type not in ("image/jpeg", "image/png"):
-        got = media_type or "unrecognised bytes"
-        raise UnsupportedMedia(f"a photo must be jpeg or png; got {got}")
+    media_type = media.check_image(data, "photo")  # decoded whole, as evidence images are
     before = snapshot(staff)
     staff.photo_sha256, staff.photo_media_type = store.put(data), media_type
     audit.record(session=session, actor=principal, action="staff.photo", target_type="staff",

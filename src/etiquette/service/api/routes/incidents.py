@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
 from etiquette.core.records import IncidentKind
+from etiquette.service import media
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
@@ -28,6 +29,7 @@ from etiquette.service.schemas import (
 from etiquette.service.services import review
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.incidents import csv_lines, scope, to_public
+from etiquette.service.services.ingest import AUDIO_ROLES
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -145,12 +147,14 @@ def history(incident_id: IncidentId, session: SessionDep, principal: CurrentUser
 
 
 @router.get("/{incident_id}/evidence/{role}", response_class=FileResponse,
-            responses={200: {"content": {"audio/wav": {}, "image/jpeg": {}, "image/png": {}}},
+            responses={200: {"content": {t: {} for t in sorted(media.EXTENSIONS)}},
                        **error_responses(410, 404, 401, 403)})
 def evidence(incident_id: IncidentId, role: EvidenceRole, session: SessionDep, store: StoreDep,
              principal: CurrentUser) -> FileResponse:
     """An evidence file, to those who may see the incident. The file is found by the hash its
-    database row holds; nothing in the request becomes a path."""
+    database row holds; nothing in the request becomes a path. It is served as the type it was
+    validated as at ingest (decoded whole), never sniffed, and inline only as what the workbench
+    plays (a clip's audio) or shows (an image)."""
     incident = _get(session, principal, incident_id)
     row = next((e for e in incident.evidence if e.role == role.value), None)
     if row is None:
@@ -160,9 +164,9 @@ def evidence(incident_id: IncidentId, role: EvidenceRole, session: SessionDep, s
     path = store.path(row.sha256)
     if not path.is_file():
         raise NotFound("evidence file is missing from the store")
-    ext = {"audio/wav": "wav", "audio/flac": "flac", "audio/ogg": "ogg", "audio/mpeg": "mp3",
-           "image/jpeg": "jpg", "image/png": "png"}.get(row.media_type, "bin")
-    return FileResponse(path, media_type=row.media_type,
-                        filename=f"{incident.id}-{role.value}.{ext}",
-                        content_disposition_type="inline",
-                        headers={"Cache-Control": "private, no-store"})
+    media_type, inline = media.served_as(row.media_type, audio=role in AUDIO_ROLES)
+    ext = media.EXTENSIONS.get(media_type, "bin")
+    return FileResponse(path, media_type=media_type, filename=f"{incident.id}-{role.value}.{ext}",
+                        content_disposition_type="inline" if inline else "attachment",
+                        headers={"Cache-Control": "private, no-store",
+                                 "X-Content-Type-Options": "nosniff"})

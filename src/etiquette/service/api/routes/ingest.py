@@ -50,6 +50,7 @@ async def ingest_incident(
     The same incident id posted again with the same content answers 200 and stores nothing
     new; with other content, 409.
     """
+    ingest.refuse_repeated_parts(name for name, _ in (await request.form()).multi_items())
     try:
         parsed = IncidentIn.model_validate_json(incident)
     except ValidationError as e:

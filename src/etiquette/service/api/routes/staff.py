@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import FileResponse
 
+from etiquette.service import media
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
 from etiquette.service.api.routes._master import ERRORS, Id, add_routes
 from etiquette.service.crud import master as crud
@@ -36,8 +37,10 @@ def get_photo(id: Id, session: SessionDep, store: StoreDep, principal: CurrentUs
     staff = crud.get(session=session, model=Staff, id=id)
     if staff is None or not staff.photo_sha256 or not staff.photo_media_type:
         raise NotFound("no photo")
-    return FileResponse(store.path(staff.photo_sha256), media_type=staff.photo_media_type,
-                        headers={"Cache-Control": "private, no-store"})
+    media_type, _ = media.served_as(staff.photo_media_type, audio=False)
+    return FileResponse(store.path(staff.photo_sha256), media_type=media_type,
+                        headers={"Cache-Control": "private, no-store",
+                                 "X-Content-Type-Options": "nosniff"})
 
 
 add_routes(router, model=Staff, create=StaffCreate, update=StaffUpdate, public=StaffPublic,
