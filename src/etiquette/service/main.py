@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etiquette import __version__
+from etiquette.service import security_headers
 from etiquette.service.api.main import api_router
 from etiquette.service.api.routes import health
 from etiquette.service.core import db
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.store = EvidenceStore(settings.evidence_dir)
     app.state.practice = practice
+    security_headers.install(app, settings.trusted_proxies)  # CSP, nosniff… on every answer
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(web_router)

@@ -43,6 +43,15 @@ def log_in(page: Page, live: LiveService, who: str) -> None:
     page.wait_for_url("**/incidents**")
 
 
+def watch_csp(page: Page) -> list[str]:
+    """The Content-Security-Policy violations of `page` (Chromium logs each as a console error):
+    the pages must work under the policy, not around it."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text
+            else None)
+    return seen
+
+
 def test_review_an_incident_in_the_workbench(browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     window = f"wb-{uuid.uuid4().hex[:6]}"
@@ -53,6 +62,7 @@ def test_review_an_incident_in_the_workbench(browser: Browser, sqlite_service: L
                           files={"clip": ("c.wav", wav_bytes(3.0), "audio/wav")})
         assert r.status_code == 201
     page = browser.new_page()
+    violations = watch_csp(page)
     try:
         queue = f"{live.base_url}/incidents?status=pending&window_id={window}"
         page.goto(queue)
@@ -102,6 +112,7 @@ def test_review_an_incident_in_the_workbench(browser: Browser, sqlite_service: L
         assert api.get(f"/api/v1/incidents/{first['id']}").json()["status"] == "confirmed"
         got = api.get(f"/api/v1/incidents/{second['id']}").json()
         assert got["status"] == "dismissed" and got["review_reason"].startswith("识别有误")
+        assert not violations
     finally:
         page.close()
 
@@ -219,6 +230,7 @@ def test_the_report_page_prints_without_the_workbench_around_it(
         browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     page = browser.new_page()
+    violations = watch_csp(page)
     try:
         log_in(page, live, "auditor")
         page.click("#nav-reports")
@@ -231,5 +243,42 @@ def test_the_report_page_prints_without_the_workbench_around_it(
         assert not page.locator("#report-form").is_visible()
         assert page.locator("#window-ranking").is_visible()
         assert page.pdf(format="A4")[:4] == b"%PDF"
+        # The print button's handler comes from workbench.js (the CSP refuses an onclick).
+        printed = page.evaluate("() => { let n = 0; window.print = () => { n += 1; };"
+                                " document.getElementById('print-report').click(); return n; }")
+        assert printed == 1
+        assert not violations
+    finally:
+        page.close()
+
+
+def test_the_content_security_policy_stops_an_injected_script(
+        browser: Browser, sqlite_service: LiveService) -> None:
+    """Were markup ever to slip past the template escaping, an inline script in it would not
+    run, and no other site may frame the workbench."""
+    page = browser.new_page()
+    violations = watch_csp(page)
+    try:
+        log_in(page, sqlite_service, "supervisor")
+        ran = page.evaluate("""() => {
+            window.injected = false;
+            const div = document.createElement('div');
+            div.innerHTML = '<img src=x onerror="window.injected = true">';
+            document.body.appendChild(div);
+            const s = document.createElement('script');
+            s.textContent = 'window.injected = true';
+            document.body.appendChild(s);
+            return new Promise(done => setTimeout(() => done(window.injected), 500));
+        }""")
+        assert ran is False
+        assert violations  # each refused, and reported
+        framed = browser.new_page()
+        try:
+            framed.set_content(f'<iframe id="f" src="{sqlite_service.base_url}/login"></iframe>')
+            framed.wait_for_timeout(1000)
+            frame = framed.frame_locator("#f")
+            assert frame.locator("input[name=username]").count() == 0  # refused to be framed
+        finally:
+            framed.close()
     finally:
         page.close()

@@ -36,6 +36,15 @@
   });
 })();
 
+// Buttons that print the page (the report): a handler here, not an inline onclick, which the
+// Content-Security-Policy forbids.
+(function () {
+  "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
+})();
+
 // Alerts: a supervisor's pages subscribe to critical incidents (server-sent events) and show
 // each as a toast linking to the incident. The checkbox in the header turns it off per browser.
 (function () {

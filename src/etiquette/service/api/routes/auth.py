@@ -16,14 +16,17 @@ from etiquette.service.schemas import (
     PasswordChange,
     UserPublic,
 )
+from etiquette.service.security_headers import secure_cookies
 from etiquette.service.services import auth, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def set_session_cookie(response: Response, token: str, settings: SettingsDep) -> None:
+def set_session_cookie(response: Response, token: str, settings: SettingsDep,
+                       secure: bool) -> None:
+    """`secure`: security_headers.secure_cookies of the request (HTTPS by setting or proxy)."""
     response.set_cookie(SESSION_COOKIE, token, max_age=int(settings.session_hours * 3600),
-                        httponly=True, samesite="lax", secure=settings.cookie_secure, path="/")
+                        httponly=True, samesite="lax", secure=secure, path="/")
 
 
 @router.post("/login", response_model=LoginResponse,
@@ -32,7 +35,7 @@ def login(body: LoginRequest, request: Request, response: Response, session: Ses
           settings: SettingsDep) -> LoginResponse:
     user, token, row = auth.login(session=session, settings=settings, username=body.username,
                                   password=body.password, ip=client_ip(request))
-    set_session_cookie(response, token, settings)
+    set_session_cookie(response, token, settings, secure_cookies(request))
     return LoginResponse(user=UserPublic.model_validate(user, from_attributes=True),
                          csrf_token=row.csrf_token)
 

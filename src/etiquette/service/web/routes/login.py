@@ -11,6 +11,7 @@ from etiquette.service.api.deps import SESSION_COOKIE, SessionDep, SettingsDep, 
 from etiquette.service.api.routes.auth import set_session_cookie
 from etiquette.service.core import security
 from etiquette.service.errors import ServiceError
+from etiquette.service.security_headers import secure_cookies
 from etiquette.service.services import auth
 from etiquette.service.web.pages import PageUser, check_csrf, render
 
@@ -33,7 +34,7 @@ def login_page(request: Request, next: Annotated[str | None, Query(max_length=50
     response = render(request, "login.html", {"csrf_token": token, "next": _safe_next(next),
                                               "error": error, "principal": None})
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                        secure=request.app.state.settings.cookie_secure)
+                        secure=secure_cookies(request))
     return response
 
 
@@ -55,7 +56,7 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
         response.headers.update(e.headers or {})  # a throttled attempt's Retry-After
         return response
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_session_cookie(response, token, settings)
+    set_session_cookie(response, token, settings, secure_cookies(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
