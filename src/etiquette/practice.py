@@ -14,7 +14,6 @@ starts, and once per process; attempts are transcribed one at a time.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +37,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("etiquette.practice")
 MIN_S = 0.3  # shorter than any phrase of Appendix B: a click of the button, not an attempt
+# A header's length may exceed the audio a little (encoder delay and padding): a recording
+# stating up to this much more than max_s is decoded, and judged by what it holds.
+LENGTH_TOLERANCE_S = 1.0
 
 
 class PracticeRecogniser:
@@ -74,27 +76,35 @@ class PracticeRecogniser:
         return judge_practice(rules, rule, transcript, round(duration_s, 2))
 
     def decode(self, recording: bytes) -> np.ndarray:
-        """The recording's first channel, 16 kHz mono float32, if its length can be a phrase."""
-        # Imported here: decoding pulls in faster-whisper's audio module, which a service that
-        # nobody practises on never needs.
-        from etiquette.speech.audio import AudioError, read_audio
+        """The recording's first channel, 16 kHz mono float32, if its length can be a phrase.
 
-        with tempfile.TemporaryDirectory(prefix="etiquette-practice-") as tmp:
-            path = Path(tmp) / "recording"
-            path.write_bytes(recording)
-            try:
-                decoded = read_audio(path)
-            except AudioError as e:
-                raise UndecodableRecording(
-                    f"录音无法解码 (the recording cannot be decoded): {e}") from e
+        Bounded by `max_s` whatever the file is: its header is read first, and a recording
+        that states a longer length is refused before anything is decoded; one that states
+        none (a browser's WebM) or a false one is decoded no further than `max_s`, so a small
+        file that expands to hours costs at most `max_s` of samples.
+        """
+        # Imported here: decoding pulls in PyAV, which a service nobody practises on never needs.
+        from etiquette.speech.audio import AudioError, probe, read_audio
+
+        try:
+            stated = probe(recording).declared_s
+            if stated is not None and stated > self.max_s + LENGTH_TOLERANCE_S:
+                raise self._too_long(f"{stated:.0f} 秒，")
+            decoded = read_audio(recording, max_s=self.max_s)
+        except AudioError as e:
+            raise UndecodableRecording(
+                f"录音无法解码 (the recording cannot be decoded): {e}") from e
+        if decoded.beyond_max:
+            raise self._too_long()
         audio = decoded.channels[0]
         seconds = len(audio) / SAMPLE_RATE
         if seconds < MIN_S:
             raise RecordingError(f"录音太短（{seconds:.1f} 秒）(the recording is too short)")
-        if seconds > self.max_s:
-            raise RecordingError(f"录音太长（{seconds:.0f} 秒，最长 {self.max_s:.0f} 秒）"
-                                 "(the recording is too long)")
         return audio
+
+    def _too_long(self, length: str = "") -> RecordingError:
+        return RecordingError(f"录音太长（{length}最长 {self.max_s:.0f} 秒）"
+                              "(the recording is too long)")
 
     def _speech(self) -> SpeechPipeline:
         """The pipeline, made at the first attempt (loads the model: seconds). Under the lock."""

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etiquette import __version__
 from etiquette.service import security_headers
+from etiquette.service.api.limits import BodyLimits
 from etiquette.service.api.main import api_router
 from etiquette.service.api.routes import health
 from etiquette.service.core import db
@@ -30,7 +31,7 @@ from etiquette.service.core.config import Settings
 from etiquette.service.errors import ServiceError
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import rules, scoring
-from etiquette.service.services.practice import PracticeChecker
+from etiquette.service.services.practice import PracticeChecker, PracticeSlots
 from etiquette.service.services.retention import RetentionJob
 from etiquette.service.services.webhooks import WebhookJob
 from etiquette.service.web.main import web_router
@@ -86,6 +87,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.store = EvidenceStore(settings.evidence_dir)
     app.state.practice = practice
+    app.state.practice_slots = PracticeSlots(settings.practice_concurrency)
+    app.add_middleware(BodyLimits, state=app.state)  # bodies bounded before they are read
     security_headers.install(app, settings.trusted_proxies)  # CSP, nosniff… on every answer
     app.include_router(health.router)
     app.include_router(api_router)

@@ -16,7 +16,7 @@ from etiquette.service.errors import Forbidden, Unauthorized
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import auth
 from etiquette.service.services.access import Principal
-from etiquette.service.services.practice import PracticeChecker
+from etiquette.service.services.practice import PracticeChecker, PracticeSlots
 
 SESSION_COOKIE = "etiquette_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -50,30 +50,51 @@ def get_practice(request: Request) -> PracticeChecker | None:
     return checker
 
 
+def get_practice_slots(request: Request) -> PracticeSlots:
+    slots: PracticeSlots = request.app.state.practice_slots
+    return slots
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[EvidenceStore, Depends(get_store)]
 PracticeDep = Annotated[PracticeChecker | None, Depends(get_practice)]
+PracticeSlotsDep = Annotated[PracticeSlots, Depends(get_practice_slots)]
 
 
-def current_user(request: Request, session: SessionDep,
-                 token: Annotated[str | None, Depends(session_cookie)] = None) -> Principal:
+def logged_in(session: Session, token: str | None, method: str, csrf: str | None) -> Principal:
+    """The user of a session cookie; an unsafe `method` must send the session's CSRF token.
+    Also called before a body is read (etiquette.service.api.limits).
+
+    Raises:
+      Unauthorized: no session, or an expired one.
+      Forbidden: the CSRF token is missing or wrong.
+    """
     principal = auth.principal_from_session(session=session, token=token)
     if principal is None:
         raise Unauthorized("请先登录 (not logged in, or the session has expired)")
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not principal.csrf_token or not security.same(sent, principal.csrf_token):
+    if method not in SAFE_METHODS:
+        if not principal.csrf_token or not security.same(csrf or "", principal.csrf_token):
             raise Forbidden(f"CSRF token missing or wrong (send the {CSRF_HEADER} header)")
     return principal
 
 
-def pipeline(session: SessionDep,
-             key: Annotated[str | None, Depends(api_key_header)] = None) -> Principal:
+def with_api_key(session: Session, key: str | None) -> Principal:
+    """The pipeline of an API key. Raises Unauthorized: missing, unknown or revoked."""
     principal = auth.principal_from_api_key(session=session, key=key)
     if principal is None:
         raise Unauthorized("missing, unknown or revoked API key (X-API-Key)")
     return principal
+
+
+def current_user(request: Request, session: SessionDep,
+                 token: Annotated[str | None, Depends(session_cookie)] = None) -> Principal:
+    return logged_in(session, token, request.method, request.headers.get(CSRF_HEADER))
+
+
+def pipeline(session: SessionDep,
+             key: Annotated[str | None, Depends(api_key_header)] = None) -> Principal:
+    return with_api_key(session, key)
 
 
 def user_or_pipeline(request: Request, session: SessionDep,

@@ -6,6 +6,7 @@ random too, both stored only as hashes, so nothing must be configured before the
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from pydantic import Field, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etiquette.core.records import IncidentKind
+
+# What a multipart body holds besides its files: boundaries, part headers, short fields.
+FORM_BYTES = 64 * 1024
+# The incident line of an ingest post (Starlette parses a text field of at most 1 MiB).
+INCIDENT_LINE_BYTES = 1024 * 1024
+# A second of 48 kHz stereo float32 WAV, the most a second of recording takes (opus: ~4 kB).
+RECORDING_BYTES_PER_S = 48_000 * 2 * 4
 
 
 def default_data_dir() -> Path:
@@ -64,6 +72,16 @@ class Settings(BaseSettings):
     # Ingest limits.
     max_evidence_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="per evidence file")
     max_evidence_files: int = Field(6, ge=1)
+    # Request bodies, bounded before they are read (etiquette.service.api.limits): a body larger
+    # than its route's limit is answered 413 from its Content-Length, or, sent without one, as
+    # soon as it runs over. Ingest, practice and import check the caller's key or session first
+    # and read nothing of an unauthenticated body. Ingest's limit is max_evidence_bytes ×
+    # max_evidence_files plus the incident line; practice's follows practice_max_s.
+    max_import_bytes: int = Field(5 * 1024 * 1024, ge=1024,
+                                  description="a master-data import file (YAML or CSV)")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024,
+                                description="any other request body (JSON, the workbench's "
+                                            "forms)")
     # Personal data: how long evidence is kept, per incident kind, and the appeal window.
     retention_days: dict[IncidentKind, float] = Field(
         default_factory=lambda: {IncidentKind.FORBIDDEN_PHRASE: 90.0,
@@ -97,6 +115,10 @@ class Settings(BaseSettings):
     practice_threads: int = Field(0, ge=0, le=64, description="CPU threads of the practice "
                                                                "recogniser (0: automatic)")
     practice_max_s: float = Field(20.0, gt=0, le=60, description="longest practice recording")
+    practice_concurrency: int = Field(2, ge=1, le=64,
+                                      description="practice recordings decoded and recognised at "
+                                                  "once by one service process; one more is "
+                                                  "answered 429 with Retry-After, not queued")
 
     @field_validator("database_url")
     @classmethod
@@ -132,3 +154,22 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"
+
+    @property
+    def ingest_max_body_bytes(self) -> int:
+        """An incident post: every evidence file at its limit, the incident line, the parts."""
+        return self.max_evidence_bytes * self.max_evidence_files + INCIDENT_LINE_BYTES + FORM_BYTES
+
+    @property
+    def practice_max_recording_bytes(self) -> int:
+        """The largest file practice_max_s seconds of recording make (48 kHz stereo float32
+        WAV; a browser's opus is a hundredth of it)."""
+        return math.ceil(self.practice_max_s * RECORDING_BYTES_PER_S) + FORM_BYTES
+
+    @property
+    def practice_max_body_bytes(self) -> int:
+        return self.practice_max_recording_bytes + FORM_BYTES
+
+    @property
+    def import_max_body_bytes(self) -> int:
+        return self.max_import_bytes + FORM_BYTES

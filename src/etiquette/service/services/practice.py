@@ -11,6 +11,9 @@ phrases, and answers an attempt with `Unavailable`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -25,6 +28,7 @@ from etiquette.service.errors import (
     Invalid,
     NotFound,
     TooLarge,
+    TooManyRequests,
     Unavailable,
     UnsupportedMedia,
 )
@@ -33,6 +37,44 @@ from etiquette.service.services.access import Permission, Principal
 
 UNAVAILABLE = ("本服务未接入语音识别，暂不能练习；请用 etiquette serve 或 etiquette run 启动服务 "
                "(practice needs a speech recogniser; this service was started without one)")
+
+
+RETRY_AFTER_S = 5  # a recording of practice_max_s is recognised in a few seconds
+
+
+class PracticeSlots:
+    """At most `size` recordings decoded and recognised at once (each holds its audio and the
+    recogniser's work); one more is refused with 429 and Retry-After, not queued, so that a
+    crowd of attempts costs neither memory nor a wait without end. Per service process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    def refuse_if_full(self) -> None:
+        """Raises TooManyRequests if every slot is taken (checked before a body is read too)."""
+        if self._busy >= self.size:
+            raise TooManyRequests(
+                f"正在识别的练习录音较多，请 {RETRY_AFTER_S} 秒后再试 (practice is busy: "
+                f"{self.size} recordings are being recognised; try again later)",
+                {"Retry-After": str(RETRY_AFTER_S)})
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """One slot while the body of the `with` runs. Raises TooManyRequests: none free."""
+        with self._lock:
+            self.refuse_if_full()
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
 
 
 class PracticeChecker(Protocol):
@@ -61,12 +103,13 @@ def phrases(session: Session, principal: Principal) -> list[RequiredRule]:
 
 
 def attempt(*, session: Session, settings: Settings, checker: PracticeChecker | None,
-            principal: Principal, rule_id: str, data: bytes
+            slots: PracticeSlots, principal: Principal, rule_id: str, data: bytes
             ) -> tuple[PracticeAttempt, PracticeVerdict]:
     """Judge one recording of the required phrase `rule_id` and keep it in the history.
 
     Raises:
       Unavailable: no checker was injected.
+      TooManyRequests: `slots` are all taken by other attempts.
     """
     principal.require(Permission.PRACTICE)
     if checker is None:
@@ -75,12 +118,14 @@ def attempt(*, session: Session, settings: Settings, checker: PracticeChecker | 
     rule = next((r for r in rules.required if r.id == rule_id), None)
     if rule is None:
         raise NotFound(f"no required phrase {rule_id} in the rules in force")
-    if len(data) > settings.max_evidence_bytes:
-        raise TooLarge(f"the recording is larger than {settings.max_evidence_bytes} bytes")
+    if len(data) > settings.practice_max_recording_bytes:
+        raise TooLarge(f"录音文件太大 (the recording is larger than "
+                       f"{settings.practice_max_recording_bytes} bytes)")
     if not data:
         raise Invalid("the recording is empty")
     try:
-        verdict = checker(data, rules, rule)
+        with slots.hold():
+            verdict = checker(data, rules, rule)
     except UndecodableRecording as e:
         raise UnsupportedMedia(str(e)) from e
     except RecordingError as e:

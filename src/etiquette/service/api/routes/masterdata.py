@@ -4,14 +4,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from etiquette.service.api.deps import CurrentUser, SessionDep
+from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
 from etiquette.service.errors import Invalid, TooLarge
 from etiquette.service.schemas import ImportResult, Message
 from etiquette.service.services import masterdata
 from etiquette.service.services.access import Permission
 
 router = APIRouter(prefix="/masterdata", tags=["master data"])
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
 @router.post("/import", response_model=ImportResult,
@@ -20,16 +19,17 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 async def import_masterdata(
     file: Annotated[UploadFile,
                     File(description="YAML with centers/staff/assignments, or one CSV")],
-    session: SessionDep, principal: CurrentUser,
+    session: SessionDep, settings: SettingsDep, principal: CurrentUser,
     format: Literal["yaml", "csv"] = "yaml",
     entity: Annotated[Literal["centers", "windows", "staff", "assignments"] | None,
                       Query(description="for CSV: what the rows are")] = None,
 ) -> ImportResult:
     """Import (upsert) master data; the same file imported twice changes nothing."""
     principal.require(Permission.MASTER_WRITE)
-    raw = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise TooLarge(f"import files are limited to {MAX_IMPORT_BYTES} bytes")
+    limit = settings.max_import_bytes
+    raw = await file.read(limit + 1)
+    if len(raw) > limit:
+        raise TooLarge(f"导入文件太大 (import files are limited to {limit} bytes)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from etiquette.service.api.deps import CurrentUser, PracticeDep, SessionDep, SettingsDep
+from etiquette.service.api.deps import (
+    CurrentUser,
+    PracticeDep,
+    PracticeSlotsDep,
+    SessionDep,
+    SettingsDep,
+)
 from etiquette.service.errors import TooLarge
 from etiquette.service.schemas import (
     PracticeAttemptPublic,
@@ -33,22 +39,25 @@ def list_phrases(session: SessionDep, principal: CurrentUser) -> PracticePhrases
 
 
 @router.post("/attempts", response_model=PracticeResult, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 403, 404, 413, 415, 422, 503))
+             responses=error_responses(401, 403, 404, 413, 415, 422, 429, 503))
 async def create_attempt(session: SessionDep, settings: SettingsDep, checker: PracticeDep,
-                         principal: CurrentUser,
+                         slots: PracticeSlotsDep, principal: CurrentUser,
                          rule_id: Annotated[str, Form(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
                          audio: Annotated[UploadFile, File(description="the recording (webm/ogg "
                                                                        "opus, wav, mp3…)")]
                          ) -> PracticeResult:
     """Transcribe a recording of the phrase `rule_id` as the pipelines do and say whether the
     phrase was recognised and which words were missed (staff). The first attempt after a
-    start loads the model (seconds); a service started without the speech side answers 503."""
-    data = await audio.read(settings.max_evidence_bytes + 1)
-    if len(data) > settings.max_evidence_bytes:
-        raise TooLarge(f"the recording exceeds {settings.max_evidence_bytes} bytes")
+    start loads the model (seconds); a service started without the speech side answers 503.
+    While `practice_concurrency` recordings are being recognised, one more is answered 429
+    (Retry-After), before its body is read where that is already so."""
+    limit = settings.practice_max_recording_bytes
+    data = await audio.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"录音文件太大 (the recording exceeds {limit} bytes)")
     row, verdict = await run_in_threadpool(
         lambda: practice.attempt(session=session, settings=settings, checker=checker,
-                                 principal=principal, rule_id=rule_id, data=data))
+                                 slots=slots, principal=principal, rule_id=rule_id, data=data))
     return PracticeResult(id=row.id, rule_id=row.rule_id, phrase=row.phrase,
                           transcript=row.transcript, recognised=row.recognised, score=row.score,
                           matched=verdict.matched, missed=row.missed, duration_s=row.duration_s,
