@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from etiquette.core.clips import ClipOptions, clip_span
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
 from etiquette.sinks.http import HttpSink
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.tee import TeeSink
 from etiquette.speech.audio import DecodedAudio
-from etiquette.speech.clips import ClipOptions, attach_clips, clip_span
+from etiquette.speech.clips import attach_clips
 
 from factories.service import PASSWORD, Api, incident, jpeg_bytes
 from service.conftest import LiveService, free_port

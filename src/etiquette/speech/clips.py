@@ -1,8 +1,5 @@
-"""Audio evidence: the clip of a speech incident, a few seconds around what was said.
-
-A reviewer hears the utterance with a little context, never the whole recording: a phrase
-incident gets its span padded by `pad_s` each side; a missing greeting gets the first
-`missing_s` seconds of the session, a missing farewell the last. Only the microphone of the
+"""Audio evidence: the clip of a speech incident, a few seconds around what was said (which
+seconds: `etiquette.core.clips`). Only the microphone of the
 speaker is cut (the staff channel for staff), so the citizen is heard no more than needed.
 Clips are 16-bit PCM WAV, named after the incident id so a re-run rewrites the same file.
 """
@@ -12,44 +9,17 @@ from __future__ import annotations
 import logging
 import wave
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from etiquette.core.clips import ClipOptions, clip_span
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Speaker
 from etiquette.files import atomic_writer
 from etiquette.speech.audio import DecodedAudio
 
 logger = logging.getLogger("etiquette.speech.clips")
-
-
-@dataclass(frozen=True)
-class ClipOptions:
-    """Attributes:
-    pad_s: audio kept before and after a phrase.
-    missing_s: length of the clip of a missing greeting (session start) or farewell (end).
-    max_s: no clip is longer than this.
-    """
-
-    pad_s: float = 1.5
-    missing_s: float = 10.0
-    max_s: float = 20.0
-
-
-def clip_span(incident: Incident, duration_s: float, options: ClipOptions,
-              offset_s: float = 0.0) -> tuple[float, float]:
-    """[start, end) seconds of the recording that the clip of `incident` holds, within the
-    audio at hand (`duration_s` of it, beginning `offset_s` into the recording)."""
-    if incident.kind == IncidentKind.MISSING_GREETING:
-        start, end = incident.offset_s, incident.offset_s + options.missing_s
-    elif incident.kind == IncidentKind.MISSING_FAREWELL:
-        start, end = incident.end_s - options.missing_s, incident.end_s
-    else:
-        start, end = incident.offset_s - options.pad_s, incident.end_s + options.pad_s
-    start = max(offset_s, start)
-    end = min(offset_s + duration_s, end, start + options.max_s)
-    return start, max(start, end)
 
 
 def channel_of(audio: DecodedAudio, speaker: Speaker, staff_channel: int,

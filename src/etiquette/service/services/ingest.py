@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from etiquette.core.clips import ClipOptions, clip_length_range
 from etiquette.core.records import IncidentKind
 from etiquette.service import media
 from etiquette.service.core.config import Settings
@@ -38,11 +39,8 @@ logger = logging.getLogger("etiquette.service.ingest")
 AUDIO_ROLES = frozenset({EvidenceRole.CLIP})
 IMAGE_ROLES = frozenset({EvidenceRole.SNAPSHOT, EvidenceRole.EMPTY_SEAT, EvidenceRole.LAST_SEEN})
 MAX_CLIP_S = 60.0  # a clip is a few seconds around the utterance, never the whole recording
-# How etiquette.speech.clips cuts a clip (ClipOptions' defaults), and the slack allowed for
+# The slack allowed around the clip lengths the pipeline cuts (core.clips, default options) for
 # rounding and codec padding (an mp3 or ogg clip decodes a few frames longer than its PCM).
-CLIP_PAD_S = 1.5
-CLIP_MISSING_S = 10.0
-CLIP_LONGEST_S = 20.0
 CLIP_SLACK_S = 1.0
 
 
@@ -63,17 +61,14 @@ def refuse_repeated_parts(names: Iterable[str]) -> None:
 
 
 def clip_bounds(incident: IncidentIn) -> tuple[float, float]:
-    """The shortest and longest clip, in seconds, that `incident` can have, as
-    `etiquette.speech.clips` cuts them: what was said ±CLIP_PAD_S (at most CLIP_LONGEST_S, less
-    at the ends of the recording), the first or last CLIP_MISSING_S of a session for a missing
-    greeting or farewell (less where the recording or a live window's history ends)."""
-    span = incident.end_s - incident.offset_s
-    if incident.kind in (IncidentKind.MISSING_GREETING, IncidentKind.MISSING_FAREWELL):
-        return 0.0, CLIP_MISSING_S + CLIP_SLACK_S
+    """The shortest and longest clip, in seconds, that `incident` can have as the pipeline cuts
+    them (`etiquette.core.clips`), with CLIP_SLACK_S either way; an off-post incident's clip
+    (none is cut today) at most MAX_CLIP_S."""
     if incident.kind == IncidentKind.OFF_POST:
         return 0.0, MAX_CLIP_S
-    return (max(0.0, min(span, CLIP_LONGEST_S) - CLIP_SLACK_S),
-            min(span + 2 * CLIP_PAD_S, CLIP_LONGEST_S) + CLIP_SLACK_S)
+    shortest, longest = clip_length_range(incident.kind, incident.end_s - incident.offset_s,
+                                          ClipOptions())
+    return max(0.0, shortest - CLIP_SLACK_S), longest + CLIP_SLACK_S
 
 
 def check_evidence(upload: Upload, settings: Settings, incident: IncidentIn) -> str:
