@@ -56,7 +56,8 @@ def create_control_app(site: LiveSite) -> FastAPI:
             }
         outbox = None
         if site.outbox is not None:
-            outbox = {"pending": site.outbox.pending(), "last_error": site.outbox.stats.last_error}
+            outbox = {"state": site.outbox.state.value, "pending": site.outbox.pending(),
+                      "held": site.outbox.held(), "last_error": site.outbox.stats.last_error}
         return {"windows": windows, "outbox": outbox,
                 "recogniser": {"backlog_s": round(site.recogniser.backlog_s, 1),
                                "lag_s": round(site.recogniser.lag_s, 1)}}

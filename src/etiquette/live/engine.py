@@ -11,6 +11,7 @@ and the outbox is flushed (what it cannot deliver stays on disk for the next sta
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from etiquette.core.records import Incident
-from etiquette.health import HealthCallback, HealthEvent, HealthState, log_health
+from etiquette.health import HealthCallback, HealthEvent, HealthReporter, HealthState, log_health
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
@@ -155,6 +156,7 @@ class LiveSite:
         self.evidence_dir = data / "evidence"
         self.journal = data / "incidents.jsonl"
         self._journal_sink = JsonlSink(self.journal)
+        self._journal_health = HealthReporter("journal", self.health, state=HealthState.OK)
         self.speech = speech
         self.recogniser = SharedRecogniser(
             speech.recogniser, spool_dir=data / "spool",
@@ -224,20 +226,37 @@ class LiveSite:
 
     def emit(self, incident: Incident, spoken: datetime | None = None) -> None:
         """Every incident: written to the journal, then durably to the outbox. `spoken`: when
-        the utterance of a spoken phrase ended."""
+        the utterance of a spoken phrase ended.
+
+        A disk that refuses them (full) stops neither the window nor the site: the journal's
+        line is logged instead and the journal reported DEGRADED; the outbox holds what it
+        cannot store and reports DEGRADED itself (etiquette.sinks.outbox). An incident counts
+        as queued only once the outbox has it on disk."""
         record = incident.to_json()
         with self._journal_lock:  # the journal's order is the order of `incidents`
-            self._journal_sink.write([record])
+            try:
+                self._journal_sink.write([record])
+                self._journal_health.report(HealthState.OK, f"journal {self.journal} written")
+            except OSError as e:
+                logger.error("incident %s not written to the journal %s (%s): %s", incident.id,
+                             self.journal, e, json.dumps(record, ensure_ascii=False))
+                self._journal_health.report(HealthState.DEGRADED,
+                                            f"journal {self.journal} not written: {e}")
             self.incidents.append(incident)
             self.emitted += 1
-        if spoken is not None:
-            self.latency.labels(incident.kind.value, "queued").observe(_since(spoken))
-            if self.outbox is not None:
-                with self._journal_lock:
-                    if len(self._spoken) < 10_000:  # bounded, even if the service never answers
-                        self._spoken[incident.id] = spoken
+        if spoken is not None and self.outbox is not None:
+            with self._journal_lock:
+                if len(self._spoken) < 10_000:  # bounded, even if the service never answers
+                    self._spoken[incident.id] = spoken
+        queued = self.outbox is None
         if self.outbox is not None:
-            self.outbox.write([record])
+            try:
+                queued = self.outbox.put(record)
+            except OSError as e:  # the disk refuses and the outbox holds all it may already
+                logger.error("incident %s not taken by the outbox (%s); it is in the journal "
+                             "or the log line above", incident.id, e)
+        if spoken is not None and queued:
+            self.latency.labels(incident.kind.value, "queued").observe(_since(spoken))
         for listener in self.listeners:
             listener(incident)
 
@@ -279,9 +298,10 @@ class LiveSite:
         self.recogniser.stop(timeout_s)  # transcribes and judges what was queued
         if self.outbox is not None:
             self.outbox.stop(timeout_s)
-            if self.outbox.pending():
+            if self.outbox.pending() > self.outbox.held():
                 logger.warning("%d incidents not yet delivered; kept in %s for the next start",
-                               self.outbox.pending(), self.config.data_dir / "outbox")
+                               self.outbox.pending() - self.outbox.held(),
+                               self.config.data_dir / "outbox")
         logger.info("stopped")
 
     def run_until(self, done: threading.Event) -> None:

@@ -92,6 +92,9 @@ class SiteCollector(Collector):
             o = self.site.outbox.stats
             yield GaugeMetricFamily("etiquette_outbox_pending", "incidents not yet acknowledged",
                                     value=self.site.outbox.pending())
+            yield GaugeMetricFamily("etiquette_outbox_held",
+                                    "incidents the outbox's disk refused, held in memory",
+                                    value=self.site.outbox.held())
             delivered = CounterMetricFamily("etiquette_outbox_delivered",
                                             "incidents the service acknowledged",
                                             labels=["result"])

@@ -276,7 +276,12 @@ class LivePresence:
             iid = off_post_id(judgement, rules.off_post)
             for role, data in sorted(snapshots.items()):
                 path = evidence_dir / f"{iid}_{role}.jpg"
-                atomic_write(path, data, mode=OWNER_ONLY)
+                try:
+                    atomic_write(path, data, mode=OWNER_ONLY)
+                except OSError as e:  # a full disk: the incident without this picture
+                    logger.error("window %s: snapshot %s of %s not written (%s); the incident "
+                                 "is sent without it", self.window_id, role, iid, e)
+                    continue
                 evidence[role] = str(path)
         self._deliver(absence_start_s, off_post_incident(judgement, rules, self._started, evidence))
 

@@ -290,7 +290,11 @@ class WindowMonitor:
             return
         if self.evidence_dir is not None:
             audio, offset = self.history.audio()
-            incidents = attach_clips(incidents, audio, self.evidence_dir, offset_s=offset)
+            try:
+                incidents = attach_clips(incidents, audio, self.evidence_dir, offset_s=offset)
+            except OSError as e:  # a full disk: the incidents without their clips, not lost
+                logger.error("%s: clips of %d incidents not written to %s (%s); they are sent "
+                             "without them", self.window_id, len(incidents), self.evidence_dir, e)
         for i in incidents:
             self.stats.incidents[i.kind.value] = self.stats.incidents.get(i.kind.value, 0) + 1
             logger.info("%s: %s %s at %.1f s: %s", self.window_id, i.kind.value, i.rule_id,

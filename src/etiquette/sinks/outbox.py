@@ -22,10 +22,20 @@ increasing, so sorting the names gives the order of `put`, across restarts too.
 A pending entry whose evidence copy has gone missing (a disk error, a person tidying up) is
 sent with what remains and a warning that names the missing role: a supervisor would rather
 review the incident without its clip than never see it, and the log says why the clip is absent.
+
+A disk that refuses an entry (full, over quota, read-only) does not stop the site: `put` keeps
+the record in memory (up to `max_held`), answers False (not stored, so nothing is acknowledged
+that is not on disk) and the outbox reports DEGRADED. Each later `put`, and the sender with
+back-off, tries again to write what is held, oldest first, so delivery keeps the order of
+`put`; once the disk takes them (space freed by someone, or by the outbox's own deliveries)
+they are sent like any other entry and the state goes back to OK. What is held is never sent
+from memory (an incident is on disk before it is sent); what is still held when the process
+ends is lost to the outbox, and `stop` logs its ids.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -71,6 +81,7 @@ class OutboxStats:
     rejected: int = 0  # refused as wrong (4xx): moved to rejected/
     attempts: int = 0  # every POST
     retries: int = 0  # attempts that failed in a way worth repeating (down, busy, key refused)
+    refused_by_disk: int = 0  # puts the disk refused (held in memory until it takes them)
     last_error: str | None = None
 
 
@@ -80,9 +91,10 @@ class Outbox:
     def __init__(self, directory: Path, url: str, api_key: str, *, backoff_s: float = 0.5,
                  max_backoff_s: float = 30.0, on_health: HealthCallback | None = None,
                  timeout_s: float = 30.0,
-                 on_stored: Callable[[str], None] | None = None) -> None:
+                 on_stored: Callable[[str], None] | None = None, max_held: int = 10_000) -> None:
         """`on_stored(incident_id)`: called when the service has acknowledged an incident (the
-        live engine measures its latency to there)."""
+        live engine measures its latency to there). `max_held`: the records kept in memory
+        while the disk refuses them; beyond it `put` raises the disk's error."""
         self.directory = Path(directory)
         self.url = endpoint(url)
         self.backoff_s, self.max_backoff_s, self.timeout_s = backoff_s, max_backoff_s, timeout_s
@@ -96,6 +108,15 @@ class Outbox:
         self._lock = threading.Lock()
         self._queue: deque[str] = deque()  # entry names, oldest first
         self._ids: set[str] = set()  # incident ids of the queued entries
+        # Records the disk refused, oldest first; each newer than every queued entry.
+        self._held: deque[dict[str, Any]] = deque()
+        self._held_ids: set[str] = set()
+        self.max_held = max_held
+        self._disk_error: str | None = None  # why the disk refuses entries, while it does
+        self._disk_backoff = 0.0
+        self._disk_retry_at = 0.0  # monotonic: the sender's next try at what is held
+        # The delivery's own state; the state reported is the worse of it and the disk's.
+        self._link = (HealthState.OK, "delivering incidents to the supervision API")
         self._last_sequence = 0
         self._stats = OutboxStats()
         self._health = HealthReporter(COMPONENT, on_health, state=HealthState.OK)
@@ -109,47 +130,39 @@ class Outbox:
 
     # ------------------------------------------------------------------ the caller's side
 
-    def put(self, record: dict[str, Any]) -> None:
+    def put(self, record: dict[str, Any]) -> bool:
         """Store `record` (an `Incident.to_json()` line) and copies of its evidence durably.
 
-        A record whose id is already pending is a no-op. Raises BadRecord for a record that
-        cannot be stored as it is, and OSError where the disk fails; either way nothing of it
-        is left behind.
+        True: it is on disk (or was already pending). False: the disk refused it; it is held
+        in memory and written, then sent, when the disk takes it (the module's notes). Raises
+        BadRecord for a record that cannot be stored as it is, and the disk's OSError where
+        `max_held` records are held already; nothing of a refused record is left on disk.
         """
         iid = record.get("id") if isinstance(record, dict) else None
         if not isinstance(iid, str) or not SAFE_NAME.match(iid):
             raise BadRecord(f"record has no usable id (a UUID string is expected): {iid!r}")
         sources = _evidence_sources(iid, record.get("evidence"))
-        stored = {**record, "evidence": {role: EVIDENCE_PREFIX + role + src.suffix.lower()
-                                         for role, src in sources.items()}}
+        stored = _stored_form(record, sources)
         try:
-            body = json.dumps(stored, ensure_ascii=False).encode("utf-8")
+            json.dumps(stored, ensure_ascii=False)
         except (TypeError, ValueError) as e:
             raise BadRecord(f"incident {iid} is not JSON: {e}") from e
         with self._lock:  # one put at a time: the sequence is the order of put
             if iid in self._ids:
-                return
-            self._last_sequence = max(time.time_ns(), self._last_sequence + 1)
-            name = f"{self._last_sequence:0{SEQUENCE_DIGITS}d}-{iid}"
-            staging = self._tmp_dir / (name + ".put")
-            try:
-                staging.mkdir()
-                # The entry becomes pending in one rename of its folder: its files need their
-                # names on disk only by then, so the folder is fsync'd once, after the last.
-                for role, src in sources.items():
-                    copy = staging / stored["evidence"][role]
-                    with src.open("rb") as fin, atomic_writer(copy, sync_dir=False) as fout:
-                        shutil.copyfileobj(fin, fout, 1 << 20)
-                atomic_write(staging / RECORD, body, sync_dir=False)
-                fsync_dir(staging)
-                os.rename(staging, self._pending_dir / name)
-                fsync_dir(self._pending_dir)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
-            self._queue.append(name)
-            self._ids.add(iid)
-        self._wake.set()
+                return True
+            on_disk = iid not in self._held_ids
+            if on_disk:
+                # What the disk refused before goes first: delivery keeps the order of put.
+                try:
+                    if not self._store_held():
+                        raise OSError(errno.ENOSPC, "older incidents are still held in memory")
+                    self._write_entry(iid, stored, sources)
+                except OSError as e:
+                    self._hold(iid, record, e)
+                    on_disk = False
+        self._report()
+        self._wake.set()  # to send it, or (held) to schedule its retries: it may be idle
+        return on_disk
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         """`put` each incident of `records` (the `Sink` side of the outbox); batch's file
@@ -158,8 +171,20 @@ class Outbox:
             self.put(record)
 
     def pending(self) -> int:
+        """Incidents not yet acknowledged: on disk, and held in memory while the disk refuses
+        them."""
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + len(self._held)
+
+    def held(self) -> int:
+        """Incidents the disk refused, kept in memory until it takes them (not yet stored)."""
+        with self._lock:
+            return len(self._held)
+
+    @property
+    def state(self) -> HealthState:
+        """The state last reported (OK, DEGRADED while busy or refused by the disk, DOWN)."""
+        return self._health.state or HealthState.OK
 
     @property
     def stats(self) -> OutboxStats:
@@ -193,10 +218,16 @@ class Outbox:
                            "disk", self.pending())
         else:
             self._thread = None
-        left = self.pending()
-        if left:
-            logger.warning("outbox stopped with %d incidents pending in %s", left,
+        with self._lock:
+            self._store_held()  # the disk may take them now
+            on_disk, held = len(self._queue), [str(r["id"]) for r in self._held]
+        if on_disk:
+            logger.warning("outbox stopped with %d incidents pending in %s", on_disk,
                            self._pending_dir)
+        if held:
+            logger.error("outbox stopped with %d incidents the disk refused, held in memory only "
+                         "and lost to the outbox when this process ends: %s", len(held),
+                         ", ".join(held))
 
     # ------------------------------------------------------------------ the sender thread
 
@@ -206,11 +237,15 @@ class Outbox:
         try:
             while True:
                 self._wake.clear()
+                self._retry_held(now=False)
                 name = self._oldest()
+                if self._stopping.is_set() and name is None:
+                    self._retry_held(now=True)  # a last try: the disk may take them now
+                    name = self._oldest()
                 if self._stopping.is_set() and (name is None or time.monotonic() >= self._deadline):
                     return
                 if name is None:
-                    self._wake.wait()
+                    self._wake.wait(self._held_wait())
                     continue
                 try:
                     outcome = self._send(client, name)
@@ -237,6 +272,103 @@ class Outbox:
     def _oldest(self) -> str | None:
         with self._lock:
             return self._queue[0] if self._queue else None
+
+    # ------------------------------------------------------------------ a disk that refuses
+
+    def _write_entry(self, iid: str, stored: dict[str, Any], sources: dict[str, Path]) -> None:
+        """One entry on disk and queued, or nothing of it on disk (raises OSError). Lock held."""
+        body = json.dumps(stored, ensure_ascii=False).encode("utf-8")
+        self._last_sequence = max(time.time_ns(), self._last_sequence + 1)
+        name = f"{self._last_sequence:0{SEQUENCE_DIGITS}d}-{iid}"
+        staging = self._tmp_dir / (name + ".put")
+        try:
+            staging.mkdir()
+            # The entry becomes pending in one rename of its folder: its files need their
+            # names on disk only by then, so the folder is fsync'd once, after the last.
+            for role, src in sources.items():
+                copy = staging / stored["evidence"][role]
+                with src.open("rb") as fin, atomic_writer(copy, sync_dir=False) as fout:
+                    shutil.copyfileobj(fin, fout, 1 << 20)
+            atomic_write(staging / RECORD, body, sync_dir=False)
+            fsync_dir(staging)
+            os.rename(staging, self._pending_dir / name)
+            fsync_dir(self._pending_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # gives back what it took of the disk
+            raise
+        self._queue.append(name)
+        self._ids.add(iid)
+
+    def _hold(self, iid: str, record: dict[str, Any], error: OSError) -> None:
+        """Keep a record the disk refused, in memory, to be written later. Lock held."""
+        if len(self._held) >= self.max_held:
+            logger.error("outbox: the disk refuses incidents (%s) and %d are held in memory "
+                         "already; incident %s is not taken", error, len(self._held), iid)
+            raise error
+        if self._disk_error is None:
+            self._disk_backoff = self.backoff_s
+            self._disk_retry_at = time.monotonic() + self._disk_backoff
+            self._disk_error = f"{type(error).__name__}: {error}"
+        self._held.append(dict(record))
+        self._held_ids.add(iid)
+        self._stats.refused_by_disk += 1
+        self._stats.last_error = f"outbox disk: {self._disk_error}"
+        logger.warning("outbox: incident %s not stored (%s); %d held in memory until the disk "
+                       "takes them", iid, self._disk_error, len(self._held))
+
+    def _store_held(self) -> bool:
+        """Write what is held to disk, oldest first; True when nothing is left held. Lock held."""
+        while self._held:
+            record = self._held[0]
+            iid = str(record["id"])
+            sources = _evidence_still_there(iid, record.get("evidence"))
+            try:
+                self._write_entry(iid, _stored_form(record, sources), sources)
+            except OSError as e:
+                self._disk_error = f"{type(e).__name__}: {e}"
+                self._stats.last_error = f"outbox disk: {self._disk_error}"
+                return False
+            self._held.popleft()
+            self._held_ids.discard(iid)
+        if self._disk_error is not None:
+            logger.warning("outbox: the disk takes incidents again (%s before)", self._disk_error)
+            self._disk_error = None
+            self._disk_retry_at = 0.0
+        return True
+
+    def _retry_held(self, *, now: bool) -> None:
+        """The sender's try at what is held: when its back-off is over, or `now`."""
+        with self._lock:
+            if not self._held or (not now and time.monotonic() < self._disk_retry_at):
+                return
+            if not self._store_held():
+                self._disk_backoff = min(self.max_backoff_s, self._disk_backoff * 2
+                                         or self.backoff_s)
+                self._disk_retry_at = time.monotonic() + self._disk_backoff
+        self._report()
+
+    def _held_wait(self) -> float | None:
+        """How long the idle sender may sleep: until its next try at what is held, if any."""
+        with self._lock:
+            if not self._held:
+                return None
+            return max(0.0, self._disk_retry_at - time.monotonic())
+
+    def _set_link(self, state: HealthState, message: str) -> None:
+        self._link = (state, message)
+        self._report()
+
+    def _report(self) -> None:
+        """The worse of the delivery's state and the disk's, reported once per change."""
+        with self._lock:
+            disk, held = self._disk_error, len(self._held)
+        state, message = self._link
+        if disk is not None:
+            refused = (f"outbox disk refuses incidents ({disk}): {held} held in memory, "
+                       f"not yet stored")
+            message = refused if state is HealthState.OK else f"{message}; {refused}"
+            state = HealthState.DOWN if state is HealthState.DOWN else HealthState.DEGRADED
+        self._health.report(state, message)
 
     def _send(self, client: httpx.Client, name: str) -> Attempt:
         entry = self._pending_dir / name
@@ -267,12 +399,12 @@ class Outbox:
                     self._stats.delivered += 1
                 else:
                     self._stats.already += 1
-            self._health.report(HealthState.OK, "delivering incidents to the supervision API")
+            self._set_link(HealthState.OK, "delivering incidents to the supervision API")
             if self._on_stored is not None:
                 self._on_stored(str(stored.get("id")))
         elif outcome.delivery is Delivery.REJECTED:
             self._reject(name, outcome.why)
-            self._health.report(HealthState.OK, "the supervision API answers")
+            self._set_link(HealthState.OK, "the supervision API answers")
         else:
             with self._lock:
                 self._stats.retries += 1
@@ -280,12 +412,11 @@ class Outbox:
             logger.warning("incident %s not delivered yet (%s); %d pending", stored.get("id"),
                            outcome.why, self.pending())
             if outcome.delivery is Delivery.BUSY:
-                self._health.report(HealthState.DEGRADED, f"supervision API busy: {outcome.why}")
+                self._set_link(HealthState.DEGRADED, f"supervision API busy: {outcome.why}")
             elif outcome.delivery is Delivery.UNAUTHORISED:
-                self._health.report(HealthState.DOWN,
-                                    f"supervision API refuses the key: {outcome.why}")
+                self._set_link(HealthState.DOWN, f"supervision API refuses the key: {outcome.why}")
             else:
-                self._health.report(HealthState.DOWN, f"supervision API unreachable: {outcome.why}")
+                self._set_link(HealthState.DOWN, f"supervision API unreachable: {outcome.why}")
         return outcome
 
     def _delete(self, name: str) -> None:
@@ -300,10 +431,15 @@ class Outbox:
         logger.error("incident entry %s rejected by the supervision API, kept in %s: %s",
                      name, self._rejected_dir, why)
         reason = f"{datetime.now(UTC).isoformat()}\n{why}\n".encode()
-        # Written in tmp/ (cleaned at the next open if a crash cuts it short), then moved.
+        # Written in tmp/ (cleaned at the next open if a crash cuts it short), then moved. A
+        # disk too full for it leaves the reason in the log only: the entry is set aside still.
         staging = self._tmp_dir / (name + ".reason")
-        atomic_write(staging, reason, sync_dir=False)
-        os.rename(staging, self._rejected_dir / (name + ".reason"))
+        try:
+            atomic_write(staging, reason, sync_dir=False)
+            os.rename(staging, self._rejected_dir / (name + ".reason"))
+        except OSError as e:
+            logger.error("outbox: the reason for %s is not written (%s); it is the line above",
+                         name, e)
         os.rename(self._pending_dir / name, self._rejected_dir / name)
         fsync_dir(self._rejected_dir)
         fsync_dir(self._pending_dir)
@@ -339,6 +475,25 @@ class Outbox:
             self._last_sequence = max(self._last_sequence, int(sequence))
         if self._queue:
             logger.info("outbox: %d incidents pending from an earlier run", len(self._queue))
+
+
+def _stored_form(record: dict[str, Any], sources: dict[str, Path]) -> dict[str, Any]:
+    """The record as the entry keeps it: its evidence named by the copies beside it."""
+    return {**record, "evidence": {role: EVIDENCE_PREFIX + role + src.suffix.lower()
+                                   for role, src in sources.items()}}
+
+
+def _evidence_still_there(iid: str, evidence: object) -> dict[str, Path]:
+    """The evidence of a held record that is still there when the disk takes it (checked at
+    `put`); a file gone since is named in the log and left out, as a lost copy is."""
+    sources: dict[str, Path] = {}
+    for role, path in (evidence if isinstance(evidence, dict) else {}).items():
+        if Path(path).is_file():
+            sources[role] = Path(path)
+        else:
+            logger.warning("incident %s: evidence %r is gone (%s) while the disk refused the "
+                           "incident; storing it without it", iid, role, path)
+    return sources
 
 
 def _evidence_sources(iid: str, evidence: object) -> dict[str, Path]:
