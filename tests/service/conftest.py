@@ -67,6 +67,18 @@ class PostgresCluster:
     def run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
 
+    def start(self) -> None:
+        """pg_ctl start, waiting until it accepts connections (again, on the same port)."""
+        self.run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-l",
+                 str(self.root / "log"), "-w", "-t", "60",
+                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                       f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """pg_ctl stop: `fast` ends every session (what a restart does), `immediate` crashes."""
+        self.run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", mode, "-w",
+                 "stop")
+
     def create_database(self, name: str) -> str:
         import psycopg
 
@@ -78,6 +90,11 @@ class PostgresCluster:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway cluster for the session (`postgres_cluster`)."""
+    yield from postgres_cluster()
+
+
+def postgres_cluster() -> Iterator[PostgresCluster]:
     """A throwaway cluster: initdb into a temporary folder, pg_ctl on a free loopback port."""
     bin_dir = pg_bin()
     if bin_dir is None:
@@ -92,9 +109,7 @@ def postgres() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster(bin_dir, root, free_port(), as_user)
     cluster.run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                 "-E", "UTF8", "--locale=C.UTF-8")
-    cluster.run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",
-                "-o", f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                      f"-c synchronous_commit=off -c full_page_writes=off", "start")
+    cluster.start()
     try:
         yield cluster
     finally:

@@ -57,3 +57,12 @@ class Unavailable(ServiceError):
     """Something this service was started without (a practice recogniser)."""
 
     status_code = 503
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database is down, restarting or busy (SQLAlchemy's OperationalError): the client is
+    told to retry, as a pipeline's outbox does; the engine's pool reconnects once it is back."""
+
+    def __init__(self) -> None:
+        super().__init__("数据库暂时不可用，请稍后重试 (database unavailable, try again)",
+                         headers={"Retry-After": "5"})

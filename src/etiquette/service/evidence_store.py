@@ -3,6 +3,8 @@
 A request never names a file: the database row of an incident's evidence holds the hash,
 and the hash (64 hex digits, checked) is the only thing that becomes a path. Files are
 written to a temporary name, synced and renamed, so a file either is complete or is not there.
+A process killed while writing leaves its temporary (`.<sha256>.<uuid>.tmp`, never a path a
+request can reach) until the retention job's sweep removes it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,22 @@ class EvidenceStore:
             return True
         except FileNotFoundError:
             return False
+
+    def temporaries(self, older_than_s: float = 0.0) -> Iterator[Path]:
+        """Temporaries of writes that never finished (the writer killed), last touched more than
+        `older_than_s` ago (a younger one may be a write in progress)."""
+        cutoff = time.time() - older_than_s
+        for sub in self.root.iterdir():
+            if not sub.is_dir() or len(sub.name) != 2:
+                continue
+            for f in sub.iterdir():
+                if not (f.name.startswith(".") and f.name.endswith(".tmp")):
+                    continue
+                try:
+                    if f.stat().st_mtime < cutoff:
+                        yield f
+                except FileNotFoundError:  # renamed into place meanwhile: a write finished
+                    continue
 
     def files(self, older_than_s: float = 0.0) -> Iterator[str]:
         """Hashes of the stored files last touched more than `older_than_s` ago."""

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etiquette import __version__
@@ -28,7 +29,7 @@ from etiquette.service.api.main import api_router
 from etiquette.service.api.routes import health
 from etiquette.service.core import db
 from etiquette.service.core.config import Settings
-from etiquette.service.errors import ServiceError
+from etiquette.service.errors import DatabaseUnavailable, ServiceError
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import rules, scoring
 from etiquette.service.services.practice import PracticeChecker, PracticeSlots
@@ -108,6 +109,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
             return error_page(request, exc.status_code, str(exc.detail))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
+        logger.warning("database unavailable for %s %s: %s", request.method, request.url.path,
+                       next(iter(str(exc.orig or exc).splitlines()), ""))
+        return await service_error(request, DatabaseUnavailable())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders, State
@@ -34,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from etiquette.service.api.deps import CSRF_HEADER, SESSION_COOKIE, logged_in, with_api_key
 from etiquette.service.core.config import Settings
-from etiquette.service.errors import ServiceError, TooLarge, Unavailable
+from etiquette.service.errors import DatabaseUnavailable, ServiceError, TooLarge, Unavailable
 from etiquette.service.services.access import Permission
 from etiquette.service.services.practice import UNAVAILABLE, PracticeSlots
 
@@ -186,5 +187,10 @@ class BodyLimits:
             await body.refuse(send, TooLarge(too_large(limit)))
 
     def _check(self, upload: Upload, conn: HTTPConnection) -> None:
-        with self.state.sessionmaker() as session:
-            upload.check(session, conn, self.state)
+        try:
+            with self.state.sessionmaker() as session:
+                upload.check(session, conn, self.state)
+        except OperationalError as e:  # down, restarting or busy: retry, not a server error
+            logger.warning("database unavailable for the caller check of %s: %s", conn.url.path,
+                           next(iter(str(e.orig or e).splitlines()), ""))
+            raise DatabaseUnavailable() from e

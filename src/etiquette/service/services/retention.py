@@ -36,6 +36,7 @@ class PurgeReport:
     incidents: list[str] = field(default_factory=list)
     files_deleted: int = 0
     orphans_deleted: int = 0
+    temporaries_deleted: int = 0  # half-written files of a process killed mid-write
 
 
 def expires_at(incident: Incident, settings: Settings) -> datetime:
@@ -87,6 +88,12 @@ def purge_expired(*, session: Session, store: EvidenceStore, settings: Settings,
     for sha in list(store.files(older_than_s=settings.orphan_grace_s)):
         if sha not in keep and store.delete(sha):
             report.orphans_deleted += 1
+    for tmp in list(store.temporaries(older_than_s=settings.orphan_grace_s)):
+        tmp.unlink(missing_ok=True)
+        report.temporaries_deleted += 1
+    if report.temporaries_deleted:
+        logger.info("retention: removed %d evidence file(s) left half-written",
+                    report.temporaries_deleted)
     if report.incidents or report.orphans_deleted:
         logger.info("retention: purged evidence of %d incident(s), %d file(s); %d orphan(s)",
                     len(report.incidents), report.files_deleted, report.orphans_deleted)
