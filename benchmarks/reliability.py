@@ -431,13 +431,19 @@ def oversized(svc: Service, sampler: Sampler, quick: bool) -> list[Row]:
                   "X-CSRF-Token": staff_csrf}
     admin_auth = {"Cookie": f"etiquette_session={admin.cookies['etiquette_session']}",
                   "X-CSRF-Token": admin_csrf}
+    from etiquette.service.core.config import Settings
+
+    limits = Settings(data_dir=svc.data_dir)  # the service runs with the defaults
     line = json.dumps(incident(), ensure_ascii=False)
     routes = [("ingest", "/api/v1/incidents", {"X-API-Key": svc.api_key},
-               form_prefix({"incident": line}, "clip", "clip.wav", "audio/wav"), 49 * MiB),
+               form_prefix({"incident": line}, "clip", "clip.wav", "audio/wav"),
+               limits.ingest_max_body_bytes),
               ("practice", "/api/v1/practice/attempts", staff_auth,
-               form_prefix({"rule_id": "R-greeting"}, "audio", "a.wav", "audio/wav"), 8 * MiB),
+               form_prefix({"rule_id": "R-greeting"}, "audio", "a.wav", "audio/wav"),
+               limits.practice_max_body_bytes),
               ("import", "/api/v1/masterdata/import", admin_auth,
-               form_prefix({}, "file", "m.yaml", "application/yaml"), 5 * MiB)]
+               form_prefix({}, "file", "m.yaml", "application/yaml"),
+               limits.import_max_body_bytes)]
     big_unauth = 1024 * MiB
     big_auth = 200 * MiB
     cap = 64 * MiB if quick else 256 * MiB
@@ -457,7 +463,7 @@ def oversized(svc: Service, sampler: Sampler, quick: bool) -> list[Row]:
                         and up.peak_open_bytes == 0
                 else:
                     expected = ("413 at once" if not chunked
-                                else f"413 where it passes the limit (~{limit // MiB} MiB)")
+                                else f"413 where it passes the limit ({limit / MiB:.1f} MiB)")
                     bound = 16 * MiB if not chunked else limit + 16 * MiB
                     ok = up.status == 413 and up.sent <= bound
                 got = (f"{up.status or 'no answer'} after {up.sent / MiB:.1f} MiB sent "
