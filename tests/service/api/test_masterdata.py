@@ -95,6 +95,14 @@ def test_import_yaml_twice_changes_nothing_the_second_time(api: LiveService) -> 
     assert again.json() == {"centers": 0, "windows": 0, "staff": 0, "assignments": 0}
 
 
+def test_an_import_of_two_files_at_once_is_refused(api: LiveService) -> None:
+    admin = api.client("admin")
+    one, other = (YAML.format(c=f"gz{u()}", e=f"G{u()}").encode() for _ in range(2))
+    r = admin.post("/api/v1/masterdata/import", files=[("file", ("a.yaml", one, "text/yaml")),
+                                                       ("file", ("b.yaml", other, "text/yaml"))])
+    assert r.status_code == 422 and "「file」重复" in r.json()["detail"], r.text
+
+
 def test_import_csv_and_bad_files(api: LiveService) -> None:
     admin = api.client("admin")
     no = f"C{u()}"

@@ -82,6 +82,10 @@ def test_bad_recordings_and_who_may_practise(sqlite_service: LiveService) -> Non
     assert attempt(live, "R-nothing", wav(cut(*GREETING))).status_code == 404
     assert attempt(live, "R-greeting", wav(cut(*GREETING)), who="supervisor").status_code == 403
     assert live.client("supervisor").get("/practice").status_code == 403
+    two = live.client("staff1").post("/api/v1/practice/attempts", data={"rule_id": "R-greeting"},
+                                     files=[("audio", ("a.wav", wav(cut(*GREETING)), "audio/wav")),
+                                            ("audio", ("b.wav", wav(cut(*WAIT)), "audio/wav"))])
+    assert two.status_code == 422 and "「audio」重复" in two.json()["detail"], two.text
 
 
 def test_practice_in_the_browser_with_a_recording(sqlite_service: LiveService,

@@ -16,6 +16,7 @@ from etiquette.service.errors import Forbidden, Unauthorized
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import auth
 from etiquette.service.services.access import Principal
+from etiquette.service.services.forms import refuse_repeated_parts
 from etiquette.service.services.practice import PracticeChecker, PracticeSlots
 
 SESSION_COOKIE = "etiquette_session"
@@ -116,3 +117,9 @@ def client_ip(request: Request) -> str:
     return proxies.client_address(request.client.host if request.client else None,
                                   request.headers.getlist("x-forwarded-for"),
                                   get_settings(request).trusted_proxies)
+
+
+async def single_form_parts(request: Request) -> None:
+    """An upload route's dependency: any form part sent twice is refused (422), whichever it
+    is (the form is parsed once; FastAPI reads the same parsed form for the parameters)."""
+    refuse_repeated_parts(name for name, _ in (await request.form()).multi_items())

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +30,7 @@ from etiquette.service.models import Evidence, Incident
 from etiquette.service.schemas import EvidenceRole, IncidentIn
 from etiquette.service.services import webhooks
 from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.forms import refuse_repeated_parts
 from etiquette.service.services.highlight import hit_span
 
 logger = logging.getLogger("etiquette.service.ingest")
@@ -49,15 +48,6 @@ class Upload:
     role: EvidenceRole
     data: bytes
     filename: str | None = None
-
-
-def refuse_repeated_parts(names: Iterable[str]) -> None:
-    """Each form part once: of two `clip` parts, which one the reviewer would hear is
-    nobody's choice. Raises Invalid naming the repeated parts."""
-    repeated = sorted(name[:40] for name, n in Counter(names).items() if n > 1)
-    if repeated:
-        raise Invalid(f"表单部分「{'」「'.join(repeated)}」重复 (form parts sent more than once: "
-                      f"{', '.join(repeated)}; send each once)")
 
 
 def clip_bounds(incident: IncidentIn) -> tuple[float, float]:

@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from etiquette.service.api.deps import Pipeline, SessionDep, SettingsDep, StoreDep
+from etiquette.service.api.deps import (
+    Pipeline,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    single_form_parts,
+)
 from etiquette.service.errors import Invalid, TooLarge
 from etiquette.service.schemas import EvidenceRole, IncidentIn, IngestResult, Message
 from etiquette.service.services import ingest
@@ -30,6 +36,7 @@ async def _read(upload: UploadFile | None, role: EvidenceRole, limit: int) -> in
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=IngestResult,
+             dependencies=[Depends(single_form_parts)],
              responses={200: {"model": IngestResult, "description": "already stored (a retry)"},
                         401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
                         413: {"model": Message}, 415: {"model": Message}, 422: {"model": Message}})
@@ -50,7 +57,6 @@ async def ingest_incident(
     The same incident id posted again with the same content answers 200 and stores nothing
     new; with other content, 409.
     """
-    ingest.refuse_repeated_parts(name for name, _ in (await request.form()).multi_items())
     try:
         parsed = IncidentIn.model_validate_json(incident)
     except ValidationError as e:

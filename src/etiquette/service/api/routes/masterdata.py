@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep
+from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, single_form_parts
 from etiquette.service.errors import Invalid, TooLarge
 from etiquette.service.schemas import ImportResult, Message
 from etiquette.service.services import masterdata
@@ -14,6 +14,7 @@ router = APIRouter(prefix="/masterdata", tags=["master data"])
 
 
 @router.post("/import", response_model=ImportResult,
+             dependencies=[Depends(single_form_parts)],
              responses={401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
                         413: {"model": Message}, 422: {"model": Message}})
 async def import_masterdata(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
 from etiquette.service.api.deps import (
@@ -13,6 +13,7 @@ from etiquette.service.api.deps import (
     PracticeSlotsDep,
     SessionDep,
     SettingsDep,
+    single_form_parts,
 )
 from etiquette.service.errors import TooLarge
 from etiquette.service.schemas import (
@@ -39,6 +40,7 @@ def list_phrases(session: SessionDep, principal: CurrentUser) -> PracticePhrases
 
 
 @router.post("/attempts", response_model=PracticeResult, status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(single_form_parts)],
              responses=error_responses(401, 403, 404, 413, 415, 422, 429, 503))
 async def create_attempt(session: SessionDep, settings: SettingsDep, checker: PracticeDep,
                          slots: PracticeSlotsDep, principal: CurrentUser,
