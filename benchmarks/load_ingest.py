@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,18 +37,14 @@ import httpx
 import numpy as np
 import numpy.random  # noqa: F401 - imported before the threads: its lazy import is not thread-safe
 
+from benchmarks.service_process import SERVICE_ALONE, free_port, running
+
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "ingest_results.json"
 RESULTS_MD = HERE / "ingest_results.md"
 RESEND_EVERY = 50  # every 50th incident is sent twice on purpose
 MAX_ATTEMPTS = 6
 TIME_LIMIT_S = 1800.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clip(seed: int, seconds: float) -> bytes:
@@ -225,26 +220,9 @@ def main() -> int:
 def run(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="etiquette-load-"))
     keys = make_keys(data_dir, args.database_url, args.pipelines)
-    port = free_port()
-    env = {**os.environ, "ETIQUETTE_RETENTION_INTERVAL_S": "86400"}
-    cmd = [sys.executable, "-m", "etiquette.service", "serve", "--host", "127.0.0.1", "--port",
-           str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
-    if args.database_url:
-        cmd += ["--database-url", args.database_url]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit("service did not start: "
-                                 f"{server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.2)
+    options = ["--database-url", args.database_url] if args.database_url else []
+    with running(data_dir, env={"ETIQUETTE_RETENTION_INTERVAL_S": "86400"},
+                 command=SERVICE_ALONE, options=options) as (base, _):
         per = [args.incidents // args.pipelines + (1 if i < args.incidents % args.pipelines else 0)
                for i in range(args.pipelines)]
         start_at = datetime.now(UTC) - timedelta(days=1)
@@ -257,12 +235,6 @@ def run(args: argparse.Namespace) -> int:
         for t in threads:
             t.join(TIME_LIMIT_S + 60)
         wall = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
     sent = {i: sha for t in threads for i, sha in t.sent.items()}
     checks = verify(data_dir, args.database_url, sent)
     latencies = sorted(x for t in threads for x in t.latencies)

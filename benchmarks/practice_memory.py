@@ -24,8 +24,6 @@ import json
 import os
 import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +36,8 @@ from typing import Any
 import httpx
 import numpy as np
 import soundfile as sf
+
+from benchmarks.service_process import running
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -62,12 +62,6 @@ centers:
 staff:
   - {employee_no: T001, name: 王芳, center: nc}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def greeting_wav() -> bytes:
@@ -196,26 +190,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     settings = Settings(data_dir=data_dir)
     seed(data_dir)
     greeting, bomb = greeting_wav(), audio_bomb()
-    port = free_port()
-    etiquette = Path(sys.executable).with_name("etiquette")
-    cmd = [str(etiquette), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
-           str(data_dir), "--log-level", "warning"]
-    env = {**os.environ, "ETIQUETTE_RUN_RETENTION_JOB": "false",
-           "ETIQUETTE_RUN_WEBHOOK_JOB": "false"}
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit("service did not start: "
-                                 f"{server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.2)
+    env = {"ETIQUETTE_RUN_RETENTION_JOB": "false", "ETIQUETTE_RUN_WEBHOOK_JOB": "false"}
+    with running(data_dir, env=env) as (base, server):
         login = httpx.post(f"{base}/api/v1/auth/login",
                            json={"username": "staff1", "password": PASSWORD}, timeout=60)
         login.raise_for_status()
@@ -247,12 +223,6 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         wall = time.perf_counter() - t0
         sampler.stop.set()
         after_kib = rss_kib(server.pid)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
     bombs = attempts[:2]
     recognised = [a for a in attempts[2:] if a.statuses[-1:] == [201]]

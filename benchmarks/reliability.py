@@ -64,17 +64,15 @@ import httpx
 import numpy as np
 import soundfile as sf
 
+from benchmarks import service_process
 from benchmarks.reliability_media import (
-    SAMPLES,
     Damage,
     damaged_clips,
     make_damaged,
-    mp3_has_crc,
 )
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ETIQUETTE = Path(sys.executable).with_name("etiquette")
 MiB = 1024 * 1024
 TIME_LIMIT_S = 900.0
 ROLES = ("admin", "supervisor", "auditor", "staff1", "staff2")
@@ -130,12 +128,6 @@ class Service:
         return c, str(r.json()["csrf_token"])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # ---------------------------------------------------------------- the service
 
 
@@ -186,46 +178,19 @@ def start_service(work: Path) -> Service:
     tmp_dir.mkdir()
     password = "Rb-" + secrets.token_urlsafe(18)
     key, ids = seed(data_dir, password)
-    port = free_port()
+    port = service_process.free_port()
     log = work / "service.log"
     proc = launch(port, data_dir, tmp_dir, log)
     base = f"http://127.0.0.1:{port}"
-    wait_ready(base, proc, log)
+    service_process.wait_ready(base, proc, log)
     return Service(base, port, proc, data_dir, tmp_dir, log, password, key, ids)
 
 
 def launch(port: int, data_dir: Path, tmp_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`etiquette serve` on `port` over `data_dir`, its output appended to `log`."""
-    env = {**os.environ, "ETIQUETTE_RETENTION_INTERVAL_S": "86400",
-           "ETIQUETTE_TRUSTED_PROXIES": '["127.0.0.1"]', "TMPDIR": str(tmp_dir)}
-    with log.open("ab") as out:
-        return subprocess.Popen([str(ETIQUETTE), "serve", "--host", "127.0.0.1", "--port",
-                                 str(port), "--data-dir", str(data_dir), "--log-level",
-                                 "warning"], env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(600):  # 120 s
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit(f"the service did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        raise SystemExit("the service did not start in 120 s")
-
-
-def stop_service(svc: Service) -> None:
-    svc.proc.terminate()
-    try:
-        svc.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        svc.proc.kill()
-        svc.proc.wait(timeout=30)
+    """`etiquette serve` on `port` over `data_dir`, spooling under `tmp_dir` (watched)."""
+    return service_process.launch(port, data_dir, log, env={
+        "ETIQUETTE_RETENTION_INTERVAL_S": "86400",
+        "ETIQUETTE_TRUSTED_PROXIES": '["127.0.0.1"]', "TMPDIR": str(tmp_dir)})
 
 
 class Sampler(threading.Thread):
@@ -787,7 +752,7 @@ def killed_mid_ingest(svc: Service, sampler: Sampler, quick: bool) -> list[Row]:
     svc.proc.wait(timeout=30)
     killed_at = stored["201"]
     svc.proc = launch(svc.port, svc.data_dir, svc.tmp_dir, svc.log)
-    wait_ready(svc.base, svc.proc, svc.log)
+    service_process.wait_ready(svc.base, svc.proc, svc.log)
     sampler.pid = svc.proc.pid
     for t in threads:
         t.join(timeout=300)
@@ -947,8 +912,8 @@ def start_batch(work: Path, quick: bool, jobs: int) -> BatchRun:
     files = make_damaged(folder, work, quick)
     out, log = work / "batch.jsonl", work / "batch.log"
     with log.open("wb") as err:
-        proc = subprocess.Popen([str(ETIQUETTE), "batch", str(folder), "--out", str(out),
-                                 "--jobs", str(jobs), "--threads", "1"],
+        proc = subprocess.Popen([str(service_process.ETIQUETTE), "batch", str(folder), "--out",
+                                 str(out), "--jobs", str(jobs), "--threads", "1"],
                                 stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
     return BatchRun(proc, folder, out, log, time.perf_counter(), files)
 
@@ -1181,10 +1146,6 @@ def findings(r: dict[str, Any]) -> list[str]:
     if missed:
         text += "Findings: " + "; ".join(
             f"{row['file']} ({row['how']}) {row['verdict']}"
-            + (" — its frames carry no CRC (their protection bit is off), so flipped bits "
-               "inside them decode as other sound, as in PCM; the README names only PCM"
-               if row["fmt"] == "mp3" and "flipped" in row["how"]
-               and not mp3_has_crc((SAMPLES / row["source"]).read_bytes()) else "")
             + (f", {', '.join(row['false_missing'])} judged" if row["false_missing"] else "")
             for row in missed) + ". "
     else:
@@ -1254,7 +1215,7 @@ def main() -> int:
         sampler.stop.set()
         if batch.proc.poll() is None:
             batch.proc.kill()
-        stop_service(svc)
+        service_process.stop(svc.proc)
     log = svc.log.read_text(encoding="utf-8", errors="replace")
     tracebacks = log.count("Traceback (most recent call last)")
     exceptions = [m.start() for m in re.finditer("Traceback \\(most recent", log)]
