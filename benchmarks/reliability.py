@@ -466,9 +466,8 @@ def duplicate_parts(svc: Service) -> list[Row]:
                    files=[("rule_id", (None, "R-greeting")), ("audio", ("a.wav", wav, "audio/wav")),
                           ("audio", ("b.wav", wav, "audio/wav"))])
     rows.append(Row("duplicate form parts", "practice: two audio parts",
-                    "422, or one of them judged (the README promises 422 for evidence only)",
-                    summary(r) + (" — one part silently ignored" if r.status_code < 300 else ""),
-                    r.status_code < 500, server_error=r.status_code >= 500))
+                    "422", summary(r), r.status_code == 422,
+                    server_error=r.status_code >= 500))
     staff.close()
     admin, csrf = svc.login("admin")
     yaml1, yaml2 = MASTERDATA.encode(), b"centers: []\n"
@@ -476,9 +475,8 @@ def duplicate_parts(svc: Service) -> list[Row]:
                    files=[("file", ("a.yaml", yaml1, "application/yaml")),
                           ("file", ("b.yaml", yaml2, "application/yaml"))])
     rows.append(Row("duplicate form parts", "import: two file parts",
-                    "422, or one of them imported (the README promises 422 for evidence only)",
-                    summary(r) + (" — one part silently ignored" if r.status_code < 300 else ""),
-                    r.status_code < 500, server_error=r.status_code >= 500))
+                    "422", summary(r), r.status_code == 422,
+                    server_error=r.status_code >= 500))
     admin.close()
     return rows
 
