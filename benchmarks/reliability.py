@@ -65,6 +65,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks import service_process
+from benchmarks.practice_memory import audio_bomb, unstated
 from benchmarks.reliability_media import (
     Damage,
     damaged_clips,
@@ -261,24 +262,6 @@ def png_bytes() -> bytes:
     ok, data = cv2.imencode(".png", image)
     assert ok
     return bytes(data.tobytes())
-
-
-def audio_bomb(seconds: int = 2 * 3600, rate: int = 48_000) -> bytes:
-    """`seconds` of digital silence as FLAC: a megabyte that decodes to gigabytes."""
-    out = io.BytesIO()
-    with sf.SoundFile(out, "w", samplerate=rate, channels=1, format="FLAC",
-                      subtype="PCM_16") as f:
-        block = np.zeros(rate * 60, dtype="int16")
-        for _ in range(seconds // 60):
-            f.write(block)
-    return out.getvalue()
-
-
-def unstated(flac: bytes) -> bytes:
-    """The FLAC with STREAMINFO's total samples zeroed: a header stating no length."""
-    at = 8 + 10
-    packed = int.from_bytes(flac[at:at + 8], "big") & ~((1 << 36) - 1)
-    return flac[:at] + packed.to_bytes(8, "big") + flac[at + 8:]
 
 
 def summary(r: httpx.Response) -> str:
