@@ -135,6 +135,18 @@ def test_a_file_within_max_s_is_read_whole(tmp_path: Path) -> None:
     assert longer.beyond_max and longer.duration_s == 1.0
 
 
+def test_uploaded_bytes_never_open_another_file_of_the_machine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # An ffconcat list naming a recording beside the service: FFmpeg's concat demuxer would
+    # decode that file, and practice would transcribe it back to whoever uploaded the list.
+    monkeypatch.chdir(SAMPLES.parent)
+    listing = b"ffconcat version 1.0\nfile 'recordings_sample/window01_polite.wav'\n"
+    with pytest.raises(AudioError):
+        read_audio(listing)
+    with pytest.raises(AudioError):
+        probe(listing)
+
+
 def test_bytes_decode_as_the_file_does(tmp_path: Path) -> None:
     path = write_media(tmp_path / "a.ogg", [tone(2.0)])
     from_file, from_bytes = read_audio(path), read_audio(path.read_bytes())

@@ -273,13 +273,21 @@ class AudioTrack:
         return DecodedAudio(channels, self.channels, declared_s, damage, self.beyond_max)
 
 
+# The demuxers bytes may open: bytes are an upload (a practice recording), and FFmpeg left to
+# guess would also take a playlist or ffconcat list that reads other files of the server.
+UPLOAD_DEMUXERS = "wav,flac,ogg,mp3,matroska,webm,mov,mp4,m4a,aac"
+
+
 def _open(source: Source) -> tuple[av.container.InputContainer, str]:
-    """The container of `source` (a path, or the file's bytes) and a name for the logs."""
+    """The container of `source` (a path, or the file's bytes: only UPLOAD_DEMUXERS) and a
+    name for the logs."""
     target: str | BinaryIO
+    options: dict[str, str] = {}
     if isinstance(source, bytes):
         if not source:
             raise AudioError("文件为空 (empty file)")
         target, name = io.BytesIO(source), "<bytes>"
+        options["format_whitelist"] = UPLOAD_DEMUXERS
     else:
         path = Path(source)
         if not path.is_file():
@@ -288,7 +296,7 @@ def _open(source: Source) -> tuple[av.container.InputContainer, str]:
             raise AudioError("文件为空 (empty file)")
         target = name = str(path)
     try:
-        return av.open(target, mode="r", metadata_errors="ignore"), name
+        return av.open(target, mode="r", metadata_errors="ignore", options=options), name
     except (av.error.FFmpegError, ValueError) as e:
         raise AudioError(f"无法解码 (cannot decode): {e}") from e
 
