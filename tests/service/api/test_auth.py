@@ -15,11 +15,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from etiquette.service.core.config import Settings
 from etiquette.service.models import AuditEntry, LoginAttempt, User
 
 from factories.service import PASSWORD, Api
@@ -292,3 +295,10 @@ def test_create_admin_from_the_command_line(tmp_path) -> None:  # type: ignore[n
     # Without --password-stdin it prompts (twice, to confirm) and never falls back to a default.
     prompted = run("--username", "boss2", stdin="")
     assert prompted.returncode != 0
+
+
+@pytest.mark.parametrize("entry", ["10.0.0.0/33", "proxy.example", "10.0.0.300"])
+def test_a_trusted_proxy_that_is_no_address_fails_at_start_up(tmp_path: Path, entry: str) -> None:
+    with pytest.raises(ValidationError, match="trusted_proxies.*not an address or network"):
+        Settings(data_dir=tmp_path, trusted_proxies=["127.0.0.1", entry])
+    assert Settings(data_dir=tmp_path, trusted_proxies=["10.0.0.0/8", "fd00::/8"])

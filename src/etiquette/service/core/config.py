@@ -6,6 +6,7 @@ random too, both stored only as hashes, so nothing must be configured before the
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from pathlib import Path
@@ -132,6 +133,18 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite://", "postgresql+psycopg://")):
             raise ValueError("database_url must be sqlite:///FILE or postgresql://…")
         return url
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        """A proxy that is not an address or network fails the start, not every request."""
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as e:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an address or network "
+                                 "(10.0.0.5, 10.0.0.0/8, fd00::/8)") from e
+        return entries
 
     @model_validator(mode="after")
     def _every_kind_has_a_retention(self) -> Settings:
