@@ -52,10 +52,6 @@ class PracticeSlots:
         self._lock = threading.Lock()
         self._busy = 0
 
-    @property
-    def busy(self) -> int:
-        return self._busy
-
     def refuse_if_full(self) -> None:
         """Raises TooManyRequests if every slot is taken (checked before a body is read too)."""
         if self._busy >= self.size:
