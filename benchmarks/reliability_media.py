@@ -51,19 +51,24 @@ def transcode_mp4(src: Path, dst: Path) -> None:
     """`src`'s audio as AAC in an MP4 with its index first (movflags=faststart)."""
     audio, rate = sf.read(src, dtype="float32", always_2d=True)
     planar = np.ascontiguousarray(audio.T)
-    layout = "mono" if planar.shape[0] == 1 else "stereo"
     with av.open(str(dst), "w", format="mp4", container_options={"movflags": "faststart"}) as out:
-        stream = out.add_stream("aac", rate=rate)
-        stream.layout = layout
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-        frame.sample_rate = rate
-        frame.time_base = Fraction(1, rate)
-        for chunk in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        for packet in stream.encode(None):
+        encode(out, cast(AudioStream, out.add_stream("aac", rate=rate)), planar, rate)
+
+
+def encode(out: av.container.OutputContainer, stream: AudioStream, planar: np.ndarray,
+           rate: int) -> None:
+    """`planar` (channels × samples, float32) through `stream` into `out`, flushed."""
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    stream.layout = layout
+    resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=rate)
+    frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+    frame.sample_rate = rate
+    frame.time_base = Fraction(1, rate)
+    for chunk in resampler.resample(frame) + resampler.resample(None):
+        for packet in stream.encode(chunk):
             out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
 
 
 def intact(fmt: str, work: Path) -> bytes:
@@ -175,18 +180,8 @@ def clip_bytes(fmt: str, seconds: float = 4.0) -> bytes:
     buf = io.BytesIO()
     codec = {"mp3": "libmp3lame", "m4a": "aac"}[fmt]
     with av.open(buf, "w", format={"mp3": "mp3", "m4a": "ipod"}[fmt]) as out:
-        stream = cast(AudioStream, out.add_stream(codec, rate=rate))
-        stream.layout = "mono"
-        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="fltp",
-                                           layout="mono")
-        frame.sample_rate = rate
-        frame.time_base = Fraction(1, rate)
-        for chunk in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        encode(out, cast(AudioStream, out.add_stream(codec, rate=rate)),
+               np.ascontiguousarray(mono[None, :]), rate)
     return buf.getvalue()
 
 
