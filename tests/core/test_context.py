@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from etiquette.core.context import Surroundings, on_word_boundaries
+from etiquette.core.records import HeardBy, Speaker
 from etiquette.core.rules import RulesError, parse_rules
 
 from factories import ROOT
@@ -74,11 +77,54 @@ def test_an_excluded_hit_says_which_context_excused_it(matcher):
 def test_surroundings_read_sentence_type_subject_and_addressee():
     text = "这个我也不知道您要办什么吗"
     start = text.index("不知道")
-    here = Surroundings.of(text, start, start + 3)
+    here = Surroundings.of(text, start, start + 3, HeardBy.MICROPHONE)
     assert here.question and here.subject == "我" and here.addressee == "您"
-    statement = Surroundings.of("不知道。您问别人去吧", 0, 3)
+    assert here.embedded_question  # 什么 after the phrase in its own clause
+    statement = Surroundings.of("不知道。您问别人去吧", 0, 3, HeardBy.UNKNOWN)
     assert not statement.question and statement.subject == "none" and statement.addressee is None
     assert statement.sentence_start and statement.clause_end
+    assert not statement.embedded_question
+    across = Surroundings.of("不晓得，在哪里办你问别人去", 0, 3, HeardBy.MICROPHONE)
+    assert across.indirect_question and not across.embedded_question  # 哪 is in the next clause
+
+
+def one_microphone(text: str, speaker: Speaker) -> object:
+    """`text` heard on a window with one microphone for both sides, its speaker attributed
+    (STAFF / CITIZEN, with the reason) or left UNKNOWN."""
+    t = said(text, speaker)
+    return replace(t, speaker_note="声音与接待用语推定" if speaker != Speaker.UNKNOWN else "")
+
+
+@pytest.mark.parametrize("text", [
+    "我不知道要带哪些材料",
+    "新车上牌，我不知道要先交税还是先验车",
+    "之前在网上申请的，不知道审核过了没有",
+    "我也不知道够不够",
+    "你好，我不知道是不是这个窗口",
+])
+@pytest.mark.parametrize("speaker", [Speaker.STAFF, Speaker.UNKNOWN])
+def test_on_one_microphone_not_knowing_what_to_bring_is_the_citizens_question(
+        matcher, text, speaker):
+    """The citizen's words on a shared microphone: what the speaker does not know follows 不知道
+    in its clause (an embedded question), which a refusal never has."""
+    found, excluded = matcher.forbidden(one_microphone(text, speaker))
+    assert "F1-1" not in [rule.id for rule, _ in found]
+    assert any(e.hit.rule_id == "F1-1" and "宾语从句" in e.reason for e in excluded)
+
+
+@pytest.mark.parametrize("text", ["这个我不知道，你问别人去吧", "我也不知道啊", "不知道。"])
+@pytest.mark.parametrize("speaker", [Speaker.STAFF, Speaker.UNKNOWN])
+def test_on_one_microphone_a_refusal_still_counts(matcher, text, speaker):
+    found, _ = matcher.forbidden(one_microphone(text, speaker))
+    assert "F1-1" in [rule.id for rule, _ in found]
+
+
+def test_on_the_staff_members_own_microphone_not_knowing_where_counts(matcher):
+    """Only the staff speak into the staff channel of a stereo window: there, 不晓得在哪里办 is
+    the clerk's refusal to find out."""
+    assert "F1-1" in forbidden_ids(matcher, "我不知道在哪里办")
+    found, _ = matcher.forbidden(one_microphone("我不知道在哪里办", Speaker.STAFF))
+    assert found == []
 
 
 def test_word_boundaries_come_from_the_segmenter():
@@ -117,6 +163,10 @@ def test_a_context_value_outside_the_vocabulary_is_refused():
                        "    context:\n      unless:\n        - {subject: [咱]}\n")
     with pytest.raises(RulesError, match=r"F9-9.*subject: 咱 is not one of"):
         parse_rules(text)
+    mic = _rules_with("  - id: F9-9\n    group: 1\n    name: 测试\n    phrases: [测试]\n"
+                      "    context:\n      unless:\n        - {speaker: [stereo]}\n")
+    with pytest.raises(RulesError, match=r"F9-9.*speaker"):
+        parse_rules(mic)
     empty = _rules_with("  - id: F9-9\n    group: 1\n    name: 测试\n    phrases: [测试]\n"
                         "    context:\n      unless:\n        - {}\n")
     with pytest.raises(RulesError, match="needs at least one term"):

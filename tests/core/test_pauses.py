@@ -62,3 +62,20 @@ def test_on_one_microphone_halves_join_unless_one_is_the_citizens(rules, matcher
     assert "说话人未能确定" in inc.explanation and "声音未能区分" in inc.explanation
     citizen = replace(unsure, speaker=Speaker.CITIZEN)
     assert previous(citizen, [staff], pause) is None
+
+
+def test_a_phrase_written_without_a_comma_may_still_be_said_with_a_pause(rules, matcher):
+    """有意见找领导去 has no comma in Appendix B, but people pause after 有意见: in one utterance
+    Whisper writes the comma, across two the join puts a clause break there."""
+    found, _ = matcher.forbidden(said("有意见，找领导去"))
+    assert [r.id for r, _ in found] == ["F6-2"]
+    first = said("有意见。", start_s=0.0, end_s=1.0)
+    second = said("照领到去", start_s=1.9, end_s=2.8)  # Whisper's homophones
+    (inc,) = judge_pause(rules, matcher, first, second)[0]
+    assert inc.rule_id == "F6-2" and (inc.offset_s, inc.end_s) == (0.0, 2.8)
+
+
+def test_a_short_phrase_does_not_run_across_a_clause_break(matcher):
+    """急什么 is three sounds: 急，什么 across a break is two clauses (您别急，什么时候都能办)."""
+    found, _ = matcher.forbidden(said("这个急，什么时候都能办"))
+    assert found == []

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import jieba
 
+from etiquette.core.records import HeardBy
 from etiquette.core.rules import (
     NO_SUBJECT,
     PRONOUNS,
@@ -62,13 +63,15 @@ class Surroundings:
     clause: tuple[str, ...]  # every word of the hit's clause(s), the hit's own included
     question: bool  # marked as a question
     indirect_question: bool  # marked, or with a question form after the hit
+    embedded_question: bool  # a question form after the hit in its own clause
     clause_start: bool
     clause_end: bool
     sentence_start: bool
     sentence_end: bool
+    heard_by: HeardBy  # how the speaker is known
 
     @classmethod
-    def of(cls, text: str, start: int, end: int) -> Surroundings:
+    def of(cls, text: str, start: int, end: int, heard_by: HeardBy) -> Surroundings:
         clause_a = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
         m = _CLAUSE_BREAK.search(text, end)
         clause_b = m.start() if m else len(text)
@@ -85,10 +88,12 @@ class Surroundings:
             clause=tuple(w for w, a, b in ws if b > clause_a and a < clause_b),
             question=question,
             indirect_question=question or bool(_QUESTION_FORM.search(text, end, sentence_b)),
+            embedded_question=bool(_QUESTION_FORM.search(text, end, clause_b)),
             clause_start=not text[clause_a:start].strip(),
             clause_end=not text[end:clause_b].strip(),
             sentence_start=not _CLAUSE_BREAK.sub("", text[sentence_a:start]),
-            sentence_end=not _CLAUSE_BREAK.sub("", text[end:sentence_b]))
+            sentence_end=not _CLAUSE_BREAK.sub("", text[end:sentence_b]),
+            heard_by=heard_by)
 
     @property
     def subject(self) -> str:
@@ -103,6 +108,7 @@ class Surroundings:
     def sentence_is(self, kind: SentenceType) -> bool:
         return {SentenceType.QUESTION: self.question,
                 SentenceType.INDIRECT_QUESTION: self.indirect_question,
+                SentenceType.EMBEDDED_QUESTION: self.embedded_question,
                 SentenceType.STATEMENT: not self.indirect_question}[kind]
 
     def at(self, position: Position) -> bool:
@@ -114,6 +120,7 @@ class Surroundings:
         """Whether every term the condition sets is true here."""
         return all((
             c.sentence is None or self.sentence_is(c.sentence),
+            c.speaker is None or self.heard_by in c.speaker,
             c.subject is None or self.subject in c.subject,
             c.addressee is None or self.addressee in c.addressee,
             c.preceded_by is None or any(w in c.preceded_by for w in self.before),
@@ -129,7 +136,12 @@ def describe(c: ContextCondition) -> str:
     parts = []
     if c.sentence is not None:
         parts.append({SentenceType.QUESTION: "问句", SentenceType.INDIRECT_QUESTION: "问句或探询",
+                      SentenceType.EMBEDDED_QUESTION: "后接所不知的内容（宾语从句）",
                       SentenceType.STATEMENT: "陈述句"}[c.sentence])
+    if c.speaker is not None:
+        parts.append("说话人" + "或".join({HeardBy.MICROPHONE: "由本人麦克风确定",
+                                         HeardBy.ATTRIBUTED: "由声音和用语推定（单麦克风）",
+                                         HeardBy.UNKNOWN: "未能确定"}[h] for h in c.speaker))
     if c.subject is not None:
         parts.append("无主语" if c.subject == (NO_SUBJECT,) else
                      "主语为" + "/".join("无" if s == NO_SUBJECT else s for s in c.subject))
@@ -150,14 +162,15 @@ def describe(c: ContextCondition) -> str:
     return "、".join(parts)
 
 
-def excluded_by(rules: ContextRules, text: str, start: int, end: int) -> str | None:
-    """Why the hit at [start, end) of `text` is no violation in its context (Chinese), or None
-    if it stands."""
+def excluded_by(rules: ContextRules, text: str, start: int, end: int, heard_by: HeardBy
+                ) -> str | None:
+    """Why the hit at [start, end) of `text`, said by a speaker known `heard_by`, is no violation
+    in its context (Chinese), or None if it stands."""
     if rules.word_boundary and not on_word_boundaries(text, start, end):
         return "命中处不是完整的词"
     if not rules.unless and not rules.only_if:
         return None
-    here = Surroundings.of(text, start, end)
+    here = Surroundings.of(text, start, end, heard_by)
     hit = next((c for c in rules.unless if here.holds(c)), None)
     if hit is not None:
         return f"语境不构成违规（{describe(hit)}）"

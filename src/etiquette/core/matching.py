@@ -30,6 +30,10 @@ MISSING = 1.0  # a phrase character the speaker did not say
 EXTRA = 0.7  # a character said inside the phrase that it does not have
 SLOT_CHAR = 0.05  # each character filling a slot; keeps slots short
 SLOT_MAX = 12
+# A phrase of this many sounds or more may be heard with one clause break its text does not have:
+# a speaker's pause inside it (有意见，找领导去), which Whisper marks with a comma and the joining
+# of two utterances across a pause with a clause break. Shorter phrases may not (急，什么).
+PAUSE_MIN_SOUNDS = 5
 
 _CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、]")
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
@@ -98,6 +102,7 @@ class Pattern:
     canonical: str  # the Appendix B phrase reported for a hit
     text: str  # the phrase or variant actually aligned
     min_score: float
+    pause_inside: bool = False  # may be heard with a pause inside it (PAUSE_MIN_SOUNDS)
 
     @property
     def chars(self) -> str:
@@ -227,8 +232,10 @@ def occurrences(text: str, patterns: Iterable[Pattern], readings: Readings = NO_
             start, end = positions[a.first], positions[a.last] + 1
             matched = text[start:end]
             # A phrase does not run across a clause break it does not have itself:
-            # 「不知道，您问别人去吧」 is not the polite 「不知道您…」.
-            if len(_CLAUSE_BREAK.findall(matched)) > len(_CLAUSE_BREAK.findall(pattern.text)):
+            # 「不知道，您问别人去吧」 is not the polite 「不知道您…」; but a long one may have been
+            # said with a pause inside.
+            extra = len(_CLAUSE_BREAK.findall(matched)) - len(_CLAUSE_BREAK.findall(pattern.text))
+            if extra > (1 if pattern.pause_inside and len(sounds) >= PAUSE_MIN_SOUNDS else 0):
                 continue
             hits.append(PhraseHit(pattern.rule_id, pattern.canonical, pattern.text, matched, start,
                                   end, score, _explain(matched, pattern, a.edits, score)))
@@ -261,7 +268,8 @@ def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float) -> list[Patt
     texts = [*rule.phrases, *rule.variants]
     texts += [c[:-1] for t in texts if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES
               and c[:-1] not in texts]
-    return [Pattern(rule.id, rule.canonical, t, score) for t in dict.fromkeys(texts)]
+    return [Pattern(rule.id, rule.canonical, t, score, pause_inside=True)
+            for t in dict.fromkeys(texts)]
 
 
 # Given a transcript and a near-miss hit in it, how many nats less likely the audio makes the
@@ -360,7 +368,8 @@ class PhraseMatcher:
         clash = next((e for e in find(text, exclusions, self._readings) if _overlap(e, hit)), None)
         if clash:
             return ExcludedHit(hit, f"与礼貌用语「{clash.phrase}」相符", clash)
-        if reason := excluded_by(rule.context, text, hit.char_start, hit.char_end):
+        if reason := excluded_by(rule.context, text, hit.char_start, hit.char_end,
+                                 transcript.heard_by):
             return ExcludedHit(hit, reason)
         return hit
 

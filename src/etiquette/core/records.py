@@ -49,6 +49,14 @@ class Utterance:
         return self.end_s - self.start_s
 
 
+class HeardBy(StrEnum):
+    """How the speaker of an utterance is known."""
+
+    MICROPHONE = "microphone"  # their own microphone (a stereo window's staff channel)
+    ATTRIBUTED = "attributed"  # one microphone for both sides: decided from voice and words
+    UNKNOWN = "unknown"  # one microphone, and the evidence decided nothing
+
+
 @dataclass(frozen=True)
 class Word:
     text: str
@@ -76,6 +84,12 @@ class Transcript:
     @property
     def text(self) -> str:
         return "".join(w.text for w in self.words)
+
+    @property
+    def heard_by(self) -> HeardBy:
+        if self.speaker == Speaker.UNKNOWN:
+            return HeardBy.UNKNOWN
+        return HeardBy.ATTRIBUTED if self.speaker_note else HeardBy.MICROPHONE
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "window_id": self.window_id, "speaker": self.speaker.value,

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from etiquette.core.records import IncidentKind, Severity, Speaker
+from etiquette.core.records import HeardBy, IncidentKind, Severity, Speaker
 
 DEFAULT_RULES = Path(__file__).resolve().parents[3] / "rules" / "appendix_b.yaml"
 
@@ -61,6 +61,9 @@ class Matching(_Strict):
 class SentenceType(StrEnum):
     QUESTION = "question"  # marked as one: ？ after the phrase, or a final 吗
     INDIRECT_QUESTION = "indirect_question"  # marked, or a question form after the phrase
+    # a question form after the phrase inside its own clause: what is not known is said
+    # (我不知道要带哪些材料), so the phrase is no answer to anyone
+    EMBEDDED_QUESTION = "embedded_question"
     STATEMENT = "statement"  # neither
 
 
@@ -86,7 +89,12 @@ class ContextCondition(_Strict):
     sentence: SentenceType | None = Field(
         None, description="question: marked so (？ after the hit, final 吗); indirect_question: "
         "marked, or a question form after the hit (是否, A不A, 什么, 哪, 还是, VP没有…); "
+        "embedded_question: a question form after the hit in its own clause "
+        "(我不知道要带哪些材料); "
         "statement: neither")
+    speaker: tuple[HeardBy, ...] | None = Field(
+        None, min_length=1, description="how the speaker is known: microphone (their own), "
+        "attributed (one microphone, decided from voice and words), unknown")
     subject: Words | None = Field(None, min_length=1, description="the last pronoun before the "
                                   "hit in its clause is one of these ('none': no pronoun)")
     addressee: Words | None = Field(None, min_length=1, description="the first pronoun after the "
