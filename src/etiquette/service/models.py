@@ -136,18 +136,6 @@ class UserSession(Base):
     user: Mapped[User] = relationship()
 
 
-class LoginAttempt(Base):
-    __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),
-                      Index("ix_login_attempts_ip_at", "ip", "at"))
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime]
-    username: Mapped[str] = mapped_column(String(64))
-    ip: Mapped[str] = mapped_column(String(64))
-    success: Mapped[bool] = mapped_column(Boolean)
-
-
 class LoginThrottle(Base):
     """Failed logins counted for throttling (etiquette.service.services.throttle): one row per
     user name and address (`scope` "pair"), per address ("address", `username` ""), and per

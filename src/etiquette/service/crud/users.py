@@ -1,4 +1,4 @@
-"""Users, their sessions, login attempts and the pipelines' API keys."""
+"""Users, their sessions, login throttling and the pipelines' API keys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from etiquette.service.models import ApiKey, LoginAttempt, LoginThrottle, User, UserSession
+from etiquette.service.models import ApiKey, LoginThrottle, User, UserSession
 
 
 def user_by_username(*, session: Session, username: str) -> User | None:
@@ -56,15 +56,6 @@ def delete_expired_sessions(*, session: Session, now: datetime) -> int:
     result = cast(CursorResult[Any],
                   session.execute(delete(UserSession).where(UserSession.expires_at <= now)))
     return result.rowcount
-
-
-def add_login_attempt(*, session: Session, username: str, ip: str, success: bool,
-                      at: datetime) -> None:
-    session.add(LoginAttempt(username=username, ip=ip, success=success, at=at))
-
-
-def delete_login_attempts_before(*, session: Session, before: datetime) -> None:
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
 
 
 def lock_throttle(*, session: Session, scope: str, username: str, ip: str,

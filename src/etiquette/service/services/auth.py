@@ -40,13 +40,10 @@ def login(*, session: Session, settings: Settings, username: str, password: str,
     now = utcnow()
     if not ok or user is None or not user.active:
         throttle.failed(session=session, charge=charge, now=now)
-        crud.add_login_attempt(session=session, username=username, ip=ip, success=False, at=now)
         session.commit()
         logger.info("failed login for a user name from %s", ip)
         raise Unauthorized("用户名或密码错误 (wrong user name or password)")
     throttle.succeeded(session=session, settings=settings, charge=charge, now=now)
-    crud.add_login_attempt(session=session, username=username, ip=ip, success=True, at=now)
-    crud.delete_login_attempts_before(session=session, before=now - timedelta(days=30))
     crud.delete_expired_sessions(session=session, now=now)
     token = security.new_token()
     row = crud.add_session(session=session, token_hash=security.token_hash(token), user_id=user.id,

@@ -80,7 +80,6 @@ def purge_expired(*, session: Session, store: EvidenceStore, settings: Settings,
                      after={"evidence_purged_at": now, "status": incident.status})
         report.incidents.append(incident.id)
     crud_users.delete_expired_sessions(session=session, now=now)
-    crud_users.delete_login_attempts_before(session=session, before=now - timedelta(days=30))
     session.commit()
     keep = _referenced(session)
     for sha in doomed - keep:
