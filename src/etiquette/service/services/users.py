@@ -106,13 +106,16 @@ def change_own_password(*, session: Session, settings: Settings, principal: Prin
     if user is None:
         raise Unauthorized("not logged in")
     _check_password(new, user.username, user.display_name)
-    new_hash = security.hash_password(new)  # before any throttle row is locked: it takes a while
+    # The throttle first: a throttled attempt is refused before any hash is computed, so a
+    # guesser spends none of the server's argon2 time. charge() commits: no row stays locked
+    # while the hashes below are computed.
     charge = throttle.charge(session=session, settings=settings, username=user.username, ip=ip,
                              now=utcnow())
     if not security.verify_password(current, user.password_hash):
         throttle.failed(session=session, charge=charge, now=utcnow())
         session.commit()
         raise Invalid("当前密码不正确 (the current password is wrong)")
+    new_hash = security.hash_password(new)
     throttle.succeeded(session=session, settings=settings, charge=charge, now=utcnow())
     user = session.merge(user)
     user.password_hash = new_hash
