@@ -7,15 +7,26 @@ hasher) and drive the throttle with a clock of its own through the same database
 
 from __future__ import annotations
 
+import random
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from etiquette.service.core import security
+from etiquette.service.services.throttle import address_key
 
 from factories.service import PASSWORD
-from service.api.test_auth import from_address, new_address, new_user
-from service.conftest import LiveService
+from service.api.test_auth import audited, from_address, new_address, new_user
+from service.conftest import (
+    LiveService,
+    PostgresCluster,
+    seed,
+    settings_for,
+    start_service,
+    stop_service,
+)
 
 GOOD_NEW_PASSWORD = "Lantern-okra-Fjord-73"
 
@@ -59,3 +70,116 @@ def test_a_throttled_password_change_is_refused_before_any_hash(
     with from_address(api, new_address()) as c:  # unchanged
         assert c.login(name, PASSWORD).status_code == 200
 
+
+
+# ------------------------------------------------------------ fair to the owner
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def per_address(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """A service whose addresses may fail 4 times over all user names before they wait."""
+    url = None
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.create_database("etiquette_per_address")
+    settings = settings_for(tmp_path_factory.mktemp(f"per-address-{request.param}"), url,
+                            login_max_failures_per_ip=4)
+    live = start_service(settings, request.param)
+    seed(live)
+    yield live
+    stop_service(live)
+
+
+def unknown_name() -> str:
+    return f"nobody{uuid.uuid4().hex[:8]}"
+
+
+def test_the_owner_logs_in_at_their_usual_address_whatever_others_failed(
+        per_address: LiveService) -> None:
+    """A service hall reaches the service from one NAT address. Someone there failing on any
+    user names makes the hall's address wait (for names not used there), and a stranger
+    elsewhere failing on the owner's name makes the stranger wait; the owner, at the address
+    they log in from, gets in at once all the same."""
+    svc = per_address
+    owner, newcomer, hall, stranger = new_user(svc), new_user(svc), new_address(), new_address()
+    with from_address(svc, hall) as c:
+        assert c.login(owner, PASSWORD).status_code == 200  # the owner's usual address
+    with from_address(svc, stranger) as c:  # until the stranger's address or pair waits
+        allowed = min(svc.settings.login_max_failures, svc.settings.login_max_failures_per_ip)
+        codes = [c.login(owner, f"guess-{i}").status_code for i in range(allowed + 1)]
+        assert codes == [401] * allowed + [429]
+    with from_address(svc, hall) as c:
+        assert c.login(owner, PASSWORD).status_code == 200
+    with from_address(svc, hall) as c:  # typos or a sprayer in the hall, over other names
+        codes = [c.login(unknown_name(), "wrong-password-x").status_code
+                 for _ in range(svc.settings.login_max_failures_per_ip + 1)]
+        assert codes == [401] * svc.settings.login_max_failures_per_ip + [429]
+        r = c.login(newcomer, PASSWORD)  # the address still waits for a name not used there
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert c.login(owner, PASSWORD).status_code == 200  # but not for its owner
+
+
+def test_failures_on_the_owners_name_at_the_owners_address_still_count_for_the_address(
+        per_address: LiveService) -> None:
+    svc = per_address
+    owner, hall = new_user(svc), new_address()
+    with from_address(svc, hall) as c:
+        assert c.login(owner, PASSWORD).status_code == 200
+        allowed = svc.settings.login_max_failures_per_ip
+        assert allowed < svc.settings.login_max_failures
+        for i in range(allowed):
+            assert c.login(owner, f"guess-{i}").status_code == 401
+        assert c.login(unknown_name(), "wrong-password-x").status_code == 429
+        assert c.login(owner, PASSWORD).status_code == 200
+    assert any(e.after and e.after["scope"] == "address"
+               for e in audited(svc, "auth.lockout", owner))
+
+
+# ------------------------------------------------------------ IPv6
+
+
+def in_network(prefix: str) -> str:
+    """A random address of an IPv6 /64 (prefix: its first four groups, none of them 0)."""
+    return prefix + ":" + ":".join(f"{random.randint(1, 0xFFFF):x}" for _ in range(4))
+
+
+def test_an_ipv6_network_counts_as_one_address(api: LiveService) -> None:
+    """A host picks any address of its /64: rotating through them is one address failing."""
+    name = new_user(api)
+    prefix = f"2001:db8:{random.randint(1, 0xFFFF):x}:{random.randint(1, 0xFFFF):x}"
+    for i in range(api.settings.login_max_failures):
+        with from_address(api, in_network(prefix)) as c:
+            assert c.login(name, f"guess-{i}").status_code == 401
+    with from_address(api, in_network(prefix)) as c:
+        r = c.login(name, PASSWORD)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    [entry] = audited(api, "auth.lockout", name)
+    assert entry.after and entry.after["counted_as"] == f"{prefix}::/64"
+    assert entry.after["scope"] == "pair" and entry.after["ip"].startswith(prefix)
+    other = f"2001:db8:{random.randint(1, 0xFFFF):x}:{random.randint(1, 0xFFFF):x}::1"
+    with from_address(api, other) as c:  # another network is another address
+        assert c.login(name, PASSWORD).status_code == 200
+
+
+def test_an_ipv4_mapped_ipv6_address_counts_as_its_ipv4_address(api: LiveService) -> None:
+    name, address = new_user(api), new_address()
+    for i in range(api.settings.login_max_failures):
+        with from_address(api, f"::ffff:{address}") as c:
+            assert c.login(name, f"guess-{i}").status_code == 401
+    with from_address(api, address) as c:
+        assert c.login(name, PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize(("address", "counted_as"), [
+    ("198.18.3.4", "198.18.3.4"),
+    ("::ffff:198.18.3.4", "198.18.3.4"),
+    ("::ffff:c612:304", "198.18.3.4"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2::ffff", "2001:db8:1:2::/64"),
+    ("fe80::1%eth0", "fe80::/64"),
+    ("::1", "::/64"),
+    ("unknown", "unknown"),
+])
+def test_what_an_address_is_counted_as(address: str, counted_as: str) -> None:
+    assert address_key(address) == counted_as

@@ -8,19 +8,28 @@ before the count catches up. Three counts, each with its own allowance:
 - one address over all user names ("address", `login_max_failures_per_ip`): someone trying a
   password on many accounts;
 - the addresses failing for one user name ("account", `login_max_addresses_per_user`): a
-  guess spread over many addresses. Addresses this account logged in from lately are exempt,
-  so even then its owner gets in from where they usually do.
+  guess spread over many addresses.
+
+An address is what one client can easily change: an IPv4 address (an IPv4-mapped IPv6
+address is its IPv4 one), but a whole IPv6 /64, since a single host is given one and picks
+any address inside it.
 
 Past an allowance every further failure makes the next attempt of that count wait, 1 s
 (`login_delay_s`) doubled per failure up to `login_max_delay_s`; an attempt that comes sooner
-is answered 429 with Retry-After and never checked. Nothing is a lock: a stranger's failures
-slow the stranger's own address, and an owner who has not been failing logs in as always.
+is answered 429 with Retry-After and never checked. Nothing is a lock a stranger can set: at
+an address this account logged in from lately only its own pair count applies, so neither a
+guess spread over other addresses (the account count) nor someone else failing behind the
+same NAT address, a whole service hall's (the address count), slows its owner there. Their
+failures there still count for the address and the account, which go on slowing attempts
+on other accounts and from other addresses; a guesser at an owner's address is held back by
+the pair count as anywhere else.
 Each throttled attempt and each wait started is audited; counts are forgotten after
 `login_window_s` without a failure.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 from dataclasses import dataclass, field
@@ -38,7 +47,7 @@ from etiquette.service.services.access import Principal
 logger = logging.getLogger("etiquette.service.throttle")
 
 PAIR, ADDRESS, ACCOUNT = "pair", "address", "account"
-# An address that logged in as a user this recently is not slowed by that user's account count.
+# An address that logged in as a user this recently is slowed for that user by the pair alone.
 KNOWN_ADDRESS_DAYS = 30
 
 
@@ -57,8 +66,28 @@ class Charge:
     """An attempt counted as a failure, to be settled by `failed` or `succeeded`."""
 
     username: str
-    ip: str
+    ip: str  # the client's address, as counted (address_key)
     waits: list[Wait] = field(default_factory=list)
+
+
+def address_key(ip: str) -> str:
+    """What a client address is counted as: an IPv4 address as itself, an IPv4-mapped IPv6
+    address as its IPv4 one, any other IPv6 address as its /64 (one host's, usually), and
+    what is no address at all ("unknown" when a connection has no peer) as given."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
+
+
+def _where(ip: str, key: str) -> dict[str, str]:
+    """An audit entry's address: the client's, and what it was counted as where that differs."""
+    return {"ip": ip} if key == ip else {"ip": ip, "counted_as": key}
 
 
 def delay_s(failures: int, allowed: int, settings: Settings) -> float:
@@ -97,18 +126,20 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
     Raises:
       TooManyRequests: an earlier failure's wait is not over (audited; nothing is counted).
     """
-    rows = _lock(session, settings, username, ip, now)
+    key = address_key(ip)
+    rows = _lock(session, settings, username, key, now)
     pair, address, account = rows[PAIR], rows[ADDRESS], rows[ACCOUNT]
     known = (pair.succeeded_at is not None
              and pair.succeeded_at >= now - timedelta(days=KNOWN_ADDRESS_DAYS))
-    applies = [pair, address] if known else [pair, address, account]
+    # Where this user logs in, only their own failures there make them wait (module docstring).
+    applies = [pair] if known else [pair, address, account]
     waiting = [r for r in applies if r.blocked_until is not None and r.blocked_until > now]
     if waiting:
         until = max(r.blocked_until for r in waiting if r.blocked_until is not None)
         retry = max(1, math.ceil((until - now).total_seconds()))
         audit.record(session=session, actor=_actor(ip), action="auth.throttled",
                      target_type="login", target_id=username,
-                     after={"ip": ip, "scopes": [r.scope for r in waiting],
+                     after={**_where(ip, key), "scopes": [r.scope for r in waiting],
                             "retry_after_s": retry})
         session.commit()
         logger.info("login throttled for %s s (%s)", retry,
@@ -120,7 +151,7 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
                (address, settings.login_max_failures_per_ip)]
     if pair.failures == 0:  # a new address failing for this user name
         counted.append((account, settings.login_max_addresses_per_user))
-    result = Charge(username, ip)
+    result = Charge(username, key)
     for row, allowed in counted:
         row.failures += 1
         wait = delay_s(row.failures, allowed, settings)
@@ -129,8 +160,8 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
             result.waits.append(Wait(row.scope, row.username, row.ip, wait))
             audit.record(session=session, actor=_actor(ip), action="auth.lockout",
                          target_type="login", target_id=username,
-                         after={"ip": ip, "scope": row.scope, "failures": row.failures,
-                                "wait_s": wait})
+                         after={**_where(ip, key), "scope": row.scope,
+                                "failures": row.failures, "wait_s": wait})
     for row in rows.values():
         row.failed_at = row.updated_at = now
     session.commit()
