@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from etiquette.pipeline import Analysis, RecordingPipeline, SpeechPipeline
-from etiquette.sinks import FILE_ERROR, FILE_INCOMPLETE, Sink
+from etiquette.sinks import FILE_ERROR, Sink, incomplete_record
 from etiquette.speech.audio import MEDIA_SUFFIXES, AudioError
 from etiquette.vision.frames import VideoError
 
@@ -33,13 +33,10 @@ def incomplete_line(analysis: Analysis) -> dict[str, Any] | None:
     """The line saying that `analysis`'s file was cut short or damaged (None: complete): its
     incidents are what the audio that was there holds, and `not_judged` the kinds of incident
     left unjudged for want of the rest."""
-    d = analysis.damage
-    if d is None:
+    if analysis.damage is None:
         return None
-    return {"source": analysis.source, "kind": FILE_INCOMPLETE, "error": d.message(),
-            "declared_s": None if d.declared_s is None else round(d.declared_s, 2),
-            "decoded_s": round(analysis.duration_s, 2), "decode_errors": d.errors,
-            "gaps": d.gaps, "not_judged": list(analysis.not_judged)}
+    return incomplete_record(analysis.source, analysis.damage, analysis.duration_s,
+                             analysis.not_judged)
 
 
 @dataclass

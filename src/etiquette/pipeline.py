@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from etiquette.core.judging import judge
+from etiquette.core.judging import judge, not_judged
 from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
 from etiquette.core.records import (
     Incident,
@@ -25,7 +25,7 @@ from etiquette.core.records import (
     heard_as,
 )
 from etiquette.core.rules import RequiredRule, load_rules
-from etiquette.core.sessions import session_of, withheld
+from etiquette.core.sessions import session_of
 from etiquette.speech.acoustic_check import AcousticVerifier
 from etiquette.speech.audio import VIDEO_SUFFIXES, Damage, DecodedAudio, read_audio
 from etiquette.speech.clips import attach_clips
@@ -151,19 +151,18 @@ class SpeechPipeline:
         incidents, required, excluded = judge(self.rules, self.matcher, transcripts, session,
                                               recorded_at, check, audio.unheard)
         # What the lost audio leaves undecided: reported with the file, never as incidents.
-        unjudged = (withheld(self.rules, session, transcripts, required, audio.unheard)
-                    if session else [])
-        not_judged = tuple(sorted({m.rule.missing.kind.value for m in unjudged if m.rule.missing}))
+        undecided = (not_judged(self.rules, session, transcripts, required, audio.unheard)
+                     if session else ())
         if audio.damage is not None:
             logger.info("%s: incomplete (%s); not judged: %s", source, audio.damage.summary(),
-                        ", ".join(not_judged) or "nothing")
+                        ", ".join(undecided) or "nothing")
         if self.options.clip_dir is not None:
             incidents = attach_clips(incidents, audio, self.options.clip_dir,
                                      self.options.segmenter.staff_channel,
                                      self.options.segmenter.citizen_channel)
         return Analysis(source, window_id, audio.duration_s, tuple(transcripts), tuple(incidents),
                         tuple(required), tuple(excluded), damage=audio.damage,
-                        not_judged=not_judged)
+                        not_judged=undecided)
 
 
 class RecordingPipeline:

@@ -101,3 +101,31 @@ def test_a_replay_of_a_file_cut_short_is_reported(tmp_path: Path) -> None:
     assert [(e.component, e.state, e.window_id) for e in events] == [
         ("audio", HealthState.DEGRADED, "w1")]
     assert "incomplete" in events[0].message and "cut.wav" in events[0].message
+
+
+def test_a_replay_places_what_its_recording_lost_on_the_stream_pass_by_pass(
+        tmp_path: Path) -> None:
+    """The loss of a recording cut short falls where its audio stops on the stream, in every
+    pass of a loop, counted from where the replay began: the judge of live sessions reads it
+    there."""
+    cut = cut_short(write_media(tmp_path / "cut.wav", [tone(4.0)]), 0.5)
+    replay = FileReplay("w1", cut, realtime=False, loop=True, gap_s=1.0, start_s=0.5)
+    assert replay.damage is not None
+    stops = replay.duration_s - 0.5  # on the stream: the file's end, less where it began
+    period = replay.duration_s + 1.0
+    assert replay.duration_s == pytest.approx(2.0, abs=0.05)
+    assert [u.at_s for u in replay.unheard(0.0, 3 * period)] == pytest.approx(
+        [stops, stops + period, stops + 2 * period])
+    assert [u.at_s for u in replay.unheard(stops + 0.5, stops + period + 0.5)] == pytest.approx(
+        [stops + period])
+    assert replay.unheard(stops + 0.1, stops + period - 0.1) == ()
+    assert all(u.lost_s == pytest.approx(2.0, abs=0.1) for u in replay.unheard(0.0, 10.0))
+    # where the stream says the audio stops, it does: sound before, the loop's silence after
+    replay.start()
+    got = np.concatenate([replay.read(timeout_s=0.1) for _ in range(round(2 * period * 10))])
+    at = round(stops * SR)
+    assert np.abs(got[at - SR // 10:at]).mean() > 0.05 and not got[at:at + SR // 2].any()
+    once = FileReplay("w1", cut, realtime=False)
+    assert [u.at_s for u in once.unheard(0.0, 100.0)] == pytest.approx([once.duration_s])
+    whole = FileReplay("w1", write_media(tmp_path / "whole.wav", [tone(4.0)]), loop=True)
+    assert whole.unheard(0.0, 100.0) == ()

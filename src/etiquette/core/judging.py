@@ -15,7 +15,7 @@ from etiquette.core.incidents import forbidden_incident, missing_incident
 from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
 from etiquette.core.records import Incident, PhraseHit, Speaker, Transcript, Word
 from etiquette.core.rules import ExpectedAt, RequiredRule, RuleSet
-from etiquette.core.sessions import Session, Unheard, missing_phrases
+from etiquette.core.sessions import Session, Unheard, missing_phrases, withheld
 
 Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]
 
@@ -103,6 +103,17 @@ def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transc
     where the audio that decides them was lost: `unheard`)."""
     return [missing_incident(session, m, recorded_at)
             for m in missing_phrases(rules, session, transcripts, required, due, unheard)]
+
+
+def not_judged(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
+               required: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
+               unheard: Sequence[Unheard], due: ExpectedAt | None = None) -> tuple[str, ...]:
+    """The kinds of incident (missing_greeting, missing_farewell) that what was heard of
+    `session` would give but that `judge_session` leaves unjudged, the audio that decides them
+    being lost (`unheard`): reported with the recording, never as incidents (batch and live)."""
+    return tuple(sorted({m.rule.missing.kind.value
+                         for m in withheld(rules, session, transcripts, required, unheard, due)
+                         if m.rule.missing is not None}))
 
 
 def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcript],

@@ -78,12 +78,13 @@ def heard_whole(rules: RuleSet, rule: RequiredRule, session: Session,
 
 def withheld(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
              hits: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
-             unheard: Sequence[Unheard]) -> list[MissingPhrase]:
-    """The required phrases that would be found missing from what was heard, but are not
-    judged because the audio that would decide them was lost (`heard_whole`)."""
+             unheard: Sequence[Unheard], due: ExpectedAt | None = None) -> list[MissingPhrase]:
+    """The required phrases that would be found missing from what was heard (only those `due`,
+    when given), but are not judged because the audio that would decide them was lost
+    (`heard_whole`)."""
     if not unheard:
         return []
-    return [m for m in missing_phrases(rules, session, transcripts, hits)
+    return [m for m in missing_phrases(rules, session, transcripts, hits, due)
             if not heard_whole(rules, m.rule, session, unheard)]
 
 
@@ -150,3 +151,12 @@ class SessionTracker:
         """End the current session now (叫号, staff left, end of stream)."""
         closed, self.current = self.current, None
         return [closed] if closed else []
+
+    def reach(self, session: Session) -> tuple[float, float]:
+        """The stream seconds whose audio bears on `session`: speech in audio lost there would
+        have been part of it (`heard_whole` then decides what the loss leaves undecided). A
+        session ends after `end_after_silence_s` of quiet, so speech lost further from its
+        first or last speech would have been a session of its own. (A session ended sooner,
+        by 叫号 or the staff leaving, is given the same reach: a loss just after that may
+        leave its farewell unjudged, never judged on audio that was not there.)"""
+        return session.start_s - self.quiet_s, session.end_s + self.quiet_s

@@ -18,18 +18,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from etiquette.core.records import Incident
+from etiquette.core.records import Incident, absolute_time
 from etiquette.health import HealthCallback, HealthEvent, HealthReporter, HealthState, log_health
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
 from etiquette.live.site import Site, SiteError, Window
-from etiquette.live.window import WindowMonitor
+from etiquette.live.window import Undecided, WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.sinks import incomplete_record
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.outbox import Outbox
 from etiquette.speech.audio import AudioError
@@ -103,17 +104,35 @@ class WindowRunner:
             self.site.health(HealthEvent("audio", HealthState.DOWN, f"audio path failed: {e}",
                                          self.id))
         finally:
-            # A replay cut short ends where its audio does, not where the conversation did.
-            cut = isinstance(source, FileReplay) and not source.complete
-            ended = source.finished and not stopping.is_set() and not cut
+            # A replay's end ends its session; one cut short is judged only on what it holds.
+            ended = source.finished and not stopping.is_set()
             source.stop()
             if self.monitor is not None:
                 self.monitor.finish(ended)
 
     def _new_monitor(self, channels: int, started: datetime | None) -> WindowMonitor:
+        replay = self.source if isinstance(self.source, FileReplay) else None
         return WindowMonitor(self.id, channels, started or datetime.now(UTC),
                              self.site.speech, self.site.recogniser, self.site.emit,
-                             self.site.evidence_dir)
+                             self.site.evidence_dir,
+                             unheard=replay.unheard if replay is not None else None,
+                             on_undecided=self._undecided)
+
+    def _undecided(self, what: Undecided) -> None:
+        """A session left partly unjudged for want of the audio its replayed recording lost:
+        logged and written to the journal as batch reports the file (`incomplete_record`)."""
+        replay, monitor = self.source, self.monitor
+        assert isinstance(replay, FileReplay) and replay.damage is not None and monitor is not None
+        s = what.session
+        logger.info("%s: session %.1f-%.1f s, replaying %s: incomplete (%s); not judged: %s",
+                    self.id, s.start_s, s.end_s, replay.path, replay.damage.summary(),
+                    ", ".join(what.not_judged))
+        record = incomplete_record(what.source, replay.damage, replay.duration_s,
+                                   what.not_judged)
+        record.update(window_id=self.id, file=str(replay.path), offset_s=round(s.start_s, 3),
+                      end_s=round(s.end_s, 3), at=absolute_time(monitor.started, s.start_s),
+                      unheard_at_s=[round(u.at_s, 3) for u in what.unheard])
+        self.site.journal_line(record, f"incomplete session of {self.id}")
 
     def call_next(self) -> None:
         if self.monitor is not None:  # before any audio there is no session to end
@@ -180,10 +199,13 @@ class LiveSite:
         self.windows: dict[str, WindowRunner] = {}
         for i, w in enumerate(site.windows):
             try:
-                self.windows[w.id] = WindowRunner(self, w)
+                self.windows[w.id] = runner = WindowRunner(self, w)
             except AudioError as e:  # a recording to replay that cannot be decoded
                 file = w.audio.file if w.audio is not None else None
                 raise SiteError(f"windows[{i}] ({w.id}).audio.file: {file}: {e}") from e
+            # what opening its inputs reported (a replayed recording incomplete) is its state
+            runner.health.update({e.component: e.state for e in self.health_events
+                                  if e.window_id == w.id})
 
     # ---------------------------------------------------------------- wiring
 
@@ -234,14 +256,7 @@ class LiveSite:
         as queued only once the outbox has it on disk."""
         record = incident.to_json()
         with self._journal_lock:  # the journal's order is the order of `incidents`
-            try:
-                self._journal_sink.write([record])
-                self._journal_health.report(HealthState.OK, f"journal {self.journal} written")
-            except OSError as e:
-                logger.error("incident %s not written to the journal %s (%s): %s", incident.id,
-                             self.journal, e, json.dumps(record, ensure_ascii=False))
-                self._journal_health.report(HealthState.DEGRADED,
-                                            f"journal {self.journal} not written: {e}")
+            self._journal_write(record, f"incident {incident.id}")
             self.incidents.append(incident)
             self.emitted += 1
         if spoken is not None and self.outbox is not None:
@@ -259,6 +274,22 @@ class LiveSite:
             self.latency.labels(incident.kind.value, "queued").observe(_since(spoken))
         for listener in self.listeners:
             listener(incident)
+
+    def journal_line(self, record: dict[str, Any], what: str) -> None:
+        """A line of the journal that is no incident (an incomplete recording's), never sent."""
+        with self._journal_lock:
+            self._journal_write(record, what)
+
+    def _journal_write(self, record: dict[str, Any], what: str) -> None:
+        """One line to the journal (its lock held); a disk that refuses it gets it logged."""
+        try:
+            self._journal_sink.write([record])
+            self._journal_health.report(HealthState.OK, f"journal {self.journal} written")
+        except OSError as e:
+            logger.error("%s not written to the journal %s (%s): %s", what, self.journal, e,
+                         json.dumps(record, ensure_ascii=False))
+            self._journal_health.report(HealthState.DEGRADED,
+                                        f"journal {self.journal} not written: {e}")
 
     def _stored(self, incident_id: str) -> None:
         with self._journal_lock:

@@ -6,7 +6,8 @@ run. A forbidden phrase is an incident as soon as its utterance is transcribed; 
 greeting as soon as the session's greeting time is over; a missing farewell when the session
 closes (quiet spell, 叫号, staff left, end of stream). A session is judged only once every
 utterance it needs has been transcribed, so a busy recogniser delays a verdict but never
-changes it.
+changes it. Audio the source lost near a session (a replayed recording cut short or damaged)
+leaves the greeting or farewell it would have decided unjudged, as in a recording, and says so.
 """
 
 from __future__ import annotations
@@ -14,18 +15,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from etiquette.core.judging import judge_pause, judge_session, judge_transcript, previous
+from etiquette.core.judging import (
+    judge_pause,
+    judge_session,
+    judge_transcript,
+    not_judged,
+    previous,
+)
 from etiquette.core.matching import AcousticCheck
 from etiquette.core.records import SAMPLE_RATE, Incident, PhraseHit, Speaker, Transcript, Utterance
 from etiquette.core.rules import ExpectedAt, RequiredRule
-from etiquette.core.sessions import Session, SessionTracker
+from etiquette.core.sessions import Session, SessionTracker, Unheard
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.pipeline import (
     SpeechPipeline,
@@ -44,6 +51,21 @@ _ONE_MIC_KEPT = 60  # utterances of a one-microphone window kept to tell its two
 
 # An incident, and for a spoken phrase the UTC time its utterance ended (latency runs from it).
 Emit = Callable[[Incident, datetime | None], None]
+# The audio a window's source lost between two stream seconds (`FileReplay.unheard`).
+Losses = Callable[[float, float], Sequence[Unheard]]
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """What a session was not judged on: the kinds of incident (missing_greeting,
+    missing_farewell) that what was heard would give, left unjudged because the audio that
+    decides them was lost (`unheard`, in stream seconds of `source`)."""
+
+    window_id: str
+    source: str
+    session: Session
+    not_judged: tuple[str, ...]
+    unheard: tuple[Unheard, ...]
 
 
 class AudioHistory:
@@ -94,11 +116,17 @@ class _Open:
 
 class WindowMonitor:
     """Everything live about one window but its inputs: fed audio blocks (staff channel first,
-    then citizen) and, from other threads, transcripts, 叫号 and presence changes."""
+    then citizen) and, from other threads, transcripts, 叫号 and presence changes.
+
+    `unheard`: where the source lost audio (None: nowhere known); `on_undecided` is told of
+    each session verdict that loss leaves unjudged."""
 
     def __init__(self, window_id: str, channels: int, started: datetime, speech: SpeechPipeline,
-                 recogniser: SharedRecogniser, emit: Emit, evidence_dir: Path | None) -> None:
+                 recogniser: SharedRecogniser, emit: Emit, evidence_dir: Path | None,
+                 unheard: Losses | None = None,
+                 on_undecided: Callable[[Undecided], None] | None = None) -> None:
         self.window_id = window_id
+        self.unheard, self.on_undecided = unheard, on_undecided
         self.started = started
         self.source = f"live/{window_id}/{started.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         self.speech, self.recogniser, self.emit = speech, recogniser, emit
@@ -264,9 +292,14 @@ class WindowMonitor:
 
     def _judge(self, o: _Open, due: ExpectedAt) -> None:
         s = o.session
+        rules = self.speech.rules
         mine = [t for t in self._heard if s.start_s <= t.start_s <= s.end_s]
         said = [h for h in self._said if s.start_s <= h[0].start_s <= s.end_s]
-        self._emit(judge_session(self.speech.rules, s, mine, said, self.started, due))
+        lost = tuple(self.unheard(*self.tracker.reach(s))) if self.unheard is not None else ()
+        self._emit(judge_session(rules, s, mine, said, self.started, due, lost))
+        undecided = not_judged(rules, s, mine, said, lost, due)
+        if undecided and self.on_undecided is not None:
+            self.on_undecided(Undecided(self.window_id, self.source, s, undecided, lost))
 
     def _forget(self) -> None:
         """Transcripts no verdict still needs are let go, so memory stays flat however long a

@@ -8,15 +8,30 @@ supervision service), `outbox.Outbox` (live: durable on disk, then posted) and `
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-# The `kind` of batch's line for a file it could not analyse (`batch.FileError`), and of its
-# line for a file analysed only in part, its audio cut short or damaged
-# (`batch.incomplete_line`): they belong in the JSONL output, but they are no incidents, so the
-# service's sinks pass over them.
+if TYPE_CHECKING:
+    from etiquette.speech.audio import Damage
+
+# The `kind` of batch's line for a file it could not analyse (`batch.FileError`), and of the
+# line for a recording analysed only in part, its audio cut short or damaged
+# (`incomplete_record`: batch's `incomplete_line`, live's journal): they belong in the JSONL
+# output, but they are no incidents, so the service's sinks pass over them.
 FILE_ERROR = "error"
 FILE_INCOMPLETE = "incomplete"
 NOT_INCIDENTS = frozenset({FILE_ERROR, FILE_INCOMPLETE})
+
+
+def incomplete_record(source: str, damage: Damage, decoded_s: float,
+                      not_judged: Iterable[str]) -> dict[str, Any]:
+    """The line saying that the audio of `source` was cut short or damaged: what the user is
+    told (Chinese), the length its header declares and the length decoded, its decode errors
+    and gaps, and `not_judged`, the kinds of incident left unjudged for want of what was lost
+    (batch writes it after a file's incidents, live after a session's)."""
+    return {"source": source, "kind": FILE_INCOMPLETE, "error": damage.message(),
+            "declared_s": None if damage.declared_s is None else round(damage.declared_s, 2),
+            "decoded_s": round(decoded_s, 2), "decode_errors": damage.errors,
+            "gaps": damage.gaps, "not_judged": list(not_judged)}
 
 
 class Sink(Protocol):

@@ -3,14 +3,17 @@ and for testing live behaviour without hardware."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from etiquette.core.records import SAMPLE_RATE
+from etiquette.core.sessions import Unheard
 from etiquette.health import HealthCallback, HealthEvent, HealthState, log_health
 from etiquette.speech.audio import Damage, read_audio
 from etiquette.speech.sources import MIN_DBFS, CaptureStats, channel_dbfs
@@ -25,8 +28,9 @@ class FileReplay:
 
     A recording cut short or damaged (`speech.audio`: its end missing, parts undecodable) is
     replayed as far as it goes, and said to be so: a DEGRADED "audio" health event at
-    construction (`on_health`, logged by default), and `complete` False, so that its end is
-    not taken for the end of a conversation (whose farewell would then be judged missing).
+    construction (`on_health`, logged by default), `complete` False, and `unheard` placing
+    what it lost on the stream, pass by pass, so that the live judge leaves alone the greeting
+    or farewell that audio would have decided (`live.window`), as batch does for the file.
 
     Raises (at construction):
       AudioError: the file cannot be decoded.
@@ -100,6 +104,28 @@ class FileReplay:
         self._stopping.set()
 
     @property
+    def duration_s(self) -> float:
+        """The recording's length as decoded (one pass, without the loop gap)."""
+        return len(self._audio) / SAMPLE_RATE
+
+    def unheard(self, start_s: float, end_s: float) -> tuple[Unheard, ...]:
+        """The recording's losses (`damage.unheard`) where they fall on this stream between
+        `start_s` and `end_s` (stream seconds, as `stats` counts them: 0 is the first sample
+        delivered), once for every pass of a loop. Empty for a recording that decoded whole."""
+        if self.damage is None or end_s < start_s:
+            return ()
+        period_s, first_s = self._period / SAMPLE_RATE, self._first / SAMPLE_RATE
+        passes = (range(max(0, math.floor((first_s + start_s) / period_s) - 1),
+                        math.floor((first_s + end_s) / period_s) + 1) if self.loop else range(1))
+        lost = []
+        for p in passes:
+            for u in self.damage.unheard:
+                at = p * period_s + u.at_s - first_s  # a loss before the stream began: not in it
+                if max(0.0, start_s) <= at <= end_s:
+                    lost.append(replace(u, at_s=at))
+        return tuple(lost)
+
+    @property
     def complete(self) -> bool:
         """Whether the recording decoded whole: its end is the end of what was said."""
         return self.damage is None
@@ -110,4 +136,5 @@ class FileReplay:
 
     @property
     def stats(self) -> CaptureStats:
-        return CaptureStats(self._pos - self._first, self._started_at, self._dbfs)
+        state = HealthState.OK if self.damage is None else HealthState.DEGRADED
+        return CaptureStats(self._pos - self._first, self._started_at, self._dbfs, state=state)
