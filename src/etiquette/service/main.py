@@ -34,6 +34,7 @@ from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.services import rules, scoring
 from etiquette.service.services.practice import PracticeChecker, PracticeSlots
 from etiquette.service.services.retention import RetentionJob
+from etiquette.service.services.slots import DecodeSlots
 from etiquette.service.services.webhooks import WebhookJob
 from etiquette.service.web.main import web_router
 from etiquette.service.web.pages import error_page, is_page
@@ -89,6 +90,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.store = EvidenceStore(settings.evidence_dir)
     app.state.practice = practice
     app.state.practice_slots = PracticeSlots(settings.practice_concurrency)
+    app.state.decode_slots = DecodeSlots(settings.decode_concurrency,
+                                         settings.decode_wait_s)
     app.add_middleware(BodyLimits, state=app.state)  # bodies bounded before they are read
     security_headers.install(app, settings.trusted_proxies)  # CSP, nosniff… on every answer
     app.include_router(health.router)

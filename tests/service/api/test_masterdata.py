@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
-from factories.service import incident, jpeg_bytes, make_incident, post_incident, wav_bytes
+import pytest
+
+from etiquette.service import media
+from etiquette.service.models import Staff
+
+from factories.service import (
+    incident,
+    jpeg_bytes,
+    make_incident,
+    png_bytes,
+    post_incident,
+    wav_bytes,
+)
 from service.conftest import LiveService
 
 
@@ -144,3 +157,65 @@ def test_staff_photo(api: LiveService) -> None:
     assert api.client("staff2").get(f"/api/v1/staff/{sid}/photo").status_code == 403
     assert api.client("staff1").get("/api/v1/staff").status_code == 403
     assert make_incident(api)  # master data changes do not disturb ingest attribution
+
+
+def new_staff(api: LiveService) -> int:
+    r = api.client("admin").post("/api/v1/staff", json={
+        "employee_no": f"P{u()}", "name": "周十", "center_id": api.ids["center"]})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def test_a_photo_part_sent_twice_is_refused(api: LiveService) -> None:
+    """Of two `photo` parts, which one counts would be nobody's choice: 422, nothing changed."""
+    admin, sid = api.client("admin"), new_staff(api)
+    r = admin.put(f"/api/v1/staff/{sid}/photo", files=[
+        ("photo", ("a.jpg", jpeg_bytes(10), "image/jpeg")),
+        ("photo", ("b.jpg", jpeg_bytes(20), "image/jpeg"))])
+    assert r.status_code == 422, r.text
+    assert "「photo」重复" in r.json()["detail"]
+    assert admin.get(f"/api/v1/staff/{sid}").json()["has_photo"] is False
+
+
+def test_a_photo_is_decoded_off_the_event_loop(api: LiveService,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image of up to 40 megapixels takes a CPU for a second or more to decode: in a worker
+    thread, the service's other requests are answered meanwhile."""
+    decoded_in: list[str] = []
+    real = media.check_image
+
+    def spy(data: bytes, part: str, max_pixels: int = media.MAX_IMAGE_PIXELS) -> str:
+        try:
+            asyncio.get_running_loop()
+            decoded_in.append("the event loop")
+        except RuntimeError:
+            decoded_in.append("a worker thread")
+        return real(data, part, max_pixels)
+
+    monkeypatch.setattr(media, "check_image", spy)
+    sid = new_staff(api)
+    r = api.client("admin").put(f"/api/v1/staff/{sid}/photo",
+                                files={"photo": ("p.png", png_bytes(), "image/png")})
+    assert r.status_code == 200, r.text
+    assert decoded_in == ["a worker thread"]
+
+
+def test_a_stored_photo_type_that_is_no_image_is_an_attachment(api: LiveService) -> None:
+    """A photo is shown inline only as the image it was validated as; a row from before photos
+    were decoded may hold any type: served as bytes to save, never rendered by the browser."""
+    admin, sid = api.client("admin"), new_staff(api)
+    assert admin.put(f"/api/v1/staff/{sid}/photo",
+                     files={"photo": ("p.png", png_bytes(), "image/png")}).status_code == 200
+    shown = admin.get(f"/api/v1/staff/{sid}/photo")
+    assert shown.headers["content-type"] == "image/png" and shown.content == png_bytes()
+    assert shown.headers["content-disposition"].startswith("inline;")
+    with api.sessions() as s:
+        staff = s.get(Staff, sid)
+        assert staff is not None
+        staff.photo_media_type = "text/html"
+        s.commit()
+    saved = admin.get(f"/api/v1/staff/{sid}/photo")
+    assert saved.status_code == 200
+    assert saved.headers["content-type"] == "application/octet-stream"
+    assert saved.headers["content-disposition"].startswith("attachment;")
+    assert saved.headers["x-content-type-options"] == "nosniff"

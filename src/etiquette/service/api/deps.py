@@ -18,6 +18,7 @@ from etiquette.service.services import auth
 from etiquette.service.services.access import Principal
 from etiquette.service.services.forms import refuse_repeated_parts
 from etiquette.service.services.practice import PracticeChecker, PracticeSlots
+from etiquette.service.services.slots import DecodeSlots
 
 SESSION_COOKIE = "etiquette_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -56,11 +57,17 @@ def get_practice_slots(request: Request) -> PracticeSlots:
     return slots
 
 
+def get_decode_slots(request: Request) -> DecodeSlots:
+    slots: DecodeSlots = request.app.state.decode_slots
+    return slots
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[EvidenceStore, Depends(get_store)]
 PracticeDep = Annotated[PracticeChecker | None, Depends(get_practice)]
 PracticeSlotsDep = Annotated[PracticeSlots, Depends(get_practice_slots)]
+DecodeSlotsDep = Annotated[DecodeSlots, Depends(get_decode_slots)]
 
 
 def logged_in(session: Session, token: str | None, method: str, csrf: str | None) -> Principal:

@@ -1,15 +1,18 @@
 """Request bodies bounded before they are read, and uploads refused before any byte is read.
 
-One ASGI middleware around the app. Every request has a body limit: ingest, practice and the
-master-data import their own (from the settings), any other request `max_body_bytes`. A body
-whose Content-Length is over the limit is answered 413 at once; one sent without a
-Content-Length (chunked) is counted as it arrives and cut off with 413 where it runs over.
+One ASGI middleware around the app. Every request has a body limit: the uploads (ingest,
+practice, the master-data import, a staff photo; matched by method and route path, so
+/api/v1/staff/{id}/photo for any id) their own, from the settings; any other request
+`max_body_bytes`. A body whose Content-Length is over the limit is answered 413 at once; one
+sent without a Content-Length (chunked) is counted as it arrives and cut off with 413 where it
+runs over.
 
-The three upload routes also check the caller before the app reads anything, as their
-dependencies will again after it: the pipeline's API key (ingest); the session, its CSRF token
-and the permission (practice, import); for practice, that the service has a recogniser and a
-free recognition slot. So an unauthenticated or refused upload of any size costs at most its
-first chunk, and never reaches python-multipart, which spools file parts to disk.
+The uploads also check the caller before the app reads anything, as their dependencies will
+again after it: the pipeline's API key (ingest); the session, its CSRF token and the
+permission (practice, import, photo); for practice, that the service has a recogniser and a
+free recognition slot; for ingest and photo, a free decoding slot or room to wait for one. So
+an unauthenticated or refused upload of any size costs at most its first chunk, and never
+reaches python-multipart, which spools file parts to disk.
 
 A response that starts while the client is still sending its body closes the connection
 (`Connection: close`): the server would otherwise read the rest to discard it. A refused body
@@ -31,13 +34,15 @@ from starlette.datastructures import MutableHeaders, State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from etiquette.service.api.deps import CSRF_HEADER, SESSION_COOKIE, logged_in, with_api_key
 from etiquette.service.core.config import Settings
 from etiquette.service.errors import DatabaseUnavailable, ServiceError, TooLarge, Unavailable
 from etiquette.service.services.access import Permission
-from etiquette.service.services.practice import UNAVAILABLE, PracticeSlots
+from etiquette.service.services.practice import UNAVAILABLE
+from etiquette.service.services.slots import Slots
 
 logger = logging.getLogger("etiquette.service.limits")
 DRAIN_BYTES = 64 * 1024  # a refused body this small is read whole (one chunk of the server's)
@@ -56,15 +61,15 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, too_large(limit))
 
 
-# What is checked before an upload's body is read: the caller, with a database session.
-# Raises a ServiceError (401, 403, 429, 503) to refuse it.
+# What is checked before an upload's body is read: the caller, with a database session, and
+# whether the work it asks for has a free slot. Raises a ServiceError (401, 403, 429, 503).
 CallerCheck = Callable[[Session, HTTPConnection, State], None]
 
 
 @dataclass(frozen=True)
 class Upload:
     max_bytes: Callable[[Settings], int]
-    check: CallerCheck
+    checks: tuple[CallerCheck, ...]  # in this order: who is asking before anything else
 
 
 def _pipeline(session: Session, conn: HTTPConnection, state: State) -> None:
@@ -73,27 +78,48 @@ def _pipeline(session: Session, conn: HTTPConnection, state: State) -> None:
 
 def _user_with(permission: Permission) -> CallerCheck:
     def check(session: Session, conn: HTTPConnection, state: State) -> None:
-        principal = logged_in(session, conn.cookies.get(SESSION_COOKIE), "POST",
+        principal = logged_in(session, conn.cookies.get(SESSION_COOKIE), conn.scope["method"],
                               conn.headers.get(CSRF_HEADER))
         principal.require(permission)
 
     return check
 
 
-def _practice(session: Session, conn: HTTPConnection, state: State) -> None:
-    _user_with(Permission.PRACTICE)(session, conn, state)
+def _recogniser(session: Session, conn: HTTPConnection, state: State) -> None:
     if state.practice is None:
         raise Unavailable(UNAVAILABLE)
-    slots: PracticeSlots = state.practice_slots
-    slots.refuse_if_full()
 
 
+def _free(slots: str) -> CallerCheck:
+    """A free slot of `state.<slots>`, or room to wait for one (the route takes it after the
+    body is read)."""
+    def check(session: Session, conn: HTTPConnection, state: State) -> None:
+        held: Slots = getattr(state, slots)
+        held.refuse_if_full()
+
+    return check
+
+
+# The uploads by method and route path, as the app declares them ({id}: one path segment).
 UPLOADS: dict[tuple[str, str], Upload] = {
-    ("POST", "/api/v1/incidents"): Upload(lambda s: s.ingest_max_body_bytes, _pipeline),
-    ("POST", "/api/v1/practice/attempts"): Upload(lambda s: s.practice_max_body_bytes, _practice),
+    ("POST", "/api/v1/incidents"): Upload(lambda s: s.ingest_max_body_bytes,
+                                          (_pipeline, _free("decode_slots"))),
+    ("POST", "/api/v1/practice/attempts"): Upload(
+        lambda s: s.practice_max_body_bytes,
+        (_user_with(Permission.PRACTICE), _recogniser, _free("practice_slots"))),
     ("POST", "/api/v1/masterdata/import"): Upload(lambda s: s.import_max_body_bytes,
-                                                  _user_with(Permission.MASTER_WRITE)),
+                                                  (_user_with(Permission.MASTER_WRITE),)),
+    ("PUT", "/api/v1/staff/{id}/photo"): Upload(
+        lambda s: s.photo_max_body_bytes,
+        (_user_with(Permission.MASTER_WRITE), _free("decode_slots"))),
 }
+_ROUTES = [(method, compile_path(path)[0], upload) for (method, path), upload in UPLOADS.items()]
+
+
+def upload_for(method: str, path: str) -> Upload | None:
+    """The upload a request's method and path (below the root path) make, if any."""
+    return next((upload for m, pattern, upload in _ROUTES
+                 if m == method and pattern.match(path)), None)
 
 
 class _Body:
@@ -167,7 +193,7 @@ class BodyLimits:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root):]
-        upload = UPLOADS.get((scope["method"], path))
+        upload = upload_for(scope["method"], path)
         limit = upload.max_bytes(settings) if upload else settings.max_body_bytes
         body = _Body(scope, receive, limit)
         if upload is not None:  # who is asking first: a stranger learns nothing of the limits
@@ -189,7 +215,8 @@ class BodyLimits:
     def _check(self, upload: Upload, conn: HTTPConnection) -> None:
         try:
             with self.state.sessionmaker() as session:
-                upload.check(session, conn, self.state)
+                for check in upload.checks:
+                    check(session, conn, self.state)
         except OperationalError as e:  # down, restarting or busy: retry, not a server error
             logger.warning("database unavailable for the caller check of %s: %s", conn.url.path,
                            next(iter(str(e.orig or e).splitlines()), ""))

@@ -15,6 +15,7 @@ from pydantic import Field, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etiquette.core.records import IncidentKind
+from etiquette.service.schemas import EvidenceRole
 
 # What a multipart body holds besides its files: boundaries, part headers, short fields.
 FORM_BYTES = 64 * 1024
@@ -73,11 +74,21 @@ class Settings(BaseSettings):
     # Ingest limits.
     max_evidence_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="per evidence file")
     max_evidence_files: int = Field(6, ge=1)
+    decode_concurrency: int = Field(4, ge=1, le=64,
+                                    description="uploads (an incident's evidence files, a staff "
+                                                "photo) decoded at once by one service process; "
+                                                "an image of up to 40 megapixels holds up to "
+                                                "320 MB while decoded. Four more per slot may "
+                                                "wait decode_wait_s for one; any other is "
+                                                "answered 429 with Retry-After")
+    decode_wait_s: float = Field(5.0, ge=0, le=60,
+                                 description="how long an upload waits for a decoding slot")
     # Request bodies, bounded before they are read (etiquette.service.api.limits): a body larger
     # than its route's limit is answered 413 from its Content-Length, or, sent without one, as
-    # soon as it runs over. Ingest, practice and import check the caller's key or session first
-    # and read nothing of an unauthenticated body. Ingest's limit is max_evidence_bytes ×
-    # max_evidence_files plus the incident line; practice's follows practice_max_s.
+    # soon as it runs over. The uploads (ingest, practice, import, a staff photo) check the
+    # caller's key or session first and read nothing of an unauthenticated body. Ingest's limit
+    # is max_evidence_bytes for each evidence part it takes plus the incident line; a photo's
+    # max_evidence_bytes; practice's follows practice_max_s.
     max_import_bytes: int = Field(5 * 1024 * 1024, ge=1024,
                                   description="a master-data import file (YAML or CSV)")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024,
@@ -170,14 +181,16 @@ class Settings(BaseSettings):
 
     @property
     def ingest_max_body_bytes(self) -> int:
-        """An incident post: every evidence file at its limit, the incident line, the parts."""
-        return self.max_evidence_bytes * self.max_evidence_files + INCIDENT_LINE_BYTES + FORM_BYTES
+        """An incident post: each evidence part the route takes (one per role, at most
+        max_evidence_files) at its limit, the incident line, the parts' headers."""
+        files = min(self.max_evidence_files, len(EvidenceRole))
+        return self.max_evidence_bytes * files + INCIDENT_LINE_BYTES + FORM_BYTES
 
     @property
     def practice_max_recording_bytes(self) -> int:
         """The largest file practice_max_s seconds of recording make (48 kHz stereo float32
         WAV; a browser's opus is a hundredth of it)."""
-        return math.ceil(self.practice_max_s * RECORDING_BYTES_PER_S) + FORM_BYTES
+        return math.ceil(self.practice_max_s * RECORDING_BYTES_PER_S)
 
     @property
     def practice_max_body_bytes(self) -> int:
@@ -186,3 +199,8 @@ class Settings(BaseSettings):
     @property
     def import_max_body_bytes(self) -> int:
         return self.max_import_bytes + FORM_BYTES
+
+    @property
+    def photo_max_body_bytes(self) -> int:
+        """A staff photo: one image part of max_evidence_bytes."""
+        return self.max_evidence_bytes + FORM_BYTES

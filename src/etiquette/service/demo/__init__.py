@@ -24,6 +24,7 @@ from etiquette.service.main import prestart
 from etiquette.service.schemas import ApiKeyCreate, EvidenceRole, IncidentIn
 from etiquette.service.services import ingest, masterdata, users
 from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.slots import DecodeSlots
 
 logger = logging.getLogger("etiquette.service.demo")
 
@@ -45,6 +46,7 @@ def load_jsonl(*, session: Session, settings: Settings, store: EvidenceStore, pr
     """Ingest an `etiquette batch` JSONL file (evidence read from the paths in each line)
     through the same validation and storage as the HTTP ingest."""
     report = LoadReport()
+    slots = DecodeSlots(1, 0.0)  # one line at a time
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -57,7 +59,8 @@ def load_jsonl(*, session: Session, settings: Settings, store: EvidenceStore, pr
                        for role, p in evidence.items()]
             incident = IncidentIn.model_validate(record)
             _, created = ingest.ingest(session=session, settings=settings, store=store,
-                                       principal=principal, incident=incident, uploads=uploads)
+                                       slots=slots, principal=principal, incident=incident,
+                                       uploads=uploads)
         except (ValueError, ValidationError, OSError, ServiceError) as e:
             session.rollback()
             report.failed.append(f"{path}:{number}: {e}")

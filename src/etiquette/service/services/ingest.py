@@ -32,6 +32,7 @@ from etiquette.service.services import webhooks
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.forms import refuse_repeated_parts
 from etiquette.service.services.highlight import hit_span
+from etiquette.service.services.slots import Slots
 
 logger = logging.getLogger("etiquette.service.ingest")
 
@@ -90,21 +91,26 @@ def content_hash(incident: IncidentIn, evidence: list[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def ingest(*, session: Session, settings: Settings, store: EvidenceStore, principal: Principal,
-           incident: IncidentIn, uploads: list[Upload]) -> tuple[Incident, bool]:
+def ingest(*, session: Session, settings: Settings, store: EvidenceStore, slots: Slots,
+           principal: Principal, incident: IncidentIn, uploads: list[Upload]
+           ) -> tuple[Incident, bool]:
     """Store one incident with its evidence. Returns (the stored incident, whether it is new).
 
     Raises:
       Forbidden: the principal is no pipeline.
       Conflict: this id is stored already with other content.
       TooLarge, UnsupportedMedia, Invalid: an evidence file is refused.
+      TooManyRequests: every decoding slot is taken (the pipeline retries).
     """
     principal.require(Permission.INGEST)
     roles = [u.role for u in uploads]
     refuse_repeated_parts(r.value for r in roles)
     if len(uploads) > settings.max_evidence_files:
         raise Invalid(f"at most {settings.max_evidence_files} evidence files")
-    checked = [(u, check_evidence(u, settings, incident)) for u in uploads]
+    checked = []
+    if uploads:
+        with slots.hold():  # the files of one incident are decoded one after another
+            checked = [(u, check_evidence(u, settings, incident)) for u in uploads]
     shas = [(u.role.value, store.put(u.data)) for u, _ in checked]
     digest = content_hash(incident, shas)
     incident_id = str(incident.id)

@@ -34,6 +34,7 @@ from etiquette.service.schemas import (
     WindowCreate,
 )
 from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.slots import Slots
 
 TARGETS: dict[type[MasterRow], str] = {Center: "center", Window: "window", Staff: "staff",
                                   Assignment: "assignment"}
@@ -130,15 +131,17 @@ def delete(*, session: Session, principal: Principal, model: type[MasterRow], id
     _commit(session, TARGETS[model])
 
 
-def set_photo(*, session: Session, principal: Principal, store: EvidenceStore, staff_id: int,
-              data: bytes, max_bytes: int) -> Staff:
+def set_photo(*, session: Session, principal: Principal, store: EvidenceStore, slots: Slots,
+              staff_id: int, data: bytes, max_bytes: int) -> Staff:
+    """Raises TooManyRequests: every decoding slot is taken."""
     principal.require(Permission.MASTER_WRITE)
     staff = crud.get(session=session, model=Staff, id=staff_id)
     if staff is None:
         raise NotFound(f"no staff {staff_id}")
     if len(data) > max_bytes:
         raise TooLarge(f"photo is {len(data)} bytes; the limit is {max_bytes}")
-    media_type = media.check_image(data, "photo")  # decoded whole, as evidence images are
+    with slots.hold():
+        media_type = media.check_image(data, "photo")  # decoded whole, as evidence images are
     before = snapshot(staff)
     staff.photo_sha256, staff.photo_media_type = store.put(data), media_type
     audit.record(session=session, actor=principal, action="staff.photo", target_type="staff",

@@ -11,9 +11,6 @@ phrases, and answers an attempt with `Unavailable`.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -28,12 +25,12 @@ from etiquette.service.errors import (
     Invalid,
     NotFound,
     TooLarge,
-    TooManyRequests,
     Unavailable,
     UnsupportedMedia,
 )
 from etiquette.service.models import PracticeAttempt
 from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.slots import Slots
 
 UNAVAILABLE = ("本服务未接入语音识别，暂不能练习；请用 etiquette serve 或 etiquette run 启动服务 "
                "(practice needs a speech recogniser; this service was started without one)")
@@ -42,35 +39,14 @@ UNAVAILABLE = ("本服务未接入语音识别，暂不能练习；请用 etique
 RETRY_AFTER_S = 5  # a recording of practice_max_s is recognised in a few seconds
 
 
-class PracticeSlots:
+class PracticeSlots(Slots):
     """At most `size` recordings decoded and recognised at once (each holds its audio and the
-    recogniser's work); one more is refused with 429 and Retry-After, not queued, so that a
-    crowd of attempts costs neither memory nor a wait without end. Per service process."""
+    recogniser's work)."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._busy = 0
-
-    def refuse_if_full(self) -> None:
-        """Raises TooManyRequests if every slot is taken (checked before a body is read too)."""
-        if self._busy >= self.size:
-            raise TooManyRequests(
-                f"正在识别的练习录音较多，请 {RETRY_AFTER_S} 秒后再试 (practice is busy: "
-                f"{self.size} recordings are being recognised; try again later)",
-                {"Retry-After": str(RETRY_AFTER_S)})
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        """One slot while the body of the `with` runs. Raises TooManyRequests: none free."""
-        with self._lock:
-            self.refuse_if_full()
-            self._busy += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._busy -= 1
+        super().__init__(size, f"正在识别的练习录音较多，请 {RETRY_AFTER_S} 秒后再试 (practice is "
+                               f"busy: {size} recordings are being recognised; try again later)",
+                         RETRY_AFTER_S)
 
 
 class PracticeChecker(Protocol):

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from etiquette.service.api.deps import (
+    DecodeSlotsDep,
     Pipeline,
     SessionDep,
     SettingsDep,
@@ -39,10 +40,11 @@ async def _read(upload: UploadFile | None, role: EvidenceRole, limit: int) -> in
              dependencies=[Depends(single_form_parts)],
              responses={200: {"model": IngestResult, "description": "already stored (a retry)"},
                         401: {"model": Message}, 403: {"model": Message}, 409: {"model": Message},
-                        413: {"model": Message}, 415: {"model": Message}, 422: {"model": Message}})
+                        413: {"model": Message}, 415: {"model": Message}, 422: {"model": Message},
+                        429: {"model": Message}})
 async def ingest_incident(
     request: Request, response: Response, session: SessionDep, settings: SettingsDep,
-    store: StoreDep, principal: Pipeline,
+    store: StoreDep, slots: DecodeSlotsDep, principal: Pipeline,
     incident: Annotated[str, Form(description="the incident line as JSON "
                                               "(etiquette batch output, without `evidence`)")],
     clip: Annotated[UploadFile | None,
@@ -55,7 +57,8 @@ async def ingest_incident(
     """A pipeline posts one incident with its evidence files (multipart/form-data).
 
     The same incident id posted again with the same content answers 200 and stores nothing
-    new; with other content, 409.
+    new; with other content, 409. While `decode_concurrency` uploads are being decoded,
+    another waits up to `decode_wait_s` for a slot, then is answered 429 (Retry-After).
     """
     try:
         parsed = IncidentIn.model_validate_json(incident)
@@ -65,8 +68,8 @@ async def ingest_incident(
         (clip, EvidenceRole.CLIP), (snapshot, EvidenceRole.SNAPSHOT),
         (empty_seat, EvidenceRole.EMPTY_SEAT), (last_seen, EvidenceRole.LAST_SEEN))] if u]
     row, created = await run_in_threadpool(
-        lambda: ingest.ingest(session=session, settings=settings, store=store, principal=principal,
-                              incident=parsed, uploads=uploads))
+        lambda: ingest.ingest(session=session, settings=settings, store=store, slots=slots,
+                              principal=principal, incident=parsed, uploads=uploads))
     if not created:
         response.status_code = status.HTTP_200_OK
     elif (job := getattr(request.app.state, "webhook_job", None)) is not None:
