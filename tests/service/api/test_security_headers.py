@@ -61,18 +61,22 @@ def test_the_api_docs_may_load_their_cdn_script_and_nothing_else_may(
 
 
 def test_the_pages_hold_no_inline_script_or_style(sqlite_service: LiveService) -> None:
-    """What the CSP forbids is not in any page: a <script> without src, an on… handler, a
-    javascript: link, a style attribute or element."""
+    """Each page of the workbench, as the role that uses it sees it (the admin pages with an
+    admin login), answers with its own page and the security headers; what the CSP forbids is
+    not in any of them: a <script> without src, an on… handler, a javascript: link, a style
+    attribute or element."""
     iid = make_incident(sqlite_service)
     inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:|\sstyle\s*="
                         r"|<style", re.IGNORECASE)
-    pages = [(None, "/login"), ("admin", "/incidents?status=pending"),
-             ("admin", f"/incidents/{iid}"), ("staff1", f"/incidents/{iid}"), ("admin", "/reports"),
-             ("admin", "/rules"), ("admin", "/scoring"), ("admin", "/webhooks"),
-             ("admin", "/audit"), ("staff1", "/practice"), ("admin", "/no-such-page")]
-    for who, path in pages:
-        r = sqlite_service.client(who).get(path)
-        assert r.status_code in (200, 404) and "<html" in r.text, (path, r.status_code)
+    pages = [(None, "/login", 200), ("admin", "/incidents?status=pending", 200),
+             ("admin", f"/incidents/{iid}", 200), ("staff1", f"/incidents/{iid}", 200),
+             ("admin", "/reports", 200), ("admin", "/rules", 200), ("admin", "/scoring", 200),
+             ("admin", "/webhooks", 200), ("admin", "/audit", 200), ("staff1", "/practice", 200),
+             ("admin", "/no-such-page", 404)]
+    for who, path, status in pages:
+        r = sqlite_service.client(who).get(path, follow_redirects=False)
+        assert r.status_code == status and "<html" in r.text, (path, r.status_code)
+        assert_hardened(r)
         found = inline.findall(r.text)
         assert not found, (path, found)
 
