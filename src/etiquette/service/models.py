@@ -139,7 +139,8 @@ class UserSession(Base):
 class LoginThrottle(Base):
     """Failed logins counted for throttling (etiquette.service.services.throttle): one row per
     user name and address (`scope` "pair"), per address ("address", `username` ""), and per
-    user name ("account", `ip` "", `failures` counting the addresses that failed for it)."""
+    user name ("account", `ip` "", `failures` counting the addresses that failed for it).
+    `ip` is the address as counted: an IPv6 address's /64."""
 
     __tablename__ = "login_throttles"
 
@@ -150,6 +151,9 @@ class LoginThrottle(Base):
     blocked_until: Mapped[datetime | None]  # no attempt is checked before then
     failed_at: Mapped[datetime | None]
     succeeded_at: Mapped[datetime | None]  # pairs: this address logged in as this user then
+    # Attempts refused while waiting, since the last audit entry that told of them (audited_at).
+    refused: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    audited_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(index=True)
 
 

@@ -10,15 +10,26 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from etiquette.service.core import security
+from etiquette.service.core.db import utcnow
+from etiquette.service.errors import TooManyRequests
+from etiquette.service.services import throttle
 from etiquette.service.services.throttle import address_key
 
 from factories.service import PASSWORD
-from service.api.test_auth import audited, from_address, new_address, new_user
+from service.api.test_auth import (
+    audited,
+    from_address,
+    new_address,
+    new_user,
+    refusals_pending,
+    refusals_told,
+)
 from service.conftest import (
     LiveService,
     PostgresCluster,
@@ -183,3 +194,68 @@ def test_an_ipv4_mapped_ipv6_address_counts_as_its_ipv4_address(api: LiveService
 ])
 def test_what_an_address_is_counted_as(address: str, counted_as: str) -> None:
     assert address_key(address) == counted_as
+
+
+# ------------------------------------------------------------ the audit log
+
+
+def test_a_flood_of_wrong_passwords_writes_a_bounded_number_of_audit_entries(
+        api: LiveService) -> None:
+    """200 wrong passwords from one address, then 200 from as many addresses: each wait
+    started is one entry, the refusals during a wait one more, with their count; every
+    refused attempt is told of or still counted, none is lost."""
+    name, address, n = new_user(api), new_address(), 200
+    with from_address(api, address) as c:
+        codes = [c.login(name, f"guess-{i}").status_code for i in range(n)]
+    allowed = api.settings.login_max_failures
+    assert set(codes) == {401, 429} and codes[:allowed] == [401] * allowed
+    lockouts, throttled = audited(api, "auth.lockout", name), audited(api, "auth.throttled", name)
+    # 200 sequential attempts take far less than the 2+4+8+…+1024 s that 10 waits would.
+    assert 1 <= len(lockouts) == codes.count(401) - allowed + 1 <= 10
+    assert 1 <= len(throttled) <= len(lockouts)
+    assert refusals_told(throttled) + refusals_pending(api, name) == codes.count(429)
+
+    spread = new_user(api)
+    base = [int(part) for part in new_address().split(".")]
+    codes = []
+    for i in range(n):
+        with from_address(api, f"198.{base[1]}.{(base[2] + i) % 256}.{base[3]}") as c:
+            codes.append(c.login(spread, f"guess-{i}").status_code)
+    allowed = api.settings.login_max_addresses_per_user
+    assert codes[:allowed] == [401] * allowed and codes.count(429) >= n - allowed - 8
+    lockouts = audited(api, "auth.lockout", spread)
+    throttled = audited(api, "auth.throttled", spread)
+    assert len(lockouts) + len(throttled) <= 20, (len(lockouts), len(throttled))
+    assert refusals_told(throttled) + refusals_pending(api, spread) == codes.count(429)
+
+
+def test_a_long_wait_is_audited_again_once_per_interval_with_its_count(
+        api: LiveService) -> None:
+    """Driven with a clock of the test's own through the service's database: a wait of an
+    hour, refused attempts all along it."""
+    settings = api.settings.model_copy(update={"login_delay_s": 3600.0,
+                                               "login_max_delay_s": 3600.0})
+    name, address, t0 = unknown_name(), new_address(), utcnow()
+
+    def attempt(at_s: float) -> bool:
+        """One attempt at t0 + at_s with a wrong password: False if it was refused."""
+        with api.sessions() as session:
+            try:
+                charge = throttle.charge(session=session, settings=settings, username=name,
+                                         ip=address, now=t0 + timedelta(seconds=at_s))
+            except TooManyRequests:
+                return False
+            throttle.failed(session=session, charge=charge, now=t0 + timedelta(seconds=at_s))
+            session.commit()
+            return True
+
+    assert all(attempt(i) for i in range(settings.login_max_failures))
+    assert not any(attempt(10 + i) for i in range(100))  # 10 s … 109 s
+    assert not attempt(10 + throttle.AUDIT_INTERVAL_S)  # an interval after the first refusal
+    assert not attempt(20 + throttle.AUDIT_INTERVAL_S)
+    throttled = sorted(audited(api, "auth.throttled", name), key=lambda e: e.id)
+    assert [e.after["refused"] if e.after else None for e in throttled] == [{"pair": 1},
+                                                                          {"pair": 100}]
+    assert refusals_pending(api, name) == 1
+    assert all(e.actor == f"address:{address}" for e in throttled)
+    assert len(audited(api, "auth.lockout", name)) == 1

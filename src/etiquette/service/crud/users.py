@@ -68,7 +68,7 @@ def lock_throttle(*, session: Session, scope: str, username: str, ip: str,
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(LoginThrottle).values(
-        scope=scope, username=username, ip=ip, failures=0, updated_at=now,
+        scope=scope, username=username, ip=ip, failures=0, refused=0, updated_at=now,
     ).on_conflict_do_nothing(index_elements=["scope", "username", "ip"]))
     return session.scalars(
         select(LoginThrottle).where(LoginThrottle.scope == scope,

@@ -23,7 +23,11 @@ same NAT address, a whole service hall's (the address count), slows its owner th
 failures there still count for the address and the account, which go on slowing attempts
 on other accounts and from other addresses; a guesser at an owner's address is held back by
 the pair count as anywhere else.
-Each throttled attempt and each wait started is audited; counts are forgotten after
+Each wait started is audited (`auth.lockout`: at most one per failure, and failures past an
+allowance are themselves held back by the waits). Refused attempts are counted on the rows
+they waited for and audited in summary (`auth.throttled`, with those counts): at the first
+refusal of each wait, then at most once every `AUDIT_INTERVAL_S` per row, so a flood of
+refused attempts cannot flood the audit log. Counts of failures are forgotten after
 `login_window_s` without a failure.
 """
 
@@ -49,6 +53,8 @@ logger = logging.getLogger("etiquette.service.throttle")
 PAIR, ADDRESS, ACCOUNT = "pair", "address", "account"
 # An address that logged in as a user this recently is slowed for that user by the pair alone.
 KNOWN_ADDRESS_DAYS = 30
+# Refused attempts are audited at the first of each wait, then at most once this often.
+AUDIT_INTERVAL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
     """Before a password is checked: count the attempt as a failure, and commit.
 
     Raises:
-      TooManyRequests: an earlier failure's wait is not over (audited; nothing is counted).
+      TooManyRequests: an earlier failure's wait is not over (counted as refused, audited in
+        summary; no failure is counted).
     """
     key = address_key(ip)
     rows = _lock(session, settings, username, key, now)
@@ -137,10 +144,7 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
     if waiting:
         until = max(r.blocked_until for r in waiting if r.blocked_until is not None)
         retry = max(1, math.ceil((until - now).total_seconds()))
-        audit.record(session=session, actor=_actor(ip), action="auth.throttled",
-                     target_type="login", target_id=username,
-                     after={**_where(ip, key), "scopes": [r.scope for r in waiting],
-                            "retry_after_s": retry})
+        _refuse(session, waiting, username, ip, key, retry, now)
         session.commit()
         logger.info("login throttled for %s s (%s)", retry,
                     ", ".join(r.scope for r in waiting))
@@ -157,6 +161,7 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
         wait = delay_s(row.failures, allowed, settings)
         if wait:
             row.blocked_until = now + timedelta(seconds=wait)
+            row.audited_at = None  # the first refusal of this wait is audited
             result.waits.append(Wait(row.scope, row.username, row.ip, wait))
             audit.record(session=session, actor=_actor(ip), action="auth.lockout",
                          target_type="login", target_id=username,
@@ -166,6 +171,31 @@ def charge(*, session: Session, settings: Settings, username: str, ip: str,
         row.failed_at = row.updated_at = now
     session.commit()
     return result
+
+
+def _audit_due(row: LoginThrottle, now: datetime) -> bool:
+    """Whether a refusal on this row is audited: it is the first of the row's latest wait
+    (a wait started clears audited_at), or none was for AUDIT_INTERVAL_S."""
+    return (row.audited_at is None
+            or row.audited_at <= now - timedelta(seconds=AUDIT_INTERVAL_S))
+
+
+def _refuse(session: Session, waiting: list[LoginThrottle], username: str, ip: str, key: str,
+            retry: int, now: datetime) -> None:
+    """Count a refused attempt on the rows it waited for; audit it if one of them is due,
+    with the refusals each due row counted since its last audit entry (this one included)."""
+    for row in waiting:
+        row.refused += 1
+        row.updated_at = now
+    due = [row for row in waiting if _audit_due(row, now)]
+    if not due:
+        return
+    audit.record(session=session, actor=_actor(ip), action="auth.throttled",
+                 target_type="login", target_id=username,
+                 after={**_where(ip, key), "scopes": [r.scope for r in waiting],
+                        "retry_after_s": retry, "refused": {r.scope: r.refused for r in due}})
+    for row in due:
+        row.refused, row.audited_at = 0, now
 
 
 def failed(*, session: Session, charge: Charge, now: datetime) -> None:
