@@ -17,14 +17,20 @@ from etiquette.pipeline import Analysis, PipelineOptions, SpeechPipeline
 from etiquette.speech.recogniser import RecogniserOptions
 
 DATA = Path(__file__).resolve().parent / "data"
+# The held-out set's tuning half, in espeak-ng's voice, which Whisper base hears badly.
+ESPEAK = Path(__file__).resolve().parents[1] / "benchmarks" / "heldout" / "tune" / "espeak"
 LABELS = yaml.safe_load((DATA / "labels.yaml").read_text(encoding="utf-8"))["files"]
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def analysed() -> dict[str, Analysis]:
-    speech = SpeechPipeline(PipelineOptions(recogniser=RecogniserOptions(cpu_threads=2)))
+def speech() -> SpeechPipeline:
+    return SpeechPipeline(PipelineOptions(recogniser=RecogniserOptions(cpu_threads=2)))
+
+
+@pytest.fixture(scope="module")
+def analysed(speech: SpeechPipeline) -> dict[str, Analysis]:
     return {name: speech.analyse(DATA / name) for name in ("pauses_stereo.ogg", "citizen_mono.ogg")}
 
 
@@ -78,3 +84,14 @@ def test_the_citizen_saying_i_dont_know_on_one_microphone_is_not_flagged(analyse
             assert by_turn[turn["text"]].speaker == "citizen", by_turn[turn["text"]]
             assert by_turn[turn["text"]].speaker_note
     assert all(i.kind != "missing_greeting" for i in analysis.incidents)
+
+
+def test_a_greeting_whisper_garbles_is_found_in_the_audio_and_a_missing_one_still_reported(
+        speech):
+    """h33's staff greet in espeak-ng's voice, which Whisper base writes as gibberish
+    (灵套千文灵需要盼离神的颜目); h05's staff never greet nor say goodbye. Before a greeting or
+    farewell is reported missing, the near misses where it was due are put to the audio."""
+    kinds = {name: {i.kind for i in speech.analyse(ESPEAK / name).incidents}
+             for name in ("h33_linghuo_jiuye.ogg", "h05_budongchan_wenlu.ogg")}
+    assert "missing_greeting" not in kinds["h33_linghuo_jiuye.ogg"]
+    assert {"missing_greeting", "missing_farewell"} <= kinds["h05_budongchan_wenlu.ogg"]

@@ -151,3 +151,40 @@ def test_a_queue_call_ends_the_session_at_once(rules):
     assert tracker.close() == []  # a second call with nobody served closes nothing
     tracker.speech(heard(10, 12))
     assert tracker.current is not None and tracker.current.start_s == 10
+
+
+def test_a_greeting_the_words_miss_is_looked_for_in_the_audio(rules, matcher):
+    """Whisper base writes an unfamiliar voice's greeting as 您靠前文您需要参与陈河严屋: before
+    the greeting is reported missing, its near misses are put to the audio (here a stand-in
+    check that answers how much less likely the phrase is than the words)."""
+    mangled = [said("您靠前文您需要参与陈河严屋", start_s=1),
+               said("我想办理营业执照", Speaker.CITIZEN, start_s=6),
+               said("请收好您的材料，再见", start_s=20)]
+    asked: list[str] = []
+
+    def supports(transcript, hit):
+        asked.append(hit.variant)
+        return 0.8  # the audio fits the phrase almost as well as the words
+
+    incidents, _, _ = judge(rules, matcher, mangled, session_of(mangled), check=supports)
+    assert [i.kind.value for i in incidents] == []
+    assert asked and all(v.startswith("您好") for v in asked)  # only the missing phrase is asked
+
+    incidents, _, _ = judge(rules, matcher, mangled, session_of(mangled),
+                            check=lambda transcript, hit: 25.0)  # the audio says otherwise
+    assert [i.kind.value for i in incidents] == ["missing_greeting"]
+    incidents, _, _ = judge(rules, matcher, mangled, session_of(mangled))  # no audio to ask
+    assert [i.kind.value for i in incidents] == ["missing_greeting"]
+
+
+def test_the_audio_is_not_asked_about_words_too_far_from_the_phrase_or_the_citizen(
+        rules, matcher):
+    def always(transcript, hit):
+        raise AssertionError(f"asked about {transcript.text}")
+
+    nothing_like = [said("身份证给我", start_s=1), said("好了", start_s=20)]
+    by_citizen = [said("您好，请问您需要办理什么业务", Speaker.CITIZEN, start_s=1),
+                  said("好了", start_s=20)]
+    for session in (nothing_like, by_citizen):
+        incidents, _, _ = judge(rules, matcher, session, session_of(session), check=always)
+        assert "missing_greeting" in [i.kind.value for i in incidents]

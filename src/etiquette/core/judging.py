@@ -15,7 +15,7 @@ from etiquette.core.incidents import forbidden_incident, missing_incident
 from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
 from etiquette.core.records import Incident, PhraseHit, Speaker, Transcript, Word
 from etiquette.core.rules import ExpectedAt, RequiredRule, RuleSet
-from etiquette.core.sessions import Session, Unheard, missing_phrases, withheld
+from etiquette.core.sessions import Session, Unheard, missing_phrases, staff_within, withheld
 
 Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]], list[ExcludedHit]]
 
@@ -98,11 +98,18 @@ def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, secon
 def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
                   required: Sequence[tuple[Transcript, RequiredRule, PhraseHit]],
                   recorded_at: datetime | None = None, due: ExpectedAt | None = None,
-                  unheard: Sequence[Unheard] = ()) -> list[Incident]:
+                  unheard: Sequence[Unheard] = (), matcher: PhraseMatcher | None = None,
+                  check: AcousticCheck | None = None) -> list[Incident]:
     """The session's missing greeting / farewell incidents (only those `due`, when given; none
-    where the audio that decides them was lost: `unheard`)."""
-    return [missing_incident(session, m, recorded_at)
-            for m in missing_phrases(rules, session, transcripts, required, due, unheard)]
+    where the audio that decides them was lost: `unheard`). With `matcher` and `check`, a
+    phrase the words miss is looked for in the audio of the staff's utterances where it was due
+    before it is reported missing."""
+    missing = missing_phrases(rules, session, transcripts, required, due, unheard)
+    if matcher is not None and check is not None:
+        missing = [m for m in missing if not any(
+            matcher.heard_after_all(t, m.rule, check) for t in transcripts
+            if t.words and staff_within(t, m.start_s, m.end_s))]
+    return [missing_incident(session, m, recorded_at) for m in missing]
 
 
 def not_judged(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
@@ -138,6 +145,6 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
         excluded += skipped
     if session:
         incidents += judge_session(rules, session, transcripts, required, recorded_at,
-                                   unheard=unheard)
+                                   unheard=unheard, matcher=matcher, check=check)
     incidents.sort(key=lambda i: (i.offset_s, i.rule_id))
     return incidents, required, excluded

@@ -272,6 +272,8 @@ def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float) -> list[Patt
             for t in dict.fromkeys(texts)]
 
 
+_REQUIRED_CHECKS = 3  # near misses of a required phrase checked per utterance, best first
+
 # Given a transcript and a near-miss hit in it, how many nats less likely the audio makes the
 # rule phrase than the transcript; None if it cannot tell (see etiquette.speech.acoustic_check).
 AcousticCheck = Callable[[Transcript, PhraseHit], float | None]
@@ -382,6 +384,24 @@ class PhraseMatcher:
         why = (f"声学复核通过：以「{hit.variant}」代入后似然仅降低 {max(loss, 0):.1f}"
                f"（上限 {limit:.1f}）")
         return replace(hit, explanation=f"{hit.explanation}；{why}")
+
+    def heard_after_all(self, transcript: Transcript, rule: RequiredRule, check: AcousticCheck
+                        ) -> PhraseHit | None:
+        """A required phrase the words of `transcript` miss but its audio supports: Whisper base
+        writes a greeting in a voice it knows badly as 您抱歉问您需要办理成本页务, which the
+        phrase explains as well. The best few near misses of at least two characters are
+        checked; None if none stands."""
+        floor = self.rules.matching.required_check_min_score
+        if floor is None or transcript.speaker not in rule.speakers:
+            return None
+        patterns = [replace(p, min_score=floor) for p in self._required_patterns
+                    if p.rule_id == rule.id]
+        near = [h for h in occurrences(transcript.text, patterns, self._readings)
+                if len(phrase_chars(h.matched)) >= 2]
+        for hit in sorted(near, key=_rank, reverse=True)[:_REQUIRED_CHECKS]:
+            if (checked := self._acoustic(transcript, hit, check)) is not None:
+                return checked
+        return None
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
         """Required phrases said by a speaker the rule applies to."""

@@ -40,6 +40,10 @@ class Matching(_Strict):
     acoustic_check_max_loss: float = Field(
         3.0, ge=0, description="a near miss stands if the phrase is at most this many nats less "
         "likely than the transcript")
+    required_check_min_score: float | None = Field(
+        0.45, ge=0.3, le=1.0, description="a greeting or farewell the words do not show is looked "
+        "for in the audio: near misses of at least two characters from this score up are checked "
+        "as forbidden ones are (None: never)")
     readings: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
     unknown_speaker_margin: float = Field(

@@ -55,7 +55,7 @@ def _due_window(rules: RuleSet, rule: RequiredRule, session: Session) -> tuple[f
     return max(session.start_s, session.end_s - rules.session.farewell_within_s), session.end_s
 
 
-def _staff_within(t: Transcript, start_s: float, end_s: float) -> bool:
+def staff_within(t: Transcript, start_s: float, end_s: float) -> bool:
     """Whether `t` overlaps the span start_s..end_s and is not known to be the citizen's: speech of
     unknown speaker may be the staff's, so it can say (or fail to say) a required phrase."""
     return t.speaker != Speaker.CITIZEN and t.end_s > start_s and t.start_s < end_s
@@ -103,9 +103,9 @@ def missing_phrases(rules: RuleSet, session: Session, transcripts: Sequence[Tran
         if not heard_whole(rules, rule, session, unheard):
             continue
         start, end = _due_window(rules, rule, session)
-        if any(r.id == rule.id and _staff_within(t, start, end) for t, r, _ in hits):
+        if any(r.id == rule.id and staff_within(t, start, end) for t, r, _ in hits):
             continue
-        said = " ".join(t.text for t in transcripts if _staff_within(t, start, end) and t.words)
+        said = " ".join(t.text for t in transcripts if staff_within(t, start, end) and t.words)
         missing.append(MissingPhrase(rule, start, end, said))
     return missing
 

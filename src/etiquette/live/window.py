@@ -30,7 +30,15 @@ from etiquette.core.judging import (
     previous,
 )
 from etiquette.core.matching import AcousticCheck
-from etiquette.core.records import SAMPLE_RATE, Incident, PhraseHit, Speaker, Transcript, Utterance
+from etiquette.core.records import (
+    SAMPLE_RATE,
+    Incident,
+    PhraseHit,
+    Speaker,
+    Transcript,
+    Utterance,
+    heard_as,
+)
 from etiquette.core.rules import ExpectedAt, RequiredRule
 from etiquette.core.sessions import Session, SessionTracker, Unheard
 from etiquette.live.recognition import SharedRecogniser
@@ -140,6 +148,9 @@ class WindowMonitor:
         self._lock = threading.RLock()
         self._outstanding: dict[int, Utterance] = {}
         self._heard: list[Transcript] = []
+        # The acoustic check that came with each transcript (its recognition batch's audio), so
+        # that a greeting or farewell the words miss can still be looked for in the audio.
+        self._checks: dict[tuple[str, str, int, float, float], AcousticCheck] = {}
         self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
         # One microphone for both sides: the session's utterances so far tell staff from citizen.
         # (an utterance's features and those of the phrases inside it)
@@ -216,6 +227,8 @@ class WindowMonitor:
             rules, matcher = self.speech.rules, self.speech.matcher
             found, said, _ = judge_transcript(rules, matcher, t, self.started, check)
             self._heard.append(t)
+            if check is not None:
+                self._checks[heard_as(t)] = check
             self._said += said
             self._emit(found, self.wall(u.end_s))
             # A phrase with a pause inside is judged when its second half is transcribed,
@@ -296,10 +309,15 @@ class WindowMonitor:
         mine = [t for t in self._heard if s.start_s <= t.start_s <= s.end_s]
         said = [h for h in self._said if s.start_s <= h[0].start_s <= s.end_s]
         lost = tuple(self.unheard(*self.tracker.reach(s))) if self.unheard is not None else ()
-        self._emit(judge_session(rules, s, mine, said, self.started, due, lost))
+        self._emit(judge_session(rules, s, mine, said, self.started, due, lost,
+                                 self.speech.matcher, self._check))
         undecided = not_judged(rules, s, mine, said, lost, due)
         if undecided and self.on_undecided is not None:
             self.on_undecided(Undecided(self.window_id, self.source, s, undecided, lost))
+
+    def _check(self, t: Transcript, hit: PhraseHit) -> float | None:
+        check = self._checks.get(heard_as(t))
+        return check(t, hit) if check is not None else None
 
     def _forget(self) -> None:
         """Transcripts no verdict still needs are let go, so memory stays flat however long a
@@ -314,6 +332,8 @@ class WindowMonitor:
                 for o in self._sessions)
 
         self._heard = [t for t in self._heard if needed(t)]
+        kept = {heard_as(t) for t in self._heard}
+        self._checks = {k: c for k, c in self._checks.items() if k in kept}
         self._said = [h for h in self._said if needed(h[0])]
 
     # ---------------------------------------------------------------- incidents
