@@ -14,10 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import or_, select, update
 
 from etiquette.service.core import security
 from etiquette.service.core.db import utcnow
 from etiquette.service.errors import TooManyRequests
+from etiquette.service.models import LoginThrottle
 from etiquette.service.services import throttle
 from etiquette.service.services.throttle import address_key
 
@@ -259,3 +261,55 @@ def test_a_long_wait_is_audited_again_once_per_interval_with_its_count(
     assert refusals_pending(api, name) == 1
     assert all(e.actor == f"address:{address}" for e in throttled)
     assert len(audited(api, "auth.lockout", name)) == 1
+
+
+# ------------------------------------------------------------ rows that hold nothing
+
+
+def throttle_rows(api: LiveService, *names_or_addresses: str) -> set[tuple[str, str, str]]:
+    with api.sessions() as s:
+        rows = s.execute(select(LoginThrottle.scope, LoginThrottle.username, LoginThrottle.ip)
+                         .where(or_(LoginThrottle.username.in_(names_or_addresses),
+                                    LoginThrottle.ip.in_(names_or_addresses))))
+        return {(scope, username, ip) for scope, username, ip in rows}
+
+
+def test_the_retention_run_forgets_throttle_rows_that_hold_nothing(api: LiveService) -> None:
+    """Failures for a user name that does not exist leave rows that no login ever starts
+    over: once their failures are forgotten (login_window_s) the retention run deletes them,
+    telling the audit log of refusals not told of yet. A row in use, or marking an address
+    its user logged in from lately, stays."""
+    owner, home = new_user(api), new_address()
+    with from_address(api, home) as c:
+        assert c.login(owner, PASSWORD).status_code == 200
+    ghost, haunt = unknown_name(), new_address()
+    allowed = api.settings.login_max_failures
+    with from_address(api, haunt) as c:
+        codes = [c.login(ghost, "wrong-password-x").status_code for _ in range(allowed + 3)]
+    assert codes == [401] * allowed + [429] * 3  # the first refusal audited, two counted
+    recent, elsewhere = unknown_name(), new_address()
+    with from_address(api, elsewhere) as c:
+        assert c.login(recent, "wrong-password-x").status_code == 401
+    ghost_rows = {("pair", ghost, haunt), ("address", "", haunt), ("account", ghost, "")}
+    assert throttle_rows(api, ghost, haunt) == ghost_rows
+
+    long_ago = utcnow() - timedelta(seconds=api.settings.login_window_s + 60)
+    with api.sessions() as s:  # a day and a minute pass for all but `recent`
+        s.execute(update(LoginThrottle).where(or_(
+            LoginThrottle.username.in_([ghost, owner]), LoginThrottle.ip.in_([haunt, home])))
+            .values(updated_at=long_ago, failed_at=long_ago, blocked_until=long_ago))
+        s.execute(update(LoginThrottle).where(LoginThrottle.succeeded_at.is_not(None),
+                                              LoginThrottle.username == owner)
+                  .values(succeeded_at=long_ago))
+        s.commit()
+    r = api.client("admin").post("/api/v1/retention/run")
+    assert r.status_code == 200, r.text
+
+    assert throttle_rows(api, ghost, haunt) == set()
+    assert throttle_rows(api, owner) == {("pair", owner, home)}  # still a known address
+    assert throttle_rows(api, recent) == {("pair", recent, elsewhere), ("account", recent, "")}
+    throttled = sorted(audited(api, "auth.throttled", ghost), key=lambda e: e.id)
+    assert [e.after["refused"] if e.after else None for e in throttled] == [{"pair": 1},
+                                                                          {"pair": 2}]
+    assert throttled[-1].after and throttled[-1].after["forgotten"] is True
+    assert throttled[-1].actor == "user:admin"

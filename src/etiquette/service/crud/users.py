@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -85,8 +85,25 @@ def extend_throttle(*, session: Session, scope: str, username: str, ip: str,
     ).values(blocked_until=until))
 
 
-def delete_throttles_before(*, session: Session, before: datetime) -> None:
-    session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < before))
+def delete_stale_throttles(*, session: Session, touched_before: datetime,
+                           known_before: datetime, now: datetime,
+                           limit: int) -> list[tuple[str, str, str, int]]:
+    """Delete at most `limit` throttle rows untouched since `touched_before`, marking no login
+    since `known_before` and no wait beyond `now`; returns (scope, user name, address,
+    refused) of each. Rows another transaction holds are skipped, never waited for
+    (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite has one writer at a time), so a purge never
+    deadlocks with an attempt that locks its rows."""
+    t = LoginThrottle
+    stale = (select(t.scope, t.username, t.ip)
+             .where(t.updated_at < touched_before,
+                    or_(t.succeeded_at.is_(None), t.succeeded_at < known_before),
+                    or_(t.blocked_until.is_(None), t.blocked_until <= now))
+             .limit(limit).with_for_update(skip_locked=True))
+    result = session.execute(
+        delete(t).where(tuple_(t.scope, t.username, t.ip).in_(stale))
+        .returning(t.scope, t.username, t.ip, t.refused)
+        .execution_options(synchronize_session=False))
+    return [(scope, username, ip, refused) for scope, username, ip, refused in result]
 
 
 def api_key_by_prefix(*, session: Session, prefix: str) -> ApiKey | None:

@@ -52,9 +52,6 @@ def login(*, session: Session, settings: Settings, username: str, password: str,
     audit.record(session=session, actor=user_principal(user), action="auth.login",
                  target_type="user", target_id=str(user.id))
     session.commit()
-    # Apart, holding no throttle row: a concurrent attempt may hold one of those it deletes.
-    throttle.purge(session=session, now=now)
-    session.commit()
     return user, token, row
 
 

@@ -4,7 +4,8 @@ An incident's evidence expires `retention_days[kind]` after it happened, except 
 may still appeal it (confirmed, not yet appealed, inside the appeal window) or an appeal
 waits for its decision. Purging deletes the files, keeps the rows (marked purged) and the
 incident itself, and writes an audit entry per incident. Evidence files that no row refers
-to (an upload whose transaction failed) are swept after a grace period.
+to (an upload whose transaction failed) are swept after a grace period. Each run also
+forgets the login throttle's rows that hold nothing any more (throttle.purge).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from etiquette.service.crud import users as crud_users
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import Evidence, Incident, Staff
 from etiquette.service.schemas import ReviewStatus
+from etiquette.service.services import throttle
 from etiquette.service.services.access import SYSTEM_RETENTION, Principal
 
 logger = logging.getLogger("etiquette.service.retention")
@@ -37,6 +39,7 @@ class PurgeReport:
     files_deleted: int = 0
     orphans_deleted: int = 0
     temporaries_deleted: int = 0  # half-written files of a process killed mid-write
+    throttles_deleted: int = 0  # login throttle rows that held nothing any more
 
 
 def expires_at(incident: Incident, settings: Settings) -> datetime:
@@ -80,6 +83,8 @@ def purge_expired(*, session: Session, store: EvidenceStore, settings: Settings,
                      after={"evidence_purged_at": now, "status": incident.status})
         report.incidents.append(incident.id)
     crud_users.delete_expired_sessions(session=session, now=now)
+    report.throttles_deleted = throttle.purge(session=session, settings=settings, now=now,
+                                              actor=actor)
     session.commit()
     keep = _referenced(session)
     for sha in doomed - keep:
@@ -93,6 +98,8 @@ def purge_expired(*, session: Session, store: EvidenceStore, settings: Settings,
     if report.temporaries_deleted:
         logger.info("retention: removed %d evidence file(s) left half-written",
                     report.temporaries_deleted)
+    if report.throttles_deleted:
+        logger.info("retention: forgot %d login throttle row(s)", report.throttles_deleted)
     if report.incidents or report.orphans_deleted:
         logger.info("retention: purged evidence of %d incident(s), %d file(s); %d orphan(s)",
                     len(report.incidents), report.files_deleted, report.orphans_deleted)

@@ -28,7 +28,8 @@ allowance are themselves held back by the waits). Refused attempts are counted o
 they waited for and audited in summary (`auth.throttled`, with those counts): at the first
 refusal of each wait, then at most once every `AUDIT_INTERVAL_S` per row, so a flood of
 refused attempts cannot flood the audit log. Counts of failures are forgotten after
-`login_window_s` without a failure.
+`login_window_s` without a failure, and the retention job deletes the rows that hold nothing
+any more (`purge`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ PAIR, ADDRESS, ACCOUNT = "pair", "address", "account"
 KNOWN_ADDRESS_DAYS = 30
 # Refused attempts are audited at the first of each wait, then at most once this often.
 AUDIT_INTERVAL_S = 300.0
+PURGE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,26 @@ def succeeded(*, session: Session, settings: Settings, charge: Charge, now: date
         row.updated_at = now
 
 
-def purge(*, session: Session, now: datetime) -> None:
-    """Rows untouched for longer than an address stays known are of no use any more."""
-    crud.delete_throttles_before(session=session, before=now - timedelta(days=KNOWN_ADDRESS_DAYS))
+def purge(*, session: Session, settings: Settings, now: datetime, actor: Principal) -> int:
+    """Forget the rows that hold nothing any more: no failure for `login_window_s`, no wait
+    running, and no login from their address for KNOWN_ADDRESS_DAYS. Most are of user names
+    that do not exist, which no login ever starts over. Refusals a forgotten row counted and
+    no audit entry told of yet are audited now (by `actor`, the purge's). Rows a concurrent
+    attempt holds are left for the next purge: they are in use. Runs with the retention job
+    (etiquette.service.services.retention), in the caller's transaction, a batch of
+    PURGE_BATCH rows at a time. Returns how many rows went.
+    """
+    deleted = 0
+    while True:
+        rows = crud.delete_stale_throttles(
+            session=session, touched_before=now - timedelta(seconds=settings.login_window_s),
+            known_before=now - timedelta(days=KNOWN_ADDRESS_DAYS), now=now, limit=PURGE_BATCH)
+        for scope, username, ip, refused in rows:
+            if refused:
+                audit.record(session=session, actor=actor, action="auth.throttled",
+                             target_type="login", target_id=username,
+                             after={"counted_as": ip, "scopes": [scope],
+                                    "refused": {scope: refused}, "forgotten": True})
+        deleted += len(rows)
+        if len(rows) < PURGE_BATCH:
+            return deleted
