@@ -10,9 +10,9 @@ before the count catches up. Three counts, each with its own allowance:
 - the addresses failing for one user name ("account", `login_max_addresses_per_user`): a
   guess spread over many addresses.
 
-An address is what one client can easily change: an IPv4 address (an IPv4-mapped IPv6
-address is its IPv4 one), but a whole IPv6 /64, since a single host is given one and picks
-any address inside it.
+An address counts as what one client holds: an IPv4 address as itself (an IPv4-mapped IPv6
+address as its IPv4 one), an IPv6 address as its whole /64, since a host is given one and may
+pick any address inside it.
 
 Past an allowance every further failure makes the next attempt of that count wait, 1 s
 (`login_delay_s`) doubled per failure up to `login_max_delay_s`; an attempt that comes sooner
@@ -23,6 +23,7 @@ same NAT address, a whole service hall's (the address count), slows its owner th
 failures there still count for the address and the account, which go on slowing attempts
 on other accounts and from other addresses; a guesser at an owner's address is held back by
 the pair count as anywhere else.
+
 Each wait started is audited (`auth.lockout`: at most one per failure, and failures past an
 allowance are themselves held back by the waits). Refused attempts are counted on the rows
 they waited for and audited in summary (`auth.throttled`, with those counts): at the first
