@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+from etiquette.core.wav import wav_declared_s
 from etiquette.service.errors import Invalid, UnsupportedMedia
 
 # Each accepted format: the one FFmpeg demuxer tried, the decoders it may hold, its media type.
@@ -102,7 +103,7 @@ def check_audio(data: bytes, part: str, max_s: float) -> Audio:
                 raise Invalid(f"「{part}」的音频编码 {codec} 不被接受 (evidence '{part}': "
                               f"{fmt} with {codec} audio is not accepted)")
             if fmt == "wav":  # FFmpeg states a WAV's length as far as its bytes go
-                declared = _wav_declared_s(data)
+                declared = wav_declared_s(data)
             elif stream.duration is not None and stream.time_base is not None:
                 declared = float(stream.duration * stream.time_base)
             for frame in box.decode(stream):
@@ -147,23 +148,6 @@ def check_image(data: bytes, part: str, max_pixels: int = MAX_IMAGE_PIXELS) -> s
         raise Invalid(f"「{part}」无法解码为图片 (evidence '{part}' does not decode as "
                       f"{media_type.split('/')[1].upper()})")
     return media_type
-
-
-def _wav_declared_s(data: bytes) -> float | None:
-    """The length a WAV header states (its data chunk's size over the byte rate); None where it
-    states none (a streamed WAV's placeholder size)."""
-    byte_rate = 0
-    i = 12
-    while i + 8 <= len(data):
-        chunk, size = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "little")
-        if chunk == b"fmt " and size >= 16 and i + 20 <= len(data):
-            byte_rate = int.from_bytes(data[i + 16:i + 20], "little")
-        elif chunk == b"data":
-            if size in (0, 0xFFFFFFFF) or not byte_rate:
-                return None
-            return size / byte_rate
-        i += 8 + size + (size & 1)
-    return None
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from etiquette.core.records import SAMPLE_RATE
 from etiquette.core.sessions import Unheard
+from etiquette.core.wav import wav_declared_s
 
 logger = logging.getLogger("etiquette.speech.audio")
 
@@ -331,23 +332,6 @@ def _mp3_has_length_tag(source: Source) -> bool:
         return False
     first = frame[sync:sync + 200]
     return any(tag in first for tag in (b"Xing", b"Info", b"VBRI"))
-
-
-def wav_declared_s(head: bytes) -> float | None:
-    """The length a WAV's header states: its data chunk's size over the byte rate of its fmt
-    chunk (FFmpeg takes the bytes the file holds instead, when there are fewer). None: not a
-    WAV, or a size left unknown (0 or 0xFFFFFFFF: written to a pipe; RF64)."""
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    pos, byte_rate = 12, 0
-    while pos + 8 <= len(head):
-        tag, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
-        if tag == b"fmt " and pos + 16 <= len(head):
-            byte_rate = int.from_bytes(head[pos + 16:pos + 20], "little")
-        elif tag == b"data":
-            return size / byte_rate if byte_rate and size not in (0, 0xFFFFFFFF) else None
-        pos += 8 + size + (size & 1)
-    return None
 
 
 def _flac_states_length(stream: av.AudioStream) -> bool:
