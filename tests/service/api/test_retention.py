@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 
+from etiquette.files import atomic_writer
 from etiquette.service.core.db import make_engine, make_sessionmaker
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import AuditEntry, Evidence, Incident
@@ -107,6 +111,36 @@ def test_orphan_files_are_swept_after_the_grace_period(tmp_path) -> None:  # typ
         report = purge_expired(session=s, store=store, settings=settings)
     assert report.orphans_deleted == 1 and not store.exists(sha)
     engine.dispose()
+
+
+def test_a_write_killed_long_ago_is_swept_and_one_in_progress_is_not(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)  # the default grace: an hour
+    engine = make_engine(settings.sqlalchemy_url)
+    from etiquette.service.main import prestart
+
+    prestart(settings, engine)
+    store = EvidenceStore(settings.evidence_dir)
+    # What a service killed while writing a clip leaves: its temporary, two hours old.
+    killed = store.path("ab" * 32)
+    stale = killed.with_name(f".{killed.name}.{'0' * 32}.tmp")
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"RIFF half a clip")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    data = wav_bytes(1.0, freq=440.0)
+    target = store.path(hashlib.sha256(data).hexdigest())
+    try:
+        with atomic_writer(target) as f:  # an upload being written while the sweep runs
+            f.write(data[:1000])
+            writing = [p for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.")]
+            with make_sessionmaker(engine)() as s:
+                report = purge_expired(session=s, store=store, settings=settings)
+            assert report.temporaries_deleted == 1 and not stale.exists()
+            assert len(writing) == 1 and writing[0].exists()
+            f.write(data[1000:])
+    finally:
+        engine.dispose()
+    assert target.read_bytes() == data and not writing[0].exists()
 
 
 def test_the_scheduled_job_purges_on_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
