@@ -53,7 +53,15 @@ def attach_clips(incidents: Iterable[Incident], audio: DecodedAudio, evidence_di
         if incident.kind == IncidentKind.OFF_POST:
             out.append(incident)
             continue
-        start, end = clip_span(incident, audio.duration_s, options, offset_s)
+        span = clip_span(incident, audio.duration_s, options, offset_s)
+        if span is None:
+            logger.warning("%s: no clip for %s at %.1f–%.1f s: the audio at hand (%.1f–%.1f s) "
+                           "no longer holds all that was said; sent without one", incident.source,
+                           incident.kind.value, incident.offset_s, incident.end_s, offset_s,
+                           offset_s + audio.duration_s)
+            out.append(incident)
+            continue
+        start, end = span
         samples = channel_of(audio, incident.speaker, staff_channel, citizen_channel)
         piece = samples[int((start - offset_s) * SAMPLE_RATE):int((end - offset_s) * SAMPLE_RATE)]
         if len(piece) == 0:
