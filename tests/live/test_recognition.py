@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from etiquette.core.records import Speaker
@@ -15,6 +16,7 @@ from etiquette.speech.audio import read_audio
 from etiquette.speech.segmenter import segment
 
 from factories import SAMPLES
+from factories.faults import tiny_disk
 
 pytestmark = pytest.mark.slow
 
@@ -158,3 +160,46 @@ def test_workers_share_the_queue_and_every_utterance_is_delivered_once(staff_spe
     assert sorted(delivered) == sorted((u.window_id, u.start_s) for u in staff_speech)
     assert set(by_worker) == {"recogniser-1", "recogniser-2"}
     assert shared.stats.utterances == len(staff_speech) and shared.backlog_s == 0
+
+
+def test_a_full_spool_disk_keeps_the_speech_in_memory_and_the_window_going(
+        recogniser, staff_speech, tmp_path):
+    events = []
+    with tiny_disk(tmp_path / "disk", size=2 << 20) as disk:  # room for ~30 s of float32
+        spool = disk.path / "spool"
+        shared = SharedRecogniser(recogniser, spool_dir=spool, memory_s=3.5, lag_warn_s=3600,
+                                  batch_s=8.0, on_health=events.append)
+        delivered: dict[tuple[str, float], tuple[np.ndarray, str]] = {}
+        done = threading.Event()
+
+        def deliver(u, t, check) -> None:
+            delivered[(u.window_id, u.start_s)] = (u.audio, t.text)
+            if len(delivered) == len(staff_speech):
+                done.set()
+
+        disk.fill(leave=40_000)  # a spooled utterance begins, and is cut short by the disk
+        first, rest = staff_speech[:4], staff_speech[4:]
+        for u in first:  # the window's submits return: its audio path goes on
+            shared.submit(u, deliver)
+        assert shared.stats.spooled == 0 and shared.stats.refused_by_disk == len(first) - 1
+        assert list(spool.glob("*")) == []  # nothing half-written left taking the disk
+        assert [e.state for e in events] == [HealthState.DEGRADED]
+        assert "spool disk refuses audio" in events[0].message
+        assert "No space left on device" in events[0].message
+
+        disk.free()  # space returns: the next utterances past memory_s wait on disk again
+        for u in rest:
+            shared.submit(u, deliver)
+        assert shared.stats.spooled == len(rest)
+        assert len(list(spool.glob("*.npy"))) == len(rest)
+        assert [e.state for e in events] == [HealthState.DEGRADED, HealthState.OK]
+
+        shared.start()
+        assert done.wait(120)
+        shared.stop()
+        assert list(spool.glob("*.npy")) == []  # read back and removed
+    # Every utterance transcribed from all of its audio, the held ones and the spooled ones.
+    assert set(delivered) == {(u.window_id, u.start_s) for u in staff_speech}
+    for u in staff_speech:
+        np.testing.assert_array_equal(delivered[(u.window_id, u.start_s)][0], u.audio)
+    assert "不知道" in delivered[("window02_rude", staff_speech[1].start_s)][1]

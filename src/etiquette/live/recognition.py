@@ -6,10 +6,17 @@ call: the more windows talk, the fuller each input. When speech arrives faster t
 transcribed, nothing is dropped: the backlog grows (beyond `memory_s` of audio it is kept on
 disk, not in memory), the lag is reported as a health event and a metric, and it is worked off
 oldest first.
+
+A spool disk that refuses the audio (full, over quota, read-only) does not stop the window that
+spoke it: the utterance stays in memory beyond `memory_s`, nothing of it is left on disk, and
+the recogniser reports DEGRADED, as the outbox does for its own disk. Each later utterance past
+`memory_s` tries the disk again; once it takes one, or the backlog fits in memory again, the
+state goes back to what the lag alone says.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -47,6 +54,7 @@ class RecognitionStats:
     busy_s: float = 0.0  # wall time spent transcribing
     batches: int = 0
     spooled: int = 0  # utterances whose audio waited on disk
+    refused_by_disk: int = 0  # utterances the spool disk refused, kept in memory instead
 
 
 class SharedRecogniser:
@@ -58,7 +66,8 @@ class SharedRecogniser:
 
     Args:
       batch_s: audio taken per call (default: the recogniser's batch of 30 s inputs).
-      memory_s: queued audio held in memory; more waits in `spool_dir`.
+      memory_s: queued audio held in memory; more waits in `spool_dir` (in memory still while
+        that disk refuses it: the module's notes).
       lag_warn_s: a backlog older than this is reported (health DEGRADED) until worked off.
       recognise: transcribes a batch with the acoustic check of its near misses
         (SpeechPipeline.recognise); without it, transcripts come without a check.
@@ -74,6 +83,8 @@ class SharedRecogniser:
         self.memory_s, self.lag_warn_s = memory_s, lag_warn_s
         self.spool_dir = spool_dir
         self._health = HealthReporter("recogniser", on_health, state=HealthState.OK)
+        self._lag_health = (HealthState.OK, "transcription caught up")
+        self._disk_error: str | None = None  # the spool disk's last refusal, while it holds
         self.stats = RecognitionStats()
         self._queue: deque[_Queued] = deque()
         self._memory_s = 0.0
@@ -91,19 +102,42 @@ class SharedRecogniser:
         """Queue `utterance`; `deliver(utterance, transcript, check)` is called from the worker."""
         with self._cond:
             item = _Queued(utterance, deliver, time.monotonic())
-            if self._memory_s + utterance.duration_s > self.memory_s:
-                item = self._spool(item)
-            else:
+            refused = self._disk_error
+            spooled = (self._spool(item) if self._memory_s + utterance.duration_s > self.memory_s
+                       else None)
+            if spooled is None:
                 self._memory_s += utterance.duration_s
             self._queued_s += utterance.duration_s
-            self._queue.append(item)
+            self._queue.append(item if spooled is None else spooled)
             self._cond.notify()
+            changed = self._disk_error != refused
+        if changed:
+            self._report()
 
-    def _spool(self, item: _Queued) -> _Queued:
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+    def _spool(self, item: _Queued) -> _Queued | None:
+        """`item` with its audio written to the spool; None where the disk refuses it (nothing
+        of it is left there). Lock held."""
         self._seq += 1
         path = self.spool_dir / f"{self._seq:09d}.npy"
-        np.save(path, item.utterance.audio)
+        try:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+            npy = io.BytesIO()  # written in one call, so that a full disk says ENOSPC
+            np.save(npy, item.utterance.audio)
+            with path.open("wb") as f:
+                f.write(npy.getbuffer())
+        except OSError as e:
+            path.unlink(missing_ok=True)  # gives back what it took of the disk
+            self.stats.refused_by_disk += 1
+            if self._disk_error is None:
+                logger.warning("recogniser spool %s refuses audio (%s): utterances kept in "
+                               "memory beyond %.0f s until it takes them", self.spool_dir, e,
+                               self.memory_s)
+            self._disk_error = f"{type(e).__name__}: {e}"
+            return None
+        if self._disk_error is not None:
+            logger.warning("recogniser spool %s takes audio again (%s before)", self.spool_dir,
+                           self._disk_error)
+            self._disk_error = None
         self.stats.spooled += 1
         return replace(item, utterance=replace(item.utterance, audio=np.zeros(0, np.float32)),
                        spooled=path)
@@ -178,12 +212,30 @@ class SharedRecogniser:
                     self._memory_s -= item.utterance.duration_s
             if not self._queue:  # exact zeros, not float residue
                 self._queued_s = self._memory_s = 0.0
+            if self._disk_error is not None and self._memory_s <= self.memory_s:
+                logger.info("recogniser: the backlog fits in memory again; the spool disk that "
+                            "refused it (%s) is not needed now", self._disk_error)
+                self._disk_error = None
             lag = self._lag_locked()
-        if lag is not None and lag > self.lag_warn_s:
-            self._health.report(HealthState.DEGRADED, f"transcription is {lag:.0f} s behind "
-                                                      f"({self.backlog_s:.0f} s of speech to do)")
-        elif lag is None:
-            self._health.report(HealthState.OK, "transcription caught up")
+            if lag is not None and lag > self.lag_warn_s:
+                self._lag_health = (HealthState.DEGRADED,
+                                    f"transcription is {lag:.0f} s behind "
+                                    f"({self._queued_s:.0f} s of speech to do)")
+            elif lag is None:
+                self._lag_health = (HealthState.OK, "transcription caught up")
+        self._report()
+
+    def _report(self) -> None:
+        """The worse of the lag's state and the spool disk's, reported once per change."""
+        with self._cond:
+            state, message = self._lag_health
+            if self._disk_error is not None:
+                held = max(0.0, self._memory_s - self.memory_s)
+                refused = (f"spool disk refuses audio ({self._disk_error}): {held:.0f} s of "
+                           f"speech held in memory beyond its {self.memory_s:.0f} s")
+                message = refused if state is HealthState.OK else f"{message}; {refused}"
+                state = HealthState.DEGRADED
+        self._health.report(state, message)
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
