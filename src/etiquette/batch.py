@@ -31,11 +31,11 @@ class FileError:
 
 def incomplete_line(analysis: Analysis) -> dict[str, Any] | None:
     """The line saying that `analysis`'s file was cut short or damaged (None: complete): its
-    incidents are what the audio that was there holds, and `not_judged` the kinds of incident
-    left unjudged for want of the rest."""
-    if analysis.damage is None:
+    incidents are what the audio and pictures that were there hold, and `not_judged` the kinds
+    of incident left unjudged for want of the rest."""
+    if analysis.complete:
         return None
-    return incomplete_record(analysis.source, analysis.damage, analysis.duration_s,
+    return incomplete_record(analysis.source, analysis.damages, analysis.duration_s,
                              analysis.not_judged)
 
 
@@ -51,8 +51,8 @@ class BatchReport:
 
     @property
     def incomplete(self) -> list[Analysis]:
-        """Files analysed only as far as their audio went (cut short or damaged)."""
-        return [a for a in self.analyses if a.damage is not None]
+        """Files analysed only as far as their audio or pictures went (cut short or damaged)."""
+        return [a for a in self.analyses if not a.complete]
 
     @property
     def failed(self) -> bool:

@@ -161,9 +161,9 @@ def batch(
                 if not hasattr(result, "incidents"):
                     err.print(f"[red]无法处理[/red] {source}: {getattr(result, 'error', result)}",
                               highlight=False)
-                elif (damage := getattr(result, "damage", None)) is not None:
-                    err.print(f"[yellow]不完整[/yellow] {source}: {damage.message()}",
-                              highlight=False)
+                elif damages := getattr(result, "damages", ()):
+                    err.print(f"[yellow]不完整[/yellow] {source}: "
+                              f"{'；'.join(d.message() for d in damages)}", highlight=False)
 
             progress.update(task, total=len(files) + len(refused))
             transcript_sink = JsonlSink(transcript_stream) if transcript_stream else None
@@ -203,7 +203,8 @@ def _summary(report: BatchReport) -> None:
     for a in report.analyses:
         kinds = [i.kind.value for i in a.incidents]
         off_post = str(kinds.count("off_post")) if a.presence else "-"
-        status = "完成" if a.damage is None else f"[yellow]{a.damage.message()}[/yellow]"
+        status = ("完成" if a.complete
+                  else f"[yellow]{'；'.join(d.message() for d in a.damages)}[/yellow]")
         table.add_row(a.source, f"{a.duration_s:.1f}", str(kinds.count("forbidden_phrase")),
                       _count(a, "missing_greeting"), _count(a, "missing_farewell"), off_post,
                       status)

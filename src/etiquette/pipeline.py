@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from etiquette.core.damage import Damage
 from etiquette.core.judging import judge, not_judged
 from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
 from etiquette.core.records import (
@@ -27,7 +28,7 @@ from etiquette.core.records import (
 from etiquette.core.rules import RequiredRule, load_rules
 from etiquette.core.sessions import session_of
 from etiquette.speech.acoustic_check import AcousticVerifier
-from etiquette.speech.audio import VIDEO_SUFFIXES, Damage, DecodedAudio, read_audio
+from etiquette.speech.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
 from etiquette.speech.clips import attach_clips
 from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 from etiquette.speech.segmenter import SegmenterOptions, segment
@@ -66,10 +67,16 @@ class Analysis:
     # was read is analysed all the same
     not_judged: tuple[str, ...] = ()  # incident kinds not judged for want of the lost audio
     # (missing_greeting, missing_farewell)
+    video_damage: Damage | None = None  # pictures a video lost: no off-post is judged in them
+
+    @property
+    def damages(self) -> tuple[Damage, ...]:
+        """What the file lost, audio first (empty: complete, as far as known)."""
+        return tuple(d for d in (self.damage, self.video_damage) if d is not None)
 
     @property
     def complete(self) -> bool:
-        return self.damage is None
+        return not self.damages
 
 
 def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],
@@ -192,9 +199,12 @@ class RecordingPipeline:
                 recorded_at: datetime | None = None) -> Analysis:
         """Run every path that applies to one recording.
 
+        A video cut short or damaged is analysed as far as it goes: its audio as the speech
+        path takes a damaged audio file, its pictures up to each loss (`video_damage`).
+
         Raises:
           AudioError: an audio file cannot be read.
-          VideoError: a video file is missing, unreadable, corrupt or cut short.
+          VideoError: a video file is missing or unreadable, or nothing in it decodes.
         """
         path = Path(path)
         if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -204,16 +214,22 @@ class RecordingPipeline:
         source, window_id = str(path), window_id or path.stem
         presence = self.presence
         watcher = presence.watcher(source, window_id)
-        media = read_media(path, presence.rules.tracking.sample_fps, watcher.feed)
+        media = read_media(path, presence.rules.tracking.sample_fps, watcher.feed,
+                           on_loss=watcher.lost)
         duration = max(media.video_end_s, media.audio.duration_s if media.audio else 0.0)
         # A camera or NVR stamps when it started recording; the file time is only a guess.
         started = recorded_at or media.info.created_at or recording_start(path, duration)
-        seen = (presence.conclude(watcher, media.video_end_s, started) if media.info.has_video
-                else None)
+        seen = (presence.conclude(watcher, media.video_end_s, started, media.video_damage)
+                if media.info.has_video else None)
+        if media.video_damage is not None:
+            logger.info("%s: incomplete (%s); off-post not judged where pictures are lost",
+                        source, media.video_damage.summary())
         if media.audio is not None:
             result = self.speech.analyse_audio(media.audio, source, window_id, started)
         else:
-            result = Analysis(source, window_id, duration, (), (), (), ())
+            result = Analysis(source, window_id, duration, (), (), (), (),
+                              damage=media.audio_lost)
         incidents = sorted((*result.incidents, *(seen.incidents if seen else ())),
                            key=lambda i: (i.offset_s, i.rule_id))
-        return replace(result, duration_s=duration, incidents=tuple(incidents), presence=seen)
+        return replace(result, duration_s=duration, incidents=tuple(incidents), presence=seen,
+                       video_damage=media.video_damage)

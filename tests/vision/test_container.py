@@ -9,10 +9,11 @@ import av
 import numpy as np
 import pytest
 
+from etiquette.core.damage import Track
 from etiquette.pipeline import RecordingPipeline, SpeechPipeline
 from etiquette.speech.audio import read_audio
 from etiquette.vision.container import read_media
-from etiquette.vision.frames import Sampler, VideoError
+from etiquette.vision.frames import FrameSample, Sampler, VideoError
 from etiquette.vision.watcher import PresenceOptions
 
 from factories.media import speech, write_media
@@ -110,34 +111,60 @@ def _frames(t: float) -> np.ndarray:
     return s.present if int(t) % 4 < 2 else s.empty
 
 
-def test_a_video_cut_short_mid_stream_is_an_error(clip, tmp_path):
+def test_a_video_cut_short_mid_stream_is_read_as_far_as_it_goes(clip, tmp_path):
     data = clip.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    seen = []
-    with pytest.raises(VideoError, match="cut short") as e:
-        read_media(cut, 2.0, seen.append)
-    assert "20.0" in str(e.value)  # it names the duration the header promised
-    assert 0 < len(seen) < 40  # what was there was read, then reported
+    seen: list[FrameSample] = []
+    lost: list[float] = []
+    media = read_media(cut, 2.0, seen.append, on_loss=lost.append)
+    damage = media.video_damage
+    assert damage is not None and damage.track is Track.VIDEO
+    assert damage.declared_s == pytest.approx(20.0) and damage.cut_at_s == media.video_end_s
+    assert damage.lost_spans == ((media.video_end_s, pytest.approx(20.0)),)
+    assert lost == [media.video_end_s]  # said once, after the last frame handed on
+    assert "20.0" in damage.message() and "视频不完整" in damage.message()
+    # what was there was read: every due frame up to the cut, in time order
+    assert 0 < len(seen) == media.frames_sampled < 40
+    assert [f.t_s for f in seen] == pytest.approx([0.5 * k for k in range(len(seen))])
+    assert seen[-1].t_s < media.video_end_s
 
 
 def test_a_video_cut_before_its_index_cannot_be_opened(tmp_path):
     path = write_video(tmp_path / "live.mp4", _frames, 6.0)  # index at the end, as recorders write
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(VideoError, match="cannot open"):
+    with pytest.raises(VideoError, match="cannot open") as e:
         read_media(path, 2.0)
+    assert "缺少索引" in str(e.value)
 
 
-def test_a_corrupt_video_is_an_error(clip, tmp_path):
+def test_a_corrupt_video_is_read_up_to_the_damage(clip, tmp_path):
+    """Garbage in the middle of a stream with one key frame: the pictures from the damage on
+    are predicted from it, so none of them is taken for what the camera saw."""
     data = bytearray(clip.read_bytes())
     rng = np.random.default_rng(7)
     k = len(data) // 2
     data[k:k + 4000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(bytes(data))
-    with pytest.raises(VideoError, match="corrupt video"):
-        read_media(bad, 2.0, lambda f: None)
+    seen: list[FrameSample] = []
+    media = read_media(bad, 2.0, seen.append)
+    damage = media.video_damage
+    assert damage is not None and damage.errors >= 1 and damage.cut_at_s is None
+    ((start, end),) = damage.lost_spans
+    assert start == media.video_end_s and end == pytest.approx(20.0)
+    assert damage.first_error_s is not None and start <= damage.first_error_s
+    assert seen and all(f.t_s < start for f in seen)
+    assert "无法解码" in damage.message()
+
+
+def test_a_video_with_nothing_decodable_is_an_error(clip, tmp_path):
+    cut = tmp_path / "header_only.mp4"
+    cut.write_bytes(clip.read_bytes()[:2000])  # the index and no whole picture
+    with pytest.raises(VideoError, match="no decodable video frames") as e:
+        read_media(cut, 2.0)
+    assert "20.0" in str(e.value) and "不完整" in str(e.value)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -7,14 +7,13 @@ supervision service), `outbox.Outbox` (live: durable on disk, then posted) and `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from etiquette.speech.audio import Damage
+from etiquette.core.damage import Damage
 
 # The `kind` of batch's line for a file it could not analyse (`batch.FileError`), and of the
-# line for a recording analysed only in part, its audio cut short or damaged
+# line for a recording analysed only in part, its audio or pictures cut short or damaged
 # (`incomplete_record`: batch's `incomplete_line`, live's journal): they belong in the JSONL
 # output, but they are no incidents, so the service's sinks pass over them.
 FILE_ERROR = "error"
@@ -22,16 +21,23 @@ FILE_INCOMPLETE = "incomplete"
 NOT_INCIDENTS = frozenset({FILE_ERROR, FILE_INCOMPLETE})
 
 
-def incomplete_record(source: str, damage: Damage, decoded_s: float,
+def incomplete_record(source: str, damage: Damage | Sequence[Damage], decoded_s: float,
                       not_judged: Iterable[str]) -> dict[str, Any]:
-    """The line saying that the audio of `source` was cut short or damaged: what the user is
-    told (Chinese), the length its header declares and the length decoded, its decode errors
-    and gaps, and `not_judged`, the kinds of incident left unjudged for want of what was lost
-    (batch writes it after a file's incidents, live after a session's)."""
-    return {"source": source, "kind": FILE_INCOMPLETE, "error": damage.message(),
-            "declared_s": None if damage.declared_s is None else round(damage.declared_s, 2),
-            "decoded_s": round(decoded_s, 2), "decode_errors": damage.errors,
-            "gaps": damage.gaps, "not_judged": list(not_judged)}
+    """The line saying that `source` was cut short or damaged (`damage`: its audio's, its
+    pictures', or both): what the user is told (Chinese), the length its header declares and
+    the length decoded, its decode errors and gaps, the spans of pictures lost (`unseen`, where
+    no off-post is judged), and `not_judged`, the kinds of incident left unjudged for want of
+    what was lost (batch writes it after a file's incidents, live after a session's)."""
+    damages = (damage,) if isinstance(damage, Damage) else tuple(damage)
+    declared = next((d.declared_s for d in damages if d.declared_s is not None), None)
+    return {"source": source, "kind": FILE_INCOMPLETE,
+            "error": "；".join(d.message() for d in damages),
+            "declared_s": None if declared is None else round(declared, 2),
+            "decoded_s": round(decoded_s, 2), "decode_errors": sum(d.errors for d in damages),
+            "gaps": sum(d.gaps for d in damages),
+            "unseen": [[round(a, 2), None if b is None else round(b, 2)]
+                       for d in damages for a, b in d.lost_spans],
+            "not_judged": list(not_judged)}
 
 
 class Sink(Protocol):

@@ -34,6 +34,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from etiquette.core.damage import Damage
 from etiquette.core.records import SAMPLE_RATE
 from etiquette.core.sessions import Unheard
 from etiquette.core.wav import wav_declared_s
@@ -80,46 +81,6 @@ class MediaProbe:
     channels: int  # of the first audio track (0: no audio track)
     sample_rate: int  # of the first audio track, Hz (0: no audio track)
     codec: str | None  # of the first audio track
-
-
-@dataclass(frozen=True)
-class Damage:
-    """What decoding found missing from a recording. Positions are seconds into the audio as
-    decoded (where the speech around a loss sits in `DecodedAudio.channels`)."""
-
-    declared_s: float | None  # the length the header states
-    heard_s: float  # the audio's timeline as read: decoded, plus the gaps it skipped
-    cut_at_s: float | None  # the audio read stops here, short of the end the file declares (the
-    # shortfall may also lie where decode errors were: an MP3's demuxer skips what it cannot
-    # read without a jump in its timestamps), or where a file's end marker is missing
-    errors: int  # packets that failed to decode (or a read that failed)
-    gaps: int  # jumps ahead in the timestamps: audio skipped between two frames
-    first_error_s: float | None
-    unheard: tuple[Unheard, ...]  # every loss, for the judge
-
-    def summary(self) -> str:
-        """For the logs, in English."""
-        declared = "none" if self.declared_s is None else f"{self.declared_s:.1f} s"
-        cut = "" if self.cut_at_s is None else f", cut at {self.cut_at_s:.1f} s"
-        return (f"declared {declared}, heard {self.heard_s:.1f} s{cut}, {self.errors} decode "
-                f"error(s), {self.gaps} gap(s)")
-
-    def message(self) -> str:
-        """For the user, in Chinese, with an English gloss as the other file errors have."""
-        parts = []
-        if self.cut_at_s is not None:
-            if self.declared_s is not None and self.declared_s > self.heard_s:
-                parts.append(f"文件头记载时长 {self.declared_s:.1f} 秒，只读出 "
-                             f"{self.heard_s:.1f} 秒")
-            else:
-                parts.append(f"文件在第 {self.cut_at_s:.1f} 秒处中断，结尾缺失")
-        if self.errors:
-            where = (f"，首处约在第 {self.first_error_s:.1f} 秒"
-                     if self.first_error_s is not None else "")
-            parts.append(f"{self.errors} 处无法解码{where}")
-        if self.gaps:
-            parts.append(f"{self.gaps} 处音频跳失")
-        return "录音不完整 (recording incomplete): " + "；".join(parts)
 
 
 @dataclass(frozen=True)
@@ -236,6 +197,13 @@ class AudioTrack:
         assert self._resampler is not None
         for f in self._resampler.resample(frame):
             self._raw.write(f.to_ndarray().tobytes())
+
+    def lost(self, declared_s: float | None = None) -> Damage:
+        """What the track lost when nothing of it decoded (`finish` gave None) but the file is
+        still analysed (a video's pictures): all of it, `declared_s` long where the header
+        says."""
+        return Damage(declared_s, self.timeline_s, 0.0, self.errors, self.gaps,
+                      self.first_error_s, (Unheard(0.0, declared_s),))
 
     def finish(self, declared_s: float | None = None, ends_cleanly: bool | None = None
                ) -> DecodedAudio | None:
@@ -359,9 +327,10 @@ def ogg_ends_cleanly(tail: bytes) -> bool | None:
     return None
 
 
-def _declared(container: av.container.InputContainer, stream: av.AudioStream | None,
-              source: Source) -> float | None:
-    """The length the header states (see the module's doc), None where it states none."""
+def stated_length(container: av.container.InputContainer, stream: av.AudioStream | None,
+                  source: Source) -> float | None:
+    """The length the header states for `stream` (see the module's doc), None where it states
+    none. Also what a video's audio track is checked against (`vision.container`)."""
     name = container.format.name
     if name == "wav":
         return wav_declared_s(_span(source, 0, _WAV_HEAD))
@@ -390,7 +359,7 @@ def probe(source: Source) -> MediaProbe:
         return MediaProbe(
             format=container.format.name,
             duration_s=container.duration / av.time_base if container.duration else None,
-            declared_s=_declared(container, audio, source),
+            declared_s=stated_length(container, audio, source),
             audio_streams=len(container.streams.audio),
             video_streams=len(container.streams.video),
             channels=int(audio.codec_context.channels or 1) if audio else 0,
@@ -421,7 +390,7 @@ def read_audio(source: Source, max_s: float | None = None) -> DecodedAudio:
                     break
         except av.error.FFmpegError as e:  # the read itself failed: the rest is lost
             track.error(str(e))
-        declared = _declared(container, stream, source)
+        declared = stated_length(container, stream, source)
         ends = (ogg_ends_cleanly(_span(source, -_OGG_TAIL, _OGG_TAIL))
                 if container.format.name == "ogg" and not track.beyond_max else None)
     decoded = track.finish(declared, ends)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from etiquette.core.damage import Damage
 from etiquette.core.records import SAMPLE_RATE
 from etiquette.core.sessions import Unheard
 from etiquette.health import HealthCallback, HealthEvent, HealthState, log_health
-from etiquette.speech.audio import Damage, read_audio
+from etiquette.speech.audio import read_audio
 from etiquette.speech.sources import MIN_DBFS, CaptureStats, channel_dbfs
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from etiquette.core.damage import Damage
 from etiquette.core.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
 from etiquette.core.presence.records import (
     Absence,
@@ -71,6 +72,8 @@ class PresenceAnalysis:
     absences: tuple[Absence, ...]
     judgements: tuple[OffPostJudgement, ...]
     incidents: tuple[Incident, ...] = field(default=())
+    damage: Damage | None = None  # pictures the file lost (None: complete, as far as known): no
+    # absence spans them, and none is judged in them
 
 
 def _jpeg(frame: FrameSample, roi: Roi, accepted: Sequence[Detection],
@@ -136,6 +139,14 @@ class PresenceWatcher:
             self._kept[absence.start_s] = self._open
         self._open = {}
 
+    def lost(self, at_s: float) -> None:
+        """The stream's pictures are lost from `at_s` until the next frame fed (a recording cut
+        short or damaged): the seat's state there is unknown (`PresenceTracker.lose`)."""
+        absence = self.tracker.lose(at_s)
+        if absence is not None:
+            self._finished(absence)
+        self._last_present = None
+
     def finish(self, end_s: float) -> list[Absence]:
         """Close the stream at `end_s`; every absence it had, in time order."""
         absence = self.tracker.finish(max(end_s, self.last_t))
@@ -167,9 +178,10 @@ class PresencePipeline:
         """A stream's watcher; `roi`: its camera's staff seat, if not the pipeline's."""
         return PresenceWatcher(self.detector, self.rules, roi or self.roi, source, window_id)
 
-    def conclude(self, watcher: PresenceWatcher, end_s: float, started: datetime | None
-                 ) -> PresenceAnalysis:
-        """Judge a finished stream's absences and write the snapshots of its incidents.
+    def conclude(self, watcher: PresenceWatcher, end_s: float, started: datetime | None,
+                 damage: Damage | None = None) -> PresenceAnalysis:
+        """Judge a finished stream's absences and write the snapshots of its incidents;
+        `damage`: the pictures a recording lost (its losses already told to `watcher.lost`).
 
         Raises:
           ValueError: a declared pause names a status the rules do not define.
@@ -191,20 +203,22 @@ class PresencePipeline:
             incidents.append(off_post_incident(j, self.rules, started, evidence))
         return PresenceAnalysis(watcher.source, watcher.window_id, end_s, watcher.frames,
                                 watcher.present_frames, tuple(absences), tuple(judgements),
-                                tuple(incidents))
+                                tuple(incidents), damage)
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> PresenceAnalysis:
-        """The presence path alone over a video file (its audio track is not decoded).
+        """The presence path alone over a video file (its audio track is not decoded). A file
+        cut short or damaged is analysed as far as its pictures go (`damage` says what it lost).
 
         Raises:
-          VideoError: the file cannot be read as video (missing, corrupt, cut short, no pictures).
+          VideoError: the file cannot be read as video (missing, unreadable, no pictures).
         """
         path = Path(path)
         watcher = self.watcher(str(path), window_id or path.stem)
-        media = read_media(path, self.rules.tracking.sample_fps, watcher.feed, want_audio=False)
+        media = read_media(path, self.rules.tracking.sample_fps, watcher.feed, want_audio=False,
+                           on_loss=watcher.lost)
         if not media.info.has_video:
             raise VideoError("文件中没有视频轨 (no video track)")
         started = recorded_at or media.info.created_at or datetime.fromtimestamp(
             path.stat().st_mtime - media.video_end_s, tz=UTC)
-        return self.conclude(watcher, media.video_end_s, started)
+        return self.conclude(watcher, media.video_end_s, started, media.video_damage)

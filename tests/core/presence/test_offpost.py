@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -107,6 +108,14 @@ def test_the_explanation_names_what_was_not_counted_and_an_unreturned_end():
     text = off_post_incident(j, RULES, START).explanation
     assert "此前未见工作人员" in text and "仍未返回" in text
     assert "会议 30 分" in text and "非服务时间 1 小时 30 分" in text
+
+
+def test_the_explanation_says_where_the_recording_lost_its_pictures():
+    cut = replace(off("10:00", "10:20", last_seen=False, returned=False), after_loss=True,
+                  before_loss=True)
+    text = off_post_incident(one(cut), RULES, START).explanation
+    assert "此前画面缺失" in text and "此前未见工作人员" not in text
+    assert "截至 10:20:00（第 4800.0 秒）仍未返回，其后画面缺失" in text
 
 
 def test_without_a_start_time_offsets_are_shown():

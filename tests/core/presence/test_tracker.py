@@ -111,6 +111,42 @@ def test_sightings_out_of_order_are_refused():
         tracker.update(Sighting(1.0, True, 0.9))
 
 
+def feed(tracker: PresenceTracker, pattern: str, start_s: float, absences: list[Absence]) -> None:
+    for k, c in enumerate(pattern):
+        event = tracker.update(Sighting(start_s + k * STEP, c == "P", 0.0))
+        if event and event.absence:
+            absences.append(event.absence)
+
+
+def test_an_absence_ends_where_the_pictures_were_lost_and_does_not_span_the_loss():
+    """Empty before a loss and after it: two absences, neither across the lost time (she may
+    have come back in it); the one after has no last sighting and is not dated back."""
+    tracker = PresenceTracker("cam.mp4", "w1", TrackerOptions(2.0, 2))
+    absences: list[Absence] = []
+    feed(tracker, "PPPP" + "." * 8, 0.0, absences)  # empty from 2.0 s, pictures end at 6.0 s
+    before = tracker.lose(6.0)
+    assert before is not None and absences == []
+    assert (before.start_s, before.end_s, before.last_seen_s) == (2.0, 6.0, 1.5)
+    assert not before.returned and before.before_loss and not before.after_loss
+    feed(tracker, "." * 8 + "PP", 20.0, absences)  # pictures again from 20 s: still empty
+    after = absences[-1]
+    assert (after.start_s, after.end_s, after.last_seen_s) == (20.0, 24.0, None)
+    assert after.returned and after.after_loss and not after.before_loss
+    assert tracker.finish(25.0) is None
+
+
+def test_an_empty_run_is_not_carried_across_a_loss():
+    """1.5 s empty before the loss and 1.5 s after: neither is long enough on its own."""
+    tracker = PresenceTracker("cam.mp4", "w1", TrackerOptions(2.0, 2))
+    absences: list[Absence] = []
+    feed(tracker, "PP...", 0.0, absences)
+    assert tracker.lose(2.5) is None
+    feed(tracker, "...PP", 10.0, absences)
+    assert absences == [] and tracker.finish(12.5) is None
+    with pytest.raises(ValueError, match="time order"):
+        tracker.lose(5.0)
+
+
 def test_options_are_checked():
     with pytest.raises(ValueError):
         TrackerOptions(absent_after_s=-1)

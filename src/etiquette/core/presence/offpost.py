@@ -1,7 +1,9 @@
 """离岗: which absences break the rule, and the incidents a reviewer sees for them.
 
 An absence counts only in service hours and outside declared pauses; when what is left is
-longer than the allowed time, it is an `off_post` incident. Pure domain logic.
+longer than the allowed time, it is an `off_post` incident. An absence never spans pictures a
+recording lost (`PresenceTracker.lose` ends it there), so none is judged on time nobody saw.
+Pure domain logic.
 """
 
 from __future__ import annotations
@@ -108,9 +110,11 @@ def _when(started: datetime | None, offset_s: float, rules: PresenceRules) -> st
 
 def explain(judgement: OffPostJudgement, rules: PresenceRules, started: datetime | None) -> str:
     a = judgement.absence
-    seen = ("此前未见工作人员" if a.last_seen_s is None
+    seen = ("此前画面缺失" if a.after_loss
+            else "此前未见工作人员" if a.last_seen_s is None
             else f"最后一次看到工作人员：{_when(started, a.last_seen_s, rules)}")
     back = (f"{_when(started, a.end_s, rules)}返回" if a.returned
+            else f"截至 {_when(started, a.end_s, rules)}仍未返回，其后画面缺失" if a.before_loss
             else f"截至 {_when(started, a.end_s, rules)}仍未返回")  # end of a file, or now live
     text = (f"座位自 {_when(started, a.start_s, rules)}起无人（{seen}），{back}；"
             f"服务时间内未声明的离座共 {duration_text(judgement.counted_s)}，"

@@ -71,6 +71,10 @@ class Absence:
     returned: bool  # False: still empty when the stream ended
     samples: int  # sampled frames inside the absence
     empty_samples: int  # of them, frames in which nobody was at the seat
+    after_loss: bool = False  # it begins where pictures came back after a stretch the recording
+    # lost: whether the seat was empty before that is unknown
+    before_loss: bool = False  # it ends where the recording lost its pictures (not returned as
+    # far as seen): how it went on is unknown
 
     @property
     def duration_s(self) -> float:

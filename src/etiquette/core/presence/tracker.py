@@ -6,6 +6,10 @@ moment. So the seat is empty only after it has looked empty for `absent_after_s`
 absence is then dated back to the first empty frame; and it is occupied again only after
 `present_min_hits` frames in a row show the staff member, dated to the first of them.
 
+Pictures a recording lost (cut off, undecodable) are no sighting either way: `lose` ends the
+open absence where they stop and starts the hysteresis afresh after them, so an absence never
+spans time nobody saw (the staff member may have come back and left again in it).
+
 Pure domain logic: sightings in, events and absences out; no frames, no clock.
 """
 
@@ -61,6 +65,8 @@ class PresenceTracker:
         self._confirmed: float | None = None
         self._samples = 0
         self._empty = 0
+        self._after_loss = False  # no decision since pictures were lost
+        self._absence_after_loss = False  # the open absence began after lost pictures
 
     @property
     def present(self) -> bool | None:
@@ -96,6 +102,7 @@ class PresenceTracker:
         assert self._first_hit is not None
         returned_at, was = self._first_hit, self._state
         self._state, self._last_seen = _State.PRESENT, t
+        self._after_loss = False
         self._hits, self._first_hit = 0, None
         if was is _State.UNKNOWN:
             return None
@@ -123,18 +130,21 @@ class PresenceTracker:
         self._confirmed = t
         self._samples = self._empty = self._empty_run
         self._state = _State.ABSENT
+        self._absence_after_loss, self._after_loss = self._after_loss, False
         self._empty_since, self._empty_run = None, 0
         return PresenceEvent(self.source, self.window_id, PresenceChange.LEFT, self._start, t,
                              last_seen_s=self._absence_last_seen)
 
-    def _close(self, end_s: float, returned: bool) -> Absence:
+    def _close(self, end_s: float, returned: bool, before_loss: bool = False) -> Absence:
         assert self._start is not None and self._confirmed is not None
         absence = Absence(self.source, self.window_id, self._start, end_s, self._absence_last_seen,
-                          self._confirmed, returned, self._samples, self._empty)
+                          self._confirmed, returned, self._samples, self._empty,
+                          self._absence_after_loss, before_loss)
         self._start = self._absence_last_seen = self._confirmed = None
+        self._absence_after_loss = False
         self._samples = self._empty = 0
         logger.debug("%s: seat empty %.1f-%.1f s (%s)", self.source, absence.start_s, end_s,
-                     "returned" if returned else "stream ended")
+                     "returned" if returned else "pictures lost" if before_loss else "stream ended")
         return absence
 
     def finish(self, end_s: float) -> Absence | None:
@@ -147,4 +157,20 @@ class PresenceTracker:
             return None
         absence = self._close(max(end_s, self._last_t or end_s), returned=False)
         self._state = _State.UNKNOWN
+        return absence
+
+    def lose(self, at_s: float) -> Absence | None:
+        """The stream's pictures are lost from `at_s` until the next sighting (a recording cut
+        off or damaged there): the open absence, if any, ends at `at_s`, not returned as far as
+        seen; and what the seat did is forgotten, so that the next decision is made afresh on
+        the sightings after the loss (an empty run is not dated back across it, and the next
+        absence has no last sighting before it)."""
+        if self._last_t is not None and at_s < self._last_t:
+            raise ValueError(f"a loss must come in time order: {at_s} after {self._last_t}")
+        absence = (self._close(at_s, returned=False, before_loss=True)
+                   if self._state is _State.ABSENT else None)
+        self._state = _State.UNKNOWN
+        self._last_seen = self._empty_since = self._first_hit = None
+        self._empty_run = self._hits = 0
+        self._after_loss = True
         return absence
