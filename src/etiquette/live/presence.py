@@ -10,7 +10,10 @@ threshold was crossed, so its length is about the threshold, not the whole absen
 absence that crosses in its last sample is sent at the return, with its real end); the whole
 absence is in `stop()`'s analysis, under the same incident id. A camera outage inside an
 absence counts as absence, as a gap in a file would: the tracker sees no frame that ends it;
-the camera's DOWN health event is there for the reviewer to weigh.
+the camera's DOWN health event is there for the reviewer to weigh. A replayed file cut short
+or damaged is different: its lost pictures are known to be missing (`CameraSource.frames`'s
+`on_loss`), so, as in batch, the open absence ends where they stop and the seat is decided
+afresh after them (`PresenceWatcher.lost`); no 离岗 spans them.
 
 Threads: one per window, all sharing one `PresencePipeline` and so one detector, called
 concurrently without a lock: CenterFace runs on an onnxruntime `InferenceSession`, whose
@@ -202,7 +205,7 @@ class LivePresence:
     # -- the thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        frames = self.camera.frames(self._stop)
+        frames = self.camera.frames(self._stop, on_loss=self._lose)
         try:
             for frame in frames:
                 with self._lock:
@@ -260,6 +263,20 @@ class LivePresence:
             # frame of the return) may still carry it over the threshold.
             self._judge(event.absence, frame.t_s, watcher.snapshots(event.absence))
 
+    def _lose(self, at_s: float) -> None:
+        """A replayed file's pictures are lost from `at_s`: the absence open there ends there and
+        is judged now (as a return would have it judged)."""
+        with self._lock:
+            if self._analysis is not None:
+                return
+            watcher = self._ensure_watcher()
+            before = len(watcher.absences)
+            watcher.lost(at_s)
+            self._seat = SeatState.UNKNOWN
+            for absence in watcher.absences[before:]:
+                if absence.start_s not in self._emitted:
+                    self._judge(absence, at_s, watcher.snapshots(absence))
+
     def _judge(self, absence: Absence, now_s: float, snapshots: dict[str, bytes]) -> None:
         """Judge an absence of the stream so far; send its incident if it is one."""
         (judgement,) = judge([absence], self.pipeline.rules, self._started, now_s,
@@ -304,7 +321,10 @@ class LivePresence:
                 return self._analysis
             watcher = self._ensure_watcher()
             end_s = self._last_t or 0.0
-            analysis = self.pipeline.conclude(watcher, end_s, self._started)
+            damage = self.camera.damage
+            if damage is not None:  # a file cut short: its stream ends with its last picture
+                end_s = max(end_s, damage.read_s)
+            analysis = self.pipeline.conclude(watcher, end_s, self._started, damage)
             sent = {i.id for i in self._emitted.values()}
             for incident, absence in self._off_post(analysis):
                 if incident.id not in sent:

@@ -1,7 +1,10 @@
-"""Frames from OpenCV: a camera by device index, a network stream (RTSP/HTTP/UDP), or a file.
+"""Frames from a camera by device index or a network stream (RTSP/HTTP/UDP), with OpenCV, or
+from a file standing in for a camera (the live demo), with the batch reader
+(`vision.container.MediaReader`): a file cut short or damaged is replayed as far as its
+pictures go, its losses told as batch tells them, and its damage reported DEGRADED.
 
-Every frame is grabbed (a live source must be drained or its buffer lags behind the present),
-but only the frames due at the sampling rate are decoded into pixels (`retrieve`).
+From a live source, every frame is grabbed (it must be drained or its buffer lags behind the
+present), but only the frames due at the sampling rate are decoded into pixels (`retrieve`).
 
 A live source that cannot be opened, stops sending or sends a frame that cannot be decoded is
 reopened with exponential back-off; each change between working and not working is reported
@@ -16,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
+from etiquette.core.damage import Damage
 from etiquette.health import HealthCallback, HealthReporter, HealthState
+from etiquette.vision.container import MediaReader, PicturesLost
 from etiquette.vision.frames import FrameSample, Sampler, VideoError
 
 logger = logging.getLogger("etiquette.vision.camera")
@@ -96,6 +101,7 @@ class CameraSource:
         self.target, self.live = _target(source)
         self.window_id = window_id
         self.started: datetime | None = None  # UTC of offset 0 (live sources)
+        self.damage: Damage | None = None  # pictures a file lost, once it has been read
         self._health = HealthReporter("camera", on_health, window_id)
         self._origin: float | None = None  # time.monotonic() when frames() first began
         self._sampled: deque[float] = deque()  # monotonic times of recent frames handed on
@@ -137,52 +143,63 @@ class CameraSource:
         """The camera's last reported health; None: not tried yet."""
         return self._health.state
 
-    def frames(self, stop: threading.Event | None = None) -> Generator[FrameSample]:
+    def frames(self, stop: threading.Event | None = None,
+               on_loss: Callable[[float], object] | None = None) -> Generator[FrameSample]:
         """Sampled frames with their offset: position in a file, seconds since opening when live.
 
+        A file cut short or damaged is read as far as its pictures go: `on_loss` is told the
+        time from which pictures are lost, before the first frame after the loss (as
+        `vision.container.read_media` tells it), and once the file is read its `damage` is
+        reported as a DEGRADED camera health event (with the Chinese message batch gives).
+
         Raises:
-          VideoError: a file cannot be opened or stops before the frame count its header
-            states; with a bounded `reconnect_attempts`, a live source cannot be opened at first
+          VideoError: a file cannot be opened, has no video track or no picture that decodes;
+            with a bounded `reconnect_attempts`, a live source cannot be opened at first
             or stays down after every reopening. With `reconnect_attempts=None` a live source
             never raises: it is reopened until `stop` is set.
         """
         stop = stop or threading.Event()
-        sampler = Sampler(self.options.sample_fps)
         if self.live:
-            yield from self._live(stop, sampler)
+            yield from self._live(stop, Sampler(self.options.sample_fps))
         else:
-            yield from self._file(stop, sampler)
+            yield from self._file(stop, on_loss)
 
-    def _file(self, stop: threading.Event, sampler: Sampler) -> Iterator[FrameSample]:
-        cap = self._open()
+    def _file(self, stop: threading.Event, on_loss: Callable[[float], object] | None
+              ) -> Iterator[FrameSample]:
         if self._origin is None:
             self._origin = time.monotonic()
-        grabbed = 0
+        reader = MediaReader(str(self.target), self.options.sample_fps, want_audio=False)
+        items = iter(reader)
         opened = time.monotonic()
         try:
-            while not stop.is_set():
-                if not cap.grab():
+            for item in items:
+                if stop.is_set():
                     break
-                grabbed += 1
-                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                if not sampler.due(t):
+                if isinstance(item, PicturesLost):
+                    self._lost(item.at_s, on_loss)
                     continue
-                if self.options.realtime and stop.wait(max(0.0, opened + t - time.monotonic())):
+                if self.options.realtime and stop.wait(max(0.0, opened + item.t_s
+                                                           - time.monotonic())):
                     break
-                ok, image = cap.retrieve()
-                if not ok or image is None:
-                    raise VideoError(f"画面无法解码 (cannot decode frame) at {t:.1f} s: "
-                                     f"{self.name}")
                 self._count()
-                yield FrameSample(t, image)
-            if not stop.is_set():
-                expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-                fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-                if expected and fps and expected - grabbed > max(2, fps * 1.5):
-                    raise VideoError(f"视频不完整 (video cut short): 读到 {grabbed} 帧，文件头记载 "
-                                     f"{expected} 帧")
+                yield item
         finally:
-            cap.release()
+            items.close()
+        media = reader.result
+        if media is None:  # stopped before the end
+            return
+        if not media.info.has_video:
+            raise VideoError(f"文件中没有视频轨 (no video track): {self.name}")
+        self.damage = media.video_damage
+        if self.damage is not None:
+            logger.warning("%s: %s", self.name, self.damage.summary())
+            self._health.report(HealthState.DEGRADED, f"{self.damage.message()}: {self.name}")
+
+    def _lost(self, at_s: float, on_loss: Callable[[float], object] | None) -> None:
+        """The file's pictures are lost from `at_s` until the next frame: said before it."""
+        logger.warning("%s: pictures lost from %.1f s", self.name, at_s)
+        if on_loss is not None:
+            on_loss(at_s)
 
     def _count(self) -> None:
         now = time.monotonic()

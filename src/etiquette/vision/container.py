@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -217,6 +217,131 @@ def _created_at(container: av.container.InputContainer) -> datetime | None:
     return moment if moment.year >= 2000 else None
 
 
+@dataclass(frozen=True)
+class PicturesLost:
+    """Pictures are lost from `at_s` until the next frame handed on (`read_media`'s `on_loss`)."""
+
+    at_s: float
+
+
+class MediaReader:
+    """`read_media` as a stream: iterating hands on the due frames and the losses in time order
+    (the module's doc), while the file is read; `result` is the `MediaRead` once the iteration
+    has ended by itself. Stopping early (closing the iterator) closes the file. The live camera
+    replays a file this way (`vision.camera`).
+
+    `frames` False: pictures are decoded (and checked) but none is handed on.
+    """
+
+    def __init__(self, path: str | Path, sample_fps: float, want_audio: bool = True,
+                 frames: bool = True) -> None:
+        self.path, self.sample_fps = Path(path), sample_fps
+        self.want_audio, self.frames = want_audio, frames
+        self.result: MediaRead | None = None
+
+    def __iter__(self) -> Generator[FrameSample | PicturesLost]:
+        """Raises:
+          VideoError: as `read_media`.
+        """
+        path, sample_fps, want_audio = self.path, self.sample_fps, self.want_audio
+        pending: deque[FrameSample | PicturesLost] = deque()
+        if not path.is_file():
+            raise VideoError("文件不存在 (no such file)")
+        if path.stat().st_size == 0:
+            raise VideoError("文件为空 (empty file)")
+        try:
+            container = av.open(str(path), mode="r", metadata_errors="ignore")
+        except av.error.FFmpegError as e:
+            if _mp4_index_missing(path):
+                raise VideoError("无法打开 (cannot open): 文件缺少索引 (moov)，录制或复制未完成，"
+                                 "其中的画面和声音都无法定位读取") from e
+            raise VideoError(f"无法打开 (cannot open): {e}") from e
+        with container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio and want_audio else None
+            if video is None and not container.streams.audio:
+                raise VideoError("文件中没有音轨也没有视频轨 (no audio or video track)")
+            # The pictures' own duration where the header has it: the audio may run longer.
+            if video is not None and video.duration is not None and video.time_base is not None:
+                header_s: float | None = float(video.duration * video.time_base)
+            else:
+                header_s = container.duration / av.time_base if container.duration else None
+            info = MediaInfo(
+                duration_s=header_s, created_at=_created_at(container), has_video=video is not None,
+                has_audio=bool(container.streams.audio),
+                width=video.codec_context.width if video else 0,
+                height=video.codec_context.height if video else 0,
+                fps=float(video.average_rate) if video and video.average_rate else None)
+            streams = [s for s in (video, audio) if s is not None]
+            sink = AudioTrack(audio) if audio else None
+            if video is not None:
+                video.thread_type = "AUTO"
+            t0 = (float(video.start_time * video.time_base)
+                  if video and video.start_time and video.time_base else 0.0)
+            pictures = _Pictures(sample_fps, 1.0 / info.fps if info.fps else 0.0,
+                                 pending.append if self.frames else None,
+                                 lambda at_s: pending.append(PicturesLost(at_s)))
+            packets_end, read_failed = 0.0, False
+            try:
+                for packet in container.demux(streams):
+                    while pending:  # what the last packet gave
+                        yield pending.popleft()
+                    if packet.stream is audio:
+                        assert sink is not None
+                        # A damaged audio frame is skipped, and counted.
+                        sink.packet(cast("av.Packet[av.AudioStream]", packet))
+                        continue
+                    # Threaded decoding hands frames back late: place an error by its packet.
+                    at = (float(packet.pts * packet.time_base) - t0 if packet.pts is not None
+                          else packets_end)
+                    if packet.pts is not None:
+                        length = (float(packet.duration * packet.time_base) if packet.duration
+                                  else pictures.frame_s)
+                        packets_end = max(packets_end, at + length)
+                    try:
+                        decoded = packet.decode()
+                    except av.error.EOFError:
+                        continue  # the decoder was flushed already
+                    except av.error.FFmpegError as e:
+                        pictures.error(at, str(e))
+                        continue
+                    for vf in decoded:
+                        assert isinstance(vf, av.VideoFrame)  # demuxed from the video stream
+                        pictures.picture(vf, (vf.time - t0) if vf.time is not None
+                                         else pictures.seen_end)
+            except av.error.FFmpegError as e:  # the read itself failed: the rest is lost
+                read_failed = True
+                logger.debug("%s: read failed: %s", path, e)
+                pictures.error(packets_end, str(e))
+                if sink is not None:
+                    sink.error(str(e))
+            audio_declared = stated_length(container, audio, path) if audio else None
+        damage = (pictures.finish(header_s, packets_end, read_failed) if video is not None
+                  else None)
+        while pending:  # the last pictures held, the loss at the end
+            yield pending.popleft()
+        decoded_audio = sink.finish(audio_declared) if sink else None
+        # What decodes is analysed, the rest reported lost; with nothing at all, the file fails.
+        if video is not None and not pictures.seen and decoded_audio is None:
+            why = ""
+            if damage is not None and damage.cut_at_s is not None and damage.declared_s:
+                why = f"：文件不完整 (cut short)，文件头记载时长 {damage.declared_s:.1f} 秒"
+            elif damage is not None and damage.errors:
+                why = f"：{damage.errors} 处画面无法解码 (corrupt video)"
+            raise VideoError("没有可解码的画面 (no decodable video frames)" + why)
+        audio_lost = None
+        if sink is not None and decoded_audio is None:
+            if video is None:
+                raise VideoError("音轨中没有可解码的音频 (no decodable audio in the audio track)")
+            audio_lost = sink.lost(audio_declared)
+        logger.debug("%s: %s video to %.1f s, %d frames sampled, audio %s%s", path,
+                     "with" if video else "no", pictures.seen_end, pictures.sampled,
+                     f"{decoded_audio.duration_s:.1f} s" if decoded_audio else "none",
+                     f", incomplete: {damage.summary()}" if damage else "")
+        self.result = MediaRead(info, decoded_audio, pictures.seen_end, pictures.sampled,
+                                damage, audio_lost)
+
+
 def read_media(path: str | Path, sample_fps: float,
                on_frame: Callable[[FrameSample], object] | None = None,
                want_audio: bool = True,
@@ -230,93 +355,12 @@ def read_media(path: str | Path, sample_fps: float,
       VideoError: missing, empty or unreadable file (an MP4 without its index); no audio and no
         video track; nothing in its tracks that decodes.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError("文件不存在 (no such file)")
-    if path.stat().st_size == 0:
-        raise VideoError("文件为空 (empty file)")
-    try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
-    except av.error.FFmpegError as e:
-        if _mp4_index_missing(path):
-            raise VideoError("无法打开 (cannot open): 文件缺少索引 (moov)，录制或复制未完成，"
-                             "其中的画面和声音都无法定位读取") from e
-        raise VideoError(f"无法打开 (cannot open): {e}") from e
-    with container:
-        video = container.streams.video[0] if container.streams.video else None
-        audio = container.streams.audio[0] if container.streams.audio and want_audio else None
-        if video is None and not container.streams.audio:
-            raise VideoError("文件中没有音轨也没有视频轨 (no audio or video track)")
-        # The pictures' own duration where the header has it: the audio may run longer.
-        if video is not None and video.duration is not None and video.time_base is not None:
-            header_s: float | None = float(video.duration * video.time_base)
-        else:
-            header_s = container.duration / av.time_base if container.duration else None
-        info = MediaInfo(
-            duration_s=header_s, created_at=_created_at(container), has_video=video is not None,
-            has_audio=bool(container.streams.audio),
-            width=video.codec_context.width if video else 0,
-            height=video.codec_context.height if video else 0,
-            fps=float(video.average_rate) if video and video.average_rate else None)
-        streams = [s for s in (video, audio) if s is not None]
-        sink = AudioTrack(audio) if audio else None
-        if video is not None:
-            video.thread_type = "AUTO"
-        t0 = (float(video.start_time * video.time_base)
-              if video and video.start_time and video.time_base else 0.0)
-        pictures = _Pictures(sample_fps, 1.0 / info.fps if info.fps else 0.0, on_frame, on_loss)
-        packets_end, read_failed = 0.0, False
-        try:
-            for packet in container.demux(streams):
-                if packet.stream is audio:
-                    assert sink is not None
-                    # A damaged audio frame is skipped, and counted.
-                    sink.packet(cast("av.Packet[av.AudioStream]", packet))
-                    continue
-                # Threaded decoding hands frames back late: place an error by its packet.
-                at = (float(packet.pts * packet.time_base) - t0 if packet.pts is not None
-                      else packets_end)
-                if packet.pts is not None:
-                    length = (float(packet.duration * packet.time_base) if packet.duration
-                              else pictures.frame_s)
-                    packets_end = max(packets_end, at + length)
-                try:
-                    decoded = packet.decode()
-                except av.error.EOFError:
-                    continue  # the decoder was flushed already
-                except av.error.FFmpegError as e:
-                    pictures.error(at, str(e))
-                    continue
-                for vf in decoded:
-                    assert isinstance(vf, av.VideoFrame)  # demuxed from the video stream
-                    pictures.picture(vf, (vf.time - t0) if vf.time is not None
-                                     else pictures.seen_end)
-        except av.error.FFmpegError as e:  # the read itself failed: the rest is lost
-            read_failed = True
-            logger.debug("%s: read failed: %s", path, e)
-            pictures.error(packets_end, str(e))
-            if sink is not None:
-                sink.error(str(e))
-        audio_declared = stated_length(container, audio, path) if audio else None
-    damage = (pictures.finish(header_s, packets_end, read_failed) if video is not None
-              else None)
-    decoded_audio = sink.finish(audio_declared) if sink else None
-    # What decodes is analysed, the rest reported lost; with nothing at all, the file fails.
-    if video is not None and not pictures.seen and decoded_audio is None:
-        why = ""
-        if damage is not None and damage.cut_at_s is not None and damage.declared_s:
-            why = f"：文件不完整 (cut short)，文件头记载时长 {damage.declared_s:.1f} 秒"
-        elif damage is not None and damage.errors:
-            why = f"：{damage.errors} 处画面无法解码 (corrupt video)"
-        raise VideoError("没有可解码的画面 (no decodable video frames)" + why)
-    audio_lost = None
-    if sink is not None and decoded_audio is None:
-        if video is None:
-            raise VideoError("音轨中没有可解码的音频 (no decodable audio in the audio track)")
-        audio_lost = sink.lost(audio_declared)
-    logger.debug("%s: %s video to %.1f s, %d frames sampled, audio %s%s", path,
-                 "with" if video else "no", pictures.seen_end, pictures.sampled,
-                 f"{decoded_audio.duration_s:.1f} s" if decoded_audio else "none",
-                 f", incomplete: {damage.summary()}" if damage else "")
-    return MediaRead(info, decoded_audio, pictures.seen_end, pictures.sampled, damage,
-                     audio_lost)
+    reader = MediaReader(path, sample_fps, want_audio, frames=on_frame is not None)
+    for item in reader:
+        if isinstance(item, PicturesLost):
+            if on_loss is not None:
+                on_loss(item.at_s)
+        elif on_frame is not None:
+            on_frame(item)
+    assert reader.result is not None  # the iteration ran to its end
+    return reader.result
