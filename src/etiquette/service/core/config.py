@@ -78,7 +78,7 @@ class Settings(BaseSettings):
                                     description="uploads (an incident's evidence files, a staff "
                                                 "photo) decoded at once by one service process; "
                                                 "an image of up to 40 megapixels holds up to "
-                                                "320 MB while decoded. Four more per slot may "
+                                                "320 MB while decoded. Eight more per slot may "
                                                 "wait decode_wait_s for one; any other is "
                                                 "answered 429 with Retry-After")
     decode_wait_s: float = Field(5.0, ge=0, le=60,

@@ -16,8 +16,10 @@ from etiquette.service.errors import TooManyRequests
 
 DECODE_RETRY_AFTER_S = 2  # a file of max_evidence_bytes decodes in well under a second
 # Requests that may wait for each decoding slot. They wait in the server's worker threads (40
-# in all, shared with every other request), so their number stays bounded too.
-DECODE_QUEUE_PER_SLOT = 4
+# in all, shared with every other request), so their number stays bounded too; at the default
+# 4 slots, 36 uploads are taken at once (a hall of 32 windows posting together is an ordinary
+# burst) and 8 threads stay free for the rest.
+DECODE_QUEUE_PER_SLOT = 8
 
 
 class Slots:
