@@ -156,7 +156,10 @@ def heldout_summaries() -> list[str]:
 
     lines = []
     for half, what in (("tune", "the half the rules were tuned on"),
-                       ("test", "run once, after tuning ended")):
+                       ("test", "run once after the first round of tuning; the second round "
+                                "read its failures, so it is no longer unseen"),
+                       ("fresh", "written blind by someone who never read the rules, run once "
+                                 "after the second round of tuning")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
