@@ -220,19 +220,29 @@ def settings_for(tmp: Path, database_url: str | None = None, **extra: object) ->
     return Settings(data_dir=tmp, database_url=database_url, **values)  # type: ignore[arg-type]
 
 
+def service_on_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                       name: str, *, seeded: bool = True, **settings: object
+                       ) -> Iterator[LiveService]:
+    """For a fixture parametrised over the backends: a service of its own on the backend
+    `request.param` names, with `settings` over the tests' defaults, its users seeded unless
+    `seeded` is false; stopped when the fixture ends."""
+    url = None
+    if request.param == "postgresql":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.create_database(f"etiquette_{name}")
+    live = start_service(settings_for(tmp_path_factory.mktemp(f"{name}-{request.param}"), url,
+                                      **settings), request.param)
+    if seeded:
+        seed(live)
+    yield live
+    stop_service(live)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def service(request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """The service with seeded users, on each backend in turn."""
-    tmp = tmp_path_factory.mktemp(f"service-{request.param}")
-    url = None
-    if request.param == "postgresql":
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        url = cluster.create_database("etiquette_api")
-    live = start_service(settings_for(tmp, url), request.param)
-    seed(live)
-    yield live
-    stop_service(live)
+    yield from service_on_backend(request, tmp_path_factory, "api")
 
 
 @pytest.fixture(scope="session")

@@ -25,11 +25,7 @@ from etiquette.service.models import AuditEntry
 from factories.service import PASSWORD, incident, post_incident
 from service.conftest import (
     LiveService,
-    PostgresCluster,
-    seed,
-    settings_for,
-    start_service,
-    stop_service,
+    service_on_backend,
 )
 
 CRITICAL = {"rule_id": "F4-1", "rule_name": "禁用语：你去投诉我啊", "phrase": "你去投诉我啊",
@@ -41,16 +37,9 @@ CRITICAL = {"rule_id": "F4-1", "rule_name": "禁用语：你去投诉我啊", "p
 def alerting(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[LiveService]:
     """A service of its own whose webhook retries come after fractions of a second."""
-    url = None
-    if request.param == "postgresql":
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        url = cluster.create_database("etiquette_alerts")
-    live = start_service(settings_for(tmp_path_factory.mktemp(f"alerts-{request.param}"), url,
-                                      webhook_backoff_s=[0.3, 0.3], webhook_poll_s=0.2,
-                                      alert_poll_s=0.2), request.param)
-    seed(live)
-    yield live
-    stop_service(live)
+    yield from service_on_backend(request, tmp_path_factory, "alerts",
+                                  webhook_backoff_s=[0.3, 0.3], webhook_poll_s=0.2,
+                                  alert_poll_s=0.2)
 
 
 # ---------------------------------------------------------------- server-sent events

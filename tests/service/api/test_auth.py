@@ -26,7 +26,7 @@ from etiquette.service.core.config import Settings
 from etiquette.service.models import AuditEntry, LoginThrottle, User
 
 from factories.service import PASSWORD, Api
-from service.conftest import LiveService, PostgresCluster, settings_for, start_service, stop_service
+from service.conftest import LiveService, service_on_backend
 
 
 def new_user(api: LiveService, role: str = "supervisor") -> str:
@@ -187,15 +187,8 @@ def test_a_guess_spread_over_addresses_slows_only_addresses_the_owner_does_not_u
 def untrusting(request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """A service that trusts no proxy, with a small allowance per address."""
-    url = None
-    if request.param == "postgresql":
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        url = cluster.create_database("etiquette_untrusting")
-    settings = settings_for(tmp_path_factory.mktemp(f"untrusting-{request.param}"), url,
-                            trusted_proxies=[], login_max_failures_per_ip=3)
-    live = start_service(settings, request.param)
-    yield live
-    stop_service(live)
+    yield from service_on_backend(request, tmp_path_factory, "untrusting", seeded=False,
+                                  trusted_proxies=[], login_max_failures_per_ip=3)
 
 
 def test_x_forwarded_for_is_ignored_unless_from_a_trusted_proxy(untrusting: LiveService) -> None:

@@ -34,11 +34,7 @@ from service.api.test_auth import (
 )
 from service.conftest import (
     LiveService,
-    PostgresCluster,
-    seed,
-    settings_for,
-    start_service,
-    stop_service,
+    service_on_backend,
 )
 
 GOOD_NEW_PASSWORD = "Lantern-okra-Fjord-73"
@@ -92,16 +88,8 @@ def test_a_throttled_password_change_is_refused_before_any_hash(
 def per_address(request: pytest.FixtureRequest,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """A service whose addresses may fail 4 times over all user names before they wait."""
-    url = None
-    if request.param == "postgresql":
-        cluster: PostgresCluster = request.getfixturevalue("postgres")
-        url = cluster.create_database("etiquette_per_address")
-    settings = settings_for(tmp_path_factory.mktemp(f"per-address-{request.param}"), url,
-                            login_max_failures_per_ip=4)
-    live = start_service(settings, request.param)
-    seed(live)
-    yield live
-    stop_service(live)
+    yield from service_on_backend(request, tmp_path_factory, "per_address",
+                                  login_max_failures_per_ip=4)
 
 
 def unknown_name() -> str:
