@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -51,8 +51,10 @@ def _choices(session: Session, principal: Principal) -> dict[str, Any]:
 
 @router.get("/incidents", response_class=HTMLResponse)
 def incident_list(request: Request, session: SessionDep, principal: PageUser,
-                  filters: Annotated[Filters, Depends()],
                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    # The filter form sends the fields left at 全部 empty (center_id=&status=): no filter, not
+    # a value to refuse, as the API's own parameters would.
+    filters = _filters_from(request.url.query)
     rows, count = crud.list_incidents(session=session, flt=filters.value,
                                       only_staff_id=scope(principal),
                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
@@ -66,9 +68,10 @@ def incident_list(request: Request, session: SessionDep, principal: PageUser,
 
 
 def _filters_from(q: str) -> Filters:
-    """The list's filters, carried to the incident page as a query string, parsed back."""
-    raw = dict(parse_qsl(q, max_num_fields=20))
+    """The list's filters from its query string (also carried to the incident page as one);
+    empty fields filter nothing."""
     try:
+        raw = dict(parse_qsl(q, max_num_fields=20))
         def as_date(v: str | None) -> date | None:
             return TypeAdapter(date).validate_python(v) if v else None
 
