@@ -388,7 +388,7 @@ class PhraseMatcher:
     def heard_after_all(self, transcript: Transcript, rule: RequiredRule, check: AcousticCheck
                         ) -> PhraseHit | None:
         """A required phrase the words of `transcript` miss but its audio supports: Whisper base
-        writes a greeting in a voice it knows badly as 您抱歉问您需要办理成本页务, which the
+        writes a greeting in a voice it knows badly as 您靠前文您需要参与陈河严屋, which the
         phrase explains as well. The best few near misses of at least two characters are
         checked; None if none stands."""
         floor = self.rules.matching.required_check_min_score
