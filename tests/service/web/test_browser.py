@@ -3,53 +3,15 @@ log in, open an incident, play its clip, confirm it, see it leave the queue."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from factories.service import PASSWORD, incident, post_incident, wav_bytes
-from service.conftest import LiveService, unavailable
+from service.conftest import LiveService
+from service.web.conftest import log_in, watch_csp
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        unavailable("Debian's chromium is not installed: `make test` installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-def log_in(page: Page, live: LiveService, who: str) -> None:
-    page.goto(f"{live.base_url}/login")
-    page.fill("input[name=username]", who)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/incidents**")
-
-
-def watch_csp(page: Page) -> list[str]:
-    """The Content-Security-Policy violations of `page` (Chromium logs each as a console error):
-    the pages must work under the policy, not around it."""
-    seen: list[str] = []
-    page.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text
-            else None)
-    return seen
+    from playwright.sync_api import Browser
 
 
 def test_review_an_incident_in_the_workbench(browser: Browser, sqlite_service: LiveService) -> None:
