@@ -80,7 +80,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
                     worker.join(timeout=10)
             engine.dispose()
 
+    # /docs is the workbench's own page over local files (web/routes/docs.py); no /redoc.
     app = FastAPI(title="etiquette 监督考核服务", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Incidents from the etiquette pipelines; review, appeals, audit, "
                               "master data. Pipelines authenticate with X-API-Key, people with a "
                               "session cookie plus the X-CSRF-Token header.")

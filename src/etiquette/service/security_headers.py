@@ -5,8 +5,8 @@ from this site's /static only: the pages hold no inline script or style, so an i
 not run), `frame-ancestors 'none'` and X-Frame-Options (no other site frames the workbench),
 `nosniff` (a file is only ever the type it is served as), a same-origin referrer policy and a
 permissions policy that lends the microphone to this site's practice page only. The API docs
-(/docs, /redoc) are FastAPI's pages, whose inline script and scripts from the jsDelivr CDN are
-allowed there and nowhere else. A route's own header of the same name is kept.
+(/docs) are under the same policy: Swagger UI's files are served by this site, started by a
+static script. A route's own header of the same name is kept.
 
 Behind a reverse proxy that ends TLS the service sees plain HTTP from the proxy: its
 X-Forwarded-Proto says whether the site is HTTPS (then cookies are `Secure` and HSTS is sent),
@@ -29,15 +29,6 @@ CSP = "; ".join([
     "media-src 'self'", "connect-src 'self'", "font-src 'self'", "object-src 'none'",
     "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
 ])
-DOCS_CSP = "; ".join([
-    "default-src 'self'", "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
-    "font-src 'self' https://fonts.gstatic.com", "worker-src 'self' blob:",
-    "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
-    "frame-ancestors 'none'",
-])
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})  # FastAPI's defaults
 HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
@@ -71,7 +62,6 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = DOCS_CSP if scope["path"] in DOCS_PATHS else CSP
         client = scope.get("client")
         https = is_https(scope.get("scheme", "http"), client[0] if client else None,
                          Headers(scope=scope).getlist("x-forwarded-proto"), self.trusted_proxies)
@@ -80,7 +70,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("content-security-policy", policy)
+                headers.setdefault("content-security-policy", CSP)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
                 if https:

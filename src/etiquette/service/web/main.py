@@ -7,6 +7,8 @@ from fastapi import APIRouter
 
 from etiquette.service.web.routes import (
     audit,
+    docs,
+    hall,
     incidents,
     login,
     practice,
@@ -17,5 +19,6 @@ from etiquette.service.web.routes import (
 )
 
 web_router = APIRouter(include_in_schema=False)
-for module in (login, incidents, audit, rules, reports, scoring, practice, webhooks):
+for module in (login, incidents, audit, rules, reports, scoring, practice, webhooks, docs,
+               hall):
     web_router.include_router(module.router)
