@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench models clean system-deps
+.PHONY: demo test lint bench models web-assets clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,16 @@ $(STAMP): pyproject.toml
 models: $(STAMP)
 	$(BIN)/etiquette models fetch
 
+# Front-end files the pages serve but the repo does not hold (ECharts for the report charts):
+# `npm pack` of the pinned release from the npm registry, the file verified by its sha256
+# (etiquette/service/web_assets.py), into the git-ignored service/static/vendor/.
+web-assets: $(STAMP)
+	$(BIN)/python -m etiquette.service.web_assets
+
 # The main job: the live pipeline on a demo site whose windows replay recordings_sample/ at
 # real time into the supervision service started in the same process (SQLite under out/). It
 # prints the workbench URL and a demo admin with a new random password; Ctrl-C stops it.
-demo: models
+demo: models web-assets
 	$(BIN)/etiquette run --config recordings_sample/site.yaml
 
 # Debian packages the tests use: PostgreSQL (the service tests start their own cluster),
@@ -42,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # The linters, then the whole test suite (real model, real audio, real PostgreSQL and browser).
-test: lint models system-deps
+test: lint models web-assets system-deps
 	$(BIN)/python -m pytest -q tests
 
 # The whole benchmark: accuracy, speed and memory of batch (benchmarks/results.*), the
