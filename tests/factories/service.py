@@ -127,3 +127,29 @@ def make_incident(api: LiveService, owner: str = "staff1", status: str = "pendin
         assert staff.post(f"/api/v1/incidents/{iid}/appeal",
                           json={"reason": "当时是在转述群众的话"}).status_code == 200
     return iid
+
+
+def center_with_windows(live: LiveService, *numbers: str) -> tuple[dict[str, Any],
+                                                                    list[dict[str, Any]], str]:
+    """A center of its own (shared services hold other tests' windows) with a window per
+    number, and a pipeline key of that center: (center, windows, key)."""
+    admin, tag = live.client("admin"), uuid.uuid4().hex[:6]
+    center = admin.post("/api/v1/centers", json={"code": f"hall-{tag}",
+                                                 "name": f"大厅测试中心{tag}"}).json()
+    windows = []
+    for n in numbers:
+        r = admin.post("/api/v1/windows", json={"center_id": center["id"], "code": f"h{tag}-{n}",
+                                                "number": n, "department": "不动产登记中心"})
+        assert r.status_code == 201, r.text
+        windows.append(r.json())
+    key = admin.post("/api/v1/api-keys", json={"name": f"hall-{tag}", "center_id": center["id"]})
+    assert key.status_code == 201, key.text
+    return center, windows, key.json()["key"]
+
+
+def window_beat(**over: Any) -> dict[str, Any]:
+    """One window's state as a live site reports it (etiquette.live.heartbeat.window_state):
+    a microphone and a camera that work, the staff member at the seat, a session open."""
+    return {"audio": {"state": "ok", "level_dbfs": -32.5, "stream_s": 120.0},
+            "camera": {"seat": "present", "fps": 4.8}, "session_open": True, "problems": {},
+            **over}

@@ -19,3 +19,15 @@ def number(value: float | int | None) -> str:
     if value is None:
         return "—"
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+# The hall (大厅态势): a window's state, its seat, and why a tile is not green.
+HALL_STATUS_NAMES = {"ok": "正常", "warn": "注意", "alert": "异常", "offline": "未接入"}
+SEAT_NAMES = {"present": "在座", "absent": "离座", "unknown": "未知"}
+HALL_REASONS = {"stale": "心跳中断", "offline": "未接入", "no_picture": "摄像头无画面"}
+# A window's input that is not OK, by (component, state) as the live site reports it.
+INPUT_PROBLEM_NAMES = {
+    ("audio", "down"): "麦克风断开", ("audio", "degraded"): "麦克风异常",
+    ("camera", "down"): "摄像头断开", ("camera", "degraded"): "摄像头画面受损",
+    ("presence", "down"): "在岗监测停止", ("presence", "degraded"): "在岗监测异常",
+}

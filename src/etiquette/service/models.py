@@ -338,6 +338,23 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class WindowHeartbeat(Base):
+    """The latest heartbeat of a window from its live site (大厅态势): one row per window,
+    replaced at each beat, not a log. `state` is the window's state as the site's /health
+    shows it; `seat_since` is when the seat last changed (or beats resumed after a gap)."""
+
+    __tablename__ = "window_heartbeats"
+
+    window_pk: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"),
+                                           primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime]
+    interval_s: Mapped[float] = mapped_column(Float)  # the site's; staleness counts in beats
+    state: Mapped[dict[str, Any]]
+    seat: Mapped[str | None] = mapped_column(String(16))
+    seat_since: Mapped[datetime | None]
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+
+
 class PracticeAttempt(Base):
     """One recording a staff member made on the practice page, and what the matcher heard.
     The audio itself is not kept: the history is for the person's progress, not evidence."""

@@ -761,3 +761,113 @@ class CommendationPublic(BaseModel):
 class CommendationsPublic(BaseModel):
     data: list[CommendationPublic]
     count: int
+
+
+# ---------------------------------------------------------------- the hall (大厅态势)
+
+
+class InputState(StrEnum):
+    """A live site's health states (etiquette.health.HealthState)."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+class Seat(StrEnum):
+    """What a window's camera sees at the staff seat (etiquette.live.presence.SeatState)."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"
+
+
+class HallStatus(StrEnum):
+    OK = "ok"
+    WARN = "warn"  # working with a problem (a degraded input)
+    ALERT = "alert"  # an input down, no picture, or no heartbeat
+    OFFLINE = "offline"  # never heard from (未接入)
+
+
+Component = Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                             pattern=r"^[a-z_]+$")]
+
+
+class AudioBeat(_Strict):
+    state: InputState
+    level_dbfs: float = Field(ge=-200, le=20, description="the loudest channel of the last block")
+    stream_s: float = Field(ge=0, le=1e9, description="seconds of audio read since the start")
+
+
+class CameraBeat(_Strict):
+    seat: Seat
+    fps: float = Field(ge=0, le=1000, description="frames looked at per second, recently")
+
+
+class WindowBeat(_Strict):
+    """One window's state, as the live site's /health shows it."""
+
+    audio: AudioBeat | None = Field(None, description="none: the window has no microphone")
+    camera: CameraBeat | None = Field(None, description="none: the window has no camera")
+    session_open: bool = False
+    problems: dict[Component, InputState] = Field(default_factory=dict, max_length=16,
+                                                  description="components not OK, by name")
+
+
+class HeartbeatIn(_Strict):
+    interval_s: float = Field(ge=0.5, le=300, description="the site sends a beat this often")
+    windows: dict[Code, WindowBeat] = Field(max_length=500, description="by window code")
+
+
+class HeartbeatResult(BaseModel):
+    accepted: list[str]
+    unknown: list[str] = Field(description="codes of no window of the key's center (or of none)")
+    refused: list[str] = Field(description="windows of another center than the key's")
+
+
+class HallIncident(BaseModel):
+    id: str
+    kind: str
+    kind_name: str
+    rule_name: str
+    severity: str
+    at: datetime
+    url: str
+
+
+class HallWindow(BaseModel):
+    window_pk: int
+    code: str
+    number: str
+    department: str
+    staff_name: str | None = Field(description="on duty now (assignments)")
+    status: HallStatus
+    status_name: str
+    reasons: list[str] = Field(description="why it is not OK, in Chinese")
+    last_beat_at: datetime | None
+    beat_age_s: float | None
+    stale: bool
+    seat: Seat | None
+    seat_name: str | None
+    seat_for_s: float | None = Field(description="seconds the seat has been as it is")
+    audio: AudioBeat | None
+    camera: CameraBeat | None
+    session_open: bool | None
+    last_incident: HallIncident | None = Field(description="today's latest")
+    today: dict[str, int] = Field(description="today's incidents by kind (display time zone)")
+    today_total: int
+
+
+class HallCenter(BaseModel):
+    id: int
+    code: str
+    name: str
+    counts: dict[HallStatus, int]
+    windows: list[HallWindow]
+
+
+class HallPublic(BaseModel):
+    at: datetime
+    day: str = Field(description="today in the display time zone")
+    kind_names: dict[str, str] = Field(description="the incident kinds' Chinese names")
+    centers: list[HallCenter]

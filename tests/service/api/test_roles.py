@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from factories.service import Api, incident, make_incident, post_incident
+from factories.service import Api, incident, make_incident, post_incident, window_beat
 from service.conftest import LiveService
 
 ROLES = ("anonymous", "pipeline", "admin", "supervisor", "auditor", "staff1")
@@ -158,6 +158,10 @@ CASES: dict[str, Case] = {
     "me": Case("GET", lambda a: "/api/v1/auth/me", EVERYONE),
     "ingest": Case("POST", lambda a: "/api/v1/incidents", {"pipeline": 201}, kind="ingest",
                    refused={r: 401 for r in ("admin", "supervisor", "auditor", "staff1")}),
+    "heartbeat": Case("POST", lambda a: "/api/v1/heartbeats", {"pipeline": 200},
+                      body=lambda a: {"interval_s": 5, "windows": {"w-a": window_beat()}}),
+    "hall": Case("GET", lambda a: "/api/v1/hall", READERS),
+    "hall stream": Case("GET", lambda a: "/api/v1/hall/stream", READERS, kind="stream"),
 }
 
 

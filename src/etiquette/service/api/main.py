@@ -12,6 +12,7 @@ from etiquette.service.api.routes import (
     auth,
     centers,
     commendations,
+    hall,
     incidents,
     ingest,
     masterdata,
@@ -28,5 +29,5 @@ from etiquette.service.api.routes import (
 api_router = APIRouter(prefix="/api/v1")
 for module in (auth, ingest, incidents, centers, windows, staff, assignments, masterdata, users,
                api_keys, audit, rules, retention, scoring, reports, alerts,
-               practice, commendations):
+               practice, commendations, hall):
     api_router.include_router(module.router)

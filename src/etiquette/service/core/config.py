@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # Alerts: the workbench's event stream polls the database (so it sees what any service
     # process ingested); webhooks are sent by a job, retried after these delays.
     alert_poll_s: float = Field(1.0, gt=0, le=60)
+    # The hall (大厅态势): each live site sends every window's state every few seconds.
+    hall_stale_beats: float = Field(3.0, ge=1, le=100,
+                                    description="a window whose site sent no beat for this many "
+                                                "of its beat intervals is shown 心跳中断")
+    hall_refresh_s: float = Field(2.0, gt=0, le=60, description="how often the hall page's "
+                                                                "stream recomputes the hall")
     webhook_backoff_s: list[float] = Field(
         default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0], min_length=1, max_length=20,
         description="delay before each retry; the attempt after the last delay that fails fails "

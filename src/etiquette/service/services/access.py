@@ -34,24 +34,27 @@ class Permission(StrEnum):
     WEBHOOKS_ADMIN = "webhooks.admin"
     COMMENDATIONS_WRITE = "commendations.write"  # record a commendation (bonus points)
     PRACTICE = "practice"  # staff self-training: record a phrase, see whether it was recognised
+    HALL_READ = "hall.read"  # 大厅态势: every window's inputs, seat and session, live
     INGEST = "ingest"
+    HEARTBEAT = "heartbeat"  # a live site reports its windows' state
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_REVIEW, P.INCIDENTS_DECIDE_APPEAL,
                                 P.INCIDENTS_HISTORY, P.MASTER_READ, P.RULES_READ, P.REPORTS_READ,
-                                P.ALERTS_SUBSCRIBE, P.COMMENDATIONS_WRITE}),
+                                P.ALERTS_SUBSCRIBE, P.COMMENDATIONS_WRITE, P.HALL_READ}),
     Role.AUDITOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_HISTORY, P.MASTER_READ, P.USERS_READ,
                              P.API_KEYS_READ, P.AUDIT_READ, P.RULES_READ, P.REPORTS_READ,
-                             P.WEBHOOKS_READ}),
+                             P.WEBHOOKS_READ, P.HALL_READ}),
     Role.STAFF: frozenset({P.INCIDENTS_READ_OWN, P.INCIDENTS_APPEAL_OWN, P.RULES_READ, P.PRACTICE}),
 }
 ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.SUPERVISOR] | frozenset(
     {P.MASTER_WRITE, P.USERS_READ, P.USERS_WRITE, P.API_KEYS_READ, P.API_KEYS_WRITE, P.AUDIT_READ,
      P.RETENTION_RUN, P.RULES_ADMIN, P.SCORING_ADMIN, P.WEBHOOKS_READ, P.WEBHOOKS_ADMIN})
-# Besides ingest a pipeline may read the rules in force, so that a live site scores with them.
-PIPELINE_PERMISSIONS = frozenset({P.INGEST, P.RULES_READ})
+# Besides ingest a pipeline may read the rules in force, so that a live site scores with them,
+# and report its windows' state (the heartbeat).
+PIPELINE_PERMISSIONS = frozenset({P.INGEST, P.RULES_READ, P.HEARTBEAT})
 
 
 @dataclass(frozen=True)
