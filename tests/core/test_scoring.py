@@ -13,7 +13,9 @@ from etiquette.core.scoring import (
     Fact,
     Month,
     Period,
+    RedFlags,
     ScoringError,
+    awaiting_review,
     buckets,
     disqualified,
     load_scheme,
@@ -100,14 +102,35 @@ def test_red_flags_by_the_rule_in_the_scheme() -> None:
     assert barred == ["B"]
     values = {k: s.score for k, s in scores.items()}
     # top 2 of the eligible (C, E tie at 100; D 98 is third)
-    assert red_flags(scheme.red_flag, values, barred) == ["C", "E"]
+    assert red_flags(scheme.red_flag, values, barred).flags == ["C", "E"]
     # top 1 with a tie at the cut: both tied windows
     one = scheme.red_flag.model_copy(update={"top_n": 1})
-    assert red_flags(one, values, barred) == ["C", "E"]
+    assert red_flags(one, values, barred).flags == ["C", "E"]
     # no top_n: everyone eligible at or above min_score
     all_above = scheme.red_flag.model_copy(update={"top_n": None})
-    assert red_flags(all_above, values, barred) == ["C", "E", "D"]
+    assert red_flags(all_above, values, barred) == RedFlags(["C", "E", "D"], [])
     assert rank(values) == {"A": 5, "B": 4, "C": 1, "D": 3, "E": 1}
+
+
+def test_a_window_with_a_critical_incident_awaiting_review_is_undecided() -> None:
+    """Issue 18: a 100-point window whose critical incident nobody has reviewed yet was shown
+    as a red flag. It is 待定 and keeps its place: dismissed, it becomes a red flag and nobody
+    loses theirs; confirmed, it is barred and the next in line moves up."""
+    scheme = parse_scheme(SCHEME)
+    rule = scheme.red_flag  # top 2, at least 95, no critical
+    facts = {"C": [fact(1, rule="F4-1", severity="critical", status="pending"),
+                   fact(2, severity="critical", status="dismissed"), fact(3, status="pending")],
+             "D": [fact(4)]}
+    scores = score_all(scheme, ["C", "D", "E"], facts)
+    values = {k: s.score for k, s in scores.items()}
+    assert values == {"C": 100, "D": 98, "E": 100}  # pending incidents cost nothing
+    waiting = {k: awaiting_review(rule, facts.get(k, ())) for k in values}
+    assert waiting == {"C": 1, "D": 0, "E": 0}  # a major one, a dismissed critical one: nothing
+    pending = [k for k, n in waiting.items() if n]
+    assert red_flags(rule, values, [], pending) == RedFlags(["E"], ["C"])
+    # Dismissed: C joins E. Confirmed: C is barred and D moves up.
+    assert red_flags(rule, values, [], []) == RedFlags(["C", "E"], [])
+    assert red_flags(rule, values, ["C"], []) == RedFlags(["E", "D"], [])
 
 
 def test_periods_and_their_months() -> None:

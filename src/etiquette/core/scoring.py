@@ -21,7 +21,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -213,11 +213,25 @@ def score_all(scheme: ScoringScheme, subjects: Iterable[K], facts: Mapping[K, Se
     return {s: score(scheme, facts.get(s, ()), praised.get(s, 0)) for s in subjects}
 
 
-def red_flags(rule: RedFlagRule, scores: Mapping[K, float],
-              disqualified: Iterable[K] = ()) -> list[K]:
-    """The subjects (of one center) the rule makes red flags, best first.
+@dataclass(frozen=True)
+class RedFlags(Generic[K]):
+    """What the red-flag rule makes of one center's subjects, best first."""
+
+    flags: list[K]
+    # 待定: chosen by the rule, but with an incident of a disqualifying severity not yet
+    # reviewed, which may still bar them.
+    undecided: list[K]
+
+
+def red_flags(rule: RedFlagRule, scores: Mapping[K, float], disqualified: Iterable[K] = (),
+              pending: Iterable[K] = ()) -> RedFlags[K]:
+    """The subjects (of one center) the rule makes red flags, and those it would but for
+    incidents awaiting review.
 
     `disqualified`: those with a counted incident of a disqualifying severity in the period.
+    `pending`: those with a pending one (awaiting_review): they are 待定 and keep their place
+    in the top_n, so that a dismissal makes them red flags without taking the honour from
+    another, and a confirmation bars them (the next in line then moves up).
     """
     barred = set(disqualified)
     eligible = sorted(((s, v) for s, v in scores.items() if s not in barred
@@ -226,7 +240,15 @@ def red_flags(rule: RedFlagRule, scores: Mapping[K, float],
     if rule.top_n is not None and len(eligible) > rule.top_n:
         cut = eligible[rule.top_n - 1][1]
         eligible = [(s, v) for s, v in eligible if v >= cut]
-    return [s for s, _ in eligible]
+    held = set(pending)
+    return RedFlags([s for s, _ in eligible if s not in held],
+                    [s for s, _ in eligible if s in held])
+
+
+def awaiting_review(rule: RedFlagRule, facts: Iterable[Fact]) -> int:
+    """How many of a subject's incidents are pending review with a disqualifying severity."""
+    severities = {s.value for s in rule.disqualifying_severities}
+    return sum(f.status == "pending" and f.severity in severities for f in facts)
 
 
 def disqualified(rule: RedFlagRule, score_: Score) -> str | None:

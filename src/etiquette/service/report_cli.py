@@ -124,6 +124,9 @@ def _print_table(report: ReportPublic) -> None:
                   highlight=False)
     flags = "、".join(f"{r.center} {r.number} 号窗口（{r.score} 分）" for r in report.red_flags)
     console.print(f"红旗窗口（{report.red_flag_rule}）：" + (flags or "无"), highlight=False)
+    for r in report.undecided:
+        console.print(f"待定：{r.center} {r.number} 号窗口（{r.score} 分），{r.undecided_reason}",
+                      highlight=False)
     for name, caption in (("windows", "窗口得分排名"), ("staff", "工作人员得分排名"),
                           ("rules", "按规则"), ("time", "按时段")):
         if name == "staff" and report.public:

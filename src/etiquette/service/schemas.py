@@ -570,6 +570,11 @@ class WindowScore(BaseModel):
     red_flag: bool
     disqualified_by: Severity | None = Field(description="a counted incident of this severity "
                                                          "barred it from the red flags")
+    undecided: bool = Field(False, description="待定: the red-flag rule chooses it, but an "
+                                               "incident of a disqualifying severity awaits "
+                                               "review (undecided_reason); no red flag yet")
+    undecided_reason: str | None = None
+    tied: bool = Field(False, description="shares its rank with another window")
 
 
 class StaffScore(BaseModel):
@@ -583,6 +588,7 @@ class StaffScore(BaseModel):
     counted: int
     deducted: float
     bonus: float
+    tied: bool = Field(False, description="shares its rank with another person")
 
 
 class CountRow(BaseModel):
@@ -607,6 +613,9 @@ class ReportPublic(BaseModel):
     windows: list[WindowScore]
     staff: list[StaffScore]
     red_flags: list[WindowScore]
+    undecided: list[WindowScore] = Field(default_factory=list,
+                                         description="待定 windows (see WindowScore.undecided)")
+    rank_rule: str = Field("", description="how equal scores are ranked")
     by_kind: list[CountRow]
     by_rule: list[CountRow]
     by_time: list[CountRow] = Field(description="weeks of a month or quarter; months of a year")

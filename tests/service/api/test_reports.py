@@ -15,7 +15,15 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from factories.report_data import STAFF_NAMES, ScoredCenter, march_2025, report
+from factories.report_data import (
+    CRITICAL,
+    STAFF_NAMES,
+    ScoredCenter,
+    add,
+    make_center,
+    march_2025,
+    report,
+)
 from service.conftest import LiveService
 
 WINDOW_HEADER = ["排名", "中心", "窗口号", "进驻部门", "窗口编码", "得分", "上期得分", "变化",
@@ -28,12 +36,12 @@ def march(service: LiveService) -> ScoredCenter:
 
 
 def export(api: LiveService, c: ScoredCenter, fmt: str, public: bool = False,
-           **params: str) -> bytes:
-    r = api.client("supervisor").get("/api/v1/reports/2025-03/export", params={
+           period: str = "2025-03", **params: str) -> bytes:
+    r = api.client("supervisor").get(f"/api/v1/reports/{period}/export", params={
         "format": fmt, "center_id": c.id, "public": str(public).lower(), **params})
     assert r.status_code == 200, r.text
     assert r.headers["content-disposition"].startswith(
-        "attachment; filename=\"etiquette-report-2025-03")
+        f"attachment; filename=\"etiquette-report-{period}")
     return r.content
 
 
@@ -203,3 +211,35 @@ def test_the_report_page(api: LiveService, march: ScoredCenter) -> None:
     assert api.client("staff1").get("/reports").status_code == 403
     anonymous = api.client(None).get("/reports", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_a_window_whose_critical_incident_awaits_review_is_undecided(api: LiveService) -> None:
+    """Issue 18: such a window was shown as a 100-point 红旗 window. It is 待定 with the reason,
+    everywhere the report goes; four windows at 100 share rank 1 (并列), and the rule saying
+    so is stated. Dismissed, the incident bars nothing and the window is a red flag."""
+    c = make_center(api)
+    iid = add(api, c, "b1", "b", "2025-05-12T10:00:00+08:00", status="pending", **CRITICAL)
+    rep = report(api, c, period="2025-05")
+    rows = {w["window_id"]: w for w in rep["windows"]}
+    b = rows[c.windows["b"]]
+    assert b["score"] == 100 and b["red_flag"] is False and b["undecided"] is True
+    assert b["undecided_reason"] == "有 1 条严重事件待审核，审核后确定是否评为红旗窗口"
+    assert [w["window_id"] for w in rep["undecided"]] == [c.windows["b"]]
+    assert sorted(w["number"] for w in rep["red_flags"]) == ["01", "03", "04"]
+    assert all(w["rank"] == 1 and w["tied"] for w in rep["windows"])
+    assert "并列" in rep["rank_rule"] and "待定" in rep["red_flag_rule"]
+
+    page = parse(api.client("supervisor").get(
+        "/reports", params={"period": "2025-05", "center_id": c.id}).text)
+    ranking = {r[2]: r for r in page.tables["window-ranking"][1:]}
+    assert ranking["02"][0] == "1（并列）" and ranking["02"][10] == "待定"
+    assert ranking["01"][10] == "红旗"
+    xlsx = openpyxl.load_workbook(io.BytesIO(export(api, c, "xlsx", period="2025-05")))
+    row = next(r for r in xlsx["窗口排名"].iter_rows(values_only=True) if r[2] == "02")
+    assert row[11:] == ("待定", b["undecided_reason"])
+
+    assert api.client("supervisor").post(f"/api/v1/incidents/{iid}/review", json={
+        "action": "dismiss", "reason": "识别错误"}).status_code == 200
+    after = report(api, c, period="2025-05")
+    assert sorted(w["number"] for w in after["red_flags"]) == ["01", "02", "03", "04"]
+    assert after["undecided"] == []

@@ -33,9 +33,10 @@ WINDOW_COLUMNS: list[Column] = [
     ("进驻部门", lambda r: r.department), ("窗口编码", lambda r: r.window_id),
     ("得分", lambda r: r.score), ("上期得分", lambda r: r.previous_score),
     ("变化", lambda r: r.change), ("计分事件", lambda r: r.counted), ("扣分", lambda r: r.deducted),
-    ("加分", lambda r: r.bonus), ("红旗窗口", lambda r: "是" if r.red_flag else ""),
-    ("不参评原因",
-     lambda r: f"有{SEVERITY_NAMES[r.disqualified_by]}事件" if r.disqualified_by else ""),
+    ("加分", lambda r: r.bonus),
+    ("红旗窗口", lambda r: "是" if r.red_flag else "待定" if r.undecided else ""),
+    ("不参评原因", lambda r: f"有{SEVERITY_NAMES[r.disqualified_by]}事件" if r.disqualified_by
+     else r.undecided_reason or ""),
 ]
 STAFF_COLUMNS: list[Column] = [
     ("排名", lambda r: r.rank), ("工号", lambda r: r.employee_no), ("姓名", lambda r: r.name),
@@ -108,6 +109,7 @@ def to_xlsx(report: ReportPublic) -> bytes:
     about["A1"].font = Font(bold=True, size=14)
     about.append(["期间", report.period])
     about.append(["红旗窗口评选", report.red_flag_rule])
+    about.append(["排名", report.rank_rule])
     about.append(["评分方案", _xlsx("；".join(f"{s.month}：第 {s.version_id} 版（{s.version}）"
                                          for s in report.schemes))])
     about.append(["事件总数", report.incidents])

@@ -4,7 +4,9 @@ change against the previous period, the red-flag windows, incidents by kind, rul
 A month is scored by the scheme in force for it (services.scoring). A quarter or year is the
 mean of its months' scores, over the months that have begun (a year in progress: January to
 now); its red flags follow the red-flag rule of its last scored month, and a window with a
-disqualifying incident in any of its months is barred. Red flags are chosen per center.
+disqualifying incident in any of its months is barred. Red flags are chosen per center; one
+the rule chooses while an incident of a disqualifying severity awaits review is 待定
+(core.scoring.red_flags says why it keeps its place). Equal scores share a rank (并列).
 The public variant (公开) carries no staff rows and no personal data at all.
 """
 
@@ -24,6 +26,7 @@ from etiquette.core.scoring import (
     RedFlagRule,
     Score,
     ScoringScheme,
+    awaiting_review,
     buckets,
     mean,
     rank,
@@ -57,6 +60,7 @@ class Tally:
     deducted: float = 0.0
     bonus: float = 0.0
     severities: set[str] = field(default_factory=set)
+    awaiting_review: int = 0  # pending incidents of a disqualifying severity
 
     def add(self, s: Score) -> None:
         self.scores.append(s.score)
@@ -124,6 +128,7 @@ def score_period(session: Session, settings: Settings, period: Period, center_id
             s = score(scheme, by_window.get(pk, ()), praised_windows[pk])
             points.update({d.incident_id: d.points for d in s.deductions})
             tally.add(s)
+            tally.awaiting_review += awaiting_review(scheme.red_flag, by_window.get(pk, ()))
         for sid, tally in staff.items():
             tally.add(score(scheme, by_staff.get(sid, ()), praised_staff[sid]))
     if scheme is None:
@@ -137,11 +142,20 @@ def describe_rule(rule: RedFlagRule) -> str:
     if rule.min_score is not None:
         parts.append(f"得分不低于 {rule.min_score:g} 分")
     if rule.disqualifying_severities:
-        names = "、".join(SEVERITY_NAMES[s.value] for s in rule.disqualifying_severities)
-        parts.append(f"无{names}事件")
+        parts.append(f"无{_severities(rule)}事件")
     text = "、".join(parts) + "的窗口中" if parts else "全部窗口中"
     text += f"按得分取前 {rule.top_n} 名（同分并列入选）" if rule.top_n else "均评为红旗窗口"
-    return text + "；各中心分别评选"
+    text += "；各中心分别评选"
+    if rule.disqualifying_severities:
+        text += f"；入选窗口如有待审核的{_severities(rule)}事件，暂列“待定”，审核后确定"
+    return text
+
+
+def _severities(rule: RedFlagRule) -> str:
+    return "、".join(SEVERITY_NAMES[s.value] for s in rule.disqualifying_severities)
+
+
+RANK_RULE = "同分名次并列（如 1、2、2、4），并列者按中心、窗口号排列"
 
 
 def build(*, session: Session, settings: Settings, principal: Principal, period: Period,
@@ -169,13 +183,18 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
     # Windows: ranking, change, red flags per center.
     rule = now.rule
     barred = {pk: worst for pk, t in now.windows.items() if (worst := _worst(rule, t))}
+    pending = {pk for pk, t in now.windows.items() if t.awaiting_review}
     flags: set[int] = set()
+    undecided: set[int] = set()
     by_center: dict[int, dict[int, float]] = defaultdict(dict)
     for w in window_rows:
         by_center[w.center_id][w.id] = now.windows[w.id].score
     for scores in by_center.values():
-        flags |= set(red_flags(rule, scores, barred))
+        chosen = red_flags(rule, scores, barred, pending)
+        flags |= set(chosen.flags)
+        undecided |= set(chosen.undecided)
     ranks = rank({pk: t.score for pk, t in now.windows.items()})
+    shared = Counter(ranks.values())
     rows = []
     for w in window_rows:
         t, p = now.windows[w.id], before.windows[w.id]
@@ -185,10 +204,14 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
             number=w.number, department=w.department, score=t.score, previous_score=previous,
             change=round(t.score - previous, 2) if previous is not None else None,
             counted=t.counted, deducted=t.deducted, bonus=t.bonus, red_flag=w.id in flags,
-            disqualified_by=barred.get(w.id)))
+            disqualified_by=barred.get(w.id), undecided=w.id in undecided,
+            undecided_reason=(f"有 {t.awaiting_review} 条{_severities(rule)}事件待审核，审核后"
+                              "确定是否评为红旗窗口") if w.id in undecided else None,
+            tied=shared[ranks[w.id]] > 1))
     rows.sort(key=lambda r: (r.rank, r.center, r.number))
 
     staff_ranks = rank({sid: t.score for sid, t in now.staff.items()})
+    staff_shared = Counter(staff_ranks.values())
     people = []
     for s in staff_rows:
         t, p = now.staff[s.id], before.staff[s.id]
@@ -197,7 +220,8 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
             rank=staff_ranks[s.id], staff_id=s.id, name=s.name, employee_no=s.employee_no,
             score=t.score, previous_score=previous,
             change=round(t.score - previous, 2) if previous is not None else None,
-            counted=t.counted, deducted=t.deducted, bonus=t.bonus))
+            counted=t.counted, deducted=t.deducted, bonus=t.bonus,
+            tied=staff_shared[staff_ranks[s.id]] > 1))
     people.sort(key=lambda r: (r.rank, r.employee_no))
 
     return ReportPublic(
@@ -205,7 +229,8 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
         public=public, center=centers[center_id].name if center_id is not None else None,
         timezone=settings.display_timezone, generated_at=utcnow(), schemes=now.schemes,
         red_flag_rule=describe_rule(rule), windows=rows, staff=people,
-        red_flags=[r for r in rows if r.red_flag],
+        red_flags=[r for r in rows if r.red_flag], undecided=[r for r in rows if r.undecided],
+        rank_rule=RANK_RULE,
         by_kind=_count(now, lambda f: (f.kind, KIND_NAMES.get(f.kind, f.kind))),
         by_rule=_count(now, lambda f: (f.rule_id, f.rule_name)),
         by_time=_by_time(now, zone),
