@@ -7,10 +7,12 @@ from __future__ import annotations
 class ServiceError(Exception):
     status_code = 400
 
-    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, detail: str, headers: dict[str, str] | None = None,
+                 field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
+        self.field = field  # the request's field it is about, for a form to show it beside
 
 
 class BadRequest(ServiceError):

@@ -24,6 +24,11 @@ MIN_PASSWORD_LENGTH = 10
 MIN_PASSWORD_SCORE = 3  # zxcvbn's 0..4: 3 is "safely unguessable", about 10^8 guesses or more
 
 
+def new_password() -> str:
+    """A password an admin hands to a user (reset): 16 random characters, far above the policy."""
+    return secrets.token_urlsafe(12)
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

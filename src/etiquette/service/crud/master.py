@@ -69,6 +69,14 @@ def staff_on_duty(*, session: Session, window_pk: int, at: datetime) -> int | No
         .order_by(Assignment.start_at.desc()).limit(1)).first()
 
 
+def current_assignments(*, session: Session, at: datetime) -> list[Assignment]:
+    """The assignments that cover `at`: who staffs which window then."""
+    return list(session.scalars(
+        select(Assignment).where(Assignment.start_at <= at,
+                                 or_(Assignment.end_at.is_(None), Assignment.end_at > at))
+        .order_by(Assignment.start_at)).all())
+
+
 def overlapping_assignment(*, session: Session, window_pk: int, start_at: datetime,
                            end_at: datetime | None,
                            exclude_id: int | None = None) -> Assignment | None:

@@ -32,10 +32,12 @@ def _snapshot(row: Commendation) -> dict[str, object]:
 def create(*, session: Session, principal: Principal, body: CommendationCreate) -> Commendation:
     principal.require(Permission.COMMENDATIONS_WRITE)
     if session.get(Window, body.window_pk) is None:
-        raise Invalid(f"window_pk {body.window_pk} does not exist")
+        raise Invalid(f"所选窗口不存在 (window_pk {body.window_pk} does not exist)",
+                      field="window_pk")
     staff_id = body.staff_id
     if staff_id is not None and session.get(Staff, staff_id) is None:
-        raise Invalid(f"staff_id {staff_id} does not exist")
+        raise Invalid(f"所选工作人员不存在 (staff_id {staff_id} does not exist)",
+                      field="staff_id")
     if staff_id is None:
         staff_id = master.staff_on_duty(session=session, window_pk=body.window_pk, at=body.at)
     row = Commendation(window_pk=body.window_pk, staff_id=staff_id, at=body.at, reason=body.reason,

@@ -38,6 +38,12 @@ from etiquette.service.services.slots import Slots
 
 TARGETS: dict[type[MasterRow], str] = {Center: "center", Window: "window", Staff: "staff",
                                   Assignment: "assignment"}
+_REF_NAMES = {"center_id": "中心", "staff_id": "工作人员", "window_pk": "窗口"}
+# What a duplicate is a duplicate of (the natural keys), for a form to show it at that field.
+_UNIQUE_FIELDS: dict[type[MasterRow], str] = {Center: "code", Window: "code",
+                                              Staff: "employee_no"}
+_UNIQUE_NAMES: dict[type[MasterRow] | None, str] = {Center: "中心代码", Window: "窗口编码",
+                                                    Staff: "工号"}
 _PUBLIC_FIELDS: dict[type[MasterRow], tuple[str, ...]] = {
     Center: ("code", "name"),
     Window: ("center_id", "code", "number", "department", "business_category", "active"),
@@ -54,16 +60,22 @@ def _check_refs(session: Session, values: dict[str, Any]) -> None:
     for key, model in (("center_id", Center), ("staff_id", Staff), ("window_pk", Window)):
         if (values.get(key) is not None
                 and crud.get(session=session, model=model, id=values[key]) is None):
-            raise Invalid(f"{key} {values[key]} does not exist")
+            raise Invalid(f"所选{_REF_NAMES[key]}不存在 ({key} {values[key]} does not exist)",
+                          field=key)
 
 
-def _commit(session: Session, what: str) -> None:
+def _duplicate(what: str, model: type[MasterRow] | None = None) -> Conflict:
+    return Conflict(f"与已有记录重复，{_UNIQUE_NAMES.get(model, '代码')}已被使用 ({what} conflicts "
+                    "with an existing record (duplicate code or number))",
+                    field=_UNIQUE_FIELDS.get(model) if model else None)
+
+
+def _commit(session: Session, what: str, model: type[MasterRow] | None = None) -> None:
     try:
         session.commit()
     except IntegrityError as e:
         session.rollback()
-        raise Conflict(
-            f"{what} conflicts with an existing record (duplicate code or number)") from e
+        raise _duplicate(what, model) from e
 
 
 def _check_assignment(session: Session, values: dict[str, Any], exclude_id: int | None) -> None:
@@ -71,8 +83,9 @@ def _check_assignment(session: Session, values: dict[str, Any], exclude_id: int 
                                         start_at=values["start_at"], end_at=values.get("end_at"),
                                         exclude_id=exclude_id)
     if clash is not None:
-        raise Conflict(f"window {values['window_pk']} is already staffed by staff "
-                       f"{clash.staff_id} in that time (assignment {clash.id})")
+        raise Conflict(f"该窗口在这段时间已有其他工作人员在岗 (window {values['window_pk']} is "
+                       f"already staffed by staff {clash.staff_id} in that time (assignment "
+                       f"{clash.id}))", field="window_pk")
 
 
 def create(*, session: Session, principal: Principal, model: type[MasterRow],
@@ -85,11 +98,10 @@ def create(*, session: Session, principal: Principal, model: type[MasterRow],
         row = crud.create(session=session, model=model, values=values)
     except IntegrityError as e:
         session.rollback()
-        raise Conflict(f"{TARGETS[model]} conflicts with an existing record (duplicate code or "
-                       "number)") from e
+        raise _duplicate(TARGETS[model], model) from e
     audit.record(session=session, actor=principal, action=f"{TARGETS[model]}.create",
                  target_type=TARGETS[model], target_id=str(row.id), after=snapshot(row))
-    _commit(session, TARGETS[model])
+    _commit(session, TARGETS[model], model)
     return row
 
 
@@ -112,7 +124,7 @@ def update(*, session: Session, principal: Principal, model: type[MasterRow], id
     audit.record(session=session, actor=principal, action=f"{TARGETS[model]}.update",
                  target_type=TARGETS[model], target_id=str(id),
                  before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
-    _commit(session, TARGETS[model])
+    _commit(session, TARGETS[model], model)
     return row
 
 
@@ -191,6 +203,22 @@ class _ImportFile(BaseModel):
 
 
 CSV_ENTITIES = ("centers", "windows", "staff", "assignments")
+
+
+def parse_upload(raw: bytes, *, limit: int, format: str = "yaml",
+                 entity: str | None = None) -> _ImportFile:
+    """An uploaded import file of at most `limit` bytes (`raw` holds up to one more, to tell)."""
+    if len(raw) > limit:
+        raise TooLarge(f"导入文件太大 (import files are limited to {limit} bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise Invalid("导入文件须为 UTF-8 文本 (the file must be UTF-8 text)") from e
+    if format == "csv":
+        if entity is None:
+            raise Invalid("CSV import needs entity=centers|windows|staff|assignments")
+        return parse_csv(text, entity)
+    return parse_yaml(text)
 
 
 def parse_yaml(text: str) -> _ImportFile:

@@ -31,12 +31,17 @@ def _check_password(password: str, *user_inputs: str) -> None:
     """`user_inputs`: the user's login and name, which a password must not be made of."""
     problem = security.password_problem(password, user_inputs)
     if problem:
-        raise Invalid(problem)
+        raise Invalid(problem, field="password")
 
 
 def _check_staff(session: Session, staff_id: int | None) -> None:
     if staff_id is not None and crud_master.get(session=session, model=Staff, id=staff_id) is None:
-        raise Invalid(f"staff_id {staff_id} does not exist")
+        raise Invalid(f"所选工作人员不存在 (staff_id {staff_id} does not exist)", field="staff_id")
+
+
+def _taken(username: str) -> Conflict:
+    return Conflict(f"用户名 {username} 已被使用 (user name {username} is taken)",
+                    field="username")
 
 
 def create_user(*, session: Session, principal: Principal, user_in: UserCreate) -> User:
@@ -44,7 +49,7 @@ def create_user(*, session: Session, principal: Principal, user_in: UserCreate) 
     _check_password(user_in.password, user_in.username, user_in.display_name)
     _check_staff(session, user_in.staff_id)
     if crud.user_by_username(session=session, username=user_in.username):
-        raise Conflict(f"user name {user_in.username} is taken")
+        raise _taken(user_in.username)
     user = crud.create_user(session=session, username=user_in.username,
                             password_hash=security.hash_password(user_in.password),
                             role=user_in.role.value, display_name=user_in.display_name,
@@ -55,7 +60,7 @@ def create_user(*, session: Session, principal: Principal, user_in: UserCreate) 
         session.commit()
     except IntegrityError as e:
         session.rollback()
-        raise Conflict(f"user name {user_in.username} is taken") from e
+        raise _taken(user_in.username) from e
     return user
 
 
@@ -70,11 +75,13 @@ def update_user(*, session: Session, principal: Principal, user_id: int,
     before = _snapshot(user)
     merged = before | values
     if (merged["role"] == Role.STAFF) != (merged["staff_id"] is not None):
-        raise Invalid("staff_id is required for role staff and only for it")
+        raise Invalid("窗口工作人员账号必须关联一名工作人员，其他角色不关联 "
+                      "(staff_id is required for role staff and only for it)", field="staff_id")
     _check_staff(session, values.get("staff_id"))
     if principal.user and principal.user.id == user_id and (
             merged["role"] != Role.ADMIN or not merged["active"]):
-        raise Conflict("an admin cannot demote or deactivate their own account")
+        raise Conflict("管理员不能降低自己的角色或停用自己的账号 "
+                       "(an admin cannot demote or deactivate their own account)", field="role")
     for key, value in values.items():
         setattr(user, key, value.value if isinstance(value, Role) else value)
     after = _snapshot(user)
@@ -131,7 +138,7 @@ def create_admin(*, session: Session, principal: Principal, username: str, passw
     """The first admin (or a further one) from the command line: there is no default account."""
     _check_password(password, username, display_name)
     if crud.user_by_username(session=session, username=username):
-        raise Conflict(f"user name {username} is taken")
+        raise _taken(username)
     user = crud.create_user(session=session, username=username,
                             password_hash=security.hash_password(password), role=Role.ADMIN.value,
                             display_name=display_name, created_at=utcnow())
@@ -145,7 +152,8 @@ def create_api_key(*, session: Session, principal: Principal,
                    key_in: ApiKeyCreate) -> tuple[ApiKey, str]:
     principal.require(Permission.API_KEYS_WRITE)
     if key_in.center_id is not None and session.get(Center, key_in.center_id) is None:
-        raise Invalid(f"center_id {key_in.center_id} does not exist")
+        raise Invalid(f"所选中心不存在 (center_id {key_in.center_id} does not exist)",
+                      field="center_id")
     key, prefix, key_hash = security.new_api_key()
     row = crud.add_api_key(session=session, name=key_in.name, prefix=prefix, key_hash=key_hash,
                            center_id=key_in.center_id, created_at=utcnow())

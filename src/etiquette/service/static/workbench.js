@@ -100,3 +100,12 @@
     if (toggle.checked) { start(); } else { stop(); }
   });
 })();
+
+// Forms that cannot be undone (revoking a key) ask first: data-confirm holds the question.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (e) {
+    var question = e.target.dataset ? e.target.dataset.confirm : null;
+    if (question && !window.confirm(question)) { e.preventDefault(); }
+  });
+})();

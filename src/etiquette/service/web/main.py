@@ -6,6 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from etiquette.service.web.routes import (
+    admin_commendations,
+    admin_keys,
+    admin_master,
+    admin_users,
     audit,
     docs,
     hall,
@@ -21,4 +25,6 @@ from etiquette.service.web.routes import (
 web_router = APIRouter(include_in_schema=False)
 for module in (login, incidents, audit, rules, reports, scoring, practice, webhooks, docs,
                hall):
+    web_router.include_router(module.router)
+for module in (admin_users, admin_master, admin_keys, admin_commendations):
     web_router.include_router(module.router)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 
 from etiquette.service.api.deps import SESSION_COOKIE, SessionDep
 from etiquette.service.core import security
@@ -64,7 +65,19 @@ def error_page(request: Request, status_code: int, detail: str) -> Response:
     if status_code == 401:
         return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", status_code=303)
     return render(request, "error.html", {"status_code": status_code, "detail": detail,
-                                          "principal": None}, status_code=status_code)
+                                          "principal": _logged_in_or_none(request)},
+                  status_code=status_code)
+
+
+def _logged_in_or_none(request: Request) -> Principal | None:
+    """The logged-in user of a request that failed, so that its error page keeps the menu; None
+    when there is none or it cannot be told (the error may be the database being down)."""
+    try:
+        with request.app.state.sessionmaker() as session:
+            return auth.principal_from_session(session=session,
+                                               token=request.cookies.get(SESSION_COOKIE))
+    except SQLAlchemyError:
+        return None
 
 
 def page_user(request: Request, session: SessionDep) -> Principal:

@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, single_form_parts
-from etiquette.service.errors import Invalid, TooLarge
 from etiquette.service.schemas import ImportResult, Message
 from etiquette.service.services import masterdata
 from etiquette.service.services.access import Permission
@@ -27,18 +26,7 @@ async def import_masterdata(
 ) -> ImportResult:
     """Import (upsert) master data; the same file imported twice changes nothing."""
     principal.require(Permission.MASTER_WRITE)
-    limit = settings.max_import_bytes
-    raw = await file.read(limit + 1)
-    if len(raw) > limit:
-        raise TooLarge(f"导入文件太大 (import files are limited to {limit} bytes)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise Invalid("the file must be UTF-8 text") from e
-    if format == "csv":
-        if entity is None:
-            raise Invalid("CSV import needs entity=centers|windows|staff|assignments")
-        data = masterdata.parse_csv(text, entity)
-    else:
-        data = masterdata.parse_yaml(text)
+    raw = await file.read(settings.max_import_bytes + 1)
+    data = masterdata.parse_upload(raw, limit=settings.max_import_bytes, format=format,
+                                   entity=entity)
     return masterdata.import_file(session=session, principal=principal, data=data)
