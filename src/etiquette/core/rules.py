@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from etiquette.core.records import HeardBy, IncidentKind, Severity, Speaker
 
 DEFAULT_RULES = Path(__file__).resolve().parents[3] / "rules" / "appendix_b.yaml"
 
 
-class RulesError(ValueError):
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a YAML document a person edits, as data: a face that words it in
+    another language (the supervision service's pages) or ties it to a form field reads this;
+    the exception's message is its English wording."""
+
+    loc: tuple[int | str, ...]  # key path: ("forbidden", 3, "min_score"); () for the whole text
+    path: str  # the same, readable: "forbidden[3] (F2-1) -> min_score"
+    line: int | None  # 1-based
+    type: str  # pydantic's error type, a validator's own (duplicate_rule_id), or yaml_syntax
+    message: str  # English
+    context: Mapping[str, Any] = field(default_factory=dict)  # the error's values (ge, expected)
+
+
+class DocumentError(ValueError):
+    """A malformed YAML document; `problems` says what is wrong, one by one (empty when the
+    document could not be read at all)."""
+
+    problems: tuple[Problem, ...] = ()
+
+
+class RulesError(DocumentError):
     """The rules file is malformed; the message names the file, rule and field."""
 
 
@@ -58,7 +82,10 @@ class Matching(_Strict):
         for char, readings in self.readings.items():
             plain = all(r.isascii() and r.isalpha() and r.islower() for r in readings)
             if len(char) != 1 or not plain:
-                raise ValueError(f"readings: {char!r} must be one character with toneless pinyin")
+                raise PydanticCustomError(
+                    "readings_not_pinyin",
+                    "readings: '{char}' must be one character with toneless pinyin",
+                    {"char": char})
         return self
 
 
@@ -116,16 +143,20 @@ class ContextCondition(_Strict):
     @model_validator(mode="after")
     def _meaningful(self) -> ContextCondition:
         if all(v is None for v in self.model_dump().values()):
-            raise ValueError("a context condition needs at least one term: " + ", ".join(
-                type(self).model_fields))
+            raise PydanticCustomError(
+                "empty_condition", "a context condition needs at least one term: {terms}",
+                {"terms": ", ".join(type(self).model_fields)})
         for name in ("subject", "addressee"):
             bad = [w for w in getattr(self, name) or () if w not in (*PRONOUNS, NO_SUBJECT)]
             if bad:
-                raise ValueError(f"{name}: {', '.join(bad)} is not one of {', '.join(PRONOUNS)}"
-                                 f"{', ' + NO_SUBJECT if name == 'subject' else ''}")
+                allowed = ", ".join((*PRONOUNS, NO_SUBJECT) if name == "subject" else PRONOUNS)
+                raise PydanticCustomError(
+                    "not_a_pronoun", "{field}: {words} is not one of {allowed}",
+                    {"field": name, "words": ", ".join(bad), "allowed": allowed})
         for name in ("preceded_by", "followed_by", "next_word", "clause_has"):
             if any(not w.strip() for w in getattr(self, name) or ()):
-                raise ValueError(f"{name}: words must not be blank")
+                raise PydanticCustomError("blank_words", "{field}: words must not be blank",
+                                          {"field": name})
         return self
 
 
@@ -176,7 +207,8 @@ class _PhraseRule(_Strict):
     def _phrases_not_blank(self) -> _PhraseRule:
         for p in (*self.phrases, *self.variants):
             if not p.strip():
-                raise ValueError("phrases and variants must not be blank")
+                raise PydanticCustomError("blank_phrase",
+                                          "phrases and variants must not be blank")
         return self
 
     @property
@@ -192,7 +224,9 @@ class RequiredRule(_PhraseRule):
     @model_validator(mode="after")
     def _missing_needs_a_place(self) -> RequiredRule:
         if self.missing and self.expected_at == ExpectedAt.ANYWHERE:
-            raise ValueError("a 'missing' incident needs expected_at session_start or session_end")
+            raise PydanticCustomError(
+                "missing_needs_a_place",
+                "a 'missing' incident needs expected_at session_start or session_end")
         return self
 
 
@@ -219,22 +253,28 @@ class RuleSet(_Strict):
         seen: set[str] = set()
         for rule in (*self.required, *self.forbidden):
             if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice")
+                raise PydanticCustomError("duplicate_rule_id", "rule id '{rule_id}' is used twice",
+                                          {"rule_id": rule.id})
             seen.add(rule.id)
-        for rule in self.forbidden:
+        for i, rule in enumerate(self.forbidden):
             if rule.group not in self.groups:
-                raise ValueError(
-                    f"rule {rule.id}: group {rule.group} is not defined under 'groups'")
+                raise PydanticCustomError(
+                    "undefined_group", "rule {rule_id}: group {group} is not defined under "
+                    "'groups'", {"rule_id": rule.id, "group": rule.group, "index": i})
         # A model validator's error has no location of its own: the message carries the key path.
         required = [r.id for r in self.required]
-        refs = [(f"groups -> {number} -> instead", group.instead)
+        # (where in words, where as a key path, the id it names)
+        refs = [(f"groups -> {number} -> instead", ("groups", number), group.instead)
                 for number, group in self.groups.items()]
-        refs += [(f"forbidden[{i}] ({rule.id}) -> instead", rule.instead)
+        refs += [(f"forbidden[{i}] ({rule.id}) -> instead", ("forbidden", i), rule.instead)
                  for i, rule in enumerate(self.forbidden)]
-        for where, instead in refs:
+        for where, (section, key), instead in refs:
             if instead is not None and instead not in required:
-                raise ValueError(f"{where}: {instead!r} is not the id of a rule under 'required' "
-                                 f"({', '.join(required) or 'none defined'})")
+                raise PydanticCustomError(
+                    "unknown_instead", "{where}: '{instead}' is not the id of a rule under "
+                    "'required' ({required})",
+                    {"where": where, "instead": instead, "section": section, "key": key,
+                     "required": ", ".join(required) or "none defined"})
         return self
 
     @property
@@ -287,6 +327,14 @@ def _line(tree: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The line (1-based) of the key path `loc` in the YAML `text` (None: not YAML)."""
+    try:
+        return _line(yaml.compose(text, Loader=yaml.SafeLoader), loc)
+    except (yaml.YAMLError, RecursionError):
+        return None
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -307,14 +355,21 @@ def parse_yaml_model(text: str, model: type[M], error: type[ValueError], what: s
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise error(f"{where}: not valid YAML: {e}") from e
+        mark = getattr(e, "problem_mark", None)
+        raise _error(error, f"{where}: not valid YAML: {e}", [Problem(
+            loc=(), path="", line=mark.line + 1 if mark else None, type="yaml_syntax",
+            message=str(getattr(e, "problem", None) or e),
+            context={"column": mark.column + 1} if mark else {})]) from e
     if not isinstance(raw, dict):
-        raise error(f"{where}: expected a mapping at the top level")
+        message = "expected a mapping at the top level"
+        raise _error(error, f"{where}: {message}",
+                     [Problem(loc=(), path="", line=1, type="not_a_mapping", message=message)])
     try:
         return model.model_validate(raw)
     except ValidationError as e:
         tree = yaml.compose(text, Loader=yaml.SafeLoader)
         lines = [f"{where}: invalid {what}"]
+        problems: list[Problem] = []
         locs = [tuple(err["loc"]) for err in e.errors()]
         for err in e.errors():
             loc = tuple(err["loc"])
@@ -322,8 +377,21 @@ def parse_yaml_model(text: str, model: type[M], error: type[ValueError], what: s
                 continue  # "the list is invalid" adds nothing to what is wrong inside it
             line = _line(tree, loc)
             at = f" (line {line})" if line else ""
-            lines.append(f"  {_describe(raw, loc)}{at}: {err['msg']}")
-        raise error("\n".join(lines)) from e
+            path = _describe(raw, loc)
+            lines.append(f"  {path}{at}: {err['msg']}")
+            problems.append(Problem(loc=loc, path=path, line=line, type=err["type"],
+                                    message=err["msg"], context=err.get("ctx") or {}))
+        raise _error(error, "\n".join(lines), problems) from e
+
+
+E = TypeVar("E", bound=ValueError)
+
+
+def _error(error: type[E], message: str, problems: list[Problem]) -> E:
+    exc = error(message)
+    if isinstance(exc, DocumentError):
+        exc.problems = tuple(problems)
+    return exc
 
 
 def load_rules(path: Path | None = None) -> RuleSet:

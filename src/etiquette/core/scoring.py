@@ -25,9 +25,10 @@ from typing import Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from etiquette.core.records import IncidentKind, Severity
-from etiquette.core.rules import load_yaml_model, parse_yaml_model
+from etiquette.core.rules import DocumentError, load_yaml_model, parse_yaml_model
 
 DEFAULT_SCHEME = Path(__file__).resolve().parents[3] / "rules" / "scoring.yaml"
 # The statuses a scheme may count; never pending or dismissed.
@@ -36,7 +37,7 @@ COUNTED_BY_DEFAULT: tuple[Status, ...] = ("confirmed", "appealed")
 RuleId = str
 
 
-class ScoringError(ValueError):
+class ScoringError(DocumentError):
     """The scoring scheme is malformed; the message names the key path and line."""
 
 
@@ -55,7 +56,9 @@ class Deductions(_Strict):
         for table in ("by_rule", "by_kind", "by_severity"):
             for key, points in getattr(self, table).items():
                 if not 0 <= points <= 100:
-                    raise ValueError(f"{table} -> {key}: points must be between 0 and 100")
+                    raise PydanticCustomError(
+                        "points_out_of_range", "{table} -> {key}: points must be between 0 and 100",
+                        {"table": table, "key": str(key)})
         return self
 
 
@@ -83,7 +86,9 @@ class RedFlagRule(_Strict):
     @model_validator(mode="after")
     def _some_limit(self) -> RedFlagRule:
         if self.top_n is None and self.min_score is None:
-            raise ValueError("give top_n, min_score or both: otherwise every window is a red flag")
+            raise PydanticCustomError(
+                "no_red_flag_limit",
+                "give top_n, min_score or both: otherwise every window is a red flag")
         return self
 
 
@@ -102,12 +107,14 @@ class ScoringScheme(_Strict):
     @model_validator(mode="after")
     def _verify(self) -> ScoringScheme:
         if self.floor >= self.base:
-            raise ValueError("floor must be below base")
+            raise PydanticCustomError("floor_not_below_base", "floor must be below base")
         if "confirmed" not in self.counted_statuses:
-            raise ValueError("counted_statuses must include confirmed")
+            raise PydanticCustomError("confirmed_not_counted",
+                                      "counted_statuses must include confirmed")
         counts = [s.from_count for s in self.escalation]
         if counts != sorted(set(counts)):
-            raise ValueError("escalation: from_count must increase from step to step")
+            raise PydanticCustomError("escalation_not_increasing",
+                                      "escalation: from_count must increase from step to step")
         return self
 
     def points(self, fact: Fact) -> float:

@@ -80,17 +80,19 @@ def test_an_admin_saves_a_new_version_which_is_in_force_at_once(
     assert entry.after is not None and entry.after["version_id"] == saved["id"]
 
 
-BAD_EDITS = {
+BAD_EDITS = {  # what the admin did, what the refusal says (in Chinese: rule, field, line)
     "threshold out of range": (lambda y: y.replace("min_score: 0.82", "min_score: 7"),
-                               "matching -> min_score"),
+                               "匹配设置 › 最低相似度（min_score）：应不大于 1.0"),
     "a rule without phrases": (lambda y: y.replace("phrases: [问别人去]", "phrases: []"),
-                               "forbidden[1] (F1-2) -> phrases"),
+                               "禁用语 F1-2「禁用语：问别人去」 › 用语（phrases）：至少应有 1 项"),
     "an unknown severity": (lambda y: y.replace("severity: critical", "severity: awful", 1),
-                            "groups -> 4 -> severity"),
+                            "禁用语类别 › 第 4 类「态度蛮横」 › 严重程度（severity）："
+                            "应为以下之一：minor（一般）、major（较重）、critical（严重）"),
     "an undefined group": (lambda y: y.replace("group: 1\n", "group: 9\n", 1),
-                           "group 9 is not defined"),
-    "not YAML": (lambda y: y + "\nforbidden: [unclosed\n", "not valid YAML"),
-    "not a mapping": (lambda y: "- just\n- a list\n", "expected a mapping"),
+                           "禁用语 F1-1「禁用语：不知道」 › 所属类别（group）：类别 9 未在"),
+    "not YAML": (lambda y: y + "\nforbidden: [unclosed\n",
+                 "YAML 格式错误：第 1 列，方括号 [ ] 没有闭合"),
+    "not a mapping": (lambda y: "- just\n- a list\n", "最外层应为「键: 值」形式"),
 }
 
 
@@ -100,8 +102,10 @@ def test_a_bad_edit_is_refused_naming_the_key_and_saves_nothing(api: LiveService
     edit, says = BAD_EDITS[case]
     admin = api.client("admin")
     count = admin.get("/api/v1/rules/versions").json()["count"]
-    r = admin.post("/api/v1/rules/versions", json={"yaml": edit(restore)})
+    text = edit(restore)
+    r = admin.post("/api/v1/rules/versions", json={"yaml": text})
     assert r.status_code == 422 and says in r.json()["detail"], r.text
+    assert r.json()["detail"].startswith("规则有误，未保存：")
     assert admin.get("/api/v1/rules/versions").json()["count"] == count
 
 

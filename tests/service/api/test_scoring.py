@@ -143,7 +143,8 @@ def test_a_bad_scheme_names_key_and_line_and_saves_nothing(api: LiveService,
     bad = restore_scheme.replace("  top_n: 3", "  top_n: zero")
     r = admin.post("/api/v1/scoring/versions", json={"yaml": bad})
     assert r.status_code == 422
-    assert "red_flag -> top_n" in r.json()["detail"] and "line" in r.json()["detail"]
+    line = bad.split("\n").index("  top_n: zero") + 1
+    assert (f"第 {line} 行 · 红旗窗口评选 › 名额（top_n）：应为整数" in r.json()["detail"]), r.text
     stale = admin.post("/api/v1/scoring/versions", json={"yaml": restore_scheme + "\n# x\n",
                                                          "based_on": 999_999})
     assert stale.status_code == 409

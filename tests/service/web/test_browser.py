@@ -124,7 +124,7 @@ def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser: Browser,
         page.click("#rules-save")
         page.wait_for_url(f"**/rules?saved={original['id'] + 1}")
         assert (page.locator("#rules-saved").inner_text()
-                == f"已保存为第 {original['id'] + 1} 版，立即生效。")
+                == f"已保存为第 {original['id'] + 1} 版，立即生效。查看本次改动")
         top = page.locator("#rules-history tbody tr").first
         assert top.get_attribute("data-id") == str(original["id"] + 1)
         assert "F1-2 用语按现场录音调整" in top.inner_text() and "user:admin" in top.inner_text()
@@ -132,11 +132,14 @@ def test_an_admin_edits_the_rules_and_a_bad_edit_is_refused(browser: Browser,
         fetched = live.pipeline().get("/api/v1/rules/current").text
         assert "phrases: [你问别人去吧]" in fetched and "\r" not in fetched
 
-        # A bad edit: the error names the key, the admin's text stays, no version is made.
+        # A bad edit: the error names the key and its line in Chinese, the admin's text stays,
+        # no version is made.
         page.fill("#rules-yaml", page.input_value("#rules-yaml").replace("min_score: 0.82",
                                                                          "min_score: 7"))
         page.click("#rules-save")
-        assert "matching -> min_score" in page.locator("#rules-error").inner_text()
+        line = page.input_value("#rules-yaml").split("\n").index("  min_score: 7") + 1
+        assert (f"第 {line} 行 · 匹配设置 › 最低相似度（min_score）：应不大于 1.0"
+                in page.locator("#rules-error").inner_text())
         assert "min_score: 7" in page.input_value("#rules-yaml")
         assert page.locator("#rules-history tbody tr").count() == original["id"] + 1
         assert admin.get("/api/v1/rules/versions").json()["count"] == original["id"] + 1

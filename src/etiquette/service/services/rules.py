@@ -21,22 +21,24 @@ from etiquette.core.rules import DEFAULT_RULES, RulesError, RuleSet, load_rules,
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
 from etiquette.service.crud import rules as crud
-from etiquette.service.errors import Conflict, Invalid
+from etiquette.service.errors import Conflict
 from etiquette.service.models import RuleVersion
 from etiquette.service.schemas import RulePublic, RulesPublic, RuleVersionCreate
+from etiquette.service.services import problems
 from etiquette.service.services.access import SYSTEM_START, Permission, Principal
 
 logger = logging.getLogger("etiquette.service.rules")
 
 
 def validate(text: str) -> RuleSet:
-    """The rule set in `text`, or Invalid whose message names the key path that is wrong."""
+    """The rule set in `text`, or InvalidDocument naming in Chinese the rule, field and line
+    that are wrong."""
     try:
         return parse_rules(text, where="rules")
     except RulesError as e:
-        raise Invalid(str(e)) from e
+        raise problems.invalid("规则", text, e) from e
     except RecursionError as e:  # YAML nested deeper than the parser goes
-        raise Invalid("rules: not valid YAML: nested too deeply") from e
+        raise problems.too_deep("规则") from e
 
 
 def _sha256(text: str) -> str:

@@ -33,6 +33,7 @@ from etiquette.service.crud import scoring as crud
 from etiquette.service.errors import Conflict, Invalid
 from etiquette.service.models import ScoringVersion
 from etiquette.service.schemas import ScoringVersionCreate
+from etiquette.service.services import problems
 from etiquette.service.services.access import SYSTEM_START, Permission, Principal
 
 logger = logging.getLogger("etiquette.service.scoring")
@@ -43,9 +44,9 @@ def validate(text: str) -> ScoringScheme:
     try:
         return parse_scheme(text, where="scoring")
     except ScoringError as e:
-        raise Invalid(str(e)) from e
+        raise problems.invalid("评分方案", text, e) from e
     except RecursionError as e:
-        raise Invalid("scoring: not valid YAML: nested too deeply") from e
+        raise problems.too_deep("评分方案") from e
 
 
 @functools.lru_cache(maxsize=32)
