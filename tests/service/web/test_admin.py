@@ -220,3 +220,45 @@ def test_a_supervisor_records_a_commendation(browser: Browser,
         assert not violations
     finally:
         page.close()
+
+
+def test_import_master_data_and_move_a_staff_member_between_windows(
+        sqlite_service: LiveService) -> None:
+    live = sqlite_service
+    admin = live.client("admin")
+    tag = uniq()
+    yaml = (f"centers:\n  - code: i-{tag}\n    name: 导入中心{tag}\n    windows:\n"
+            f"      - {{code: iw1-{tag}, number: '1'}}\n      - {{code: iw2-{tag}, number: '2'}}\n"
+            f"staff:\n  - {{employee_no: I{tag}, name: 周杰, center: i-{tag}}}\n")
+    imported = admin.post("/master/import", data={"csrf_token": admin.csrf},
+                          files={"file": ("m.yaml", yaml.encode(), "text/yaml")})
+    assert imported.status_code == 200, imported.text[:300]
+    assert "新增或更新服务中心 1 个、窗口 2 个、工作人员 1 名" in imported.text
+    bad = admin.post("/master/import", data={"csrf_token": admin.csrf},
+                     files={"file": ("m.yaml", b"centers: [", "text/yaml")})
+    assert bad.status_code == 422 and "不是有效的 YAML 文件" in bad.text
+
+    staff_id = next(s["id"] for s in admin.get("/api/v1/staff", params={"limit": 500}).json()[
+        "data"] if s["employee_no"] == f"I{tag}")
+    windows = {w["code"]: w["id"]
+               for w in admin.get("/api/v1/windows", params={"limit": 500}).json()["data"]}
+    form = {"csrf_token": admin.csrf, "employee_no": f"I{tag}", "name": "周杰", "active": "1"}
+    for code in (f"iw1-{tag}", f"iw2-{tag}"):
+        moved = admin.post(f"/master/staff/{staff_id}", data={**form, "window_pk": windows[code]})
+        assert moved.status_code == 303, moved.text[:300]
+    # A window someone else staffs (王芳 at w-a) refuses, and the person stays where they are.
+    taken = admin.post(f"/master/staff/{staff_id}", data={**form, "window_pk": windows["w-a"]})
+    assert taken.status_code == 409 and "已有其他工作人员在岗" in taken.text
+    mine = sorted((a for a in admin.get("/api/v1/assignments", params={"limit": 500}).json()[
+        "data"] if a["staff_id"] == staff_id), key=lambda a: a["id"])
+    assert [(a["window_pk"], a["end_at"] is None) for a in mine] == [
+        (windows[f"iw1-{tag}"], False), (windows[f"iw2-{tag}"], True)]
+
+
+def test_a_typed_password_is_held_to_the_policy(sqlite_service: LiveService) -> None:
+    admin = sqlite_service.client("admin")
+    weak = admin.post(f"/users/{sqlite_service.ids['staff2']}/password",
+                      data={"csrf_token": admin.csrf, "password": "password1234"})
+    assert weak.status_code == 422 and "密码太容易被猜到" in weak.text
+    assert 'id="error-password"' in weak.text
+    assert sqlite_service.client("staff2").get("/api/v1/auth/me").status_code == 200

@@ -225,9 +225,10 @@ def parse_yaml(text: str) -> _ImportFile:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise Invalid(f"not valid YAML: {e}") from e
+        raise Invalid(f"不是有效的 YAML 文件 (not valid YAML: {e})") from e
     if not isinstance(raw, dict):
-        raise Invalid("expected a mapping with centers, staff, assignments")
+        raise Invalid("导入文件应含 centers、staff、assignments 列表 "
+                      "(expected a mapping with centers, staff, assignments)")
     return _validated(raw)
 
 
@@ -263,7 +264,7 @@ def _validated(raw: dict[str, Any], windows_only: bool = False) -> _ImportFile:
     except ValidationError as e:
         first = e.errors()[0]
         where = " -> ".join(str(p) for p in first["loc"])
-        raise Invalid(f"{where}: {first['msg']}") from e
+        raise Invalid(f"导入文件有误，位置 {where} ({where}: {first['msg']})") from e
     if windows_only:
         for c in parsed.centers:
             c.name = ""  # the center must exist; its name is not changed by a windows file
@@ -276,7 +277,7 @@ def _validate_row(schema: type[BaseModel], values: dict[str, Any], where: str) -
     except ValidationError as e:
         first = e.errors()[0]
         loc = " -> ".join(str(p) for p in first["loc"])
-        raise Invalid(f"{where}: {loc}: {first['msg']}") from e
+        raise Invalid(f"导入文件有误，位置 {where}: {loc} ({where}: {loc}: {first['msg']})") from e
 
 
 def import_file(*, session: Session, principal: Principal, data: _ImportFile) -> ImportResult:
