@@ -294,7 +294,7 @@ class Month:
     def parse(cls, text: str) -> Month:
         m = MONTH.match(text)
         if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2999:
-            raise ValueError(f"not a month: {text!r} (expected YYYY-MM, e.g. 2026-11)")
+            raise ValueError(f"月份有误：{text!r}（应写作 年-月，如 2026-11）")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
@@ -345,7 +345,7 @@ class Period:
         if (y := YEAR.match(text)) and 2000 <= int(y.group(1)) <= 2999:
             return cls("year", int(y.group(1)), 0)
         raise ValueError(
-            f"not a period: {text!r} (a month 2026-11, a quarter 2026-Q4 or a year 2026)")
+            f"期间有误：{text!r}（应为月份 2026-11、季度 2026-Q4 或年度 2026）")
 
     def __str__(self) -> str:
         if self.kind == "month":

@@ -21,6 +21,88 @@ def number(value: float | int | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+APPEAL_DECISION_NAMES = {"accepted": "申诉成立，事件撤销", "rejected": "申诉不成立，维持确认"}
+# Kinds judged from the camera (the seat), not from speech: no transcript, similarity or
+# recording position means anything for them.
+PRESENCE_KINDS = frozenset({"off_post"})
+
+
+def incident_title(kind: str, rule_name: str) -> str:
+    """An incident's title: its kind and rule, the kind once (a rule named 「禁用语：不知道」 or
+    「离岗」 already says it)."""
+    kind_name = KIND_NAMES.get(kind, kind)
+    if rule_name.startswith(kind_name):
+        return rule_name
+    return f"{kind_name}：{rule_name}" if rule_name else kind_name
+
+# The audit log's actions, what they act on, and the fields of their before/after records.
+ACTION_NAMES = {
+    "auth.login": "登录", "auth.lockout": "登录失败过多，暂时锁定",
+    "auth.throttled": "拒绝过于频繁的登录",
+    "user.create": "新建用户", "user.update": "修改用户", "user.password": "修改密码",
+    "api_key.create": "新建流水线密钥", "api_key.revoke": "吊销流水线密钥",
+    "incident.ingest": "接收事件", "incident.confirm": "确认违规", "incident.dismiss": "驳回",
+    "incident.reopen": "重新审核", "incident.undo": "撤销审核决定", "incident.appeal": "提出申诉",
+    "incident.decide_appeal": "裁决申诉", "evidence.purge": "按保存期限删除证据",
+    "commendation.create": "新增表扬", "commendation.delete": "删除表扬",
+    "rules.version": "发布规则新版本", "scoring.version": "发布评分方案新版本",
+    "center.create": "新建中心", "center.update": "修改中心", "center.delete": "删除中心",
+    "window.create": "新建窗口", "window.update": "修改窗口", "window.delete": "删除窗口",
+    "staff.create": "新建工作人员", "staff.update": "修改工作人员",
+    "staff.delete": "删除工作人员", "staff.photo": "更新工作人员照片",
+    "assignment.create": "新建排班", "assignment.update": "修改排班",
+    "assignment.delete": "删除排班", "masterdata.import": "导入主数据",
+    "webhook.create": "新建预警推送", "webhook.update": "修改预警推送",
+    "webhook.delivery_failed": "预警推送最终失败",
+}
+# An action not named above (a newer one) is still told in words: its target and its verb.
+AUDIT_TARGET_NAMES = {
+    "auth": "登录", "login": "登录", "user": "用户", "api_key": "流水线密钥", "incident": "事件",
+    "evidence": "证据", "commendation": "表扬", "rules": "规则", "scoring": "评分方案",
+    "center": "中心", "window": "窗口", "staff": "工作人员", "assignment": "排班",
+    "masterdata": "主数据", "webhook": "预警推送",
+}
+AUDIT_VERB_NAMES = {"create": "新建", "update": "修改", "delete": "删除", "revoke": "吊销",
+                    "version": "发布新版本", "import": "导入"}
+AUDIT_FIELD_NAMES = {
+    # incidents
+    "status": "状态", "review_reason": "审核意见", "reviewed_by": "审核人",
+    "reviewed_at": "审核时间", "appeal_reason": "申诉理由", "appealed_by": "申诉人",
+    "appealed_at": "申诉时间", "appeal_decision": "申诉裁决",
+    "appeal_decision_reason": "裁决理由", "appeal_decided_by": "裁决人",
+    "appeal_decided_at": "裁决时间", "kind": "类型", "rule_id": "规则编号",
+    "window_id": "窗口", "staff_id": "工作人员", "evidence": "证据",
+    "evidence_purged_at": "证据删除时间",
+    # users and keys
+    "username": "用户名", "display_name": "姓名", "role": "角色", "active": "启用",
+    "password": "密码", "sessions_ended": "结束的其他登录", "name": "名称",
+    "prefix": "密钥前缀", "center_id": "中心", "revoked_at": "吊销时间",
+    # logins
+    "ip": "地址", "counted_as": "计入地址", "scope": "范围", "scopes": "范围",
+    "failures": "失败次数", "wait_s": "等待秒数", "retry_after_s": "重试等待秒数",
+    "refused": "拒绝次数", "forgotten": "已清除记录",
+    # rules and scoring
+    "version_id": "版本序号", "version": "版本", "sha256": "校验值", "comment": "说明",
+    "effective_from": "生效月份",
+    # master data
+    "code": "编码", "number": "窗口号", "department": "进驻部门",
+    "business_category": "业务类别", "employee_no": "工号", "photo_sha256": "照片",
+    "window_pk": "窗口", "start_at": "开始时间", "end_at": "结束时间", "centers": "中心",
+    "windows": "窗口", "staff": "工作人员", "assignments": "排班",
+    # commendations and webhooks
+    "at": "时间", "reason": "理由", "url": "地址", "kinds": "事件类型",
+    "severities": "严重程度", "delivery_id": "推送编号", "incident_id": "事件",
+    "attempts": "尝试次数", "error": "错误",
+}
+THROTTLE_SCOPE_NAMES = {"pair": "该用户在该地址", "address": "该地址", "account": "该用户"}
+# Values that are codes, by the field that holds them.
+AUDIT_VALUE_NAMES: dict[str, dict[str, str]] = {
+    "status": STATUS_NAMES, "kind": KIND_NAMES, "kinds": KIND_NAMES, "role": ROLE_NAMES,
+    "severities": SEVERITY_NAMES, "evidence": EVIDENCE_NAMES,
+    "appeal_decision": APPEAL_DECISION_NAMES, "password": {"changed": "已修改"},
+    "scope": THROTTLE_SCOPE_NAMES, "scopes": THROTTLE_SCOPE_NAMES, "refused": THROTTLE_SCOPE_NAMES,
+}
+
 # The hall (大厅态势): a window's state, its seat, and why a tile is not green.
 HALL_STATUS_NAMES = {"ok": "正常", "warn": "注意", "alert": "异常", "offline": "未接入"}
 SEAT_NAMES = {"present": "在座", "absent": "离座", "unknown": "未知"}

@@ -43,8 +43,11 @@ logger = logging.getLogger("etiquette.service")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def prestart(settings: Settings, engine: Engine) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def prestart(settings: Settings, engine: Engine, create_data_dir: bool = True) -> None:
+    """Migrations and the first rule and scoring versions; `create_data_dir` false: a command
+    that only reads (the report) makes no directory."""
+    if create_data_dir:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     db.wait_for_database(engine)
     db.upgrade(engine)
     with db.make_sessionmaker(engine)() as session:

@@ -3,7 +3,9 @@ the service's database, printed or exported, exactly as the 考核报表 page sh
 
 It reads the database itself (the --data-dir / --database-url of `etiquette serve`), so it works
 where the service runs, without a login, as an operator at the console (audit actor
-system:cli); it applies pending migrations first, as `etiquette serve` would.
+system:cli); it applies pending migrations first, as `etiquette serve` would. A data directory
+or SQLite database that is not there is refused (exit 2), nothing created: a mistyped path must
+not print an empty report as if the month had no incidents.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import typer
 from etiquette.service.cli import DatabaseUrl, DataDir, _settings
 
 if TYPE_CHECKING:
+    from etiquette.service.core.config import Settings
     from etiquette.service.schemas import ReportPublic
 
 
@@ -46,6 +49,9 @@ def report(
     database_url: DatabaseUrl = None,
 ) -> None:
     """考核报表：窗口与工作人员得分排名、与上期对比、红旗窗口、按类型/规则/时段的事件统计。"""
+    from sqlalchemy.exc import OperationalError
+
+    from etiquette.core.scoring import Period
     from etiquette.service.core.db import make_engine, make_sessionmaker
     from etiquette.service.crud import master
     from etiquette.service.errors import ServiceError
@@ -59,10 +65,16 @@ def report(
         _fail("--month、--quarter、--year 只能指定一个")
     if format == Format.XLSX and out is None:
         _fail("xlsx 是二进制文件，请用 --out 指定文件名")
+    if given:
+        try:
+            Period.parse(given[0])
+        except ValueError as e:
+            _fail(str(e))
     settings = _settings(data_dir, database_url)
+    _check_database(settings)
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        prestart(settings, engine)
+        prestart(settings, engine, create_data_dir=False)
         with make_sessionmaker(engine)() as session:
             center_id = None
             if center:
@@ -77,6 +89,8 @@ def report(
                                        period=period, center_id=center_id, public=public)
             except ServiceError as e:
                 _fail(e.detail)
+    except OperationalError as e:
+        _fail(f"无法连接数据库：{e.orig}")
     finally:
         engine.dispose()
 
@@ -102,6 +116,22 @@ def report(
     else:
         out.write_bytes(body)
     typer.echo(f"已写入 {out}", err=True)
+
+
+def _check_database(settings: Settings) -> None:
+    """Refuses (exit 2) a data directory or SQLite database file that does not exist."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.sqlalchemy_url)
+    if not url.drivername.startswith("sqlite"):
+        return  # a server database: whether it exists, connecting tells
+    if settings.database_url is None and not settings.data_dir.is_dir():
+        _fail(f"数据目录不存在：{settings.data_dir}（请用 --data-dir 指定 etiquette serve "
+              "使用的数据目录）")
+    path = Path(url.database or "")
+    if not url.database or url.database == ":memory:" or not path.is_file():
+        _fail(f"数据库不存在：{path if url.database else settings.sqlalchemy_url}"
+              "（还没有用 etiquette serve 启动过服务，或数据目录、--database-url 写错了）")
 
 
 def _fail(message: str) -> NoReturn:

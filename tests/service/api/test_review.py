@@ -182,7 +182,7 @@ def test_csv_export_follows_filters_and_visibility(api: LiveService) -> None:
     assert own in {row["id"] for row in rows} and other not in {row["id"] for row in rows}
     row = next(row for row in rows if row["id"] == own)
     assert ((row["姓名"], row["工号"], row["窗口号"], row["状态"])
-            == ("王芳", "T001", "01", "pending"))
+            == ("王芳", "T001", "01", "待审核"))
     assert "source" not in row and "recordings/" not in r.text  # no file paths in exports
     staff_rows = read_csv(api.client("staff1").get("/api/v1/incidents/export.csv").text)
     assert {row["工号"] for row in staff_rows} == {"T001"}

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from etiquette.service.core.db import utcnow
-from etiquette.service.models import AuditEntry
+from etiquette.service.models import AuditEntry, User
 from etiquette.service.services.access import Principal
 
 
@@ -57,3 +57,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+def user_names(*, session: Session, ids: set[int]) -> dict[int, str]:
+    """The names the audit log's readers know its users by (display name, else login)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.username)
+                           .where(User.id.in_(ids))).all()
+    return {r.id: r.display_name or r.username for r in rows}

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from etiquette.core.records import Severity
 from etiquette.service.core.db import utcnow
-from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES
+from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES, incident_title
 from etiquette.service.models import Incident
 
 SEVERITY_ORDER = [Severity.MINOR, Severity.MAJOR, Severity.CRITICAL]
@@ -39,6 +39,7 @@ def payload(incident: Incident) -> dict[str, Any]:
     return {
         "id": incident.id, "kind": incident.kind,
         "kind_name": KIND_NAMES.get(incident.kind, incident.kind),
+        "title": incident_title(incident.kind, incident.rule_name),
         "rule_id": incident.rule_id, "rule_name": incident.rule_name, "severity": incident.severity,
         "severity_name": SEVERITY_NAMES.get(incident.severity, incident.severity),
         "window_id": incident.window_id, "window_number": window.number if window else None,

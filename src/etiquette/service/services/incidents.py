@@ -9,7 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from zoneinfo import ZoneInfo
 
+from etiquette.service.labels import (
+    APPEAL_DECISION_NAMES,
+    KIND_NAMES,
+    SEVERITY_NAMES,
+    STATUS_NAMES,
+    number,
+)
 from etiquette.service.models import Incident
 from etiquette.service.schemas import EvidencePublic, IncidentPublic, PersonRef
 from etiquette.service.services.access import Permission, Principal
@@ -66,20 +74,25 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def csv_lines(incidents: Iterable[Incident]) -> Iterator[str]:
+def csv_lines(incidents: Iterable[Incident], zone: ZoneInfo) -> Iterator[str]:
+    """The incidents as CSV rows for people: times in the center's zone `zone` (the header
+    says which), codes in their Chinese names."""
     out = io.StringIO()
     writer = csv.writer(out)
     out.write("\ufeff")  # so that spreadsheet programs read UTF-8 Chinese correctly
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([f"时间（{zone.key}）" if c == "时间" else c for c in CSV_COLUMNS])
     yield out.getvalue()
     for i in incidents:
         out.seek(0)
         out.truncate()
         w, s = i.window, i.staff
         writer.writerow([_cell(v) for v in (
-            i.id, (i.at or i.received_at).isoformat(), i.center.name if i.center else "",
-            i.window_id, w.number if w else "", w.department if w else "",
-            s.employee_no if s else "", s.name if s else "", i.kind, i.rule_id, i.rule_name,
-            i.phrase, i.severity, i.deduction, i.status, i.review_reason, i.appeal_reason,
-            i.appeal_decision, i.transcript)])
+            i.id, (i.at or i.received_at).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            i.center.name if i.center else "", i.window_id, w.number if w else "",
+            w.department if w else "", s.employee_no if s else "", s.name if s else "",
+            KIND_NAMES.get(i.kind, i.kind), i.rule_id, i.rule_name, i.phrase,
+            SEVERITY_NAMES.get(i.severity, i.severity), number(i.deduction),
+            STATUS_NAMES.get(i.status, i.status), i.review_reason, i.appeal_reason,
+            APPEAL_DECISION_NAMES.get(i.appeal_decision or "", i.appeal_decision),
+            i.transcript)])
         yield out.getvalue()

@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from openpyxl import Workbook
@@ -116,7 +117,8 @@ def to_xlsx(report: ReportPublic) -> bytes:
     about.append(["计分事件", report.counted])
     about.append(["待审核（未计分）", report.pending])
     about.append(["表扬（加分）", report.commendations])
-    about.append(["生成时间（UTC）", report.generated_at.strftime("%Y-%m-%d %H:%M:%S")])
+    about.append([f"生成时间（{report.timezone}）", report.generated_at.astimezone(
+        ZoneInfo(report.timezone)).strftime("%Y-%m-%d %H:%M:%S")])
     about.column_dimensions["A"].width = 18
     about.column_dimensions["B"].width = 80
     red = PatternFill("solid", fgColor="F8D7D3")

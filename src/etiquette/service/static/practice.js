@@ -25,7 +25,7 @@
       box.appendChild(missed);
     }
     var row = document.createElement("tr");
-    [new Date(result.created_at).toLocaleString(), result.rule_id, result.recognised ? "通过" : "未识别",
+    [window.etiquetteTime(result.created_at), section.dataset.name || result.rule_id, result.recognised ? "通过" : "未识别",
      result.transcript, result.missed.join("、")].forEach(function (t) {
       var td = document.createElement("td"); td.textContent = t; row.appendChild(td);
     });

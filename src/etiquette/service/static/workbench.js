@@ -1,3 +1,15 @@
+// Times written in the browser (toasts, practice results) in the center's zone, which the
+// server puts on <body>, as the server writes them on its pages: 2026-12-03 10:00:00.
+window.etiquetteTime = function (iso, timeOnly) {
+  var parts = {};
+  new Intl.DateTimeFormat("en-CA", {
+    timeZone: document.body.dataset.timezone || undefined, hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"
+  }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+  var time = parts.hour + ":" + parts.minute + ":" + parts.second;
+  return timeOnly ? time : parts.year + "-" + parts.month + "-" + parts.day + " " + time;
+};
+
 // Keyboard shortcuts for a reviewer working through a queue. No library: a few handlers.
 (function () {
   "use strict";
@@ -62,7 +74,7 @@
     title.textContent = "【" + a.severity_name + "】" + (a.center || "") + " " +
       (a.window_number ? a.window_number + " 号窗口" : a.window_id);
     var text = document.createElement("div");
-    text.textContent = a.kind_name + "：" + a.rule_name + "（" + new Date(a.at).toLocaleTimeString() + "）";
+    text.textContent = a.title + "（" + window.etiquetteTime(a.at, true) + "）";
     var close = document.createElement("button");
     close.type = "button";
     close.textContent = "×";

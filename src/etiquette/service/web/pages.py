@@ -9,7 +9,7 @@ page.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,27 +20,40 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import SQLAlchemyError
 
+from etiquette.core.presence.offpost import duration_text
 from etiquette.service.api.deps import SESSION_COOKIE, SessionDep
 from etiquette.service.core import security
 from etiquette.service.core.config import Settings
 from etiquette.service.errors import Forbidden, Unauthorized
 from etiquette.service.labels import (
+    APPEAL_DECISION_NAMES,
     EVIDENCE_NAMES,
     KIND_NAMES,
+    PRESENCE_KINDS,
     ROLE_NAMES,
     SEVERITY_NAMES,
     SPEAKER_NAMES,
     STATUS_NAMES,
+    incident_title,
     number,
 )
 from etiquette.service.services import auth
 from etiquette.service.services.access import Principal
+
+
+def seconds_later(at: datetime, seconds: float) -> datetime:
+    """When a span of `seconds` from `at` ends (an absence's return, on its incident's page)."""
+    return at + timedelta(seconds=seconds)
+
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 templates.env.filters["num"] = number
 templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, KIND_NAMES=KIND_NAMES,
                              SEVERITY_NAMES=SEVERITY_NAMES, ROLE_NAMES=ROLE_NAMES,
                              SPEAKER_NAMES=SPEAKER_NAMES, EVIDENCE_NAMES=EVIDENCE_NAMES)
+templates.env.globals.update(APPEAL_DECISION_NAMES=APPEAL_DECISION_NAMES,
+                             PRESENCE_KINDS=PRESENCE_KINDS, incident_title=incident_title,
+                             duration_text=duration_text, seconds_later=seconds_later)
 
 
 def is_page(request: Request) -> bool:

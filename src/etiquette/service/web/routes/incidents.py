@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +20,7 @@ from etiquette.service.crud import audit
 from etiquette.service.crud import incidents as crud
 from etiquette.service.crud import master as crud_master
 from etiquette.service.errors import Invalid
-from etiquette.service.models import AuditEntry, Center, Staff
+from etiquette.service.models import Center, Staff
 from etiquette.service.schemas import (
     MAX_ID,
     AppealDecision,
@@ -29,9 +30,10 @@ from etiquette.service.schemas import (
     ReviewRequest,
     ReviewStatus,
 )
-from etiquette.service.services import review
+from etiquette.service.services import audit_text, review
 from etiquette.service.services import rules as rules_service
 from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.audit_text import AuditLine
 from etiquette.service.services.incidents import scope, to_public
 from etiquette.service.web.pages import PageUser, check_csrf, render
 
@@ -101,10 +103,12 @@ def incident_page(request: Request, incident_id: str, session: SessionDep, setti
                                                            incident_id=incident_id))
     nxt = crud.next_in_queue(session=session, flt=_filters_from(q).value, after=incident,
                              only_staff_id=only_staff_id)
-    history: list[AuditEntry] = []
+    history: list[AuditLine] = []
     if principal.can(Permission.INCIDENTS_HISTORY):
-        history, _ = audit.list_entries(session=session, target_type="incident",
+        entries, _ = audit.list_entries(session=session, target_type="incident",
                                         target_id=incident.id, limit=100)
+        history = audit_text.lines(session, entries, ZoneInfo(settings.display_timezone),
+                                   brief=True)
     public = to_public(incident)
     text, hs, he = public.transcript, public.hit_start, public.hit_end
     parts = ((text[:hs], text[hs:he], text[he:]) if hs is not None and he is not None

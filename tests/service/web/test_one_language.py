@@ -1,0 +1,130 @@
+"""What people read is in the center's time zone (Asia/Shanghai) and in Chinese: the CSV
+export, the audit log, an incident's 处理记录 and title, each kind's page, and the toast."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from factories.service import incident, jpeg_bytes, post_incident
+from service.conftest import LiveService
+from service.web.conftest import log_in, watch_csp
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+TAG = re.compile(r"<[^>]+>")
+CODES = ("pending", "confirmed", "dismissed", "forbidden_phrase", "off_post", "major",
+         "incident.", "{'", '{"')
+
+
+def visible_text(html: str) -> str:
+    """A page's text as a reader sees it (codes may stay in attributes, not in the text)."""
+    body = html.split("<main>", 1)[-1].split("</main>", 1)[0]
+    return TAG.sub(" ", body)
+
+
+def test_the_csv_export_is_in_the_centers_time_and_in_chinese(
+        sqlite_service: LiveService) -> None:
+    live = sqlite_service
+    body = incident(at_dt=datetime(2024, 2, 29, 18, 30, 5, tzinfo=UTC))  # 03-01 02:30 there
+    assert post_incident(live.pipeline(), body).status_code == 201
+    supervisor = live.client("supervisor")
+    assert supervisor.post(f"/api/v1/incidents/{body['id']}/review",
+                           json={"action": "dismiss", "reason": "转述群众原话"}).status_code == 200
+
+    r = supervisor.get("/api/v1/incidents/export.csv",
+                       params={"date_from": "2024-02-28", "date_to": "2024-03-01"})
+    assert r.status_code == 200
+    rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
+    header, row = rows[0], next(x for x in rows[1:] if x[0] == body["id"])
+    got = dict(zip(header, row, strict=True))
+    assert got["时间（Asia/Shanghai）"] == "2024-03-01 02:30:05"
+    assert (got["类型"], got["严重程度"], got["状态"]) == ("禁用语", "较重", "已驳回")
+    assert not set(row) & {"forbidden_phrase", "major", "dismissed", "pending"}
+
+
+def test_the_audit_log_and_the_history_read_as_sentences(sqlite_service: LiveService) -> None:
+    live = sqlite_service
+    body = incident()
+    assert post_incident(live.pipeline(), body).status_code == 201
+    supervisor = live.client("supervisor")
+    iid = body["id"]
+    assert supervisor.post(f"/api/v1/incidents/{iid}/review",
+                           json={"action": "dismiss", "reason": "群众在转述"}).status_code == 200
+    assert supervisor.post(f"/api/v1/incidents/{iid}/review",
+                           json={"action": "reopen", "reason": "需复核录音"}).status_code == 200
+
+    audit = live.client("auditor").get("/audit", params={"action": "incident.dismiss"})
+    assert audit.status_code == 200
+    text = visible_text(audit.text)
+    assert "驳回" in text and "审核意见：群众在转述" in text and f"事件 {iid}" in text
+    assert not [c for c in CODES if c in text], text[:2000]
+
+    page = supervisor.get(f"/incidents/{iid}")
+    history = page.text.split('id="history"', 1)[1].split("</ol>", 1)[0]
+    lines = [re.sub(r"\s+", " ", TAG.sub("", li)).strip() for li in history.split("<li>")[1:]]
+    when = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"
+    assert any(re.fullmatch(f"{when} supervisor 驳回：审核意见：群众在转述", x)
+               for x in lines), lines
+    assert any(re.fullmatch(f"{when} supervisor 重新审核：审核意见：群众在转述 → 需复核录音", x)
+               for x in lines), lines
+    assert any(re.fullmatch(f"{when} 流水线 test-pipeline 接收事件：证据：录音片段", x)
+               for x in lines), lines
+    assert not [c for c in CODES if c in " ".join(lines)], lines
+
+
+def test_each_kind_shows_its_own_facts_under_a_title_without_repetition(
+        sqlite_service: LiveService) -> None:
+    live = sqlite_service
+    phrase = incident()  # rule 「禁用语：不知道」
+    absence = incident(kind="off_post", rule_id="P-off-post", rule_name="离岗", phrase=None,
+                       transcript="", window_id="w-b", offset_s=600.0, end_s=1800.0,
+                       at_dt=datetime(2024, 3, 4, 1, 10, tzinfo=UTC),
+                       explanation="座位自 09:10:00 起无人，09:30:00 返回")
+    assert post_incident(live.pipeline(), phrase).status_code == 201
+    assert post_incident(live.pipeline(), absence, files={
+        "empty_seat": ("s.jpg", jpeg_bytes(90), "image/jpeg")}).status_code == 201
+    supervisor = live.client("supervisor")
+
+    spoken = supervisor.get(f"/incidents/{phrase['id']}").text
+    assert "<title>禁用语：不知道 ·" in spoken and "禁用语：禁用语" not in spoken
+    assert "转写文本" in spoken and "<mark>不只道</mark>" in spoken and "相似度" in spoken
+    assert "录音位置" in spoken
+
+    seat = supervisor.get(f"/incidents/{absence['id']}").text
+    assert "<title>离岗 ·" in seat and "离岗：离岗" not in seat
+    assert "离座时段" in seat and "09:10:00–09:30:00，共 20 分" in seat  # in Asia/Shanghai
+    assert "座位自 09:10:00 起无人" in seat and "空座画面" in seat
+    for meaningless in ("转写文本", "相似度", "录音位置", "说话人", "去练习"):
+        assert meaningless not in seat, meaningless
+
+
+def test_the_toast_tells_the_time_in_the_centers_zone(browser: Browser,
+                                                      sqlite_service: LiveService) -> None:
+    live = sqlite_service
+    # The browser's own zone is another one: the toast must not use it.
+    context = browser.new_context(timezone_id="America/New_York")
+    page = context.new_page()
+    violations = watch_csp(page)
+    try:
+        log_in(page, live, "supervisor")
+        page.wait_for_function("() => sessionStorage.getItem('etiquette-alerts-since') !== null",
+                               timeout=10000)  # the stream is open
+        body = incident(rule_id="F4-1", rule_name="禁用语：你去投诉我啊", phrase="你去投诉我啊",
+                        severity="critical", deduction=3.0, transcript="你去投诉我啊",
+                        hit_start=0, hit_end=6, id=str(uuid.uuid4()),
+                        at_dt=datetime(2024, 3, 5, 2, 3, 4, tzinfo=UTC))
+        assert post_incident(live.pipeline(), body).status_code == 201
+        toast = page.locator(".toast", has=page.locator(f"a[href='/incidents/{body['id']}']"))
+        toast.wait_for(timeout=15000)
+        assert "禁用语：你去投诉我啊（10:03:04）" in toast.inner_text()
+        assert "禁用语：禁用语" not in toast.inner_text()
+        page.screenshot(path="/tmp/p5-toast.png")
+        assert violations == []
+    finally:
+        context.close()
