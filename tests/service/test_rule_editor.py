@@ -118,8 +118,16 @@ def test_a_bad_form_value_is_refused_in_chinese_naming_rule_and_field(session: S
     [problem] = e.value.problems
     assert problem.loc == ("forbidden", 1, field) and problem.what == says
     assert problem.where == f"禁用语 F1-2「禁用语：问别人去」 › {rule_editor_label(field)}"
-    assert e.value.detail.startswith("规则有误，未保存：")
+    assert e.value.detail.startswith("规则有误：")
     assert crud.current(session=session).id == 1  # type: ignore[union-attr]
+
+
+def test_every_bad_field_of_a_form_is_named_at_once(session: Session) -> None:
+    with pytest.raises(InvalidDocument) as e:
+        edit(session, "F1-2", min_score="很高", deduction="-1", phrases="")
+    assert {(p.loc[-1], p.what) for p in e.value.problems} == {
+        ("min_score", "应为数字"), ("deduction", "应不小于 0.0"), ("phrases", "至少应有 1 项")}
+    assert e.value.detail.startswith("规则有误（3 处）：")
 
 
 def rule_editor_label(field: str) -> str:

@@ -105,7 +105,7 @@ def test_a_bad_edit_is_refused_naming_the_key_and_saves_nothing(api: LiveService
     text = edit(restore)
     r = admin.post("/api/v1/rules/versions", json={"yaml": text})
     assert r.status_code == 422 and says in r.json()["detail"], r.text
-    assert r.json()["detail"].startswith("规则有误，未保存：")
+    assert r.json()["detail"].startswith("规则有误：")
     assert admin.get("/api/v1/rules/versions").json()["count"] == count
 
 

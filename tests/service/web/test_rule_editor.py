@@ -29,8 +29,10 @@ def test_an_admin_edits_a_rule_in_its_form_and_sees_the_change(
 
         # A bad value: refused beside its field, in Chinese; what was typed stays; nothing saved.
         page.fill("#field-min_score", "很高")
+        page.fill("#field-deduction", "-2")
         page.click("#rule-save")
         assert page.locator("#error-min_score").inner_text() == "应为数字"
+        assert page.locator("#error-deduction").inner_text() == "应不小于 0.0"
         assert ("禁用语 F1-2「禁用语：问别人去」 › 最低相似度（min_score）：应为数字"
                 in page.locator("#rule-error").inner_text())
         assert page.input_value("#field-min_score") == "很高"
@@ -38,6 +40,7 @@ def test_an_admin_edits_a_rule_in_its_form_and_sees_the_change(
 
         # The phrase changed: a new version at the top of the history, in force at once.
         page.fill("#field-min_score", "")
+        page.fill("#field-deduction", "")
         page.fill("#field-phrases", "问别人去吧")
         page.fill("#rule-comment", "F1-2 按现场录音调整")
         page.click("#rule-save")

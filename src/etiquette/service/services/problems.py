@@ -233,13 +233,16 @@ def word(text: str, problems: Sequence[Problem]) -> list[Worded]:
     return worded
 
 
+def refusal(what: str, problems: Sequence[Worded]) -> InvalidDocument:
+    """The service's refusal of a document (规则, 评分方案) for these problems."""
+    count = f"（{len(problems)} 处）" if len(problems) > 1 else ""
+    return InvalidDocument(f"{what}有误{count}：", problems)
+
+
 def invalid(what: str, text: str, error: DocumentError) -> InvalidDocument:
     """The service's refusal of a document the core's validator refused."""
-    problems = word(text, error.problems)
-    count = f"（{len(problems)} 处）" if len(problems) > 1 else ""
-    return InvalidDocument(f"{what}有误{count}，未保存：", problems)
+    return refusal(what, word(text, error.problems))
 
 
 def too_deep(what: str) -> InvalidDocument:
-    return InvalidDocument(f"{what}有误，未保存：", [Worded(
-        loc=(), line=None, where="", what="YAML 嵌套过深")])
+    return refusal(what, [Worded(loc=(), line=None, where="", what="YAML 嵌套过深")])

@@ -131,9 +131,10 @@ def _number(text: str) -> float | int:
     return int(value) if value.is_integer() else value
 
 
-def changes(text: str, rule: RuleForm, submitted: Mapping[str, str]) -> dict[yaml_patch.Loc, Any]:
+def changes(text: str, rule: RuleForm, submitted: Mapping[str, str]
+            ) -> tuple[dict[yaml_patch.Loc, Any], list[Worded]]:
     """The document's key paths the form changes and their new values (REMOVE for a field
-    emptied); raises InvalidDocument for a value that is no number, naming the field."""
+    emptied), and the fields whose value is no number (left out of the changes)."""
     raw = _document(text)[rule.section][rule.index]
     out: dict[yaml_patch.Loc, Any] = {}
     bad: list[Worded] = []
@@ -157,9 +158,7 @@ def changes(text: str, rule: RuleForm, submitted: Mapping[str, str]) -> dict[yam
             value = typed or yaml_patch.REMOVE
         if value != _get(raw, path):
             out[loc] = value
-    if bad:
-        raise InvalidDocument("规则有误，未保存：", bad)
-    return out
+    return out, bad
 
 
 def edit(*, session: Session, principal: Principal, rule_id: str, submitted: Mapping[str, str],
@@ -171,11 +170,18 @@ def edit(*, session: Session, principal: Principal, rule_id: str, submitted: Map
     if current is None:
         raise NotFound("尚无规则版本")
     rule = form(current.yaml, rule_id)
+    new, bad = changes(current.yaml, rule, submitted)
     try:
-        text = yaml_patch.patch(current.yaml, changes(current.yaml, rule, submitted), AFTER)
+        text = yaml_patch.patch(current.yaml, new, AFTER)
     except yaml_patch.PatchError as e:
-        raise InvalidDocument("无法在保留原有格式的情况下修改此规则，未保存：", [Worded(
-            loc=(), line=None, where="", what="请在下方 YAML 全文中修改")]) from e
+        raise InvalidDocument("无法在保留原有格式的情况下修改此规则：", [Worded(
+            loc=(), line=None, where="", what="请在规则管理页的 YAML 全文中修改")]) from e
+    if bad:  # every field that is wrong at once: what the rules' check says of the others too
+        try:
+            rules_service.validate(text)
+        except InvalidDocument as e:
+            bad += e.problems
+        raise problems.refusal("规则", bad)
     return rules_service.create_version(
         session=session, principal=principal,
         body=RuleVersionCreate(yaml=text, based_on=based_on,
