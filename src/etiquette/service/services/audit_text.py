@@ -23,6 +23,7 @@ from etiquette.service.labels import (
 )
 from etiquette.service.models import AuditEntry
 
+TARGET_IDS = {"import": "导入"}  # a target that is no record: what it was
 SYSTEM_NAMES = {"system:retention": "系统（证据保存期限）", "system:start-up": "系统（启动）",
                 "system:webhooks": "系统（预警推送）", "system:cli": "系统（命令行）"}
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -70,7 +71,8 @@ def lines(session: Session, entries: Iterable[AuditEntry], zone: ZoneInfo,
     names = audit.user_names(session=session, ids=ids)
     return [AuditLine(at=e.at, actor=_actor(e, names), action=action_name(e.action),
                       code=e.action, target_type=e.target_type, target_id=e.target_id,
-                      target=f"{AUDIT_TARGET_NAMES.get(e.target_type, '对象')} {e.target_id}",
+                      target=(f"{AUDIT_TARGET_NAMES.get(e.target_type, '对象')} "
+                              f"{TARGET_IDS.get(e.target_id, e.target_id)}"),
                       changes=_changes(e, zone, brief, names)) for e in entries]
 
 
