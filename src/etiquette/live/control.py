@@ -18,6 +18,8 @@ from fastapi import FastAPI, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
+from etiquette.live.heartbeat import window_states
+
 if TYPE_CHECKING:
     from etiquette.live.engine import LiveSite
 
@@ -42,23 +44,11 @@ def create_control_app(site: LiveSite) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, Any]:
         """Each window's inputs and session, the recogniser's backlog, the outbox."""
-        windows = {}
-        for w in site.windows.values():
-            stats = w.audio_stats
-            windows[w.id] = {
-                "audio": None if stats is None else {
-                    "state": str(stats.state), "level_dbfs": round(stats.level_dbfs, 1),
-                    "stream_s": round(stats.stream_time_s, 1)},
-                "camera": None if w.presence is None else {
-                    "seat": w.presence.state.value, "fps": round(w.presence.fps, 2)},
-                "session_open": bool(w.monitor and w.monitor.stats.session_open),
-                "problems": {k: v.value for k, v in w.health.items() if v.value != "ok"},
-            }
         outbox = None
         if site.outbox is not None:
             outbox = {"state": site.outbox.state.value, "pending": site.outbox.pending(),
                       "held": site.outbox.held(), "last_error": site.outbox.stats.last_error}
-        return {"windows": windows, "outbox": outbox,
+        return {"windows": window_states(site), "outbox": outbox,
                 "recogniser": {"backlog_s": round(site.recogniser.backlog_s, 1),
                                "lag_s": round(site.recogniser.lag_s, 1)}}
 

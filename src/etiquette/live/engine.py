@@ -24,6 +24,7 @@ import numpy as np
 
 from etiquette.core.records import Incident, absolute_time
 from etiquette.health import HealthCallback, HealthEvent, HealthReporter, HealthState, log_health
+from etiquette.live.heartbeat import Heartbeat
 from etiquette.live.metrics import make_registry
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
@@ -183,6 +184,8 @@ class LiveSite:
             on_health=self.health, recognise=speech.recognise)
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
                               on_stored=self._stored) if api is not None else None)
+        self.heartbeat = (Heartbeat(self, api[0], api[1], site.supervision.heartbeat_s)
+                          if api is not None else None)
         self.stopping = threading.Event()
         self.registry, self.latency = make_registry(self)
         self.health_events: list[HealthEvent] = []
@@ -308,6 +311,8 @@ class LiveSite:
             self.outbox.start()
         for w in self.windows.values():
             w.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         logger.info("site %s: %d windows running", self.config.center.code, len(self.windows))
 
     def call_next(self, window_id: str) -> None:
@@ -321,6 +326,8 @@ class LiveSite:
             return
         logger.info("stopping: finishing what was heard")
         self.stopping.set()
+        if self.heartbeat is not None:  # the service then shows the site's windows 心跳中断
+            self.heartbeat.stop()
         for w in self.windows.values():
             w.stop_inputs()
         for w in self.windows.values():

@@ -125,6 +125,8 @@ class Supervision(_Strict):
     api_key: str | None = Field(None, description="the pipeline's API key (prefer api_key_env)")
     api_key_env: str | None = Field(None, description="environment variable holding the key")
     embedded: EmbeddedService | None = Field(None, description="run the service in this process")
+    heartbeat_s: float = Field(5.0, ge=0.5, le=300,
+                               description="send each window's state (大厅态势) this often")
 
     @model_validator(mode="after")
     def _keyed(self) -> Supervision:
