@@ -216,7 +216,8 @@ def settings_for(tmp: Path, database_url: str | None = None, **extra: object) ->
     values: dict[str, object] = {"login_max_failures": 5, "login_max_failures_per_ip": 10_000,
                                  "login_max_addresses_per_user": 3, "login_delay_s": 2.0,
                                  "trusted_proxies": ["127.0.0.1"],
-                                 "retention_interval_s": 3600.0, **extra}
+                                 "retention_interval_s": 3600.0, "queue_poll_s": 1.0,
+                                 **extra}
     return Settings(data_dir=tmp, database_url=database_url, **values)  # type: ignore[arg-type]
 
 

@@ -204,6 +204,40 @@ class ReviewRequest(_Strict):
         return self
 
 
+IncidentIdStr = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class BulkReviewRequest(ReviewRequest):
+    """One decision, with one reason, for several incidents (each reviewed as one)."""
+
+    ids: list[IncidentIdStr] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _confirm_or_dismiss(self) -> BulkReviewRequest:
+        if self.action == ReviewAction.REOPEN:
+            raise ValueError("bulk review confirms or dismisses")
+        return self
+
+
+class BulkOutcome(BaseModel):
+    id: str
+    ok: bool
+    status: ReviewStatus | None  # the incident's status after the attempt (None: not seen)
+    detail: str | None  # why it was not done
+
+
+class BulkReviewResult(BaseModel):
+    data: list[BulkOutcome]
+    done: int
+    failed: int
+
+
+class QueueCounts(BaseModel):
+    pending: int  # incidents awaiting review that the caller may see
+    appealed: int | None  # appeals awaiting a decision (None: not the caller's to decide)
+    new: int | None  # of the list's filters, received after `since` (None: no `since` asked)
+
+
 class AppealRequest(_Strict):
     reason: Reason
 

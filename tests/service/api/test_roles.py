@@ -88,6 +88,14 @@ CASES: dict[str, Case] = {
     "dismiss": Case("POST", lambda a: f"/api/v1/incidents/{make_incident(a)}/review",
                     {"admin": 200, "supervisor": 200},
                     body=lambda a: {"action": "dismiss", "reason": "识别错误"}),
+    "queue counts": Case("GET", lambda a: "/api/v1/incidents/counts", EVERYONE),
+    "bulk review": Case("POST", lambda a: "/api/v1/incidents/bulk-review",
+                        {"admin": 200, "supervisor": 200},
+                        body=lambda a: {"ids": [make_incident(a)], "action": "confirm"}),
+    # The supervisor confirmed it (make_incident): only they may undo it.
+    "undo review": Case("POST",
+                        lambda a: f"/api/v1/incidents/{make_incident(a, status='confirmed')}/undo",
+                        {"supervisor": 200}),
     "appeal own": Case(
         "POST", lambda a: f"/api/v1/incidents/{make_incident(a, status='confirmed')}/appeal",
         {"staff1": 200}, body=lambda a: {"reason": "我说的是“不知道您还需要什么”"}),

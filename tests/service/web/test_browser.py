@@ -4,6 +4,7 @@ log in, open an incident, play its clip, confirm it, see it leave the queue."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from factories.service import PASSWORD, incident, post_incident, wav_bytes
@@ -18,7 +19,9 @@ def test_review_an_incident_in_the_workbench(browser: Browser, sqlite_service: L
     live = sqlite_service
     window = f"wb-{uuid.uuid4().hex[:6]}"
     first = incident(window_id=window)
-    second = incident(window_id=window, offset_s=30.0, end_s=31.0)
+    # The queue is newest first: the first incident, then the second, a minute older.
+    second = incident(window_id=window, offset_s=30.0, end_s=31.0,
+                      at_dt=datetime.fromisoformat(first["at"]) - timedelta(minutes=1))
     for body in (first, second):
         r = post_incident(live.pipeline(), body,
                           files={"clip": ("c.wav", wav_bytes(3.0), "audio/wav")})

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
                                  IncidentKind.MISSING_GREETING: 90.0,
                                  IncidentKind.MISSING_FAREWELL: 90.0,
                                  IncidentKind.OFF_POST: 30.0})
+    undo_window_s: float = Field(300.0, ge=0, le=86400,
+                                 description="a reviewer may undo their own confirm or dismiss "
+                                             "this long after it")
+    queue_poll_s: float = Field(10.0, gt=0, le=600,
+                                description="how often an open page asks for the queue's "
+                                            "counts and the list for new incidents")
     appeal_window_days: float = Field(15.0, ge=0,
                                       description="staff may appeal this long after "
                                                   "confirmation; evidence is kept until then")

@@ -4,10 +4,15 @@
        │  ▲                  │                                                  │
        │  └────reopen────────┤                          decide: rejected ► confirmed
        └──dismiss(reason)──► dismissed ──reopen──► pending   accepted ► dismissed
+
+A reviewer may undo their own confirm or dismiss for `undo_window_s` (back to pending, audited
+as an undo), as long as nobody has acted on the incident since. Bulk review and bulk undo act
+on each incident as the single action does, and report each one's outcome.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,17 +21,24 @@ from sqlalchemy.orm import Session
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
+from etiquette.service.crud import incidents as crud
+from etiquette.service.crud.incidents import IncidentFilter
 from etiquette.service.errors import Conflict, Forbidden, NotFound
 from etiquette.service.models import Incident
 from etiquette.service.schemas import (
     AppealDecision,
     AppealDecisionRequest,
     AppealRequest,
+    BulkOutcome,
+    BulkReviewRequest,
+    BulkReviewResult,
+    QueueCounts,
     ReviewAction,
     ReviewRequest,
     ReviewStatus,
 )
 from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.incidents import scope
 
 S = ReviewStatus
 _REVIEW: dict[ReviewAction, tuple[frozenset[ReviewStatus], ReviewStatus]] = {
@@ -151,3 +163,110 @@ def decide_appeal(*, session: Session, principal: Principal, incident: Incident,
                  target_type="incident", target_id=incident.id, before=old, after=new)
     session.commit()
     return incident
+
+
+def undo_deadline(incident: Incident, settings: Settings) -> datetime | None:
+    """Until when the review decision of `incident` may be undone (None: none to undo)."""
+    if incident.reviewed_at is None:
+        return None
+    return incident.reviewed_at + timedelta(seconds=settings.undo_window_s)
+
+
+def check_undo(principal: Principal, incident: Incident, settings: Settings) -> None:
+    """The undo rule, for the API and the workbench: one's own confirm or dismiss, still the
+    incident's last step, within the undo window.
+
+    Raises:
+      Forbidden: not a reviewer, or someone else's decision.
+      Conflict: nothing to undo, or the window has closed.
+    """
+    principal.require(Permission.INCIDENTS_REVIEW)
+    if (incident.status not in (S.CONFIRMED, S.DISMISSED) or incident.reviewed_at is None
+            or incident.appealed_at is not None or incident.appeal_decision is not None):
+        raise Conflict("该事件没有可撤销的审核决定 (no review decision to undo)")
+    if principal.user is None or incident.reviewed_by != principal.user.id:
+        raise Forbidden("只能撤销本人的审核决定 (only your own decision can be undone)")
+    deadline = undo_deadline(incident, settings)
+    if deadline is not None and utcnow() > deadline:
+        minutes = settings.undo_window_s / 60
+        raise Conflict(f"审核决定超过 {minutes:g} 分钟后不能撤销，请使用“重新审核” "
+                       "(the undo window has closed)")
+
+
+def may_undo(principal: Principal, incident: Incident, settings: Settings) -> bool:
+    try:
+        check_undo(principal, incident, settings)
+    except (Forbidden, Conflict):
+        return False
+    return True
+
+
+def undo(*, session: Session, settings: Settings, principal: Principal,
+         incident: Incident) -> Incident:
+    """Back to pending, as before the decision; the audit log keeps both steps."""
+    check_undo(principal, incident, settings)
+    before = _state(incident)
+    incident.status = S.PENDING.value
+    incident.review_reason = incident.reviewed_by = incident.reviewed_at = None
+    old, new = _changed(before, _state(incident))
+    audit.record(session=session, actor=principal, action="incident.undo", target_type="incident",
+                 target_id=incident.id, before=old, after=new)
+    session.commit()
+    return incident
+
+
+def _each(session: Session, principal: Principal, ids: Iterable[str],
+          act: Callable[[Incident], Incident]) -> BulkReviewResult:
+    """`act` on each incident the principal may see, one after the other (each its own
+    transaction): what one cannot do (gone, already reviewed by someone else) is reported for
+    that one, and the others go on."""
+    outcomes: list[BulkOutcome] = []
+    for incident_id in dict.fromkeys(ids):  # an id sent twice is done once
+        found = crud.get_incident(session=session, incident_id=incident_id)
+        try:
+            done = act(visible(principal, found))
+            outcomes.append(BulkOutcome(id=incident_id, ok=True, status=ReviewStatus(done.status),
+                                        detail=None))
+        except (NotFound, Conflict, Forbidden) as e:
+            session.rollback()
+            seen = found is not None and principal.may_see(found)
+            outcomes.append(BulkOutcome(
+                id=incident_id, ok=False,
+                status=ReviewStatus(found.status) if seen and found else None, detail=e.detail))
+    done_count = sum(o.ok for o in outcomes)
+    return BulkReviewResult(data=outcomes, done=done_count, failed=len(outcomes) - done_count)
+
+
+def bulk_review(*, session: Session, principal: Principal,
+                request: BulkReviewRequest) -> BulkReviewResult:
+    """One decision and reason for several incidents, each reviewed (and audited) as one."""
+    principal.require(Permission.INCIDENTS_REVIEW)
+    single = ReviewRequest(action=request.action, reason=request.reason)
+    return _each(session, principal, request.ids,
+                 lambda i: review(session=session, principal=principal, incident=i,
+                                  request=single))
+
+
+def bulk_undo(*, session: Session, settings: Settings, principal: Principal,
+              ids: Iterable[str]) -> BulkReviewResult:
+    """Undo one's own decisions on several incidents (those of a bulk review)."""
+    principal.require(Permission.INCIDENTS_REVIEW)
+    return _each(session, principal, ids,
+                 lambda i: undo(session=session, settings=settings, principal=principal,
+                                incident=i))
+
+
+def queue_counts(*, session: Session, principal: Principal, flt: IncidentFilter | None = None,
+                 since: datetime | None = None) -> QueueCounts:
+    """The work waiting for `principal` among what they may see (staff: their own): pending
+    incidents, appeals to decide, and incidents of a list's filters received after `since`."""
+    only = scope(principal)
+    pending = crud.count_incidents(session=session, flt=IncidentFilter(status=S.PENDING.value),
+                                   only_staff_id=only)
+    appealed = (crud.count_incidents(session=session,
+                                     flt=IncidentFilter(status=S.APPEALED.value),
+                                     only_staff_id=only)
+                if principal.can(Permission.INCIDENTS_DECIDE_APPEAL) else None)
+    new = (crud.count_incidents(session=session, flt=flt or IncidentFilter(), only_staff_id=only,
+                                received_after=since) if since is not None else None)
+    return QueueCounts(pending=pending, appealed=appealed, new=new)

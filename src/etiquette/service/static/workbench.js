@@ -27,7 +27,12 @@ window.etiquetteTime = function (iso, timeOnly) {
     rows[selected].scrollIntoView({ block: "nearest" });
   }
   rows.forEach(function (r) {
-    r.addEventListener("click", function (e) { if (e.target.tagName !== "A") { window.location = r.dataset.href; } });
+    r.addEventListener("click", function (e) {
+      // A click on the link follows it; one on the checkbox (or its cell) only checks it.
+      if (e.target.tagName !== "A" && e.target.tagName !== "INPUT" && !e.target.classList.contains("check")) {
+        window.location = r.dataset.href;
+      }
+    });
   });
   if (rows.length) { select(0); }
   document.addEventListener("keydown", function (e) {
@@ -120,4 +125,52 @@ window.etiquetteTime = function (iso, timeOnly) {
     var question = e.target.dataset ? e.target.dataset.confirm : null;
     if (question && !window.confirm(question)) { e.preventDefault(); }
   });
+})();
+
+// The queue: check incidents for one decision (a dismissal needs its reason), and keep the
+// menu's counts and the list current: the page asks every few seconds how much work waits and
+// how many incidents of its filters arrived since it was drawn.
+(function () {
+  "use strict";
+  var form = document.getElementById("bulk-form");
+  if (form) {
+    var boxes = Array.prototype.slice.call(form.querySelectorAll("input[name=ids]"));
+    var all = document.getElementById("select-all");
+    var shown = document.getElementById("bulk-count");
+    var reason = document.getElementById("bulk-reason");
+    var count = function () { shown.textContent = boxes.filter(function (b) { return b.checked; }).length; };
+    boxes.forEach(function (b) { b.addEventListener("change", count); });
+    all.addEventListener("change", function () {
+      boxes.forEach(function (b) { b.checked = all.checked; });
+      count();
+    });
+    document.getElementById("bulk-dismiss").addEventListener("click", function () { reason.required = true; });
+    document.getElementById("bulk-confirm").addEventListener("click", function () { reason.required = false; });
+    form.addEventListener("submit", function (e) {
+      if (!boxes.some(function (b) { return b.checked; })) { e.preventDefault(); window.alert("请先勾选要处理的事件"); }
+    });
+  }
+  var nav = document.getElementById("nav-pending");
+  if (!nav || !nav.dataset.pollS || !window.fetch) { return; }
+  var list = document.getElementById("incident-list");
+  var url = list && list.dataset.counts ? list.dataset.counts : "/api/v1/incidents/counts";
+  function set(id, value) {
+    var el = document.getElementById(id);
+    if (el && value !== null && value !== undefined) { el.textContent = value; }
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) {
+        if (!c) { return; }
+        set("pending-count", c.pending);
+        set("appeals-count", c.appealed);
+        if (c.new) {
+          set("new-count", c.new);
+          document.getElementById("new-incidents").hidden = false;
+        }
+      })
+      .catch(function () { /* the next poll tries again */ });
+  }
+  setInterval(poll, parseFloat(nav.dataset.pollS) * 1000);
 })();

@@ -37,7 +37,7 @@ from etiquette.service.labels import (
     incident_title,
     number,
 )
-from etiquette.service.services import auth
+from etiquette.service.services import auth, review
 from etiquette.service.services.access import Principal
 
 
@@ -71,6 +71,12 @@ def render(request: Request, name: str, context: dict[str, Any],
         return value.astimezone(zone).strftime(fmt) if value else "—"
 
     context = {"local": local, "timezone": settings.display_timezone, **context}
+    principal = context.get("principal")
+    if isinstance(principal, Principal) and principal.user is not None:
+        # The menu's counts of waiting work, on every page of someone logged in.
+        with request.app.state.sessionmaker() as session:
+            context["queue_counts"] = review.queue_counts(session=session, principal=principal)
+        context["queue_poll_s"] = settings.queue_poll_s
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import AwareDatetime
 
 from etiquette.core.records import IncidentKind
 from etiquette.service import media
@@ -13,16 +14,19 @@ from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, Sto
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
 from etiquette.service.crud import incidents as crud
-from etiquette.service.crud.incidents import IncidentFilter
+from etiquette.service.crud.incidents import IncidentFilter, IncidentSort
 from etiquette.service.errors import Gone, Invalid, NotFound
 from etiquette.service.models import Incident
 from etiquette.service.schemas import (
     AppealDecisionRequest,
     AppealRequest,
     AuditLogPublic,
+    BulkReviewRequest,
+    BulkReviewResult,
     EvidenceRole,
     IncidentPublic,
     IncidentsPublic,
+    QueueCounts,
     ReviewRequest,
     ReviewStatus,
     error_responses,
@@ -37,6 +41,7 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
 NOT_FOUND = error_responses(404, 401, 403)
 CONFLICT = error_responses(409, 404, 401, 403)
 RULE_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_QUERY = 200
 IncidentId = Annotated[str, Path(max_length=64)]
 
 
@@ -56,7 +61,8 @@ class Filters:
     def __init__(
         self,
         center_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-        window_id: Annotated[str | None, Query(max_length=64)] = None,
+        window_id: Annotated[str | None, Query(
+            max_length=64, description="the window's code, number (01) or department")] = None,
         staff_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
         kind: IncidentKind | None = None,
         rule_id: Annotated[str | None, Query(pattern=RULE_ID)] = None,
@@ -65,12 +71,17 @@ class Filters:
             description="inclusive; a date or an ISO date-time with zone")] = None,
         date_to: Annotated[date | datetime | None, Query(
             description="a date: through that day; a date-time: before it")] = None,
+        q: Annotated[str | None, Query(
+            max_length=MAX_QUERY, description="words (separated by spaces) each of which the "
+                                              "transcript, the staff's name or number or the "
+                                              "window holds")] = None,
     ) -> None:
         self.value = IncidentFilter(center_id=center_id, window_id=window_id or None,
                                     staff_id=staff_id, kind=kind.value if kind else None,
                                     rule_id=rule_id, status=status.value if status else None,
                                     date_from=day_start(date_from),
-                                    date_to=day_start(date_to, end=True))
+                                    date_to=day_start(date_to, end=True),
+                                    q=(q or "").strip() or None)
 
 
 @router.get("", response_model=IncidentsPublic, responses=NOT_FOUND)
@@ -78,12 +89,34 @@ def list_incidents(session: SessionDep, principal: CurrentUser,
                    filters: Annotated[Filters, Depends()],
                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                   oldest_first: bool = False) -> IncidentsPublic:
-    """Incidents the caller may see, newest first (or oldest first: a review queue)."""
+                   sort: IncidentSort = IncidentSort.NEWEST,
+                   oldest_first: Annotated[bool, Query(description="sort=time")] = False
+                   ) -> IncidentsPublic:
+    """Incidents the caller may see, newest first by default; `sort` by time, severity (then
+    newest first) or window, "-" descending."""
     rows, count = crud.list_incidents(session=session, flt=filters.value,
                                       only_staff_id=scope(principal), offset=offset, limit=limit,
-                                      oldest_first=oldest_first)
+                                      sort=IncidentSort.OLDEST if oldest_first else sort)
     return IncidentsPublic(data=[to_public(r) for r in rows], count=count)
+
+
+@router.get("/counts", response_model=QueueCounts, responses=NOT_FOUND)
+def counts(session: SessionDep, principal: CurrentUser, filters: Annotated[Filters, Depends()],
+           since: Annotated[AwareDatetime | None, Query(
+               description="also count the incidents of the filters received after then")
+           ] = None) -> QueueCounts:
+    """The caller's waiting work (pending incidents they may see, appeals to decide) and, with
+    `since`, how many incidents of the filters arrived since: what an open page polls."""
+    return review.queue_counts(session=session, principal=principal, flt=filters.value,
+                               since=since)
+
+
+@router.post("/bulk-review", response_model=BulkReviewResult, responses=NOT_FOUND)
+def bulk_review(body: BulkReviewRequest, session: SessionDep,
+                principal: CurrentUser) -> BulkReviewResult:
+    """Confirm or dismiss (one reason for all) several incidents, each as a single review is
+    (audited each); one that cannot be (gone, already reviewed) is reported, the rest done."""
+    return review.bulk_review(session=session, principal=principal, request=body)
 
 
 @router.get("/export.csv", responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND})
@@ -117,6 +150,16 @@ def review_incident(incident_id: IncidentId, body: ReviewRequest, session: Sessi
     incident = _get(session, principal, incident_id)
     return to_public(review.review(session=session, principal=principal, incident=incident,
                                    request=body))
+
+
+@router.post("/{incident_id}/undo", response_model=IncidentPublic, responses=CONFLICT)
+def undo_review(incident_id: IncidentId, session: SessionDep, settings: SettingsDep,
+                principal: CurrentUser) -> IncidentPublic:
+    """Undo one's own confirm or dismiss within `undo_window_s`: the incident is pending
+    again."""
+    incident = _get(session, principal, incident_id)
+    return to_public(review.undo(session=session, settings=settings, principal=principal,
+                                 incident=incident))
 
 
 @router.post("/{incident_id}/appeal", response_model=IncidentPublic,

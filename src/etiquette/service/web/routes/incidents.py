@@ -1,5 +1,7 @@
-"""The review queue and one incident: play the evidence, confirm or dismiss it, appeal it
-(staff, their own, in time), decide an appeal; on to the next incident of the same queue."""
+"""The review queue and one incident: play the evidence, confirm or dismiss it (one or a
+checked batch, with one reason), undo one's own decision for a few minutes, appeal it (staff,
+their own, in time), decide an appeal (the appeals inbox); on to the next incident of the same
+queue, in its order."""
 
 from __future__ import annotations
 
@@ -15,17 +17,22 @@ from sqlalchemy.orm import Session
 
 from etiquette.core.records import IncidentKind
 from etiquette.service.api.deps import SessionDep, SettingsDep
-from etiquette.service.api.routes.incidents import Filters
+from etiquette.service.api.routes.incidents import MAX_QUERY, Filters
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit
 from etiquette.service.crud import incidents as crud
 from etiquette.service.crud import master as crud_master
+from etiquette.service.crud.incidents import IncidentFilter, IncidentSort
 from etiquette.service.errors import Invalid
-from etiquette.service.models import Center, Staff
+from etiquette.service.models import Center, Staff, Window
 from etiquette.service.schemas import (
     MAX_ID,
     AppealDecision,
     AppealDecisionRequest,
     AppealRequest,
+    BulkReviewRequest,
+    BulkReviewResult,
     ReviewAction,
     ReviewRequest,
     ReviewStatus,
@@ -41,32 +48,70 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 
 
+# The list's sortable columns: the first order a click on the head gives, and the other one.
+SORT_COLUMNS = {"time": (IncidentSort.NEWEST, IncidentSort.OLDEST),
+                "severity": (IncidentSort.SEVERITY_HIGH, IncidentSort.SEVERITY_LOW),
+                "window": (IncidentSort.WINDOW, IncidentSort.WINDOW_DESC)}
+# What the list's URL carries besides its filters, kept out of the API calls it makes.
+NOT_FILTERS = ("page", "sort", "done")
+
+
 def _choices(session: Session, principal: Principal) -> dict[str, Any]:
-    """What the list's filters offer: centers and staff to those who may read master data."""
+    """What the list's filters offer: centers, windows and staff to those who may read master
+    data (others type a window's number or code)."""
     rules = rules_service.rules(session).data
     if not principal.can(Permission.MASTER_READ):
-        return {"centers": [], "staff": [], "rules": rules}
+        return {"centers": [], "windows": [], "staff": [], "rules": rules}
     centers, _ = crud_master.list_rows(session=session, model=Center, limit=500)
+    windows, _ = crud_master.list_rows(session=session, model=Window, limit=2000)
     staff, _ = crud_master.list_rows(session=session, model=Staff, limit=2000)
-    return {"centers": centers, "staff": staff, "rules": rules}
+    return {"centers": centers, "windows": windows, "staff": staff, "rules": rules}
+
+
+def _sort_links(query: dict[str, str], current: IncidentSort) -> dict[str, dict[str, str]]:
+    """Each sortable column head's link (the list's filters kept) and its arrow: a click sorts
+    by that column, a second click the other way."""
+    links = {}
+    for column, (first, second) in SORT_COLUMNS.items():
+        target = second if current == first else first
+        arrow = ("" if current not in (first, second)
+                 else " ▼" if current.value.startswith("-") else " ▲")
+        links[column] = {"url": "?" + urlencode({**query, "sort": target.value}), "arrow": arrow}
+    return links
 
 
 @router.get("/incidents", response_class=HTMLResponse)
-def incident_list(request: Request, session: SessionDep, principal: PageUser,
+def incident_list(request: Request, session: SessionDep, settings: SettingsDep,
+                  principal: PageUser,
                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     # The filter form sends the fields left at 全部 empty (center_id=&status=): no filter, not
     # a value to refuse, as the API's own parameters would.
-    filters = _filters_from(request.url.query)
+    filters, sort = _filters_from(request.url.query), _sort_from(request.url.query)
+    rendered_at = utcnow()
     rows, count = crud.list_incidents(session=session, flt=filters.value,
                                       only_staff_id=scope(principal),
-                                      offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
-                                      oldest_first=True)
-    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+                                      offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, sort=sort)
+    filter_query = {k: v for k, v in request.query_params.items() if k not in NOT_FILTERS and v}
+    query = {**filter_query, **({"sort": sort.value} if sort != IncidentSort.NEWEST else {})}
     return render(request, "incidents.html", {
         "principal": principal, "incidents": [to_public(r) for r in rows], "count": count,
         "page": page, "pages": max(1, -(-count // PAGE_SIZE)), "query": query,
-        "q": urlencode(query), "export_url": "/api/v1/incidents/export.csv?" + urlencode(query),
-        **_choices(session, principal)})
+        "qs": urlencode(query), "sort_links": _sort_links(filter_query, sort),
+        "export_url": "/api/v1/incidents/export.csv?" + urlencode(filter_query),
+        # The page asks now and then how many incidents of its filters arrived after it.
+        "counts_url": "/api/v1/incidents/counts?" + urlencode(
+            {**filter_query, "since": rendered_at.isoformat()}),
+        "can_review": principal.can(Permission.INCIDENTS_REVIEW),
+        "undo_minutes": settings.undo_window_s / 60, **_choices(session, principal)})
+
+
+def _sort_from(q: str) -> IncidentSort:
+    """The list's order from its query string (newest first when it names none)."""
+    raw = dict(parse_qsl(q, max_num_fields=20)).get("sort")
+    try:
+        return IncidentSort(raw) if raw else IncidentSort.NEWEST
+    except ValueError as e:
+        raise Invalid("排序方式有误") from e
 
 
 def _filters_from(q: str) -> Filters:
@@ -89,7 +134,8 @@ def _filters_from(q: str) -> Filters:
                        rule_id=raw.get("rule_id") or None,
                        status=ReviewStatus(raw["status"]) if raw.get("status") else None,
                        date_from=as_date(raw.get("date_from")),
-                       date_to=as_date(raw.get("date_to")))
+                       date_to=as_date(raw.get("date_to")),
+                       q=(raw.get("q") or "")[:MAX_QUERY] or None)
     except (ValueError, ValidationError) as e:
         raise Invalid("筛选条件有误") from e
 
@@ -97,12 +143,12 @@ def _filters_from(q: str) -> Filters:
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(request: Request, incident_id: str, session: SessionDep, settings: SettingsDep,
                   principal: PageUser, q: Annotated[str, Query(max_length=1000)] = "",
-                  done: str | None = None) -> Response:
+                  done: str | None = None, undone: str | None = None) -> Response:
     only_staff_id = scope(principal)
     incident = review.visible(principal, crud.get_incident(session=session,
                                                            incident_id=incident_id))
     nxt = crud.next_in_queue(session=session, flt=_filters_from(q).value, after=incident,
-                             only_staff_id=only_staff_id)
+                             only_staff_id=only_staff_id, sort=_sort_from(q))
     history: list[AuditLine] = []
     if principal.can(Permission.INCIDENTS_HISTORY):
         entries, _ = audit.list_entries(session=session, target_type="incident",
@@ -120,6 +166,8 @@ def incident_page(request: Request, incident_id: str, session: SessionDep, setti
         "can_review": principal.can(Permission.INCIDENTS_REVIEW),
         "can_decide": principal.can(Permission.INCIDENTS_DECIDE_APPEAL),
         "can_appeal": review.may_appeal(principal, incident, settings),
+        "can_undo": review.may_undo(principal, incident, settings), "undone": undone,
+        "undo_deadline": review.undo_deadline(incident, settings),
         "appeal_deadline": review.appeal_deadline(incident, settings),
         "audio": [e for e in public.evidence if e.media_type.startswith("audio/")],
         "images": [e for e in public.evidence if e.media_type.startswith("image/")]})
@@ -130,7 +178,7 @@ def _after_action(session: Session, principal: Principal, incident_id: str, q: s
     incident = crud.get_incident(session=session, incident_id=incident_id)
     assert incident is not None  # the action just changed it
     nxt = crud.next_in_queue(session=session, flt=_filters_from(q).value, after=incident,
-                             only_staff_id=scope(principal))
+                             only_staff_id=scope(principal), sort=_sort_from(q))
     if nxt is None:
         return RedirectResponse(f"/incidents?{q}&done={incident_id}" if q else
                                 f"/incidents?done={incident_id}", status_code=303)
@@ -181,3 +229,77 @@ def decide_submit(incident_id: str, session: SessionDep, principal: PageUser,
     review.decide_appeal(session=session, principal=principal, incident=incident,
                          request=AppealDecisionRequest(decision=decision, reason=reason))
     return RedirectResponse(f"/incidents/{incident_id}?{urlencode({'q': q})}", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/undo")
+def undo_submit(incident_id: str, session: SessionDep, settings: SettingsDep,
+                principal: PageUser, csrf_token: Annotated[str, Form(max_length=100)],
+                q: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    check_csrf(principal, csrf_token)
+    incident = review.visible(principal, crud.get_incident(session=session,
+                                                           incident_id=incident_id))
+    review.undo(session=session, settings=settings, principal=principal, incident=incident)
+    return RedirectResponse(f"/incidents/{incident_id}?{urlencode({'q': q, 'undone': '1'})}",
+                            status_code=303)
+
+
+def _bulk_page(request: Request, principal: Principal, result: BulkReviewResult, *,
+               action: str, back: str, session: Session, settings: Settings) -> Response:
+    """What a bulk action did to each incident, and (after a review) the undo of it."""
+    found = {o.id: crud.get_incident(session=session, incident_id=o.id) for o in result.data}
+    return render(request, "bulk.html", {
+        "principal": principal, "result": result, "action": action, "back": back,
+        "done_ids": [o.id for o in result.data if o.ok],
+        "incidents": {i: to_public(r) for i, r in found.items() if r and principal.may_see(r)},
+        "undo_minutes": settings.undo_window_s / 60})
+
+
+@router.post("/incidents/bulk", response_class=HTMLResponse)
+def bulk_submit(request: Request, session: SessionDep, settings: SettingsDep,
+                principal: PageUser, action: Annotated[ReviewAction, Form()],
+                csrf_token: Annotated[str, Form(max_length=100)],
+                ids: Annotated[list[str] | None, Form(max_length=200)] = None,
+                reason: Annotated[str, Form(max_length=2000)] = "",
+                back: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    check_csrf(principal, csrf_token)
+    if not ids:
+        raise Invalid("请先勾选要处理的事件")
+    try:
+        body = BulkReviewRequest(ids=ids, action=action, reason=reason.strip() or None)
+    except ValueError as e:
+        raise Invalid("驳回必须填写理由" if action == ReviewAction.DISMISS
+                      else "批量操作只能确认或驳回") from e
+    result = review.bulk_review(session=session, principal=principal, request=body)
+    return _bulk_page(request, principal, result, action=action.value, back=back,
+                      session=session, settings=settings)
+
+
+@router.post("/incidents/undo", response_class=HTMLResponse)
+def bulk_undo_submit(request: Request, session: SessionDep, settings: SettingsDep,
+                     principal: PageUser, csrf_token: Annotated[str, Form(max_length=100)],
+                     ids: Annotated[list[str] | None, Form(max_length=200)] = None,
+                     back: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    check_csrf(principal, csrf_token)
+    if not ids:
+        raise Invalid("没有要撤销的决定")
+    result = review.bulk_undo(session=session, settings=settings, principal=principal,
+                              ids=[i[:64] for i in ids[:200]])
+    return _bulk_page(request, principal, result, action="undo", back=back, session=session,
+                      settings=settings)
+
+
+@router.get("/appeals", response_class=HTMLResponse)
+def appeals(request: Request, session: SessionDep, principal: PageUser,
+            page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    """The appeals inbox: appeals awaiting a decision, the latest first, with their text."""
+    principal.require(Permission.INCIDENTS_DECIDE_APPEAL)
+    flt = IncidentFilter(status=ReviewStatus.APPEALED.value)
+    rows, count = crud.list_incidents(session=session, flt=flt, only_staff_id=scope(principal),
+                                      offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                                      sort=IncidentSort.APPEALED)
+    return render(request, "appeals.html", {
+        "principal": principal, "incidents": [to_public(r) for r in rows], "count": count,
+        "page": page, "pages": max(1, -(-count // PAGE_SIZE)),
+        # The incident page's 下一条 goes on through the inbox.
+        "qs": urlencode({"status": ReviewStatus.APPEALED.value,
+                         "sort": IncidentSort.APPEALED.value})})

@@ -17,12 +17,13 @@ from etiquette.service.web.pages import PageUser, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "etiquette_login_csrf"
+HOME = "/incidents?status=pending"  # a reviewer's day starts at the queue (待审核)
 
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute URL or a scheme-relative //host."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/incidents"
+        return HOME
     return target
 
 
@@ -43,7 +44,7 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
                  username: Annotated[str, Form(max_length=64)],
                  password: Annotated[str, Form(max_length=256)],
                  csrf_token: Annotated[str, Form(max_length=100)],
-                 next: Annotated[str, Form(max_length=500)] = "/incidents") -> Response:
+                 next: Annotated[str, Form(max_length=500)] = HOME) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not security.same(cookie, csrf_token):
         return login_page(request, next, "登录表单已过期，请重试")
@@ -73,4 +74,4 @@ def logout(request: Request, session: SessionDep, principal: PageUser,
 
 @router.get("/")
 def home() -> Response:
-    return RedirectResponse("/incidents?status=pending", status_code=303)
+    return RedirectResponse(HOME, status_code=303)
