@@ -16,13 +16,15 @@ from rich.table import Table
 
 from etiquette.batch import BatchReport, collect, run_batch
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
-from etiquette.core.rules import RulesError, load_rules
+from etiquette.core.rules import DEFAULT_RULES, RulesError, load_rules
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import Analysis, PipelineOptions, RecordingPipeline, SpeechPipeline
 from etiquette.practice import practice_checker
 from etiquette.service.cli import serve_command, users_app
+from etiquette.service.labels import KIND_NAMES
 from etiquette.service.report_cli import report
+from etiquette.service.services import problems
 from etiquette.sinks import Sink
 from etiquette.sinks.http import HttpSink, PostReport
 from etiquette.sinks.jsonl import JsonlSink
@@ -48,9 +50,6 @@ app.add_typer(users_app, name="users")
 
 # Logs and tables piped to a file should not be cut at 80 columns.
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声",
-              "missing_farewell": "缺送声", "off_post": "离岗"}
 
 
 def _logging(verbose: bool) -> None:
@@ -115,7 +114,7 @@ def batch(
     try:
         load_rules(rules)
     except RulesError as e:
-        _fail(str(e))
+        _fail(problems.console("规则文件", rules or DEFAULT_RULES, e))
     try:
         seat = Roi.parse(roi).polygon if roi else None
         presence_set = load_presence_rules(presence_rules)
@@ -245,7 +244,7 @@ def rules_check(
     try:
         rs = load_rules(path)
     except RulesError as e:
-        _fail(str(e))
+        _fail(problems.console("规则文件", path or DEFAULT_RULES, e))
     err.print(f"规则有效：版本 {rs.version}，必用语 {len(rs.required)} 条，禁用语 "
               f"{len(rs.forbidden)} 条", highlight=False)
 

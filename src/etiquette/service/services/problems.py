@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -246,3 +247,15 @@ def invalid(what: str, text: str, error: DocumentError) -> InvalidDocument:
 
 def too_deep(what: str) -> InvalidDocument:
     return refusal(what, [Worded(loc=(), line=None, where="", what="YAML 嵌套过深")])
+
+
+def console(what: str, path: Path, error: DocumentError) -> str:
+    """A document's problems for the command line (`etiquette rules check`, `batch`): the file,
+    then one line each, in Chinese; the core's own message where it names no problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return f"无法读取{what} {path}"
+    if not error.problems:
+        return str(error)
+    return "\n".join([f"{path}：{what}有误：", *(f"  {w}" for w in word(text, error.problems))])
