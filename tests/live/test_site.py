@@ -84,6 +84,8 @@ def test_errors_name_the_key_and_the_line(tmp_path):
      "needs a supervision url"),
     ("center: {code: c1}\nrules_from_service: true\nrules: r.yaml\nsupervision: {url: 'http://x', "
      "api_key: k}\nwindows:\n  - {id: w1, audio: {device: 1}}\n", "not both"),
+    ("center: {code: c1}\nwindows:\n  - {id: w1, camera: {source: 'rtsp://cam/1', loop: true}}\n",
+     "loop is for a file"),
     ("center: [\n", "not valid YAML"),
     ("- just a list\n", "mapping at the top level"),
 ])

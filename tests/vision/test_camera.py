@@ -98,3 +98,19 @@ def test_a_live_network_camera_that_hiccups_then_drops():
     assert sum(t < 2.5 for t in times) >= 2 and sum(t > 3.5 for t in times) >= 2
     assert frames[0].image.shape == (240, 320, 3)
     assert sum(len(detector().detect(f.image)) == 1 for f in frames) >= len(frames) - 1
+
+
+def test_a_looped_file_is_replayed_again_and_again_its_offsets_going_on():
+    """The demo's counter video as a camera that never ends (issue 18: at the end of one play
+    its camera showed 0 fps)."""
+    stop = threading.Event()
+    source = CameraSource(str(SAMPLES / "window06_counter.mp4"),
+                          CameraOptions(sample_fps=1.0, loop=True))
+    got = []
+    for f in source.frames(stop):
+        got.append(f)
+        if len(got) == 200:  # 90 frames a play: into the third one
+            stop.set()
+    assert len(got) == 200
+    assert [f.t_s for f in got] == pytest.approx([float(k) for k in range(200)])
+    assert (got[92].image == got[2].image).all() and (got[182].image == got[2].image).all()

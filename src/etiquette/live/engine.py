@@ -245,7 +245,8 @@ class LiveSite:
         pipeline = self._presence_pipeline
         roi = Roi(camera.roi, pipeline.rules.tracking.min_face_height) if camera.roi else None
         # A file stands in for a camera (the demo): it is sent at the pace it was recorded.
-        options = LivePresenceOptions(camera=replace(live_camera_options(), realtime=True))
+        options = LivePresenceOptions(camera=replace(live_camera_options(), realtime=True,
+                                                     loop=camera.loop))
         return LivePresence(pipeline, runner.id, camera.source, options, roi=roi,
                             on_incident=off_post, on_event=changed, on_health=self.health)
 

@@ -85,8 +85,15 @@ class AudioInput(_Strict):
 
 class CameraInput(_Strict):
     source: str | int = Field(description="camera index, rtsp:// / http:// / udp:// URL, or a file")
+    loop: bool = Field(False, description="a file: replay it again and again (the demo)")
     roi: tuple[tuple[float, float], ...] | None = Field(
         None, description="staff seat polygon, fractions of the frame; default the whole frame")
+
+    @model_validator(mode="after")
+    def _loop_a_file(self) -> CameraInput:
+        if self.loop and not _is_file(self.source):
+            raise ValueError("loop is for a file replayed as a camera, not a live camera")
+        return self
 
     @field_validator("roi")
     @classmethod

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +48,8 @@ class CameraOptions:
     fps_window_s: `CameraSource.fps` counts the frames handed on over this many seconds.
     realtime: a file is handed on at the pace it was recorded, as a camera would send it (the
       live demo replays a counter video this way); False: as fast as it decodes (batch).
+    loop: a file is replayed again and again, its offsets going on from one pass to the next
+      (as a looped audio replay's do), so that a replayed camera never falls silent.
     """
 
     sample_fps: float = 2.0
@@ -58,6 +60,7 @@ class CameraOptions:
     reconnect_max_delay_s: float = 30.0
     fps_window_s: float = 10.0
     realtime: bool = False
+    loop: bool = False
 
 
 def _target(source: str | int) -> tuple[str | int, bool]:
@@ -168,32 +171,48 @@ class CameraSource:
               ) -> Iterator[FrameSample]:
         if self._origin is None:
             self._origin = time.monotonic()
+        opened = time.monotonic()
+        base = 0.0  # the offset of this pass of a looped file
+        while True:
+            end = yield from self._pass(stop, on_loss, opened, base)
+            if end is None or not self.options.loop or stop.is_set():
+                return
+            base = end
+
+    def _pass(self, stop: threading.Event, on_loss: Callable[[float], object] | None,
+              opened: float, base: float) -> Generator[FrameSample, None, float | None]:
+        """One reading of the file, its offsets after `base`. Returns where a next pass
+        begins (a sampling interval after its last frame); None: stopped before the end."""
         reader = MediaReader(str(self.target), self.options.sample_fps, want_audio=False)
         items = iter(reader)
-        opened = time.monotonic()
+        last = base - 1.0 / self.options.sample_fps
         try:
             for item in items:
                 if stop.is_set():
                     break
                 if isinstance(item, PicturesLost):
-                    self._lost(item.at_s, on_loss)
+                    self._lost(base + item.at_s, on_loss)
                     continue
+                if base:
+                    item = replace(item, t_s=base + item.t_s)
                 if self.options.realtime and stop.wait(max(0.0, opened + item.t_s
                                                            - time.monotonic())):
                     break
                 self._count()
+                last = item.t_s
                 yield item
         finally:
             items.close()
         media = reader.result
         if media is None:  # stopped before the end
-            return
+            return None
         if not media.info.has_video:
             raise VideoError(f"文件中没有视频轨 (no video track): {self.name}")
         self.damage = media.video_damage
         if self.damage is not None:
             logger.warning("%s: %s", self.name, self.damage.summary())
             self._health.report(HealthState.DEGRADED, f"{self.damage.message()}: {self.name}")
+        return last + 1.0 / self.options.sample_fps
 
     def _lost(self, at_s: float, on_loss: Callable[[float], object] | None) -> None:
         """The file's pictures are lost from `at_s` until the next frame: said before it."""
