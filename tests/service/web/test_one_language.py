@@ -28,7 +28,7 @@ def visible_text(html: str) -> str:
     return TAG.sub(" ", body)
 
 
-def test_the_csv_export_is_in_the_centers_time_and_in_chinese(
+def test_the_csv_export_and_its_dates_are_in_the_centers_time_and_in_chinese(
         sqlite_service: LiveService) -> None:
     live = sqlite_service
     body = incident(at_dt=datetime(2024, 2, 29, 18, 30, 5, tzinfo=UTC))  # 03-01 02:30 there
@@ -37,9 +37,12 @@ def test_the_csv_export_is_in_the_centers_time_and_in_chinese(
     assert supervisor.post(f"/api/v1/incidents/{body['id']}/review",
                            json={"action": "dismiss", "reason": "转述群众原话"}).status_code == 200
 
+    # Its day is the center's: 03-01 there, though 02-29 in UTC.
     r = supervisor.get("/api/v1/incidents/export.csv",
-                       params={"date_from": "2024-02-28", "date_to": "2024-03-01"})
+                       params={"date_from": "2024-03-01", "date_to": "2024-03-01"})
     assert r.status_code == 200
+    assert body["id"] not in supervisor.get("/api/v1/incidents/export.csv", params={
+        "date_from": "2024-02-29", "date_to": "2024-02-29"}).text
     rows = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
     header, row = rows[0], next(x for x in rows[1:] if x[0] == body["id"])
     got = dict(zip(header, row, strict=True))

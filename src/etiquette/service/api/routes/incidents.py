@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -45,14 +45,18 @@ MAX_QUERY = 200
 IncidentId = Annotated[str, Path(max_length=64)]
 
 
-def day_start(d: date | datetime | None, end: bool = False) -> datetime | None:
-    """A date is its whole day (UTC): from its start, or (as an end) to the next day's start."""
+def day_start(d: date | datetime | None, zone: ZoneInfo, end: bool = False) -> datetime | None:
+    """A date is its whole day in the center's time zone `zone` (the day its pages show): from
+    its start, or (as an end) to the next day's start."""
     if d is None or isinstance(d, datetime):
         if isinstance(d, datetime) and d.tzinfo is None:
             raise Invalid("a date-time filter needs a time zone (…Z or +08:00)")
         return d
-    start = datetime.combine(d, time(0), tzinfo=UTC)
-    return start + timedelta(days=1) if end else start
+    return datetime.combine(d + timedelta(days=1) if end else d, time(0), tzinfo=zone)
+
+
+def display_zone(settings: SettingsDep) -> ZoneInfo:
+    return ZoneInfo(settings.display_timezone)
 
 
 class Filters:
@@ -68,19 +72,21 @@ class Filters:
         rule_id: Annotated[str | None, Query(pattern=RULE_ID)] = None,
         status: ReviewStatus | None = None,
         date_from: Annotated[date | datetime | None, Query(
-            description="inclusive; a date or an ISO date-time with zone")] = None,
+            description="inclusive; a date (a day of the center's time zone) or an ISO "
+                        "date-time with zone")] = None,
         date_to: Annotated[date | datetime | None, Query(
             description="a date: through that day; a date-time: before it")] = None,
         q: Annotated[str | None, Query(
             max_length=MAX_QUERY, description="words (separated by spaces) each of which the "
                                               "transcript, the staff's name or number or the "
                                               "window holds")] = None,
+        *, zone: Annotated[ZoneInfo, Depends(display_zone)],
     ) -> None:
         self.value = IncidentFilter(center_id=center_id, window_id=window_id or None,
                                     staff_id=staff_id, kind=kind.value if kind else None,
                                     rule_id=rule_id, status=status.value if status else None,
-                                    date_from=day_start(date_from),
-                                    date_to=day_start(date_to, end=True),
+                                    date_from=day_start(date_from, zone),
+                                    date_to=day_start(date_to, zone, end=True),
                                     q=(q or "").strip() or None)
 
 

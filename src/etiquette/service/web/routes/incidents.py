@@ -86,7 +86,8 @@ def incident_list(request: Request, session: SessionDep, settings: SettingsDep,
                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     # The filter form sends the fields left at 全部 empty (center_id=&status=): no filter, not
     # a value to refuse, as the API's own parameters would.
-    filters, sort = _filters_from(request.url.query), _sort_from(request.url.query)
+    filters = _filters_from(request.url.query, ZoneInfo(settings.display_timezone))
+    sort = _sort_from(request.url.query)
     rendered_at = utcnow()
     rows, count = crud.list_incidents(session=session, flt=filters.value,
                                       only_staff_id=scope(principal),
@@ -114,9 +115,9 @@ def _sort_from(q: str) -> IncidentSort:
         raise Invalid("排序方式有误") from e
 
 
-def _filters_from(q: str) -> Filters:
+def _filters_from(q: str, zone: ZoneInfo) -> Filters:
     """The list's filters from its query string (also carried to the incident page as one);
-    empty fields filter nothing."""
+    empty fields filter nothing; dates are days of the center's time zone `zone`."""
     try:
         raw = dict(parse_qsl(q, max_num_fields=20))
         def as_date(v: str | None) -> date | None:
@@ -135,7 +136,7 @@ def _filters_from(q: str) -> Filters:
                        status=ReviewStatus(raw["status"]) if raw.get("status") else None,
                        date_from=as_date(raw.get("date_from")),
                        date_to=as_date(raw.get("date_to")),
-                       q=(raw.get("q") or "")[:MAX_QUERY] or None)
+                       q=(raw.get("q") or "")[:MAX_QUERY] or None, zone=zone)
     except (ValueError, ValidationError) as e:
         raise Invalid("筛选条件有误") from e
 
@@ -147,13 +148,14 @@ def incident_page(request: Request, incident_id: str, session: SessionDep, setti
     only_staff_id = scope(principal)
     incident = review.visible(principal, crud.get_incident(session=session,
                                                            incident_id=incident_id))
-    nxt = crud.next_in_queue(session=session, flt=_filters_from(q).value, after=incident,
+    zone = ZoneInfo(settings.display_timezone)
+    nxt = crud.next_in_queue(session=session, flt=_filters_from(q, zone).value, after=incident,
                              only_staff_id=only_staff_id, sort=_sort_from(q))
     history: list[AuditLine] = []
     if principal.can(Permission.INCIDENTS_HISTORY):
         entries, _ = audit.list_entries(session=session, target_type="incident",
                                         target_id=incident.id, limit=100)
-        history = audit_text.lines(session, entries, ZoneInfo(settings.display_timezone),
+        history = audit_text.lines(session, entries, zone,
                                    brief=True)
     public = to_public(incident)
     text, hs, he = public.transcript, public.hit_start, public.hit_end
@@ -173,11 +175,12 @@ def incident_page(request: Request, incident_id: str, session: SessionDep, setti
         "images": [e for e in public.evidence if e.media_type.startswith("image/")]})
 
 
-def _after_action(session: Session, principal: Principal, incident_id: str, q: str) -> Response:
+def _after_action(session: Session, principal: Principal, incident_id: str, q: str,
+                  zone: ZoneInfo) -> Response:
     """On to the next incident of the same queue, or back to the list when it is empty."""
     incident = crud.get_incident(session=session, incident_id=incident_id)
     assert incident is not None  # the action just changed it
-    nxt = crud.next_in_queue(session=session, flt=_filters_from(q).value, after=incident,
+    nxt = crud.next_in_queue(session=session, flt=_filters_from(q, zone).value, after=incident,
                              only_staff_id=scope(principal), sort=_sort_from(q))
     if nxt is None:
         return RedirectResponse(f"/incidents?{q}&done={incident_id}" if q else
@@ -187,7 +190,8 @@ def _after_action(session: Session, principal: Principal, incident_id: str, q: s
 
 
 @router.post("/incidents/{incident_id}/review")
-def review_submit(incident_id: str, session: SessionDep, principal: PageUser,
+def review_submit(incident_id: str, session: SessionDep, settings: SettingsDep,
+                  principal: PageUser,
                   action: Annotated[ReviewAction, Form()],
                   csrf_token: Annotated[str, Form(max_length=100)],
                   reason: Annotated[str, Form(max_length=2000)] = "",
@@ -200,7 +204,7 @@ def review_submit(incident_id: str, session: SessionDep, principal: PageUser,
     except ValueError as e:
         raise Invalid("驳回必须填写理由") from e
     review.review(session=session, principal=principal, incident=incident, request=request)
-    return _after_action(session, principal, incident_id, q)
+    return _after_action(session, principal, incident_id, q, ZoneInfo(settings.display_timezone))
 
 
 @router.post("/incidents/{incident_id}/appeal")
