@@ -11,6 +11,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -51,8 +52,9 @@ class Tables(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
-        self.svgs: list[str] = []
+        self.charts: dict[str, Any] = {}  # id → ECharts option
         self.fetches: list[str] = []
+        self.scripts = 0
         self._table: str | None = None
         self._cell: list[str] | None = None
 
@@ -65,10 +67,12 @@ class Tables(HTMLParser):
             self.tables[self._table].append([])
         elif tag in ("td", "th") and self._table:
             self._cell = []
-        elif tag == "svg":
-            self.svgs.append(a.get("id") or "")
-        if tag in ("script", "link", "img", "iframe") or (a.get("src")):
+        if a.get("data-chart"):
+            self.charts[a.get("id") or ""] = json.loads(a["data-chart"] or "")
+        if a.get("src") or (tag == "link" and a.get("href")) or tag == "iframe":
             self.fetches.append(f"{tag} {a}")
+        if tag == "script":
+            self.scripts += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("td", "th") and self._cell is not None and self._table:
@@ -91,9 +95,14 @@ def parse(html: str) -> Tables:
 def test_html_export_is_one_printable_file(api: LiveService, march: ScoredCenter) -> None:
     html = export(api, march, "html").decode("utf-8")
     page = parse(html)
-    assert page.fetches == []  # styles and charts inline: it prints and opens anywhere
+    # Styles inline, the charts' options with ECharts and the script that draws them (a
+    # browser test draws them): it prints and opens anywhere, offline.
+    assert page.fetches == [] and page.scripts == 2 and "echarts" in html
     assert "@media print" in html and "@page" in html
-    assert page.svgs == ["chart-ranking", "chart-time", "chart-rules"]
+    assert list(page.charts) == ["chart-ranking", "chart-time", "chart-rules"]
+    ranking = page.charts["chart-ranking"]
+    assert ranking["yAxis"]["data"] == ["03 公安局", "04 税务局", "02 人社局", "01 市场监督管理局"]
+    assert [s["name"] for s in ranking["series"]] == ["红旗窗口", "其他窗口"]
     ranking = page.tables["window-ranking"]
     assert ranking[0][:5] == ["排名", "中心", "窗口号", "进驻部门", "得分"]
     assert [(r[2], r[4], r[10]) for r in ranking[1:]] == [
@@ -203,7 +212,8 @@ def test_the_report_page(api: LiveService, march: ScoredCenter) -> None:
     assert page.status_code == 200
     tables = parse(page.text)
     assert [r[2] for r in tables.tables["window-ranking"][1:]] == ["03", "04", "02", "01"]
-    assert "chart-ranking" in tables.svgs and 'id="export-xlsx"' in page.text
+    assert list(tables.charts) == ["chart-ranking", "chart-time", "chart-rules"]
+    assert 'id="export-xlsx"' in page.text
     public = api.client("auditor").get("/reports", params={"period": "2025-03",
                                                            "center_id": march.id, "public": "1"})
     assert public.status_code == 200 and "staff-ranking" not in public.text

@@ -17,13 +17,14 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from pydantic import BaseModel
 
-from etiquette.service import charts
+from etiquette.service import charts, web_assets
 from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES, number
 from etiquette.service.schemas import ReportPublic
 from etiquette.service.services.incidents import _cell
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 REPORT_CSS = SERVICE_DIR / "static" / "report.css"
+REPORT_CHARTS_JS = SERVICE_DIR / "static" / "report-charts.js"
 TABLES = ("windows", "staff", "kinds", "rules", "time")
 
 Column = tuple[str, Callable[[Any], Any]]
@@ -143,19 +144,24 @@ def to_xlsx(report: ReportPublic) -> bytes:
     return out.getvalue()
 
 
-def chart_svgs(report: ReportPublic) -> dict[str, str]:
-    """The three charts: score ranking (red flags in red), incidents per week, per rule."""
+def report_charts(report: ReportPublic) -> dict[str, charts.Chart | None]:
+    """The three charts: score ranking (red flags in red, 待定 in amber), incidents per week
+    (per month for a year), per rule."""
     scores = [r.score for r in report.windows]
     lo = max(0.0, (min(scores) // 10) * 10 - 10) if scores else 0.0
     hi = max([100.0, *scores])
-    ranking = charts.hbars([charts.Bar(f"{r.number} {r.department}".strip(), r.score, r.red_flag)
-                            for r in report.windows[:40]],
-                           title="窗口得分排名", lo=lo, hi=hi, chart_id="chart-ranking")
+    kinds = {"红旗窗口": charts.BAR_HIGHLIGHT, "待定": charts.BAR_UNDECIDED, "其他窗口": charts.BAR}
+    ranking = charts.hbars(
+        [charts.Bar(f"{r.number} {r.department}".strip(), r.score,
+                    "红旗窗口" if r.red_flag else "待定" if r.undecided else "其他窗口")
+         for r in report.windows[:40]],
+        title="窗口得分排名", lo=lo, hi=hi, groups=kinds, chart_id="chart-ranking")
     time = charts.columns([(r.name, r.total, r.counted) for r in report.by_time],
                           title="各时段事件数" if report.kind != "year" else "各月事件数",
                           names=("全部事件", "计分事件"), chart_id="chart-time")
     rules = charts.hbars([charts.Bar(f"{r.key} {r.name}", r.counted) for r in report.by_rule
-                          if r.counted][:30], title="各规则计分事件数", chart_id="chart-rules")
+                          if r.counted][:30], title="各规则计分事件数", chart_id="chart-rules",
+                         counts=True)
     return {"ranking": ranking, "time": time, "rules": rules}
 
 
@@ -166,7 +172,12 @@ _env.filters["num"] = number
 
 
 def to_html(report: ReportPublic) -> str:
-    """A standalone page: styles inline, charts inline, nothing fetched from anywhere."""
+    """A standalone page that fetches nothing: styles inline, and the charts drawn by ECharts
+    inlined with the script that draws them (about 1.1 MB); the tables carry the same numbers
+    where scripts do not run, or ECharts was not fetched at set-up."""
+    echarts = web_assets.installed(web_assets.ECHARTS)
+    scripts = [p.read_text(encoding="utf-8").replace("</script", "<\\/script")
+               for p in (echarts, REPORT_CHARTS_JS)] if echarts else []
     return _env.get_template("report_export.html").render(
-        report=report, title=title(report), charts=chart_svgs(report),
-        css=REPORT_CSS.read_text(encoding="utf-8"), export=True)
+        report=report, title=title(report), charts=report_charts(report),
+        css=REPORT_CSS.read_text(encoding="utf-8"), scripts=scripts, export=True)
