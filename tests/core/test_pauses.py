@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from etiquette.core.judging import joined, judge, judge_pause, previous
+from etiquette.core.judging import joined, judge, judge_pause, previous, runs_ending
 from etiquette.core.records import Speaker
 from etiquette.core.sessions import session_of
 
@@ -37,18 +37,18 @@ def test_a_phrase_inside_one_half_is_not_reported_twice(rules, matcher):
     second = said("我这不是在办吗", start_s=1.6, end_s=3.0)
     incidents, _, _ = judge(rules, matcher, [first, second], session_of([first, second]))
     assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F2-2"]
-    assert judge_pause(rules, matcher, first, second)[0] == []
+    assert judge_pause(rules, matcher, [first, second])[0] == []
 
 
 def test_the_join_keeps_times_and_one_clause_break():
     first = said("你懂。", start_s=0.0, end_s=0.9)
     second = said("还是我懂", start_s=1.7, end_s=2.9)
-    whole, cut = joined(first, second)
-    assert whole.text == "你懂，还是我懂" and cut == 2
+    whole, cuts = joined([first, second])
+    assert whole.text == "你懂，还是我懂" and cuts == [2]
     assert (whole.start_s, whole.end_s) == (0.0, 2.9)
     assert whole.time_of(3, 7) == (1.7, 2.9)
     # Punctuation Whisper put at the second half's start gives no second break either.
-    assert joined(first, said("，还是我懂", start_s=1.7, end_s=2.9))[0].text == "你懂，还是我懂"
+    assert joined([first, said("，还是我懂", start_s=1.7, end_s=2.9)])[0].text == "你懂，还是我懂"
 
 
 def test_on_one_microphone_halves_join_unless_one_is_the_citizens(rules, matcher):
@@ -57,7 +57,7 @@ def test_on_one_microphone_halves_join_unless_one_is_the_citizens(rules, matcher
     unsure = replace(said("先等着", Speaker.UNKNOWN, start_s=1.8, end_s=2.6),
                      speaker_note="声音未能区分")
     assert previous(unsure, [staff], pause) is staff
-    (inc,) = judge_pause(rules, matcher, staff, unsure)[0]
+    (inc,) = judge_pause(rules, matcher, [staff, unsure])[0]
     assert inc.rule_id == "F5-1" and inc.speaker == Speaker.UNKNOWN
     assert "说话人未能确定" in inc.explanation and "声音未能区分" in inc.explanation
     citizen = replace(unsure, speaker=Speaker.CITIZEN)
@@ -71,7 +71,7 @@ def test_a_phrase_written_without_a_comma_may_still_be_said_with_a_pause(rules, 
     assert [r.id for r, _ in found] == ["F6-2"]
     first = said("有意见。", start_s=0.0, end_s=1.0)
     second = said("照领到去", start_s=1.9, end_s=2.8)  # Whisper's homophones
-    (inc,) = judge_pause(rules, matcher, first, second)[0]
+    (inc,) = judge_pause(rules, matcher, [first, second])[0]
     assert inc.rule_id == "F6-2" and (inc.offset_s, inc.end_s) == (0.0, 2.8)
 
 
@@ -79,3 +79,33 @@ def test_a_short_phrase_does_not_run_across_a_clause_break(matcher):
     """急什么 is three sounds: 急，什么 across a break is two clauses (您别急，什么时候都能办)."""
     found, _ = matcher.forbidden(said("这个急，什么时候都能办"))
     assert found == []
+
+
+def test_words_put_between_the_clauses_of_a_long_phrase_do_not_hide_it(matcher):
+    """A clerk adds what is wrong between 填错了 and 快点改, and where the sign is between 有指示牌
+    and 自己看: the phrase's clause break is a place the speaker may fill."""
+    for text, rule in [("你这表上车辆信息填错了，发动机号少了两位，快点改一下", "F3-1"),
+                       ("门口有指示牌，上面写着要带什么，自己看去", "F1-3"),
+                       ("急什么，我这边，忙着呢", "F2-1")]:
+        found, _ = matcher.forbidden(said(text))
+        assert [r.id for r, _ in found] == [rule], text
+    # The filling is a clause at most, not a conversation (a slot's length).
+    found, _ = matcher.forbidden(said("表格第三栏填错了，没关系，我们这里有样表，您照着样表慢慢改"))
+    assert found == []
+
+
+def test_a_phrase_across_three_utterances_is_one_incident(rules, matcher):
+    """说了几遍了 (pause) 签名加盖章 (pause) 怎么还不会: three utterances, one phrase, one
+    incident whose clip spans all three; a run only judges what no shorter run holds."""
+    run = [said("说了几遍了", start_s=0.0, end_s=1.2), said("签名加盖章", start_s=2.0, end_s=3.1),
+           said("怎么还不会呢", start_s=3.9, end_s=5.0)]
+    assert [len(r) for r in runs_ending(run[2], run, rules.matching.join_pause_s)] == [2, 3]
+    incidents, _, _ = judge(rules, matcher, run, session_of(run))
+    (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
+    assert inc.rule_id == "F3-2" and inc.offset_s == 0.0 and inc.end_s > 3.9
+    assert inc.transcript == "说了几遍了，签名加盖章，怎么还不会呢"
+    # Said in two utterances, the pair finds it and the run of three adds nothing.
+    two = [said("说几遍了", start_s=0.0, end_s=1.0), said("怎么还不会", start_s=1.8, end_s=2.9),
+           said("签名加盖章", start_s=3.5, end_s=4.5)]
+    incidents, _, _ = judge(rules, matcher, two, session_of(two))
+    assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F3-2"]

@@ -1,8 +1,9 @@
 """Judging: transcripts in, incidents out (no I/O; the core of batch and live).
 
-An utterance is judged alone the moment it is transcribed; two utterances of one speaker a short
-pause apart are also judged as one text (`judge_pause`), and a session's missing greeting or
-farewell once it is over (`judge_session`). `judge` does all three for a finished session.
+An utterance is judged alone the moment it is transcribed; two or three utterances of one
+speaker short pauses apart are also judged as one text (`judge_pause`), and a session's missing
+greeting or farewell once it is over (`judge_session`). `judge` does all three for a finished
+session.
 """
 
 from __future__ import annotations
@@ -35,23 +36,31 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
 _TRAILING_PUNCT = "，,。.！!？?；;：:、 "  # what a half may end or begin with besides words
 
 
-def joined(first: Transcript, second: Transcript) -> tuple[Transcript, int]:
-    """Two utterances of one speaker as one text with a clause break between them, and the
-    index of that break in the joined text."""
-    head = list(first.words)
-    while head and not head[-1].text.rstrip(_TRAILING_PUNCT):
-        head.pop()  # a word that is only punctuation: the break replaces it
-    if head:
-        head[-1] = replace(head[-1], text=head[-1].text.rstrip(_TRAILING_PUNCT))
-    cut = sum(len(w.text) for w in head)
-    tail = list(second.words)
-    while tail and not tail[0].text.lstrip(_TRAILING_PUNCT):
-        tail.pop(0)
-    if tail:
-        tail[0] = replace(tail[0], text=tail[0].text.lstrip(_TRAILING_PUNCT))
-    words = (*head, Word("，", first.end_s, second.start_s, 1.0), *tail)
-    return replace(first, end_s=second.end_s, words=words,
-                   dropped=first.dropped + second.dropped), cut
+def joined(run: Sequence[Transcript]) -> tuple[Transcript, list[int]]:
+    """Consecutive utterances of one speaker as one text with a clause break between each two,
+    and the index of each break in the joined text."""
+    whole, cuts = run[0], []
+    for second in run[1:]:
+        head = list(whole.words)
+        while head and not head[-1].text.rstrip(_TRAILING_PUNCT):
+            head.pop()  # a word that is only punctuation: the break replaces it
+        if head:
+            head[-1] = replace(head[-1], text=head[-1].text.rstrip(_TRAILING_PUNCT))
+        cuts.append(sum(len(w.text) for w in head))
+        tail = list(second.words)
+        while tail and not tail[0].text.lstrip(_TRAILING_PUNCT):
+            tail.pop(0)
+        if tail:
+            tail[0] = replace(tail[0], text=tail[0].text.lstrip(_TRAILING_PUNCT))
+        words = (*head, Word("，", whole.end_s, second.start_s, 1.0), *tail)
+        whole = replace(whole, end_s=second.end_s, words=words,
+                        dropped=whole.dropped + second.dropped)
+    return whole, cuts
+
+
+# At most this many utterances are joined: a phrase with a pause inside and one clause put
+# in between (说了几遍了，（停顿）签名加盖章，（停顿）怎么还不会).
+RUN_MAX = 3
 
 
 def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> Transcript | None:
@@ -65,6 +74,18 @@ def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> 
     return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
 
 
+def runs_ending(t: Transcript, heard: Iterable[Transcript], max_pause_s: float
+                ) -> list[list[Transcript]]:
+    """The runs of two to RUN_MAX utterances that end with `t`, each a short pause after the
+    one before it."""
+    heard = list(heard)
+    run, runs = [t], []
+    while len(run) < RUN_MAX and (before := previous(run[0], heard, max_pause_s)) is not None:
+        run = [before, *run]
+        runs.append(run)
+    return runs
+
+
 def _same_voice(a: Transcript, b: Transcript) -> bool:
     """Whether two utterances on one microphone may be one speaker's: the same speaker, or, on
     one microphone for both sides, one of them not attributed (the halves of a phrase are one
@@ -72,24 +93,27 @@ def _same_voice(a: Transcript, b: Transcript) -> bool:
     return a.speaker == b.speaker or {a.speaker, b.speaker} == {Speaker.STAFF, Speaker.UNKNOWN}
 
 
-def judge_pause(rules: RuleSet, matcher: PhraseMatcher, first: Transcript, second: Transcript,
+def judge_pause(rules: RuleSet, matcher: PhraseMatcher, run: Sequence[Transcript],
                 recorded_at: datetime | None = None) -> Judged:
-    """The phrases said across the pause between two utterances of one speaker: those of the
-    joined text that run over the break and that neither utterance holds alone (they were
-    judged as they came). 有指示牌，（停顿）自己看 is cut in two by the segmenter."""
-    whole, cut = joined(first, second)
-    if first.speaker != second.speaker:  # one half's speaker was not settled: nor is the whole's
-        unsure = first if first.speaker == Speaker.UNKNOWN else second
+    """The phrases said across the pauses between consecutive utterances of one speaker: those
+    of the joined text that run from its first utterance into its last and that no shorter run
+    of them holds (those were judged as they came). 有指示牌，（停顿）自己看 is cut in two by the
+    segmenter."""
+    whole, cuts = joined(run)
+    if len({t.speaker for t in run}) > 1:  # one part's speaker was not settled: nor is the whole's
+        unsure = next(t for t in run if t.speaker == Speaker.UNKNOWN)
         whole = replace(whole, speaker=Speaker.UNKNOWN, speaker_note=unsure.speaker_note)
 
     def across(h: PhraseHit) -> bool:
-        return h.char_start < cut and h.char_end > cut + 1
+        return h.char_start < cuts[0] and h.char_end > cuts[-1] + 1
 
-    alone = {r.id for part in (first, second) for r, _ in matcher.forbidden(part)[0]}
+    shorter = [joined(run[i:j])[0] for i in range(len(run)) for j in range(i + 1, len(run) + 1)
+               if j - i < len(run)]
+    alone = {r.id for part in shorter for r, _ in matcher.forbidden(part)[0]}
     found, excluded = matcher.forbidden(whole)
     incidents = [forbidden_incident(rules, rule, hit, whole, recorded_at) for rule, hit in found
                  if across(hit) and rule.id not in alone]
-    said_alone = {r.id for part in (first, second) for r, _ in matcher.required(part)}
+    said_alone = {r.id for part in shorter for r, _ in matcher.required(part)}
     required = [(whole, rule, hit) for rule, hit in matcher.required(whole)
                 if across(hit) and rule.id not in said_alone]
     return incidents, required, [e for e in excluded if across(e.hit)]
@@ -136,9 +160,8 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
     pause = rules.matching.join_pause_s
     for t in transcripts:
         found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check)
-        before = previous(t, transcripts, pause)
-        if before is not None:
-            more, said_more, skipped_more = judge_pause(rules, matcher, before, t, recorded_at)
+        for run in runs_ending(t, transcripts, pause):
+            more, said_more, skipped_more = judge_pause(rules, matcher, run, recorded_at)
             found, said, skipped = found + more, said + said_more, skipped + skipped_more
         incidents += found
         required += said

@@ -106,7 +106,12 @@ class Pattern:
 
     @property
     def chars(self) -> str:
-        return phrase_chars(self.text)
+        """What is aligned: a long phrase's clause breaks are places the speaker may fill
+        (填错了，发动机号少了两位，快点改), as a slot is."""
+        text = self.text
+        if self.pause_inside and len(phrase_chars(text).replace(SLOT, "")) >= PAUSE_MIN_SOUNDS:
+            text = _CLAUSE_BREAK.sub(SLOT, text)
+        return phrase_chars(text)
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,9 @@ class Matching(_Strict):
         0.06, ge=0, le=0.5, description="a forbidden phrase from a speaker who could not be told "
         "apart (one microphone) must score this much above its rule's threshold")
     join_pause_s: float = Field(
-        1.5, ge=0, le=10, description="consecutive utterances of one speaker with at most this "
-        "pause between them are also matched as one text (a phrase said with a pause inside)")
+        1.5, ge=0, le=10, description="runs of two or three consecutive utterances of one "
+        "speaker with at most this pause between each are also matched as one text (a phrase "
+        "said with a pause inside)")
 
     @model_validator(mode="after")
     def _readings_are_pinyin(self) -> Matching:

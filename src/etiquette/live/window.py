@@ -27,7 +27,7 @@ from etiquette.core.judging import (
     judge_session,
     judge_transcript,
     not_judged,
-    previous,
+    runs_ending,
 )
 from etiquette.core.matching import AcousticCheck
 from etiquette.core.records import (
@@ -233,10 +233,10 @@ class WindowMonitor:
             self._emit(found, self.wall(u.end_s))
             # A phrase with a pause inside is judged when its second half is transcribed,
             # whichever of the two halves the recogniser returns last.
-            for first, second in self._pauses_around(t):
-                found, said, _ = judge_pause(rules, matcher, first, second, self.started)
+            for run in self._pauses_around(t):
+                found, said, _ = judge_pause(rules, matcher, run, self.started)
                 self._said += said
-                self._emit(found, self.wall(second.end_s))
+                self._emit(found, self.wall(run[-1].end_s))
             recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S]
             self._recent = recent[1 - _RECENT_KEPT:]
             self._recent.append(t)
@@ -253,17 +253,14 @@ class WindowMonitor:
         session = [(v, h) for v, h in self._one_mic if v.start_s >= start]
         return attributed(self._attributor, [v for v, _ in session], [h for _, h in session])[-1]
 
-    def _pauses_around(self, t: Transcript) -> list[tuple[Transcript, Transcript]]:
-        """The utterances of the same speaker just before and just after `t` (among those
-        already transcribed) that a short pause separates from it."""
+    def _pauses_around(self, t: Transcript) -> list[list[Transcript]]:
+        """The runs of utterances of the same speaker, short pauses apart, that hold `t` and
+        whose other utterances are already transcribed (each run is judged once: when its last
+        utterance to be transcribed comes)."""
         pause = self.speech.rules.matching.join_pause_s
-        pairs = []
-        before = previous(t, self._recent, pause)
-        if before is not None:
-            pairs.append((before, t))
         heard = [*self._recent, t]
-        pairs += [(t, n) for n in self._recent if previous(n, heard, pause) is t]
-        return pairs
+        return [run for n in heard for run in runs_ending(n, heard, pause)
+                if any(r is t for r in run)]
 
     # ---------------------------------------------------------------- sessions
 
