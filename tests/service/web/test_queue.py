@@ -16,8 +16,6 @@ from service.web.conftest import log_in, watch_csp
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-SHOTS = "/tmp/etiquette-queue"
-
 
 def a_day_of_its_own() -> datetime:
     return datetime(2021, 1, 1, 10, tzinfo=UTC) + timedelta(days=random.randrange(2000))
@@ -46,14 +44,12 @@ def test_land_on_the_queue_with_its_count_and_open_the_appeals_inbox(
         assert page.locator("h1").inner_text().startswith("待审核")
         assert page.locator("#pending-count").inner_text() == str(counts["pending"])
         assert page.locator("#appeals-count").inner_text() == str(counts["appealed"])
-        page.screenshot(path=f"{SHOTS}-queue.png", full_page=True)
 
         page.click("#nav-appeals")
         page.wait_for_url("**/appeals")
         top = page.locator("#appeal-list tbody tr").first  # the latest appeal first
         assert top.get_attribute("data-id") == appealed
         assert "当时是在转述群众的话" in top.inner_text()
-        page.screenshot(path=f"{SHOTS}-appeals.png", full_page=True)
         assert not violations
     finally:
         page.close()
@@ -85,7 +81,6 @@ def test_bulk_dismiss_with_one_reason_then_undo(browser: Browser,
         page.click("#bulk-dismiss")
         page.wait_for_url("**/incidents/bulk")
         assert page.locator("#bulk-summary").inner_text() == "已驳回 2 条事件。"
-        page.screenshot(path=f"{SHOTS}-bulk.png", full_page=True)
         sup = live.client("supervisor")
         for iid in ids[:2]:
             got = sup.get(f"/api/v1/incidents/{iid}").json()
@@ -154,7 +149,6 @@ def test_a_new_incident_is_announced_on_the_open_list(browser: Browser,
         page.wait_for_function(
             f"() => document.getElementById('pending-count').textContent === '{pending + 1}'",
             timeout=15_000)
-        page.screenshot(path=f"{SHOTS}-new.png")
         page.click("#new-incidents-link")
         page.locator(f"tr[data-id='{arrived}']").wait_for()
         assert page.locator("#new-incidents").is_hidden()
