@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from factories.service import incident, jpeg_bytes, post_incident
+from factories.service import incident, jpeg_bytes, make_incident, post_incident
 from service.conftest import LiveService
 from service.web.conftest import log_in, watch_csp
 
@@ -105,6 +105,11 @@ def test_each_kind_shows_its_own_facts_under_a_title_without_repetition(
     assert "座位自 09:10:00 起无人" in seat and "空座画面" in seat
     for meaningless in ("转写文本", "相似度", "录音位置", "说话人", "去练习"):
         assert meaningless not in seat, meaningless
+
+    appealed = make_incident(live, status="appealed")
+    inbox = supervisor.get("/appeals").text
+    assert f"/incidents/{appealed}" in inbox and "禁用语：不知道" in inbox
+    assert "禁用语：禁用语" not in inbox and "禁用语 · 禁用语" not in inbox
 
 
 def test_the_toast_tells_the_time_in_the_centers_zone(browser: Browser,
