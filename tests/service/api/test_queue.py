@@ -5,6 +5,7 @@ with a mixed batch, undo of one's own decision within its window, the queue's co
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -193,3 +194,35 @@ def test_the_counts_of_waiting_work_are_the_callers_own(api: LiveService) -> Non
     assert api.client("supervisor").post(f"/api/v1/incidents/{iid}/review",
                                          json={"action": "confirm"}).status_code == 200
     assert counts("supervisor")["pending"] == after["pending"] - 1
+
+
+def test_two_reviewers_at_once_never_both_decide_an_incident(api: LiveService) -> None:
+    """A bulk confirmation and a bulk dismissal of the same incidents at the same moment: each
+    incident is decided once, by one of them; the other is told so for that incident."""
+    ids = [post(api) for _ in range(8)]
+    bodies = {"supervisor": {"ids": ids, "action": "confirm"},
+              "admin": {"ids": ids[::-1], "action": "dismiss", "reason": "重复"}}
+    start = threading.Barrier(2)
+    results: dict[str, dict[str, Any]] = {}
+
+    def act(who: str) -> None:
+        client = api.client(who)
+        start.wait()
+        r = client.post("/api/v1/incidents/bulk-review", json=bodies[who])
+        assert r.status_code == 200, r.text
+        results[who] = {o["id"]: o for o in r.json()["data"]}
+
+    threads = [threading.Thread(target=act, args=(who,)) for who in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert set(results) == set(bodies)
+    sup = api.client("supervisor")
+    for iid in ids:
+        oks = [who for who in bodies if results[who][iid]["ok"]]
+        assert len(oks) == 1, (iid, results)
+        decided = sup.get(f"/api/v1/incidents/{iid}").json()["status"]
+        assert decided == ("confirmed" if oks == ["supervisor"] else "dismissed")
+        history = [e["action"] for e in sup.get(f"/api/v1/incidents/{iid}/history").json()["data"]]
+        assert sum(a in ("incident.confirm", "incident.dismiss") for a in history) == 1

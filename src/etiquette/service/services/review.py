@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from etiquette.service.core.config import Settings
@@ -59,6 +60,20 @@ def _changed(before: dict[str, Any], after: dict[str, Any]
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     keys = [k for k in before if before[k] != after[k]]
     return {k: before[k] for k in keys}, {k: after[k] for k in keys}
+
+
+def _claim(session: Session, incident: Incident, to: ReviewStatus) -> None:
+    """Move `incident` to `to` only if it still has the status this request read: of two
+    reviewers deciding at once (a bulk action beside a single review), the second is told,
+    not left to overwrite the first. The database serialises the guarded update on both
+    backends."""
+    moved = cast(CursorResult[Any], session.execute(
+        update(Incident).where(Incident.id == incident.id, Incident.status == incident.status)
+        .values(status=to.value).execution_options(synchronize_session=False)))
+    if moved.rowcount != 1:
+        session.rollback()
+        raise Conflict("该事件刚被他人处理，请刷新后查看 "
+                       "(someone else changed the incident meanwhile)")
 
 
 def visible(principal: Principal, incident: Incident | None) -> Incident:
@@ -116,6 +131,7 @@ def review(*, session: Session, principal: Principal, incident: Incident,
         raise Conflict("申诉已裁决的事件不能重新打开 "
                        "(an incident whose appeal was decided stays decided)")
     before = _state(incident)
+    _claim(session, incident, to)
     incident.status = to.value
     if request.action == ReviewAction.REOPEN:
         incident.review_reason = request.reason
@@ -206,6 +222,7 @@ def undo(*, session: Session, settings: Settings, principal: Principal,
     """Back to pending, as before the decision; the audit log keeps both steps."""
     check_undo(principal, incident, settings)
     before = _state(incident)
+    _claim(session, incident, S.PENDING)
     incident.status = S.PENDING.value
     incident.review_reason = incident.reviewed_by = incident.reviewed_at = None
     old, new = _changed(before, _state(incident))
@@ -262,11 +279,11 @@ def queue_counts(*, session: Session, principal: Principal, flt: IncidentFilter 
     incidents, appeals to decide, and incidents of a list's filters received after `since`."""
     only = scope(principal)
     pending = crud.count_incidents(session=session, flt=IncidentFilter(status=S.PENDING.value),
-                                   only_staff_id=only)
+                                   visible=only)
     appealed = (crud.count_incidents(session=session,
                                      flt=IncidentFilter(status=S.APPEALED.value),
-                                     only_staff_id=only)
+                                     visible=only)
                 if principal.can(Permission.INCIDENTS_DECIDE_APPEAL) else None)
-    new = (crud.count_incidents(session=session, flt=flt or IncidentFilter(), only_staff_id=only,
+    new = (crud.count_incidents(session=session, flt=flt or IncidentFilter(), visible=only,
                                 received_after=since) if since is not None else None)
     return QueueCounts(pending=pending, appealed=appealed, new=new)
