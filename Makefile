@@ -30,8 +30,9 @@ demo: models web-assets
 
 # Debian packages the tests use: PostgreSQL (the service tests start their own cluster),
 # Chromium (browser tests), PulseAudio + PortAudio (a microphone without hardware for the live
-# capture tests) and FFmpeg (a network camera served on 127.0.0.1).
-SYSTEM_PACKAGES := postgresql chromium pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins ffmpeg
+# capture tests), FFmpeg (a network camera served on 127.0.0.1) and a Chinese font (the browser
+# tests measure where the pages' Chinese text falls; without one it is drawn as boxes).
+SYSTEM_PACKAGES := postgresql chromium pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins ffmpeg fonts-wqy-microhei
 system-deps:
 	@if dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | grep -vq 'install ok installed' \
 		|| [ $$(dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | wc -l) -ne $(words $(SYSTEM_PACKAGES)) ]; then \
