@@ -1,5 +1,5 @@
-"""The command line tells what is wrong with a rules file in Chinese, as the rule editor does:
-the line, the rule and the field by their names, and what is allowed."""
+"""The command line tells what is wrong with a rules or site file in Chinese, as the rule editor
+does: the line, the rule and the field by their names, and what is allowed."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def test_rules_check_names_the_problem_in_chinese(tmp_path: Path) -> None:
 
     missing = CliRunner().invoke(app, ["rules", "check", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 2 and "无法读取规则文件" in missing.stderr
+
+
+def test_a_bad_site_file_is_named_in_chinese(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text("windows: 3\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--config", str(site)])
+    assert result.exit_code == 2 and "站点配置有误" in result.stderr
+    assert "center：缺少此项（必填）" in result.stderr and "windows：应为列表" in result.stderr
+    assert "Field required" not in result.stderr

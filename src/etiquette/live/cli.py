@@ -49,7 +49,9 @@ def run(
     try:
         site = load_site(config)
     except SiteError as e:
-        typer.echo(f"错误：{e}", err=True)
+        from etiquette.service.services.problems import console
+
+        typer.echo(f"错误：{console('站点配置', config, e)}", err=True)
         raise typer.Exit(2) from e
     from etiquette.live.control import ServerThread, create_control_app
     from etiquette.live.engine import build_site

@@ -15,11 +15,11 @@ from typing import TypeGuard
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from etiquette.core.presence.roi import Roi
-from etiquette.core.rules import load_yaml_model
+from etiquette.core.rules import DocumentError, load_yaml_model
 from etiquette.speech.recogniser import RecogniserOptions
 
 
-class SiteError(ValueError):
+class SiteError(DocumentError):
     """The site file is missing, not YAML, or says something invalid (the message says where)."""
 
 
