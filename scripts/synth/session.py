@@ -8,7 +8,10 @@ speech) is added at `snr_db` relative to the speech on each microphone; `snr_db:
 only a faint noise floor. Everything random is drawn from the session's seed.
 Opt-in (defaults leave the audio exactly as before): `voice_shift` makes a speaker a different
 person (sox tempo and pitch), `reverb_rt60_s` puts the microphones in a reverberant room
-(synthetic impulse response), `babble_texts` says what the murmur of the hall is made of.
+(synthetic impulse response), `babble_texts` says what the murmur of the hall is made of,
+`espeak_variant` gives the espeak voice an espeak-ng variant (f2, m3 …), `noise` picks how the
+noise is mixed (NOISE_MIX: `hall`, pink-ish noise over low babble, as always; `crowd`, a
+crowded hall where the babble is louder than the steady noise).
 """
 
 from __future__ import annotations
@@ -67,10 +70,14 @@ class Session:
     voice_shift: dict[str, dict[str, float]] | None = None  # speaker -> {tempo, cents}
     reverb_rt60_s: float | None = None  # room reverberation time; None: dry
     babble_texts: list[str] | None = None  # what the hall murmur is made of (default BABBLE_TEXTS)
+    espeak_variant: str | None = None  # espeak-ng variant of the espeak voice; None: plain
+    noise: str = "hall"  # a key of NOISE_MIX
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}")
+        if self.noise not in NOISE_MIX:
+            raise ValueError(f"noise must be one of {tuple(NOISE_MIX)}, not {self.noise!r}")
         self.turns = [t if isinstance(t, Turn) else Turn(**t) for t in self.turns]
 
     @classmethod
@@ -80,6 +87,11 @@ class Session:
 
 
 # --- noise -----------------------------------------------------------------------------------
+
+# Session.noise -> (weight of the pink-ish steady noise, weight of the babble) before the mix is
+# normalised to unit power. `hall` has the babble ~2.5 dB below the steady noise (every set made
+# before `noise` existed); `crowd` has it ~5 dB above: talkers more than air conditioning.
+NOISE_MIX = {"hall": (0.8, 0.6), "crowd": (0.5, 0.9)}
 
 BABBLE_TEXTS = [  # neutral, unrelated sentences; reversed and overlapped they become murmur
     "今天上午来办事的人比较多，大家按顺序排队取号",
@@ -128,8 +140,10 @@ def _pink(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _noise(channels: int, n: int, sr: int, rng: np.random.Generator,
-           babble_texts: list[str] | None = None) -> np.ndarray:
-    """Unit-power noise per channel: pink (mostly independent per mic) + babble (shared room)."""
+           babble_texts: list[str] | None = None, kind: str = "hall") -> np.ndarray:
+    """Unit-power noise per channel: pink (mostly independent per mic) + babble (shared room),
+    mixed as NOISE_MIX[kind] says."""
+    w_pink, w_babble = NOISE_MIX[kind]
     babble = _babble_bed(sr, n, rng, babble_texts)
     babble /= np.std(babble) + 1e-12
     common = _pink(n, sr, rng)
@@ -137,7 +151,7 @@ def _noise(channels: int, n: int, sr: int, rng: np.random.Generator,
     for ch in range(channels):
         pink = 0.6 * common + 0.8 * _pink(n, sr, rng)
         shift = int(rng.integers(0, int(0.004 * sr) + 1))
-        mix = 0.8 * pink + 0.6 * np.roll(babble, shift)  # babble ~ -2.5 dB below pink
+        mix = w_pink * pink + w_babble * np.roll(babble, shift)  # hall: babble ~2.5 dB below
         out[:, ch] = mix / (np.std(mix) + 1e-12)
     return out
 
@@ -189,7 +203,7 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
     t = 0.0
     for turn in session.turns:
         prosody = _prosody(turn, rng)
-        audio, vsr = synthesize(turn.text, turn.voice, prosody)
+        audio, vsr = synthesize(turn.text, turn.voice, prosody, session.espeak_variant)
         shift = _shift_of(session, turn.speaker)
         if shift is not None and turn.voice != "espeak":
             audio = shift_voice(audio, vsr, shift)
@@ -223,7 +237,7 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
         for ch in range(nch):
             h = room_impulse_response(session.reverb_rt60_s, sr, room)
             clean[:, ch] = fftconvolve(clean[:, ch], h)[:n].astype(np.float32)
-    noise = _noise(nch, n, sr, rng, session.babble_texts)
+    noise = _noise(nch, n, sr, rng, session.babble_texts, session.noise)
     for ch in range(nch):
         own_turns = [(s, len(a)) for tr, s, a in pieces
                      if not stereo or (0 if tr.speaker == "staff" else 1) == ch]

