@@ -1,7 +1,18 @@
 """Errors by kind, raised by services and crud, mapped to HTTP status codes in one place
-(etiquette.service.main). Messages are for the person who sent the request."""
+(etiquette.service.main). Messages are for the person who sent the request: 「中文 (English)」,
+the API's JSON carrying both, pages and forms the Chinese (`chinese`)."""
 
 from __future__ import annotations
+
+import re
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese(detail: str) -> str | None:
+    """The Chinese part of a message「中文 (English)」; None where it has none."""
+    text = detail.split(" (")[0].strip()
+    return text if _HAN.search(text) else None
 
 
 class ServiceError(Exception):

@@ -113,3 +113,9 @@ INPUT_PROBLEM_NAMES = {
     ("camera", "down"): "摄像头断开", ("camera", "degraded"): "摄像头画面受损",
     ("presence", "down"): "在岗监测停止", ("presence", "degraded"): "在岗监测异常",
 }
+
+# An error page's text where the error's message has no Chinese (a route that does not exist).
+HTTP_ERROR_NAMES = {400: "请求有误", 403: "无权执行此操作", 404: "页面或记录不存在",
+                    405: "不支持此操作", 409: "操作与当前状态冲突", 410: "内容已被删除",
+                    413: "内容太大", 415: "不支持的文件类型", 422: "请求参数有误",
+                    429: "请求太频繁，请稍后重试", 503: "服务暂时不可用，请稍后重试"}

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from etiquette.service.errors import ServiceError
+from etiquette.service.errors import ServiceError, chinese
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,11 +38,6 @@ _CHECKS = {
 }
 
 
-def chinese(detail: str) -> str:
-    """The Chinese part of a service's message「中文 (English)」."""
-    return detail.split(" (")[0]
-
-
 def field_errors(error: ValidationError) -> dict[str, str]:
     """Each refused field of a schema, with why, in Chinese; a check of the whole form goes
     under the field it names (or "" when it names none)."""
@@ -64,7 +59,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 
 def service_error(error: ServiceError, default_field: str = "") -> dict[str, str]:
     """A service's refusal under the field it is about."""
-    return {error.field or default_field: chinese(error.detail)}
+    return {error.field or default_field: chinese(error.detail) or "填写有误"}
 
 
 def checked(schema: type[M], values: dict[str, Any]) -> M | dict[str, str]:

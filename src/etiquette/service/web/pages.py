@@ -24,10 +24,11 @@ from etiquette.core.presence.offpost import duration_text
 from etiquette.service.api.deps import SESSION_COOKIE, SessionDep
 from etiquette.service.core import security
 from etiquette.service.core.config import Settings
-from etiquette.service.errors import Forbidden, Unauthorized
+from etiquette.service.errors import Forbidden, Unauthorized, chinese
 from etiquette.service.labels import (
     APPEAL_DECISION_NAMES,
     EVIDENCE_NAMES,
+    HTTP_ERROR_NAMES,
     KIND_NAMES,
     PRESENCE_KINDS,
     ROLE_NAMES,
@@ -81,9 +82,11 @@ def render(request: Request, name: str, context: dict[str, Any],
 
 
 def error_page(request: Request, status_code: int, detail: str) -> Response:
+    """Every error as a page, in Chinese only: a message's English is for the API's JSON."""
     if status_code == 401:
         return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", status_code=303)
-    return render(request, "error.html", {"status_code": status_code, "detail": detail,
+    shown = chinese(detail) or HTTP_ERROR_NAMES.get(status_code, "服务出错，请稍后重试")
+    return render(request, "error.html", {"status_code": status_code, "detail": shown,
                                           "principal": _logged_in_or_none(request)},
                   status_code=status_code)
 
