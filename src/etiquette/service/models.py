@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -109,6 +111,14 @@ class Assignment(Base):
 MasterRow = Center | Window | Staff | Assignment
 
 
+# The centers a user is limited to (etiquette.service.services.access); none: every center.
+user_centers = Table(
+    "user_centers", Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True,
+           index=True))
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -120,6 +130,12 @@ class User(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # role staff: who they are
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+
+    centers: Mapped[list[Center]] = relationship(secondary=user_centers, order_by=Center.id)
+
+    @property
+    def center_ids(self) -> list[int]:
+        return [c.id for c in self.centers]
 
 
 class UserSession(Base):
@@ -169,6 +185,8 @@ class ApiKey(Base):
     center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # Written at most once a minute (services/auth.py), so that ingest does not write for it.
+    last_used_at: Mapped[datetime | None]
 
 
 class Incident(Base):

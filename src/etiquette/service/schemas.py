@@ -379,6 +379,11 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2,
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
+CenterIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(
+    max_length=500, description="supervisors and auditors: the only centers they see (none: "
+                                "every center)")]
+
+
 class UserBase(_Strict):
     username: Username
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
@@ -386,6 +391,7 @@ class UserBase(_Strict):
     staff_id: int | None = Field(None, ge=1, le=MAX_ID,
                                  description="for role staff: the staff record")
     active: bool = True
+    center_ids: CenterIds = []
 
     @model_validator(mode="after")
     def _staff_link(self) -> UserBase:
@@ -405,6 +411,7 @@ class UserUpdate(_Strict):
     staff_id: int | None = Field(None, ge=1, le=MAX_ID)
     active: bool | None = None
     password: Password | None = None
+    center_ids: CenterIds | None = Field(None, description="[]: every center again")
 
 
 class UserPublic(BaseModel):
@@ -415,6 +422,7 @@ class UserPublic(BaseModel):
     staff_id: int | None
     active: bool
     created_at: datetime
+    center_ids: list[int] = Field(description="the only centers the user sees; []: every one")
 
 
 class UsersPublic(BaseModel):
@@ -450,6 +458,7 @@ class ApiKeyPublic(BaseModel):
     center_id: int | None
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(description="to the minute; null: never used")
 
 
 class ApiKeyCreated(ApiKeyPublic):

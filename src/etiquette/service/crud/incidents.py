@@ -57,6 +57,18 @@ class IncidentFilter:
     q: str | None = None  # words of the transcript, the staff's name or number, the window
 
 
+@dataclass(frozen=True)
+class Visibility:
+    """The incidents a reader may see at all, whatever they filter (services.incidents.scope):
+    one staff member's own, those of some centers; None: no such limit."""
+
+    staff_id: int | None = None
+    center_ids: frozenset[int] | None = None
+
+
+EVERY = Visibility()
+
+
 def _when() -> ColumnElement[datetime]:
     return func.coalesce(Incident.at, Incident.received_at)
 
@@ -86,11 +98,13 @@ def search_terms(q: str) -> list[str]:
     return q.split()[:MAX_TERMS]
 
 
-def _filtered(flt: IncidentFilter, only_staff_id: int | None, dialect: str = "sqlite"
+def _filtered(flt: IncidentFilter, visible: Visibility, dialect: str = "sqlite"
               ) -> Select[Incident]:
     query = select(Incident)
-    if only_staff_id is not None:
-        query = query.where(Incident.staff_id == only_staff_id)
+    if visible.staff_id is not None:
+        query = query.where(Incident.staff_id == visible.staff_id)
+    if visible.center_ids is not None:
+        query = query.where(Incident.center_id.in_(sorted(visible.center_ids)))
     if flt.center_id is not None:
         query = query.where(Incident.center_id == flt.center_id)
     if flt.window_id:
@@ -143,28 +157,28 @@ def _loaded(query: Select[Incident]) -> Select[Incident]:
                          selectinload(Incident.staff), selectinload(Incident.center))
 
 
-def list_incidents(*, session: Session, flt: IncidentFilter, only_staff_id: int | None = None,
+def list_incidents(*, session: Session, flt: IncidentFilter, visible: Visibility = EVERY,
                    offset: int = 0, limit: int = 50,
                    sort: IncidentSort = IncidentSort.NEWEST) -> tuple[list[Incident], int]:
-    """A page of incidents and the total; `only_staff_id` restricts to one person's own."""
-    query = _filtered(flt, only_staff_id, _dialect(session))
+    """A page of the incidents `visible` to a reader, and their total."""
+    query = _filtered(flt, visible, _dialect(session))
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = [key.desc() if desc else key.asc() for key, desc in _order(sort)]
     rows = session.scalars(_loaded(query).order_by(*order).offset(offset).limit(limit)).all()
     return list(rows), count
 
 
-def count_incidents(*, session: Session, flt: IncidentFilter, only_staff_id: int | None = None,
+def count_incidents(*, session: Session, flt: IncidentFilter, visible: Visibility = EVERY,
                     received_after: datetime | None = None) -> int:
-    query = _filtered(flt, only_staff_id, _dialect(session))
+    query = _filtered(flt, visible, _dialect(session))
     if received_after is not None:
         query = query.where(Incident.received_at > received_after)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def iter_incidents(*, session: Session, flt: IncidentFilter, only_staff_id: int | None = None,
+def iter_incidents(*, session: Session, flt: IncidentFilter, visible: Visibility = EVERY,
                    batch: int = 500) -> list[Incident]:
-    rows = session.scalars(_loaded(_filtered(flt, only_staff_id, _dialect(session)))
+    rows = session.scalars(_loaded(_filtered(flt, visible, _dialect(session)))
                            .order_by(_when(), Incident.id)
                            .execution_options(yield_per=batch)).all()
     return list(rows)
@@ -175,7 +189,7 @@ def get_incident(*, session: Session, incident_id: str) -> Incident | None:
 
 
 def next_in_queue(*, session: Session, flt: IncidentFilter, after: Incident,
-                  only_staff_id: int | None = None,
+                  visible: Visibility = EVERY,
                   sort: IncidentSort = IncidentSort.NEWEST) -> Incident | None:
     """The incident after `after` in the list's order, for a reviewer moving on."""
     keys = _order(sort)
@@ -184,7 +198,7 @@ def next_in_queue(*, session: Session, flt: IncidentFilter, after: Incident,
     beyond = or_(*(and_(*(keys[j][0] == values[j] for j in range(i)),
                         keys[i][0] < values[i] if keys[i][1] else keys[i][0] > values[i])
                    for i in range(len(keys))))
-    query = _filtered(flt, only_staff_id, _dialect(session)).where(beyond)
+    query = _filtered(flt, visible, _dialect(session)).where(beyond)
     order = [key.desc() if desc else key.asc() for key, desc in keys]
     return session.scalars(query.order_by(*order).limit(1)).first()
 

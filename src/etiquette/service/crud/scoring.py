@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,14 +70,15 @@ class IncidentFacts:
 
 
 def incidents_between(*, session: Session, start: datetime, end: datetime,
-                      center_id: int | None = None) -> list[IncidentFacts]:
+                      center_ids: Collection[int] | None = None) -> list[IncidentFacts]:
+    """`center_ids`: only those centers' incidents (None: every center's)."""
     when = func.coalesce(Incident.at, Incident.received_at)
     query = select(Incident.id, Incident.at, Incident.received_at, Incident.kind, Incident.rule_id,
                    Incident.rule_name, Incident.severity, Incident.deduction, Incident.status,
                    Incident.window_pk, Incident.staff_id, Incident.center_id
                    ).where(when >= start, when < end)
-    if center_id is not None:
-        query = query.where(Incident.center_id == center_id)
+    if center_ids is not None:
+        query = query.where(Incident.center_id.in_(sorted(center_ids)))
     return [_facts(r) for r in session.execute(query.order_by(when, Incident.id)).all()]
 
 
@@ -85,24 +87,25 @@ def _facts(r: Row[*tuple[Any, ...]]) -> IncidentFacts:
                          r.deduction, r.status, r.window_pk, r.staff_id, r.center_id)
 
 
-def windows(*, session: Session, center_id: int | None, with_pks: set[int]) -> list[Window]:
+def windows(*, session: Session, center_ids: Collection[int] | None,
+            with_pks: set[int]) -> list[Window]:
     """The windows a report ranks: the active ones, and any other that had an incident."""
     query = select(Window).where(
         or_(Window.active.is_(True), Window.id.in_(sorted(with_pks) or [-1])))
-    if center_id is not None:
-        query = query.where(Window.center_id == center_id)
+    if center_ids is not None:
+        query = query.where(Window.center_id.in_(sorted(center_ids)))
     return list(session.scalars(query.order_by(Window.center_id, Window.number, Window.id)).all())
 
 
-def staff(*, session: Session, center_id: int | None, start: datetime, end: datetime,
+def staff(*, session: Session, center_ids: Collection[int] | None, start: datetime, end: datetime,
           with_ids: set[int]) -> list[Staff]:
     """The people a report ranks: those assigned to a window during the period, and any other
     that had an incident in it."""
     assigned = select(Assignment.staff_id).where(
         Assignment.start_at < end, or_(Assignment.end_at.is_(None), Assignment.end_at > start))
     query = select(Staff).where(or_(Staff.id.in_(assigned), Staff.id.in_(sorted(with_ids) or [-1])))
-    if center_id is not None:
-        query = query.where(Staff.center_id == center_id)
+    if center_ids is not None:
+        query = query.where(Staff.center_id.in_(sorted(center_ids)))
     return list(session.scalars(query.order_by(Staff.employee_no)).all())
 
 
@@ -111,11 +114,11 @@ def centers(*, session: Session) -> dict[int, Center]:
 
 
 def commendations_between(*, session: Session, start: datetime, end: datetime,
-                          center_id: int | None = None) -> list[Commendation]:
+                          center_ids: Collection[int] | None = None) -> list[Commendation]:
     query = select(Commendation).where(Commendation.at >= start, Commendation.at < end)
-    if center_id is not None:
+    if center_ids is not None:
         query = query.join(Window, Window.id == Commendation.window_pk).where(
-            Window.center_id == center_id)
+            Window.center_id.in_(sorted(center_ids)))
     return list(session.scalars(
         query.options(selectinload(Commendation.window).selectinload(Window.center),
                       selectinload(Commendation.staff))

@@ -117,3 +117,13 @@ def add_api_key(*, session: Session, name: str, prefix: str, key_hash: str, cent
     session.add(key)
     session.flush()
     return key
+
+
+def mark_api_key_used(*, session: Session, key_id: int, now: datetime,
+                      not_since: datetime) -> None:
+    """The key was used `now`, unless that is already known since `not_since` (one statement,
+    so that processes sharing the database write it once)."""
+    session.execute(update(ApiKey).where(
+        ApiKey.id == key_id,
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < not_since),
+    ).values(last_used_at=now).execution_options(synchronize_session=False))

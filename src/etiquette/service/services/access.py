@@ -1,4 +1,12 @@
-"""Who may do what: the role matrix in one table, and the principal a request acts as."""
+"""Who may do what: the role matrix in one table, and the principal a request acts as.
+
+A supervisor or an auditor may be limited to some centers (User.centers; none: every center,
+the province level). The limit is applied here and in `scope` (services/incidents.py), so
+every reader of incidents, the hall, reports and alerts inherits it; an incident of another
+center is "not found", as for staff, so that its existence is not revealed. Admins manage the
+whole province's users, keys and master data, which a center limit could not hold them to, and
+staff see only their own incidents: neither is given centers (services/users.py refuses it).
+"""
 
 from __future__ import annotations
 
@@ -66,6 +74,7 @@ class Principal:
     api_key: ApiKey | None = None
     csrf_token: str | None = None
     grants: frozenset[Permission] = frozenset()  # a system principal's own permissions
+    centers: frozenset[int] | None = None  # the only centers a user sees; None: every center
 
     @property
     def role(self) -> Role | None:
@@ -94,15 +103,24 @@ class Principal:
     def sees_all_incidents(self) -> bool:
         return self.can(P.INCIDENTS_READ_ALL)
 
+    def sees_center(self, center_id: int | None) -> bool:
+        return self.centers is None or center_id in self.centers
+
     def may_see(self, incident: Incident) -> bool:
         if self.can(P.INCIDENTS_READ_ALL):
-            return True
+            return self.sees_center(incident.center_id)
         return (self.can(P.INCIDENTS_READ_OWN) and self.staff_id is not None
                 and incident.staff_id == self.staff_id)
 
 
+# The roles a user's centers limit (see the module's docstring).
+CENTER_ROLES = frozenset({Role.SUPERVISOR, Role.AUDITOR})
+
+
 def user_principal(user: User, csrf_token: str | None = None) -> Principal:
-    return Principal(label=f"user:{user.username}", user=user, csrf_token=csrf_token)
+    centers = frozenset(user.center_ids) if Role(user.role) in CENTER_ROLES else frozenset()
+    return Principal(label=f"user:{user.username}", user=user, csrf_token=csrf_token,
+                     centers=centers or None)
 
 
 def pipeline_principal(key: ApiKey) -> Principal:

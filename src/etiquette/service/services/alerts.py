@@ -49,19 +49,24 @@ def payload(incident: Incident) -> dict[str, Any]:
         "received_at": incident.received_at.isoformat(), "url": f"/incidents/{incident.id}"}
 
 
-def recent(session: Session, since: datetime, severities: list[str]) -> list[Incident]:
+def recent(session: Session, since: datetime, severities: list[str],
+           centers: frozenset[int] | None = None) -> list[Incident]:
+    """`centers`: only those centers' incidents (a center-limited user's; None: every one)."""
+    query = select(Incident).where(Incident.received_at >= since,
+                                   Incident.severity.in_(severities))
+    if centers is not None:
+        query = query.where(Incident.center_id.in_(sorted(centers)))
     return list(session.scalars(
-        select(Incident).where(Incident.received_at >= since, Incident.severity.in_(severities))
-        .options(selectinload(Incident.window), selectinload(Incident.center))
+        query.options(selectinload(Incident.window), selectinload(Incident.center))
         .order_by(Incident.received_at, Incident.id).limit(200)).all())
 
 
 async def stream(factory: sessionmaker[Session], severities: list[str], poll_s: float,
-                 disconnected: Callable[[], Any], since: datetime | None = None
-                 ) -> AsyncIterator[str]:
-    """Server-sent events: `incident` for each new incident of `severities` ingested after the
-    subscriber connected (or `since`, at most MAX_SINCE back); a comment line now and then
-    keeps proxies from closing the stream."""
+                 disconnected: Callable[[], Any], since: datetime | None = None,
+                 centers: frozenset[int] | None = None) -> AsyncIterator[str]:
+    """Server-sent events: `incident` for each new incident of `severities` (and `centers`)
+    ingested after the subscriber connected (or `since`, at most MAX_SINCE back); a comment
+    line now and then keeps proxies from closing the stream."""
     now = utcnow()
     started = min(now, max(since, now - MAX_SINCE)) if since else now
     sent: OrderedDict[str, None] = OrderedDict()
@@ -71,7 +76,8 @@ async def stream(factory: sessionmaker[Session], severities: list[str], poll_s: 
     while not await disconnected():
         def poll(since: datetime) -> list[dict[str, Any]]:
             with factory() as session:
-                return [payload(i) for i in recent(session, since, severities) if i.id not in sent]
+                return [payload(i) for i in recent(session, since, severities, centers)
+                        if i.id not in sent]
 
         polled_at = utcnow()
         found = await run_in_threadpool(poll, window_start)

@@ -23,6 +23,7 @@ from etiquette.service.services import throttle
 from etiquette.service.services.access import Principal, pipeline_principal, user_principal
 
 logger = logging.getLogger("etiquette.service.auth")
+KEY_USE_PRECISION = timedelta(minutes=1)  # ApiKey.last_used_at is written at most this often
 
 
 def login(*, session: Session, settings: Settings, username: str, password: str,
@@ -82,4 +83,10 @@ def principal_from_api_key(*, session: Session, key: str | None) -> Principal | 
         return None
     if not security.same(row.key_hash, security.token_hash(secret)):
         return None
+    now = utcnow()
+    # When the key was last used, to the minute: a pipeline's every request need not write.
+    if row.last_used_at is None or now - row.last_used_at >= KEY_USE_PRECISION:
+        crud.mark_api_key_used(session=session, key_id=row.id, now=now,
+                               not_since=now - KEY_USE_PRECISION)
+        session.commit()
     return pipeline_principal(row)

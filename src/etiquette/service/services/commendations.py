@@ -31,7 +31,8 @@ def _snapshot(row: Commendation) -> dict[str, object]:
 
 def create(*, session: Session, principal: Principal, body: CommendationCreate) -> Commendation:
     principal.require(Permission.COMMENDATIONS_WRITE)
-    if session.get(Window, body.window_pk) is None:
+    window = session.get(Window, body.window_pk)
+    if window is None or not principal.sees_center(window.center_id):
         raise Invalid(f"所选窗口不存在 (window_pk {body.window_pk} does not exist)",
                       field="window_pk")
     staff_id = body.staff_id
@@ -54,7 +55,7 @@ def create(*, session: Session, principal: Principal, body: CommendationCreate) 
 def delete(*, session: Session, principal: Principal, commendation_id: int) -> None:
     principal.require(Permission.COMMENDATIONS_WRITE)
     row = session.get(Commendation, commendation_id)
-    if row is None:
+    if row is None or not principal.sees_center(row.window.center_id):
         raise NotFound(f"no commendation {commendation_id}")
     audit.record(session=session, actor=principal, action="commendation.delete",
                  target_type="commendation", target_id=str(row.id), before=_snapshot(row))
@@ -64,5 +65,11 @@ def delete(*, session: Session, principal: Principal, commendation_id: int) -> N
 
 def between(*, session: Session, principal: Principal, start: datetime, end: datetime,
             center_id: int | None) -> list[Commendation]:
+    """The commendations of [start, end) of one center or (None) every center the principal
+    sees."""
     principal.require(Permission.REPORTS_READ)
-    return crud.commendations_between(session=session, start=start, end=end, center_id=center_id)
+    if center_id is not None and not principal.sees_center(center_id):
+        return []
+    return crud.commendations_between(
+        session=session, start=start, end=end,
+        center_ids=frozenset({center_id}) if center_id is not None else principal.centers)

@@ -110,9 +110,9 @@ def today(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
 
 def build(*, session: Session, settings: Settings, principal: Principal,
           now: datetime | None = None) -> HallPublic:
-    """Every active window of every center: its inputs, seat and session as its latest beat
-    tells, red with the reason where an input is down or the beats stopped, 未接入 where none
-    ever came; today's incidents and the latest of them."""
+    """Every active window of every center the principal sees: its inputs, seat and session
+    as its latest beat tells, red with the reason where an input is down or the beats stopped,
+    未接入 where none ever came; today's incidents and the latest of them."""
     principal.require(Permission.HALL_READ)
     now = now or utcnow()
     start, end = today(settings, now)
@@ -122,6 +122,8 @@ def build(*, session: Session, settings: Settings, principal: Principal,
     staff = crud.on_duty(session=session, at=now)
     centers: dict[int, HallCenter] = {}
     for w in crud.windows(session=session):
+        if not principal.sees_center(w.center_id):
+            continue
         center = centers.get(w.center_id)
         if center is None:
             center = centers[w.center_id] = HallCenter(

@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from etiquette.service.crud.incidents import Visibility
 from etiquette.service.labels import (
     APPEAL_DECISION_NAMES,
     KIND_NAMES,
@@ -29,13 +30,14 @@ def evidence_url(incident_id: str, role: str) -> str:
     return f"{API}/incidents/{incident_id}/evidence/{role}"
 
 
-def scope(principal: Principal) -> int | None:
-    """The incidents `principal` may list (the API's lists and exports, the workbench's queue):
-    None, every one; else only those of this staff id (-1: none at all)."""
+def scope(principal: Principal) -> Visibility:
+    """The incidents `principal` may list (the API's lists, counts and exports, the workbench's
+    queue and appeals inbox), as Principal.may_see judges one: all of the user's centers (every
+    center where none are given), or only a staff member's own (staff id -1: none at all)."""
     principal.require(Permission.INCIDENTS_READ_ALL, Permission.INCIDENTS_READ_OWN)
     if principal.sees_all_incidents():
-        return None
-    return principal.staff_id if principal.staff_id is not None else -1
+        return Visibility(center_ids=principal.centers)
+    return Visibility(staff_id=principal.staff_id if principal.staff_id is not None else -1)
 
 
 def to_public(incident: Incident) -> IncidentPublic:

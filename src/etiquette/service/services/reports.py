@@ -92,8 +92,9 @@ def _fact(f: IncidentFacts) -> Fact:
     return Fact(f.id, f.when, f.kind, f.rule_id, f.severity, f.deduction, f.status)
 
 
-def score_period(session: Session, settings: Settings, period: Period, center_id: int | None,
-                 window_rows: list[Window], staff_rows: list[Staff]) -> PeriodScores:
+def score_period(session: Session, settings: Settings, period: Period,
+                 center_ids: frozenset[int] | None, window_rows: list[Window],
+                 staff_rows: list[Staff]) -> PeriodScores:
     zone = ZoneInfo(settings.display_timezone)
     now = scoring.current_month(settings)
     months = [m for m in period.months if m <= now]
@@ -109,7 +110,7 @@ def score_period(session: Session, settings: Settings, period: Period, center_id
         row, scheme = scoring.in_force(session, month)
         schemes.append(SchemeUsed(month=str(month), version_id=row.id, version=row.version))
         month_facts = crud.incidents_between(session=session, start=month.start(zone),
-                                             end=month.next().start(zone), center_id=center_id)
+                                             end=month.next().start(zone), center_ids=center_ids)
         facts += month_facts
         counted |= {f.id for f in month_facts if scheme.counts(_fact(f))}
         by_window: dict[int, list[Fact]] = defaultdict(list)
@@ -120,7 +121,7 @@ def score_period(session: Session, settings: Settings, period: Period, center_id
             if f.staff_id is not None:
                 by_staff[f.staff_id].append(_fact(f))
         praise = crud.commendations_between(session=session, start=month.start(zone),
-                                            end=month.next().start(zone), center_id=center_id)
+                                            end=month.next().start(zone), center_ids=center_ids)
         commended += len(praise)
         praised_windows = Counter(c.window_pk for c in praise)
         praised_staff = Counter(c.staff_id for c in praise if c.staff_id is not None)
@@ -160,25 +161,29 @@ RANK_RULE = "同分名次并列（如 1、2、2、4），并列者按中心、�
 
 def build(*, session: Session, settings: Settings, principal: Principal, period: Period,
           center_id: int | None = None, public: bool = False) -> ReportPublic:
-    """The report of `period`. Raises NotFound (no such center), Invalid (a period not begun)."""
+    """The report of `period`, over one center or (None) every center the principal sees.
+    Raises NotFound (no such center, or one the principal does not see), Invalid (a period not
+    begun)."""
     principal.require(Permission.REPORTS_READ)
     zone = ZoneInfo(settings.display_timezone)
     centers = crud.centers(session=session)
-    if center_id is not None and center_id not in centers:
-        raise NotFound(f"no center {center_id}")
+    if center_id is not None and (center_id not in centers
+                                  or not principal.sees_center(center_id)):
+        raise NotFound(f"中心不存在 (no center {center_id})")
+    center_ids = frozenset({center_id}) if center_id is not None else principal.centers
     if period.months[0] > scoring.current_month(settings):
         raise Invalid(f"{period.label}尚未开始 (the period has not begun)")
     end = period.end(zone)
     prev = period.previous()
     pstart = prev.start(zone)
-    seen = crud.incidents_between(session=session, start=pstart, end=end, center_id=center_id)
-    window_rows = crud.windows(session=session, center_id=center_id,
+    seen = crud.incidents_between(session=session, start=pstart, end=end, center_ids=center_ids)
+    window_rows = crud.windows(session=session, center_ids=center_ids,
                                with_pks={f.window_pk for f in seen if f.window_pk is not None})
     staff_rows = [] if public else crud.staff(
-        session=session, center_id=center_id, start=pstart, end=end,
+        session=session, center_ids=center_ids, start=pstart, end=end,
         with_ids={f.staff_id for f in seen if f.staff_id is not None})
-    now = score_period(session, settings, period, center_id, window_rows, staff_rows)
-    before = score_period(session, settings, prev, center_id, window_rows, staff_rows)
+    now = score_period(session, settings, period, center_ids, window_rows, staff_rows)
+    before = score_period(session, settings, prev, center_ids, window_rows, staff_rows)
 
     # Windows: ranking, change, red flags per center.
     rule = now.rule
@@ -226,7 +231,8 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
 
     return ReportPublic(
         period=str(period), kind=period.kind, label=period.label, previous_period=str(prev),
-        public=public, center=centers[center_id].name if center_id is not None else None,
+        public=public,
+        center="、".join(centers[c].name for c in sorted(center_ids)) if center_ids else None,
         timezone=settings.display_timezone, generated_at=utcnow(), schemes=now.schemes,
         red_flag_rule=describe_rule(rule), windows=rows, staff=people,
         red_flags=[r for r in rows if r.red_flag], undecided=[r for r in rows if r.undecided],

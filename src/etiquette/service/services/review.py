@@ -279,11 +279,11 @@ def queue_counts(*, session: Session, principal: Principal, flt: IncidentFilter 
     incidents, appeals to decide, and incidents of a list's filters received after `since`."""
     only = scope(principal)
     pending = crud.count_incidents(session=session, flt=IncidentFilter(status=S.PENDING.value),
-                                   only_staff_id=only)
+                                   visible=only)
     appealed = (crud.count_incidents(session=session,
                                      flt=IncidentFilter(status=S.APPEALED.value),
-                                     only_staff_id=only)
+                                     visible=only)
                 if principal.can(Permission.INCIDENTS_DECIDE_APPEAL) else None)
-    new = (crud.count_incidents(session=session, flt=flt or IncidentFilter(), only_staff_id=only,
+    new = (crud.count_incidents(session=session, flt=flt or IncidentFilter(), visible=only,
                                 received_after=since) if since is not None else None)
     return QueueCounts(pending=pending, appealed=appealed, new=new)

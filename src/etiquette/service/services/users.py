@@ -18,13 +18,14 @@ from etiquette.service.errors import Conflict, Invalid, NotFound, Unauthorized
 from etiquette.service.models import ApiKey, Center, Staff, User
 from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate, UserUpdate
 from etiquette.service.services import throttle
-from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.access import CENTER_ROLES, Permission, Principal
 
 _FIELDS = ("username", "display_name", "role", "staff_id", "active")
 
 
 def _snapshot(user: User) -> dict[str, Any]:
-    return {f: getattr(user, f) for f in _FIELDS}
+    # Centers by name, as the audit page shows them.
+    return {**{f: getattr(user, f) for f in _FIELDS}, "centers": [c.name for c in user.centers]}
 
 
 def _check_password(password: str, *user_inputs: str) -> None:
@@ -39,6 +40,19 @@ def _check_staff(session: Session, staff_id: int | None) -> None:
         raise Invalid(f"所选工作人员不存在 (staff_id {staff_id} does not exist)", field="staff_id")
 
 
+def _centers(session: Session, role: Role, center_ids: list[int]) -> list[Center]:
+    """The centers a user of `role` is limited to (access.CENTER_ROLES: admins and staff are
+    never limited, see services/access.py)."""
+    if center_ids and role not in CENTER_ROLES:
+        raise Invalid("只有监督员和审计员可以限定中心，管理员和窗口工作人员不限定 "
+                      "(only supervisors and auditors are limited to centers)",
+                      field="center_ids")
+    found = [session.get(Center, c) for c in dict.fromkeys(center_ids)]
+    if any(c is None for c in found):
+        raise Invalid("所选中心不存在 (a center_id does not exist)", field="center_ids")
+    return [c for c in found if c is not None]
+
+
 def _taken(username: str) -> Conflict:
     return Conflict(f"用户名 {username} 已被使用 (user name {username} is taken)",
                     field="username")
@@ -48,12 +62,14 @@ def create_user(*, session: Session, principal: Principal, user_in: UserCreate) 
     principal.require(Permission.USERS_WRITE)
     _check_password(user_in.password, user_in.username, user_in.display_name)
     _check_staff(session, user_in.staff_id)
+    centers = _centers(session, user_in.role, user_in.center_ids)
     if crud.user_by_username(session=session, username=user_in.username):
         raise _taken(user_in.username)
     user = crud.create_user(session=session, username=user_in.username,
                             password_hash=security.hash_password(user_in.password),
                             role=user_in.role.value, display_name=user_in.display_name,
                             staff_id=user_in.staff_id, active=user_in.active, created_at=utcnow())
+    user.centers = centers
     audit.record(session=session, actor=principal, action="user.create", target_type="user",
                  target_id=str(user.id), after=_snapshot(user))
     try:
@@ -72,18 +88,24 @@ def update_user(*, session: Session, principal: Principal, user_id: int,
         raise NotFound(f"no user {user_id}")
     values = user_in.model_dump(exclude_unset=True)
     password = values.pop("password", None)
+    center_ids = values.pop("center_ids", None)
     before = _snapshot(user)
     merged = before | values
     if (merged["role"] == Role.STAFF) != (merged["staff_id"] is not None):
         raise Invalid("窗口工作人员账号必须关联一名工作人员，其他角色不关联 "
                       "(staff_id is required for role staff and only for it)", field="staff_id")
     _check_staff(session, values.get("staff_id"))
+    # The centers kept (where none are sent) must suit a new role too. A change applies from
+    # the user's next request: a request reads its user's centers afresh.
+    centers = _centers(session, Role(merged["role"]),
+                       user.center_ids if center_ids is None else center_ids)
     if principal.user and principal.user.id == user_id and (
             merged["role"] != Role.ADMIN or not merged["active"]):
         raise Conflict("管理员不能降低自己的角色或停用自己的账号 "
                        "(an admin cannot demote or deactivate their own account)", field="role")
     for key, value in values.items():
         setattr(user, key, value.value if isinstance(value, Role) else value)
+    user.centers = centers
     after = _snapshot(user)
     changed = [k for k in before if before[k] != after[k]]
     old, new = {k: before[k] for k in changed}, {k: after[k] for k in changed}

@@ -45,14 +45,16 @@ async def alert_stream(request: Request, session: SessionDep, settings: Settings
                                        "back): a page that reconnects misses nothing")] = None
                        ) -> StreamingResponse:
     """Server-sent events of incidents ingested from now on at `min_severity` or worse
-    (supervisors and admins). Each event's data: id, kind, rule, severity, window, center, time
-    and the workbench link; no staff name, no transcript."""
+    (supervisors and admins; of their centers only, for a supervisor limited to some). Each
+    event's data: id, kind, rule, severity, window, center, time and the workbench link; no
+    staff name, no transcript."""
     principal.require(Permission.ALERTS_SUBSCRIBE)
     # The login was checked with this request's session; a stream lasts hours, so give its
     # connection back now (each poll takes one for a moment).
     session.close()
     events = alerts.stream(request.app.state.sessionmaker, alerts.at_least(min_severity),
-                           settings.alert_poll_s, request.is_disconnected, since)
+                           settings.alert_poll_s, request.is_disconnected, since,
+                           principal.centers)
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -101,7 +101,7 @@ def list_incidents(session: SessionDep, principal: CurrentUser,
     """Incidents the caller may see, newest first by default; `sort` by time, severity (then
     newest first) or window, "-" descending."""
     rows, count = crud.list_incidents(session=session, flt=filters.value,
-                                      only_staff_id=scope(principal), offset=offset, limit=limit,
+                                      visible=scope(principal), offset=offset, limit=limit,
                                       sort=IncidentSort.OLDEST if oldest_first else sort)
     return IncidentsPublic(data=[to_public(r) for r in rows], count=count)
 
@@ -130,7 +130,7 @@ def export_csv(session: SessionDep, settings: SettingsDep, principal: CurrentUse
                filters: Annotated[Filters, Depends()]) -> StreamingResponse:
     """The filtered incidents as CSV (UTF-8 with BOM), the rows the caller may see; times in
     the center's time zone, codes in Chinese."""
-    rows = crud.iter_incidents(session=session, flt=filters.value, only_staff_id=scope(principal))
+    rows = crud.iter_incidents(session=session, flt=filters.value, visible=scope(principal))
     zone = ZoneInfo(settings.display_timezone)
     name = f"incidents-{utcnow().astimezone(zone):%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(csv_lines(rows, zone), media_type="text/csv; charset=utf-8",

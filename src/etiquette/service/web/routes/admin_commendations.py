@@ -43,7 +43,8 @@ def _page(request: Request, session: Session, settings: Settings, principal: Pri
     staff, _ = crud.list_rows(session=session, model=Staff, limit=2000)
     return render(request, "admin_commendations.html", {
         "principal": principal, "period": str(chosen), "rows": rows,
-        "windows": [w for w in windows if w.active], "staff": [s for s in staff if s.active],
+        "windows": [w for w in windows if w.active and principal.sees_center(w.center_id)],
+        "staff": [s for s in staff if s.active and principal.sees_center(s.center_id)],
         "values": values or {"at": utcnow().astimezone(zone).strftime("%Y-%m-%dT%H:%M")},
         "errors": errors or {}, "saved": saved,
         "can_edit": principal.can(Permission.COMMENDATIONS_WRITE)}, status_code=status_code)

@@ -1,6 +1,6 @@
-"""用户管理 (admins edit, auditors read): the accounts, a new one, a changed role or staff link,
-a password reset (one generated and shown once, or one the admin types), disabling and
-enabling. The same services as /api/v1/users."""
+"""用户管理 (admins edit, auditors read): the accounts, a new one, a changed role, staff link or
+centers (a supervisor or auditor limited to some), a password reset (one generated and shown
+once, or one the admin types), disabling and enabling. The same services as /api/v1/users."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from etiquette.service.api.deps import SessionDep
 from etiquette.service.core import security
 from etiquette.service.crud import master as crud_master
 from etiquette.service.errors import NotFound, ServiceError
-from etiquette.service.models import Staff, User
+from etiquette.service.models import Center, Staff, User
 from etiquette.service.schemas import MAX_ID, Role, UserCreate, UserUpdate
 from etiquette.service.services import users
 from etiquette.service.services.access import Permission, Principal
@@ -27,11 +27,22 @@ UserId = Annotated[int, FastPath(ge=1, le=MAX_ID)]
 Text = Annotated[str, Form(max_length=300)]
 Token = Annotated[str, Form(max_length=100)]
 Saved = Literal["account", "password", "active", "disabled"]  # what the notice says was done
+# A multiple select's values; none chosen sends nothing (every center).
+CenterIds = Annotated[list[str] | None, Form(max_length=500)]
 
 
 def _staff(session: Session) -> list[Staff]:
     rows, _ = crud_master.list_rows(session=session, model=Staff, limit=500)
     return rows
+
+
+def _center_list(session: Session) -> list[Center]:
+    rows, _ = crud_master.list_rows(session=session, model=Center, limit=500)
+    return rows
+
+
+def _center_ids(values: list[str] | None) -> list[int | str | None]:
+    return [optional_int(v) for v in values or [] if v.strip()]
 
 
 def _users_page(request: Request, session: Session, principal: Principal, *,
@@ -44,6 +55,7 @@ def _users_page(request: Request, session: Session, principal: Principal, *,
     return render(request, "admin_users.html", {
         "principal": principal, "users": rows, "count": count, "staff": staff,
         "staff_names": {s.id: f"{s.name}（{s.employee_no}）" for s in staff},
+        "centers": _center_list(session),
         "values": values or {"role": Role.SUPERVISOR.value}, "errors": errors or {},
         "created": created, "password": password,
         "can_edit": principal.can(Permission.USERS_WRITE)}, status_code=status_code)
@@ -57,7 +69,8 @@ def _user_page(request: Request, session: Session, principal: Principal, user_id
     if user is None:
         raise NotFound("没有这个用户 (no such user)")
     return render(request, "admin_user.html", {
-        "principal": principal, "user": user, "staff": _staff(session), "errors": errors or {},
+        "principal": principal, "user": user, "staff": _staff(session),
+        "centers": _center_list(session), "errors": errors or {},
         "saved": saved, "password": password}, status_code=status_code)
 
 
@@ -69,13 +82,13 @@ def users_page(request: Request, session: SessionDep, principal: PageUser) -> Re
 @router.post("/users", response_class=HTMLResponse)
 def users_create(request: Request, session: SessionDep, principal: PageUser,
                  csrf_token: Token, username: Text, role: Text, display_name: Text = "",
-                 staff_id: Text = "", password: Annotated[str, Form(max_length=256)] = ""
-                 ) -> Response:
+                 staff_id: Text = "", password: Annotated[str, Form(max_length=256)] = "",
+                 center_ids: CenterIds = None) -> Response:
     """A new account; left empty, its password is generated and shown this once."""
     principal.require(Permission.USERS_WRITE)
     check_csrf(principal, csrf_token)
     values = {"username": username, "display_name": display_name, "role": role,
-              "staff_id": optional_int(staff_id)}
+              "staff_id": optional_int(staff_id), "center_ids": _center_ids(center_ids)}
     generated = None if password else security.new_password()
     body = checked(UserCreate, {**values, "password": password or generated})
     if isinstance(body, dict):
@@ -117,13 +130,15 @@ def _update(request: Request, session: Session, principal: Principal, user_id: i
 @router.post("/users/{user_id}")
 def user_save(request: Request, user_id: UserId, session: SessionDep, principal: PageUser,
               csrf_token: Token, role: Text, display_name: Text = "",
-              staff_id: Text = "") -> Response:
-    """Change the name, role or staff link (a changed role logs the user out everywhere)."""
+              staff_id: Text = "", center_ids: CenterIds = None) -> Response:
+    """Change the name, role, staff link or centers (a changed role logs the user out
+    everywhere)."""
     principal.require(Permission.USERS_WRITE)
     check_csrf(principal, csrf_token)
     return _update(request, session, principal, user_id,
                    {"display_name": display_name, "role": role,
-                    "staff_id": optional_int(staff_id)}, "account")
+                    "staff_id": optional_int(staff_id), "center_ids": _center_ids(center_ids)},
+                   "account")
 
 
 @router.post("/users/{user_id}/password")

@@ -57,15 +57,17 @@ NOT_FILTERS = ("page", "sort", "done")
 
 
 def _choices(session: Session, principal: Principal) -> dict[str, Any]:
-    """What the list's filters offer: centers, windows and staff to those who may read master
-    data (others type a window's number or code)."""
+    """What the list's filters offer: centers, windows and staff (of the centers the user
+    sees) to those who may read master data (others type a window's number or code)."""
     rules = rules_service.rules(session).data
     if not principal.can(Permission.MASTER_READ):
         return {"centers": [], "windows": [], "staff": [], "rules": rules}
     centers, _ = crud_master.list_rows(session=session, model=Center, limit=500)
     windows, _ = crud_master.list_rows(session=session, model=Window, limit=2000)
     staff, _ = crud_master.list_rows(session=session, model=Staff, limit=2000)
-    return {"centers": centers, "windows": windows, "staff": staff, "rules": rules}
+    return {"centers": [c for c in centers if principal.sees_center(c.id)],
+            "windows": [w for w in windows if principal.sees_center(w.center_id)],
+            "staff": [s for s in staff if principal.sees_center(s.center_id)], "rules": rules}
 
 
 def _sort_links(query: dict[str, str], current: IncidentSort) -> dict[str, dict[str, str]]:
@@ -90,7 +92,7 @@ def incident_list(request: Request, session: SessionDep, settings: SettingsDep,
     sort = _sort_from(request.url.query)
     rendered_at = utcnow()
     rows, count = crud.list_incidents(session=session, flt=filters.value,
-                                      only_staff_id=scope(principal),
+                                      visible=scope(principal),
                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, sort=sort)
     filter_query = {k: v for k, v in request.query_params.items() if k not in NOT_FILTERS and v}
     query = {**filter_query, **({"sort": sort.value} if sort != IncidentSort.NEWEST else {})}
@@ -145,12 +147,12 @@ def _filters_from(q: str, zone: ZoneInfo) -> Filters:
 def incident_page(request: Request, incident_id: str, session: SessionDep, settings: SettingsDep,
                   principal: PageUser, q: Annotated[str, Query(max_length=1000)] = "",
                   done: str | None = None, undone: str | None = None) -> Response:
-    only_staff_id = scope(principal)
+    visible = scope(principal)
     incident = review.visible(principal, crud.get_incident(session=session,
                                                            incident_id=incident_id))
     zone = ZoneInfo(settings.display_timezone)
     nxt = crud.next_in_queue(session=session, flt=_filters_from(q, zone).value, after=incident,
-                             only_staff_id=only_staff_id, sort=_sort_from(q))
+                             visible=visible, sort=_sort_from(q))
     history: list[AuditLine] = []
     if principal.can(Permission.INCIDENTS_HISTORY):
         entries, _ = audit.list_entries(session=session, target_type="incident",
@@ -181,7 +183,7 @@ def _after_action(session: Session, principal: Principal, incident_id: str, q: s
     incident = crud.get_incident(session=session, incident_id=incident_id)
     assert incident is not None  # the action just changed it
     nxt = crud.next_in_queue(session=session, flt=_filters_from(q, zone).value, after=incident,
-                             only_staff_id=scope(principal), sort=_sort_from(q))
+                             visible=scope(principal), sort=_sort_from(q))
     if nxt is None:
         return RedirectResponse(f"/incidents?{q}&done={incident_id}" if q else
                                 f"/incidents?done={incident_id}", status_code=303)
@@ -298,7 +300,7 @@ def appeals(request: Request, session: SessionDep, principal: PageUser,
     """The appeals inbox: appeals awaiting a decision, the latest first, with their text."""
     principal.require(Permission.INCIDENTS_DECIDE_APPEAL)
     flt = IncidentFilter(status=ReviewStatus.APPEALED.value)
-    rows, count = crud.list_incidents(session=session, flt=flt, only_staff_id=scope(principal),
+    rows, count = crud.list_incidents(session=session, flt=flt, visible=scope(principal),
                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
                                       sort=IncidentSort.APPEALED)
     return render(request, "appeals.html", {

@@ -41,5 +41,6 @@ def report_page(request: Request, session: SessionDep, settings: SettingsDep, pr
     centers, _ = crud_master.list_rows(session=session, model=Center, limit=500)
     return render(request, "report.html", {
         "principal": principal, "report": report, "title": report_export.title(report),
-        "charts": report_export.report_charts(report), "centers": centers, "center_id": center,
+        "charts": report_export.report_charts(report),
+        "centers": [c for c in centers if principal.sees_center(c.id)], "center_id": center,
         "export_base": f"/api/v1/reports/{report.period}/export", "q": urlencode(query)})
