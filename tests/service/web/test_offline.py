@@ -50,7 +50,8 @@ def test_the_api_docs_render_swagger_ui_from_the_server_alone(
 
 def test_no_page_loads_anything_from_outside_the_server(
         browser: Browser, sqlite_service: LiveService) -> None:
-    """Every page of the menu, as an admin and as a member of staff sees it, plus an incident."""
+    """Every page of the menu (and the footer's API docs), as an admin and as a member of staff
+    sees it, plus an incident."""
     live = sqlite_service
     iid = make_incident(live)
     for who in ("admin", "staff1"):
@@ -59,7 +60,8 @@ def test_no_page_loads_anything_from_outside_the_server(
         try:
             log_in(page, live, who)
             links = page.eval_on_selector_all(
-                "header.top a[href^='/']", "els => els.map(e => e.getAttribute('href'))")
+                "header.top a[href^='/'], footer a[href^='/']",
+                "els => els.map(e => e.getAttribute('href'))")
             pages = [*dict.fromkeys(links), f"/incidents/{iid}"]
             assert "/docs" in pages and len(pages) >= 4
             for path in pages:
