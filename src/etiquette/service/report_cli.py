@@ -143,15 +143,16 @@ def _print_table(report: ReportPublic) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from etiquette.service.services.report_export import local_time, title
     from etiquette.service.services.report_export import table as report_table
-    from etiquette.service.services.report_export import title
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]{title(report)}[/bold]", highlight=False)
     console.print(f"事件 {report.incidents} 条，计分 {report.counted} 条，"
                   f"待审核 {report.pending} 条；评分方案 "
-                  + "；".join(f"{s.month} 第 {s.version_id} 版" for s in report.schemes),
-                  highlight=False)
+                  + "；".join(f"{s.month} 第 {s.version_id} 版" for s in report.schemes)
+                  + f"；生成于 {local_time(report, report.generated_at, '%Y-%m-%d %H:%M')}"
+                  f"（{report.timezone} 时间）", highlight=False)
     flags = "、".join(f"{r.center} {r.number} 号窗口（{r.score} 分）" for r in report.red_flags)
     console.print(f"红旗窗口（{report.red_flag_rule}）：" + (flags or "无"), highlight=False)
     for r in report.undecided:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -184,6 +187,7 @@ def _cli(live: LiveService, *args: str,
 
 def test_the_report_command_reads_the_services_database(api: LiveService, march: ScoredCenter,
                                                         tmp_path: Path) -> None:
+    since = datetime.now(UTC)
     done = _cli(api, "--month", "2025-03", "--center", march.code, "--format", "json")
     assert done.returncode == 0, done.stderr
     from_cli = json.loads(done.stdout)
@@ -201,9 +205,39 @@ def test_the_report_command_reads_the_services_database(api: LiveService, march:
     table = _cli(api, "--quarter", "2025-Q1", "--center", march.code, script="module")
     assert table.returncode == 0, table.stderr
     assert "红旗窗口" in table.stdout and "赵明远" in table.stdout and "96" in table.stdout
+    _said_in_the_display_zone(api, table.stdout, since)
 
     bad = _cli(api, "--month", "2025-03", "--center", "no-such-center", script="module")
     assert bad.returncode == 2 and "no-such-center" in bad.stderr
+
+
+GENERATED = re.compile(r"生成于 (\d{4}-\d\d-\d\d \d\d:\d\d)（([\w/+-]+) 时间）")
+
+
+def _said_in_the_display_zone(live: LiveService, text: str, since: datetime) -> None:
+    """The generation time `text` states is in the display zone, named, and is the time it was
+    generated there (between `since` and now): the report's readers go by the center's clock."""
+    found = GENERATED.search(text)
+    assert found, text[-2000:]
+    zone = live.settings.display_timezone
+    assert found[2] == zone
+    at = datetime.strptime(found[1], "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(zone))
+    assert since.replace(second=0, microsecond=0) <= at <= datetime.now(UTC)
+
+
+def test_the_generation_time_is_the_display_zones(api: LiveService, march: ScoredCenter) -> None:
+    """The page's footer, the HTML and XLSX exports say when the report was made in the zone
+    every page uses, not in UTC (`etiquette report`: test_the_report_command_reads_...)."""
+    since = datetime.now(UTC)
+    page = api.client("supervisor").get("/reports",
+                                        params={"period": "2025-03", "center_id": march.id})
+    _said_in_the_display_zone(api, page.text, since)
+    _said_in_the_display_zone(api, export(api, march, "html").decode(), since)
+    book = openpyxl.load_workbook(io.BytesIO(export(api, march, "xlsx")))
+    about = {r[0]: r[1] for r in book["说明"].iter_rows(values_only=True) if r[0]}
+    zone = api.settings.display_timezone
+    at = datetime.strptime(about[f"生成时间（{zone}）"], "%Y-%m-%d %H:%M:%S")
+    assert since.replace(microsecond=0) <= at.replace(tzinfo=ZoneInfo(zone)) <= datetime.now(UTC)
 
 
 def test_the_report_page(api: LiveService, march: ScoredCenter) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,6 +84,12 @@ def title(report: ReportPublic) -> str:
     return f"{where} {report.label}服务礼仪考核{'（公开）' if report.public else ''}"
 
 
+def local_time(report: ReportPublic, at: datetime | None,
+               fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time as the report tells it: in its zone (the display zone), as every page does."""
+    return at.astimezone(ZoneInfo(report.timezone)).strftime(fmt) if at else "—"
+
+
 def to_csv(report: ReportPublic, name: str = "windows") -> str:
     header, rows = table(report, name)
     out = io.StringIO()
@@ -118,8 +125,7 @@ def to_xlsx(report: ReportPublic) -> bytes:
     about.append(["计分事件", report.counted])
     about.append(["待审核（未计分）", report.pending])
     about.append(["表扬（加分）", report.commendations])
-    about.append([f"生成时间（{report.timezone}）", report.generated_at.astimezone(
-        ZoneInfo(report.timezone)).strftime("%Y-%m-%d %H:%M:%S")])
+    about.append([f"生成时间（{report.timezone}）", local_time(report, report.generated_at)])
     about.column_dimensions["A"].width = 18
     about.column_dimensions["B"].width = 80
     red = PatternFill("solid", fgColor="F8D7D3")
@@ -180,4 +186,5 @@ def to_html(report: ReportPublic) -> str:
                for p in (echarts, REPORT_CHARTS_JS)] if echarts else []
     return _env.get_template("report_export.html").render(
         report=report, title=title(report), charts=report_charts(report),
-        css=REPORT_CSS.read_text(encoding="utf-8"), scripts=scripts, export=True)
+        css=REPORT_CSS.read_text(encoding="utf-8"), scripts=scripts, export=True,
+        local=lambda at, fmt="%Y-%m-%d %H:%M:%S": local_time(report, at, fmt))
