@@ -81,6 +81,53 @@ def test_the_audit_log_and_the_history_read_as_sentences(sqlite_service: LiveSer
     assert not [c for c in CODES if c in " ".join(lines)], lines
 
 
+def test_the_audit_log_names_staff_centers_windows_and_users(
+        sqlite_service: LiveService) -> None:
+    """Master data and users the entries hold by id are shown by name (a staff member with
+    their 工号), in the changes and as the entry's object."""
+    live = sqlite_service
+    admin, tag = live.client("admin"), uuid.uuid4().hex[:6]
+    center = admin.post("/api/v1/centers", json={"code": f"a{tag}", "name": f"审计中心{tag}"})
+    assert center.status_code == 201, center.text
+    cid = center.json()["id"]
+    window = admin.post("/api/v1/windows", json={"center_id": cid, "code": f"a{tag}-1",
+                                                 "number": "07", "department": "公安局"})
+    staff = admin.post("/api/v1/staff", json={"employee_no": f"A{tag}", "name": f"审计员工{tag}",
+                                              "center_id": cid})
+    assert window.status_code == 201 and staff.status_code == 201, (window.text, staff.text)
+    wid, sid = window.json()["id"], staff.json()["id"]
+    assigned = admin.post("/api/v1/assignments", json={
+        "staff_id": sid, "window_pk": wid, "start_at": "2024-01-01T00:00:00Z"})
+    assert assigned.status_code == 201, assigned.text
+    user = admin.post("/api/v1/users", json={
+        "username": f"u{tag}", "display_name": f"审计账号{tag}", "password": f"Pw-{tag}-long-9x",
+        "role": "staff", "staff_id": sid})
+    assert user.status_code == 201, user.text
+    assert admin.patch(f"/api/v1/users/{user.json()['id']}",
+                       json={"active": False}).status_code == 200
+
+    def rows(action: str) -> list[str]:
+        page = live.client("auditor").get("/audit", params={"action": action})
+        assert page.status_code == 200
+        table = page.text.split('id="audit-log"', 1)[1].split("</table>", 1)[0]
+        return [re.sub(r"\s+", " ", TAG.sub(" ", tr)).strip() for tr in table.split("<tr>")[2:]]
+
+    line = next(r for r in rows("assignment.create") if f"审计员工{tag}" in r)
+    assert f"工作人员：审计员工{tag}（A{tag}）" in line
+    assert f"窗口：审计中心{tag} 07 号窗口" in line
+    line = next(r for r in rows("window.create") if f"审计中心{tag}" in r)
+    assert f"审计中心{tag} 07 号窗口" in line and f"中心：审计中心{tag}" in line
+    line = next(r for r in rows("staff.create") if f"A{tag}" in r)
+    assert f"工作人员 审计员工{tag}（A{tag}）" in line and f"中心：审计中心{tag}" in line
+    line = next(r for r in rows("user.create") if f"u{tag}" in r)
+    assert f"工作人员：审计员工{tag}（A{tag}）" in line
+    line = next(r for r in rows("user.update") if f"审计账号{tag}" in r)
+    assert f"用户 审计账号{tag}" in line and "启用：是 → 否" in line
+    for action in ("assignment.create", "window.create", "staff.create", "user.create"):
+        for r in rows(action):
+            assert not re.search(r"(工作人员|中心|窗口|用户)[：\s]\d+\b", r), r
+
+
 def test_each_kind_shows_its_own_facts_under_a_title_without_repetition(
         sqlite_service: LiveService) -> None:
     live = sqlite_service

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from etiquette.service.core.db import utcnow
-from etiquette.service.models import AuditEntry, User
+from etiquette.service.models import AuditEntry, Center, Staff, User, Window
 from etiquette.service.services.access import Principal
 
 
@@ -66,3 +66,21 @@ def user_names(*, session: Session, ids: set[int]) -> dict[int, str]:
     rows = session.execute(select(User.id, User.display_name, User.username)
                            .where(User.id.in_(ids))).all()
     return {r.id: r.display_name or r.username for r in rows}
+
+
+def record_names(*, session: Session, staff: set[int], centers: set[int],
+                 windows: set[int]) -> dict[str, dict[int, str]]:
+    """The names of the master data the audit log names by id, by target type: a staff member
+    by name and 工号, a center by name, a window by its center and number. One query each."""
+    names: dict[str, dict[int, str]] = {"staff": {}, "center": {}, "window": {}}
+    if staff:
+        names["staff"] = {r.id: f"{r.name}（{r.employee_no}）" for r in session.execute(
+            select(Staff.id, Staff.name, Staff.employee_no).where(Staff.id.in_(staff)))}
+    if centers:
+        names["center"] = {r.id: r.name for r in session.execute(
+            select(Center.id, Center.name).where(Center.id.in_(centers)))}
+    if windows:
+        names["window"] = {r.id: f"{r.name} {r.number} 号窗口" for r in session.execute(
+            select(Window.id, Window.number, Center.name).join(Center)
+            .where(Window.id.in_(windows)))}
+    return names

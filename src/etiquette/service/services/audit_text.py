@@ -28,6 +28,8 @@ SYSTEM_NAMES = {"system:retention": "系统（证据保存期限）", "system:st
                 "system:webhooks": "系统（预警推送）", "system:cli": "系统（命令行）"}
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _HASH = re.compile(r"^[0-9a-f]{40,}$")
+# Fields that hold another record's id, and the kind of record (the names looked up for it).
+_REFERENCES = {"staff_id": "staff", "center_id": "center", "window_pk": "window"}
 # What an incident's page shows already, beside its history: not repeated in each line.
 _ON_THE_PAGE = frozenset({"status", "kind", "rule_id", "window_id", "staff_id"})
 
@@ -64,16 +66,40 @@ def lines(session: Session, entries: Iterable[AuditEntry], zone: ZoneInfo,
     """The entries as lines. `brief` (an incident's history, where each line already says who,
     when and what was done) leaves out the who/when fields and what the page shows anyway."""
     entries = list(entries)
-    ids = {e.user_id for e in entries if e.user_id is not None}
-    for e in entries:  # the reviewers and appellants the records name by id
+    # The people and master data the entries name by id, looked up once for all of them.
+    ids: dict[str, set[int]] = {kind: set() for kind in ("user", "staff", "center", "window")}
+    ids["user"].update(e.user_id for e in entries if e.user_id is not None)
+    for e in entries:
+        if e.target_type in ids and e.target_id.isdigit():
+            ids[e.target_type].add(int(e.target_id))
         for record in (e.before or {}, e.after or {}):
-            ids.update(v for k, v in record.items() if k.endswith("_by") and isinstance(v, int))
-    names = audit.user_names(session=session, ids=ids)
-    return [AuditLine(at=e.at, actor=_actor(e, names), action=action_name(e.action),
+            for key, value in record.items():
+                kind = _reference(key)
+                if kind and isinstance(value, int) and not isinstance(value, bool):
+                    ids[kind].add(value)
+    names = {"user": audit.user_names(session=session, ids=ids["user"]),
+             **audit.record_names(session=session, staff=ids["staff"], centers=ids["center"],
+                                  windows=ids["window"])}
+    return [AuditLine(at=e.at, actor=_actor(e, names["user"]), action=action_name(e.action),
                       code=e.action, target_type=e.target_type, target_id=e.target_id,
-                      target=(f"{AUDIT_TARGET_NAMES.get(e.target_type, '对象')} "
-                              f"{TARGET_IDS.get(e.target_id, e.target_id)}"),
-                      changes=_changes(e, zone, brief, names)) for e in entries]
+                      target=_target(e, names), changes=_changes(e, zone, brief, names))
+            for e in entries]
+
+
+def _reference(key: str) -> str | None:
+    """The kind of record a field holds the id of (reviewed_by: a user), or None."""
+    return "user" if key.endswith("_by") else _REFERENCES.get(key)
+
+
+def _target(entry: AuditEntry, names: dict[str, dict[int, str]]) -> str:
+    """用户 张三, 工作人员 李四（E001）, 中心一 03 号窗口 (a window's name says it is one),
+    事件 3f2a…; a record gone since by its id."""
+    kind = AUDIT_TARGET_NAMES.get(entry.target_type, "对象")
+    found = (names.get(entry.target_type, {}).get(int(entry.target_id))
+             if entry.target_id.isdigit() else None)
+    if found and entry.target_type == "window":
+        return found
+    return f"{kind} {found or TARGET_IDS.get(entry.target_id, entry.target_id)}"
 
 
 def _actor(entry: AuditEntry, names: dict[int, str]) -> str:
@@ -90,13 +116,14 @@ def _actor(entry: AuditEntry, names: dict[int, str]) -> str:
 
 
 def _changes(entry: AuditEntry, zone: ZoneInfo, brief: bool,
-             people: dict[int, str]) -> list[str]:
+             names: dict[str, dict[int, str]]) -> list[str]:
     before, after = entry.before or {}, entry.after or {}
     out: list[str] = []
 
     def value(key: str, v: Any) -> str:
-        if key.endswith("_by") and isinstance(v, int):
-            return people.get(v, f"用户 {v}")
+        kind = _reference(key)
+        if kind and isinstance(v, int) and not isinstance(v, bool):
+            return names[kind].get(v, f"{AUDIT_TARGET_NAMES[kind]} {v}")  # gone since: its id
         return _value(key, v, zone)
 
     for key in [*after, *(k for k in before if k not in after)]:
