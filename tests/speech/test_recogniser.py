@@ -123,7 +123,7 @@ def test_a_model_that_loads_but_cannot_encode_fails_at_start_up_saying_why(tmp_p
     for part in (DEFAULT_MODELS_DIR / "whisper-base").iterdir():
         (model / part.name).symlink_to(part)
     (model / "preprocessor_config.json").write_text('{"feature_size": 128}', encoding="utf-8")
-    with pytest.raises(ModelError, match=r"cannot load .*whisper-base-misconfigured.*80"):
+    with pytest.raises(ModelError, match=r"无法加载模型 .*whisper-base-misconfigured.*80"):
         Recogniser(RecogniserOptions(model=str(model)))
 
 
@@ -134,7 +134,7 @@ def test_a_gpu_recogniser_without_ctranslate2s_cuda_libraries_names_them_before_
     if not missing:
         pytest.skip("this machine has CTranslate2's CUDA libraries")
     with pytest.raises(ModelError,
-                       match=f"{missing[0]}.* not found; a GPU needs .*LD_LIBRARY_PATH"):
+                       match=f"找不到 {missing[0]}.*LD_LIBRARY_PATH"):
         Recogniser(RecogniserOptions(device="cuda", compute_type="float16"))
 
 

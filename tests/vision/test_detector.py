@@ -90,11 +90,11 @@ def test_wrong_input_is_refused():
 
 
 def test_unknown_types_and_missing_weights_are_named(tmp_path):
-    with pytest.raises(DetectorError, match="unknown detector type 'yolo'.*centerface"):
+    with pytest.raises(DetectorError, match="未知的检测器类型 yolo.*centerface"):
         create_detector(DetectorSettings(type="yolo"))
-    with pytest.raises(DetectorError, match="not found"):
+    with pytest.raises(DetectorError, match="找不到 CenterFace 权重文件"):
         create_detector(DetectorSettings(model=str(tmp_path / "nope.onnx")))
-    with pytest.raises(DetectorError, match="unknown model 'nope'"):
+    with pytest.raises(DetectorError, match="CenterFace 模型 nope 无法使用：未知的模型 nope"):
         create_detector(DetectorSettings(model="nope"))
 
 

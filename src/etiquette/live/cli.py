@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from etiquette.core.rules import RulesError
 from etiquette.live.site import EmbeddedService, Recognition, SiteError, load_site
 from etiquette.models import ModelError
 
@@ -51,7 +52,12 @@ def run(
     except SiteError as e:
         from etiquette.service.services.problems import console
 
-        typer.echo(f"错误：{console('站点配置', config, e)}", err=True)
+        if e.document is None:
+            said = console("站点配置", config, e)
+        else:  # a rules file the site names
+            said = console("规则文件" if isinstance(e.__cause__, RulesError) else "在岗规则文件",
+                           e.document, e)
+        typer.echo(f"错误：{said}", err=True)
         raise typer.Exit(2) from e
     from etiquette.live.control import ServerThread, create_control_app
     from etiquette.live.engine import build_site

@@ -205,7 +205,7 @@ class LiveSite:
                 self.windows[w.id] = runner = WindowRunner(self, w)
             except AudioError as e:  # a recording to replay that cannot be decoded
                 file = w.audio.file if w.audio is not None else None
-                raise SiteError(f"windows[{i}] ({w.id}).audio.file: {file}: {e}") from e
+                raise SiteError(f"第 {i + 1} 个窗口 {w.id} 的录音 {file} {e}") from e
             # what opening its inputs reported (a replayed recording incomplete) is its state
             runner.health.update({e.component: e.state for e in self.health_events
                                   if e.window_id == w.id})

@@ -13,14 +13,19 @@ from pathlib import Path
 from typing import TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from etiquette.core.presence.roi import Roi
-from etiquette.core.rules import DocumentError, load_yaml_model
+from etiquette.core.rules import DocumentError, Problem, line_of, load_yaml_model
 from etiquette.speech.recogniser import RecogniserOptions
 
 
 class SiteError(DocumentError):
-    """The site file is missing, not YAML, or says something invalid (the message says where)."""
+    """The site file is missing, not YAML, or says something invalid (the message says where;
+    `problems` as data, for the command to word them). `document` is set where the problems are
+    in a rules file the site names, not in the site file."""
+
+    document: Path | None = None
 
 
 class _Strict(BaseModel):
@@ -41,7 +46,8 @@ class Channels(_Strict):
     @model_validator(mode="after")
     def _distinct(self) -> Channels:
         if self.citizen is not None and self.citizen == self.staff:
-            raise ValueError(f"staff and citizen are both channel {self.staff}")
+            raise PydanticCustomError("same_channel", "staff and citizen are both channel "
+                                      "{channel}", {"channel": self.staff})
         return self
 
     @property
@@ -69,13 +75,17 @@ class AudioInput(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> AudioInput:
         if (self.device is None) == (self.file is None):
-            raise ValueError("give either device (a microphone) or file (a recording to replay)")
+            raise PydanticCustomError(
+                "device_or_file", "give either device (a microphone) or file (a recording to "
+                "replay)")
         if self.device is not None and self.start_s:
-            raise ValueError("start_s is for a replayed file, not a microphone")
+            raise PydanticCustomError("start_s_for_file",
+                                      "start_s is for a replayed file, not a microphone")
         needed = max(self.channels.order) + 1
         if self.device_channels is not None and self.device_channels < needed:
-            raise ValueError(f"device_channels {self.device_channels} is fewer than channel "
-                             f"{needed - 1} needs")
+            raise PydanticCustomError(
+                "too_few_channels", "device_channels {given} is fewer than channel {channel} "
+                "needs", {"given": self.device_channels, "channel": needed - 1})
         return self
 
     @property
@@ -92,7 +102,8 @@ class CameraInput(_Strict):
     @model_validator(mode="after")
     def _loop_a_file(self) -> CameraInput:
         if self.loop and not _is_file(self.source):
-            raise ValueError("loop is for a file replayed as a camera, not a live camera")
+            raise PydanticCustomError(
+                "loop_for_file", "loop is for a file replayed as a camera, not a live camera")
         return self
 
     @field_validator("roi")
@@ -100,7 +111,10 @@ class CameraInput(_Strict):
     def _polygon(cls, value: tuple[tuple[float, float], ...] | None
                  ) -> tuple[tuple[float, float], ...] | None:
         if value is not None:
-            Roi(value)  # raises ValueError with what is wrong
+            try:
+                Roi(value)
+            except ValueError as e:
+                raise PydanticCustomError("bad_roi", "{error}", {"error": str(e)}) from e
         return value
 
 
@@ -114,7 +128,8 @@ class Window(_Strict):
     @model_validator(mode="after")
     def _watched(self) -> Window:
         if self.audio is None and self.camera is None:
-            raise ValueError("a window needs audio, camera or both")
+            raise PydanticCustomError("window_needs_input",
+                                      "a window needs audio, camera or both")
         return self
 
 
@@ -138,9 +153,11 @@ class Supervision(_Strict):
     @model_validator(mode="after")
     def _keyed(self) -> Supervision:
         if self.url is not None and self.embedded is not None:
-            raise ValueError("give url (a running service) or embedded, not both")
+            raise PydanticCustomError(
+                "url_or_embedded", "give url (a running service) or embedded, not both")
         if self.url is not None and self.api_key is None and self.api_key_env is None:
-            raise ValueError("a supervision url needs api_key or api_key_env")
+            raise PydanticCustomError("url_needs_key",
+                                      "a supervision url needs api_key or api_key_env")
         return self
 
     def key(self) -> str:
@@ -148,8 +165,8 @@ class Supervision(_Strict):
             return self.api_key
         value = os.environ.get(self.api_key_env or "")
         if not value:
-            raise SiteError(f"supervision.api_key_env: environment variable "
-                            f"{self.api_key_env} is not set")
+            raise SiteError(f"站点配置的 supervision.api_key_env 指定的环境变量 "
+                            f"{self.api_key_env} 未设置，无法取得流水线密钥")
         return value
 
 
@@ -201,10 +218,13 @@ class Site(_Strict):
     @model_validator(mode="after")
     def _rules_source(self) -> Site:
         if self.rules_from_service and self.rules is not None:
-            raise ValueError("give rules (a file) or rules_from_service, not both")
+            raise PydanticCustomError(
+                "rules_or_service", "give rules (a file) or rules_from_service, not both")
         if self.rules_from_service and self.supervision.url is None \
                 and self.supervision.embedded is None:
-            raise ValueError("rules_from_service needs a supervision url (or embedded)")
+            raise PydanticCustomError(
+                "rules_from_service_needs_url",
+                "rules_from_service needs a supervision url (or embedded)")
         return self
 
     @field_validator("windows")
@@ -213,7 +233,8 @@ class Site(_Strict):
         seen: set[str] = set()
         for w in value:
             if w.id in seen:
-                raise ValueError(f"window id {w.id!r} appears twice")
+                raise PydanticCustomError("duplicate_window_id", "window id {window_id} "
+                                          "appears twice", {"window_id": repr(w.id)})
             seen.add(w.id)
         return value
 
@@ -255,31 +276,46 @@ def load_site(path: Path) -> Site:
       SiteError: with the file, the key path and what is wrong.
     """
     site = _resolve(load_yaml_model(path, Site, SiteError, "site"), path.resolve().parent)
-    problems: list[str] = []
+    missing: list[tuple[tuple[int | str, ...], str]] = []
     for i, w in enumerate(site.windows):
         if w.audio is not None and w.audio.file is not None and not w.audio.file.is_file():
-            problems.append(f"  windows[{i}] ({w.id}).audio.file: no such file: {w.audio.file}")
+            missing.append((("windows", i, "audio", "file"), str(w.audio.file)))
         if (w.camera is not None and _is_file(w.camera.source)
                 and not Path(str(w.camera.source)).is_file()):
-            problems.append(f"  windows[{i}] ({w.id}).camera.source: no such file: "
-                            f"{w.camera.source}")
-    if problems:
-        raise SiteError("\n".join([f"{path}: invalid site", *problems]))
+            missing.append((("windows", i, "camera", "source"), str(w.camera.source)))
+    if missing:
+        text = path.read_text(encoding="utf-8")
+        problems = [Problem(loc=loc, path=f"windows[{loc[1]}] ({site.windows[int(loc[1])].id})"
+                            f".{loc[2]}.{loc[3]}", line=line_of(text, loc), type="no_such_file",
+                            message=f"no such file: {file}", context={"file": file})
+                    for loc, file in missing]
+        error = SiteError("\n".join([f"{path}: invalid site",
+                                     *(f"  {p.path}: {p.message}" for p in problems)]))
+        error.problems = tuple(problems)
+        raise error
     _check_rules(site)
     return site
 
 
 def _check_rules(site: Site) -> None:
     """The rule files the site names are read now, so that their mistakes stop the start too."""
-    from etiquette.core.presence.rules import PresenceRulesError, load_presence_rules
-    from etiquette.core.rules import RulesError, load_rules
+    from etiquette.core.presence.rules import (
+        DEFAULT_PRESENCE_RULES,
+        PresenceRulesError,
+        load_presence_rules,
+    )
+    from etiquette.core.rules import DEFAULT_RULES, RulesError, load_rules
 
     try:
         load_rules(site.rules)
         if any(w.camera is not None for w in site.windows):
             load_presence_rules(site.presence.rules)
     except (RulesError, PresenceRulesError) as e:
-        raise SiteError(str(e)) from e
+        error = SiteError(str(e))
+        error.problems = e.problems
+        error.document = (site.rules or DEFAULT_RULES if isinstance(e, RulesError)
+                          else site.presence.rules or DEFAULT_PRESENCE_RULES)
+        raise error from e
 
 
 def _is_file(source: str | int) -> TypeGuard[str]:

@@ -37,8 +37,8 @@ SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
 # What CTranslate2 4.x (built for CUDA 12) loads when it first computes on a GPU.
 GPU_LIBRARIES = ("libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9", "libcudnn_ops.so.9",
                  "libcudnn_cnn.so.9")
-GPU_HINT = ("a GPU needs an NVIDIA driver and CTranslate2's CUDA 12 cuBLAS and cuDNN 9 libraries "
-            "on LD_LIBRARY_PATH (README: GPU and big CPUs), or use device cpu")
+GPU_HINT = ("用 GPU 需要 NVIDIA 驱动，以及 CTranslate2 所需的 CUDA 12 cuBLAS 和 cuDNN 9 库在 "
+            "LD_LIBRARY_PATH 中（见 README：GPU and big CPUs），或改用 device: cpu")
 
 
 @dataclass(frozen=True)
@@ -118,11 +118,11 @@ class Recogniser:
         o = self.options
         path = resolve_model(o.model, o.models_dir)
         logger.info("loading model %s (%s, %s)", path, o.device, o.compute_type)
-        where = f"cannot load {path} on {o.device} ({o.compute_type})"
+        where = f"无法加载模型 {path}（设备 {o.device}，{o.compute_type}）(cannot load)"
         # Checked first: a missing part of cuDNN aborts the process from inside cuDNN, past any
         # error handling, at the first encode.
         if o.device == "cuda" and (missing := missing_libraries(GPU_LIBRARIES)):
-            raise ModelError(f"{where}: {', '.join(missing)} not found; {GPU_HINT}")
+            raise ModelError(f"{where}：找不到 {'、'.join(missing)}；{GPU_HINT}")
         try:
             self.model = WhisperModel(path, device=o.device, compute_type=o.compute_type,
                                       cpu_threads=o.cpu_threads or threads_per_job(o.num_workers),
@@ -135,8 +135,8 @@ class Recogniser:
         except (RuntimeError, ValueError) as e:
             # CTranslate2 says what failed (no GPU, unknown compute type, features of the wrong
             # size) but not what to do about it.
-            hint = f"; {GPU_HINT}" if o.device != "cpu" else ""
-            raise ModelError(f"{where}: {e}{hint}") from e
+            hint = f"；{GPU_HINT}" if o.device != "cpu" else ""
+            raise ModelError(f"{where}：{e}{hint}") from e
 
     def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
         o = self.options

@@ -33,19 +33,19 @@ def _weights(model: str) -> Path:
     path = Path(model)
     if path.suffix == ".onnx":
         if not path.is_file():
-            raise DetectorError(f"CenterFace weights not found: {path}")
+            raise DetectorError(f"找不到 CenterFace 权重文件：{path}")
         return path
     try:
         return ensure_model(model) / "centerface.onnx"
     except ModelError as e:
-        raise DetectorError(f"CenterFace model {model!r} unavailable: {e}") from e
+        raise DetectorError(f"CenterFace 模型 {model} 无法使用：{e}") from e
 
 
 def _dynamic(path: Path) -> bytes:
     try:
         import onnx
     except ImportError as e:  # pragma: no cover - a declared dependency
-        raise DetectorError("the CenterFace detector requires the 'onnx' package") from e
+        raise DetectorError("CenterFace 检测器需要 onnx 软件包") from e
     model = onnx.load(str(path))
     graph = model.graph
     weights = {init.name for init in graph.initializer}

@@ -55,7 +55,6 @@ def create_detector(settings: DetectorSettings, threads: int = 1) -> Detector:
     """
     types = _registry()
     if settings.type not in types:
-        raise DetectorError(f"unknown detector type {settings.type!r}; "
-                            f"known: {', '.join(sorted(types))}")
+        raise DetectorError(f"未知的检测器类型 {settings.type}；可用：{'、'.join(sorted(types))}")
     logger.info("loading %s detector (%s), %d thread(s)", settings.type, settings.model, threads)
     return types[settings.type](settings, threads)

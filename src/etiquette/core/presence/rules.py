@@ -13,16 +13,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from etiquette.core.presence.records import DeclaredPause
 from etiquette.core.records import Severity
-from etiquette.core.rules import load_yaml_model
+from etiquette.core.rules import DocumentError, Problem, line_of, load_yaml_model
 
 DEFAULT_PRESENCE_RULES = Path(__file__).resolve().parents[4] / "rules" / "presence.yaml"
 
 
-class PresenceRulesError(ValueError):
-    """The presence rules file is malformed; the message names the file and key."""
+class PresenceRulesError(DocumentError):
+    """The presence rules (or declared pauses) file is malformed; the message names the file
+    and key, `problems` says it as data."""
 
 
 class _Strict(BaseModel):
@@ -47,13 +49,16 @@ class Period(_Strict):
         # YAML reads an unquoted 09:00 as the base-60 integer 540, which pydantic would take
         # as 00:09:00: refuse it instead of silently moving the service hours.
         if isinstance(value, int):
-            raise ValueError('write times as quoted "HH:MM" strings, e.g. "09:00"')
+            raise PydanticCustomError("time_not_quoted",
+                                      'write times as quoted "HH:MM" strings, e.g. "09:00"')
         return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.start >= self.end:
-            raise ValueError(f"start {self.start:%H:%M} must be before end {self.end:%H:%M}")
+            raise PydanticCustomError("start_not_before_end", "start {start} must be before "
+                                      "end {end}", {"start": f"{self.start:%H:%M}",
+                                                    "end": f"{self.end:%H:%M}"})
         return self
 
 
@@ -69,7 +74,8 @@ class ServiceHours(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {value!r}") from e
+            raise PydanticCustomError("unknown_time_zone", "unknown time zone {zone}",
+                                      {"zone": repr(value)}) from e
         return value
 
     @field_validator("days")
@@ -77,7 +83,8 @@ class ServiceHours(_Strict):
     def _weekdays(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         bad = [d for d in value if not 1 <= d <= 7]
         if bad:
-            raise ValueError(f"weekdays are 1 (Monday) to 7 (Sunday), got {bad}")
+            raise PydanticCustomError("bad_weekdays", "weekdays are 1 (Monday) to 7 (Sunday), "
+                                      "got {days}", {"days": str(bad)})
         return value
 
     @model_validator(mode="after")
@@ -85,8 +92,10 @@ class ServiceHours(_Strict):
         ordered = sorted(self.periods, key=lambda p: p.start)
         for a, b in zip(ordered, ordered[1:], strict=False):
             if b.start < a.end:
-                raise ValueError(f"periods {a.start:%H:%M}-{a.end:%H:%M} and "
-                                 f"{b.start:%H:%M}-{b.end:%H:%M} overlap")
+                raise PydanticCustomError(
+                    "overlapping_periods", "periods {first} and {second} overlap",
+                    {"first": f"{a.start:%H:%M}-{a.end:%H:%M}",
+                     "second": f"{b.start:%H:%M}-{b.end:%H:%M}"})
         return self
 
     @property
@@ -127,7 +136,8 @@ class PresenceRules(_Strict):
     @classmethod
     def _named(cls, value: dict[str, PauseStatus]) -> dict[str, PauseStatus]:
         if any(not str(k).strip() for k in value):
-            raise ValueError("pause status names must not be blank")
+            raise PydanticCustomError("blank_pause_status",
+                                      "pause status names must not be blank")
         return value
 
     def with_threshold(self, threshold_s: float | None) -> PresenceRules:
@@ -163,7 +173,8 @@ class _PauseEntry(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> _PauseEntry:
         if self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+            raise PydanticCustomError("start_not_before_end", "start {start} must be before "
+                                      "end {end}", {"start": str(self.start), "end": str(self.end)})
         return self
 
 
@@ -176,31 +187,52 @@ def load_pauses(path: Path, rules: PresenceRules) -> tuple[DeclaredPause, ...]:
       PresenceRulesError: unreadable, malformed, or a status the rules do not define.
     """
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw: Any = yaml.safe_load(text)
     except OSError as e:
         raise PresenceRulesError(f"{path}: cannot read declared pauses: {e.strerror}") from e
     except yaml.YAMLError as e:
-        raise PresenceRulesError(f"{path}: not valid YAML: {e}") from e
+        mark = getattr(e, "problem_mark", None)
+        raise _pauses_error(path, f"not valid YAML: {e}", [Problem(
+            loc=(), path="", line=mark.line + 1 if mark else None, type="yaml_syntax",
+            message=str(getattr(e, "problem", None) or e),
+            context={"column": mark.column + 1} if mark else {})]) from e
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise PresenceRulesError(f"{path}: expected a list of pauses (window, status, start, end)")
+        message = "expected a list of pauses (window, status, start, end)"
+        raise _pauses_error(path, message, [Problem(loc=(), path="", line=1, type="not_a_list",
+                                                    message=message)])
     zone = rules.service_hours.zone
     out: list[DeclaredPause] = []
-    errors: list[str] = []
+    problems: list[Problem] = []
     for k, item in enumerate(raw):
         try:
             entry = _PauseEntry.model_validate(item)
         except ValidationError as e:
-            errors += [f"  [{k}] -> {_where(tuple(err['loc']))}: {err['msg']}"
-                       for err in e.errors()]
+            problems += [Problem(loc=(k, *err["loc"]), path=f"[{k}] -> {_where(err['loc'])}",
+                                 line=line_of(text, (k, *err["loc"])), type=err["type"],
+                                 message=err["msg"],
+                                 context=err.get("ctx") or {}) for err in e.errors()]
             continue
         if entry.status not in rules.pauses:
-            errors.append(f"  [{k}] -> status: {entry.status!r} is not a declared-pause status of "
-                          f"the presence rules ({', '.join(rules.pauses) or 'none defined'})")
+            allowed = ", ".join(rules.pauses) or "none defined"
+            problems.append(Problem(
+                loc=(k, "status"), path=f"[{k}] -> status", line=line_of(text, (k, "status")),
+                type="unknown_pause_status", context={"status": entry.status, "allowed": allowed},
+                message=f"{entry.status!r} is not a declared-pause status of the presence rules "
+                        f"({allowed})"))
             continue
         start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (entry.start, entry.end))
         out.append(DeclaredPause(entry.window, entry.status, start, end))
-    if errors:
-        raise PresenceRulesError("\n".join([f"{path}: invalid declared pauses", *errors]))
+    if problems:
+        raise _pauses_error(path, "invalid declared pauses", problems)
     return tuple(out)
+
+
+def _pauses_error(path: Path, heading: str, problems: list[Problem]) -> PresenceRulesError:
+    error = PresenceRulesError("\n".join([f"{path}: {heading}",
+                                          *(f"  {p.path}: {p.message}" for p in problems
+                                            if p.path)]))
+    error.problems = tuple(problems)
+    return error

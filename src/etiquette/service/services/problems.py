@@ -94,6 +94,29 @@ _MESSAGES = {
     "floor_not_below_base": "最低分（floor）应低于基础分（base）",
     "confirmed_not_counted": "计分的事件状态（counted_statuses）须包含 confirmed（已确认）",
     "escalation_not_increasing": "自第几次起（from_count）须逐级递增",
+    # presence rules and declared pauses (`etiquette batch --presence-rules/--pauses`, `run`)
+    "time_not_quoted": "时间须加引号写成 \"HH:MM\"，如 \"09:00\"",
+    "start_not_before_end": "开始时间 {start} 应早于结束时间 {end}",
+    "unknown_time_zone": "未知的时区 {zone}（应为 IANA 时区名，如 Asia/Shanghai）",
+    "bad_weekdays": "星期应为 1（周一）到 7（周日），不能是 {days}",
+    "overlapping_periods": "服务时段 {first} 与 {second} 重叠",
+    "blank_pause_status": "去向牌状态名不能是空白",
+    "unknown_pause_status": "{status} 不是在岗规则中定义的去向牌状态（可用：{allowed}）",
+    "not_a_list": "应为列表，每项写 window、status、start、end",
+    # the site file (`etiquette run`)
+    "no_such_file": "文件不存在：{file}",
+    "same_channel": "staff 和 citizen 不能是同一声道（{channel}）",
+    "device_or_file": "device（麦克风）和 file（回放的录音）须写且只写一项",
+    "start_s_for_file": "start_s 只用于回放录音（file），麦克风不用",
+    "too_few_channels": "device_channels {given} 不够：用到了第 {channel} 声道（从 0 数起）",
+    "loop_for_file": "loop 只用于当作摄像头回放的视频文件，实时摄像头不能循环",
+    "bad_roi": "座位区域应为至少 3 个点 [x, y]，取画面的比例 0 到 1（{error}）",
+    "window_needs_input": "窗口至少要有 audio（麦克风或录音）或 camera（摄像头）之一",
+    "url_or_embedded": "url（已运行的服务）和 embedded（本进程内启动服务）只能写一项",
+    "url_needs_key": "写了 url 就须写 api_key 或 api_key_env（流水线密钥）",
+    "rules_or_service": "rules（规则文件）和 rules_from_service（用服务中生效的规则）只能写一项",
+    "rules_from_service_needs_url": "rules_from_service 需要 supervision 的 url（或 embedded）",
+    "duplicate_window_id": "窗口编号 {window_id} 用了两次",
 }
 # PyYAML's syntax errors people make most often.
 _SYNTAX = (
