@@ -155,6 +155,21 @@ def test_extra_readings_from_the_rules_file_make_whisper_spellings_homophones(ma
     assert substitution_cost("著", "着") > HOMOPHONE  # without the rules file's reading
 
 
+def test_a_phrase_said_in_the_regions_words_is_the_phrase(matcher):
+    """Jiangxi speech says 么子 for 什么 and 别个 for 别人 (the rules file's `dialect`)."""
+    for text, rule in [("莫催，催么子催，一个个来", "F2-2"), ("这个不归我管，你问别个去", "F1-2")]:
+        (found, hit), = matcher.forbidden(said(text))[0]
+        assert found.id == rule and hit.phrase == found.canonical, text
+        assert "属「" in hit.explanation  # reported as the Appendix B phrase it says
+    assert matcher.forbidden(said("别个窗口也能办，您放心"))[0] == []
+
+
+def test_either_order_of_the_pronouns_is_the_same_taunt(matcher):
+    """听我的，还是听你的 and 你懂，还是我懂 are said with the pronouns either way round."""
+    for text, rule in [("到底是听你的，还是听我的？按图来", "F4-1"), ("我懂还是你懂？按规定来", "F4-2")]:
+        assert [r.id for r, _ in matcher.forbidden(said(text))[0]] == [rule], text
+
+
 def test_near_miss_checked_against_audio_still_yields_to_a_closer_look_alike(matcher):
     t = said("我知道您是否方便留个电话")
     found, excluded = matcher.forbidden(t, check=lambda transcript, hit: 0.0)  # audio agrees

@@ -268,11 +268,14 @@ def _overlap(a: PhraseHit, b: PhraseHit) -> bool:
 _FINAL_PARTICLES = "啊吧呀呢嘛啦哦"
 
 
-def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float) -> list[Pattern]:
+def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float,
+              dialect: Mapping[str, tuple[str, ...]]) -> list[Pattern]:
     score = rule.min_score if rule.min_score is not None else min_score
     texts = [*rule.phrases, *rule.variants]
     texts += [c[:-1] for t in texts if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES
               and c[:-1] not in texts]
+    texts += [t.replace(word, said) for t in texts for word, saids in dialect.items()
+              if word in t for said in saids]
     return [Pattern(rule.id, rule.canonical, t, score, pause_inside=True)
             for t in dict.fromkeys(texts)]
 
@@ -304,13 +307,15 @@ class PhraseMatcher:
         self._readings = {c: tuple(r) for c, r in m.readings.items()}
         self._forbidden = {r.id: r for r in rules.forbidden}
         self._required = {r.id: r for r in rules.required}
-        self._forbidden_patterns = [p for r in rules.forbidden for p in _patterns(r, m.min_score)]
+        dialect = {w: tuple(said) for w, said in m.dialect.items()}
+        self._forbidden_patterns = [p for r in rules.forbidden
+                                    for p in _patterns(r, m.min_score, dialect)]
         near = m.acoustic_check_min_score
         self._near_miss_patterns = [replace(p, min_score=min(p.min_score, near))
                                     for p in self._forbidden_patterns] if near else []
         self._min_score = {p.rule_id: p.min_score for p in self._forbidden_patterns}
         self._required_patterns = [p for r in rules.required
-                                   for p in _patterns(r, m.required_min_score)]
+                                   for p in _patterns(r, m.required_min_score, dialect)]
         self._exclusions = {
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden

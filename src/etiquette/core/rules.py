@@ -70,6 +70,9 @@ class Matching(_Strict):
         "as forbidden ones are (None: never)")
     readings: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
+    dialect: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="words of a phrase and what speakers of the region "
+        "say for them (什么: [么子]): each phrase is also looked for with them")
     unknown_speaker_margin: float = Field(
         0.06, ge=0, le=0.5, description="a forbidden phrase from a speaker who could not be told "
         "apart (one microphone) must score this much above its rule's threshold")
