@@ -166,7 +166,8 @@ def test_a_phrase_said_in_the_regions_words_is_the_phrase(matcher):
 
 def test_either_order_of_the_pronouns_is_the_same_taunt(matcher):
     """听我的，还是听你的 and 你懂，还是我懂 are said with the pronouns either way round."""
-    for text, rule in [("到底是听你的，还是听我的？按图来", "F4-1"), ("我懂还是你懂？按规定来", "F4-2")]:
+    for text, rule in [("到底是听你的，还是听我的？按图来", "F4-1"),
+                       ("我懂还是你懂？按规定来", "F4-2")]:
         assert [r.id for r, _ in matcher.forbidden(said(text))[0]] == [rule], text
 
 
