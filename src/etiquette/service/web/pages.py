@@ -9,9 +9,10 @@ page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -19,12 +20,13 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from etiquette.core.presence.offpost import duration_text
 from etiquette.service.api.deps import SESSION_COOKIE, SessionDep
 from etiquette.service.core import security
 from etiquette.service.core.config import Settings
-from etiquette.service.errors import Forbidden, Unauthorized, chinese
+from etiquette.service.errors import Forbidden, NotFound, Unauthorized, chinese
 from etiquette.service.labels import (
     APPEAL_DECISION_NAMES,
     EVIDENCE_NAMES,
@@ -38,7 +40,7 @@ from etiquette.service.labels import (
     incident_title,
     number,
 )
-from etiquette.service.services import auth, review
+from etiquette.service.services import auth, diff, review
 from etiquette.service.services.access import Principal
 
 
@@ -116,3 +118,38 @@ PageUser = Annotated[Principal, Depends(page_user)]
 def check_csrf(principal: Principal, token: str) -> None:
     if not principal.csrf_token or not security.same(token, principal.csrf_token):
         raise Forbidden("表单已过期，请刷新页面后重试 (CSRF token missing or wrong)")
+
+
+class _Version(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def yaml(self) -> str: ...
+
+
+class VersionTable(Protocol):
+    """A crud module of versions only ever added (crud.rules, crud.scoring)."""
+
+    def current(self, *, session: Session) -> _Version | None: ...
+    def get(self, *, session: Session, version_id: int) -> _Version | None: ...
+    def list_versions(self, *, session: Session, offset: int = 0,
+                      limit: int = 100) -> tuple[Sequence[_Version], int]: ...
+
+
+def version_diff_page(request: Request, session: Session, principal: Principal,
+                      table: VersionTable, *, what: str, base: str, none_yet: str,
+                      old: int | None, new: int | None) -> Response:
+    """Two versions of `table` side by side: by default the newest and the one before it.
+    `what` names a version in the page and its errors, `none_yet` the error of an empty table."""
+    newest = table.current(session=session)
+    if newest is None:
+        raise NotFound(none_yet)
+    new_row = table.get(session=session, version_id=new or newest.id)
+    old_row = table.get(session=session,
+                        version_id=old or max(1, (new_row.id if new_row else 1) - 1))
+    if new_row is None or old_row is None:
+        raise NotFound(f"没有第 {new if new_row is None else old} 版{what}")
+    history, _ = table.list_versions(session=session, limit=200)
+    return render(request, "version_diff.html", {
+        "principal": principal, "what": what, "base": base, "history": history,
+        "old": old_row, "new": new_row, "rows": diff.side_by_side(old_row.yaml, new_row.yaml)})

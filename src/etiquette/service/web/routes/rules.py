@@ -14,11 +14,11 @@ from etiquette.service.api.deps import SessionDep
 from etiquette.service.crud import rules as crud_rules
 from etiquette.service.errors import Conflict, NotFound, ServiceError
 from etiquette.service.schemas import MAX_ID, RuleVersionCreate
-from etiquette.service.services import diff, rule_editor
+from etiquette.service.services import rule_editor
 from etiquette.service.services import rules as rules_service
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.problems import InvalidDocument
-from etiquette.service.web.pages import PageUser, check_csrf, render
+from etiquette.service.web.pages import PageUser, check_csrf, render, version_diff_page
 
 router = APIRouter(include_in_schema=False)
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -147,15 +147,5 @@ def rules_diff(request: Request, session: SessionDep, principal: PageUser,
                new: Annotated[int | None, Query(alias="to", ge=1, le=MAX_ID)] = None) -> Response:
     """Two versions side by side: by default the one in force and the one before it."""
     principal.require(Permission.RULES_ADMIN)
-    current = crud_rules.current(session=session)
-    if current is None:
-        raise NotFound("尚无规则版本")
-    new_row = crud_rules.get(session=session, version_id=new or current.id)
-    old_row = crud_rules.get(session=session,
-                             version_id=old or max(1, (new_row.id if new_row else 1) - 1))
-    if new_row is None or old_row is None:
-        raise NotFound(f"没有第 {new if new_row is None else old} 版规则")
-    history, _ = crud_rules.list_versions(session=session, limit=200)
-    return render(request, "version_diff.html", {
-        "principal": principal, "what": "规则", "base": "/rules", "history": history,
-        "old": old_row, "new": new_row, "rows": diff.side_by_side(old_row.yaml, new_row.yaml)})
+    return version_diff_page(request, session, principal, crud_rules, what="规则", base="/rules",
+                             none_yet="尚无规则版本", old=old, new=new)

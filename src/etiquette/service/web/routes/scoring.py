@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from etiquette.service.api.deps import SessionDep, SettingsDep
 from etiquette.service.core.config import Settings
 from etiquette.service.crud import scoring as crud_scoring
-from etiquette.service.errors import NotFound, ServiceError
+from etiquette.service.errors import ServiceError
 from etiquette.service.schemas import MAX_ID, ScoringVersionCreate
-from etiquette.service.services import diff
 from etiquette.service.services import scoring as scoring_service
 from etiquette.service.services.access import Permission, Principal
-from etiquette.service.web.pages import PageUser, check_csrf, render
+from etiquette.service.web.pages import PageUser, check_csrf, render, version_diff_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,15 +79,5 @@ def scoring_diff(request: Request, session: SessionDep, principal: PageUser,
                  ) -> Response:
     """Two versions side by side: by default the newest and the one before it."""
     principal.require(Permission.REPORTS_READ)
-    newest = crud_scoring.current(session=session)
-    if newest is None:
-        raise NotFound("尚无评分方案")
-    new_row = crud_scoring.get(session=session, version_id=new or newest.id)
-    old_row = crud_scoring.get(session=session,
-                               version_id=old or max(1, (new_row.id if new_row else 1) - 1))
-    if new_row is None or old_row is None:
-        raise NotFound(f"没有第 {new if new_row is None else old} 版评分方案")
-    history, _ = crud_scoring.list_versions(session=session, limit=200)
-    return render(request, "version_diff.html", {
-        "principal": principal, "what": "评分方案", "base": "/scoring", "history": history,
-        "old": old_row, "new": new_row, "rows": diff.side_by_side(old_row.yaml, new_row.yaml)})
+    return version_diff_page(request, session, principal, crud_scoring, what="评分方案",
+                             base="/scoring", none_yet="尚无评分方案", old=old, new=new)
