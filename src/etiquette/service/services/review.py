@@ -110,14 +110,20 @@ def check_appeal(principal: Principal, incident: Incident, settings: Settings) -
                        "(the appeal window has closed)")
 
 
-def may_appeal(principal: Principal, incident: Incident, settings: Settings) -> bool:
-    """Whether `check_appeal` lets `principal` appeal `incident` now (the workbench offers the
-    appeal form only then)."""
+def _passes(check: Callable[[Principal, Incident, Settings], None], principal: Principal,
+            incident: Incident, settings: Settings) -> bool:
+    """Whether `check` lets `principal` act on `incident` now (raises neither refusal)."""
     try:
-        check_appeal(principal, incident, settings)
+        check(principal, incident, settings)
     except (Forbidden, Conflict):
         return False
     return True
+
+
+def may_appeal(principal: Principal, incident: Incident, settings: Settings) -> bool:
+    """Whether `check_appeal` lets `principal` appeal `incident` now (the workbench offers the
+    appeal form only then)."""
+    return _passes(check_appeal, principal, incident, settings)
 
 
 def review(*, session: Session, principal: Principal, incident: Incident,
@@ -210,11 +216,8 @@ def check_undo(principal: Principal, incident: Incident, settings: Settings) -> 
 
 
 def may_undo(principal: Principal, incident: Incident, settings: Settings) -> bool:
-    try:
-        check_undo(principal, incident, settings)
-    except (Forbidden, Conflict):
-        return False
-    return True
+    """Whether `check_undo` lets `principal` undo the decision on `incident` now."""
+    return _passes(check_undo, principal, incident, settings)
 
 
 def undo(*, session: Session, settings: Settings, principal: Principal,
