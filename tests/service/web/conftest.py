@@ -34,12 +34,25 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def log_in(page: Page, live: LiveService, who: str) -> None:
+def log_in(page: Page, live: LiveService, who: str, password: str = PASSWORD) -> None:
     page.goto(f"{live.base_url}/login")
     page.fill("input[name=username]", who)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url("**/incidents**")
+
+
+def logged_in_page(browser: Browser, live: LiveService, who: str) -> tuple[Page, list[str]]:
+    """A new page logged in as `who`, and its Content-Security-Policy violations (watch_csp);
+    the page is closed again if the login fails."""
+    page = browser.new_page()
+    violations = watch_csp(page)
+    try:
+        log_in(page, live, who)
+    except BaseException:
+        page.close()
+        raise
+    return page, violations
 
 
 def watch_csp(page: Page) -> list[str]:

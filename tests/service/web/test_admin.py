@@ -13,10 +13,10 @@ import httpx
 
 from factories.service import incident, post_incident
 from service.conftest import LiveService
-from service.web.conftest import log_in, watch_csp
+from service.web.conftest import log_in, logged_in_page
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 # page → (the roles that may open it, the roles that may also change what it shows)
 PAGES = {
@@ -69,18 +69,11 @@ def test_error_pages_keep_the_menu_of_whoever_is_logged_in(sqlite_service: LiveS
     assert stale.status_code == 404 and "退出" not in stale.text  # a bad session: no menu
 
 
-def _admin_page(browser: Browser, live: LiveService, who: str = "admin") -> tuple[Page, list[str]]:
-    page = browser.new_page()
-    violations = watch_csp(page)
-    log_in(page, live, who)
-    return page, violations
-
-
 def test_create_a_user_who_then_logs_in_and_disable_them(browser: Browser,
                                                          sqlite_service: LiveService) -> None:
     live = sqlite_service
     name = f"u{uniq()}"
-    page, violations = _admin_page(browser, live)
+    page, violations = logged_in_page(browser, live, "admin")
     try:
         page.click("#nav-admin summary")
         page.click("#nav-users")
@@ -100,11 +93,7 @@ def test_create_a_user_who_then_logs_in_and_disable_them(browser: Browser,
         assert page.locator(f"#user-list tr[data-username='{name}']").count() == 1
 
         other = browser.new_page()
-        other.goto(f"{live.base_url}/login")
-        other.fill("input[name=username]", name)
-        other.fill("input[name=password]", password)
-        other.click("button[type=submit]")
-        other.wait_for_url("**/incidents**")
+        log_in(other, live, name, password)
         assert "赵敏（监督员）" in other.locator(".who").inner_text()
 
         page.click(f"#user-list tr[data-username='{name}'] a")
@@ -123,7 +112,7 @@ def test_add_a_window_and_a_staff_member_seated_at_it(browser: Browser,
                                                       sqlite_service: LiveService) -> None:
     live = sqlite_service
     tag = uniq()
-    page, violations = _admin_page(browser, live)
+    page, violations = logged_in_page(browser, live, "admin")
     try:
         page.goto(f"{live.base_url}/master")
         page.fill("#center-form input[name=code]", f"c-{tag}")
@@ -162,7 +151,7 @@ def test_a_key_is_shown_once_and_refused_once_revoked(browser: Browser,
                                                       sqlite_service: LiveService) -> None:
     live = sqlite_service
     name = f"现场{uniq()}"
-    page, violations = _admin_page(browser, live)
+    page, violations = logged_in_page(browser, live, "admin")
     try:
         page.goto(f"{live.base_url}/api-keys")
         page.fill("#key-form input[name=name]", name)
@@ -198,7 +187,7 @@ def test_a_supervisor_records_a_commendation(browser: Browser,
                                                   "code": f"cw-{tag}", "number": "09"})
     assert window.status_code == 201, window.text
     zone = ZoneInfo(live.settings.display_timezone)
-    page, violations = _admin_page(browser, live, "supervisor")
+    page, violations = logged_in_page(browser, live, "supervisor")
     try:
         page.click("#nav-commendations")
         page.wait_for_url("**/commendations")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from factories.service import PASSWORD, incident, post_incident, wav_bytes
 from service.conftest import LiveService
-from service.web.conftest import log_in, watch_csp
+from service.web.conftest import log_in, logged_in_page, watch_csp
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -197,10 +197,8 @@ def test_a_critical_incident_pops_up_on_a_supervisors_workbench(
 def test_the_report_page_prints_without_the_workbench_around_it(
         browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "auditor")
     try:
-        log_in(page, live, "auditor")
         page.click("#nav-reports")
         page.wait_for_url("**/reports**")
         assert page.locator("#window-ranking").is_visible()
@@ -224,10 +222,8 @@ def test_the_content_security_policy_stops_an_injected_script(
         browser: Browser, sqlite_service: LiveService) -> None:
     """Were markup ever to slip past the template escaping, an inline script in it would not
     run, and no other site may frame the workbench."""
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, sqlite_service, "supervisor")
     try:
-        log_in(page, sqlite_service, "supervisor")
         ran = page.evaluate("""() => {
             window.injected = false;
             const div = document.createElement('div');

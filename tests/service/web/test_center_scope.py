@@ -12,7 +12,7 @@ import httpx
 
 from factories.service import center_with_windows, incident, post_incident
 from service.conftest import LiveService
-from service.web.conftest import log_in, watch_csp
+from service.web.conftest import log_in, logged_in_page
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -31,10 +31,8 @@ def test_an_admin_limits_a_supervisor_to_a_center(browser: Browser,
     assert post_incident(live.pipeline(key_a), mine).status_code == 201
     assert post_incident(live.pipeline(key_b), other).status_code == 201
     name = f"c{tag}"
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "admin")
     try:
-        log_in(page, live, "admin")
         page.goto(f"{live.base_url}/users")
         page.fill("#user-form input[name=username]", name)
         page.select_option("#user-form select[name=role]", "admin")
@@ -55,11 +53,7 @@ def test_an_admin_limits_a_supervisor_to_a_center(browser: Browser,
         page.screenshot(path="/tmp/center-scope-users.png", full_page=True)
 
         supervisor = browser.new_page()
-        supervisor.goto(f"{live.base_url}/login")
-        supervisor.fill("input[name=username]", name)
-        supervisor.fill("input[name=password]", STRONG)
-        supervisor.click("button[type=submit]")
-        supervisor.wait_for_url("**/incidents**")
+        log_in(supervisor, live, name, STRONG)
         supervisor.goto(f"{live.base_url}/incidents?q=限定{tag}")
         assert supervisor.locator("#incident-list tbody tr[data-id]").evaluate_all(
             "rows => rows.map(r => r.dataset.id)") == [mine["id"]]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from factories.service import center_with_windows, window_beat
 from service.conftest import LiveService
-from service.web.conftest import log_in, watch_csp
+from service.web.conftest import logged_in_page
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -17,10 +17,8 @@ def test_a_tile_turns_green_with_a_beat_and_red_when_the_beats_stop(
         browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     center, (w1, w2), key = center_with_windows(live, "01", "02")
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "supervisor")
     try:
-        log_in(page, live, "supervisor")
         page.click("#nav-hall")
         page.wait_for_url("**/hall")
         tile = f"[data-center='{center['code']}'] [data-window='{w1['code']}']"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from factories.service import incident, make_incident, post_incident
 from service.conftest import LiveService
-from service.web.conftest import log_in, watch_csp
+from service.web.conftest import logged_in_page
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -36,10 +36,8 @@ def test_land_on_the_queue_with_its_count_and_open_the_appeals_inbox(
     live = sqlite_service
     appealed = make_incident(live, status="appealed")
     counts = live.client("supervisor").get("/api/v1/incidents/counts").json()
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "supervisor")
     try:
-        log_in(page, live, "supervisor")
         assert page.url.endswith("/incidents?status=pending")
         assert page.locator("h1").inner_text().startswith("待审核")
         assert page.locator("#pending-count").inner_text() == str(counts["pending"])
@@ -66,10 +64,8 @@ def test_bulk_dismiss_with_one_reason_then_undo(browser: Browser,
     live = sqlite_service
     day = a_day_of_its_own()
     ids = [post(live, at_dt=day + timedelta(minutes=m)) for m in range(3)]
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "supervisor")
     try:
-        log_in(page, live, "supervisor")
         page.goto(f"{live.base_url}/incidents?status=pending&date_from={day.date()}"
                   f"&date_to={day.date()}")
         for iid in ids[:2]:
@@ -114,10 +110,8 @@ def test_search_by_a_word_of_the_transcript(browser: Browser,
     word = chinese_word()
     hit = post(live, transcript=f"这个{word}不归我们管，你问别人去吧")
     post(live, transcript="您好，请问您办理什么业务")
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "supervisor")
     try:
-        log_in(page, live, "supervisor")
         page.goto(f"{live.base_url}/incidents")
         page.fill("#search", word)
         page.click("form.filters button[type=submit]")
@@ -137,10 +131,8 @@ def test_search_by_a_word_of_the_transcript(browser: Browser,
 def test_a_new_incident_is_announced_on_the_open_list(browser: Browser,
                                                       sqlite_service: LiveService) -> None:
     live = sqlite_service
-    page = browser.new_page()
-    violations = watch_csp(page)
+    page, violations = logged_in_page(browser, live, "supervisor")
     try:
-        log_in(page, live, "supervisor")
         pending = int(page.locator("#pending-count").inner_text())
         assert page.locator("#new-incidents").is_hidden()
         arrived = post(live, window_id="w-b")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.sync_api import Browser
 
 from service.conftest import LiveService
-from service.web.conftest import log_in, watch_csp
+from service.web.conftest import logged_in_page
 
 
 def test_an_admin_edits_a_rule_in_its_form_and_sees_the_change(
@@ -16,10 +16,8 @@ def test_an_admin_edits_a_rule_in_its_form_and_sees_the_change(
     live = sqlite_service
     admin = live.client("admin")
     original = admin.get("/api/v1/rules/versions/current").json()
-    page = browser.new_page()
-    csp = watch_csp(page)
+    page, csp = logged_in_page(browser, live, "admin")
     try:
-        log_in(page, live, "admin")
         page.goto(f"{live.base_url}/rules")
         row = page.locator("#rules-list tr[data-rule='F1-2']")
         assert "禁用语：问别人去" in row.inner_text() and "第1类 推诿搪塞" in row.inner_text()
@@ -76,10 +74,8 @@ def test_the_scoring_schemes_versions_compared_and_its_errors_in_chinese(
         browser: Browser, sqlite_service: LiveService) -> None:
     live = sqlite_service
     admin = live.client("admin")
-    page = browser.new_page()
-    csp = watch_csp(page)
+    page, csp = logged_in_page(browser, live, "admin")
     try:
-        log_in(page, live, "admin")
         page.goto(f"{live.base_url}/scoring")
         text = page.input_value("#scoring-yaml")
         count = admin.get("/api/v1/scoring/versions").json()["count"]
