@@ -26,6 +26,8 @@ def forbidden_ids(matcher, text):
     "他们可能不知道这个规定",  # someone else does not know
     "要是不知道填哪一栏，就空着，我来帮您填",  # a supposition
     "不知道的话您看一下这张样表",
+    "不知道能不能补，我帮您问一下业务科",  # not knowing, then finding out: what 二(四) asks
+    "这个我也不知道，我帮你问问",
 ])
 def test_not_knowing_said_politely_or_of_others_is_no_refusal(matcher, text):
     assert "F1-1" not in forbidden_ids(matcher, text)
@@ -36,6 +38,7 @@ def test_not_knowing_said_politely_or_of_others_is_no_refusal(matcher, text):
     "我也不知道啊",
     "这事我不知道，你问别人去吧",
     "不知道您问别人去吧",  # Whisper dropped the comma: still a refusal, not a question
+    "不知道，帮不了你",  # 帮不了 is no offer of help
 ])
 def test_not_knowing_as_an_answer_is_a_refusal(matcher, text):
     assert "F1-1" in forbidden_ids(matcher, text)

@@ -61,6 +61,7 @@ class Surroundings:
     before: tuple[str, ...]  # words of the hit's clause before it, in order
     after: tuple[str, ...]  # words of the hit's clause after it
     clause: tuple[str, ...]  # every word of the hit's clause(s), the hit's own included
+    next_clause: tuple[str, ...]  # the words of the clause after the hit's
     question: bool  # marked as a question
     indirect_question: bool  # marked, or with a question form after the hit
     embedded_question: bool  # a question form after the hit in its own clause
@@ -75,6 +76,8 @@ class Surroundings:
         clause_a = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
         m = _CLAUSE_BREAK.search(text, end)
         clause_b = m.start() if m else len(text)
+        m = _CLAUSE_BREAK.search(text, clause_b + 1)
+        next_b = m.start() if m else len(text)
         sentence_a = max((m.end() for m in _SENTENCE_BREAK.finditer(text, 0, start)), default=0)
         m = _SENTENCE_BREAK.search(text, end)
         sentence_b = m.end() if m else len(text)
@@ -86,6 +89,7 @@ class Surroundings:
             before=tuple(w for w, a, b in ws if a >= clause_a and b <= start),
             after=tuple(w for w, a, b in ws if a >= end and b <= clause_b),
             clause=tuple(w for w, a, b in ws if b > clause_a and a < clause_b),
+            next_clause=tuple(w for w, a, b in ws if a > clause_b and b <= next_b),
             question=question,
             indirect_question=question or bool(_QUESTION_FORM.search(text, end, sentence_b)),
             embedded_question=bool(_QUESTION_FORM.search(text, end, clause_b)),
@@ -127,6 +131,7 @@ class Surroundings:
             c.followed_by is None or any(w in c.followed_by for w in self.after),
             c.next_word is None or (self.after[:1] != () and self.after[0] in c.next_word),
             c.clause_has is None or any(w in c.clause_has for w in self.clause),
+            c.next_clause_has is None or any(w in c.next_clause_has for w in self.next_clause),
             c.position is None or self.at(c.position),
         ))
 
@@ -155,6 +160,8 @@ def describe(c: ContextCondition) -> str:
         parts.append("紧接「" + "/".join(c.next_word) + "」")
     if c.clause_has is not None:
         parts.append("分句中有「" + "/".join(c.clause_has) + "」")
+    if c.next_clause_has is not None:
+        parts.append("下一分句中有「" + "/".join(c.next_clause_has) + "」")
     if c.position is not None:
         parts.append({Position.CLAUSE_START: "位于分句开头", Position.CLAUSE_END: "位于分句末尾",
                       Position.SENTENCE_START: "位于句首",

@@ -142,6 +142,9 @@ class ContextCondition(_Strict):
                                     description="the word right after the hit is one of these")
     clause_has: Words | None = Field(None, min_length=1, description="one of these words is "
                                      "anywhere in the hit's clause, the hit included")
+    next_clause_has: Words | None = Field(
+        None, min_length=1, description="one of these words is in the clause after the hit's "
+        "(不知道能不能补，我帮您问一下: what the speaker goes on to do)")
     position: Position | None = Field(None, description="where the hit is in its clause/sentence")
 
     @model_validator(mode="after")

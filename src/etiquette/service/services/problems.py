@@ -34,7 +34,7 @@ FIELD_NAMES = {
     "unless": "不算违规的语境", "only_if": "仅在这些语境中算违规", "sentence": "句式",
     "speaker": "说话人如何确定", "subject": "主语", "addressee": "说话对象",
     "preceded_by": "之前有这些词", "followed_by": "之后有这些词", "next_word": "紧接的词",
-    "clause_has": "分句中有这些词", "position": "位置",
+    "clause_has": "分句中有这些词", "next_clause_has": "下一分句中有这些词", "position": "位置",
     "required_min_score": "必用语最低相似度", "exclusion_min_score": "排除说法最低相似度",
     "acoustic_check_min_score": "录音核对起点相似度",
     "acoustic_check_max_loss": "录音核对允许的似然降低",
