@@ -165,7 +165,7 @@ def test_declared_pauses_and_the_seat_polygon_from_the_command_line(clip, tmp_pa
 @pytest.mark.parametrize("args, message", [
     (["--roi", "0,0 1,1"], "--roi"),
     (["--pauses", "PAUSES"], "出差"),
-    (["--presence-rules", "RULES"], "off_post -> threshold_s"),
+    (["--presence-rules", "RULES"], "off_post › threshold_s"),
 ])
 def test_bad_presence_options_fail_at_start_up(tmp_path, args, message):
     (tmp_path / "p.yaml").write_text(
