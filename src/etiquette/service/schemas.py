@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from etiquette.core.records import IncidentKind, Severity, Speaker
+from etiquette.health import HealthState
 
 
 class Role(StrEnum):
@@ -818,14 +819,6 @@ class CommendationsPublic(BaseModel):
 # ---------------------------------------------------------------- the hall (大厅态势)
 
 
-class InputState(StrEnum):
-    """A live site's health states (etiquette.health.HealthState)."""
-
-    OK = "ok"
-    DEGRADED = "degraded"
-    DOWN = "down"
-
-
 class Seat(StrEnum):
     """What a window's camera sees at the staff seat (etiquette.live.presence.SeatState)."""
 
@@ -846,7 +839,7 @@ Component = Annotated[str, StringConstraints(min_length=1, max_length=32,
 
 
 class AudioBeat(_Strict):
-    state: InputState
+    state: HealthState
     level_dbfs: float = Field(ge=-200, le=20, description="the loudest channel of the last block")
     stream_s: float = Field(ge=0, le=1e9, description="seconds of audio read since the start")
 
@@ -862,7 +855,7 @@ class WindowBeat(_Strict):
     audio: AudioBeat | None = Field(None, description="none: the window has no microphone")
     camera: CameraBeat | None = Field(None, description="none: the window has no camera")
     session_open: bool = False
-    problems: dict[Component, InputState] = Field(default_factory=dict, max_length=16,
+    problems: dict[Component, HealthState] = Field(default_factory=dict, max_length=16,
                                                   description="components not OK, by name")
 
 

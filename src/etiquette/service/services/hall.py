@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from etiquette.health import HealthState
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import hall as crud
@@ -41,7 +42,6 @@ from etiquette.service.schemas import (
     HallWindow,
     HeartbeatIn,
     HeartbeatResult,
-    InputState,
     WindowBeat,
 )
 from etiquette.service.services.access import Permission, Principal
@@ -166,12 +166,12 @@ def window_tile(w: Window, beat: WindowHeartbeat | None, settings: Settings, now
 
 def _inputs(state: WindowBeat) -> tuple[HallStatus, list[str]]:
     """What a fresh beat says is wrong: an input down (or no picture) is red, degraded amber."""
-    problems: dict[str, InputState] = dict(state.problems)
-    if state.audio is not None and state.audio.state is not InputState.OK:
+    problems: dict[str, HealthState] = dict(state.problems)
+    if state.audio is not None and state.audio.state is not HealthState.OK:
         problems.setdefault("audio", state.audio.state)
     reasons = [INPUT_PROBLEM_NAMES.get((component, s.value), f"{component} 异常")
                for component, s in sorted(problems.items())]
-    down = InputState.DOWN in problems.values()
+    down = HealthState.DOWN in problems.values()
     # A camera that sends nothing (a replayed file at its end, a stream stalled without an
     # error) is as blind as one that is down.
     if state.camera is not None and state.camera.fps == 0 and "camera" not in problems:
