@@ -220,7 +220,6 @@ class WindowMonitor:
         completes."""
         with self._lock:
             self._outstanding.pop(id(u), None)
-            self.stats.outstanding = len(self._outstanding)
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
             if t.speaker == Speaker.UNKNOWN:
                 t = self._attribute(u, t)
@@ -241,6 +240,8 @@ class WindowMonitor:
             self._recent = recent[1 - _RECENT_KEPT:]
             self._recent.append(t)
             self._judge_ready()
+            # Counted down last: whoever reads no outstanding work sees its incidents emitted.
+            self.stats.outstanding = len(self._outstanding)
 
     def _attribute(self, u: Utterance, t: Transcript) -> Transcript:
         """Staff or citizen, on a window with one microphone, from its session so far (as a
