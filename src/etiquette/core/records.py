@@ -30,6 +30,14 @@ class IncidentKind(StrEnum):
     MISSING_GREETING = "missing_greeting"
     MISSING_FAREWELL = "missing_farewell"
     OFF_POST = "off_post"
+    # Beyond phrases (issue 19): turn-taking, voice and language checks, and the apology
+    # Appendix B 二(六) asks for.
+    UNANSWERED_QUESTION = "unanswered_question"
+    INTERRUPTION = "interruption"
+    FAST_SPEECH = "fast_speech"
+    RAISED_VOICE = "raised_voice"
+    NON_MANDARIN = "non_mandarin"
+    MISSING_APOLOGY = "missing_apology"
 
 
 @dataclass(frozen=True)

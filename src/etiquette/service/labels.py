@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声",
-              "missing_farewell": "缺送声", "off_post": "离岗"}
+              "missing_farewell": "缺送声", "off_post": "离岗",
+              "unanswered_question": "问而未答", "interruption": "抢话",
+              "fast_speech": "语速过快", "raised_voice": "声音过高",
+              "non_mandarin": "未用普通话", "missing_apology": "缺致歉"}
 SEVERITY_NAMES = {"minor": "一般", "major": "较重", "critical": "严重"}
 STATUS_NAMES = {"pending": "待审核", "confirmed": "已确认", "dismissed": "已驳回",
                 "appealed": "申诉中"}

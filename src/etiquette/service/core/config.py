@@ -99,7 +99,13 @@ class Settings(BaseSettings):
         default_factory=lambda: {IncidentKind.FORBIDDEN_PHRASE: 90.0,
                                  IncidentKind.MISSING_GREETING: 90.0,
                                  IncidentKind.MISSING_FAREWELL: 90.0,
-                                 IncidentKind.OFF_POST: 30.0})
+                                 IncidentKind.OFF_POST: 30.0,
+                                 IncidentKind.UNANSWERED_QUESTION: 90.0,
+                                 IncidentKind.INTERRUPTION: 90.0,
+                                 IncidentKind.FAST_SPEECH: 90.0,
+                                 IncidentKind.RAISED_VOICE: 90.0,
+                                 IncidentKind.NON_MANDARIN: 90.0,
+                                 IncidentKind.MISSING_APOLOGY: 90.0})
     undo_window_s: float = Field(300.0, ge=0, le=86400,
                                  description="a reviewer may undo their own confirm or dismiss "
                                              "this long after it")
