@@ -1,0 +1,39 @@
+"""rules/checks.yaml: the checks beyond phrase lists, as data a supervisor edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from etiquette.core.checks.base import CheckRule, SessionView
+from etiquette.core.records import Incident
+from etiquette.core.rules import DocumentError, load_yaml_model
+
+DEFAULT_CHECK_RULES = Path(__file__).resolve().parents[4] / "rules" / "checks.yaml"
+
+
+class CheckRulesError(DocumentError):
+    """rules/checks.yaml is malformed; the message names the file, check and field."""
+
+
+class CheckRules(BaseModel):
+    """Every check's section; a section left out of the file is that check off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = ""
+
+    def checks(self) -> list[CheckRule]:
+        return [c for name in type(self).model_fields
+                if isinstance(c := getattr(self, name), CheckRule) and c.enabled]
+
+
+def judge_checks(rules: CheckRules, view: SessionView) -> list[Incident]:
+    """Every enabled check's incidents in one session, in time order."""
+    found = [i for check in rules.checks() for i in check.judge(view)]
+    return sorted(found, key=lambda i: (i.offset_s, i.rule_id))
+
+
+def load_check_rules(path: Path | None = None) -> CheckRules:
+    return load_yaml_model(path or DEFAULT_CHECK_RULES, CheckRules, CheckRulesError, "check rules")
