@@ -231,6 +231,10 @@ class Incident(Base):
     appeal_decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     appeal_decided_at: Mapped[datetime | None]
     evidence_purged_at: Mapped[datetime | None]
+    # The service session (ServiceSession.id) the incident happened in: set at ingest by its
+    # window and time, or when that session's record arrives naming it. No foreign key: either
+    # may arrive first, and both are kept as they came.
+    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
     evidence: Mapped[list[Evidence]] = relationship(back_populates="incident",
                                                     order_by="Evidence.role")
@@ -256,6 +260,40 @@ class Evidence(Base):
     purged_at: Mapped[datetime | None]
 
     incident: Mapped[Incident] = relationship(back_populates="evidence")
+
+
+class ServiceSession(Base):
+    """One service session at a window (a citizen served, first to last speech): who served,
+    when, how long each side spoke, which checks it passed and failed, the 叫号 ticket where
+    live knew it, and its utterances for the timeline. Posted by the pipeline (batch: one per
+    recording; live: one per session when it is judged), stored once by its deterministic id."""
+
+    __tablename__ = "service_sessions"
+    __table_args__ = (Index("ix_service_sessions_window_start", "window_pk", "start_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    window_id: Mapped[str] = mapped_column(String(64), index=True)
+    window_pk: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    start_at: Mapped[datetime] = mapped_column(index=True)
+    end_at: Mapped[datetime]
+    offset_s: Mapped[float] = mapped_column(Float)  # within `source`
+    end_s: Mapped[float] = mapped_column(Float)
+    ticket: Mapped[str | None] = mapped_column(String(32))  # 叫号: the number called
+    staff_talk_s: Mapped[float] = mapped_column(Float)
+    citizen_talk_s: Mapped[float] = mapped_column(Float)
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # schemas.SessionCheck
+    turns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # schemas.SessionTurn
+    incident_ids: Mapped[list[str]] = mapped_column(JSON)  # as the pipeline sent them
+    content_sha256: Mapped[str] = mapped_column(String(64))  # what was ingested, for idempotency
+    received_at: Mapped[datetime]
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+
+    window: Mapped[Window | None] = relationship()
+    staff: Mapped[Staff | None] = relationship()
+    center: Mapped[Center | None] = relationship()
 
 
 class RuleVersion(Base):
