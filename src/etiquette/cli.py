@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from etiquette.batch import BatchReport, collect, run_batch
+from etiquette.core.checks.rules import DEFAULT_CHECK_RULES, CheckRulesError, load_check_rules
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
 from etiquette.core.presence.records import DeclaredPause
 from etiquette.core.presence.rules import DEFAULT_PRESENCE_RULES
@@ -87,6 +88,8 @@ def batch(
     threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
     rules: Annotated[Path | None, typer.Option(
         help="规则文件（默认 rules/appendix_b.yaml）")] = None,
+    checks: Annotated[Path | None, typer.Option(
+        help="用语之外的检查规则文件（默认 rules/checks.yaml：问有答声、抢话等）")] = None,
     recorded_at: Annotated[datetime | None, typer.Option(
         help="录音开始时间（UTC）；默认由文件修改时间推算")] = None,
     absence_threshold: Annotated[float | None, typer.Option(
@@ -118,6 +121,10 @@ def batch(
     except RulesError as e:
         _fail(problems.console("规则文件", rules or DEFAULT_RULES, e))
     try:
+        load_check_rules(checks)
+    except CheckRulesError as e:
+        _fail(problems.console("检查规则文件", checks or DEFAULT_CHECK_RULES, e))
+    try:
         seat = Roi.parse(roi).polygon if roi else None
     except ValueError as e:
         _fail(f"--roi 无效：座位区域应为至少 3 个点 x,y（取画面的比例 0 到 1，点之间用空格），"
@@ -139,7 +146,7 @@ def batch(
         recogniser=RecogniserOptions(model=model, device=device, compute_type=compute_type,
                                      beam_size=beam_size, num_workers=jobs,
                                      cpu_threads=threads or threads_per_job(jobs)),
-        rules_path=rules)
+        rules_path=rules, checks_path=checks)
     clips = evidence_dir is not None or post is not None
     if evidence_dir is None:
         evidence_dir = out.parent / f"{out.stem}_evidence" if out else Path("evidence")

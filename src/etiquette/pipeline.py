@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from etiquette.core.checks.base import SessionView
+from etiquette.core.checks.rules import judge_checks, load_check_rules
 from etiquette.core.damage import Damage
 from etiquette.core.judging import judge, not_judged
 from etiquette.core.matching import AcousticCheck, ExcludedHit, PhraseMatcher
@@ -34,6 +36,7 @@ from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 from etiquette.speech.segmenter import SegmenterOptions, segment
 from etiquette.speech.speakers import SpeakerAttributor
 from etiquette.speech.text_guard import Guard
+from etiquette.speech.turns import session_turns, wanted_utterances
 
 if TYPE_CHECKING:
     from etiquette.vision.watcher import PresenceAnalysis, PresenceOptions, PresencePipeline
@@ -46,6 +49,7 @@ class PipelineOptions:
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     recogniser: RecogniserOptions = field(default_factory=RecogniserOptions)
     rules_path: Path | None = None
+    checks_path: Path | None = None  # rules/checks.yaml: the checks beyond phrases (issue 19)
     guard_path: Path | None = None
     clip_dir: Path | None = None  # where to write each speech incident's audio clip; None: none
 
@@ -107,6 +111,7 @@ class SpeechPipeline:
         self.options = options or PipelineOptions()
         self.rules = load_rules(self.options.rules_path)
         self.matcher = PhraseMatcher(self.rules)
+        self.checks = load_check_rules(self.options.checks_path)
         self.recogniser = recogniser or Recogniser(self.options.recogniser,
                                                    Guard.load(self.options.guard_path))
         self.verifier = AcousticVerifier(self.recogniser.model)
@@ -150,13 +155,23 @@ class SpeechPipeline:
         utterances = segment(audio, source, window_id, self.options.segmenter)
         # Speech no rule applies to (the citizen side) marks the session but is not transcribed.
         judged = [u for u in utterances if u.speaker in self.rules.judged_speakers]
-        transcripts, check = self.recognise(judged)
-        transcripts = attributed(SpeakerAttributor(), judged, transcripts)
-        logger.debug("%s: %d utterances, %d transcribed, %.1f s", source, len(utterances),
-                     len(judged), audio.duration_s)
+        # The citizen speech a check needs the words of, in the same recogniser call.
+        wanted = wanted_utterances(self.checks, utterances, judged)
+        heard, check = self.recognise([*judged, *wanted])
+        transcripts = attributed(SpeakerAttributor(), judged, heard[:len(judged)])
+        logger.debug("%s: %d utterances, %d transcribed (%d for the checks), %.1f s", source,
+                     len(utterances), len(judged) + len(wanted), len(wanted), audio.duration_s)
         session = session_of(utterances)
         incidents, required, excluded = judge(self.rules, self.matcher, transcripts, session,
                                               recorded_at, check, audio.unheard)
+        transcripts += heard[len(judged):]
+        if session is not None:
+            view = SessionView(session=session, turns=session_turns(utterances, transcripts),
+                               recorded_at=recorded_at,
+                               own_microphones=all(u.speaker != Speaker.UNKNOWN
+                                                   for u in utterances))
+            incidents = sorted((*incidents, *judge_checks(self.checks, view)),
+                               key=lambda i: (i.offset_s, i.rule_id))
         # What the lost audio leaves undecided: reported with the file, never as incidents.
         undecided = (not_judged(self.rules, session, transcripts, required, audio.unheard)
                      if session else ())
@@ -167,6 +182,7 @@ class SpeechPipeline:
             incidents = attach_clips(incidents, audio, self.options.clip_dir,
                                      self.options.segmenter.staff_channel,
                                      self.options.segmenter.citizen_channel)
+        transcripts.sort(key=lambda t: (t.start_s, t.channel))
         return Analysis(source, window_id, audio.duration_s, tuple(transcripts), tuple(incidents),
                         tuple(required), tuple(excluded), damage=audio.damage,
                         not_judged=undecided)

@@ -184,3 +184,16 @@ def excluded_by(rules: ContextRules, text: str, start: int, end: int, heard_by: 
     if rules.only_if and not any(here.holds(c) for c in rules.only_if):
         return "语境不符合（须" + "，或".join(describe(c) for c in rules.only_if) + "）"
     return None
+
+
+# A whole utterance that asks something (问有答声: a citizen's question wants an answer): a
+# question mark, a final 吗/么/呢, or a question form: 是否, A不A / A没A (能不能, 是不是, 有没有),
+# an interrogative word (几 only before a measure word: 几点, 几号; not 几乎). A final 吧 is left
+# out: it ends requests and statements (那我明天再来吧) as often as guesses.
+_ASKS = re.compile(r"[？?]|[吗么呢][，,。.！!；;\s]*$|是否|(\w)[不没]\1|什么|哪|怎么|怎样|为什么"
+                   r"|多少|几[个点号天次楼层份张岁年月]|谁")
+
+
+def asks(text: str) -> bool:
+    """Whether an utterance's text is (or holds) a question."""
+    return bool(_ASKS.search(text))

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from etiquette.core.checks.rules import CheckRulesError
 from etiquette.core.rules import RulesError
 from etiquette.live.site import EmbeddedService, Recognition, SiteError, load_site
 from etiquette.models import ModelError
@@ -55,8 +56,9 @@ def run(
         if e.document is None:
             said = console("站点配置", config, e)
         else:  # a rules file the site names
-            said = console("规则文件" if isinstance(e.__cause__, RulesError) else "在岗规则文件",
-                           e.document, e)
+            said = console("规则文件" if isinstance(e.__cause__, RulesError)
+                           else "检查规则文件" if isinstance(e.__cause__, CheckRulesError)
+                           else "在岗规则文件", e.document, e)
         typer.echo(f"错误：{said}", err=True)
         raise typer.Exit(2) from e
     from etiquette.live.control import ServerThread, create_control_app

@@ -370,6 +370,7 @@ def build_site(site: Site, on_health: HealthCallback = log_health,
     if site.rules_from_service and api is not None:
         rules = fetch_rules(api[0], api[1], site.data_dir)
     speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options(),
-                                            rules_path=rules), recogniser=recogniser)
+                                            rules_path=rules, checks_path=site.checks),
+                            recogniser=recogniser)
     return LiveSite(site, speech, on_health=on_health, api=api)
 

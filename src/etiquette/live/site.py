@@ -211,6 +211,8 @@ class Site(_Strict):
     rules: Path | None = Field(None, description="phrase rules (default rules/appendix_b.yaml)")
     rules_from_service: bool = Field(False, description="run with the rules in force in the "
                                                        "supervision service (edited by admins)")
+    checks: Path | None = Field(None, description="checks beyond phrases (default "
+                                                  "rules/checks.yaml)")
     recognition: Recognition = Recognition()
     presence: Presence = Presence()
     control: Control = Control()
@@ -265,6 +267,7 @@ def _resolve(site: Site, base: Path) -> Site:
             update={"data_dir": rel(supervision.embedded.data_dir)})})
     return site.model_copy(update={
         "windows": tuple(windows), "data_dir": rel(site.data_dir), "rules": rel(site.rules),
+        "checks": rel(site.checks),
         "supervision": supervision,
         "presence": site.presence.model_copy(update={"rules": rel(site.presence.rules)})})
 
@@ -299,6 +302,11 @@ def load_site(path: Path) -> Site:
 
 def _check_rules(site: Site) -> None:
     """The rule files the site names are read now, so that their mistakes stop the start too."""
+    from etiquette.core.checks.rules import (
+        DEFAULT_CHECK_RULES,
+        CheckRulesError,
+        load_check_rules,
+    )
     from etiquette.core.presence.rules import (
         DEFAULT_PRESENCE_RULES,
         PresenceRulesError,
@@ -308,12 +316,15 @@ def _check_rules(site: Site) -> None:
 
     try:
         load_rules(site.rules)
+        load_check_rules(site.checks)
         if any(w.camera is not None for w in site.windows):
             load_presence_rules(site.presence.rules)
-    except (RulesError, PresenceRulesError) as e:
+    except (RulesError, CheckRulesError, PresenceRulesError) as e:
         error = SiteError(str(e))
         error.problems = e.problems
         error.document = (site.rules or DEFAULT_RULES if isinstance(e, RulesError)
+                          else site.checks or DEFAULT_CHECK_RULES
+                          if isinstance(e, CheckRulesError)
                           else site.presence.rules or DEFAULT_PRESENCE_RULES)
         raise error from e
 

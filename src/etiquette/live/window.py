@@ -4,9 +4,10 @@ The same stages as a recording (`etiquette.pipeline`): the segmenter's per-chann
 judge of one transcript, the judge of a session's missing phrases. What is live is when they
 run. A forbidden phrase is an incident as soon as its utterance is transcribed; a missing
 greeting as soon as the session's greeting time is over; a missing farewell when the session
-closes (quiet spell, 叫号, staff left, end of stream). A session is judged only once every
-utterance it needs has been transcribed, so a busy recogniser delays a verdict but never
-changes it. Audio the source lost near a session (a replayed recording cut short or damaged)
+closes (quiet spell, 叫号, staff left, end of stream), with the checks beyond phrases
+(`etiquette.core.checks`: turn-taking and the rest) over its turns. A session is judged only
+once every utterance it needs has been transcribed, so a busy recogniser delays a verdict but
+never changes it. Audio the source lost near a session (a replayed recording cut short or damaged)
 leaves the greeting or farewell it would have decided unjudged, as in a recording, and says so.
 """
 
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from etiquette.core.checks.base import SessionView, Turn
+from etiquette.core.checks.rules import judge_checks
 from etiquette.core.judging import (
     judge_pause,
     judge_session,
@@ -50,6 +53,7 @@ from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import attach_clips
 from etiquette.speech.segmenter import StreamSegmenter
 from etiquette.speech.speakers import SpeakerAttributor
+from etiquette.speech.turns import turn_of, words_wanted
 
 logger = logging.getLogger("etiquette.live.window")
 
@@ -158,6 +162,12 @@ class WindowMonitor:
         self._one_mic: list[tuple[Utterance, Transcript]] = []
         self._said: list[tuple[Transcript, RequiredRule, PhraseHit]] = []
         self._sessions: list[_Open] = []
+        # Every utterance of the open sessions as a turn (times and words, no audio), for the
+        # checks judged at a session's end; a session's go once it is judged.
+        self._turns: dict[tuple[str, str, int, float, float], Turn] = {}
+        # Citizen utterances a check may need the words of (no answer yet): their audio is
+        # held until an answer comes (let go) or is overdue (transcribed).
+        self._held: dict[tuple[str, str, int, float, float], Utterance] = {}
 
     @property
     def now_s(self) -> float:
@@ -196,10 +206,36 @@ class WindowMonitor:
         self.stats.utterances[key] = self.stats.utterances.get(key, 0) + 1
         self._closed(self.tracker.speech(u))
         self._sync_open()
+        self._turns[heard_as(u)] = turn_of(u)
         if u.speaker in self.speech.rules.judged_speakers:
-            self._outstanding[id(u)] = u
-            self.stats.outstanding = len(self._outstanding)
-            self.recogniser.submit(u, self._transcribed)
+            self._submit(u)
+        elif u.speaker == Speaker.CITIZEN and (check := self.speech.checks.unanswered_question) \
+                and check.enabled:
+            self._held[heard_as(u)] = u
+
+    def _submit(self, u: Utterance) -> None:
+        self._outstanding[id(u)] = u
+        self.stats.outstanding = len(self._outstanding)
+        self.recogniser.submit(u, self._transcribed)
+
+    def _decide(self) -> None:
+        """The held citizen utterances whose answer is overdue are transcribed (a check needs
+        their words, as a recording's are: etiquette.speech.turns); those answered let go."""
+        if not self._held:
+            return
+        turns = sorted(self._turns.values(), key=lambda t: t.start_s)
+        wanted = {(t.channel, t.start_s, t.end_s)
+                  for t in words_wanted(self.speech.checks, turns, self.now_s)}
+        check = self.speech.checks.unanswered_question
+        settled = {(t.channel, t.start_s, t.end_s)
+                   for c in (check.citizen_turns(turns) if check is not None else ())
+                   if c.answered_s is not None or c.due_s < self.now_s for t in c.turns}
+        for key, u in list(self._held.items()):
+            where = (u.channel, u.start_s, u.end_s)
+            if where in wanted:
+                self._submit(u)
+            if where in wanted or where in settled or check is None:
+                del self._held[key]
 
     def _tick(self) -> None:
         self._closed(self.tracker.tick(self.now_s))
@@ -223,7 +259,13 @@ class WindowMonitor:
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
             if t.speaker == Speaker.UNKNOWN:
                 t = self._attribute(u, t)
+            if heard_as(u) in self._turns:
+                self._turns[heard_as(u)] = turn_of(u, t)
             rules, matcher = self.speech.rules, self.speech.matcher
+            if u.speaker not in rules.judged_speakers:  # a citizen's words, for the checks
+                self._judge_ready()
+                self.stats.outstanding = len(self._outstanding)
+                return
             found, said, _ = judge_transcript(rules, matcher, t, self.started, check)
             self._heard.append(t)
             if check is not None:
@@ -288,6 +330,7 @@ class WindowMonitor:
         return any(u.start_s < t_s for u in self._outstanding.values())
 
     def _judge_ready(self) -> None:
+        self._decide()
         rules = self.speech.rules
         for o in list(self._sessions):
             s = o.session
@@ -309,6 +352,12 @@ class WindowMonitor:
         lost = tuple(self.unheard(*self.tracker.reach(s))) if self.unheard is not None else ()
         self._emit(judge_session(rules, s, mine, said, self.started, due, lost,
                                  self.speech.matcher, self._check))
+        if due == ExpectedAt.SESSION_END:
+            turns = sorted((t for t in self._turns.values() if s.start_s <= t.start_s <= s.end_s),
+                           key=lambda t: (t.start_s, t.channel))
+            view = SessionView(session=s, turns=tuple(turns), recorded_at=self.started,
+                               own_microphones=len(self.segmenter.roles) == 2)
+            self._emit(judge_checks(self.speech.checks, view))
         undecided = not_judged(rules, s, mine, said, lost, due)
         if undecided and self.on_undecided is not None:
             self.on_undecided(Undecided(self.window_id, self.source, s, undecided, lost))
@@ -333,6 +382,10 @@ class WindowMonitor:
         kept = {heard_as(t) for t in self._heard}
         self._checks = {k: c for k, c in self._checks.items() if k in kept}
         self._said = [h for h in self._said if needed(h[0])]
+        # Turns and held audio of sessions not yet judged (and of speech yet to open one).
+        first = min((o.session.start_s for o in self._sessions), default=self.now_s)
+        self._turns = {k: t for k, t in self._turns.items() if t.start_s >= first}
+        self._held = {k: u for k, u in self._held.items() if u.start_s >= first}
 
     # ---------------------------------------------------------------- incidents
 

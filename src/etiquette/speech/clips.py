@@ -1,6 +1,7 @@
 """Audio evidence: the clip of a speech incident, a few seconds around what was said (which
 seconds: `etiquette.core.clips`). Only the microphone of the
-speaker is cut (the staff channel for staff), so the citizen is heard no more than needed.
+speaker is cut (the staff channel for staff), so the citizen is heard no more than needed;
+a turn-taking incident (抢话, 问有答声) is about both sides, so its clip keeps both microphones.
 Clips are 16-bit PCM WAV, named after the incident id so a re-run rewrites the same file.
 """
 
@@ -21,9 +22,13 @@ from etiquette.speech.audio import DecodedAudio
 
 logger = logging.getLogger("etiquette.speech.clips")
 
+# What a reviewer must hear both sides of: who spoke over whom, a question and the silence after.
+BOTH_SIDES = frozenset({IncidentKind.INTERRUPTION, IncidentKind.UNANSWERED_QUESTION})
+
 
 def channel_of(audio: DecodedAudio, speaker: Speaker, staff_channel: int,
                citizen_channel: int) -> np.ndarray:
+    """The speaker's microphone (samples), or the one microphone there is."""
     if len(audio.channels) == 1:
         return audio.channels[0]
     index = citizen_channel if speaker == Speaker.CITIZEN else staff_channel
@@ -62,7 +67,10 @@ def attach_clips(incidents: Iterable[Incident], audio: DecodedAudio, evidence_di
             out.append(incident)
             continue
         start, end = span
-        samples = channel_of(audio, incident.speaker, staff_channel, citizen_channel)
+        if incident.kind in BOTH_SIDES and len(audio.channels) == 2:
+            samples = np.stack(audio.channels, axis=1)  # (frames, 2), as recorded
+        else:
+            samples = channel_of(audio, incident.speaker, staff_channel, citizen_channel)
         piece = samples[int((start - offset_s) * SAMPLE_RATE):int((end - offset_s) * SAMPLE_RATE)]
         if len(piece) == 0:
             out.append(incident)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from etiquette.core.checks.base import CheckRule, SessionView
+from etiquette.core.checks.turns import Interruption, UnansweredQuestion
 from etiquette.core.records import Incident
 from etiquette.core.rules import DocumentError, load_yaml_model
 
@@ -23,6 +24,8 @@ class CheckRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = ""
+    interruption: Interruption | None = None
+    unanswered_question: UnansweredQuestion | None = None
 
     def checks(self) -> list[CheckRule]:
         return [c for name in type(self).model_fields
