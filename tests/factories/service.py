@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 import wave
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,14 @@ import cv2
 import httpx
 import numpy as np
 
+from etiquette.core.records import IncidentKind, Speaker
+from etiquette.core.session_records import (
+    CheckOutcome,
+    CheckState,
+    SessionRecord,
+    SessionUtterance,
+    session_id,
+)
 from etiquette.service.schemas import Role
 
 if TYPE_CHECKING:
@@ -153,3 +162,34 @@ def window_beat(**over: Any) -> dict[str, Any]:
     return {"audio": {"state": "ok", "level_dbfs": -32.5, "stream_s": 120.0},
             "camera": {"seat": "present", "fps": 4.8}, "session_open": True, "problems": {},
             **over}
+
+
+def session_record(window_id: str = "w-a", start: datetime | None = None,
+                   **over: Any) -> SessionRecord:
+    """A session line as the pipeline writes it: 60 s at `window_id`, two utterances a side,
+    the farewell missing."""
+    start = start or datetime.now(UTC) - timedelta(hours=2)
+    source = f"recordings/{uuid.uuid4().hex[:8]}.wav"
+    made = SessionRecord(
+        id=session_id(source, window_id, 3.0), source=source, window_id=window_id,
+        offset_s=3.0, end_s=63.0, start_at=start.isoformat(),
+        end_at=(start + timedelta(seconds=60)).isoformat(), ticket="A012",
+        staff_talk_s=9.5, citizen_talk_s=4.0,
+        checks=(CheckOutcome("R-greeting", IncidentKind.MISSING_GREETING, "迎客用语",
+                             CheckState.PASSED),
+                CheckOutcome("R-farewell", IncidentKind.MISSING_FAREWELL, "送别用语",
+                             CheckState.FAILED, ("送别用语",)),
+                CheckOutcome("forbidden", IncidentKind.FORBIDDEN_PHRASE, "服务禁用语",
+                             CheckState.PASSED)),
+        turns=(SessionUtterance(Speaker.STAFF, 3.0, 7.5, "您好，请问办理什么业务？"),
+               SessionUtterance(Speaker.CITIZEN, 8.0, 12.0, None),
+               SessionUtterance(Speaker.STAFF, 13.0, 18.0, "请您稍等，我帮您查一下。")),
+        incident_ids=())
+    return replace(made, **over)
+
+
+def make_session(api: LiveService, owner: str = "staff1") -> str:
+    """A session at the window `owner` staffs."""
+    body = session_record(window_id="w-a" if owner == "staff1" else "w-b").to_json()
+    assert api.pipeline().post("/api/v1/sessions", json=body).status_code == 201
+    return str(body["id"])

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from etiquette.core.records import IncidentKind, Severity, Speaker
+from etiquette.core.session_records import SESSION_RECORD, CheckState
 from etiquette.health import HealthState
 
 
@@ -187,10 +188,111 @@ class IncidentPublic(BaseModel):
     appeal_decision_reason: str | None
     appeal_decided_at: datetime | None
     evidence: list[EvidencePublic]
+    session_id: str | None = Field(None, description="the service session it happened in")
 
 
 class IncidentsPublic(BaseModel):
     data: list[IncidentPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- service sessions
+
+MAX_SESSION_S = 7 * 24 * 3600
+Seconds = Annotated[float, Field(ge=0, le=MAX_SESSION_S, allow_inf_nan=False)]  # or offsets
+
+
+class SessionCheck(_Strict):
+    """A check the session was judged by (etiquette.core.session_records.CheckOutcome)."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: IncidentKind
+    name: Name
+    state: CheckState
+    found: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=100, description="what fired: phrases or rule names")
+
+
+class SessionTurn(_Strict):
+    """One utterance on the timeline; `text` null where it was not transcribed."""
+
+    speaker: Speaker
+    start_s: Seconds
+    end_s: Seconds
+    text: str | None = Field(None, max_length=4000)
+
+
+class SessionIn(_Strict):
+    """A session line of `etiquette batch` / the live outbox
+    (etiquette.core.session_records.SessionRecord.to_json())."""
+
+    kind: str = Field(SESSION_RECORD, pattern=f"^{SESSION_RECORD}$")
+    id: uuid.UUID
+    source: str = Field(min_length=1, max_length=1024)
+    window_id: Code
+    offset_s: Seconds
+    end_s: Seconds
+    start_at: AwareDatetime = Field(description="absolute UTC time of offset_s")
+    end_at: AwareDatetime = Field(description="absolute UTC time of end_s")
+    ticket: str | None = Field(None, min_length=1, max_length=32,
+                               description="the 叫号 number called for this citizen")
+    staff_talk_s: Seconds
+    citizen_talk_s: Seconds
+    checks: list[SessionCheck] = Field(default_factory=list, max_length=100)
+    turns: list[SessionTurn] = Field(default_factory=list, max_length=5000)
+    incident_ids: list[uuid.UUID] = Field(default_factory=list, max_length=2000)
+
+    @field_validator("start_at", "end_at")
+    @classmethod
+    def _plausible_time(cls, at: datetime) -> datetime:
+        at = at.astimezone(UTC)
+        if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise ValueError("at must be between 2000-01-01 and tomorrow")
+        return at
+
+    @model_validator(mode="after")
+    def _spans(self) -> SessionIn:
+        if self.end_s < self.offset_s or self.end_at < self.start_at:
+            raise ValueError("the session ends before it starts")
+        if any(t.end_s < t.start_s for t in self.turns):
+            raise ValueError("an utterance of turns ends before it starts")
+        return self
+
+
+class SessionResult(BaseModel):
+    id: str
+    created: bool = Field(description="false: this session was already stored (a retry)")
+    incidents: int = Field(description="the incidents linked to it")
+
+
+class SessionSummary(BaseModel):
+    id: str
+    window_id: str
+    window_number: str | None
+    center_id: int | None
+    center_name: str | None
+    staff: PersonRef | None
+    start_at: datetime
+    end_at: datetime
+    ticket: str | None
+    staff_talk_s: float
+    citizen_talk_s: float
+    failed: list[str] = Field(description="the names of the checks it failed")
+    incidents: int
+
+
+class SessionPublic(SessionSummary):
+    source: str
+    offset_s: float
+    end_s: float
+    checks: list[SessionCheck]
+    turns: list[SessionTurn]
+    incident_list: list[IncidentPublic] = Field(
+        description="the incidents of the session the reader may see, in time order")
+
+
+class SessionsPublic(BaseModel):
+    data: list[SessionSummary]
     count: int
 
 

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from factories.service import Api, incident, make_incident, post_incident, window_beat
+from factories.service import (
+    Api,
+    incident,
+    make_incident,
+    make_session,
+    post_incident,
+    session_record,
+    window_beat,
+)
 from service.conftest import LiveService
 
 ROLES = ("anonymous", "pipeline", "admin", "supervisor", "auditor", "staff1")
@@ -169,6 +177,13 @@ CASES: dict[str, Case] = {
     "heartbeat": Case("POST", lambda a: "/api/v1/heartbeats", {"pipeline": 200},
                       body=lambda a: {"interval_s": 5, "windows": {"w-a": window_beat()}}),
     "hall": Case("GET", lambda a: "/api/v1/hall", READERS),
+    "ingest session": Case("POST", lambda a: "/api/v1/sessions", {"pipeline": 201},
+                           body=lambda a: session_record().to_json(),
+                           refused={r: 401 for r in ("admin", "supervisor", "auditor", "staff1")}),
+    "list sessions": Case("GET", lambda a: "/api/v1/sessions", EVERYONE),
+    "own session": Case("GET", lambda a: f"/api/v1/sessions/{make_session(a)}", EVERYONE),
+    "another's session": Case("GET", lambda a: f"/api/v1/sessions/{make_session(a, 'staff2')}",
+                              READERS, refused={"staff1": 404}),
     "hall stream": Case("GET", lambda a: "/api/v1/hall/stream", READERS, kind="stream"),
 }
 
@@ -232,7 +247,7 @@ def _template(path: str) -> str:
     parts = path.strip("/").split("/")
     for i, part in enumerate(parts):
         if len(part) == 36 and part.count("-") == 4:
-            parts[i] = "{incident_id}"
+            parts[i] = "{session_id}" if parts[i - 1] == "sessions" else "{incident_id}"
         elif part.isdigit():
             parts[i] = "{id}"
         elif re.fullmatch(r"\d{4}-\d{2}", part):

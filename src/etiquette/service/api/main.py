@@ -21,6 +21,7 @@ from etiquette.service.api.routes import (
     retention,
     rules,
     scoring,
+    sessions,
     staff,
     users,
     windows,
@@ -29,5 +30,5 @@ from etiquette.service.api.routes import (
 api_router = APIRouter(prefix="/api/v1")
 for module in (auth, ingest, incidents, centers, windows, staff, assignments, masterdata, users,
                api_keys, audit, rules, retention, scoring, reports, alerts,
-               practice, commendations, hall):
+               practice, commendations, hall, sessions):
     api_router.include_router(module.router)

@@ -62,7 +62,8 @@ def to_public(incident: Incident) -> IncidentPublic:
         appeal_decided_at=incident.appeal_decided_at,
         evidence=[EvidencePublic(role=e.role, media_type=e.media_type, size=e.size,
                                  url=None if e.purged_at else evidence_url(incident.id, e.role),
-                                 purged_at=e.purged_at) for e in incident.evidence])
+                                 purged_at=e.purged_at) for e in incident.evidence],
+        session_id=incident.session_id)
 
 
 CSV_COLUMNS = ("id", "时间", "中心", "窗口", "窗口号", "进驻部门", "工号", "姓名", "类型",

@@ -24,6 +24,7 @@ from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit, master
 from etiquette.service.crud import incidents as crud
+from etiquette.service.crud import sessions as session_crud
 from etiquette.service.errors import Conflict, Invalid, TooLarge
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import Evidence, Incident
@@ -143,7 +144,13 @@ def ingest(*, session: Session, settings: Settings, store: EvidenceStore, slots:
         hit_start=span[0] if span else None, hit_end=span[1] if span else None,
         score=incident.score, severity=incident.severity.value, deduction=incident.deduction,
         explanation=incident.explanation, content_sha256=digest, received_at=now,
-        api_key_id=key.id if key else None, status="pending")
+        api_key_id=key.id if key else None, status="pending",
+        # Its service session, where that session's record came first (else the record links
+        # it when it comes: services/sessions.py).
+        session_id=session_crud.covering(
+            session=session, window_pk=window.id if window else None,
+            window_id=incident.window_id, center_id=center_id, at=incident.at)
+        if incident.at is not None else None)
     evidence = [Evidence(role=u.role.value, media_type=media_type, sha256=sha, size=len(u.data),
                          created_at=now)
                 for (u, media_type), (_, sha) in zip(checked, shas, strict=True)]

@@ -1,0 +1,151 @@
+"""Service sessions (issue 19 item 3): a pipeline's session record stored once, linked with its
+incidents, and read as the incidents are (the same visibility: a center's supervisors see its
+sessions, staff their own).
+
+The staff member is resolved as for an incident: whoever was on duty at the window when the
+session began. Incidents and their session may arrive in either order (a live site sends the
+session when it is judged at its end, after most of its incidents; an outbox retries): the
+session's ingest links the incidents it names and those of its window within its time, and an
+incident's ingest (services/ingest.py) links it to the session of its window in progress then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from etiquette.core.session_records import CheckState
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit, master
+from etiquette.service.crud import hall as hall_crud
+from etiquette.service.crud import sessions as crud
+from etiquette.service.crud.sessions import SessionFilter
+from etiquette.service.errors import Conflict, Forbidden, NotFound
+from etiquette.service.models import ServiceSession
+from etiquette.service.schemas import (
+    PersonRef,
+    SessionCheck,
+    SessionIn,
+    SessionPublic,
+    SessionResult,
+    SessionsPublic,
+    SessionSummary,
+    SessionTurn,
+)
+from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.incidents import scope, to_public
+
+
+def session_url(session_id: str) -> str:
+    """The session's page (its timeline)."""
+    return f"/sessions/{session_id}"
+
+
+def ingest(*, session: Session, principal: Principal, record: SessionIn
+           ) -> tuple[ServiceSession, bool]:
+    """Store one session record. Returns (the stored session, whether it is new).
+
+    Raises:
+      Forbidden: the principal is no pipeline, or the window is another center's than its key's.
+      Conflict: this id is stored already with other content.
+    """
+    principal.require(Permission.INGEST)
+    body = record.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+                            ).hexdigest()
+    session_id = str(record.id)
+    existing = crud.get_session(session=session, session_id=session_id)
+    if existing is not None:
+        return _same_or_conflict(existing, digest), False
+    key = principal.api_key
+    center_id = key.center_id if key else None
+    window = master.window_by_code(session=session, code=record.window_id, center_id=center_id)
+    if window is None and center_id is not None and hall_crud.code_elsewhere(
+            session=session, code=record.window_id, center_id=center_id):
+        raise Forbidden(f"窗口 {record.window_id} 不属于此密钥的中心 (window "
+                        f"{record.window_id} is another center's than this key's)")
+    staff_id = None
+    if window is not None:
+        center_id = window.center_id
+        staff_id = master.staff_on_duty(session=session, window_pk=window.id, at=record.start_at)
+    row = ServiceSession(
+        id=session_id, source=record.source, window_id=record.window_id,
+        window_pk=window.id if window else None, center_id=center_id, staff_id=staff_id,
+        start_at=record.start_at, end_at=record.end_at, offset_s=record.offset_s,
+        end_s=record.end_s, ticket=record.ticket, staff_talk_s=record.staff_talk_s,
+        citizen_talk_s=record.citizen_talk_s, checks=body["checks"], turns=body["turns"],
+        incident_ids=body["incident_ids"], content_sha256=digest, received_at=utcnow(),
+        api_key_id=key.id if key else None)
+    try:
+        crud.add_session(session=session, row=row)
+        crud.link_incidents(session=session, row=row, incident_ids=body["incident_ids"])
+        audit.record(session=session, actor=principal, action="session.ingest",
+                     target_type="session", target_id=session_id,
+                     after={"window_id": row.window_id, "staff_id": staff_id,
+                            "ticket": row.ticket, "incidents": len(row.incident_ids)})
+        session.commit()
+    except IntegrityError:
+        # The same id committed by a concurrent request (a retry racing its original).
+        session.rollback()
+        existing = crud.get_session(session=session, session_id=session_id)
+        if existing is None:
+            raise
+        return _same_or_conflict(existing, digest), False
+    return row, True
+
+
+def _same_or_conflict(existing: ServiceSession, digest: str) -> ServiceSession:
+    if existing.content_sha256 != digest:
+        raise Conflict(f"session {existing.id} is already stored with different content; a "
+                       "session id names one session (resend the same content, or a new id)")
+    return existing
+
+
+def result(*, session: Session, row: ServiceSession, created: bool) -> SessionResult:
+    linked = crud.incident_counts(session=session, session_ids=[row.id]).get(row.id, 0)
+    return SessionResult(id=row.id, created=created, incidents=linked)
+
+
+def _summary(row: ServiceSession, incidents: int) -> SessionSummary:
+    window, staff = row.window, row.staff
+    return SessionSummary(
+        id=row.id, window_id=row.window_id, window_number=window.number if window else None,
+        center_id=row.center_id, center_name=row.center.name if row.center else None,
+        staff=(PersonRef(id=staff.id, name=staff.name, employee_no=staff.employee_no)
+               if staff else None),
+        start_at=row.start_at, end_at=row.end_at, ticket=row.ticket,
+        staff_talk_s=row.staff_talk_s, citizen_talk_s=row.citizen_talk_s,
+        failed=[c["name"] for c in row.checks if c.get("state") == CheckState.FAILED],
+        incidents=incidents)
+
+
+def list_sessions(*, session: Session, principal: Principal, flt: SessionFilter,
+                  offset: int = 0, limit: int = 50) -> SessionsPublic:
+    """The sessions the principal may see (as its incidents), newest first."""
+    visible = scope(principal)
+    rows = crud.list_sessions(session=session, flt=flt, visible=visible, offset=offset,
+                              limit=limit)
+    counts = crud.incident_counts(session=session, session_ids=[r.id for r in rows])
+    return SessionsPublic(data=[_summary(r, counts.get(r.id, 0)) for r in rows],
+                          count=crud.count_sessions(session=session, flt=flt, visible=visible))
+
+
+def read(*, session: Session, principal: Principal, session_id: str) -> SessionPublic:
+    """One session with its timeline and the incidents of it the principal may see.
+
+    Raises NotFound: no such session, or not one the principal may see (its existence is not
+    revealed, as for incidents).
+    """
+    visible = scope(principal)
+    row = crud.get_session(session=session, session_id=session_id, visible=visible)
+    if row is None:
+        raise NotFound("没有这个服务过程 (session not found)")
+    incidents = crud.incidents_of(session=session, session_id=row.id, visible=visible)
+    return SessionPublic(
+        **_summary(row, len(incidents)).model_dump(), source=row.source, offset_s=row.offset_s,
+        end_s=row.end_s, checks=[SessionCheck.model_validate(c) for c in row.checks],
+        turns=[SessionTurn.model_validate(t) for t in row.turns],
+        incident_list=[to_public(i) for i in incidents])
