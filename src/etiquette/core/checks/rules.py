@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from etiquette.core.checks.base import CheckRule, SessionView
+from etiquette.core.checks.operators import ComposedRules
 from etiquette.core.checks.turns import Interruption, UnansweredQuestion
 from etiquette.core.records import Incident
 from etiquette.core.rules import DocumentError, load_yaml_model
@@ -27,9 +28,13 @@ class CheckRules(BaseModel):
     interruption: Interruption | None = None
     unanswered_question: UnansweredQuestion | None = None
 
+    # Rules composed of operators (operators.py), each a check of its own.
+    composed: ComposedRules = ()
+
     def checks(self) -> list[CheckRule]:
-        return [c for name in type(self).model_fields
-                if isinstance(c := getattr(self, name), CheckRule) and c.enabled]
+        found = [getattr(self, name) for name in type(self).model_fields]
+        found = [c for f in found for c in (f if isinstance(f, tuple) else (f,))]
+        return [c for c in found if isinstance(c, CheckRule) and c.enabled]
 
 
 def judge_checks(rules: CheckRules, view: SessionView) -> list[Incident]:
