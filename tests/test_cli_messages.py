@@ -108,3 +108,17 @@ def test_model_errors_are_said_in_chinese(tmp_path: Path) -> None:
     assert "未知的模型 whisper-huge" in result.stderr and "whisper-base" in result.stderr
     result = CliRunner().invoke(app, ["models", "fetch", "--models-dir", str(tmp_path)])
     assert result.exit_code == 2 and "找不到模型清单" in result.stderr
+
+
+def test_a_bad_composed_rule_is_said_in_chinese(tmp_path: Path) -> None:
+    checks = tmp_path / "checks.yaml"
+    checks.write_text("version: t\ncomposed:\n  - id: A-1\n    name: 未致歉\n"
+                      "    kind: missing_apology\n    when:\n      all:\n"
+                      "        - {keyword: [办不了]}\n        - {regex: '不符合(条件'}\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(app, ["batch", str(tmp_path), "--checks", str(checks)])
+    assert result.exit_code == 2 and "检查规则文件有误" in result.stderr
+    assert "第 8 行 · 组合规则 A-1「未致歉」 › 条件 › 全部成立 › 第 1 项：keyword 不是可用的算子" \
+        in result.stderr
+    assert "第 9 行" in result.stderr and "不是有效的正则表达式" in result.stderr
+    assert "is not an operator" not in result.stderr

@@ -49,6 +49,11 @@ FIELD_NAMES = {
     "factor": "倍数", "bonuses": "加分", "commendation": "每条表扬加分",
     "max_per_month": "每月加分上限", "red_flag": "红旗窗口评选", "top_n": "名额",
     "disqualifying_severities": "一票否决的严重程度",
+    # composed rules (rules/checks.yaml)
+    "composed": "组合规则", "when": "条件", "all": "全部成立", "any": "任一成立", "not": "不成立",
+    "keywords": "关键词", "need": "须说几个", "regex": "正则表达式", "phrase": "用语",
+    "seconds": "秒数", "near": "前后语句", "before": "前几句", "after": "后几句",
+    "of": "谁的话", "anchor": "含锚句本身",
 }
 # Codes a field may take, shown with their Chinese names in "should be one of".
 _VALUE_NAMES: dict[str, str] = {
@@ -94,6 +99,17 @@ _MESSAGES = {
     "floor_not_below_base": "最低分（floor）应低于基础分（base）",
     "confirmed_not_counted": "计分的事件状态（counted_statuses）须包含 confirmed（已确认）",
     "escalation_not_increasing": "自第几次起（from_count）须逐级递增",
+    # composed rules' conditions (rules/checks.yaml)
+    "not_a_condition": "条件应写成「算子: …」，只写一个算子（可用：{operators}）",
+    "unknown_operator": "{keys} 不是可用的算子或选项（算子：{operators}）",
+    "one_operator": "每个条件只写一个算子，这里有 {count} 个（{keys}）；"
+                    "多个条件请放在 all / any 下",
+    "option_of_another": "{keys} 不是 {operator} 的选项（可用：{options}）",
+    "need_too_many": "须说几个（need）为 {need}，多于所列的 {count} 个关键词",
+    "seconds_missing": "写了位置（position）须写秒数（seconds）：开头 / 结尾多少秒内",
+    "empty_window": "前后语句（near）的 before、after、anchor 至少要包括一句话",
+    "any_alone": "说话人写 any（任一方）时不能再写其他",
+    "bad_regex": "「{regex}」不是有效的正则表达式：{error}",
     # presence rules and declared pauses (`etiquette batch --presence-rules/--pauses`, `run`)
     "time_not_quoted": "时间须加引号写成 \"HH:MM\"，如 \"09:00\"",
     "start_not_before_end": "开始时间 {start} 应早于结束时间 {end}",
@@ -164,7 +180,8 @@ def _field(key: int | str) -> str:
 
 def _item(section: str, index: int, node: Any) -> str:
     """A list item: a rule by its number and name, another by its position."""
-    if section in ("required", "forbidden") and isinstance(node, dict) and node.get("id"):
+    if (section in ("required", "forbidden", "composed") and isinstance(node, dict)
+            and node.get("id")):
         name = f"「{node['name']}」" if node.get("name") else ""
         return f"{FIELD_NAMES[section]} {node['id']}{name}"
     return f"第 {index + 1} 项"
@@ -179,7 +196,7 @@ def where(raw: Any, loc: Sequence[int | str]) -> str:
         if isinstance(key, int) and isinstance(node, list) and key < len(node):
             node = node[key]
             label = _item(parent, key, node)
-            if parent in ("required", "forbidden") and parts:
+            if parent in ("required", "forbidden", "composed") and parts:
                 parts[-1] = label  # 禁用语 F1-2 says the section already
             else:
                 parts.append(label)
@@ -215,7 +232,7 @@ def _loc(problem: Problem, raw: Any) -> tuple[int | str, ...]:
     if problem.type == "unknown_instead":
         return (str(ctx["section"]), ctx["key"], "instead")
     if problem.type == "duplicate_rule_id":
-        for section in ("required", "forbidden"):
+        for section in ("required", "forbidden", "composed"):
             rules = raw.get(section) if isinstance(raw, dict) else None
             ids = [r.get("id") if isinstance(r, dict) else None for r in rules or []]
             if ctx["rule_id"] in ids:
