@@ -193,3 +193,26 @@ def make_session(api: LiveService, owner: str = "staff1") -> str:
     body = session_record(window_id="w-a" if owner == "staff1" else "w-b").to_json()
     assert api.pipeline().post("/api/v1/sessions", json=body).status_code == 201
     return str(body["id"])
+
+
+def rating(window_id: str, at: datetime, **over: Any) -> dict[str, Any]:
+    """A rating as the hall's evaluation device posts it (POST /api/v1/ratings)."""
+    return {"id": str(uuid.uuid4()), "window_id": window_id, "at": at.isoformat(),
+            "level": "satisfied", **over}
+
+
+def post_session(client: httpx.Client, window_id: str, start: datetime, ticket: str | None,
+                 seconds: float = 300) -> str:
+    """A session of `seconds` at the window, as the pipeline posts it."""
+    body = session_record(window_id=window_id, start=start, ticket=ticket,
+                          end_at=(start + timedelta(seconds=seconds)).isoformat(),
+                          end_s=3.0 + seconds).to_json()
+    r = client.post("/api/v1/sessions", json=body)
+    assert r.status_code == 201, r.text
+    return str(body["id"])
+
+
+def a_morning() -> datetime:
+    """Yesterday 10:00 in Asia/Shanghai (02:00 UTC): a time well inside a working day."""
+    return (datetime.now(UTC) - timedelta(days=1)).replace(hour=2, minute=0, second=0,
+                                                            microsecond=0)

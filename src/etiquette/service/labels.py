@@ -25,6 +25,13 @@ def number(value: float | int | None) -> str:
 
 
 APPEAL_DECISION_NAMES = {"accepted": "申诉成立，事件撤销", "rejected": "申诉不成立，维持确认"}
+# 好差评 (the hall's evaluation device) and complaints (§九(四)).
+RATING_LEVEL_NAMES = {"very_satisfied": "非常满意", "satisfied": "满意",
+                      "fairly_satisfied": "基本满意", "dissatisfied": "不满意",
+                      "very_dissatisfied": "非常不满意"}
+COMPLAINT_CHANNEL_NAMES = {"onsite": "现场", "phone": "电话", "online": "网络", "sms": "短信"}
+COMPLAINT_STATUS_NAMES = {"pending": "待处理", "handling": "处理中", "answered": "已答复",
+                          "overdue": "逾期"}
 # Kinds judged from the camera (the seat), not from speech: no transcript, similarity or
 # recording position means anything for them.
 PRESENCE_KINDS = frozenset({"off_post"})
@@ -57,13 +64,15 @@ ACTION_NAMES = {
     "assignment.delete": "删除排班", "masterdata.import": "导入主数据",
     "webhook.create": "新建预警推送", "webhook.update": "修改预警推送",
     "webhook.delivery_failed": "预警推送最终失败",
+    "rating.create": "接收评价", "complaint.create": "登记投诉",
+    "complaint.assign": "指定投诉处理人", "complaint.reply": "答复投诉",
 }
 # An action not named above (a newer one) is still told in words: its target and its verb.
 AUDIT_TARGET_NAMES = {
     "auth": "登录", "login": "登录", "user": "用户", "api_key": "流水线密钥", "incident": "事件",
     "evidence": "证据", "commendation": "表扬", "rules": "规则", "scoring": "评分方案",
     "center": "中心", "window": "窗口", "staff": "工作人员", "assignment": "排班",
-    "masterdata": "主数据", "webhook": "预警推送",
+    "masterdata": "主数据", "webhook": "预警推送", "rating": "评价", "complaint": "投诉",
 }
 AUDIT_VERB_NAMES = {"create": "新建", "update": "修改", "delete": "删除", "revoke": "吊销",
                     "version": "发布新版本", "import": "导入"}
@@ -96,6 +105,10 @@ AUDIT_FIELD_NAMES = {
     "at": "时间", "reason": "理由", "url": "地址", "kinds": "事件类型",
     "severities": "严重程度", "delivery_id": "推送编号", "incident_id": "事件",
     "attempts": "尝试次数", "error": "错误",
+    # ratings and complaints
+    "level": "评价", "ticket": "排队号", "session_id": "服务记录", "channel": "投诉渠道",
+    "text": "投诉内容", "contact": "联系方式", "handler_id": "处理人", "deadline": "答复期限",
+    "reply": "答复",
 }
 THROTTLE_SCOPE_NAMES = {"pair": "该用户在该地址", "address": "该地址", "account": "该用户"}
 # Values that are codes, by the field that holds them.
@@ -104,6 +117,7 @@ AUDIT_VALUE_NAMES: dict[str, dict[str, str]] = {
     "severities": SEVERITY_NAMES, "evidence": EVIDENCE_NAMES,
     "appeal_decision": APPEAL_DECISION_NAMES, "password": {"changed": "已修改"},
     "scope": THROTTLE_SCOPE_NAMES, "scopes": THROTTLE_SCOPE_NAMES, "refused": THROTTLE_SCOPE_NAMES,
+    "level": RATING_LEVEL_NAMES, "channel": COMPLAINT_CHANNEL_NAMES,
 }
 
 # The hall (大厅态势): a window's state, its seat, and why a tile is not green.

@@ -354,6 +354,62 @@ class Commendation(Base):
     staff: Mapped[Staff | None] = relationship()
 
 
+class Rating(Base):
+    """A citizen's 好差评 posted by the hall's evaluation device (评价器) with its center's key,
+    stored once by the device's own id. `session_id` is the service session it rates
+    (ServiceSession.id: by ticket, else by time at its window), None while none matches; no
+    foreign key, as for incidents: the session's record may arrive after the rating."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_ratings_window_at", "window_pk", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the device's, a UUID
+    window_id: Mapped[str] = mapped_column(String(64))  # the code as the device sent it
+    window_pk: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # on duty at `at`
+    at: Mapped[datetime] = mapped_column(index=True)
+    ticket: Mapped[str | None] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(24))  # schemas.RatingLevel
+    comment: Mapped[str | None] = mapped_column(Text)
+    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))  # a retry's content is the same
+    received_at: Mapped[datetime]
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+
+    window: Mapped[Window] = relationship()
+
+
+class Complaint(Base):
+    """A citizen's complaint (§九(四): 现场、电话、网络投诉 registered, handled, answered) about a
+    window at a time. Its status is pending until a handler is assigned (handling), answered
+    once replied; overdue is not stored but read: not answered by `deadline`."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_window_at", "window_pk", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
+    window_pk: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)  # on duty
+    channel: Mapped[str] = mapped_column(String(16))  # schemas.ComplaintChannel
+    at: Mapped[datetime]  # when the service complained of happened
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|handling|answered
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deadline: Mapped[datetime] = mapped_column(index=True)
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    window: Mapped[Window] = relationship()
+    staff: Mapped[Staff | None] = relationship()
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
+
+
 class Webhook(Base):
     """Where the service POSTs matching incidents as they arrive (admins configure it). The
     secret signs each body (HMAC-SHA256); it must be kept in clear to sign with, and is shown

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -721,6 +722,10 @@ class WindowScore(BaseModel):
                                                "review (undecided_reason); no red flag yet")
     undecided_reason: str | None = None
     tied: bool = Field(False, description="shares its rank with another window")
+    ratings: int = Field(0, description="好差评 ratings of the period")
+    poor: int = Field(0, description="差评: 不满意 and 非常不满意")
+    poor_rate: float | None = Field(None, description="poor / ratings; None without ratings")
+    disagrees: bool = Field(False, description="评价与监测不一致 (ReportPublic.agreement_rule)")
 
 
 class StaffScore(BaseModel):
@@ -770,6 +775,9 @@ class ReportPublic(BaseModel):
     pending: int
     unattributed: int = Field(description="incidents of windows not in the master data")
     commendations: int = Field(description="commendations recorded in the period")
+    ratings: int = Field(0, description="好差评 ratings of the period")
+    agreement_rule: str = Field("", description="when a window's 差评 rate and its incidents "
+                                                "are told to disagree")
 
 
 # ---------------------------------------------------------------- alerts
@@ -915,6 +923,152 @@ class CommendationPublic(BaseModel):
 
 class CommendationsPublic(BaseModel):
     data: list[CommendationPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- 好差评 and complaints
+
+
+def _recent(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise ValueError("at must be between 2000-01-01 and tomorrow")
+    return at
+
+
+class RatingLevel(StrEnum):
+    """The five levels of the 好差评 evaluation device; the last two are 差评."""
+
+    VERY_SATISFIED = "very_satisfied"  # 非常满意
+    SATISFIED = "satisfied"  # 满意
+    FAIRLY_SATISFIED = "fairly_satisfied"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+    VERY_DISSATISFIED = "very_dissatisfied"  # 非常不满意
+
+
+POOR_LEVELS = frozenset({RatingLevel.DISSATISFIED, RatingLevel.VERY_DISSATISFIED})
+RecentTime = Annotated[AwareDatetime, AfterValidator(_recent)]
+Ticket = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
+                                          pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class RatingIn(_Strict):
+    id: uuid.UUID = Field(description="the device's id of this rating: a retry sends the same")
+    window_id: Code = Field(description="the window's code, as the pipeline sends it")
+    at: RecentTime = Field(description="when the citizen rated")
+    ticket: Ticket | None = Field(None, description="the 叫号 ticket the citizen was served on")
+    level: RatingLevel
+    comment: str | None = Field(None, max_length=2000)
+
+
+class RatingPublic(BaseModel):
+    id: str
+    window_pk: int
+    window_id: str
+    window_number: str
+    center: str
+    at: datetime
+    ticket: str | None
+    level: RatingLevel
+    level_name: str
+    comment: str | None
+    session_id: str | None = Field(description="the session it rates; None: none matched")
+    received_at: datetime
+
+
+class RatingResult(BaseModel):
+    id: str
+    created: bool = Field(description="false: this id was stored already (a retry)")
+    session_id: str | None
+
+
+class RatingsPublic(BaseModel):
+    data: list[RatingPublic]
+    count: int
+
+
+class ComplaintChannel(StrEnum):
+    ONSITE = "onsite"  # 现场
+    PHONE = "phone"  # 电话
+    ONLINE = "online"  # 网络
+    SMS = "sms"  # 短信
+
+
+class ComplaintStatus(StrEnum):
+    PENDING = "pending"  # 待处理: no handler yet
+    HANDLING = "handling"  # 处理中
+    ANSWERED = "answered"  # 已答复
+    OVERDUE = "overdue"  # 逾期: not answered by the deadline (read, never stored)
+
+
+class ComplaintCreate(_Strict):
+    window_pk: int = Field(ge=1, le=MAX_ID, description="the window complained of")
+    channel: ComplaintChannel
+    at: RecentTime = Field(description="when the service complained of happened")
+    text: Reason = Field(description="the complainant's words")
+    contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    deadline: AwareDatetime | None = Field(None, description="when it must be answered; default "
+                                                             "`complaint_reply_days` from now "
+                                                             "(one received earlier and "
+                                                             "registered late may be past it)")
+
+    @model_validator(mode="after")
+    def _deadline_after_service(self) -> ComplaintCreate:
+        if self.deadline is not None and self.deadline <= self.at:
+            raise ValueError("deadline must be after at")
+        return self
+
+
+class ComplaintAssign(_Strict):
+    handler_id: int = Field(ge=1, le=MAX_ID, description="a supervisor or admin of its center")
+
+
+class ComplaintReply(_Strict):
+    reply: Reason
+
+
+class SessionMatch(BaseModel):
+    """A service session at the complaint's window around its time."""
+
+    id: str
+    start_at: datetime
+    end_at: datetime
+    ticket: str | None
+    staff_name: str | None
+    url: str = Field(description="its page (timeline, transcript, incidents)")
+    incidents: int
+
+
+class ComplaintPublic(BaseModel):
+    id: int
+    center_id: int
+    center: str
+    window_pk: int
+    window_number: str
+    staff_id: int | None
+    staff_name: str | None
+    channel: ComplaintChannel
+    channel_name: str
+    at: datetime
+    text: str
+    contact: str | None
+    status: ComplaintStatus = Field(description="overdue where the deadline passed unanswered")
+    status_name: str
+    overdue: bool
+    handler_id: int | None
+    handler_name: str | None
+    deadline: datetime
+    reply: str | None
+    replied_at: datetime | None
+    created_at: datetime
+    created_by: str
+    sessions: list[SessionMatch] = Field(default_factory=list,
+                                         description="one complaint's read: its window's "
+                                                     "sessions around its time")
+
+
+class ComplaintsPublic(BaseModel):
+    data: list[ComplaintPublic]
     count: int
 
 

@@ -31,7 +31,8 @@ from factories.report_data import (
 from service.conftest import LiveService
 
 WINDOW_HEADER = ["排名", "中心", "窗口号", "进驻部门", "窗口编码", "得分", "上期得分", "变化",
-                 "计分事件", "扣分", "加分", "红旗窗口", "不参评原因"]
+                 "计分事件", "扣分", "加分", "红旗窗口", "不参评原因", "评价数", "差评数", "差评率",
+                 "评价与监测"]
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +281,7 @@ def test_a_window_whose_critical_incident_awaits_review_is_undecided(api: LiveSe
     assert ranking["01"][10] == "红旗"
     xlsx = openpyxl.load_workbook(io.BytesIO(export(api, c, "xlsx", period="2025-05")))
     row = next(r for r in xlsx["窗口排名"].iter_rows(values_only=True) if r[2] == "02")
-    assert row[11:] == ("待定", b["undecided_reason"])
+    assert row[11:13] == ("待定", b["undecided_reason"])
 
     assert api.client("supervisor").post(f"/api/v1/incidents/{iid}/review", json={
         "action": "dismiss", "reason": "识别错误"}).status_code == 200

@@ -49,6 +49,20 @@ def make_commendation(api: LiveService) -> int:
     return int(r.json()["id"])
 
 
+def make_complaint(api: LiveService, owner: str = "staff1") -> int:
+    """A complaint about the window `owner` staffs (w-a is window 1, w-b window 2)."""
+    r = api.client("supervisor").post("/api/v1/complaints", json={
+        "window_pk": 1 if owner == "staff1" else 2, "channel": "onsite", "at": _an_hour_ago(),
+        "text": "办事时被催促"})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def a_rating(api: LiveService) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "window_id": "w-a", "at": _an_hour_ago(),
+            "level": "satisfied"}
+
+
 def make_webhook(api: LiveService) -> int:
     """An inactive webhook (it sends nothing) for the endpoints that need one."""
     r = api.client("admin").post("/api/v1/webhooks", json={
@@ -185,6 +199,24 @@ CASES: dict[str, Case] = {
     "another's session": Case("GET", lambda a: f"/api/v1/sessions/{make_session(a, 'staff2')}",
                               READERS, refused={"staff1": 404}),
     "hall stream": Case("GET", lambda a: "/api/v1/hall/stream", READERS, kind="stream"),
+    "rate": Case("POST", lambda a: "/api/v1/ratings", {"pipeline": 201}, body=a_rating,
+                 refused={r: 401 for r in ("admin", "supervisor", "auditor", "staff1")}),
+    "list ratings": Case("GET", lambda a: "/api/v1/ratings", READERS),
+    "list complaints": Case("GET", lambda a: "/api/v1/complaints", EVERYONE),
+    "register complaint": Case("POST", lambda a: "/api/v1/complaints",
+                               {"admin": 201, "supervisor": 201},
+                               body=lambda a: {"window_pk": 1, "channel": "phone",
+                                               "at": _an_hour_ago(), "text": "态度不好"}),
+    "own complaint": Case("GET", lambda a: f"/api/v1/complaints/{make_complaint(a)}", EVERYONE),
+    "another's complaint": Case("GET",
+                                lambda a: f"/api/v1/complaints/{make_complaint(a, 'staff2')}",
+                                READERS, refused={"staff1": 404}),
+    "assign complaint": Case("POST", lambda a: f"/api/v1/complaints/{make_complaint(a)}/assign",
+                             {"admin": 200, "supervisor": 200},
+                             body=lambda a: {"handler_id": a.ids["supervisor"]}),
+    "answer complaint": Case("POST", lambda a: f"/api/v1/complaints/{make_complaint(a)}/reply",
+                             {"admin": 200, "supervisor": 200},
+                             body=lambda a: {"reply": "已核实并致歉"}),
 }
 
 

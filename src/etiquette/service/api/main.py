@@ -12,11 +12,13 @@ from etiquette.service.api.routes import (
     auth,
     centers,
     commendations,
+    complaints,
     hall,
     incidents,
     ingest,
     masterdata,
     practice,
+    ratings,
     reports,
     retention,
     rules,
@@ -30,5 +32,5 @@ from etiquette.service.api.routes import (
 api_router = APIRouter(prefix="/api/v1")
 for module in (auth, ingest, incidents, centers, windows, staff, assignments, masterdata, users,
                api_keys, audit, rules, retention, scoring, reports, alerts,
-               practice, commendations, hall, sessions):
+               practice, commendations, hall, ratings, complaints, sessions):
     api_router.include_router(module.router)

@@ -119,6 +119,19 @@ class Settings(BaseSettings):
     orphan_grace_s: float = Field(3600.0, ge=0, description="unreferenced evidence files older "
                                                             "than this are removed")
     run_retention_job: bool = True
+    # 好差评 and complaints.
+    complaint_reply_days: float = Field(5.0, gt=0, le=365,
+                                        description="a complaint is to be answered this many days "
+                                                    "after it is registered; unanswered after "
+                                                    "that it is overdue (逾期)")
+    rating_session_gap_s: float = Field(600.0, ge=0, le=86400,
+                                        description="a rating without a matching ticket rates the "
+                                                    "session at its window that holds its time, "
+                                                    "or the last one that ended at most this long "
+                                                    "before it")
+    complaint_match_s: float = Field(1800.0, gt=0, le=86400,
+                                     description="a complaint's sessions are those at its window "
+                                                 "within this long either side of its time")
     # Alerts: the workbench's event stream polls the database (so it sees what any service
     # process ingested); webhooks are sent by a job, retried after these delays.
     alert_poll_s: float = Field(1.0, gt=0, le=60)

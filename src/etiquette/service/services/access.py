@@ -45,24 +45,33 @@ class Permission(StrEnum):
     HALL_READ = "hall.read"  # 大厅态势: every window's inputs, seat and session, live
     INGEST = "ingest"
     HEARTBEAT = "heartbeat"  # a live site reports its windows' state
+    RATE = "rate"  # the hall's evaluation device (评价器) posts a citizen's 好差评
+    RATINGS_READ = "ratings.read"
+    COMPLAINTS_READ_ALL = "complaints.read_all"
+    COMPLAINTS_READ_OWN = "complaints.read_own"  # staff: complaints about themselves
+    COMPLAINTS_WRITE = "complaints.write"  # register, assign a handler, reply
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_REVIEW, P.INCIDENTS_DECIDE_APPEAL,
                                 P.INCIDENTS_HISTORY, P.MASTER_READ, P.RULES_READ, P.REPORTS_READ,
-                                P.ALERTS_SUBSCRIBE, P.COMMENDATIONS_WRITE, P.HALL_READ}),
+                                P.ALERTS_SUBSCRIBE, P.COMMENDATIONS_WRITE, P.HALL_READ,
+                                P.RATINGS_READ, P.COMPLAINTS_READ_ALL, P.COMPLAINTS_WRITE}),
     Role.AUDITOR: frozenset({P.INCIDENTS_READ_ALL, P.INCIDENTS_HISTORY, P.MASTER_READ, P.USERS_READ,
                              P.API_KEYS_READ, P.AUDIT_READ, P.RULES_READ, P.REPORTS_READ,
-                             P.WEBHOOKS_READ, P.HALL_READ}),
-    Role.STAFF: frozenset({P.INCIDENTS_READ_OWN, P.INCIDENTS_APPEAL_OWN, P.RULES_READ, P.PRACTICE}),
+                             P.WEBHOOKS_READ, P.HALL_READ, P.RATINGS_READ,
+                             P.COMPLAINTS_READ_ALL}),
+    Role.STAFF: frozenset({P.INCIDENTS_READ_OWN, P.INCIDENTS_APPEAL_OWN, P.RULES_READ, P.PRACTICE,
+                           P.COMPLAINTS_READ_OWN}),
 }
 ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.SUPERVISOR] | frozenset(
     {P.MASTER_WRITE, P.USERS_READ, P.USERS_WRITE, P.API_KEYS_READ, P.API_KEYS_WRITE, P.AUDIT_READ,
      P.RETENTION_RUN, P.RULES_ADMIN, P.SCORING_ADMIN, P.WEBHOOKS_READ, P.WEBHOOKS_ADMIN})
 # Besides ingest a pipeline may read the rules in force, so that a live site scores with them,
-# and report its windows' state (the heartbeat).
-PIPELINE_PERMISSIONS = frozenset({P.INGEST, P.RULES_READ, P.HEARTBEAT})
+# and report its windows' state (the heartbeat); the hall's evaluation device posts ratings
+# with its center's key.
+PIPELINE_PERMISSIONS = frozenset({P.INGEST, P.RULES_READ, P.HEARTBEAT, P.RATE})
 
 
 @dataclass(frozen=True)

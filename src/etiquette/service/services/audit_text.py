@@ -29,7 +29,8 @@ SYSTEM_NAMES = {"system:retention": "系统（证据保存期限）", "system:st
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _HASH = re.compile(r"^[0-9a-f]{40,}$")
 # Fields that hold another record's id, and the kind of record (the names looked up for it).
-_REFERENCES = {"staff_id": "staff", "center_id": "center", "window_pk": "window"}
+_REFERENCES = {"staff_id": "staff", "center_id": "center", "window_pk": "window",
+               "handler_id": "user"}
 # What an incident's page shows already, beside its history: not repeated in each line.
 _ON_THE_PAGE = frozenset({"status", "kind", "rule_id", "window_id", "staff_id"})
 

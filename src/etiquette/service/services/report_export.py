@@ -40,6 +40,9 @@ WINDOW_COLUMNS: list[Column] = [
     ("红旗窗口", lambda r: "是" if r.red_flag else "待定" if r.undecided else ""),
     ("不参评原因", lambda r: f"有{SEVERITY_NAMES[r.disqualified_by]}事件" if r.disqualified_by
      else r.undecided_reason or ""),
+    ("评价数", lambda r: r.ratings), ("差评数", lambda r: r.poor),
+    ("差评率", lambda r: f"{number(r.poor_rate * 100)}%" if r.poor_rate is not None else ""),
+    ("评价与监测", lambda r: "不一致" if r.disagrees else ""),
 ]
 STAFF_COLUMNS: list[Column] = [
     ("排名", lambda r: r.rank), ("工号", lambda r: r.employee_no), ("姓名", lambda r: r.name),
@@ -125,6 +128,8 @@ def to_xlsx(report: ReportPublic) -> bytes:
     about.append(["计分事件", report.counted])
     about.append(["待审核（未计分）", report.pending])
     about.append(["表扬（加分）", report.commendations])
+    about.append(["好差评", report.ratings])
+    about.append(["评价与监测不一致", report.agreement_rule])
     about.append([f"生成时间（{report.timezone}）", local_time(report, report.generated_at)])
     about.column_dimensions["A"].width = 18
     about.column_dimensions["B"].width = 80

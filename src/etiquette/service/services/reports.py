@@ -35,12 +35,14 @@ from etiquette.core.scoring import (
 )
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
+from etiquette.service.crud import feedback
 from etiquette.service.crud import scoring as crud
 from etiquette.service.crud.scoring import IncidentFacts
 from etiquette.service.errors import Invalid, NotFound
 from etiquette.service.labels import KIND_NAMES, SEVERITY_NAMES
 from etiquette.service.models import Staff, Window
 from etiquette.service.schemas import (
+    POOR_LEVELS,
     CountRow,
     ReportPublic,
     SchemeUsed,
@@ -157,6 +159,22 @@ def _severities(rule: RedFlagRule) -> str:
 
 
 RANK_RULE = "同分名次并列（如 1、2、2、4），并列者按中心、窗口号排列"
+# 评价与监测不一致: citizens rate a window poorly while monitoring finds (almost) nothing there.
+# Below RATINGS_ENOUGH ratings a rate says too little to set against the incidents.
+RATINGS_ENOUGH = 10
+POOR_RATE_HIGH = 0.2
+FEW_INCIDENTS = 1
+AGREEMENT_RULE = (f"差评率 = （不满意 + 非常不满意）÷ 全部评价。本期评价不少于 "
+                  f"{RATINGS_ENOUGH} 条、差评率不低于 {POOR_RATE_HIGH:.0%}，而计分事件不超过 "
+                  f"{FEW_INCIDENTS} 条的窗口标为「评价与监测不一致」：群众不满意，监测却几乎没有"
+                  "发现问题，宜调取该窗口的服务记录和投诉核查（可能是监测规则未覆盖的问题，"
+                  "也可能是评价器使用不当）")
+
+
+def disagrees(ratings: int, poor: int, counted: int) -> bool:
+    """评价与监测不一致 (AGREEMENT_RULE)."""
+    return (ratings >= RATINGS_ENOUGH and poor / ratings >= POOR_RATE_HIGH
+            and counted <= FEW_INCIDENTS)
 
 
 def build(*, session: Session, settings: Settings, principal: Principal, period: Period,
@@ -200,9 +218,12 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
         undecided |= set(chosen.undecided)
     ranks = rank({pk: t.score for pk, t in now.windows.items()})
     shared = Counter(ranks.values())
+    rated = feedback.rating_counts(session=session, start=period.start(zone), end=end,
+                                   poor=POOR_LEVELS, center_ids=center_ids)
     rows = []
     for w in window_rows:
         t, p = now.windows[w.id], before.windows[w.id]
+        r = rated.get(w.id, feedback.RatingCount(0, 0))
         previous = p.score if before.months else None
         rows.append(WindowScore(
             rank=ranks[w.id], window_pk=w.id, center=centers[w.center_id].name, window_id=w.code,
@@ -212,7 +233,9 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
             disqualified_by=barred.get(w.id), undecided=w.id in undecided,
             undecided_reason=(f"有 {t.awaiting_review} 条{_severities(rule)}事件待审核，审核后"
                               "确定是否评为红旗窗口") if w.id in undecided else None,
-            tied=shared[ranks[w.id]] > 1))
+            tied=shared[ranks[w.id]] > 1, ratings=r.ratings, poor=r.poor,
+            poor_rate=round(r.poor / r.ratings, 4) if r.ratings else None,
+            disagrees=disagrees(r.ratings, r.poor, t.counted)))
     rows.sort(key=lambda r: (r.rank, r.center, r.number))
 
     staff_ranks = rank({sid: t.score for sid, t in now.staff.items()})
@@ -243,7 +266,8 @@ def build(*, session: Session, settings: Settings, principal: Principal, period:
         incidents=len(now.facts), counted=len(now.counted_ids),
         pending=sum(f.status == "pending" for f in now.facts),
         unattributed=sum(f.window_pk is None for f in now.facts),
-        commendations=now.commendations)
+        commendations=now.commendations, ratings=sum(r.ratings for r in rows),
+        agreement_rule=AGREEMENT_RULE)
 
 
 def _worst(rule: RedFlagRule, tally: Tally) -> str | None:

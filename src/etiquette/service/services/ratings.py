@@ -1,0 +1,116 @@
+"""好差评: the hall's evaluation device (评价器) posts each citizen's rating with its center's
+pipeline key; the rating is stored once by the device's id and attached to the service session
+it rates (crud.feedback.rated_session). A rating that matches no session is kept unattached and
+listed so; it is tried again when read, as its session's record may arrive after it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from etiquette.service.core.config import Settings
+from etiquette.service.core.db import utcnow
+from etiquette.service.crud import audit, master
+from etiquette.service.crud import feedback as crud
+from etiquette.service.crud import hall as hall_crud
+from etiquette.service.errors import Conflict, Forbidden, Invalid
+from etiquette.service.labels import RATING_LEVEL_NAMES
+from etiquette.service.models import Rating
+from etiquette.service.schemas import RatingIn, RatingLevel, RatingPublic, RatingResult
+from etiquette.service.services.access import Permission, Principal
+
+
+def to_public(row: Rating) -> RatingPublic:
+    return RatingPublic(id=row.id, window_pk=row.window_pk, window_id=row.window_id,
+                        window_number=row.window.number, center=row.window.center.name,
+                        at=row.at, ticket=row.ticket, level=RatingLevel(row.level),
+                        level_name=RATING_LEVEL_NAMES[row.level], comment=row.comment,
+                        session_id=row.session_id, received_at=row.received_at)
+
+
+def _digest(body: RatingIn) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True,
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+def record(*, session: Session, settings: Settings, principal: Principal,
+           body: RatingIn) -> RatingResult:
+    """Store one rating. The same id again with the same content is a retry (created false);
+    with other content it is refused.
+
+    Raises:
+      Forbidden: not a pipeline key, or the window is another center's than the key's.
+      Invalid: no window has this code.
+      Conflict: this id is stored already with other content.
+    """
+    principal.require(Permission.RATE)
+    digest = _digest(body)
+    existing = crud.get_rating(session=session, rating_id=str(body.id))
+    if existing is not None:
+        return _retry(existing, digest)
+    key = principal.api_key
+    center_id = key.center_id if key else None
+    window = master.window_by_code(session=session, code=body.window_id, center_id=center_id)
+    if window is None:
+        if center_id is not None and hall_crud.code_elsewhere(session=session, code=body.window_id,
+                                                              center_id=center_id):
+            raise Forbidden(f"窗口 {body.window_id} 不属于本密钥的中心 (window {body.window_id} "
+                            "is another center's)")
+        raise Invalid(f"没有编码为 {body.window_id} 的窗口 (no window {body.window_id})",
+                      field="window_id")
+    gap = timedelta(seconds=settings.rating_session_gap_s)
+    rated = crud.rated_session(session=session, window_pk=window.id, at=body.at,
+                               ticket=body.ticket, gap=gap)
+    row = Rating(id=str(body.id), window_id=body.window_id, window_pk=window.id,
+                 center_id=window.center_id,
+                 staff_id=master.staff_on_duty(session=session, window_pk=window.id, at=body.at),
+                 at=body.at, ticket=body.ticket, level=body.level.value, comment=body.comment,
+                 session_id=rated.id if rated else None, content_sha256=digest,
+                 received_at=utcnow(), api_key_id=key.id if key else None)
+    session.add(row)
+    audit.record(session=session, actor=principal, action="rating.create", target_type="rating",
+                 target_id=row.id, after={"window_pk": window.id, "level": row.level,
+                                          "ticket": row.ticket, "session_id": row.session_id})
+    try:
+        session.commit()
+    except IntegrityError:  # the same id committed by a concurrent retry
+        session.rollback()
+        existing = crud.get_rating(session=session, rating_id=str(body.id))
+        if existing is None:
+            raise
+        return _retry(existing, digest)
+    return RatingResult(id=row.id, created=True, session_id=row.session_id)
+
+
+def _retry(existing: Rating, digest: str) -> RatingResult:
+    if existing.content_sha256 != digest:
+        raise Conflict(f"评价 {existing.id} 已以不同内容保存 (rating {existing.id} is stored "
+                       "already with different content)")
+    return RatingResult(id=existing.id, created=False, session_id=existing.session_id)
+
+
+def listed(*, session: Session, settings: Settings, principal: Principal,
+           window_pk: int | None = None, start: datetime | None = None,
+           end: datetime | None = None, attached: bool | None = None, offset: int = 0,
+           limit: int = 100) -> tuple[list[Rating], int]:
+    """The ratings of the centers the principal sees, newest first; those still unattached are
+    matched again (their session may have arrived since)."""
+    principal.require(Permission.RATINGS_READ)
+    rows, count = crud.list_ratings(session=session, center_ids=principal.centers,
+                                    window_pk=window_pk, start=start, end=end, attached=attached,
+                                    offset=offset, limit=limit)
+    gap = timedelta(seconds=settings.rating_session_gap_s)
+    changed = False
+    for row in rows:
+        if row.session_id is None:
+            rated = crud.rated_session(session=session, window_pk=row.window_pk, at=row.at,
+                                       ticket=row.ticket, gap=gap)
+            if rated is not None:
+                row.session_id, changed = rated.id, True
+    if changed:
+        session.commit()
+    return rows, count
