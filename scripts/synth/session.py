@@ -11,7 +11,8 @@ person (sox tempo and pitch), `reverb_rt60_s` puts the microphones in a reverber
 (synthetic impulse response), `babble_texts` says what the murmur of the hall is made of,
 `espeak_variant` gives the espeak voice an espeak-ng variant (f2, m3 …), `noise` picks how the
 noise is mixed (NOISE_MIX: `hall`, pink-ish noise over low babble, as always; `crowd`, a
-crowded hall where the babble is louder than the steady noise).
+crowded hall where the babble is louder than the steady noise), `Turn.tempo` speeds one line up
+(sox tempo on top of its speaker's shift).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Turn:
     decoys: list[str] = field(default_factory=list)  # forbidden ids it resembles, must not trigger
     gain_db: float = 0.0
     prosody: dict[str, float] | None = None  # speed/f0/energy/pause_s; default: drawn from seed
+    tempo: float = 1.0  # sox tempo of this turn alone, on top of its speaker's voice_shift
 
     def __post_init__(self) -> None:
         if self.speaker not in SPEAKERS:
@@ -205,6 +207,9 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
         prosody = _prosody(turn, rng)
         audio, vsr = synthesize(turn.text, turn.voice, prosody, session.espeak_variant)
         shift = _shift_of(session, turn.speaker)
+        if turn.tempo != 1.0:  # a line spoken faster (or slower) than the speaker's own pace
+            shift = VoiceShift(tempo=(shift.tempo if shift else 1.0) * turn.tempo,
+                               cents=shift.cents if shift else 0.0)
         if shift is not None and turn.voice != "espeak":
             audio = shift_voice(audio, vsr, shift)
         audio = resample(audio, vsr, sr)

@@ -13,15 +13,15 @@ from collections.abc import Collection, Sequence
 from etiquette.core.checks.base import Turn
 from etiquette.core.checks.rules import CheckRules
 from etiquette.core.records import Speaker, Transcript, Utterance, heard_as
+from etiquette.speech.loudness import loudness_lufs
 
 
 def turn_of(utterance: Utterance, transcript: Transcript | None = None) -> Turn:
     """One utterance as a turn; the transcript, where there is one, says who spoke (on one
     microphone the speaker is attributed from it)."""
-    # loudness_lufs stays None until speech.loudness measures it (issue 19, raised_voice).
     return Turn(speaker=transcript.speaker if transcript is not None else utterance.speaker,
                 channel=utterance.channel, start_s=utterance.start_s, end_s=utterance.end_s,
-                transcript=transcript)
+                transcript=transcript, loudness_lufs=loudness_lufs(utterance.audio))
 
 
 def session_turns(utterances: Sequence[Utterance], transcripts: Sequence[Transcript]

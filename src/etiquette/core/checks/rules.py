@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from etiquette.core.checks.base import CheckRule, SessionView
 from etiquette.core.checks.operators import ComposedRules
 from etiquette.core.checks.turns import Interruption, UnansweredQuestion
+from etiquette.core.checks.voice import FastSpeech, RaisedVoice
 from etiquette.core.records import Incident
 from etiquette.core.rules import DocumentError, load_yaml_model
 
@@ -27,6 +28,8 @@ class CheckRules(BaseModel):
     version: str = ""
     interruption: Interruption | None = None
     unanswered_question: UnansweredQuestion | None = None
+    fast_speech: FastSpeech | None = None
+    raised_voice: RaisedVoice | None = None
 
     # Rules composed of operators (operators.py), each a check of its own.
     composed: ComposedRules = ()
