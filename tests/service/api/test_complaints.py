@@ -90,8 +90,14 @@ def test_staff_see_only_complaints_about_themselves(api: LiveService) -> None:
     seen = {c["id"] for c in staff.get("/api/v1/complaints").json()["data"]}
     assert mine["id"] in seen and theirs["id"] not in seen
     assert staff.get(f"/api/v1/complaints/{theirs['id']}").status_code == 404
+    assert staff.get(f"/api/v1/complaints/{mine['id']}").json()["contact"] is None
     assert staff.post(f"/api/v1/complaints/{mine['id']}/reply",
                       json={"reply": "我来答复"}).status_code == 403
+    # The pages alike: their own to read, without the handling forms or the contact.
+    page = staff.get(f"/complaints/{mine['id']}")
+    assert page.status_code == 200 and "态度生硬" in page.text
+    assert "assign-form" not in page.text and "138****0000" not in page.text
+    assert staff.get(f"/complaints/{theirs['id']}").status_code == 404
     # Auditors read every center's, and change nothing.
     auditor = api.client("auditor")
     assert auditor.get(f"/api/v1/complaints/{theirs['id']}").status_code == 200

@@ -48,8 +48,10 @@ def status_of(row: Complaint, now: datetime) -> ComplaintStatus:
     return ComplaintStatus(row.status)
 
 
-def to_public(row: Complaint, now: datetime,
+def to_public(reader: Principal, row: Complaint, now: datetime,
               sessions: list[SessionMatch] | None = None) -> ComplaintPublic:
+    """The complaint as `reader` sees it: the complainant's contact only for those who read
+    every complaint of the center, not for the staff member complained of."""
     status = status_of(row, now)
     handler = row.handler
     return ComplaintPublic(
@@ -57,7 +59,8 @@ def to_public(row: Complaint, now: datetime,
         window_pk=row.window_pk, window_number=row.window.number, staff_id=row.staff_id,
         staff_name=row.staff.name if row.staff else None, channel=ComplaintChannel(row.channel),
         channel_name=COMPLAINT_CHANNEL_NAMES[row.channel], at=row.at, text=row.text,
-        contact=row.contact, status=status, status_name=COMPLAINT_STATUS_NAMES[status],
+        contact=row.contact if reader.can(P.COMPLAINTS_READ_ALL) else None, status=status,
+        status_name=COMPLAINT_STATUS_NAMES[status],
         overdue=status == ComplaintStatus.OVERDUE, handler_id=row.handler_id,
         handler_name=(handler.display_name or handler.username) if handler else None,
         deadline=row.deadline, reply=row.reply, replied_at=row.replied_at,

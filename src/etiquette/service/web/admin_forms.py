@@ -35,6 +35,7 @@ _CHECKS = {
     "staff_id is required for role staff and only for it":
         ("staff_id", "窗口工作人员账号必须关联一名工作人员，其他角色不关联"),
     "at must be between 2000-01-01 and tomorrow": ("at", "时间须在 2000 年之后、不晚于明天"),
+    "deadline must be after at": ("deadline", "答复期限须晚于被投诉的服务时间"),
 }
 
 

@@ -11,6 +11,7 @@ from etiquette.service.web.routes import (
     admin_master,
     admin_users,
     audit,
+    complaints,
     docs,
     hall,
     incidents,
@@ -24,7 +25,7 @@ from etiquette.service.web.routes import (
 
 web_router = APIRouter(include_in_schema=False)
 for module in (login, incidents, audit, rules, reports, scoring, practice, webhooks, docs,
-               hall):
+               hall, complaints):
     web_router.include_router(module.router)
 for module in (admin_users, admin_master, admin_keys, admin_commendations):
     web_router.include_router(module.router)

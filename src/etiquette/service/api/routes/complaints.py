@@ -38,7 +38,8 @@ def list_complaints(session: SessionDep, principal: CurrentUser,
     rows, count = complaints.listed(session=session, principal=principal, status=status,
                                     offset=offset, limit=limit)
     now = utcnow()
-    return ComplaintsPublic(data=[complaints.to_public(r, now) for r in rows], count=count)
+    return ComplaintsPublic(data=[complaints.to_public(principal, r, now) for r in rows],
+                            count=count)
 
 
 @router.post("", response_model=ComplaintPublic, status_code=status.HTTP_201_CREATED,
@@ -80,5 +81,5 @@ def reply_complaint(id: Id, body: ComplaintReply, session: SessionDep,  # noqa: 
 def _read(session: Session, settings: Settings, complaint_id: int,
           principal: Principal) -> ComplaintPublic:
     row = complaints.get(session=session, principal=principal, complaint_id=complaint_id)
-    return complaints.to_public(row, utcnow(), complaints.sessions_of(
+    return complaints.to_public(principal, row, utcnow(), complaints.sessions_of(
         session=session, settings=settings, row=row))
