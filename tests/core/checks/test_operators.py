@@ -61,7 +61,7 @@ def test_an_incident_highlights_the_anchor_words_and_says_what_held():
                       "missing_apology").judge(view((STAFF, "这个今天办不了")))
     assert incident.kind == IncidentKind.MISSING_APOLOGY
     assert incident.transcript[incident.hit_start:incident.hit_end] == "办不了"
-    assert "说话人为工作人员" in incident.explanation
+    assert incident.explanation.startswith("工作人员说的，")
     assert "说了「办不了」" in incident.explanation
     assert (incident.offset_s, incident.end_s) == (0.0, 3.0)
 

@@ -238,8 +238,10 @@ class Condition(BaseModel):
 
     def _test_speaker(self, at: At) -> Held | None:
         roles = self.speaker or ()
-        said_by = at.utterance.speaker
-        return Held(self.claim()) if "any" in roles or said_by.value in roles else None
+        said_by = at.utterance.speaker.value
+        if "any" not in roles and said_by not in roles:
+            return None
+        return Held("说话人未能确定" if said_by == "unknown" else f"{_ROLE_NAMES[said_by]}说的")
 
     def _test_position(self, at: At) -> Held | None:
         session, t = at.view.session, at.utterance
