@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from etiquette.core.session_records import SESSION_RECORD
+
 TOLERANCE_S = 1.0  # word timestamps of a base model can be off by this much
 
 
@@ -71,7 +73,7 @@ def score(truths: dict[str, Truth], incidents: list[dict[str, Any]]) -> dict[str
     examples: list[dict[str, Any]] = []
     per_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for inc in incidents:
-        if inc.get("kind") != "error":
+        if inc.get("kind") not in ("error", SESSION_RECORD):  # a session's line is no finding
             per_file[Path(inc["source"]).name].append(inc)
     for name, truth in truths.items():
         found = per_file.get(name, [])

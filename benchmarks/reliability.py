@@ -71,6 +71,7 @@ from benchmarks.reliability_media import (
     damaged_clips,
     make_damaged,
 )
+from etiquette.sinks import NOT_INCIDENTS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -942,7 +943,7 @@ def finish_batch(run: BatchRun, timeout_s: float) -> tuple[list[dict[str, Any]],
         message = (error or incomplete or {}).get("error", "")
         rows.append({**d.to_json(), "verdict": verdict,
                      "incidents": {k: n for k, n in kinds.items()
-                                   if k not in ("error", "incomplete")},
+                                   if k not in NOT_INCIDENTS},
                      "missing_judged": missing, "false_missing": false_missing,
                      "not_judged": (incomplete or {}).get("not_judged"),
                      "declared_s": (incomplete or {}).get("declared_s"),

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from etiquette.core.session_records import SESSION_RECORD
+
 from factories import ROOT, SAMPLES
 
 FIELDS = {"id", "source", "window_id", "kind", "rule_id", "rule_name", "phrase", "speaker",
@@ -29,13 +31,20 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+def sample_lines(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     out = tmp_path_factory.mktemp("batch") / "incidents.jsonl"
     # The sample counter video is 90 s long: its expected off_post incident is for a 20 s
     # threshold (the threshold applies to video only; speech expectations are unaffected).
     result = etiquette("batch", "recordings_sample/", "--out", str(out), "--jobs", "2",
                        "--absence-threshold", "20")
     return result, read_jsonl(out)
+
+
+@pytest.fixture(scope="module")
+def sample_run(sample_lines) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    """The run and its incident lines (each recording's session line left out)."""
+    result, lines = sample_lines
+    return result, [x for x in lines if x["kind"] != SESSION_RECORD]
 
 
 @pytest.mark.slow
@@ -97,6 +106,38 @@ def test_citizen_saying_forbidden_words_gives_no_incident(sample_run, expected_s
     assert expected_samples["window03_citizen_rude.mp3"] == []
     assert not [i for i in incidents if "window03" in i["source"]]
     assert not [i for i in incidents if i["speaker"] == "citizen"]
+
+
+@pytest.mark.slow
+def test_each_recording_gives_one_session_line_after_its_incidents(sample_lines):
+    """Sessions as records (issue 19): one line per recording with speech, after that file's
+    incidents, naming them; talk time per side and each check passed or failed."""
+    _, lines = sample_lines
+    by_file: dict[str, list[dict]] = {}
+    for line in lines:
+        by_file.setdefault(Path(line["source"]).name, []).append(line)
+    assert len(by_file) == 6
+    silent = {"window06_counter.mp4"}  # a camera's video without speech: no session
+    assert {n for n, got in by_file.items() if got[-1]["kind"] == SESSION_RECORD} == set(
+        by_file) - silent
+    for name, got in by_file.items():
+        if name in silent:
+            continue
+        *incidents, session = got
+        assert [x["kind"] for x in incidents if x["kind"] == SESSION_RECORD] == []
+        spoken = [x for x in incidents if x["kind"] != "off_post"]
+        assert sorted(session["incident_ids"]) == sorted(x["id"] for x in spoken), name
+        assert session["staff_talk_s"] > 0 and session["start_at"] < session["end_at"]
+        failed = {c["kind"] for c in session["checks"] if c["state"] == "failed"}
+        assert failed == {x["kind"] for x in spoken}, name
+        assert {"missing_greeting", "missing_farewell", "forbidden_phrase"} <= {
+            c["kind"] for c in session["checks"]}
+        staff = [t for t in session["turns"] if t["speaker"] != "citizen"]
+        assert staff and all(t["text"] is not None for t in staff)
+    # The citizen's words are not transcribed where no check needs them: on the timeline as
+    # speech without text.
+    rude = by_file["window03_citizen_rude.mp3"][-1]
+    assert rude["citizen_talk_s"] > 0 or any(t["speaker"] == "citizen" for t in rude["turns"])
 
 
 @pytest.mark.slow

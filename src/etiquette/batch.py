@@ -1,4 +1,5 @@
-"""Batch analysis of recorded sessions: files and folders in, one JSON line per incident out."""
+"""Batch analysis of recorded sessions: files and folders in, one JSON line per incident out,
+then one for the recording's service session (`kind` "session")."""
 
 from __future__ import annotations
 
@@ -123,7 +124,9 @@ def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
             else:
                 report.analyses.append(result)
                 incomplete = incomplete_line(result)
+                # The session after its incidents: the service links those it names.
                 sink.write([*(i.to_json() for i in result.incidents),
+                            *([result.session.to_json()] if result.session else []),
                             *([incomplete] if incomplete else [])])
                 if transcripts:
                     transcripts.write(t.to_json() for t in result.transcripts)

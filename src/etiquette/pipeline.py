@@ -28,6 +28,7 @@ from etiquette.core.records import (
     heard_as,
 )
 from etiquette.core.rules import RequiredRule, load_rules
+from etiquette.core.session_records import SessionRecord, session_record
 from etiquette.core.sessions import session_of
 from etiquette.speech.acoustic_check import AcousticVerifier
 from etiquette.speech.audio import VIDEO_SUFFIXES, DecodedAudio, read_audio
@@ -72,6 +73,7 @@ class Analysis:
     not_judged: tuple[str, ...] = ()  # incident kinds not judged for want of the lost audio
     # (missing_greeting, missing_farewell)
     video_damage: Damage | None = None  # pictures a video lost: no off-post is judged in them
+    session: SessionRecord | None = None  # the recording's service session (None: no speech)
 
     @property
     def damages(self) -> tuple[Damage, ...]:
@@ -183,9 +185,11 @@ class SpeechPipeline:
                                      self.options.segmenter.staff_channel,
                                      self.options.segmenter.citizen_channel)
         transcripts.sort(key=lambda t: (t.start_s, t.channel))
+        record = (session_record(view, self.rules, self.checks, incidents, undecided)
+                  if session is not None else None)
         return Analysis(source, window_id, audio.duration_s, tuple(transcripts), tuple(incidents),
                         tuple(required), tuple(excluded), damage=audio.damage,
-                        not_judged=undecided)
+                        not_judged=undecided, session=record)
 
 
 class RecordingPipeline:

@@ -123,6 +123,13 @@ def test_two_windows_live_into_a_service_that_goes_down_and_comes_back(
         found, [(i.window_id, i.rule_id, i.transcript) for i in site.incidents])
     assert all(n == 1 for n in found.values()), found  # exactly once, despite the outage
     assert len({r["id"] for r in stored}) == site.emitted == len(site.incidents)
+    # The replay's session, judged at its end, went through the outbox after its incidents,
+    # which link to it (issue 19); the microphone's, still open, is none.
+    (session,) = site.sessions
+    assert session.window_id == "w-b"
+    assert set(session.incident_ids) == {r["id"] for r in stored if r["window_id"] == "w-b"}
+    got = service.client("supervisor").get(f"/api/v1/sessions/{session.id}").json()
+    assert sorted(i["id"] for i in got["incident_list"]) == sorted(session.incident_ids)
 
     # The engine's own measure, end of utterance → acknowledged, for every spoken incident
     # (never less than the pause that ends an utterance).

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from etiquette.core.records import SAMPLE_RATE, Incident
+from etiquette.core.session_records import SessionRecord
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.window import AudioHistory, WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
@@ -65,10 +66,12 @@ def test_a_polite_service_gives_nothing_and_its_session_closes_after_the_quiet(w
 
 def test_a_queue_call_ends_the_session_where_it_was_made(window):
     monitor, shared, emitted, blocks = window
+    sessions: list[SessionRecord] = []
+    monitor.on_session = sessions.append
     # The next number is called after the staff said 请稍候 (18.4 s), before the farewell:
     # that service had no farewell; the next speech opens a session that had no greeting.
     feed(monitor, blocks, 0, 19.5)
-    monitor.call_next()
+    monitor.call_next("A012")
     feed(monitor, blocks, 19.5, len(blocks) / SAMPLE_RATE)
     shared.stop()
     monitor.finish(ended=True)
@@ -81,6 +84,19 @@ def test_a_queue_call_ends_the_session_where_it_was_made(window):
     assert (at - STARTED).total_seconds() == pytest.approx(farewell.offset_s, abs=0.01)
     assert set(farewell.evidence) == {"clip"}  # cut from the window's recent audio
     assert monitor.stats.sessions == 2
+    # Each session, judged whole, is given as its record (issue 19): the ticket called is the
+    # next session's; its incidents, both sides' speech, each check passed or failed.
+    first, second = sessions
+    assert (first.ticket, second.ticket) == (None, "A012")
+    assert first.incident_ids == (farewell.id,) and first.end_s <= second.offset_s
+    assert first.start_at is not None and first.end_at is not None
+    assert (datetime.fromisoformat(first.start_at) - STARTED).total_seconds() == pytest.approx(
+        first.offset_s, abs=0.01)
+    states = {c.kind.value: c.state.value for c in first.checks}
+    assert (states["missing_greeting"], states["missing_farewell"]) == ("passed", "failed")
+    assert {t.speaker.value for t in first.turns} == {"staff", "citizen"}
+    assert first.staff_talk_s > 0 and first.citizen_talk_s > 0
+    assert all(t.text for t in first.turns if t.speaker.value == "staff")
 
 
 def test_the_clip_history_keeps_only_its_last_seconds():

@@ -23,7 +23,7 @@ from etiquette.sinks.tee import TeeSink
 from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import attach_clips
 
-from factories.service import PASSWORD, Api, incident, jpeg_bytes
+from factories.service import PASSWORD, Api, incident, jpeg_bytes, session_record
 from service.conftest import LiveService, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,16 +119,23 @@ def test_batch_posts_the_sample_incidents_with_clips(sqlite_service: LiveService
                              "--evidence-dir", str(tmp_path / "ev")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
-    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    *lines, session = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert lines and "新增" in result.stderr
     sup = sqlite_service.client("supervisor")
     for line in lines:
         got = sup.get(f"/api/v1/incidents/{line['id']}").json()
         assert got["rule_id"] == line["rule_id"]
+        assert got["session_id"] == session["id"]
         clip = sup.get(got["evidence"][0]["url"])
         with wave.open(io.BytesIO(clip.content)) as w:
             seconds = w.getnframes() / w.getframerate()
         assert 1.0 < seconds <= 20.0  # a few seconds around it, not the whole recording
+    # The recording's session is posted after its incidents, which link to it.
+    assert session["kind"] == "session"
+    stored = sup.get(f"/api/v1/sessions/{session['id']}").json()
+    assert sorted(i["id"] for i in stored["incident_list"]) == sorted(x["id"] for x in lines)
+    assert stored["staff_talk_s"] == session["staff_talk_s"] > 0
+    assert [t["text"] for t in stored["turns"]] == [t["text"] for t in session["turns"]]
 
 
 def test_the_service_imports_no_model() -> None:
@@ -149,10 +156,10 @@ def test_the_demo_serves_the_sample_incidents_with_a_random_admin_password(tmp_p
     attach = attach_clips([record(IncidentKind.FORBIDDEN_PHRASE, 1.0, 2.0)],
                           DecodedAudio((tone(300, 5),), 1), tmp_path)[0]
     line = {**attach.to_json(), "window_id": "window02_rude"}
+    served = session_record(window_id="window02_rude").to_json()
     jsonl = tmp_path / "sample_incidents.jsonl"
-    jsonl.write_text(json.dumps(line, ensure_ascii=False) + "\n" +
-                     json.dumps({"source": "x", "kind": "error", "error": "e"}) + "\n",
-                     encoding="utf-8")
+    jsonl.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in (
+        line, served, {"source": "x", "kind": "error", "error": "e"})), encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "etiquette.service", "serve",
                              "--port", str(port),
@@ -170,7 +177,7 @@ def test_the_demo_serves_the_sample_incidents_with_a_random_admin_password(tmp_p
             if "Uvicorn running" in text or not text:
                 break
         assert password and len(password) >= 12, "".join(seen)
-        assert any("已导入事件 1 条" in s for s in seen), "".join(seen)
+        assert any("已导入事件 1 条" in s and "服务记录 1 条" in s for s in seen), "".join(seen)
         assert any(f"http://127.0.0.1:{port}/" in s for s in seen)
         with Api(f"http://127.0.0.1:{port}") as c:
             assert c.login(username, PASSWORD).status_code == 401
@@ -178,6 +185,7 @@ def test_the_demo_serves_the_sample_incidents_with_a_random_admin_password(tmp_p
             got = c.get(f"/api/v1/incidents/{line['id']}").json()
             assert got["staff"]["name"] == "李强"  # the demo master data attributes it
             assert c.get(got["evidence"][0]["url"]).status_code == 200
+            assert c.get(f"/api/v1/sessions/{served['id']}").json()["staff"]["name"] == "李强"
             assert c.get("/health/ready").json()["status"] == "ok"
     finally:
         proc.terminate()

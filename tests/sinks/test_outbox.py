@@ -18,7 +18,7 @@ from etiquette.health import HealthEvent, HealthState
 from etiquette.service.models import AuditEntry, Incident
 from etiquette.sinks.outbox import BadRecord, Outbox
 
-from factories.service import incident, jpeg_bytes, wav_bytes
+from factories.service import incident, jpeg_bytes, session_record, wav_bytes
 from service.conftest import LiveService, free_port, seed, settings_for, start_service, stop_service
 
 FAST = {"backoff_s": 0.05, "max_backoff_s": 0.2, "timeout_s": 5.0}
@@ -252,6 +252,27 @@ def test_a_rejected_incident_is_set_aside_with_its_reason_and_the_rest_go_on(
         "evidence.clip.wav", "evidence.snapshot.jpg", "record.json"]
     assert any(bad["id"] in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
     assert events == []  # the service answered all along
+
+
+def test_a_session_goes_to_its_own_route_and_one_refused_holds_up_no_incident(
+        service: LiveService, tmp_path: Path) -> None:
+    """A live session's record (issue 19) is sent by the outbox after its incidents, to the
+    sessions' route, and links them; one the service refuses (as a service without the route
+    answers 404) is set aside like a refused incident while the incidents go on."""
+    folder = tmp_path / "outbox"
+    box = Outbox(folder, service.base_url, service.api_key, **FAST)
+    first, last = with_evidence(tmp_path, 1), with_evidence(tmp_path, 2)
+    session = session_record(incident_ids=(first["id"],)).to_json()
+    refused = {**session_record().to_json(), "end_at": "2020-01-01T00:00:00+00:00"}
+    box.write([first, refused, session, last])
+    box.start()
+    box.stop(timeout_s=20)
+    assert box.pending() == 0 and (box.stats.delivered, box.stats.rejected) == (3, 1)
+    assert entries(folder / "rejected")[0].endswith(refused["id"])
+    assert sorted(stored_ids(service, [first["id"], last["id"]])) == sorted(
+        [first["id"], last["id"]])
+    stored = service.client("supervisor").get(f"/api/v1/sessions/{session['id']}").json()
+    assert [i["id"] for i in stored["incident_list"]] == [first["id"]]
 
 
 def test_a_refused_api_key_keeps_incidents_pending_and_reports_down(service: LiveService,

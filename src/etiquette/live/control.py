@@ -30,7 +30,8 @@ class QueueCall(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_id: str = Field(min_length=1, max_length=64, description="the window that called")
-    ticket: str | None = Field(None, max_length=32, description="the number called, for the log")
+    ticket: str | None = Field(None, min_length=1, max_length=32,
+                               description="the number called: the next session's ticket")
     at: datetime | None = Field(None, description="when it was called (for the log)")
 
 
@@ -56,7 +57,7 @@ def create_control_app(site: LiveSite) -> FastAPI:
     def queue_call(call: QueueCall) -> dict[str, str]:
         """叫号: the session in progress at the window ends; the next one starts with speech."""
         try:
-            site.call_next(call.window_id)
+            site.call_next(call.window_id, call.ticket)
         except KeyError:
             raise HTTPException(404, f"本站点没有窗口 {call.window_id}") from None
         logger.info("queue call at %s (ticket %s)", call.window_id, call.ticket or "-")

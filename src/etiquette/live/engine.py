@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from etiquette.core.records import Incident, absolute_time
+from etiquette.core.session_records import SessionRecord
 from etiquette.health import HealthCallback, HealthEvent, HealthReporter, HealthState, log_health
 from etiquette.live.heartbeat import Heartbeat
 from etiquette.live.metrics import make_registry
@@ -117,7 +118,7 @@ class WindowRunner:
                              self.site.speech, self.site.recogniser, self.site.emit,
                              self.site.evidence_dir,
                              unheard=replay.unheard if replay is not None else None,
-                             on_undecided=self._undecided)
+                             on_undecided=self._undecided, on_session=self.site.session)
 
     def _undecided(self, what: Undecided) -> None:
         """A session left partly unjudged for want of the audio its replayed recording lost:
@@ -135,9 +136,9 @@ class WindowRunner:
                       unheard_at_s=[round(u.at_s, 3) for u in what.unheard])
         self.site.journal_line(record, f"incomplete session of {self.id}")
 
-    def call_next(self) -> None:
+    def call_next(self, ticket: str | None = None) -> None:
         if self.monitor is not None:  # before any audio there is no session to end
-            self.monitor.call_next()
+            self.monitor.call_next(ticket)
 
     def staff_left(self) -> None:
         if self.monitor is not None:
@@ -193,6 +194,7 @@ class LiveSite:
         self._presence_pipeline: PresencePipeline | None = None
         # The latest of this run's incidents (a day's would grow without end) and their count.
         self.incidents: deque[Incident] = deque(maxlen=1000)
+        self.sessions: deque[SessionRecord] = deque(maxlen=1000)  # the last judged
         self.emitted = 0
         # End of utterance → stored by the service, seconds, for the incidents of spoken
         # phrases (the benchmark reads these; /metrics has them as a histogram).
@@ -279,6 +281,20 @@ class LiveSite:
         for listener in self.listeners:
             listener(incident)
 
+    def session(self, session: SessionRecord) -> None:
+        """A service session judged whole: its record to the journal, then to the outbox (as an
+        incident is, after its incidents; a disk that refuses it stops nothing)."""
+        record = session.to_json()
+        with self._journal_lock:
+            self._journal_write(record, f"session {session.id}")
+            self.sessions.append(session)
+        if self.outbox is not None:
+            try:
+                self.outbox.put(record)
+            except OSError as e:
+                logger.error("session %s not taken by the outbox (%s); it is in the journal or "
+                             "the log line above", session.id, e)
+
     def journal_line(self, record: dict[str, Any], what: str) -> None:
         """A line of the journal that is no incident (an incomplete recording's), never sent."""
         with self._journal_lock:
@@ -316,9 +332,9 @@ class LiveSite:
             self.heartbeat.start()
         logger.info("site %s: %d windows running", self.config.center.code, len(self.windows))
 
-    def call_next(self, window_id: str) -> None:
-        """叫号 at `window_id`. Raises KeyError for a window the site does not have."""
-        self.windows[window_id].call_next()
+    def call_next(self, window_id: str, ticket: str | None = None) -> None:
+        """叫号 of `ticket` at `window_id`. Raises KeyError for a window the site does not have."""
+        self.windows[window_id].call_next(ticket)
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Graceful shutdown: nothing heard is left unjudged, nothing judged is left unsent

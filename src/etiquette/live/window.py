@@ -9,6 +9,8 @@ closes (quiet spell, 叫号, staff left, end of stream), with the checks beyond 
 once every utterance it needs has been transcribed, so a busy recogniser delays a verdict but
 never changes it. Audio the source lost near a session (a replayed recording cut short or damaged)
 leaves the greeting or farewell it would have decided unjudged, as in a recording, and says so.
+Once judged whole, a session is given as its record (`etiquette.core.session_records`, as a
+recording's), with the 叫号 ticket called before it began.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from etiquette.core.records import (
     heard_as,
 )
 from etiquette.core.rules import ExpectedAt, RequiredRule
+from etiquette.core.session_records import SessionRecord, session_record
 from etiquette.core.sessions import Session, SessionTracker, Unheard
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.pipeline import (
@@ -124,6 +127,8 @@ class _Open:
     session: Session
     closed: bool = False
     greeting_judged: bool = False
+    ticket: str | None = None  # the 叫号 number called before it began
+    not_judged: set[str] = field(default_factory=set)  # kinds the lost audio left undecided
 
 
 class WindowMonitor:
@@ -131,14 +136,16 @@ class WindowMonitor:
     then citizen) and, from other threads, transcripts, 叫号 and presence changes.
 
     `unheard`: where the source lost audio (None: nowhere known); `on_undecided` is told of
-    each session verdict that loss leaves unjudged."""
+    each session verdict that loss leaves unjudged; `on_session` gets each session's record
+    once it is judged whole."""
 
     def __init__(self, window_id: str, channels: int, started: datetime, speech: SpeechPipeline,
                  recogniser: SharedRecogniser, emit: Emit, evidence_dir: Path | None,
                  unheard: Losses | None = None,
-                 on_undecided: Callable[[Undecided], None] | None = None) -> None:
+                 on_undecided: Callable[[Undecided], None] | None = None,
+                 on_session: Callable[[SessionRecord], None] | None = None) -> None:
         self.window_id = window_id
-        self.unheard, self.on_undecided = unheard, on_undecided
+        self.unheard, self.on_undecided, self.on_session = unheard, on_undecided, on_session
         self.started = started
         self.source = f"live/{window_id}/{started.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         self.speech, self.recogniser, self.emit = speech, recogniser, emit
@@ -168,6 +175,8 @@ class WindowMonitor:
         # Citizen utterances a check may need the words of (no answer yet): their audio is
         # held until an answer comes (let go) or is overdue (transcribed).
         self._held: dict[tuple[str, str, int, float, float], Utterance] = {}
+        self._emitted: list[Incident] = []  # the open sessions' incidents, for their records
+        self._ticket: str | None = None  # called by 叫号 for the session to open next
 
     @property
     def now_s(self) -> float:
@@ -209,8 +218,8 @@ class WindowMonitor:
         self._turns[heard_as(u)] = turn_of(u)
         if u.speaker in self.speech.rules.judged_speakers:
             self._submit(u)
-        elif u.speaker == Speaker.CITIZEN and (check := self.speech.checks.unanswered_question) \
-                and check.enabled:
+        elif u.speaker == Speaker.CITIZEN and (self.speech.checks.reads_citizen or (
+                (check := self.speech.checks.unanswered_question) and check.enabled)):
             self._held[heard_as(u)] = u
 
     def _submit(self, u: Utterance) -> None:
@@ -243,13 +252,18 @@ class WindowMonitor:
 
     # ---------------------------------------------------------------- other threads
 
-    def call_next(self) -> None:
-        """叫号: the next number was called here, so the session in progress has ended."""
+    def call_next(self, ticket: str | None = None) -> None:
+        """叫号: the next number (`ticket`, where told) was called here, so the session in
+        progress has ended; the next to open is that ticket's."""
+        with self._lock:
+            self._ticket = ticket
+            self.staff_left()
+
+    def staff_left(self) -> None:
+        """The staff member left the seat (or 叫号): the session in progress has ended."""
         with self._lock:
             self._closed(self.tracker.close())
             self._judge_ready()
-
-    staff_left = call_next  # the staff member left the seat: that service is over too
 
     def _transcribed(self, u: Utterance, t: Transcript, check: AcousticCheck | None) -> None:
         """From the recogniser's worker: judge the utterance at once, then any session it
@@ -315,7 +329,8 @@ class WindowMonitor:
         if self._sessions and not self._sessions[-1].closed:
             self._sessions[-1].session = current
         else:
-            self._sessions.append(_Open(current))
+            self._sessions.append(_Open(current, ticket=self._ticket))
+            self._ticket = None
             self.stats.sessions += 1
         self.stats.session_open = True
 
@@ -353,14 +368,24 @@ class WindowMonitor:
         self._emit(judge_session(rules, s, mine, said, self.started, due, lost,
                                  self.speech.matcher, self._check))
         if due == ExpectedAt.SESSION_END:
-            turns = sorted((t for t in self._turns.values() if s.start_s <= t.start_s <= s.end_s),
-                           key=lambda t: (t.start_s, t.channel))
-            view = SessionView(session=s, turns=tuple(turns), recorded_at=self.started,
-                               own_microphones=len(self.segmenter.roles) == 2)
-            self._emit(judge_checks(self.speech.checks, view))
+            self._emit(judge_checks(self.speech.checks, self._view(s)))
         undecided = not_judged(rules, s, mine, said, lost, due)
+        o.not_judged.update(undecided)
         if undecided and self.on_undecided is not None:
             self.on_undecided(Undecided(self.window_id, self.source, s, undecided, lost))
+        if due == ExpectedAt.SESSION_END and self.on_session is not None:
+            # Within its first and last speech, as incidents round their offsets.
+            found = [i for i in self._emitted
+                     if round(s.start_s, 2) <= i.offset_s <= round(s.end_s, 2)]
+            self.on_session(session_record(self._view(s), rules, self.speech.checks, found,
+                                           o.not_judged, o.ticket))
+
+    def _view(self, s: Session) -> SessionView:
+        """The session's turns as the checks see them."""
+        turns = sorted((t for t in self._turns.values() if s.start_s <= t.start_s <= s.end_s),
+                       key=lambda t: (t.start_s, t.channel))
+        return SessionView(session=s, turns=tuple(turns), recorded_at=self.started,
+                           own_microphones=len(self.segmenter.roles) == 2)
 
     def _check(self, t: Transcript, hit: PhraseHit) -> float | None:
         check = self._checks.get(heard_as(t))
@@ -386,6 +411,7 @@ class WindowMonitor:
         first = min((o.session.start_s for o in self._sessions), default=self.now_s)
         self._turns = {k: t for k, t in self._turns.items() if t.start_s >= first}
         self._held = {k: u for k, u in self._held.items() if u.start_s >= first}
+        self._emitted = [i for i in self._emitted if i.offset_s >= first]
 
     # ---------------------------------------------------------------- incidents
 
@@ -399,6 +425,7 @@ class WindowMonitor:
             except OSError as e:  # a full disk: the incidents without their clips, not lost
                 logger.error("%s: clips of %d incidents not written to %s (%s); they are sent "
                              "without them", self.window_id, len(incidents), self.evidence_dir, e)
+        self._emitted += incidents
         for i in incidents:
             self.stats.incidents[i.kind.value] = self.stats.incidents.get(i.kind.value, 0) + 1
             logger.info("%s: %s %s at %.1f s: %s", self.window_id, i.kind.value, i.rule_id,

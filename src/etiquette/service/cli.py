@@ -89,7 +89,8 @@ def _serve(settings: Settings, practice: PracticeChecker | None, host: str, port
         for line in report.failed:
             typer.echo(f"未能导入：{line}", err=True)
         typer.echo(f"\n已导入事件 {report.created} 条（已存在 {report.already} 条，失败 "
-                   f"{len(report.failed)} 条），数据目录 {settings.data_dir}")
+                   f"{len(report.failed)} 条），服务记录 {report.sessions} 条，数据目录 "
+                   f"{settings.data_dir}")
         typer.echo(f"审核工作台：{url}")
         typer.echo(f"演示管理员：{username}    密码：{password}    （每次启动演示都会换新密码）")
         typer.echo("正式使用请另建管理员：etiquette users create-admin "

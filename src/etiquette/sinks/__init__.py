@@ -11,14 +11,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from etiquette.core.damage import Damage
+from etiquette.core.session_records import SESSION_RECORD
 
 # The `kind` of batch's line for a file it could not analyse (`batch.FileError`), and of the
 # line for a recording analysed only in part, its audio or pictures cut short or damaged
 # (`incomplete_record`: batch's `incomplete_line`, live's journal): they belong in the JSONL
-# output, but they are no incidents, so the service's sinks pass over them.
+# output, but they are no incidents, so the service's sinks pass over them. A session's line
+# (SESSION_RECORD) is no incident either: the service's sinks post it to its own route.
 FILE_ERROR = "error"
 FILE_INCOMPLETE = "incomplete"
-NOT_INCIDENTS = frozenset({FILE_ERROR, FILE_INCOMPLETE})
+NOT_INCIDENTS = frozenset({FILE_ERROR, FILE_INCOMPLETE, SESSION_RECORD})
 
 
 def incomplete_record(source: str, damage: Damage | Sequence[Damage], decoded_s: float,
@@ -50,5 +52,12 @@ class Sink(Protocol):
 
 
 def incidents(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """The records that are incidents: batch's file errors and incomplete files left out."""
+    """The records that are incidents: batch's file errors, incomplete files and sessions left
+    out."""
     return (r for r in records if r.get("kind") not in NOT_INCIDENTS)
+
+
+def deliverable(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The records the supervision service takes: incidents and sessions, in their order."""
+    return (r for r in records
+            if r.get("kind") == SESSION_RECORD or r.get("kind") not in NOT_INCIDENTS)

@@ -1,7 +1,10 @@
-"""The HTTP sink: each incident, with its evidence files, posted to the supervision service.
+"""The HTTP sink: each incident, with its evidence files, and each session's record posted to
+the supervision service.
 
 One multipart request per incident (`incident` = the JSON line without `evidence`, one file
-part per evidence role), authenticated with the pipeline's API key. `post_once` makes one
+part per evidence role), one JSON request per session (SESSIONS_PATH), authenticated with the
+pipeline's API key. A service older than the sessions' route answers 404 there: that session
+is reported (a durable sender sets it aside), the incidents go on. `post_once` makes one
 attempt and says what it means; the batch sink retries in-line and the live outbox
 (etiquette.sinks.outbox) retries from disk, both on that one classification. The incident id makes
 a retry harmless, so connection errors, 5xx and 429 are retried with backoff; any other 4xx
@@ -23,11 +26,13 @@ from typing import Any
 
 import httpx
 
-from etiquette.sinks import incidents
+from etiquette.core.session_records import SESSION_RECORD
+from etiquette.sinks import deliverable
 
 logger = logging.getLogger("etiquette.sinks.http")
 
 INGEST_PATH = "/api/v1/incidents"
+SESSIONS_PATH = "/api/v1/sessions"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 KEY_STATUS = frozenset({401, 403})  # the key, not the incident, is refused
 
@@ -75,6 +80,16 @@ def endpoint(url: str) -> str:
     return url if url.endswith(INGEST_PATH) else url + INGEST_PATH
 
 
+def request_of(url: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Where and what to POST for one record (`url` the service's, as `endpoint` takes it): a
+    session's JSON to SESSIONS_PATH, an incident's multipart (`multipart`) to INGEST_PATH."""
+    if record.get("kind") == SESSION_RECORD:  # no evidence (the outbox gives each entry one)
+        body = {k: v for k, v in record.items() if k != "evidence"}
+        return endpoint(url).removesuffix(INGEST_PATH) + SESSIONS_PATH, {"json": body}
+    data, files = multipart(record)
+    return endpoint(url), {"data": data, "files": files}
+
+
 def multipart(record: dict[str, Any]) -> tuple[dict[str, str], Files]:
     """The form fields and files of one incident line (its evidence read from disk)."""
     body = {k: v for k, v in record.items() if k != "evidence"}
@@ -86,10 +101,10 @@ def multipart(record: dict[str, Any]) -> tuple[dict[str, str], Files]:
     return {"incident": json.dumps(body, ensure_ascii=False)}, files
 
 
-def post_once(client: httpx.Client, url: str, data: dict[str, str], files: Files) -> Attempt:
-    """One POST of one incident (`multipart`'s output) to `endpoint(url)`, classified."""
+def post_once(client: httpx.Client, url: str, content: dict[str, Any]) -> Attempt:
+    """One POST of one record (`request_of`'s output), classified."""
     try:
-        response = client.post(url, data=data, files=files)
+        response = client.post(url, **content)
     except httpx.TransportError as e:
         return Attempt(Delivery.UNREACHABLE, f"{type(e).__name__}: {e}")
     if response.status_code == 201:
@@ -118,7 +133,7 @@ class HttpSink:
     def post(self, record: dict[str, Any]) -> None:
         iid = str(record.get("id", "?"))
         try:
-            data, files = multipart(record)
+            url, content = request_of(self.url, record)
         except OSError as e:
             self._fail(iid, f"evidence file unreadable: {e}")
             return
@@ -126,7 +141,7 @@ class HttpSink:
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(30.0, self.backoff_s * 2 ** (attempt - 1)))
-            outcome = post_once(self._client, self.url, data, files)
+            outcome = post_once(self._client, url, content)
             if outcome.delivery.stored:
                 with self._lock:
                     if outcome.delivery is Delivery.CREATED:
@@ -145,7 +160,7 @@ class HttpSink:
             self.report.failed.append((iid, why))
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in incidents(records):
+        for record in deliverable(records):
             self.post(record)
 
     def close(self) -> None:

@@ -54,8 +54,8 @@ import httpx
 
 from etiquette.files import atomic_write, atomic_writer, fsync_dir
 from etiquette.health import HealthCallback, HealthReporter, HealthState
-from etiquette.sinks import incidents
-from etiquette.sinks.http import Attempt, Delivery, endpoint, multipart, post_once
+from etiquette.sinks import deliverable
+from etiquette.sinks.http import Attempt, Delivery, endpoint, post_once, request_of
 
 logger = logging.getLogger("etiquette.sinks.outbox")
 
@@ -165,9 +165,9 @@ class Outbox:
         return on_disk
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        """`put` each incident of `records` (the `Sink` side of the outbox); batch's file
-        errors are no incidents and are passed over."""
-        for record in incidents(records):
+        """`put` each incident and session of `records` (the `Sink` side of the outbox);
+        batch's file errors are passed over."""
+        for record in deliverable(records):
             self.put(record)
 
     def pending(self) -> int:
@@ -388,10 +388,10 @@ class Outbox:
             else:
                 logger.warning("incident %s: evidence %r is missing from the outbox (%s); "
                                "sending the incident without it", stored.get("id"), role, path)
-        data, files = multipart(record)
+        url, content = request_of(self.url, record)
         with self._lock:
             self._stats.attempts += 1
-        outcome = post_once(client, self.url, data, files)
+        outcome = post_once(client, url, content)
         if outcome.delivery.stored:
             self._delete(name)
             with self._lock:

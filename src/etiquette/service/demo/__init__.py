@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from etiquette.core.session_records import SESSION_RECORD
 from etiquette.service.core import security
 from etiquette.service.core.config import Settings
 from etiquette.service.core.db import make_engine, make_sessionmaker
@@ -21,8 +22,8 @@ from etiquette.service.crud import users as crud_users
 from etiquette.service.errors import ServiceError
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.main import prestart
-from etiquette.service.schemas import ApiKeyCreate, EvidenceRole, IncidentIn
-from etiquette.service.services import ingest, masterdata, users
+from etiquette.service.schemas import ApiKeyCreate, EvidenceRole, IncidentIn, SessionIn
+from etiquette.service.services import ingest, masterdata, sessions, users
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.slots import DecodeSlots
 
@@ -39,12 +40,13 @@ class LoadReport:
     created: int = 0
     already: int = 0
     failed: list[str] = field(default_factory=list)
+    sessions: int = 0  # service sessions stored (new or already there)
 
 
 def load_jsonl(*, session: Session, settings: Settings, store: EvidenceStore, principal: Principal,
                path: Path) -> LoadReport:
-    """Ingest an `etiquette batch` JSONL file (evidence read from the paths in each line)
-    through the same validation and storage as the HTTP ingest."""
+    """Ingest an `etiquette batch` JSONL file (evidence read from the paths in each line; its
+    sessions' lines as sessions) through the same validation and storage as the HTTP ingest."""
     report = LoadReport()
     slots = DecodeSlots(1, 0.0)  # one line at a time
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -53,6 +55,11 @@ def load_jsonl(*, session: Session, settings: Settings, store: EvidenceStore, pr
         try:
             record = json.loads(line)
             if record.get("kind") == "error":
+                continue
+            if record.get("kind") == SESSION_RECORD:
+                sessions.ingest(session=session, principal=principal,
+                                record=SessionIn.model_validate(record))
+                report.sessions += 1
                 continue
             evidence = record.pop("evidence", None) or {}
             uploads = [ingest.Upload(role=EvidenceRole(role), data=Path(p).read_bytes())

@@ -142,7 +142,7 @@ def read(*, session: Session, principal: Principal, session_id: str) -> SessionP
     visible = scope(principal)
     row = crud.get_session(session=session, session_id=session_id, visible=visible)
     if row is None:
-        raise NotFound("没有这个服务过程 (session not found)")
+        raise NotFound("没有这条服务记录 (session not found)")
     incidents = crud.incidents_of(session=session, session_id=row.id, visible=visible)
     return SessionPublic(
         **_summary(row, len(incidents)).model_dump(), source=row.source, offset_s=row.offset_s,

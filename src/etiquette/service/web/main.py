@@ -20,12 +20,13 @@ from etiquette.service.web.routes import (
     reports,
     rules,
     scoring,
+    sessions,
     webhooks,
 )
 
 web_router = APIRouter(include_in_schema=False)
 for module in (login, incidents, audit, rules, reports, scoring, practice, webhooks, docs,
-               hall, complaints):
+               hall, complaints, sessions):
     web_router.include_router(module.router)
 for module in (admin_users, admin_master, admin_keys, admin_commendations):
     web_router.include_router(module.router)
