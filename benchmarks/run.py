@@ -45,15 +45,16 @@ def _peak_rss(proc: psutil.Process, stop: threading.Event, peak: list[int]) -> N
 
 
 def run_batch(evalset: Path, jobs: int, beam_size: int, model: str,
-              transcripts: bool = False) -> dict[str, Any]:
+              transcripts: bool = False, extra: list[str] | None = None) -> dict[str, Any]:
     """The CLI over the whole set in a child process: wall time, peak memory, incidents (and,
-    with `transcripts`, every transcript the run wrote)."""
+    with `transcripts`, every transcript the run wrote); `extra`: more options of the CLI."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "incidents.jsonl"
         cmd = [sys.executable, "-m", "etiquette.cli", "batch", str(evalset), "--out", str(out),
                "--jobs", str(jobs), "--beam-size", str(beam_size), "--model", model]
         if transcripts:
             cmd += ["--transcripts", str(Path(tmp) / "transcripts.jsonl")]
+        cmd += extra or []
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         stop, peak = threading.Event(), [0]

