@@ -1,13 +1,22 @@
 """Complaints over HTTP: registered with the sessions at their window around their time,
 given a handler, answered, overdue when not answered in time; every step audited; read by
-auditors and, those about themselves, by staff."""
+auditors and, those about themselves, by staff; by a supervisor limited to centers, only
+theirs."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from factories.service import a_morning, center_with_windows, post_session
+from factories.service import (
+    PASSWORD,
+    Api,
+    a_morning,
+    center_with_windows,
+    post_session,
+    rating,
+)
 from service.conftest import LiveService
 
 
@@ -103,3 +112,33 @@ def test_staff_see_only_complaints_about_themselves(api: LiveService) -> None:
     assert auditor.get(f"/api/v1/complaints/{theirs['id']}").status_code == 200
     assert auditor.post("/api/v1/complaints",
                         json=complaint(windows["w-a"], at)).status_code == 403
+
+
+def test_a_supervisor_of_one_center_handles_only_its_complaints(api: LiveService) -> None:
+    _, (mine,), key = center_with_windows(api, "01")
+    _, (other,), other_key = center_with_windows(api, "01")
+    name = f"scope-{uuid.uuid4().hex[:8]}"
+    user = api.client("admin").post("/api/v1/users", json={
+        "username": name, "password": PASSWORD, "role": "supervisor",
+        "center_ids": [mine["center_id"]]})
+    assert user.status_code == 201, user.text
+    limited = Api(api.base_url)
+    assert limited.login(name, PASSWORD).status_code == 200
+    at = datetime.now(UTC) - timedelta(hours=2)
+    theirs = api.client("supervisor").post("/api/v1/complaints",
+                                           json=complaint(other["id"], at)).json()
+    assert limited.get(f"/api/v1/complaints/{theirs['id']}").status_code == 404
+    assert limited.post("/api/v1/complaints", json=complaint(other["id"], at)).status_code == 422
+    own = limited.post("/api/v1/complaints", json=complaint(mine["id"], at))
+    assert own.status_code == 201
+    # A handler must see the complaint's center: this supervisor may not take another's.
+    assert api.client("supervisor").post(f"/api/v1/complaints/{theirs['id']}/assign", json={
+        "handler_id": user.json()["id"]}).status_code == 422
+    seen = {c["id"] for c in limited.get("/api/v1/complaints").json()["data"]}
+    assert own.json()["id"] in seen and theirs["id"] not in seen
+    # Ratings alike.
+    for code, device in ((mine["code"], key), (other["code"], other_key)):
+        r = api.pipeline(device).post("/api/v1/ratings", json=rating(code, at))
+        assert r.status_code == 201, r.text
+    windows = {r["window_pk"] for r in limited.get("/api/v1/ratings").json()["data"]}
+    assert mine["id"] in windows and other["id"] not in windows
