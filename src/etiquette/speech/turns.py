@@ -3,7 +3,8 @@ and their transcripts: one function for batch and live.
 
 Only the staff's speech is transcribed for the phrase rules; a citizen utterance is transcribed
 only where a check needs its words (`words_wanted`: a citizen turn nobody answered, which may
-be a question), so the checks cost the recogniser next to nothing.
+be a question; every one where a composed rule reads what the citizen said), so the checks
+cost the recogniser next to nothing unless a rule asks for the citizen's words.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def session_turns(utterances: Sequence[Utterance], transcripts: Sequence[Transcr
 
 def words_wanted(checks: CheckRules, turns: Sequence[Turn], until_s: float) -> list[Turn]:
     """The citizen turns (among `turns`, as heard by `until_s`) whose words a check needs:
-    those of a citizen's turn that no staff speech answered in time (is it a question?)."""
+    those of a citizen's turn that no staff speech answered in time (is it a question?), or
+    all of them where a composed rule reads the citizen's words."""
+    if checks.reads_citizen:  # a composed rule reads all of it
+        return [t for t in turns if t.speaker == Speaker.CITIZEN]
     check = checks.unanswered_question
     if check is None or not check.enabled:
         return []

@@ -15,6 +15,7 @@ from etiquette.core.checks.operators import ComposedRule, Condition
 from etiquette.core.checks.rules import CheckRulesError, judge_checks, load_check_rules
 from etiquette.core.records import IncidentKind, Speaker
 from etiquette.core.sessions import Session
+from etiquette.speech.turns import words_wanted
 
 from factories.transcripts import said
 
@@ -198,3 +199,23 @@ def test_a_condition_states_itself_in_chinese():
     c = Condition.model_validate({"not": {"near": {"keywords": ["对不起"]}, "before": 2,
                                           "of": "other", "anchor": False}})
     assert c.claim() == "对方前两句内没有说「对不起」"
+
+
+@pytest.mark.parametrize(("when", "reads"), [
+    ({"all": [{"speaker": "staff"}, {"keywords": ["办不了"]}]}, False),
+    ({"all": [{"speaker": ["staff", "unknown"]},
+              {"not": {"near": {"keywords": ["对不起"]}, "before": 1}}]}, False),
+    ({"keywords": ["办不了"]}, True),  # anyone's utterance may be its anchor
+    ({"all": [{"speaker": "any"}, {"keywords": ["办不了"]}]}, True),
+    ({"any": [{"speaker": "staff"}, {"speaker": "citizen"}]}, True),
+    ({"all": [{"speaker": "staff"}, {"near": {"keywords": ["投诉"]}, "before": 2,
+                                      "of": "other"}]}, True),
+])
+def test_a_rule_says_whether_it_reads_the_citizens_words(when, reads):
+    """The citizen's speech is transcribed only for the rules that read it."""
+    assert rule(when).reads_citizen is reads
+    rules = load_check_rules()
+    lines = view((STAFF, "您好"), (CITIZEN, "我来办证"), (STAFF, "请稍等"))
+    citizen = [t for t in lines.turns if t.speaker == CITIZEN]
+    checks = rules.model_copy(update={"composed": (rule(when),), "unanswered_question": None})
+    assert words_wanted(checks, lines.turns, 12.0) == (citizen if reads else [])

@@ -286,6 +286,24 @@ class Condition(BaseModel):
         nearest = sorted(before + after, key=lambda i: abs(i - at.turn))
         return ([at.turn] if self.anchor is not False else []) + nearest
 
+    def may_anchor(self, speaker: Speaker) -> bool:
+        """Whether an utterance of `speaker` may hold this condition (a speaker condition,
+        alone or under all / any, may rule it out; other conditions are not asked)."""
+        if self.operator == "speaker":
+            return "any" in (self.speaker or ()) or speaker.value in (self.speaker or ())
+        if self.operator == "all":
+            return all(c.may_anchor(speaker) for c in self.every or ())
+        if self.operator == "any":
+            return any(c.may_anchor(speaker) for c in self.either or ())
+        return True
+
+    def looks_across(self) -> bool:
+        """Whether the condition reads the other side's utterances (near, of other or any)."""
+        if self.near is not None and self.of in ("other", "any"):
+            return True
+        children = (*(self.every or ()), *(self.either or ()), self.negated, self.near)
+        return any(c.looks_across() for c in children if c is not None)
+
     # --- wording ---------------------------------------------------------------------------
 
     def _where(self) -> str:
@@ -377,6 +395,12 @@ class ComposedRule(CheckRule):
     kind: IncidentKind
     clause: str = Field("", description="where the rule comes from (附录B 二（六）)")
     when: Condition
+
+    @property
+    def reads_citizen(self) -> bool:
+        """Whether the rule reads what the citizen said (its anchor may be the citizen's, or it
+        looks at the other side): the citizen's speech must then be transcribed."""
+        return self.when.may_anchor(Speaker.CITIZEN) or self.when.looks_across()
 
     def judge(self, view: SessionView) -> list[Incident]:
         found = []

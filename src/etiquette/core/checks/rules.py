@@ -34,6 +34,13 @@ class CheckRules(BaseModel):
     # Rules composed of operators (operators.py), each a check of its own.
     composed: ComposedRules = ()
 
+    @property
+    def reads_citizen(self) -> bool:
+        """Whether a check reads every citizen utterance's words (a composed rule about what
+        the citizen said): then all the citizen's speech is transcribed, not only what
+        unanswered_question asks for."""
+        return any(c.reads_citizen for c in self.composed if c.enabled)
+
     def checks(self) -> list[CheckRule]:
         found = [getattr(self, name) for name in type(self).model_fields]
         found = [c for f in found for c in (f if isinstance(f, tuple) else (f,))]
