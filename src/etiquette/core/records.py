@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 
 SAMPLE_RATE = 16000
+# Whisper's language code for Chinese, the language decoded in (base has no separate
+# Cantonese "yue"; large-v3 has)
+MANDARIN = "zh"
 
 
 class Speaker(StrEnum):
@@ -88,10 +91,27 @@ class Transcript:
     # Why `speaker` is who it is where no microphone says so (one microphone for both sides):
     # the attribution's reason, in Chinese, for the reviewer.
     speaker_note: str = ""
+    # The recogniser's language identification of the utterance: its most probable languages
+    # (Whisper's codes: "zh", "en" …) with their probabilities, best first, Mandarin's ("zh")
+    # always among them; empty where it was not identified.
+    languages: tuple[tuple[str, float], ...] = ()
 
     @property
     def text(self) -> str:
         return "".join(w.text for w in self.words)
+
+    @property
+    def language(self) -> str | None:
+        return self.languages[0][0] if self.languages else None
+
+    @property
+    def language_probability(self) -> float | None:
+        return self.languages[0][1] if self.languages else None
+
+    def probability_of(self, language: str) -> float | None:
+        """How probable `language` is (0 where identification did not list it); None where
+        the utterance's language was not identified."""
+        return dict(self.languages).get(language, 0.0) if self.languages else None
 
     @property
     def heard_by(self) -> HeardBy:
@@ -102,7 +122,9 @@ class Transcript:
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "window_id": self.window_id, "speaker": self.speaker.value,
                 "start_s": self.start_s, "end_s": self.end_s, "text": self.text,
-                "dropped": list(self.dropped), "speaker_note": self.speaker_note}
+                "dropped": list(self.dropped), "speaker_note": self.speaker_note,
+                "language": self.language, "language_probability": self.language_probability,
+                "languages": [list(pair) for pair in self.languages]}
 
     def time_of(self, char_start: int, char_end: int) -> tuple[float, float]:
         """Source offsets of the characters [char_start, char_end) of `text`."""

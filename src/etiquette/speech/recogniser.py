@@ -8,6 +8,11 @@ non-speech and are dropped. A batch whose inputs are all short (a live batch of 
 in the last seconds, a short recording) is encoded without the padding that would take it to
 30 s: CTranslate2 encodes any length, and the encoder and the decoder's attention cost in
 proportion to it. The part-filled input that ends a batch of full ones is encoded so too.
+
+Decoding is in Mandarin (MANDARIN), but each utterance's language is also identified, from
+the encoder output the decoding computes anyway (no second encoder pass): Whisper's language
+token is one decoder step over that utterance's own frames of it (CTranslate2's
+`Whisper.detect_language` takes encoder output as well as features).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from etiquette.core.records import SAMPLE_RATE, Transcript, Utterance, Word
+from etiquette.core.records import MANDARIN, SAMPLE_RATE, Transcript, Utterance, Word
 from etiquette.models import ModelError, resolve_model
 from etiquette.speech.text_guard import Guard, clean_words
 
@@ -34,6 +39,8 @@ logger = logging.getLogger("etiquette.speech.recogniser")
 INPUT_S = 30.0  # Whisper's input length
 TRAILING_S = 6.0  # padding kept after the longest input of a batch (see _trimmed_pipeline)
 SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
+TOP_LANGUAGES = 3  # identified languages kept per utterance (and Mandarin's, wherever it ranks)
+Languages = tuple[tuple[str, float], ...]  # (Whisper language code, probability), best first
 # What CTranslate2 4.x (built for CUDA 12) loads when it first computes on a GPU.
 GPU_LIBRARIES = ("libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9", "libcudnn_ops.so.9",
                  "libcudnn_cnn.so.9")
@@ -138,18 +145,23 @@ class Recogniser:
             hint = f"；{GPU_HINT}" if o.device != "cpu" else ""
             raise ModelError(f"{where}：{e}{hint}") from e
 
-    def _segments(self, packed: np.ndarray, clips: list[dict[str, float]]) -> list[Any]:
+    def _segments(self, packed: np.ndarray, clips: list[dict[str, float]],
+                  spans: Sequence[tuple[float, float]]
+                  ) -> tuple[list[Any], dict[int, Languages]]:
+        """Whisper's segments of the packed inputs `clips`, and the languages of each of
+        `spans` (start, end in the packed audio) by its index."""
         o = self.options
         # One pipeline per call: it keeps state between its batches, and workers call at once.
-        segments, _ = _trimmed_pipeline()(self.model).transcribe(
-            packed, language="zh", task="transcribe", beam_size=o.beam_size,
+        pipeline = _trimmed_pipeline()(self.model, spans)
+        segments, _ = pipeline.transcribe(
+            packed, language=MANDARIN, task="transcribe", beam_size=o.beam_size,
             batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
             initial_prompt=o.initial_prompt, hotwords=o.hotwords, temperature=0.0,
             no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
             # Timestamp tokens make Whisper end a segment at each gap, which keeps its word
             # times on the right utterance (measured: without them words drift across gaps).
             without_timestamps=False, vad_filter=False)
-        return list(segments)
+        return list(segments), pipeline.languages
 
     def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
         """Transcripts of `utterances`, in the same order, in simplified Chinese."""
@@ -177,10 +189,10 @@ class Recogniser:
             return []
         gap_s = o.gap_s if gap_s is None else gap_s
         packed, clips, placed = pack(utterances, gap_s, alone)
-        segments = self._segments(packed, clips)
-        words: list[list[Word]] = [[] for _ in placed]
         starts = np.array([p.start_s for p in placed])
         ends = starts + np.array([p.utterance.duration_s for p in placed])
+        segments, languages = self._segments(packed, clips, list(zip(starts, ends, strict=True)))
+        words: list[list[Word]] = [[] for _ in placed]
         for seg in segments:
             silent = seg.no_speech_prob > o.no_speech_threshold
             if silent and seg.avg_logprob < o.log_prob_threshold:
@@ -205,11 +217,11 @@ class Recogniser:
                                      round(float(max(start, end)), 3),
                                      round(float(w.probability), 3)))
         result = []
-        for p, ws in zip(placed, words, strict=True):
+        for k, (p, ws) in enumerate(zip(placed, words, strict=True)):
             u = p.utterance
             kept, dropped = clean_words(ws, self.guard, o.initial_prompt)
             result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
-                                     u.end_s, kept, dropped))
+                                     u.end_s, kept, dropped, languages=languages.get(k, ())))
         return result
 
 
@@ -222,6 +234,21 @@ def _trimmed_pipeline() -> type:
     from faster_whisper import BatchedInferencePipeline
 
     class TrimmedPipeline(BatchedInferencePipeline):
+        def __init__(self, model: Any, spans: Sequence[tuple[float, float]] = ()) -> None:
+            cast(Callable[[Any], None], super().__init__)(model)  # faster-whisper: unannotated
+            # The utterances (start, end in the packed audio, s) whose language is identified
+            # as their inputs are encoded, and what was found, by index into `spans`.
+            self.spans = spans
+            self.languages: dict[int, Languages] = {}
+            self._inputs: list[dict[str, Any]] = []  # the inputs being encoded
+
+        def generate_segment_batched(self, features: np.ndarray, tokenizer: Any,
+                                     options: Any) -> tuple[Any, Any]:
+            encoded, output = super().generate_segment_batched(features, tokenizer, options)
+            self.languages.update(identify_languages(self.model, encoded, self._inputs,
+                                                     self.spans))
+            return encoded, output
+
         def forward(self, features: np.ndarray, tokenizer: Any,
                     chunks_metadata: list[dict[str, Any]],
                     options: Any) -> Any:
@@ -239,11 +266,46 @@ def _trimmed_pipeline() -> type:
                     n = max(frames[i] for i in run)
                     n -= n % 2  # the encoder's convolution halves the frames
                     part = slice(run.start, run.stop)
+                    self._inputs = chunks_metadata[part]
                     results += encode(np.ascontiguousarray(features[part, :, :n]),
                                       tokenizer, chunks_metadata[part], options)
             return results
 
     return TrimmedPipeline
+
+
+def identify_languages(model: Any, encoded: Any, inputs: Sequence[dict[str, Any]],
+                       spans: Sequence[tuple[float, float]]) -> dict[int, Languages]:
+    """The most probable languages (TOP_LANGUAGES of them, and Mandarin's wherever it ranks)
+    of each of `spans` (start, end in the packed audio, s) that lies in `inputs`
+    (faster-whisper's chunks: offset, duration), by index into `spans`; told from `encoded`, the
+    inputs' encoder output (a CTranslate2 StorageView, [inputs, frames, d_model]). Each span is
+    judged on its own frames only, as the utterances packed beside it are often other speakers
+    (the encoder's attention still carries a little of their sound into those frames)."""
+    import ctranslate2
+
+    if not spans or not inputs:
+        return {}
+    if encoded.device != "cpu":  # one input's frames are a few MB: copied to slice them
+        encoded = encoded.to_device(ctranslate2.Device.cpu)
+    frames = np.asarray(encoded)
+    per_s = model.frames_per_second // model.input_stride  # encoder frames per second
+    found: dict[int, Languages] = {}
+    for i, chunk in enumerate(inputs):
+        offset, end = chunk["offset"], chunk["offset"] + chunk["duration"]
+        for k, (start_s, end_s) in enumerate(spans):
+            if start_s < offset or start_s >= end:
+                continue
+            a = int((start_s - offset) * per_s)
+            b = min(frames.shape[1], math.ceil((end_s - offset) * per_s))
+            if b <= a:
+                continue
+            own = ctranslate2.StorageView.from_array(np.ascontiguousarray(frames[i:i + 1, a:b]))
+            ranked = [(token.strip("<|>"), round(float(p), 3))
+                      for token, p in model.model.detect_language(own)[0]]
+            found[k] = tuple(pair for n, pair in enumerate(ranked)
+                             if n < TOP_LANGUAGES or pair[0] == MANDARIN)
+    return found
 
 
 def missing_libraries(names: Sequence[str]) -> list[str]:

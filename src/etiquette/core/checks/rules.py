@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from etiquette.core.checks.base import CheckRule, SessionView
+from etiquette.core.checks.language import NonMandarin
 from etiquette.core.checks.operators import ComposedRules
 from etiquette.core.checks.turns import Interruption, UnansweredQuestion
 from etiquette.core.checks.voice import FastSpeech, RaisedVoice
@@ -28,6 +29,7 @@ class CheckRules(BaseModel):
     version: str = ""
     interruption: Interruption | None = None
     unanswered_question: UnansweredQuestion | None = None
+    non_mandarin: NonMandarin | None = None
     fast_speech: FastSpeech | None = None
     raised_voice: RaisedVoice | None = None
 
