@@ -112,7 +112,7 @@ class Condition(BaseModel):
         "(overlapping it) does not count")
     phrase: tuple[Annotated[str, Field(min_length=1)], ...] | None = Field(None, min_length=1)
     min_score: float | None = Field(None, ge=0.3, le=1.0, description="phrase: the similarity "
-                                    "a phrase needs (default: the phrase rules' min_score)")
+                                    "a phrase needs (default: matching's default min_score)")
     speaker: Annotated[tuple[Role, ...], BeforeValidator(_as_tuple)] | None = Field(
         None, min_length=1)
     position: Literal["first", "last"] | None = None
