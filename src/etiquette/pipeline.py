@@ -171,7 +171,8 @@ class SpeechPipeline:
             view = SessionView(session=session, turns=session_turns(utterances, transcripts),
                                recorded_at=recorded_at,
                                own_microphones=all(u.speaker != Speaker.UNKNOWN
-                                                   for u in utterances))
+                                                   for u in utterances),
+                               unheard=audio.unheard)
             incidents = sorted((*incidents, *judge_checks(self.checks, view)),
                                key=lambda i: (i.offset_s, i.rule_id))
         # What the lost audio leaves undecided: reported with the file, never as incidents.

@@ -368,7 +368,7 @@ class WindowMonitor:
         self._emit(judge_session(rules, s, mine, said, self.started, due, lost,
                                  self.speech.matcher, self._check))
         if due == ExpectedAt.SESSION_END:
-            self._emit(judge_checks(self.speech.checks, self._view(s)))
+            self._emit(judge_checks(self.speech.checks, self._view(s, lost)))
         undecided = not_judged(rules, s, mine, said, lost, due)
         o.not_judged.update(undecided)
         if undecided and self.on_undecided is not None:
@@ -377,15 +377,15 @@ class WindowMonitor:
             # Within its first and last speech, as incidents round their offsets.
             found = [i for i in self._emitted
                      if round(s.start_s, 2) <= i.offset_s <= round(s.end_s, 2)]
-            self.on_session(session_record(self._view(s), rules, self.speech.checks, found,
+            self.on_session(session_record(self._view(s, lost), rules, self.speech.checks, found,
                                            o.not_judged, o.ticket))
 
-    def _view(self, s: Session) -> SessionView:
-        """The session's turns as the checks see them."""
+    def _view(self, s: Session, lost: tuple[Unheard, ...]) -> SessionView:
+        """The session's turns as the checks see them, and the audio lost near it."""
         turns = sorted((t for t in self._turns.values() if s.start_s <= t.start_s <= s.end_s),
                        key=lambda t: (t.start_s, t.channel))
         return SessionView(session=s, turns=tuple(turns), recorded_at=self.started,
-                           own_microphones=len(self.segmenter.roles) == 2)
+                           own_microphones=len(self.segmenter.roles) == 2, unheard=lost)
 
     def _check(self, t: Transcript, hit: PhraseHit) -> float | None:
         check = self._checks.get(heard_as(t))

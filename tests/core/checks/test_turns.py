@@ -12,7 +12,7 @@ from etiquette.core.checks.base import SessionView, Turn
 from etiquette.core.checks.rules import CheckRulesError, judge_checks, load_check_rules
 from etiquette.core.context import asks
 from etiquette.core.records import Speaker, Transcript, Word
-from etiquette.core.sessions import Session
+from etiquette.core.sessions import Session, Unheard
 
 STAFF, CITIZEN = Speaker.STAFF, Speaker.CITIZEN
 
@@ -116,3 +116,10 @@ def test_a_citizen_utterance_broken_by_the_staff_talking_over_it_counts_whole():
     v = view(turn(CITIZEN, 3.5, 10.2), turn(STAFF, 10.4, 13.0, "好的，请您出示身份证"),
              turn(CITIZEN, 10.9, 12.3))
     assert found(v) == []
+
+
+def test_no_question_is_found_unanswered_where_the_audio_of_the_wait_was_lost():
+    turns = (turn(CITIZEN, 0.0, 2.0, "补办要多长时间？"), turn(STAFF, 14.0, 16.0, "十分钟"))
+    lost = view(*turns).model_copy(update={"unheard": (Unheard(at_s=5.0, lost_s=3.0),)})
+    assert found(lost) == []
+    assert found(view(*turns)) == [("unanswered_question", 0.0)]

@@ -16,7 +16,7 @@ from etiquette.core.records import (
     absolute_time,
     incident_id,
 )
-from etiquette.core.sessions import Session
+from etiquette.core.sessions import Session, Unheard
 
 
 class Turn(BaseModel):
@@ -54,6 +54,9 @@ class SessionView(BaseModel):
     # True where each side has its own microphone (stereo): speakers are known, and speech
     # can overlap; False on one microphone, where speakers were attributed.
     own_microphones: bool = True
+    # Audio the recording (or the live source) lost near the session: what a check would find
+    # missing there (an answer) may have been said in it.
+    unheard: tuple[Unheard, ...] = ()
 
     @property
     def source(self) -> str:

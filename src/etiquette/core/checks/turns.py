@@ -116,7 +116,8 @@ class CitizenTurn:
 class UnansweredQuestion(CheckRule):
     """问有答声: a citizen's question with no staff speech starting within `answer_within_s` of
     the citizen's turn ending. Judged only where the session's speech goes on past that time: a
-    question last in a session (or a recording) may have been answered after it was cut off."""
+    question last in a session (or a recording) may have been answered after it was cut off;
+    nor where audio was lost between the question and that time."""
 
     kind: Literal[IncidentKind.UNANSWERED_QUESTION] = IncidentKind.UNANSWERED_QUESTION
     id: str = "unanswered_question"
@@ -163,7 +164,8 @@ class UnansweredQuestion(CheckRule):
     def judge(self, view: SessionView) -> list[Incident]:
         found: list[Incident] = []
         for c in self.citizen_turns(view.turns):
-            if c.answered_s is not None or c.due_s >= view.session.end_s:
+            if c.answered_s is not None or c.due_s >= view.session.end_s or any(
+                    c.turns[0].start_s <= u.at_s <= c.due_s for u in view.unheard):
                 continue
             question = next((t for t in reversed(c.turns) if asks(t.text)), None)
             if question is None:
