@@ -13,7 +13,9 @@ raised_voice compares a staff utterance's loudness (ITU-R BS.1770, measured by
 etiquette.speech.loudness) with the same person's other utterances in the session, never with
 a fixed level: a naturally loud voice or a microphone turned up for the whole session moves
 every utterance alike. A level that goes up and stays up (the microphone turned up halfway) is
-no raised voice either: the utterance must also stand above the ones after it.
+no raised voice either: the utterance must also stand above the ones after it. On two
+microphones, what the staff microphone hears while the citizen speaks is no reference: it is
+mostly the citizen's voice leaking in, cut into short quiet "staff" utterances.
 """
 
 from __future__ import annotations
@@ -98,18 +100,24 @@ class RaisedVoice(CheckRule):
 
     def judge(self, view: SessionView) -> list[Incident]:
         measured = [t for t in view.of(Speaker.STAFF) if t.loudness_lufs is not None]
-        if len(measured) < self.min_reference + 1:
-            return []
+        # On two microphones, staff "speech" heard mostly while the citizen speaks is mostly the
+        # citizen's voice leaking into the staff microphone: quiet, and no measure of the
+        # clerk's own level (it would pull the median down). It is judged, never a reference.
+        citizen = view.of(Speaker.CITIZEN) if view.own_microphones else []
+        own = [t for t in measured if not _heard_over(t, citizen)]
         found = []
-        for k, turn in enumerate(measured):
-            rise = self._rise(turn, measured[:k] + measured[k + 1:])
-            later = measured[k + 1:]
+        for turn in measured:
+            reference = [t for t in own if t is not turn]
+            if len(reference) < self.min_reference:
+                continue
+            rise = self._rise(turn, reference)
+            later = [t for t in reference if t.start_s > turn.start_s]
             if rise < self.min_rise_lu or (later and self._rise(turn, later) < self.min_rise_lu):
                 continue
             found.append(self.incident(
                 view, turn.start_s, turn.end_s,
                 f"音量比本人本次服务其他语句的中位音量高 {rise:.0f} LU（阈值 "
-                f"{self.min_rise_lu:g} LU，参照 {len(measured) - 1} 句）", turn=turn))
+                f"{self.min_rise_lu:g} LU，参照 {len(reference)} 句）", turn=turn))
         return found
 
     @staticmethod
@@ -118,3 +126,10 @@ class RaisedVoice(CheckRule):
         assert turn.loudness_lufs is not None
         return turn.loudness_lufs - statistics.median(
             t.loudness_lufs for t in others if t.loudness_lufs is not None)
+
+
+def _heard_over(turn: Turn, others: list[Turn]) -> bool:
+    """Whether at least half of `turn` lies within `others`' speech."""
+    overlap = sum(max(0.0, min(turn.end_s, o.end_s) - max(turn.start_s, o.start_s))
+                  for o in others)
+    return overlap >= 0.5 * turn.duration_s
