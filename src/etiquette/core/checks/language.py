@@ -49,7 +49,7 @@ class NonMandarin(CheckRule):
     id: str = "non_mandarin"
     name: str = "未使用普通话"
     min_probability: float = Field(0.9, gt=0.5, le=1.0)
-    min_duration_s: float = Field(2.0, ge=0.5, le=60)
+    min_duration_s: float = Field(2.5, ge=0.5, le=60)
 
     def judge(self, view: SessionView) -> list[Incident]:
         found = []
