@@ -2,7 +2,7 @@
 language_checks.ogg, rendered by benchmarks/language_checks/make_language.py --half fixture):
 the staff greet in Mandarin, the citizen speaks English, the staff answer one line in English,
 say 好, then a Mandarin line with a name said in Cantonese. The real recogniser identifies each
-utterance's language; batch writes it with the transcripts."""
+utterance's language; batch writes it with the transcripts; live flags the same line."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
 from etiquette.batch import collect, run_batch
+from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind
+from etiquette.live.recognition import SharedRecogniser
+from etiquette.live.window import WindowMonitor
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
 from etiquette.sinks.jsonl import JsonlSink
+from etiquette.speech.audio import read_audio
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +42,20 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def batch(recogniser, tmp_path_factory) -> tuple[list[dict], list[dict]]:  # type: ignore[no-untyped-def]
+def speech(recogniser, tmp_path_factory) -> SpeechPipeline:  # type: ignore[no-untyped-def]
+    clips = tmp_path_factory.mktemp("clips")
+    return SpeechPipeline(PipelineOptions(clip_dir=clips), recogniser=recogniser)
+
+
+@pytest.fixture(scope="module")
+def batch(speech: SpeechPipeline, tmp_path_factory: pytest.TempPathFactory
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The incident lines and the transcript lines batch writes for the recording."""
     out = tmp_path_factory.mktemp("language")
-    pipeline = SpeechPipeline(PipelineOptions(clip_dir=out / "clips"), recogniser=recogniser)
     files, errors = collect([RECORDING])
     with (out / "incidents.jsonl").open("w", encoding="utf-8") as incidents, \
             (out / "transcripts.jsonl").open("w", encoding="utf-8") as transcripts:
-        run_batch(pipeline, files, errors, JsonlSink(incidents), window_id="w1",
+        run_batch(speech, files, errors, JsonlSink(incidents), window_id="w1",
                   recorded_at=STARTED, transcripts=JsonlSink(transcripts))
     return _read(out / "incidents.jsonl"), _read(out / "transcripts.jsonl")
 
@@ -85,3 +96,28 @@ def test_transcripts_carry_the_language_identified_and_its_probability(batch):
     assert said["language"] != "zh" and 0 < said["language_probability"] <= 1
     # Mandarin's probability is listed wherever it ranks: what the check reads.
     assert dict(map(tuple, said["languages"]))["zh"] < 0.1
+
+
+def test_live_flags_the_same_line_with_its_clip(speech: SpeechPipeline, batch,
+                                                 tmp_path: Path):
+    incidents, _ = batch
+    shared = SharedRecogniser(speech.recogniser, spool_dir=tmp_path / "spool",
+                              recognise=speech.recognise)
+    emitted: list[Incident] = []
+    audio = read_audio(RECORDING)
+    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, _: emitted.append(i),
+                            tmp_path / "ev")
+    blocks = np.concatenate([np.stack(audio.channels, axis=1),
+                             np.zeros((2 * SAMPLE_RATE, 2), np.float32)])
+    shared.start()
+    try:
+        step = SAMPLE_RATE // 10
+        for i in range(0, len(blocks), step):
+            monitor.feed(blocks[i:i + step])
+    finally:
+        shared.stop()  # every transcript is in
+    monitor.finish(ended=True)
+    live = [i for i in emitted if i.kind == IncidentKind.NON_MANDARIN]
+    assert [round(i.offset_s) for i in live] == [
+        round(i["offset_s"]) for i in incidents if i["kind"] == "non_mandarin"]
+    assert all("clip" in i.evidence for i in live)
