@@ -105,6 +105,15 @@ def test_the_rule_files_a_site_names_are_checked_at_start(tmp_path):
                                   "windows:\n  - {id: w1, audio: {device: 1}}\n"))
 
 
+def test_a_bad_checks_file_the_site_names_stops_the_start_naming_check_field_and_line(tmp_path):
+    (tmp_path / "checks.yaml").write_text("version: x\ninterruption:\n  name: 抢话\n"
+                                          "  min_overlap_s: -1\n", encoding="utf-8")
+    with pytest.raises(SiteError, match=r"interruption -> min_overlap_s \(line 4\)") as e:
+        load_site(write(tmp_path, "center: {code: c1}\nchecks: checks.yaml\n"
+                                  "windows:\n  - {id: w1, audio: {device: 1}}\n"))
+    assert e.value.document == tmp_path / "checks.yaml"
+
+
 def test_a_missing_site_file_is_a_clear_error(tmp_path):
     with pytest.raises(SiteError, match="cannot read site"):
         load_site(tmp_path / "nope.yaml")
