@@ -109,3 +109,5 @@ def test_live_gives_the_same_incidents_as_batch(speech: SpeechPipeline, analysis
     batch = sorted((i.kind, round(i.offset_s)) for i in _checks(analysis.incidents))
     assert live == batch and len(batch) == 2
     assert all("clip" in i.evidence for i in _checks(emitted))
+    # The session judged, nothing of it is kept: no turns, no citizen audio held.
+    assert not monitor._turns and not monitor._held
