@@ -132,14 +132,14 @@ class UnansweredQuestion(CheckRule):
         ordered = sorted(turns, key=lambda t: t.start_s)
         out: list[CitizenTurn] = []
         run: list[Turn] = []
-        for i, t in enumerate(ordered):
+        other = False  # the other side began speaking since the citizen's turn began
+        for t in ordered:
             if t.speaker != Speaker.CITIZEN:
+                other = other or bool(run and t.start_s > run[0].start_s)
                 continue
-            if run and (t.start_s - run[-1].end_s > self.same_turn_gap_s or any(
-                    o.speaker != Speaker.CITIZEN and run[0].start_s < o.start_s <= t.start_s
-                    for o in ordered[:i])):
+            if run and (t.start_s - run[-1].end_s > self.same_turn_gap_s or other):
                 out.append(self._answered(tuple(run), ordered))
-                run = []
+                run, other = [], False
             run.append(t)
         if run:
             out.append(self._answered(tuple(run), ordered))
