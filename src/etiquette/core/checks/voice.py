@@ -1,13 +1,15 @@
-"""How the staff speak rather than what they say: 语速过快 (fast_speech) and 声音过高/呵斥
-(raised_voice), Appendix B 二(一) 语言表达简洁、清晰 and 二(七)'s tone.
+"""How the staff speak rather than what they say: 语速过快 (fast_speech; Appendix B 二(一)
+语言表达简洁、清晰) and 声音过高/呵斥 (raised_voice; 三(一) 真诚自然, and the 耐心 that window
+service asks for).
 
 fast_speech is the speaking rate of one staff utterance: characters said per minute over the
 time from its first word to its last (the recogniser's word times). The VAD's span would add
-its padding and the silence around the words (about 0.4 s an utterance: a 3 s line would read
-13 % slower than a 10 s line said at the same pace); pauses between the utterance's phrases are
-kept, as in the usual 200-280 字/分 of conversational Mandarin, which counts them too. A number
-read out digit by digit (an ID, a phone or case number) is left out of both the count and the
-time: it is read in its own rhythm, and a clerk reading it back is checking it, not hurrying.
+its padding and the silence around the words (0.3-0.5 s an utterance on the evaluation set:
+10-17 % of a 3 s line, 3-5 % of a 10 s one, so the same pace would read slower on short
+lines); pauses between the utterance's phrases are kept, as in the usual 200-280 字/分 of
+conversational Mandarin, which counts them too. A number read out digit by digit (an ID, a
+phone or case number) is left out of both the count and the time: it is read in its own
+rhythm, and a clerk reading it back is checking it, not hurrying.
 
 raised_voice compares a staff utterance's loudness (ITU-R BS.1770, measured by
 etiquette.speech.loudness) with the same person's other utterances in the session, never with
