@@ -324,60 +324,48 @@ class Condition(BaseModel):
 
     def claim(self) -> str:
         """What this condition says, in Chinese."""
-        op = self.operator
-        if op == "all":
-            return "，".join(c.claim() for c in self.every or ())
-        if op == "any":
-            return "或".join(c.claim() for c in self.either or ())
-        if op == "not":
-            assert self.negated is not None
-            return self.negated.absent()
-        if op == "keywords":
-            need = self.need or "any"
-            words = self._words(self.keywords)
-            return {"any": f"说了{words}", "all": f"都说了{words}",
-                    "none": f"没有说{words}"}.get(str(need), f"说了{words}中至少 {need} 个")
-        if op == "regex":
-            return f"说了与「{self.regex}」相符的话"
-        if op == "phrase":
-            return f"说了{self._words(self.phrase)}"
-        if op == "speaker":
-            return "说话人为" + "或".join(_ROLE_NAMES[r] for r in self.speaker or ())
-        if op == "position":
-            return (f"在服务开始 {self.seconds:g} 秒内" if self.position == "first"
-                    else f"在服务结束前 {self.seconds:g} 秒内")
-        if op == "sentence":
-            return "是" + describe(ContextCondition(sentence=self.sentence))
-        assert self.near is not None
-        return self._where() + self.near.claim()
+        return self._wording()[0]
 
     def absent(self) -> str:
         """This condition not holding, in Chinese."""
+        return self._wording()[1]
+
+    def _wording(self) -> tuple[str, str]:
+        """This condition holding and not holding, in Chinese: one place for each operator's
+        two sayings, so that they cannot drift apart."""
         op = self.operator
+        if op == "all":
+            held = "，".join(c.claim() for c in self.every or ())
+            return held, f"并非{held}"
         if op == "any":
-            return "，也".join(c.absent() for c in self.either or ())
+            return ("或".join(c.claim() for c in self.either or ()),
+                    "，也".join(c.absent() for c in self.either or ()))
         if op == "not":
             assert self.negated is not None
-            return self.negated.claim()
+            return self.negated.absent(), self.negated.claim()
         if op == "keywords":
-            need = self.need or "any"
-            words = self._words(self.keywords)
-            return {"any": f"没有说{words}", "all": f"没有都说{words}",
-                    "none": f"说了{words}中的词"}.get(str(need), f"{words}说了不到 {need} 个")
+            need, words = self.need or "any", self._words(self.keywords)
+            return {"any": (f"说了{words}", f"没有说{words}"),
+                    "all": (f"都说了{words}", f"没有都说{words}"),
+                    "none": (f"没有说{words}", f"说了{words}中的词")}.get(
+                str(need), (f"说了{words}中至少 {need} 个", f"{words}说了不到 {need} 个"))
         if op == "regex":
-            return f"没有与「{self.regex}」相符的话"
+            return f"说了与「{self.regex}」相符的话", f"没有与「{self.regex}」相符的话"
         if op == "phrase":
-            return f"没有说{self._words(self.phrase)}"
+            words = self._words(self.phrase)
+            return f"说了{words}", f"没有说{words}"
         if op == "speaker":
-            return "说话人不是" + "或".join(_ROLE_NAMES[r] for r in self.speaker or ())
+            roles = "或".join(_ROLE_NAMES[r] for r in self.speaker or ())
+            return f"说话人为{roles}", f"说话人不是{roles}"
         if op == "position":
-            return "不" + self.claim()
+            held = (f"在服务开始 {self.seconds:g} 秒内" if self.position == "first"
+                    else f"在服务结束前 {self.seconds:g} 秒内")
+            return held, "不" + held
         if op == "sentence":
-            return "不" + self.claim()
-        if op == "near":
-            assert self.near is not None
-            return self._where() + self.near.absent()
-        return f"并非{self.claim()}"
+            held = "是" + describe(ContextCondition(sentence=self.sentence))
+            return held, "不" + held
+        assert self.near is not None
+        return self._where() + self.near.claim(), self._where() + self.near.absent()
 
 
 def _side(speaker: Speaker) -> frozenset[Speaker]:
