@@ -12,17 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 
 from etiquette.batch import collect, run_batch
-from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind
-from etiquette.live.recognition import SharedRecogniser
-from etiquette.live.window import WindowMonitor
+from etiquette.core.records import IncidentKind
 from etiquette.pipeline import PipelineOptions, SpeechPipeline
 from etiquette.sinks.jsonl import JsonlSink
-from etiquette.speech.audio import read_audio
+
+from factories.live import judged_live
 
 pytestmark = pytest.mark.slow
 
@@ -101,22 +99,7 @@ def test_transcripts_carry_the_language_identified_and_its_probability(batch):
 def test_live_flags_the_same_line_with_its_clip(speech: SpeechPipeline, batch,
                                                  tmp_path: Path):
     incidents, _ = batch
-    shared = SharedRecogniser(speech.recogniser, spool_dir=tmp_path / "spool",
-                              recognise=speech.recognise)
-    emitted: list[Incident] = []
-    audio = read_audio(RECORDING)
-    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, _: emitted.append(i),
-                            tmp_path / "ev")
-    blocks = np.concatenate([np.stack(audio.channels, axis=1),
-                             np.zeros((2 * SAMPLE_RATE, 2), np.float32)])
-    shared.start()
-    try:
-        step = SAMPLE_RATE // 10
-        for i in range(0, len(blocks), step):
-            monitor.feed(blocks[i:i + step])
-    finally:
-        shared.stop()  # every transcript is in
-    monitor.finish(ended=True)
+    emitted, _ = judged_live(speech, RECORDING, STARTED, tmp_path)
     live = [i for i in emitted if i.kind == IncidentKind.NON_MANDARIN]
     assert [round(i.offset_s) for i in live] == [
         round(i["offset_s"]) for i in incidents if i["kind"] == "non_mandarin"]

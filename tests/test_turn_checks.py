@@ -9,15 +9,13 @@ import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
-from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Speaker
-from etiquette.live.recognition import SharedRecogniser
-from etiquette.live.window import WindowMonitor
+from etiquette.core.records import Incident, IncidentKind, Speaker
 from etiquette.pipeline import Analysis, PipelineOptions, SpeechPipeline
-from etiquette.speech.audio import read_audio
+
+from factories.live import judged_live
 
 pytestmark = pytest.mark.slow
 
@@ -88,23 +86,7 @@ def test_only_the_citizen_speech_the_checks_need_is_transcribed(analysis: Analys
 
 def test_live_gives_the_same_incidents_as_batch(speech: SpeechPipeline, analysis: Analysis,
                                                 tmp_path: Path):
-    shared = SharedRecogniser(speech.recogniser, spool_dir=tmp_path / "spool",
-                              recognise=speech.recognise)
-    emitted: list[Incident] = []
-    audio = read_audio(RECORDING)
-    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, _: emitted.append(i),
-                            tmp_path / "ev")
-    # Two seconds of quiet after it: the last utterance is cut while the recogniser still runs.
-    blocks = np.concatenate([np.stack(audio.channels, axis=1),
-                             np.zeros((2 * SAMPLE_RATE, 2), np.float32)])
-    shared.start()
-    try:
-        step = SAMPLE_RATE // 10
-        for i in range(0, len(blocks), step):
-            monitor.feed(blocks[i:i + step])
-    finally:
-        shared.stop()  # every transcript is in
-    monitor.finish(ended=True)
+    emitted, monitor = judged_live(speech, RECORDING, STARTED, tmp_path)
     live = sorted((i.kind, round(i.offset_s)) for i in _checks(emitted))
     batch = sorted((i.kind, round(i.offset_s)) for i in _checks(analysis.incidents))
     assert live == batch and len(batch) == 2

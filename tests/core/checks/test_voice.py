@@ -11,17 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 
 from etiquette.core.checks.base import SessionView, Turn
 from etiquette.core.checks.rules import CheckRulesError, load_check_rules
 from etiquette.core.checks.voice import RaisedVoice, speech_rate
-from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Speaker, Transcript, Word
+from etiquette.core.records import Incident, IncidentKind, Speaker, Transcript, Word
 from etiquette.core.sessions import Session, session_of
-from etiquette.live.recognition import SharedRecogniser
-from etiquette.live.window import WindowMonitor
 from etiquette.pipeline import Analysis, PipelineOptions, SpeechPipeline
 from etiquette.speech.audio import read_audio
 from etiquette.speech.recogniser import Recogniser
@@ -29,6 +26,7 @@ from etiquette.speech.segmenter import segment
 from etiquette.speech.turns import session_turns
 
 from factories import ROOT
+from factories.live import judged_live
 
 SET = ROOT / "benchmarks" / "voice_checks" / "tune"
 SHEBAO = SET / "v01_shebao.ogg"
@@ -91,21 +89,7 @@ def test_live_flags_the_same_lines_as_batch_with_their_clips(speech: SpeechPipel
                                                               shebao: Analysis,
                                                               tmp_path: Path) -> None:
     """Fed as a microphone would (100 ms blocks), judged when the session ends."""
-    shared = SharedRecogniser(speech.recogniser, spool_dir=tmp_path / "spool",
-                              recognise=speech.recognise)
-    emitted: list[Incident] = []
-    audio = read_audio(SHEBAO)
-    monitor = WindowMonitor("w1", 2, STARTED, speech, shared, lambda i, _: emitted.append(i),
-                            tmp_path / "ev")
-    blocks = np.concatenate([np.stack(audio.channels, axis=1),
-                             np.zeros((2 * SAMPLE_RATE, 2), np.float32)])
-    shared.start()
-    try:
-        for i in range(0, len(blocks), SAMPLE_RATE // 10):
-            monitor.feed(blocks[i:i + SAMPLE_RATE // 10])
-    finally:
-        shared.stop()
-    monitor.finish(ended=True)
+    emitted, _ = judged_live(speech, SHEBAO, STARTED, tmp_path)
     assert voice(emitted) == voice(shebao.incidents)
     assert len(voice(emitted)) == 2
     assert all("clip" in i.evidence for i in emitted if i.kind in KINDS)
