@@ -70,7 +70,7 @@ def test_a_question_left_unanswered_is_flagged_and_one_answered_after_a_pause_is
     at = _labels()
     (found,) = [i for i in analysis.incidents if i.kind == IncidentKind.UNANSWERED_QUESTION]
     assert found.offset_s == pytest.approx(at["unanswered_question"], abs=1.0)
-    assert found.explanation.startswith("群众问「") and "秒内工作人员未回应" in found.explanation
+    assert found.explanation.startswith("工作人员在群众问「") and "秒内未回应" in found.explanation
     assert found.transcript and "clip" in found.evidence
 
 

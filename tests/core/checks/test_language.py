@@ -45,7 +45,7 @@ def test_a_staff_line_in_another_language_is_flagged_saying_how_probable_and_whi
     assert incident.rule_name == "未使用普通话" and incident.transcript
     assert "不是普通话的概率 0.99" in incident.explanation
     assert "最可能为英语（0.88）" in incident.explanation
-    assert incident.explanation.endswith("未使用普通话")
+    assert incident.explanation.startswith("工作人员未使用普通话：")
 
 
 def test_what_counts_is_how_improbable_mandarin_is_not_the_top_language_alone():

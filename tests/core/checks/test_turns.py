@@ -66,7 +66,8 @@ def test_a_question_left_unanswered_past_the_wait_is_flagged_with_the_wait():
     v = view(turn(CITIZEN, 0.0, 2.0, "补办要多长时间？"), turn(STAFF, 14.0, 16.0, "十分钟"))
     (incident,) = judge_checks(load_check_rules(), v)
     assert incident.kind.value == "unanswered_question" and incident.offset_s == 0.0
-    assert incident.explanation == "群众问「补办要多长时间？」后 12 秒内工作人员未回应"
+    assert incident.explanation == (
+        "工作人员在群众问「补办要多长时间？」后 12 秒内未回应（阈值 8 秒）")
 
 
 @pytest.mark.parametrize("turns", [

@@ -66,7 +66,7 @@ def test_the_line_said_fast_is_flagged_with_its_rate(shebao: Analysis) -> None:
     flagged = [i for i in shebao.incidents if i.kind == IncidentKind.FAST_SPEECH]
     assert len(flagged) == 1, [i.explanation for i in flagged]
     assert on(fast_line, flagged[0].offset_s, flagged[0].end_s)
-    rate = re.fullmatch(r"语速约 (\d+) 字/分钟（阈值 380），本句约 [\d.]+ 秒",
+    rate = re.fullmatch(r"工作人员语速约 (\d+) 字/分钟（阈值 380 字/分钟），本句约 [\d.]+ 秒",
                         flagged[0].explanation)
     assert rate is not None, flagged[0].explanation
     assert int(rate.group(1)) > 380
@@ -79,7 +79,7 @@ def test_the_shouted_line_is_flagged_and_the_others_are_not(shebao: Analysis) ->
     flagged = [i for i in shebao.incidents if i.kind == IncidentKind.RAISED_VOICE]
     assert len(flagged) == 1, [i.explanation for i in flagged]
     assert on(shouted, flagged[0].offset_s, flagged[0].end_s)
-    rise = re.match(r"音量比本人本次服务其他语句的中位音量高 (\d+) LU（阈值 7 LU",
+    rise = re.match(r"工作人员音量比本人本次服务其他语句的中位音量高 (\d+) LU（阈值 7 LU",
                     flagged[0].explanation)
     assert rise is not None and int(rise.group(1)) >= 7, flagged[0].explanation
 

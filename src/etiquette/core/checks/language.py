@@ -66,6 +66,6 @@ class NonMandarin(CheckRule):
                       if top is not None else "")
             found.append(self.incident(
                 view, turn.start_s, turn.end_s,
-                f"语种识别：不是普通话的概率 {other:.2f}（阈值 {self.min_probability:g}）"
-                f"{likely}，未使用普通话", turn=turn, score=round(other, 3)))
+                f"工作人员未使用普通话：语种识别不是普通话的概率 {other:.2f}"
+                f"（阈值 {self.min_probability:g}）{likely}", turn=turn, score=round(other, 3)))
         return found

@@ -79,7 +79,8 @@ class Interruption(CheckRule):
                 said = f"：「{s.text}」" if s.text else ""
                 found.append(self.incident(
                     view, s.start_s, s.start_s + overlap,
-                    f"工作人员在群众说话时插话，重叠 {overlap:.1f} 秒{said}", turn=s,
+                    f"工作人员在群众说话时插话，重叠 {overlap:.1f} 秒"
+                    f"（阈值 {self.min_overlap_s:g} 秒）{said}", turn=s,
                     hit=(0, len(s.text)) if s.text else None))
                 break
         return found
@@ -172,12 +173,13 @@ class UnansweredQuestion(CheckRule):
                 continue
             later = min((o.start_s for o in view.turns
                          if o.speaker != Speaker.CITIZEN and o.start_s > c.end_s), default=None)
+            limit = f"阈值 {self.answer_within_s:g} 秒"
             if later is not None:
-                waited = f"后 {later - c.end_s:.0f} 秒内工作人员未回应"
+                waited = f"后 {later - c.end_s:.0f} 秒内未回应（{limit}）"
             else:
-                waited = (f"后工作人员未回应（至本次服务最后的说话，"
-                          f"{view.session.end_s - c.end_s:.0f} 秒）")
+                waited = (f"后未回应（至本次服务最后的说话 "
+                          f"{view.session.end_s - c.end_s:.0f} 秒，{limit}）")
             found.append(self.incident(
-                view, question.start_s, c.due_s, f"群众问「{question.text}」{waited}",
+                view, question.start_s, c.due_s, f"工作人员在群众问「{question.text}」{waited}",
                 turn=question, hit=(0, len(question.text))))
         return found

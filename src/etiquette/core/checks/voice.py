@@ -85,7 +85,7 @@ class FastSpeech(CheckRule):
                 continue
             found.append(self.incident(
                 view, turn.start_s, turn.end_s,
-                f"语速约 {rate:.0f} 字/分钟（阈值 {self.max_chars_per_min:g}），"
+                f"工作人员语速约 {rate:.0f} 字/分钟（阈值 {self.max_chars_per_min:g} 字/分钟），"
                 f"本句约 {seconds:.1f} 秒", turn=turn))
         return found
 
@@ -118,7 +118,7 @@ class RaisedVoice(CheckRule):
                 continue
             found.append(self.incident(
                 view, turn.start_s, turn.end_s,
-                f"音量比本人本次服务其他语句的中位音量高 {rise:.0f} LU（阈值 "
+                f"工作人员音量比本人本次服务其他语句的中位音量高 {rise:.0f} LU（阈值 "
                 f"{self.min_rise_lu:g} LU，参照 {len(reference)} 句）", turn=turn))
         return found
 
