@@ -6,7 +6,7 @@ KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声",
               "missing_farewell": "缺送声", "off_post": "离岗",
               "unanswered_question": "问而未答", "interruption": "抢话",
               "fast_speech": "语速过快", "raised_voice": "声音过高",
-              "non_mandarin": "未用普通话", "missing_apology": "缺致歉"}
+              "non_mandarin": "未使用普通话", "missing_apology": "缺致歉"}
 SEVERITY_NAMES = {"minor": "一般", "major": "较重", "critical": "严重"}
 STATUS_NAMES = {"pending": "待审核", "confirmed": "已确认", "dismissed": "已驳回",
                 "appealed": "申诉中"}
@@ -66,6 +66,7 @@ ACTION_NAMES = {
     "webhook.delivery_failed": "预警推送最终失败",
     "rating.create": "接收评价", "complaint.create": "登记投诉",
     "complaint.assign": "指定投诉处理人", "complaint.reply": "答复投诉",
+    "session.words_purge": "按保存期限删除服务记录的对话文字",
 }
 # An action not named above (a newer one) is still told in words: its target and its verb.
 AUDIT_TARGET_NAMES = {
@@ -73,6 +74,7 @@ AUDIT_TARGET_NAMES = {
     "evidence": "证据", "commendation": "表扬", "rules": "规则", "scoring": "评分方案",
     "center": "中心", "window": "窗口", "staff": "工作人员", "assignment": "排班",
     "masterdata": "主数据", "webhook": "预警推送", "rating": "评价", "complaint": "投诉",
+    "session": "服务记录",
 }
 AUDIT_VERB_NAMES = {"create": "新建", "update": "修改", "delete": "删除", "revoke": "吊销",
                     "version": "发布新版本", "import": "导入"}
@@ -85,6 +87,8 @@ AUDIT_FIELD_NAMES = {
     "appeal_decided_at": "裁决时间", "kind": "类型", "rule_id": "规则编号",
     "window_id": "窗口", "staff_id": "工作人员", "evidence": "证据",
     "evidence_purged_at": "证据删除时间",
+    # service sessions
+    "words": "有文字的讲话条数", "words_purged_at": "对话文字删除时间",
     # users and keys
     "username": "用户名", "display_name": "姓名", "role": "角色", "active": "启用",
     "password": "密码", "sessions_ended": "结束的其他登录", "name": "名称",

@@ -290,6 +290,8 @@ class ServiceSession(Base):
     content_sha256: Mapped[str] = mapped_column(String(64))  # what was ingested, for idempotency
     received_at: Mapped[datetime]
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    # When the retention purge erased the utterances' text (personal data); the facts stay.
+    words_purged_at: Mapped[datetime | None]
 
     window: Mapped[Window | None] = relationship()
     staff: Mapped[Staff | None] = relationship()

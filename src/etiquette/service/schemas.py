@@ -290,6 +290,14 @@ class SessionPublic(SessionSummary):
     turns: list[SessionTurn]
     incident_list: list[IncidentPublic] = Field(
         description="the incidents of the session the reader may see, in time order")
+    words_purged_at: datetime | None = Field(
+        None, description="when the retention purge erased the utterances' text (turns' text "
+                          "null since)")
+    ratings: list[RatingPublic] = Field(
+        default_factory=list, description="the ratings that rate it (readers of ratings only)")
+    complaints: list[ComplaintRef] = Field(
+        default_factory=list, description="the complaints the reader may see that found it "
+                                          "(its window, around its time)")
 
 
 class SessionsPublic(BaseModel):
@@ -1065,6 +1073,17 @@ class ComplaintPublic(BaseModel):
     sessions: list[SessionMatch] = Field(default_factory=list,
                                          description="one complaint's read: its window's "
                                                      "sessions around its time")
+
+
+class ComplaintRef(BaseModel):
+    """A complaint that found a session, as the session's page lists it."""
+
+    id: int
+    at: datetime
+    channel_name: str
+    status: ComplaintStatus
+    status_name: str
+    url: str
 
 
 class ComplaintsPublic(BaseModel):

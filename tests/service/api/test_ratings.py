@@ -106,6 +106,31 @@ def test_an_unattached_rating_is_listed_so_until_its_session_arrives(api: LiveSe
     assert listed["data"][0]["session_id"] == later
 
 
+def test_a_rating_moves_to_its_own_session_when_that_arrives_after_it(api: LiveService) -> None:
+    _, windows, key = center_with_windows(api, "01")
+    device, code = api.pipeline(key), windows[0]["code"]
+    start = a_morning()
+    first = post_session(device, code, start, "E001")  # 10:00–10:05
+    # The second citizen (10:06–10:11) rates at 10:10, before live judged and sent the session:
+    # without a ticket the rating rates the previous citizen's session, ended within the gap.
+    early = rating(code, start + timedelta(minutes=10), level="very_dissatisfied")
+    assert device.post("/api/v1/ratings", json=early).json()["session_id"] == first
+    # The first citizen rates by ticket just as late: that rating stays where its ticket is.
+    by_ticket = rating(code, start + timedelta(minutes=10, seconds=30), ticket="E001")
+    assert device.post("/api/v1/ratings", json=by_ticket).json()["session_id"] == first
+    second = post_session(device, code, start + timedelta(minutes=6), "E002")
+
+    def attached() -> dict[str, str | None]:
+        listed = api.client("supervisor").get("/api/v1/ratings",
+                                              params={"window_pk": windows[0]["id"]}).json()
+        return {r["id"]: r["session_id"] for r in listed["data"]}
+
+    assert attached() == {early["id"]: second, by_ticket["id"]: first}
+    # A session that ended earlier than the one a rating is attached to takes nothing from it.
+    post_session(device, code, start - timedelta(minutes=30), "E000")
+    assert attached() == {early["id"]: second, by_ticket["id"]: first}
+
+
 def test_the_report_gives_each_windows_poor_rate_beside_its_incidents(api: LiveService) -> None:
     center, windows, key = center_with_windows(api, "01", "02")
     device = api.pipeline(key)

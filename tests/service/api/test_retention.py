@@ -1,4 +1,6 @@
-"""Evidence is purged when its retention ends, never while an appeal may still need it."""
+"""Evidence is purged when its retention ends, never while an appeal may still need it; a
+service session's words (its utterances' text) are erased when its retention ends, never while
+an unanswered complaint or an appeal still needs them, and its facts stay."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -16,7 +19,15 @@ from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import AuditEntry, Evidence, Incident
 from etiquette.service.services.retention import purge_expired
 
-from factories.service import incident, jpeg_bytes, post_incident, wav_bytes
+from factories.service import (
+    center_with_windows,
+    incident,
+    jpeg_bytes,
+    make_incident,
+    post_incident,
+    session_record,
+    wav_bytes,
+)
 from service.conftest import LiveService, settings_for, start_service, stop_service
 
 
@@ -96,6 +107,65 @@ def test_shared_files_stay_while_another_incident_uses_them(api: LiveService) ->
     with api.sessions() as s:
         purge_expired(session=s, store=store, settings=api.settings)
     assert store.exists(sha_of(api, b["id"]))
+
+
+def test_a_sessions_words_are_erased_after_its_retention_unless_still_needed(
+        api: LiveService) -> None:
+    _, (window,), key = center_with_windows(api, "01")
+    device, sup, now = api.pipeline(key), api.client("supervisor"), datetime.now(UTC)
+
+    def served(days_ago: float, window_id: str = window["code"], pipeline: Any = device,
+               **over: Any) -> dict[str, Any]:
+        body = session_record(window_id=window_id, start=now - timedelta(days=days_ago),
+                              **over).to_json()
+        assert pipeline.post("/api/v1/sessions", json=body).status_code == 201
+        return body
+
+    def complain(about: dict[str, Any]) -> int:
+        at = datetime.fromisoformat(about["start_at"]) + timedelta(seconds=20)
+        r = sup.post("/api/v1/complaints", json={"window_pk": window["id"], "channel": "phone",
+                                                 "at": at.isoformat(), "text": "态度生硬"})
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    old, young = served(100), served(60)  # retention: 90 days
+    complained, answered = served(120), served(130)
+    pending = complain(complained)
+    assert sup.post(f"/api/v1/complaints/{complain(answered)}/reply",
+                    json={"reply": "已核实并致歉"}).status_code == 200
+    appealed_incident = make_incident(api, "staff1", "appealed")
+    appealed = served(140, window_id="w-a", pipeline=api.pipeline(),
+                      incident_ids=(appealed_incident,))
+
+    r = api.client("admin").post("/api/v1/retention/run")
+    assert r.status_code == 200
+    erased = set(r.json()["sessions"])
+    assert {old["id"], answered["id"]} <= erased
+    assert not {young["id"], complained["id"], appealed["id"]} & erased
+    got = sup.get(f"/api/v1/sessions/{old['id']}").json()
+    assert got["words_purged_at"] and [t["text"] for t in got["turns"]] == [None] * 3
+    # The record's facts stay: its timeline's spans, checks, ticket and talk time.
+    assert [(t["speaker"], t["start_s"]) for t in got["turns"]] == [
+        (t["speaker"], t["start_s"]) for t in old["turns"]]
+    assert (got["ticket"], got["staff_talk_s"], got["failed"]) == ("A012", 9.5, ["送别用语"])
+    for kept in (young, complained, appealed):
+        shown = sup.get(f"/api/v1/sessions/{kept['id']}").json()
+        assert shown["words_purged_at"] is None
+        assert shown["turns"][0]["text"] == "您好，请问办理什么业务？"
+    # The pipeline's retry of an erased session brings no words back.
+    assert device.post("/api/v1/sessions", json=old).status_code == 200
+    assert sup.get(f"/api/v1/sessions/{old['id']}").json()["turns"][0]["text"] is None
+    with api.sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.target_id == old["id"],
+                                                   AuditEntry.action == "session.words_purge")
+                          ).one()
+    assert entry.actor == "user:admin" and entry.before == {"words": 2}
+
+    # Once its complaint is answered, the session is no longer held.
+    assert sup.post(f"/api/v1/complaints/{pending}/reply",
+                    json={"reply": "已核实"}).status_code == 200
+    again = api.client("admin").post("/api/v1/retention/run").json()["sessions"]
+    assert complained["id"] in again and old["id"] not in again
 
 
 def test_orphan_files_are_swept_after_the_grace_period(tmp_path) -> None:  # type: ignore[no-untyped-def]

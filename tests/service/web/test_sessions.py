@@ -1,6 +1,7 @@
 """服务记录 in a real browser: from an incident to its session's timeline (both channels' rows,
 the incident's marker linking back), the words said, the checks and the ticket; the list by
-window and day (issue 19 item 3)."""
+window and day (issue 19 item 3); the ratings that rate a session and the complaints that found
+it, on its page (item 4)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from factories.service import incident, post_incident, session_record
+from factories.service import (
+    a_morning,
+    center_with_windows,
+    incident,
+    post_incident,
+    post_session,
+    rating,
+    session_record,
+)
 from service.conftest import LiveService
 from service.web.conftest import logged_in_page
 
@@ -59,6 +68,50 @@ def test_an_incident_links_to_its_session_whose_timeline_shows_both_sides_and_th
         row = page.locator(f"tr[data-session='{record.id}']").inner_text()
         assert "A012" in row and "送别用语" in row
         page.screenshot(path="/tmp/p5_sessions.png", full_page=True)
+        assert violations == []
+    finally:
+        page.close()
+
+
+def test_a_sessions_page_shows_its_ratings_and_the_complaints_that_found_it(
+        browser: Browser, sqlite_service: LiveService) -> None:
+    live = sqlite_service
+    _, (window,), key = center_with_windows(live, "01")
+    device, start = live.pipeline(key), a_morning()
+    served = post_session(device, window["code"], start, "B101")  # 10:00–10:05
+    later = post_session(device, window["code"], start + timedelta(hours=2), "B150")
+    # The citizen rates after leaving, by ticket; another rating is the later citizen's.
+    rated = rating(window["code"], start + timedelta(minutes=7), ticket="B101",
+                   level="very_dissatisfied", comment="等了很久，态度也不好")
+    other = rating(window["code"], start + timedelta(hours=2, minutes=1), level="satisfied")
+    for body in (rated, other):
+        assert device.post("/api/v1/ratings", json=body).status_code == 201
+    sup = live.client("supervisor")
+    complained = sup.post("/api/v1/complaints", json={
+        "window_pk": window["id"], "channel": "phone", "at": (start + timedelta(minutes=3))
+        .isoformat(), "text": "工作人员态度生硬"})
+    assert complained.status_code == 201, complained.text
+    complaint_id = complained.json()["id"]
+
+    page, violations = logged_in_page(browser, live, "supervisor")
+    try:
+        page.goto(f"{live.base_url}/sessions/{served}")
+        shown = page.locator("#session-ratings tbody tr")
+        assert shown.count() == 1
+        assert shown.get_attribute("data-id") == rated["id"]
+        row = shown.inner_text()
+        assert "非常不满意" in row and "等了很久，态度也不好" in row
+        assert (start + timedelta(minutes=7)).astimezone(ZoneInfo(
+            live.settings.display_timezone)).strftime("%Y-%m-%d %H:%M:%S") in row
+        link = page.locator("#session-complaints a")
+        assert link.count() == 1 and "电话" in page.locator("#session-complaints").inner_text()
+        page.screenshot(path="/tmp/p5_session_feedback.png", full_page=True)
+        link.click()
+        page.wait_for_url(f"**/complaints/{complaint_id}")
+        # The later session, two hours on: its own rating, no complaint.
+        page.goto(f"{live.base_url}/sessions/{later}")
+        assert page.locator("#session-ratings tbody tr").get_attribute("data-id") == other["id"]
+        assert page.locator("#session-complaints").count() == 0
         assert violations == []
     finally:
         page.close()

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
                                  IncidentKind.RAISED_VOICE: 90.0,
                                  IncidentKind.NON_MANDARIN: 90.0,
                                  IncidentKind.MISSING_APOLOGY: 90.0})
+    session_words_retention_days: float = Field(
+        90.0, gt=0, description="a service session's utterances' text is erased this many days "
+                                "after it ended (its facts stay), unless an unanswered "
+                                "complaint or an open appeal still refers to it")
     undo_window_s: float = Field(300.0, ge=0, le=86400,
                                  description="a reviewer may undo their own confirm or dismiss "
                                              "this long after it")

@@ -41,6 +41,24 @@ def rated_session(*, session: Session, window_pk: int, at: datetime, ticket: str
         .order_by(ServiceSession.start_at.desc()).limit(1)).first()
 
 
+def ratings_of(*, session: Session, session_id: str,
+               center_ids: Collection[int] | None) -> list[Rating]:
+    """The ratings that rate a session, in time order; `center_ids` None: every center's."""
+    query = select(Rating).where(Rating.session_id == session_id)
+    if center_ids is not None:
+        query = query.where(Rating.center_id.in_(sorted(center_ids)))
+    return list(session.scalars(query.options(selectinload(Rating.window)
+                                              .selectinload(Window.center))
+                                .order_by(Rating.at, Rating.id)))
+
+
+def ratings_near(*, session: Session, window_pk: int, start: datetime,
+                 end: datetime) -> list[Rating]:
+    """The ratings at a window whose time falls in [start, end]."""
+    return list(session.scalars(select(Rating).where(
+        Rating.window_pk == window_pk, Rating.at >= start, Rating.at <= end)))
+
+
 def list_ratings(*, session: Session, center_ids: Collection[int] | None,
                  window_pk: int | None = None, start: datetime | None = None,
                  end: datetime | None = None, attached: bool | None = None, offset: int = 0,
@@ -91,6 +109,19 @@ def sessions_around(*, session: Session, window_pk: int, at: datetime,
         .options(selectinload(ServiceSession.staff))
         .order_by(ServiceSession.start_at).limit(50)).all()
     return sorted(rows, key=lambda s: _distance(s, at))
+
+
+def complaints_around(*, session: Session, window_pk: int, start: datetime, end: datetime,
+                      within: timedelta) -> list[Complaint]:
+    """The complaints at a window that find a session of [start, end] (sessions_around's
+    converse: their time within `within` of it), in time order."""
+    return list(session.scalars(
+        select(Complaint)
+        .where(Complaint.window_pk == window_pk, Complaint.at < end + within,
+               Complaint.at > start - within)
+        .options(selectinload(Complaint.window).selectinload(Window.center),
+                 selectinload(Complaint.staff))
+        .order_by(Complaint.at, Complaint.id)))
 
 
 def _distance(s: ServiceSession, at: datetime) -> timedelta:

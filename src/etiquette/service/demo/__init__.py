@@ -57,7 +57,7 @@ def load_jsonl(*, session: Session, settings: Settings, store: EvidenceStore, pr
             if record.get("kind") == "error":
                 continue
             if record.get("kind") == SESSION_RECORD:
-                sessions.ingest(session=session, principal=principal,
+                sessions.ingest(session=session, settings=settings, principal=principal,
                                 record=SessionIn.model_validate(record))
                 report.sessions += 1
                 continue

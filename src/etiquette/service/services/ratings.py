@@ -1,7 +1,11 @@
 """好差评: the hall's evaluation device (评价器) posts each citizen's rating with its center's
 pipeline key; the rating is stored once by the device's id and attached to the service session
-it rates (crud.feedback.rated_session). A rating that matches no session is kept unattached and
-listed so; it is tried again when read, as its session's record may arrive after it."""
+it rates (crud.feedback.rated_session). A session's record may arrive after its rating (live
+posts it when it is judged): a rating without a ticket is then first attached to the previous
+citizen's session, if that one ended within the gap, or left unattached. So each session stored
+matches the ratings of its window around its time again (reattach), and a rating moves to it
+where it rates it better (its ticket, or its span holding the rating's time); the list still
+tries the unattached ones when read (a rating and its session committed at the same moment)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from etiquette.service.crud import feedback as crud
 from etiquette.service.crud import hall as hall_crud
 from etiquette.service.errors import Conflict, Forbidden, Invalid
 from etiquette.service.labels import RATING_LEVEL_NAMES
-from etiquette.service.models import Rating
+from etiquette.service.models import Rating, ServiceSession
 from etiquette.service.schemas import RatingIn, RatingLevel, RatingPublic, RatingResult
 from etiquette.service.services.access import Permission, Principal
 
@@ -91,6 +95,21 @@ def _retry(existing: Rating, digest: str) -> RatingResult:
         raise Conflict(f"评价 {existing.id} 已以不同内容保存 (rating {existing.id} is stored "
                        "already with different content)")
     return RatingResult(id=existing.id, created=False, session_id=existing.session_id)
+
+
+def reattach(*, session: Session, settings: Settings, row: ServiceSession) -> None:
+    """Match again the ratings at a newly stored session's window from its start to the gap
+    after its end, in the caller's transaction (rated_session prefers a ticket's session, so
+    those attached by their ticket stay)."""
+    if row.window_pk is None:
+        return
+    gap = timedelta(seconds=settings.rating_session_gap_s)
+    for rating in crud.ratings_near(session=session, window_pk=row.window_pk,
+                                    start=row.start_at, end=row.end_at + gap):
+        rated = crud.rated_session(session=session, window_pk=row.window_pk, at=rating.at,
+                                   ticket=rating.ticket, gap=gap)
+        if rated is not None and rated.id != rating.session_id:
+            rating.session_id = rated.id
 
 
 def listed(*, session: Session, settings: Settings, principal: Principal,

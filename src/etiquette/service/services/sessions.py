@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from etiquette.core.session_records import CheckState
+from etiquette.service.core.config import Settings
 from etiquette.service.core.db import utcnow
-from etiquette.service.crud import audit, master
+from etiquette.service.crud import audit, feedback, master
 from etiquette.service.crud import hall as hall_crud
 from etiquette.service.crud import sessions as crud
 from etiquette.service.crud.sessions import SessionFilter
 from etiquette.service.errors import Conflict, Forbidden, NotFound
+from etiquette.service.labels import COMPLAINT_CHANNEL_NAMES, COMPLAINT_STATUS_NAMES
 from etiquette.service.models import ServiceSession
 from etiquette.service.schemas import (
+    ComplaintRef,
     PersonRef,
     SessionCheck,
     SessionIn,
@@ -35,6 +39,7 @@ from etiquette.service.schemas import (
     SessionSummary,
     SessionTurn,
 )
+from etiquette.service.services import complaints, ratings
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.incidents import scope, to_public
 
@@ -44,9 +49,11 @@ def session_url(session_id: str) -> str:
     return f"/sessions/{session_id}"
 
 
-def ingest(*, session: Session, principal: Principal, record: SessionIn
+def ingest(*, session: Session, settings: Settings, principal: Principal, record: SessionIn
            ) -> tuple[ServiceSession, bool]:
-    """Store one session record. Returns (the stored session, whether it is new).
+    """Store one session record, link its incidents and move to it the ratings it rates better
+    than the session they were attached to (ratings.reattach). Returns (the stored session,
+    whether it is new).
 
     Raises:
       Forbidden: the principal is no pipeline, or the window is another center's than its key's.
@@ -82,6 +89,7 @@ def ingest(*, session: Session, principal: Principal, record: SessionIn
     try:
         crud.add_session(session=session, row=row)
         crud.link_incidents(session=session, row=row, incident_ids=body["incident_ids"])
+        ratings.reattach(session=session, settings=settings, row=row)
         audit.record(session=session, actor=principal, action="session.ingest",
                      target_type="session", target_id=session_id,
                      after={"window_id": row.window_id, "staff_id": staff_id,
@@ -133,8 +141,11 @@ def list_sessions(*, session: Session, principal: Principal, flt: SessionFilter,
                           count=crud.count_sessions(session=session, flt=flt, visible=visible))
 
 
-def read(*, session: Session, principal: Principal, session_id: str) -> SessionPublic:
-    """One session with its timeline and the incidents of it the principal may see.
+def read(*, session: Session, settings: Settings, principal: Principal,
+         session_id: str) -> SessionPublic:
+    """One session with its timeline, the incidents of it the principal may see, the ratings
+    that rate it (for readers of ratings) and the complaints that found it that the principal
+    may see.
 
     Raises NotFound: no such session, or not one the principal may see (its existence is not
     revealed, as for incidents).
@@ -144,8 +155,32 @@ def read(*, session: Session, principal: Principal, session_id: str) -> SessionP
     if row is None:
         raise NotFound("没有这条服务记录 (session not found)")
     incidents = crud.incidents_of(session=session, session_id=row.id, visible=visible)
+    rated = (feedback.ratings_of(session=session, session_id=row.id,
+                                 center_ids=principal.centers)
+             if principal.can(Permission.RATINGS_READ) else [])
     return SessionPublic(
         **_summary(row, len(incidents)).model_dump(), source=row.source, offset_s=row.offset_s,
         end_s=row.end_s, checks=[SessionCheck.model_validate(c) for c in row.checks],
         turns=[SessionTurn.model_validate(t) for t in row.turns],
-        incident_list=[to_public(i) for i in incidents])
+        incident_list=[to_public(i) for i in incidents], words_purged_at=row.words_purged_at,
+        ratings=[ratings.to_public(r) for r in rated],
+        complaints=_complaints(session=session, settings=settings, principal=principal, row=row))
+
+
+def _complaints(*, session: Session, settings: Settings, principal: Principal,
+                row: ServiceSession) -> list[ComplaintRef]:
+    """The complaints the principal may see whose matching sessions include this one."""
+    if row.window_pk is None:
+        return []
+    found = feedback.complaints_around(session=session, window_pk=row.window_pk,
+                                       start=row.start_at, end=row.end_at,
+                                       within=timedelta(seconds=settings.complaint_match_s))
+    now = utcnow()
+    refs = []
+    for c in found:
+        if complaints.may_see(principal, c):
+            status = complaints.status_of(c, now)
+            refs.append(ComplaintRef(id=c.id, at=c.at, channel_name=COMPLAINT_CHANNEL_NAMES[
+                c.channel], status=status, status_name=COMPLAINT_STATUS_NAMES[status],
+                url=f"/complaints/{c.id}"))
+    return refs

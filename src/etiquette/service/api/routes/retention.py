@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from etiquette.service.api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
 from etiquette.service.schemas import Message
@@ -13,6 +13,7 @@ router = APIRouter(prefix="/retention", tags=["retention"])
 
 class PurgeResult(BaseModel):
     incidents: list[str]
+    sessions: list[str] = Field(description="the service sessions whose words were erased")
     files_deleted: int
     orphans_deleted: int
 
@@ -25,5 +26,6 @@ def run_retention(session: SessionDep, settings: SettingsDep, store: StoreDep,
     principal.require(Permission.RETENTION_RUN)
     report = retention.purge_expired(session=session, store=store, settings=settings,
                                      actor=principal)
-    return PurgeResult(incidents=report.incidents, files_deleted=report.files_deleted,
+    return PurgeResult(incidents=report.incidents, sessions=report.sessions,
+                       files_deleted=report.files_deleted,
                        orphans_deleted=report.orphans_deleted)

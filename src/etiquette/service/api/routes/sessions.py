@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from etiquette.service.api.deps import CurrentUser, Pipeline, SessionDep
+from etiquette.service.api.deps import CurrentUser, Pipeline, SessionDep, SettingsDep
 from etiquette.service.api.routes.incidents import day_start, display_zone
 from etiquette.service.crud.sessions import SessionFilter
 from etiquette.service.schemas import (
@@ -28,13 +28,15 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
              responses={200: {"model": SessionResult, "description": "already stored (a retry)"},
                         **error_responses(401, 403, 409, 422)})
 def ingest_session(body: SessionIn, response: Response, session: SessionDep,
-                   principal: Pipeline) -> SessionResult:
+                   settings: SettingsDep, principal: Pipeline) -> SessionResult:
     """A pipeline posts one service session's record (batch: one per recording; live: one per
     session when it is judged). The staff member is whoever was on duty at the window then; its
     incidents (those it names, and its window's within its time) link to it. The same id with
     the same content answers 200 and stores nothing new; with other content, 409. A window of
-    another center than the key's is refused (403)."""
-    row, created = sessions.ingest(session=session, principal=principal, record=body)
+    another center than the key's is refused (403). Ratings of its window that it rates better
+    than the session they were attached to move to it."""
+    row, created = sessions.ingest(session=session, settings=settings, principal=principal,
+                                   record=body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return sessions.result(session=session, row=row, created=created)
@@ -68,7 +70,10 @@ def list_sessions(
 @router.get("/{session_id}", response_model=SessionPublic,
             responses=error_responses(404, 401, 403))
 def read_session(session_id: Annotated[str, Path(max_length=64)], session: SessionDep,
-                 principal: CurrentUser) -> SessionPublic:
+                 settings: SettingsDep, principal: CurrentUser) -> SessionPublic:
     """One session: window, staff, times, ticket, talk time per side, the checks passed and
-    failed, its utterances (the timeline) and the incidents of it the caller may see."""
-    return sessions.read(session=session, principal=principal, session_id=session_id)
+    failed, its utterances (the timeline; their text erased once its retention ended), the
+    incidents of it the caller may see, the ratings that rate it (for readers of ratings) and
+    the complaints that found it the caller may see."""
+    return sessions.read(session=session, settings=settings, principal=principal,
+                         session_id=session_id)

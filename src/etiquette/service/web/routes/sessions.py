@@ -69,8 +69,9 @@ def _bars(s: SessionPublic) -> list[Bar]:
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 def session_page(request: Request, session_id: str, session: SessionDep,
-                 principal: PageUser) -> HTMLResponse:
-    s = sessions.read(session=session, principal=principal, session_id=session_id)
+                 settings: SettingsDep, principal: PageUser) -> HTMLResponse:
+    s = sessions.read(session=session, settings=settings, principal=principal,
+                      session_id=session_id)
 
     def clock(offset_s: float) -> datetime:
         """The absolute time of an offset of the session's recording."""
