@@ -37,8 +37,10 @@ def turn(speaker: Speaker, start: float, end: float, *words: tuple[str, float, f
                 transcript=transcript, loudness_lufs=lufs)
 
 
-def said(speaker: Speaker, start: float, end: float, text: str, **kw: object) -> Turn:
-    return turn(speaker, start, end, (text, start, end), **kw)  # type: ignore[arg-type]
+def said(speaker: Speaker, start: float, end: float, text: str,
+         languages: tuple[tuple[str, float], ...] = MANDARIN, lufs: float = -30.0) -> Turn:
+    """An utterance of one word span: `text` said over the whole of it."""
+    return turn(speaker, start, end, (text, start, end), languages=languages, lufs=lufs)
 
 
 def session_incidents() -> list[Incident]:
