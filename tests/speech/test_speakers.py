@@ -151,6 +151,29 @@ def test_one_real_voice_cut_in_pieces_is_not_two_speakers() -> None:
     assert "不明显" in answers[3].reason
 
 
+def test_one_odd_line_split_off_does_not_make_the_rest_one_staff_voice() -> None:
+    """One voice (tests/data/staff.flac) in pieces given a staff's and a citizen's words, and
+    one line in a far different voice (citizen.flac an octave up, as a line in another
+    language or from a loudspeaker stands apart): the voices split that line from the rest,
+    and their clusters hardly take turns, so the split is trusted little. The citizen's lines,
+    in the greeting's voice, must not be called the staff's for it (they were: the odd line's
+    distance made their voice log-odds so large that the little trust still left them at the
+    clip)."""
+    staff = read_audio(DATA / "staff.flac").channels[0]
+    odd = raise_pitch(read_audio(DATA / "citizen.flac").channels[0], 12.0)
+    plan = [(staff, 0.0, 3.1, "您好，请问您需要办理什么业务", "staff"),
+            (staff, 0.0, 1.5, "我想问一下营业执照要办什么", "citizen"),
+            (odd, 0.0, 1.4, "好的好的", "staff"),
+            (staff, 1.3, 2.9, "填表是吧，在哪里填", "citizen"),
+            (staff, 1.5, 3.1, "门口左边有填表台", "staff"),
+            (staff, 0.6, 2.4, "好的，谢谢", "citizen"),
+            (staff, 0.5, 2.5, "不客气，填好了直接拿过来", "staff")]
+    answers = attribute(*_session("odd.flac", [p[:4] for p in plan]))
+    for (_, _, _, text, who), a in zip(plan, answers, strict=True):
+        assert who == "staff" or a.speaker != Speaker.STAFF, (text, a)
+    assert "轮流" in answers[3].reason, answers[3]  # why: not that the voices are too alike
+
+
 def test_two_real_voices() -> None:
     """tests/data/staff.flac and citizen.flac, two voices taking turns: the one that greeted is
     the staff's, the other one the citizen's, 我不知道 included."""

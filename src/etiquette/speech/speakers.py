@@ -680,6 +680,14 @@ class SpeakerAttributor:
             for k, c in clusters.members.items():
                 talk[c] += utts[k].duration_s
             pairing += o.talk_weight * (talk[0] - talk[1]) / max(float(talk.sum()), 1e-9)
+            # Words of both roles heard in one voice and none in the other: the split set apart
+            # something else than staff from citizen (one odd line, a change of language), and
+            # the voice that greeted also asked to be served; its voices say nothing of who
+            # spoke.
+            heard = {(v.voice > 0, v.sign) for v in votes if abs(v.voice) > 1.0}
+            if any({(side, 1), (side, -1)} <= heard
+                   and not {(not side, 1), (not side, -1)} & heard for side in (True, False)):
+                voice_lo[:], pairing = 0.0, 0.0
         p_pair_a = _sigmoid(pairing)
 
         switch = o.switch_probability if o.use_turns else 0.5
@@ -751,6 +759,9 @@ class SpeakerAttributor:
         if o.use_voice and clusters is None:
             return "本次服务中的语音还太少，无法比较声音，话语也不足以判断"
         if o.use_voice and clusters is not None and strength < 0.5:
+            if clusters.separation >= o.separation_high:  # far apart, but not taking turns
+                return ("本次服务中分出的两种声音很少轮流出现，不像两人对话"
+                        "（可能是同一人换了语调或语言），话语也不足以判断")
             return (f"本次服务中两种声音区分不明显（差异 {clusters.separation:.1f}，"
                     f"需达到 {o.separation_high:.1f}），话语也不足以判断")
         if o.use_voice and abs(p_pair_a - 0.5) < 0.35:
