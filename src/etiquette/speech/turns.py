@@ -43,7 +43,7 @@ def words_wanted(checks: CheckRules, turns: Sequence[Turn], until_s: float) -> l
     check = checks.unanswered_question
     if check is None or not check.enabled:
         return []
-    return [t for t in check.awaiting_words(turns, until_s) if t.speaker == Speaker.CITIZEN]
+    return check.awaiting_words(turns, until_s)
 
 
 def wanted_utterances(checks: CheckRules, utterances: Sequence[Utterance],

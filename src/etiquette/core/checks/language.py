@@ -61,9 +61,8 @@ class NonMandarin(CheckRule):
             other = 1.0 - mandarin
             if other < self.min_probability:
                 continue
-            top = next((code for code, _ in t.languages if code != MANDARIN), None)
-            likely = (f"，最可能为{language_name(top)}（{dict(t.languages)[top]:.2f}）"
-                      if top is not None else "")
+            top = next(((code, p) for code, p in t.languages if code != MANDARIN), None)
+            likely = f"，最可能为{language_name(top[0])}（{top[1]:.2f}）" if top else ""
             found.append(self.incident(
                 view, turn.start_s, turn.end_s,
                 f"工作人员未使用普通话：语种识别不是普通话的概率 {other:.2f}"

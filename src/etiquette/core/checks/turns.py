@@ -57,8 +57,8 @@ class Interruption(CheckRule):
     def judge(self, view: SessionView) -> list[Incident]:
         if not view.own_microphones:
             return []
-        staff, citizen = view.of(Speaker.STAFF), _unmasked(view.of(Speaker.CITIZEN),
-                                                          view.of(Speaker.STAFF))
+        staff = view.of(Speaker.STAFF)
+        citizen = _unmasked(view.of(Speaker.CITIZEN), staff)
         found: list[Incident] = []
         taken: set[int] = set()  # citizen turns already interrupted: one incident each
         for s in staff:
