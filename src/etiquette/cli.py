@@ -29,7 +29,7 @@ from etiquette.service.labels import KIND_NAMES
 from etiquette.service.report_cli import report
 from etiquette.service.services import problems
 from etiquette.sinks import Sink
-from etiquette.sinks.http import HttpSink, PostReport
+from etiquette.sinks.http import SESSIONS_PATH, HttpSink, PostReport
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.tee import TeeSink
 from etiquette.speech import devices as audio_devices
@@ -202,6 +202,11 @@ def _post_summary(url: str, report: PostReport) -> None:
               f"{len(report.failed)} 条", highlight=False)
     for iid, why in report.failed:
         err.print(f"[red]未送达[/red] {iid}: {why}", highlight=False)
+    if report.sessions_unsupported:
+        # An older service: the incidents are what it takes; their sessions wait for an upgrade.
+        err.print(f"[yellow]注意[/yellow] 该服务版本较旧，没有服务记录接口（{SESSIONS_PATH} 答复 "
+                  f"404）：{report.sessions_unsupported} 条服务记录未发送，事件不受影响；服务升级后"
+                  "用 --post 再运行一次即可补发（已送达的事件不会重复）", highlight=False)
 
 
 def _count(a: Analysis, kind: str) -> str:

@@ -8,23 +8,29 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import uuid
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from etiquette.core.clips import ClipOptions, clip_span
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
-from etiquette.sinks.http import HttpSink
+from etiquette.sinks.http import INGEST_PATH, HttpSink
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.tee import TeeSink
 from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import attach_clips
 
 from factories.service import PASSWORD, Api, incident, jpeg_bytes, session_record
-from service.conftest import LiveService, free_port
+from service.conftest import LiveService, ThreadedServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,6 +142,77 @@ def test_batch_posts_the_sample_incidents_with_clips(sqlite_service: LiveService
     assert sorted(i["id"] for i in stored["incident_list"]) == sorted(x["id"] for x in lines)
     assert stored["staff_talk_s"] == session["staff_talk_s"] > 0
     assert [t["text"] for t in stored["turns"]] == [t["text"] for t in session["turns"]]
+
+
+@pytest.fixture
+def older_service(sqlite_service: LiveService) -> Iterator[str]:
+    """The URL of a service as it was before sessions were records: it takes incidents (handing
+    each request as it came to the real service, which answers it) and has no sessions route."""
+    older = FastAPI()
+
+    @older.post(INGEST_PATH)
+    async def ingest(request: Request) -> Response:
+        headers = {k: request.headers[k] for k in ("content-type", "x-api-key")
+                   if k in request.headers}
+        async with httpx.AsyncClient(timeout=60) as client:
+            answer = await client.post(sqlite_service.base_url + INGEST_PATH,
+                                       content=await request.body(), headers=headers)
+        return Response(answer.content, answer.status_code,
+                        media_type=answer.headers.get("content-type"))
+
+    port = free_port()
+    server = ThreadedServer(uvicorn.Config(older, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(300):  # bounded: 30 s
+        if server.started:
+            break
+        time.sleep(0.1)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.mark.slow
+def test_batch_posts_to_a_service_without_sessions_warning_once_not_failing(
+        older_service: str, sqlite_service: LiveService, tmp_path: Path) -> None:
+    out = tmp_path / "incidents.jsonl"
+    env = {**os.environ, "ETIQUETTE_API_KEY": sqlite_service.api_key}
+    result = subprocess.run([sys.executable, "-m", "etiquette.cli", "batch",
+                             "recordings_sample/window02_rude.flac",
+                             "recordings_sample/window05_session.ogg", "--out", str(out),
+                             "--post", older_service,
+                             "--evidence-dir", str(tmp_path / "ev")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    incidents = [x for x in lines if x.get("kind") != "session"]
+    assert incidents and len(lines) - len(incidents) == 2
+    assert result.stderr.count("没有服务记录接口") == 1, result.stderr
+    assert "2 条服务记录未发送" in result.stderr and "失败 0 条" in result.stderr
+    sup = sqlite_service.client("supervisor")
+    for line in incidents:
+        assert sup.get(f"/api/v1/incidents/{line['id']}").json()["rule_id"] == line["rule_id"]
+
+
+def test_an_older_services_refusal_of_an_incident_still_fails(
+        older_service: str, sqlite_service: LiveService) -> None:
+    sink = HttpSink(older_service, sqlite_service.api_key, retries=0)
+    refused = incident(severity="dire")
+    sink.write([incident(), refused, session_record().to_json()])
+    sink.close()
+    assert sink.report.created == 1 and sink.report.sessions_unsupported == 1
+    assert [iid for iid, _ in sink.report.failed] == [refused["id"]]
+    # A service that has the route and refuses the session (another content under its id):
+    # a failure, not an older service.
+    served = session_record().to_json()
+    assert sqlite_service.pipeline().post("/api/v1/sessions", json=served).status_code == 201
+    sink = HttpSink(sqlite_service.base_url, sqlite_service.api_key, retries=0)
+    sink.write([{**served, "ticket": "Z999"}])
+    sink.close()
+    assert sink.report.sessions_unsupported == 0 and "HTTP 409" in sink.report.failed[0][1]
 
 
 def test_the_service_imports_no_model() -> None:

@@ -3,12 +3,15 @@ the supervision service.
 
 One multipart request per incident (`incident` = the JSON line without `evidence`, one file
 part per evidence role), one JSON request per session (SESSIONS_PATH), authenticated with the
-pipeline's API key. A service older than the sessions' route answers 404 there: that session
-is reported (a durable sender sets it aside), the incidents go on. `post_once` makes one
-attempt and says what it means; the batch sink retries in-line and the live outbox
-(etiquette.sinks.outbox) retries from disk, both on that one classification. The incident id makes
-a retry harmless, so connection errors, 5xx and 429 are retried with backoff; any other 4xx
-is the service saying the incident is wrong, which retrying cannot fix: it is reported.
+pipeline's API key. A service older than the sessions' route answers 404 there (the service
+itself never refuses a session with 404): the batch sink counts such sessions apart from the
+failures (PostReport.sessions_unsupported, logged once), since every incident may still have
+been delivered; a durable sender sets them aside. The incidents go on either way.
+`post_once` makes one attempt and says what it means; the batch sink retries in-line and the
+live outbox (etiquette.sinks.outbox) retries from disk, both on that one classification. The
+incident id makes a retry harmless, so connection errors, 5xx and 429 are retried with
+backoff; any other 4xx is the service saying the incident is wrong, which retrying cannot fix:
+it is reported.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Delivery(StrEnum):
 class Attempt:
     delivery: Delivery
     why: str = ""  # for the failures: the exception or "HTTP <status>: <detail>"
+    status: int | None = None  # the HTTP status answered; None: no answer
 
 
 @dataclass
@@ -70,6 +74,8 @@ class PostReport:
     created: int = 0
     already: int = 0  # the service had it (a re-run or a retry): stored once
     failed: list[tuple[str, str]] = field(default_factory=list)  # (incident id, why)
+    # Session records a service without the sessions' route (an older one) answered 404 to.
+    sessions_unsupported: int = 0
 
 
 Files = dict[str, tuple[str, bytes, str]]  # role -> (file name, bytes, media type)
@@ -107,16 +113,17 @@ def post_once(client: httpx.Client, url: str, content: dict[str, Any]) -> Attemp
         response = client.post(url, **content)
     except httpx.TransportError as e:
         return Attempt(Delivery.UNREACHABLE, f"{type(e).__name__}: {e}")
-    if response.status_code == 201:
-        return Attempt(Delivery.CREATED)
-    if response.status_code == 200:
-        return Attempt(Delivery.ALREADY)
-    why = f"HTTP {response.status_code}: {_detail(response)}"
-    if response.status_code in RETRY_STATUS:
-        return Attempt(Delivery.BUSY, why)
-    if response.status_code in KEY_STATUS:
-        return Attempt(Delivery.UNAUTHORISED, why)
-    return Attempt(Delivery.REJECTED, why)
+    code = response.status_code
+    if code == 201:
+        return Attempt(Delivery.CREATED, status=code)
+    if code == 200:
+        return Attempt(Delivery.ALREADY, status=code)
+    why = f"HTTP {code}: {_detail(response)}"
+    if code in RETRY_STATUS:
+        return Attempt(Delivery.BUSY, why, code)
+    if code in KEY_STATUS:
+        return Attempt(Delivery.UNAUTHORISED, why, code)
+    return Attempt(Delivery.REJECTED, why, code)
 
 
 class HttpSink:
@@ -152,7 +159,18 @@ class HttpSink:
             if not outcome.delivery.retryable:
                 break
             logger.warning("post %s: %s, attempt %d", iid, outcome.why, attempt + 1)
+        if outcome.status == 404 and record.get("kind") == SESSION_RECORD:
+            self._unsupported(iid)
+            return
         self._fail(iid, outcome.why)
+
+    def _unsupported(self, sid: str) -> None:
+        with self._lock:
+            self.report.sessions_unsupported += 1
+            first = self.report.sessions_unsupported == 1
+        if first:
+            logger.warning("the service has no sessions route (an older service answered 404 "
+                           "to session %s): session records are not posted", sid)
 
     def _fail(self, iid: str, why: str) -> None:
         logger.error("incident %s not delivered: %s", iid, why)
