@@ -60,28 +60,31 @@ def voice(incidents: tuple[Incident, ...] | list[Incident]) -> list[tuple[str, i
     return sorted((i.kind.value, round(i.offset_s)) for i in incidents if i.kind in KINDS)
 
 
+def flagged_alone_on_its_line(analysis: Analysis, kind: IncidentKind) -> Incident:
+    """The one incident of `kind` in v01_shebao, on the line its labels say."""
+    (line,) = labelled(SHEBAO.name, kind.value)
+    flagged = [i for i in analysis.incidents if i.kind == kind]
+    assert len(flagged) == 1, [i.explanation for i in flagged]
+    assert on(line, flagged[0].offset_s, flagged[0].end_s)
+    return flagged[0]
+
+
 @pytest.mark.slow
 def test_the_line_said_fast_is_flagged_with_its_rate(shebao: Analysis) -> None:
-    (fast_line,) = labelled("v01_shebao.ogg", "fast_speech")
-    flagged = [i for i in shebao.incidents if i.kind == IncidentKind.FAST_SPEECH]
-    assert len(flagged) == 1, [i.explanation for i in flagged]
-    assert on(fast_line, flagged[0].offset_s, flagged[0].end_s)
+    fast = flagged_alone_on_its_line(shebao, IncidentKind.FAST_SPEECH)
     rate = re.fullmatch(r"工作人员语速约 (\d+) 字/分钟（阈值 380 字/分钟），本句约 [\d.]+ 秒",
-                        flagged[0].explanation)
-    assert rate is not None, flagged[0].explanation
+                        fast.explanation)
+    assert rate is not None, fast.explanation
     assert int(rate.group(1)) > 380
-    assert flagged[0].speaker == Speaker.STAFF and flagged[0].transcript
+    assert fast.speaker == Speaker.STAFF and fast.transcript
 
 
 @pytest.mark.slow
 def test_the_shouted_line_is_flagged_and_the_others_are_not(shebao: Analysis) -> None:
-    (shouted,) = labelled("v01_shebao.ogg", "raised_voice")
-    flagged = [i for i in shebao.incidents if i.kind == IncidentKind.RAISED_VOICE]
-    assert len(flagged) == 1, [i.explanation for i in flagged]
-    assert on(shouted, flagged[0].offset_s, flagged[0].end_s)
+    shouted = flagged_alone_on_its_line(shebao, IncidentKind.RAISED_VOICE)
     rise = re.match(r"工作人员音量比本人本次服务其他语句的中位音量高 (\d+) LU（阈值 7 LU",
-                    flagged[0].explanation)
-    assert rise is not None and int(rise.group(1)) >= 7, flagged[0].explanation
+                    shouted.explanation)
+    assert rise is not None and int(rise.group(1)) >= 7, shouted.explanation
 
 
 @pytest.mark.slow
