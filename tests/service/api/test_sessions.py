@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from etiquette.core.session_records import SessionRecord
 
@@ -29,7 +29,9 @@ def at(r: SessionRecord, offset_s: float) -> datetime:
 def test_a_session_is_stored_once_with_its_staff_ticket_checks_and_incidents(
         api: LiveService) -> None:
     pipeline, sup = api.pipeline(), api.client("supervisor")
-    r = record()
+    # A time of its own: other tests' sessions and incidents at w-a in the shared service (two
+    # hours ago by default) would otherwise be linked with these.
+    r = record(start=datetime.now(UTC) - timedelta(days=1, minutes=uuid.uuid4().int % 600))
     # One incident arrives before the session (linked by its window and time when the session
     # comes), one is named by the session, one comes after (linked at its own ingest), one is
     # another window's at the same time (never linked).
