@@ -70,7 +70,9 @@ def test_a_looped_replay_cut_short_is_judged_pass_by_pass_on_what_it_holds(
     rude = SAMPLES / "window02_rude.flac"
     cut = tmp_path / "window02_cut.flac"
     cut.write_bytes(rude.read_bytes()[:rude.stat().st_size // 2])
-    replay = {"loop": True, "loop_gap_s": 50, "speed": 8}
+    # Two windows at 4× real time: 8× in all, within what the recogniser keeps up with on two
+    # cores (at 8× each, a loaded machine fell behind and the cut pass's phrase was lost).
+    replay = {"loop": True, "loop_gap_s": 50, "speed": 4}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump({
         "center": {"code": "nc"}, "data_dir": str(tmp_path / "live"),
