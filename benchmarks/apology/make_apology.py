@@ -1,6 +1,7 @@
 """Render the missing_apology evaluation set from scripts.yaml (run in .venv-tts):
 
-    .venv-tts/bin/python benchmarks/apology/make_apology.py
+    .venv-tts/bin/python benchmarks/apology/make_apology.py              # both halves
+    .venv-tts/bin/python benchmarks/apology/make_apology.py --half tune
 
 The sessions are dealt once, deterministically, into the halves `tune` and `test`: those with a
 turn that must fire and those without apart, each group ordered by a seeded hash of the names
@@ -15,28 +16,24 @@ is a look-alike that must not (`decoy`). Labels come from the script, never from
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "benchmarks" / "heldout"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from make_heldout import Voices, _hash, babble_pool, session_of  # noqa: E402
-from synth.driver import dump_yaml  # noqa: E402
-from synth.session import build  # noqa: E402
+import check_sets as cs  # noqa: E402
+from make_heldout import _hash, session_of  # noqa: E402
 
-HALVES = ("tune", "test")
-VOICES = Voices("apology", 4, (0.85, 1.15), (-400, 300), (-300, 300))
 HEADER = ("# Written by benchmarks/apology/make_apology.py from scripts.yaml: labels come from\n"
           "# the hand-written scripts, never from recognition. Do not edit; edit scripts.yaml.\n")
+SET = cs.CheckSet("apology", cs.Voices("apology", 4, (0.85, 1.15), (-400, 300), (-300, 300)),
+                  HEADER)
 
 
-def load_scripts(path: Path = HERE / "scripts.yaml") -> list[dict[str, Any]]:
+def load_scripts() -> list[dict[str, Any]]:
+    path = SET.here / "scripts.yaml"
     sessions: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["sessions"]
     for s in sessions:
         for t in s["turns"]:
@@ -53,7 +50,7 @@ def split(sessions: list[dict[str, Any]]) -> dict[str, str]:
                         if any(t.get("expect") for t in s["turns"]) == fires),
                        key=lambda name: _hash("apology-split", name))
         for i, name in enumerate(group):
-            halves[name] = HALVES[(i + k) % 2]
+            halves[name] = cs.HALVES[(i + k) % 2]
     return halves
 
 
@@ -63,32 +60,28 @@ def as_heldout(script: dict[str, Any]) -> dict[str, Any]:
     return {**script, "turns": turns}
 
 
-def main() -> int:
+def label_record(rec: dict[str, Any], script: dict[str, Any], _: cs.Session) -> dict[str, Any]:
+    """Per turn whether missing_apology must fire on it or it is a look-alike that must not."""
+    for label, turn in zip(rec["turns"], script["turns"], strict=True):
+        label["expect"] = bool(turn.get("expect"))
+        label["decoy"] = bool(turn.get("decoy"))
+        label.pop("required")
+        label.pop("decoys")
+    rec["incidents"] = [
+        {"kind": "missing_apology", "speaker": "staff", "offset_s": t["start_s"],
+         "end_s": t["end_s"]} for t in rec["turns"] if t["expect"]]
+    rec.pop("file")
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
     scripts = load_scripts()
     halves = split(scripts)
-    pool = babble_pool([as_heldout(s) for s in scripts])
-    t0 = time.time()
-    for half in HALVES:
-        out = HERE / half
-        out.mkdir(exist_ok=True)
-        records = {}
-        for script in (s for s in scripts if halves[s["name"]] == half):
-            session = session_of(as_heldout(script), "natural", pool, set(), VOICES)
-            rec = build(session, out)
-            for label, turn in zip(rec["turns"], script["turns"], strict=True):
-                label["expect"] = bool(turn.get("expect"))
-                label["decoy"] = bool(turn.get("decoy"))
-                label.pop("required")
-                label.pop("decoys")
-            rec["incidents"] = [
-                {"kind": "missing_apology", "speaker": "staff", "offset_s": t["start_s"],
-                 "end_s": t["end_s"]} for t in rec["turns"] if t["expect"]]
-            rec.pop("file")
-            records[session.file] = rec
-            print(f"[{half}] {session.file}: {rec['duration_s']:.1f} s ({time.time() - t0:.0f} s)",
-                  file=sys.stderr)
-        dump_yaml({"set": "apology", "half": half, "files": records}, out / "labels.yaml", HEADER)
-    return 0
+    return SET.render(
+        scripts, lambda script, pool: session_of(as_heldout(script), "natural", pool, set(),
+                                                 SET.voices),
+        label_record, argv, __doc__, half_of=lambda script: halves[script["name"]],
+        pool=cs.babble_pool([as_heldout(s) for s in scripts]))
 
 
 if __name__ == "__main__":
