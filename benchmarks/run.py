@@ -162,7 +162,9 @@ def heldout_summaries() -> list[str]:
                        ("fresh", "written blind by someone who never read the rules, run once "
                                  "after the second round of tuning"),
                        ("unseen", "written blind later still, with voices and a hall no half "
-                                  "had, run once")):
+                                  "had, run once"),
+                       ("blind3", "written blind last, with voices and a hall of its own, run "
+                                  "once at the end by someone who did not write it")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
