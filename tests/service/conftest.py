@@ -16,7 +16,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -116,6 +118,57 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "stop"], capture_output=True, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- a webhook receiver
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server that records each POST and answers with the next status given."""
+
+    statuses: list[int]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.requests) >= count,
+                                         timeout), self.requests
+            return list(self.requests)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver(statuses=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            status = rec.statuses.pop(0) if rec.statuses else 200
+            with rec.arrived:
+                rec.requests.append({"headers": dict(self.headers), "body": body,
+                                     "answered": status})
+                rec.arrived.notify_all()
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    rec.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=rec.server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    rec.server.shutdown()
+    rec.server.server_close()
 
 
 # ---------------------------------------------------------------- the server

@@ -8,6 +8,9 @@ side's practice checker (`serve_command`).
 
 from __future__ import annotations
 
+import importlib
+import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +19,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from etiquette.service.core.config import Settings
     from etiquette.service.services.practice import PracticeChecker
 
 # Makes the practice checker of a service from its settings (etiquette.practice.practice_checker).
 PracticeFactory = Callable[["Settings"], "PracticeChecker"]
+
+# How `serve --workers N` tells its processes what the command was given beyond the settings
+# (which they read from ETIQUETTE_* like any start): the practice factory, the log level.
+WORKER_ENV = "ETIQUETTE_SERVE_WORKER"
 
 users_app = typer.Typer(help="用户：创建管理员", no_args_is_help=True)
 
@@ -60,24 +69,81 @@ def serve_command(practice: PracticeFactory | None = None) -> Callable[..., None
             help="演示：导入演示主数据和这个 JSONL 文件（etiquette batch 的输出）中的事件，"
                  "并创建随机密码的演示管理员")] = None,
         log_level: Annotated[str, typer.Option(help="debug、info、warning")] = "info",
+        workers: Annotated[int, typer.Option(
+            min=1, max=64,
+            help="工作进程数：多个中心共用一个服务时用；大于 1 需要 PostgreSQL")] = 1,
     ) -> None:
         """启动监督考核服务：接口（/docs）与审核工作台，启动时自动迁移数据库。"""
         settings = _settings(data_dir, database_url)
+        if workers > 1:
+            if not settings.sqlalchemy_url.startswith("postgresql"):
+                typer.echo("错误：--workers 大于 1 需要 PostgreSQL 数据库（--database-url "
+                           "postgresql://…）：SQLite 数据库文件同一时刻只允许一个进程写入，"
+                           "多个工作进程会互相等待，繁忙时写入失败", err=True)
+                raise typer.Exit(2)
+            _serve_workers(settings, practice, host, port, demo, log_level, workers)
+            return
         _serve(settings, practice(settings) if practice else None, host, port, demo, log_level)
 
     return serve
 
 
-def _serve(settings: Settings, practice: PracticeChecker | None, host: str, port: int,
-           demo: Path | None, log_level: str) -> None:
+def _logging(log_level: str) -> None:
     import logging
 
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
+
+
+def _serve(settings: Settings, practice: PracticeChecker | None, host: str, port: int,
+           demo: Path | None, log_level: str) -> None:
     import uvicorn
 
     from etiquette.service.main import create_app
 
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(log_level)
+    _announce(settings, host, port, demo)
+    # X-Forwarded-For is believed from settings.trusted_proxies only (core/proxies.py).
+    uvicorn.run(create_app(settings, practice=practice), host=host, port=port,
+                log_level=log_level.lower(), proxy_headers=False)
+
+
+def _serve_workers(settings: Settings, practice: PracticeFactory | None, host: str, port: int,
+                   demo: Path | None, log_level: str, workers: int) -> None:
+    """uvicorn's worker processes on one port, each its own app (`worker_app`) over the one
+    PostgreSQL database, where everything they share lives: login throttling, the alerts'
+    stream (polled), webhook deliveries (claimed one by one) and the periodic jobs' rounds."""
+    import uvicorn
+
+    _logging(log_level)
+    _announce(settings, host, port, demo)
+    # The processes are spawned: they read the settings from the environment, as given here.
+    os.environ["ETIQUETTE_DATA_DIR"] = str(settings.data_dir)
+    os.environ["ETIQUETTE_DATABASE_URL"] = settings.sqlalchemy_url
+    os.environ[WORKER_ENV] = json.dumps({
+        "practice": f"{practice.__module__}:{practice.__qualname__}" if practice else None,
+        "log_level": log_level})
+    uvicorn.run("etiquette.service.cli:worker_app", factory=True, workers=workers, host=host,
+                port=port, log_level=log_level.lower(), proxy_headers=False)
+
+
+def worker_app() -> FastAPI:
+    """The app of one process of `etiquette serve --workers N` (see `_serve_workers`)."""
+    from etiquette.service.core.config import Settings
+    from etiquette.service.main import create_app
+
+    given = json.loads(os.environ[WORKER_ENV])
+    _logging(given["log_level"])
+    settings = Settings()
+    practice: PracticeChecker | None = None
+    if given["practice"]:
+        module, name = given["practice"].split(":")
+        practice = getattr(importlib.import_module(module), name)(settings)
+    return create_app(settings, practice=practice)
+
+
+def _announce(settings: Settings, host: str, port: int, demo: Path | None) -> None:
+    """Imports the demo when asked and says where the workbench is."""
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if demo is not None:
         from etiquette.service.demo import prepare
@@ -97,9 +163,6 @@ def _serve(settings: Settings, practice: PracticeChecker | None, host: str, port
                    f"--data-dir {settings.data_dir}\n")
     else:
         typer.echo(f"审核工作台：{url}  接口文档：{url}docs", err=True)
-    # X-Forwarded-For is believed from settings.trusted_proxies only (core/proxies.py).
-    uvicorn.run(create_app(settings, practice=practice), host=host, port=port,
-                log_level=log_level.lower(), proxy_headers=False)
 
 
 @users_app.command("create-admin")

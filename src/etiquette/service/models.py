@@ -506,3 +506,17 @@ class AuditEntry(Base):
     target_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class JobRound(Base):
+    """The latest round of a periodic job (etiquette.service.services.jobs): whichever service
+    process claims it first runs it, so that a job runs once per round however many processes
+    share the database."""
+
+    __tablename__ = "job_rounds"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)  # rounds claimed so far; the latest one's number
+    holder: Mapped[str] = mapped_column(String(120))  # "host:pid" of the process that ran it
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]  # None while it runs (or its process died in it)

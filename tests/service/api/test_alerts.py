@@ -12,8 +12,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,6 +23,7 @@ from etiquette.service.models import AuditEntry
 from factories.service import PASSWORD, incident, post_incident
 from service.conftest import (
     LiveService,
+    Receiver,
     service_on_backend,
 )
 
@@ -101,54 +100,6 @@ def test_only_those_who_may_subscribe_get_the_stream(alerting: LiveService) -> N
 
 
 # ---------------------------------------------------------------- webhooks
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server that records each POST and answers with the next status given."""
-
-    statuses: list[int]
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def wait_for(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.requests) >= count,
-                                         timeout), self.requests
-            return list(self.requests)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver(statuses=[])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            status = rec.statuses.pop(0) if rec.statuses else 200
-            with rec.arrived:
-                rec.requests.append({"headers": dict(self.headers), "body": body,
-                                     "answered": status})
-                rec.arrived.notify_all()
-            self.send_response(status)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    rec.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=rec.server.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    rec.server.shutdown()
-    rec.server.server_close()
 
 
 def _verify(secret: str, request: dict[str, Any]) -> None:

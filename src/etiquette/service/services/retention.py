@@ -18,7 +18,6 @@ held for an appeal.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,6 +35,7 @@ from etiquette.service.models import Evidence, Incident, ServiceSession, Staff
 from etiquette.service.schemas import ComplaintStatus, ReviewStatus
 from etiquette.service.services import throttle
 from etiquette.service.services.access import SYSTEM_RETENTION, Principal
+from etiquette.service.services.jobs import PeriodicJob
 
 logger = logging.getLogger("etiquette.service.retention")
 
@@ -158,25 +158,12 @@ def _referenced(session: Session) -> set[str]:
     return shas
 
 
-class RetentionJob(threading.Thread):
-    """Runs the purge at start and then every `retention_interval_s` until stopped."""
+class RetentionJob(PeriodicJob):
+    """Runs the purge every `retention_interval_s` (at start when one is due) until stopped,
+    once per round across the service's processes (etiquette.service.services.jobs)."""
 
     def __init__(self, factory: sessionmaker[Session], store: EvidenceStore,
                  settings: Settings) -> None:
-        super().__init__(name="etiquette-retention", daemon=True)
-        self._factory, self._store, self._settings = factory, store, settings
-        self.stop_event = threading.Event()
-        self.runs = 0
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                with self._factory() as session:
-                    purge_expired(session=session, store=self._store, settings=self._settings)
-            except Exception:  # noqa: BLE001 - the job must outlive a bad run; the next one retries
-                logger.exception("retention run failed")
-            self.runs += 1
-            self.stop_event.wait(self._settings.retention_interval_s)
-
-    def stop(self) -> None:
-        self.stop_event.set()
+        super().__init__("retention", factory, settings.retention_interval_s,
+                         lambda session: purge_expired(session=session, store=store,
+                                                       settings=settings))
