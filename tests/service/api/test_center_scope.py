@@ -131,6 +131,42 @@ def test_an_auditor_may_be_limited_but_not_an_admin_or_staff(api: LiveService) -
     assert admin.get(f"/api/v1/users/{user['id']}").json()["center_ids"] == []
 
 
+def test_an_auditor_limited_to_a_center_reads_only_its_part_of_the_audit_log(
+        api: LiveService) -> None:
+    """Its incidents' entries, not another center's, nor the province's own (users, keys,
+    master data); the audit page alike. An auditor of the province reads them all."""
+    (a, (wa,), key_a), (_, (wb,), key_b) = (center_with_windows(api, "01"),
+                                            center_with_windows(api, "01"))
+    mine, other = incident(window_id=wa["code"]), incident(window_id=wb["code"])
+    for body, key in ((mine, key_a), (other, key_b)):
+        assert post_incident(api.pipeline(key), body).status_code == 201
+    user, auditor = _user(api, "auditor", [a["id"]])
+
+    def targets(client: Api) -> set[tuple[str, str]]:
+        r = client.get("/api/v1/audit", params={"limit": 500})
+        assert r.status_code == 200, r.text
+        return {(e["target_type"], e["target_id"]) for e in r.json()["data"]}
+
+    seen = targets(auditor)
+    assert ("incident", mine["id"]) in seen
+    assert ("incident", other["id"]) not in seen
+    assert ("user", str(user["id"])) not in seen  # its own creation: the province's
+    assert {kind for kind, _ in seen} <= {"incident", "session", "rating", "complaint",
+                                          "commendation"}
+    everything = targets(api.client("auditor"))
+    assert {("incident", mine["id"]), ("incident", other["id"]),
+            ("user", str(user["id"]))} <= everything
+    r = auditor.get("/api/v1/audit", params={"target_type": "incident", "target_id": other["id"]})
+    assert r.status_code == 200 and r.json()["count"] == 0  # asked for by name: still nothing
+
+    page = auditor.get("/audit")
+    assert page.status_code == 200
+    assert mine["id"] in page.text and other["id"] not in page.text
+    assert "仅显示所辖中心" in page.text
+    assert "仅显示所辖中心" not in api.client("auditor").get("/audit").text
+    auditor.close()
+
+
 def test_a_key_records_its_last_use_to_the_minute(api: LiveService) -> None:
     admin = api.client("admin")
     created = admin.post("/api/v1/api-keys", json={"name": f"use-{uuid.uuid4().hex[:6]}"}).json()

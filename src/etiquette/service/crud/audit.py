@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from etiquette.service.core.db import utcnow
-from etiquette.service.models import AuditEntry, Center, Staff, User, Window
+from etiquette.service.models import (
+    AuditEntry,
+    Center,
+    Commendation,
+    Complaint,
+    Incident,
+    Rating,
+    ServiceSession,
+    Staff,
+    User,
+    Window,
+)
 from etiquette.service.services.access import Principal
 
 
@@ -24,11 +35,33 @@ def record(*, session: Session, actor: Principal, action: str, target_type: str,
     return entry
 
 
+def of_centers(center_ids: frozenset[int]) -> ColumnElement[bool]:
+    """Entries about what belongs to these centers: their incidents, service sessions, ratings,
+    complaints and commendations. The rest of the log (users, keys, master data, rules, scoring,
+    webhooks, logins) is the province's, read by those the centers do not limit."""
+    ids = sorted(center_ids)
+    if not ids:
+        return false()
+    owned: list[tuple[str, Select[Any]]] = [
+        ("incident", select(Incident.id).where(Incident.center_id.in_(ids))),
+        ("session", select(ServiceSession.id).where(ServiceSession.center_id.in_(ids))),
+        ("rating", select(Rating.id).where(Rating.center_id.in_(ids))),
+        ("complaint", select(cast(Complaint.id, String)).where(Complaint.center_id.in_(ids))),
+        ("commendation", select(cast(Commendation.id, String))
+         .join(Window, Window.id == Commendation.window_pk).where(Window.center_id.in_(ids)))]
+    return or_(*(and_(AuditEntry.target_type == kind, AuditEntry.target_id.in_(query))
+                 for kind, query in owned))
+
+
 def list_entries(*, session: Session, target_type: str | None = None, target_id: str | None = None,
                  action: str | None = None, actor: str | None = None,
                  date_from: datetime | None = None, date_to: datetime | None = None,
-                 offset: int = 0, limit: int = 100) -> tuple[list[AuditEntry], int]:
+                 offset: int = 0, limit: int = 100,
+                 center_ids: frozenset[int] | None = None) -> tuple[list[AuditEntry], int]:
+    """`center_ids`: only the entries of those centers (`of_centers`; None: the whole log)."""
     query = select(AuditEntry)
+    if center_ids is not None:
+        query = query.where(of_centers(center_ids))
     if target_type:
         query = query.where(AuditEntry.target_type == target_type)
     if target_id:

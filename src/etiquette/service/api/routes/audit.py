@@ -24,12 +24,15 @@ def audit_log(session: SessionDep, principal: CurrentUser,
               date_from: datetime | None = None, date_to: datetime | None = None,
               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditLogPublic:
-    """Every change: who, when, what, before and after (auditors and admins)."""
+    """Every change: who, when, what, before and after (auditors and admins). An auditor
+    limited to centers reads only the entries of their centers' incidents, sessions, ratings,
+    complaints and commendations."""
     principal.require(Permission.AUDIT_READ)
     for value in (date_from, date_to):
         if value is not None and value.tzinfo is None:
             raise Invalid("date_from/date_to need a time zone (…Z or +08:00)")
     rows, count = audit.list_entries(session=session, target_type=target_type, target_id=target_id,
                                      action=action, actor=actor, date_from=date_from,
-                                     date_to=date_to, offset=offset, limit=limit)
+                                     date_to=date_to, offset=offset, limit=limit,
+                                     center_ids=principal.centers)
     return AuditLogPublic.model_validate({"data": rows, "count": count}, from_attributes=True)

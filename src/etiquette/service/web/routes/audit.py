@@ -26,7 +26,8 @@ def audit_page(request: Request, session: SessionDep, settings: SettingsDep,
                action: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     principal.require(Permission.AUDIT_READ)
     rows, count = audit.list_entries(session=session, action=action or None,
-                                     offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                     offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                                     center_ids=principal.centers)
     lines = audit_text.lines(session, rows, ZoneInfo(settings.display_timezone))
     return render(request, "audit.html", {"principal": principal, "lines": lines, "count": count,
                                           "page": page, "pages": max(1, -(-count // PAGE_SIZE)),
