@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import uuid
 import wave
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -121,6 +123,24 @@ def post_incident(client: httpx.Client, body: dict[str, Any],
         files = {"clip": ("clip.wav", wav_bytes(), "audio/wav")} if clip else {}
     return client.post("/api/v1/incidents", data={"incident": json.dumps(body, ensure_ascii=False)},
                        files=files or None)
+
+
+def at_once(api: LiveService, post: Callable[[httpx.Client], httpx.Response],
+            times: int) -> list[int]:
+    """The status codes of `times` posts sent at the same moment, each on a pipeline client of
+    its own: retries racing their original."""
+    codes: list[int] = []
+
+    def send() -> None:
+        with api.pipeline() as client:
+            codes.append(post(client).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return sorted(codes)
 
 
 def make_incident(api: LiveService, owner: str = "staff1", status: str = "pending") -> str:

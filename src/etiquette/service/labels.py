@@ -64,8 +64,10 @@ ACTION_NAMES = {
     "assignment.delete": "删除排班", "masterdata.import": "导入主数据",
     "webhook.create": "新建预警推送", "webhook.update": "修改预警推送",
     "webhook.delivery_failed": "预警推送最终失败",
-    "rating.create": "接收评价", "complaint.create": "登记投诉",
+    "rating.create": "接收评价", "rating.reattach": "评价关联到其所评的服务记录",
+    "complaint.create": "登记投诉",
     "complaint.assign": "指定投诉处理人", "complaint.reply": "答复投诉",
+    "session.ingest": "接收服务记录",
     "session.words_purge": "按保存期限删除服务记录的对话文字",
 }
 # An action not named above (a newer one) is still told in words: its target and its verb.

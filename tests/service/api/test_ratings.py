@@ -130,6 +130,37 @@ def test_a_rating_moves_to_its_own_session_when_that_arrives_after_it(api: LiveS
     post_session(device, code, start - timedelta(minutes=30), "E000")
     assert attached() == {early["id"]: second, by_ticket["id"]: first}
 
+    # The move is audited as the other actions are: by the pipeline whose session moved it,
+    # from which session to which, and told in Chinese on the audit page.
+    def moves(rating_id: str) -> list[dict[str, Any]]:
+        log = api.client("auditor").get("/api/v1/audit", params={
+            "target_type": "rating", "target_id": rating_id, "action": "rating.reattach"})
+        assert log.status_code == 200, log.text
+        return list(log.json()["data"])
+
+    (moved,) = moves(early["id"])
+    assert moved["actor"].startswith("pipeline:")
+    assert (moved["before"], moved["after"]) == ({"session_id": first}, {"session_id": second})
+    assert moves(by_ticket["id"]) == []
+    page = api.client("auditor").get("/audit", params={"action": "rating.reattach"})
+    assert page.status_code == 200
+    assert "评价关联到其所评的服务记录" in page.text
+    assert f"服务记录：{first} → {second}" in page.text
+
+
+def test_a_rating_attached_when_its_session_comes_later_is_audited(api: LiveService) -> None:
+    _, windows, key = center_with_windows(api, "01")
+    device, code = api.pipeline(key), windows[0]["code"]
+    start = a_morning()
+    body = rating(code, start + timedelta(minutes=4), ticket="F010")
+    assert device.post("/api/v1/ratings", json=body).json()["session_id"] is None
+    session_id = post_session(device, code, start, "F010")
+    log = api.client("auditor").get("/api/v1/audit", params={
+        "target_type": "rating", "target_id": body["id"], "action": "rating.reattach"}).json()
+    (entry,) = log["data"]
+    assert entry["actor"].startswith("pipeline:")
+    assert (entry["before"], entry["after"]) == ({"session_id": None}, {"session_id": session_id})
+
 
 def test_the_report_gives_each_windows_poor_rate_beside_its_incidents(api: LiveService) -> None:
     center, windows, key = center_with_windows(api, "01", "02")

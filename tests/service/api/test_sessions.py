@@ -13,6 +13,7 @@ from etiquette.core.session_records import SessionRecord
 from factories.service import (
     PASSWORD,
     Api,
+    at_once,
     center_with_windows,
     incident,
     post_incident,
@@ -73,6 +74,19 @@ def test_a_session_is_stored_once_with_its_staff_ticket_checks_and_incidents(
     listed = sup.get("/api/v1/sessions", params={"window_id": "01"}).json()
     mine = next(x for x in listed["data"] if x["id"] == r.id)
     assert mine["incidents"] == 3 and mine["ticket"] == "A012"
+
+
+def test_concurrent_retries_of_one_session_store_one_and_other_content_is_refused_in_chinese(
+        api: LiveService) -> None:
+    """An outbox's retry racing its original is answered as a retry, not a failure; the same id
+    with other content is refused, saying so to the site's staff in Chinese."""
+    r = record(start=datetime.now(UTC) - timedelta(days=2, minutes=uuid.uuid4().int % 600))
+    codes = at_once(api, lambda client: client.post("/api/v1/sessions", json=r.to_json()), 6)
+    assert codes == [200] * 5 + [201]
+    changed = api.pipeline().post("/api/v1/sessions", json={**r.to_json(), "ticket": "B001"})
+    assert changed.status_code == 409
+    assert f"会话 {r.id} 已以不同内容保存" in changed.json()["detail"]
+    assert api.client("supervisor").get(f"/api/v1/sessions/{r.id}").json()["ticket"] == "A012"
 
 
 def test_a_session_is_refused_without_a_key_from_another_centers_key_and_malformed(

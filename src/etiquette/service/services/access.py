@@ -138,6 +138,7 @@ def pipeline_principal(key: ApiKey) -> Principal:
 
 SYSTEM_RETENTION = Principal(label="system:retention")
 SYSTEM_START = Principal(label="system:start-up")  # seeds the first rule and scoring versions
+SYSTEM_RATINGS = Principal(label="system:ratings")  # attaches a rating whose session came later
 SYSTEM_WEBHOOKS = Principal(label="system:webhooks")  # audits a delivery that failed for good
 # An operator at the console.
 SYSTEM_CLI = Principal(label="system:cli", grants=frozenset(Permission))

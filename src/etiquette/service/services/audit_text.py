@@ -25,7 +25,8 @@ from etiquette.service.models import AuditEntry
 
 TARGET_IDS = {"import": "导入"}  # a target that is no record: what it was
 SYSTEM_NAMES = {"system:retention": "系统（证据保存期限）", "system:start-up": "系统（启动）",
-                "system:webhooks": "系统（预警推送）", "system:cli": "系统（命令行）"}
+                "system:webhooks": "系统（预警推送）", "system:cli": "系统（命令行）",
+                "system:ratings": "系统（评价匹配服务记录）"}
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _HASH = re.compile(r"^[0-9a-f]{40,}$")
 # Fields that hold another record's id, and the kind of record (the names looked up for it).

@@ -9,12 +9,9 @@ the same id with other content is refused (409), never silently overwritten.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from etiquette.core.clips import ClipOptions, clip_length_range
@@ -25,7 +22,7 @@ from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit, master
 from etiquette.service.crud import incidents as crud
 from etiquette.service.crud import sessions as session_crud
-from etiquette.service.errors import Conflict, Invalid, TooLarge
+from etiquette.service.errors import Invalid, TooLarge
 from etiquette.service.evidence_store import EvidenceStore
 from etiquette.service.models import Evidence, Incident
 from etiquette.service.schemas import EvidenceRole, IncidentIn
@@ -34,6 +31,7 @@ from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.forms import refuse_repeated_parts
 from etiquette.service.services.highlight import hit_span
 from etiquette.service.services.slots import Slots
+from etiquette.service.services.stored_once import digest, store_once
 
 logger = logging.getLogger("etiquette.service.ingest")
 
@@ -87,9 +85,7 @@ def check_evidence(upload: Upload, settings: Settings, incident: IncidentIn) -> 
 
 
 def content_hash(incident: IncidentIn, evidence: list[tuple[str, str]]) -> str:
-    body = incident.model_dump(mode="json")
-    body["evidence"] = sorted(evidence)
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return digest({**incident.model_dump(mode="json"), "evidence": sorted(evidence)})
 
 
 def ingest(*, session: Session, settings: Settings, store: EvidenceStore, slots: Slots,
@@ -113,69 +109,63 @@ def ingest(*, session: Session, settings: Settings, store: EvidenceStore, slots:
         with slots.hold():  # the files of one incident are decoded one after another
             checked = [(u, check_evidence(u, settings, incident)) for u in uploads]
     shas = [(u.role.value, store.put(u.data)) for u, _ in checked]
-    digest = content_hash(incident, shas)
+    content = content_hash(incident, shas)
     incident_id = str(incident.id)
 
-    existing = crud.get_incident(session=session, incident_id=incident_id)
-    if existing is not None:
-        return _same_or_conflict(existing, digest), False
-
-    now = utcnow()
-    key = principal.api_key
-    center_id = key.center_id if key else None
-    window = master.window_by_code(session=session, code=incident.window_id, center_id=center_id)
-    staff_id = None
-    if window is not None:
-        center_id = window.center_id
-        staff_id = master.staff_on_duty(session=session, window_pk=window.id, at=incident.at or now)
-    span: tuple[int, int] | None = None
-    if incident.hit_start is not None and incident.hit_end is not None:
-        span = (incident.hit_start, incident.hit_end)
-    elif incident.kind == IncidentKind.FORBIDDEN_PHRASE:
-        # A line from a pipeline older than the span (a JSONL file, an outbox queued before
-        # an upgrade): located from its explanation, as before the span existed.
-        span = hit_span(incident.transcript, incident.explanation, incident.phrase)
-    row = Incident(
-        id=incident_id, source=incident.source, window_id=incident.window_id,
-        window_pk=window.id if window else None, center_id=center_id, staff_id=staff_id,
-        kind=incident.kind.value, rule_id=incident.rule_id, rule_name=incident.rule_name,
-        phrase=incident.phrase, speaker=incident.speaker.value, offset_s=incident.offset_s,
-        end_s=incident.end_s, at=incident.at, transcript=incident.transcript,
-        hit_start=span[0] if span else None, hit_end=span[1] if span else None,
-        score=incident.score, severity=incident.severity.value, deduction=incident.deduction,
-        explanation=incident.explanation, content_sha256=digest, received_at=now,
-        api_key_id=key.id if key else None, status="pending",
-        # Its service session, where that session's record came first (else the record links
-        # it when it comes: services/sessions.py).
-        session_id=session_crud.covering(
-            session=session, window_pk=window.id if window else None,
-            window_id=incident.window_id, center_id=center_id, at=incident.at)
-        if incident.at is not None else None)
-    evidence = [Evidence(role=u.role.value, media_type=media_type, sha256=sha, size=len(u.data),
-                         created_at=now)
-                for (u, media_type), (_, sha) in zip(checked, shas, strict=True)]
-    crud.add_incident(session=session, incident=row, evidence=evidence)
-    audit.record(session=session, actor=principal, action="incident.ingest", target_type="incident",
-                 target_id=incident_id, after={"kind": row.kind, "rule_id": row.rule_id,
-                                               "window_id": row.window_id, "staff_id": staff_id,
-                                               "evidence": sorted(r for r, _ in shas)})
-    try:
+    def create() -> Incident:
+        now = utcnow()
+        key = principal.api_key
+        center_id = key.center_id if key else None
+        window = master.window_by_code(session=session, code=incident.window_id,
+                                       center_id=center_id)
+        staff_id = None
+        if window is not None:
+            center_id = window.center_id
+            staff_id = master.staff_on_duty(session=session, window_pk=window.id,
+                                            at=incident.at or now)
+        span: tuple[int, int] | None = None
+        if incident.hit_start is not None and incident.hit_end is not None:
+            span = (incident.hit_start, incident.hit_end)
+        elif incident.kind == IncidentKind.FORBIDDEN_PHRASE:
+            # A line from a pipeline older than the span (a JSONL file, an outbox queued before
+            # an upgrade): located from its explanation, as before the span existed.
+            span = hit_span(incident.transcript, incident.explanation, incident.phrase)
+        row = Incident(
+            id=incident_id, source=incident.source, window_id=incident.window_id,
+            window_pk=window.id if window else None, center_id=center_id, staff_id=staff_id,
+            kind=incident.kind.value, rule_id=incident.rule_id, rule_name=incident.rule_name,
+            phrase=incident.phrase, speaker=incident.speaker.value, offset_s=incident.offset_s,
+            end_s=incident.end_s, at=incident.at, transcript=incident.transcript,
+            hit_start=span[0] if span else None, hit_end=span[1] if span else None,
+            score=incident.score, severity=incident.severity.value, deduction=incident.deduction,
+            explanation=incident.explanation, content_sha256=content, received_at=now,
+            api_key_id=key.id if key else None, status="pending",
+            # Its service session, where that session's record came first (else the record
+            # links it when it comes: services/sessions.py).
+            session_id=session_crud.covering(
+                session=session, window_pk=window.id if window else None,
+                window_id=incident.window_id, center_id=center_id, at=incident.at)
+            if incident.at is not None else None)
+        evidence = [Evidence(role=u.role.value, media_type=media_type, sha256=sha,
+                             size=len(u.data), created_at=now)
+                    for (u, media_type), (_, sha) in zip(checked, shas, strict=True)]
+        crud.add_incident(session=session, incident=row, evidence=evidence)
+        audit.record(session=session, actor=principal, action="incident.ingest",
+                     target_type="incident", target_id=incident_id,
+                     after={"kind": row.kind, "rule_id": row.rule_id,
+                            "window_id": row.window_id, "staff_id": staff_id,
+                            "evidence": sorted(r for r, _ in shas)})
         webhooks.enqueue(session=session, incident=row)  # sent later by the webhook job
-        session.commit()
-    except IntegrityError:
-        # The same id committed by a concurrent request (a retry racing its original).
-        session.rollback()
-        existing = crud.get_incident(session=session, incident_id=incident_id)
-        if existing is None:
-            raise
-        return _same_or_conflict(existing, digest), False
+        return row
+
+    row, created = store_once(
+        session=session, content=content,
+        stored=lambda: crud.get_incident(session=session, incident_id=incident_id),
+        create=create, what=("事件", "incident"))
+    if not created:
+        return row, False
     stored = crud.get_incident(session=session, incident_id=incident_id)
     assert stored is not None
     return stored, True
 
 
-def _same_or_conflict(existing: Incident, digest: str) -> Incident:
-    if existing.content_sha256 != digest:
-        raise Conflict(f"incident {existing.id} is already stored with different content; "
-                       "an incident id names one incident (resend the same content, or a new id)")
-    return existing

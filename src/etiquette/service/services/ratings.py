@@ -9,11 +9,8 @@ tries the unattached ones when read (a rating and its session committed at the s
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from etiquette.service.core.config import Settings
@@ -21,11 +18,12 @@ from etiquette.service.core.db import utcnow
 from etiquette.service.crud import audit, master
 from etiquette.service.crud import feedback as crud
 from etiquette.service.crud import hall as hall_crud
-from etiquette.service.errors import Conflict, Forbidden, Invalid
+from etiquette.service.errors import Forbidden, Invalid
 from etiquette.service.labels import RATING_LEVEL_NAMES
 from etiquette.service.models import Rating, ServiceSession
 from etiquette.service.schemas import RatingIn, RatingLevel, RatingPublic, RatingResult
-from etiquette.service.services.access import Permission, Principal
+from etiquette.service.services.access import SYSTEM_RATINGS, Permission, Principal
+from etiquette.service.services.stored_once import digest, store_once
 
 
 def to_public(row: Rating) -> RatingPublic:
@@ -34,11 +32,6 @@ def to_public(row: Rating) -> RatingPublic:
                         at=row.at, ticket=row.ticket, level=RatingLevel(row.level),
                         level_name=RATING_LEVEL_NAMES[row.level], comment=row.comment,
                         session_id=row.session_id, received_at=row.received_at)
-
-
-def _digest(body: RatingIn) -> str:
-    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True,
-                                     ensure_ascii=False).encode()).hexdigest()
 
 
 def record(*, session: Session, settings: Settings, principal: Principal,
@@ -52,55 +45,50 @@ def record(*, session: Session, settings: Settings, principal: Principal,
       Conflict: this id is stored already with other content.
     """
     principal.require(Permission.RATE)
-    digest = _digest(body)
-    existing = crud.get_rating(session=session, rating_id=str(body.id))
-    if existing is not None:
-        return _retry(existing, digest)
-    key = principal.api_key
-    center_id = key.center_id if key else None
-    window = master.window_by_code(session=session, code=body.window_id, center_id=center_id)
-    if window is None:
-        if center_id is not None and hall_crud.code_elsewhere(session=session, code=body.window_id,
-                                                              center_id=center_id):
-            raise Forbidden(f"窗口 {body.window_id} 不属于本密钥的中心 (window {body.window_id} "
-                            "is another center's)")
-        raise Invalid(f"没有编码为 {body.window_id} 的窗口 (no window {body.window_id})",
-                      field="window_id")
-    gap = timedelta(seconds=settings.rating_session_gap_s)
-    rated = crud.rated_session(session=session, window_pk=window.id, at=body.at,
-                               ticket=body.ticket, gap=gap)
-    row = Rating(id=str(body.id), window_id=body.window_id, window_pk=window.id,
-                 center_id=window.center_id,
-                 staff_id=master.staff_on_duty(session=session, window_pk=window.id, at=body.at),
-                 at=body.at, ticket=body.ticket, level=body.level.value, comment=body.comment,
-                 session_id=rated.id if rated else None, content_sha256=digest,
-                 received_at=utcnow(), api_key_id=key.id if key else None)
-    session.add(row)
-    audit.record(session=session, actor=principal, action="rating.create", target_type="rating",
-                 target_id=row.id, after={"window_pk": window.id, "level": row.level,
-                                          "ticket": row.ticket, "session_id": row.session_id})
-    try:
-        session.commit()
-    except IntegrityError:  # the same id committed by a concurrent retry
-        session.rollback()
-        existing = crud.get_rating(session=session, rating_id=str(body.id))
-        if existing is None:
-            raise
-        return _retry(existing, digest)
-    return RatingResult(id=row.id, created=True, session_id=row.session_id)
+    content, rating_id = digest(body.model_dump(mode="json")), str(body.id)
+
+    def create() -> Rating:
+        key = principal.api_key
+        center_id = key.center_id if key else None
+        window = master.window_by_code(session=session, code=body.window_id, center_id=center_id)
+        if window is None:
+            if center_id is not None and hall_crud.code_elsewhere(
+                    session=session, code=body.window_id, center_id=center_id):
+                raise Forbidden(f"窗口 {body.window_id} 不属于本密钥的中心 (window "
+                                f"{body.window_id} is another center's)")
+            raise Invalid(f"没有编码为 {body.window_id} 的窗口 (no window {body.window_id})",
+                          field="window_id")
+        gap = timedelta(seconds=settings.rating_session_gap_s)
+        rated = crud.rated_session(session=session, window_pk=window.id, at=body.at,
+                                   ticket=body.ticket, gap=gap)
+        row = Rating(id=rating_id, window_id=body.window_id, window_pk=window.id,
+                     center_id=window.center_id,
+                     staff_id=master.staff_on_duty(session=session, window_pk=window.id,
+                                                   at=body.at),
+                     at=body.at, ticket=body.ticket, level=body.level.value,
+                     comment=body.comment, session_id=rated.id if rated else None,
+                     content_sha256=content, received_at=utcnow(),
+                     api_key_id=key.id if key else None)
+        session.add(row)
+        audit.record(session=session, actor=principal, action="rating.create",
+                     target_type="rating", target_id=row.id,
+                     after={"window_pk": window.id, "level": row.level, "ticket": row.ticket,
+                            "session_id": row.session_id})
+        return row
+
+    row, created = store_once(
+        session=session, content=content,
+        stored=lambda: crud.get_rating(session=session, rating_id=rating_id), create=create,
+        what=("评价", "rating"))
+    return RatingResult(id=row.id, created=created, session_id=row.session_id)
 
 
-def _retry(existing: Rating, digest: str) -> RatingResult:
-    if existing.content_sha256 != digest:
-        raise Conflict(f"评价 {existing.id} 已以不同内容保存 (rating {existing.id} is stored "
-                       "already with different content)")
-    return RatingResult(id=existing.id, created=False, session_id=existing.session_id)
-
-
-def reattach(*, session: Session, settings: Settings, row: ServiceSession) -> None:
+def reattach(*, session: Session, settings: Settings, row: ServiceSession,
+             actor: Principal) -> None:
     """Match again the ratings at a newly stored session's window from its start to the gap
     after its end, in the caller's transaction (rated_session prefers a ticket's session, so
-    those attached by their ticket stay)."""
+    those attached by their ticket stay); each move audited as `actor`'s (the session's
+    pipeline, whose record moved it)."""
     if row.window_pk is None:
         return
     gap = timedelta(seconds=settings.rating_session_gap_s)
@@ -109,7 +97,14 @@ def reattach(*, session: Session, settings: Settings, row: ServiceSession) -> No
         rated = crud.rated_session(session=session, window_pk=row.window_pk, at=rating.at,
                                    ticket=rating.ticket, gap=gap)
         if rated is not None and rated.id != rating.session_id:
-            rating.session_id = rated.id
+            _attach(session, rating, rated.id, actor)
+
+
+def _attach(session: Session, rating: Rating, session_id: str, actor: Principal) -> None:
+    audit.record(session=session, actor=actor, action="rating.reattach", target_type="rating",
+                 target_id=rating.id, before={"session_id": rating.session_id},
+                 after={"session_id": session_id})
+    rating.session_id = session_id
 
 
 def listed(*, session: Session, settings: Settings, principal: Principal,
@@ -129,7 +124,8 @@ def listed(*, session: Session, settings: Settings, principal: Principal,
             rated = crud.rated_session(session=session, window_pk=row.window_pk, at=row.at,
                                        ticket=row.ticket, gap=gap)
             if rated is not None:
-                row.session_id, changed = rated.id, True
+                _attach(session, row, rated.id, SYSTEM_RATINGS)
+                changed = True
     if changed:
         session.commit()
     return rows, count

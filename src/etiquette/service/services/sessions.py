@@ -11,11 +11,8 @@ incident's ingest (services/ingest.py) links it to the session of its window in 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from etiquette.core.session_records import CheckState
@@ -25,7 +22,7 @@ from etiquette.service.crud import audit, feedback, master
 from etiquette.service.crud import hall as hall_crud
 from etiquette.service.crud import sessions as crud
 from etiquette.service.crud.sessions import SessionFilter
-from etiquette.service.errors import Conflict, Forbidden, NotFound
+from etiquette.service.errors import Forbidden, NotFound
 from etiquette.service.labels import COMPLAINT_CHANNEL_NAMES, COMPLAINT_STATUS_NAMES
 from etiquette.service.models import ServiceSession
 from etiquette.service.schemas import (
@@ -42,6 +39,7 @@ from etiquette.service.schemas import (
 from etiquette.service.services import complaints, ratings
 from etiquette.service.services.access import Permission, Principal
 from etiquette.service.services.incidents import scope, to_public
+from etiquette.service.services.stored_once import digest, store_once
 
 
 def session_url(session_id: str) -> str:
@@ -61,55 +59,42 @@ def ingest(*, session: Session, settings: Settings, principal: Principal, record
     """
     principal.require(Permission.INGEST)
     body = record.model_dump(mode="json")
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
-                            ).hexdigest()
-    session_id = str(record.id)
-    existing = crud.get_session(session=session, session_id=session_id)
-    if existing is not None:
-        return _same_or_conflict(existing, digest), False
-    key = principal.api_key
-    center_id = key.center_id if key else None
-    window = master.window_by_code(session=session, code=record.window_id, center_id=center_id)
-    if window is None and center_id is not None and hall_crud.code_elsewhere(
-            session=session, code=record.window_id, center_id=center_id):
-        raise Forbidden(f"窗口 {record.window_id} 不属于此密钥的中心 (window "
-                        f"{record.window_id} is another center's than this key's)")
-    staff_id = None
-    if window is not None:
-        center_id = window.center_id
-        staff_id = master.staff_on_duty(session=session, window_pk=window.id, at=record.start_at)
-    row = ServiceSession(
-        id=session_id, source=record.source, window_id=record.window_id,
-        window_pk=window.id if window else None, center_id=center_id, staff_id=staff_id,
-        start_at=record.start_at, end_at=record.end_at, offset_s=record.offset_s,
-        end_s=record.end_s, ticket=record.ticket, staff_talk_s=record.staff_talk_s,
-        citizen_talk_s=record.citizen_talk_s, checks=body["checks"], turns=body["turns"],
-        incident_ids=body["incident_ids"], content_sha256=digest, received_at=utcnow(),
-        api_key_id=key.id if key else None)
-    try:
+    content, session_id = digest(body), str(record.id)
+
+    def create() -> ServiceSession:
+        key = principal.api_key
+        center_id = key.center_id if key else None
+        window = master.window_by_code(session=session, code=record.window_id,
+                                       center_id=center_id)
+        if window is None and center_id is not None and hall_crud.code_elsewhere(
+                session=session, code=record.window_id, center_id=center_id):
+            raise Forbidden(f"窗口 {record.window_id} 不属于此密钥的中心 (window "
+                            f"{record.window_id} is another center's than this key's)")
+        staff_id = None
+        if window is not None:
+            center_id = window.center_id
+            staff_id = master.staff_on_duty(session=session, window_pk=window.id,
+                                            at=record.start_at)
+        row = ServiceSession(
+            id=session_id, source=record.source, window_id=record.window_id,
+            window_pk=window.id if window else None, center_id=center_id, staff_id=staff_id,
+            start_at=record.start_at, end_at=record.end_at, offset_s=record.offset_s,
+            end_s=record.end_s, ticket=record.ticket, staff_talk_s=record.staff_talk_s,
+            citizen_talk_s=record.citizen_talk_s, checks=body["checks"], turns=body["turns"],
+            incident_ids=body["incident_ids"], content_sha256=content,
+            received_at=utcnow(), api_key_id=key.id if key else None)
         crud.add_session(session=session, row=row)
         crud.link_incidents(session=session, row=row, incident_ids=body["incident_ids"])
-        ratings.reattach(session=session, settings=settings, row=row)
+        ratings.reattach(session=session, settings=settings, row=row, actor=principal)
         audit.record(session=session, actor=principal, action="session.ingest",
                      target_type="session", target_id=session_id,
                      after={"window_id": row.window_id, "staff_id": staff_id,
                             "ticket": row.ticket, "incidents": len(row.incident_ids)})
-        session.commit()
-    except IntegrityError:
-        # The same id committed by a concurrent request (a retry racing its original).
-        session.rollback()
-        existing = crud.get_session(session=session, session_id=session_id)
-        if existing is None:
-            raise
-        return _same_or_conflict(existing, digest), False
-    return row, True
+        return row
 
-
-def _same_or_conflict(existing: ServiceSession, digest: str) -> ServiceSession:
-    if existing.content_sha256 != digest:
-        raise Conflict(f"session {existing.id} is already stored with different content; a "
-                       "session id names one session (resend the same content, or a new id)")
-    return existing
+    return store_once(session=session, content=content,
+                      stored=lambda: crud.get_session(session=session, session_id=session_id),
+                      create=create, what=("会话", "session"))
 
 
 def result(*, session: Session, row: ServiceSession, created: bool) -> SessionResult:
