@@ -167,6 +167,36 @@ def test_an_auditor_limited_to_a_center_reads_only_its_part_of_the_audit_log(
     auditor.close()
 
 
+def test_an_auditor_limited_to_a_center_reads_only_its_users_and_keys(api: LiveService) -> None:
+    """Users: the staff working there and the supervisors and auditors limited to it; keys:
+    its sites'. Admins, users of the province and of other centers are 'not found'."""
+    (a, _, _), (b, _, _) = center_with_windows(api, "01"), center_with_windows(api, "01")
+    colleague, _ = _user(api, "supervisor", [a["id"], b["id"]])
+    stranger, _ = _user(api, "supervisor", [b["id"]])
+    user, auditor = _user(api, "auditor", [a["id"]])
+
+    listed = auditor.get("/api/v1/users", params={"limit": 500}).json()["data"]
+    assert {u["id"] for u in listed} >= {user["id"], colleague["id"]}
+    assert all(set(u["center_ids"]) & {a["id"]} for u in listed)  # no staff works at a
+    for hidden in (stranger["id"], api.ids["admin"], api.ids["supervisor"]):
+        assert auditor.get(f"/api/v1/users/{hidden}").status_code == 404
+    assert auditor.get(f"/api/v1/users/{colleague['id']}").status_code == 200
+    everyone = {u["id"] for u in api.client("auditor").get(
+        "/api/v1/users", params={"limit": 500}).json()["data"]}
+    assert {stranger["id"], api.ids["admin"], api.ids["staff1"]} <= everyone
+
+    keys = auditor.get("/api/v1/api-keys").json()["data"]
+    assert [k["center_id"] for k in keys] == [a["id"]]
+    assert {k["center_id"] for k in api.client("auditor").get("/api/v1/api-keys").json()[
+        "data"]} >= {a["id"], b["id"], api.ids["center"]}
+    users_page, keys_page = auditor.get("/users"), auditor.get("/api-keys")
+    assert users_page.status_code == 200 and keys_page.status_code == 200
+    assert colleague["username"] in users_page.text
+    assert stranger["username"] not in users_page.text
+    assert a["name"] in keys_page.text and b["name"] not in keys_page.text
+    auditor.close()
+
+
 def test_a_key_records_its_last_use_to_the_minute(api: LiveService) -> None:
     admin = api.client("admin")
     created = admin.post("/api/v1/api-keys", json={"name": f"use-{uuid.uuid4().hex[:6]}"}).json()

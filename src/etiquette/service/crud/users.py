@@ -5,11 +5,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, tuple_, update
+from sqlalchemy import CursorResult, Select, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from etiquette.service.models import ApiKey, LoginThrottle, User, UserSession
+from etiquette.service.models import ApiKey, Center, LoginThrottle, Staff, User, UserSession
+
+
+def _users(center_ids: frozenset[int] | None) -> Select[User]:
+    """`center_ids`: only the users of those centers, for a reader limited to them: staff
+    working there, supervisors and auditors limited to one of them (None: every user)."""
+    query = select(User)
+    if center_ids is not None:
+        ids = sorted(center_ids)
+        query = query.where(or_(User.centers.any(Center.id.in_(ids)), User.staff_id.in_(
+            select(Staff.id).where(Staff.center_id.in_(ids)))))
+    return query
+
+
+def visible_user(*, session: Session, center_ids: frozenset[int] | None,
+                 user_id: int) -> User | None:
+    return session.scalars(_users(center_ids).where(User.id == user_id)).first()
+
+
+def list_users(*, session: Session, center_ids: frozenset[int] | None, offset: int = 0,
+               limit: int = 100) -> tuple[list[User], int]:
+    query = _users(center_ids)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(User.id).offset(offset).limit(limit)).all()
+    return list(rows), count
+
+
+def list_keys(*, session: Session, center_ids: frozenset[int] | None,
+              limit: int = 1000) -> tuple[list[ApiKey], int]:
+    """`center_ids`: only the keys of those centers' sites (None: every key)."""
+    query = select(ApiKey)
+    if center_ids is not None:
+        query = query.where(ApiKey.center_id.in_(sorted(center_ids)))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return list(session.scalars(query.order_by(ApiKey.id).limit(limit)).all()), count
 
 
 def user_by_username(*, session: Session, username: str) -> User | None:

@@ -5,8 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from etiquette.service.api.deps import CurrentUser, SessionDep
-from etiquette.service.crud import master as crud
-from etiquette.service.models import ApiKey
+from etiquette.service.crud import users as crud_users
 from etiquette.service.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -24,7 +23,7 @@ ERRORS = error_responses(401, 403, 404, 422)
 @router.get("", response_model=ApiKeysPublic, responses=ERRORS)
 def list_keys(session: SessionDep, principal: CurrentUser) -> ApiKeysPublic:
     principal.require(Permission.API_KEYS_READ)
-    rows, count = crud.list_rows(session=session, model=ApiKey, limit=1000)
+    rows, count = crud_users.list_keys(session=session, center_ids=principal.centers)
     return ApiKeysPublic(data=[ApiKeyPublic.model_validate(k, from_attributes=True) for k in rows],
                          count=count)
 

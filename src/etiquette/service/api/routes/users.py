@@ -5,9 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from etiquette.service.api.deps import CurrentUser, SessionDep
-from etiquette.service.crud import master as crud
+from etiquette.service.crud import users as crud_users
 from etiquette.service.errors import NotFound
-from etiquette.service.models import User
 from etiquette.service.schemas import (
     UserCreate,
     UserPublic,
@@ -28,7 +27,8 @@ def list_users(session: SessionDep, principal: CurrentUser,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> UsersPublic:
     principal.require(Permission.USERS_READ)
-    rows, count = crud.list_rows(session=session, model=User, offset=offset, limit=limit)
+    rows, count = crud_users.list_users(session=session, center_ids=principal.centers,
+                                        offset=offset, limit=limit)
     return UsersPublic(data=[UserPublic.model_validate(u, from_attributes=True) for u in rows],
                        count=count)
 
@@ -42,7 +42,7 @@ def create_user(body: UserCreate, session: SessionDep, principal: CurrentUser) -
 @router.get("/{user_id}", response_model=UserPublic, responses=ERRORS)
 def get_user(user_id: UserId, session: SessionDep, principal: CurrentUser) -> UserPublic:
     principal.require(Permission.USERS_READ)
-    user = session.get(User, user_id)
+    user = crud_users.visible_user(session=session, center_ids=principal.centers, user_id=user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
     return UserPublic.model_validate(user, from_attributes=True)

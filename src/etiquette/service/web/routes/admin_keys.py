@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from etiquette.service.api.deps import SessionDep
 from etiquette.service.crud import master as crud
+from etiquette.service.crud import users as crud_users
 from etiquette.service.errors import ServiceError
 from etiquette.service.models import ApiKey, Center
 from etiquette.service.schemas import MAX_ID, ApiKeyCreate
@@ -30,7 +31,7 @@ def _keys_page(request: Request, session: Session, principal: Principal, *,
                created: tuple[ApiKey, str] | None = None, revoked: bool = False,
                status_code: int = 200) -> HTMLResponse:
     principal.require(Permission.API_KEYS_READ)
-    keys, _ = crud.list_rows(session=session, model=ApiKey, limit=1000)
+    keys, _ = crud_users.list_keys(session=session, center_ids=principal.centers)
     centers, _ = crud.list_rows(session=session, model=Center, limit=500)
     return render(request, "admin_keys.html", {
         "principal": principal, "keys": sorted(keys, key=lambda k: (k.revoked_at is not None,

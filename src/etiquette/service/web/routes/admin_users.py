@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from etiquette.service.api.deps import SessionDep
 from etiquette.service.core import security
 from etiquette.service.crud import master as crud_master
+from etiquette.service.crud import users as crud_users
 from etiquette.service.errors import NotFound, ServiceError
 from etiquette.service.models import Center, Staff, User
 from etiquette.service.schemas import MAX_ID, Role, UserCreate, UserUpdate
@@ -50,7 +51,8 @@ def _users_page(request: Request, session: Session, principal: Principal, *,
                 created: User | None = None, password: str | None = None,
                 status_code: int = 200) -> HTMLResponse:
     principal.require(Permission.USERS_READ)
-    rows, count = crud_master.list_rows(session=session, model=User, limit=500)
+    rows, count = crud_users.list_users(session=session, center_ids=principal.centers,
+                                        limit=500)
     staff = _staff(session)
     return render(request, "admin_users.html", {
         "principal": principal, "users": rows, "count": count, "staff": staff,
