@@ -116,13 +116,16 @@ def _wait_ready(server: Server) -> None:
 
 
 def _stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=30)
+    """SIGTERM, and whatever has not stopped a few seconds later killed (a worker uvicorn
+    started again after the test killed one may still be starting)."""
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        for child in psutil.Process(server.process.pid).children(recursive=True):
+            child.kill()
+        server.process.kill()
+        server.process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +135,12 @@ def fleet(postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -
     a = _start(url, settings_for(data_dir, url, retention_interval_s=1.0, alert_poll_s=0.2),
                data_dir / "a.log", workers=2)
     try:
-        _wait_ready(a)
+        # Started while the workers are: the first to come migrates, the others wait for it.
         b = start_service(settings_for(data_dir, url, run_retention_job=False,
                                        run_webhook_job=False, alert_poll_s=0.2), "postgresql")
         try:
             seed(b)
+            _wait_ready(a)
             yield Fleet(a, b)
         finally:
             stop_service(b)
