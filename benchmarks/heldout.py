@@ -32,6 +32,10 @@ import yaml
 
 from benchmarks.accuracy import TOLERANCE_S, load_labels, score
 from benchmarks.run import machine, run_batch, setup
+from etiquette.core.judging import judge
+from etiquette.core.matching import PhraseMatcher
+from etiquette.core.records import Speaker, Transcript, Word
+from etiquette.core.rules import load_rules
 
 HERE = Path(__file__).resolve().parent
 SET = HERE / "heldout"
@@ -39,6 +43,8 @@ SET = HERE / "heldout"
 BLIND_HALVES = ("fresh", "unseen", "blind3")
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")
+# Each run as the CLI gave it, for --rejudge (not in git: transcripts differ between CPUs).
+SAVED = HERE.parent / "out" / "heldout_runs"
 SESSION_KINDS = {"missing_greeting": "greeting", "missing_farewell": "farewell"}
 
 
@@ -138,18 +144,71 @@ def _turn_at(
     )
 
 
-def evaluate(half: str, condition: str, jobs: int, beam_size: int, model: str) -> dict[str, Any]:
+def _transcript(j: dict[str, Any]) -> Transcript:
+    """A transcript as `etiquette batch --transcripts` wrote it."""
+    return Transcript(
+        j["source"],
+        j["window_id"],
+        Speaker(j["speaker"]),
+        j["channel"],
+        j["start_s"],
+        j["end_s"],
+        tuple(Word(*w) for w in j["words"]),
+        tuple(j["dropped"]),
+        j["speaker_note"],
+    )
+
+
+def rejudged(run: dict[str, Any]) -> dict[str, Any]:
+    """A saved run with its forbidden-phrase incidents judged again by the current rules from
+    its transcripts (the judging batch does, less the acoustic check of near misses: it needs
+    the audio). Greeting/farewell and the other checks' incidents are the saved run's."""
+    rules = load_rules()
+    matcher = PhraseMatcher(rules)
+    by_source: dict[str, list[Transcript]] = {}
+    for j in run["transcripts"]:
+        by_source.setdefault(j["source"], []).append(_transcript(j))
+    incidents = [i for i in run["incidents"] if i["kind"] != "forbidden_phrase"]
+    for heard_in in by_source.values():
+        judged = sorted(
+            (t for t in heard_in if t.speaker in rules.judged_speakers), key=lambda t: t.start_s
+        )
+        found, _, _ = judge(rules, matcher, judged, None)
+        incidents += [i.to_json() for i in found if i.kind == "forbidden_phrase"]
+    return {**run, "incidents": incidents, "failed_files": run["failed_files"], "rejudged": True}
+
+
+def evaluate(
+    half: str,
+    condition: str,
+    jobs: int,
+    beam_size: int,
+    model: str,
+    saved: Path | None = None,
+    rejudge: bool = False,
+) -> dict[str, Any]:
+    """One condition of a half, run by the CLI (its run saved to `saved`, if given) or, with
+    `rejudge`, the run saved there judged again with the current rules."""
     folder = SET / half / condition
     labels_path = folder / "labels.yaml"
     labels = yaml.safe_load(labels_path.read_text(encoding="utf-8"))
     truths = load_labels(labels_path)
     audio_s = sum(e["duration_s"] for e in labels["files"].values())
-    print(
-        f"{half}/{condition}: etiquette batch over {len(truths)} files ({audio_s / 60:.1f} min), "
-        f"jobs {jobs}, beam {beam_size} …",
-        file=sys.stderr,
-    )
-    r = run_batch(folder, jobs, beam_size, model, transcripts=True)
+    if rejudge:
+        if saved is None or not saved.exists():
+            raise SystemExit(f"{saved}: no saved run of {half}/{condition} to judge again")
+        print(f"{half}/{condition}: judging the saved run {saved} again …", file=sys.stderr)
+        r = rejudged(json.loads(saved.read_text(encoding="utf-8")))
+    else:
+        print(
+            f"{half}/{condition}: etiquette batch over {len(truths)} files "
+            f"({audio_s / 60:.1f} min), jobs {jobs}, beam {beam_size} …",
+            file=sys.stderr,
+        )
+        r = run_batch(folder, jobs, beam_size, model, transcripts=True)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(r, ensure_ascii=False) + "\n", encoding="utf-8")
     acc = score(truths, r["incidents"])
     said = r["transcripts"]
     missed = {(e["file"], e["missed"], float(e["at"])) for e in acc["errors"] if "missed" in e}
@@ -206,6 +265,7 @@ def evaluate(half: str, condition: str, jobs: int, beam_size: int, model: str) -
         "audio_s": round(audio_s, 1),
         "jobs": jobs,
         "beam_size": beam_size,
+        "rejudged": r.get("rejudged", False),
         "wall_s": r["wall_s"],
         "x_realtime": round(audio_s / r["wall_s"], 1),
         "peak_rss_mb": r["peak_rss_mb"],
@@ -292,7 +352,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{r['files']} recordings, {r['audio_s'] / 60:.1f} min; wall {r['wall_s']} s "
             f"({r['x_realtime']}× real time), peak {r['peak_rss_mb']} MB, jobs {r['jobs']}, "
             f"beam {r['beam_size']}."
-            + (f" Failed files: {len(r['failed_files'])}." if r["failed_files"] else ""),
+            + (f" Failed files: {len(r['failed_files'])}." if r["failed_files"] else "")
+            + (
+                " Forbidden phrases re-judged with the rules of "
+                f"{r['date'][:10]} from that run's saved transcripts (`--rejudge`: no acoustic "
+                "check of near misses, which needs the audio; times and greeting/farewell are "
+                "the run's)."
+                if r.get("rejudged")
+                else ""
+            ),
             "",
             f"Greeting decided correctly in {gf['greeting']:.0%} of sessions, "
             f"farewell in {gf['farewell']:.0%}. "
@@ -379,6 +447,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out", type=Path, help="default benchmarks/heldout_<half>_results.json (.md beside it)"
     )
+    ap.add_argument(
+        "--saved",
+        type=Path,
+        default=SAVED,
+        help="where each run (incidents, transcripts) is saved, as <half>_<condition>.json",
+    )
+    ap.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="judge the saved run's transcripts again with the current rules instead of running "
+        "the CLI (forbidden phrases only; no acoustic check of near misses, which needs the audio)",
+    )
     a = ap.parse_args(argv)
     out = a.out or HERE / f"heldout_{a.half}_results.json"
     results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
@@ -387,7 +467,15 @@ def main(argv: list[str] | None = None) -> int:
     results.update({"half": a.half, "model": a.model, "machine": machine()})
     results.setdefault("conditions", {})
     for condition in a.condition or CONDITIONS:
-        results["conditions"][condition] = evaluate(a.half, condition, a.jobs, a.beam_size, a.model)
+        results["conditions"][condition] = evaluate(
+            a.half,
+            condition,
+            a.jobs,
+            a.beam_size,
+            a.model,
+            a.saved / f"{a.half}_{condition}.json",
+            a.rejudge,
+        )
         out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
     print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)

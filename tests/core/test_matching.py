@@ -156,7 +156,7 @@ def test_extra_readings_from_the_rules_file_make_whisper_spellings_homophones(ma
 
 
 def test_a_phrase_said_in_the_regions_words_is_the_phrase(matcher):
-    """Jiangxi speech says 么子 for 什么 and 别个 for 别人 (the rules file's `dialect`)."""
+    """Jiangxi speech says 么子 for 什么 and 别个 for 别人 (the rules file's `equivalents`)."""
     for text, rule in [("莫催，催么子催，一个个来", "F2-2"), ("这个不归我管，你问别个去", "F1-2")]:
         (found, hit), = matcher.forbidden(said(text))[0]
         assert found.id == rule and hit.phrase == found.canonical, text

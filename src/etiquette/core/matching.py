@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import pairwise, product
 from types import MappingProxyType
 
 import jieba
@@ -20,7 +21,7 @@ from pypinyin.style._utils import get_finals, get_initials
 
 from etiquette.core.context import excluded_by
 from etiquette.core.records import PhraseHit, Speaker, Transcript
-from etiquette.core.rules import ForbiddenRule, RequiredRule, RuleSet
+from etiquette.core.rules import ForbiddenRule, Parts, RequiredRule, RuleSet
 
 SLOT = "×"  # ×× in Appendix B: a part the speaker fills in (a material, a window name)
 
@@ -268,16 +269,82 @@ def _overlap(a: PhraseHit, b: PhraseHit) -> bool:
 _FINAL_PARTICLES = "啊吧呀呢嘛啦哦"
 
 
+Lexicon = Mapping[str, tuple[str, ...]]  # a phrase's word -> what is said for it (equivalents)
+
+
+def _said_as(texts: list[str], lexicon: Lexicon) -> list[str]:
+    """`texts` and each with one of its words said as the lexicon has it (催什么 -> 催么子)."""
+    return [*texts, *(t.replace(word, said) for t in texts for word, saids in lexicon.items()
+                      if word in t for said in saids)]
+
+
 def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float,
-              dialect: Mapping[str, tuple[str, ...]]) -> list[Pattern]:
+              lexicon: Lexicon) -> list[Pattern]:
     score = rule.min_score if rule.min_score is not None else min_score
     texts = [*rule.phrases, *rule.variants]
     texts += [c[:-1] for t in texts if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES
               and c[:-1] not in texts]
-    texts += [t.replace(word, said) for t in texts for word, saids in dialect.items()
-              if word in t for said in saids]
     return [Pattern(rule.id, rule.canonical, t, score, pause_inside=True)
-            for t in dict.fromkeys(texts)]
+            for t in dict.fromkeys(_said_as(texts, lexicon))]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A rule's parts compiled: each part's patterns, and the window they must fall in."""
+
+    parts: tuple[tuple[Pattern, ...], ...]
+    spec: Parts
+
+
+def _compile_parts(rule: ForbiddenRule, min_score: float, lexicon: Lexicon) -> _Parts | None:
+    if rule.parts is None:
+        return None
+    score = rule.min_score if rule.min_score is not None else min_score
+    return _Parts(tuple(
+        tuple(Pattern(rule.id, rule.canonical, t, p.min_score or score)
+              for t in dict.fromkeys(_said_as(list(p.says), lexicon)))
+        for p in rule.parts.items), rule.parts)
+
+
+def _distinct(hits: list[PhraseHit]) -> list[PhraseHit]:
+    """The best of each group of overlapping hits (one place aligned to several texts)."""
+    kept: list[PhraseHit] = []
+    for h in sorted(hits, key=_rank, reverse=True):
+        if not any(_overlap(h, k) for k in kept):
+            kept.append(h)
+    return kept
+
+
+def part_hits(text: str, compiled: _Parts, readings: Readings = NO_READINGS, margin: float = 0.0
+              ) -> list[PhraseHit]:
+    """The places where every part of a phrase is heard, each at its own threshold (plus
+    `margin`), close together as the rule's window allows: one hit from the first part's start
+    to the last part's end, its score the parts' mean by length."""
+    spec = compiled.spec
+    found = [_distinct([h for h in occurrences(text, pats, readings)
+                        if h.score >= pats[0].min_score + margin])
+             for pats in compiled.parts]
+    hits: list[PhraseHit] = []
+    for combo in product(*found):
+        ordered = sorted(combo, key=lambda h: h.char_start)
+        if not spec.any_order and list(combo) != ordered:
+            continue
+        if any(_overlap(a, b) for a, b in pairwise(ordered)):
+            continue
+        start, end = ordered[0].char_start, max(h.char_end for h in ordered)
+        span = text[start:end]
+        clauses = len(_CLAUSE_BREAK.findall(span)) + 1
+        if clauses > spec.within_clauses or len(phrase_chars(span)) > spec.within_chars:
+            continue
+        sizes = [len(phrase_chars(h.variant).replace(SLOT, "")) or 1 for h in combo]
+        score = round(sum(h.score * n for h, n in zip(combo, sizes, strict=True)) / sum(sizes), 3)
+        said = "、".join(f"「{h.matched}」" for h in combo)
+        explanation = (f"分段说出{said}（{clauses} 个分句内）：" + "；".join(
+            h.explanation for h in combo))
+        variant = "＋".join(h.variant for h in combo)
+        hits.append(PhraseHit(combo[0].rule_id, combo[0].phrase, variant, span, start, end,
+                              score, explanation))
+    return hits
 
 
 _REQUIRED_CHECKS = 3  # near misses of a required phrase checked per utterance, best first
@@ -307,15 +374,17 @@ class PhraseMatcher:
         self._readings = {c: tuple(r) for c, r in m.readings.items()}
         self._forbidden = {r.id: r for r in rules.forbidden}
         self._required = {r.id: r for r in rules.required}
-        dialect = {w: tuple(said) for w, said in m.dialect.items()}
+        lexicon = {e.means: e.said for e in m.equivalents}
         self._forbidden_patterns = [p for r in rules.forbidden
-                                    for p in _patterns(r, m.min_score, dialect)]
+                                    for p in _patterns(r, m.min_score, lexicon)]
+        self._parts = {r.id: c for r in rules.forbidden
+                       if (c := _compile_parts(r, m.min_score, lexicon)) is not None}
         near = m.acoustic_check_min_score
         self._near_miss_patterns = [replace(p, min_score=min(p.min_score, near))
                                     for p in self._forbidden_patterns] if near else []
         self._min_score = {p.rule_id: p.min_score for p in self._forbidden_patterns}
         self._required_patterns = [p for r in rules.required
-                                   for p in _patterns(r, m.required_min_score, dialect)]
+                                   for p in _patterns(r, m.required_min_score, lexicon)]
         self._exclusions = {
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
@@ -333,19 +402,27 @@ class PhraseMatcher:
         excluded: list[ExcludedHit] = []
         patterns = (self._near_miss_patterns if check and self._near_miss_patterns
                     else self._forbidden_patterns)
-        candidates: dict[str, list[PhraseHit]] = {}
+        unknown = transcript.speaker == Speaker.UNKNOWN
+        margin = self.rules.matching.unknown_speaker_margin if unknown else 0.0
+        # (hit, whether its parts each met their own threshold already)
+        candidates: dict[str, list[tuple[PhraseHit, bool]]] = {}
         for hit in occurrences(text, patterns, self._readings):
-            if transcript.speaker in self._forbidden[hit.rule_id].speakers:
-                candidates.setdefault(hit.rule_id, []).append(hit)
+            candidates.setdefault(hit.rule_id, []).append((hit, False))
+        for parts in self._parts.values():
+            for hit in part_hits(text, parts, self._readings, margin):
+                candidates.setdefault(hit.rule_id, []).append((hit, True))
         # A phrase said twice is one incident, but an occurrence its context excuses must not
         # hide a later one that it does not (不知道怎么开……这个我不知道).
         for rule_id, hits in candidates.items():
+            if transcript.speaker not in self._forbidden[rule_id].speakers:
+                continue
             judged: list[PhraseHit] = []
-            for hit in sorted(hits, key=_rank, reverse=True):
+            for hit, parted in sorted(hits, key=lambda c: _rank(c[0]), reverse=True):
                 if any(_overlap(hit, other) for other in judged):
                     continue  # the same words aligned another way, or to another variant
                 judged.append(hit)
-                verdict = self._judge(transcript, self._forbidden[rule_id], hit, check)
+                verdict = self._judge(transcript, self._forbidden[rule_id], hit,
+                                      None if parted else check, parted)
                 if isinstance(verdict, ExcludedHit):
                     excluded.append(verdict)
                 elif verdict is not None:
@@ -355,11 +432,18 @@ class PhraseMatcher:
         return found, excluded
 
     def _judge(self, transcript: Transcript, rule: ForbiddenRule, hit: PhraseHit,
-               check: AcousticCheck | None) -> PhraseHit | ExcludedHit | None:
+               check: AcousticCheck | None, parted: bool = False
+               ) -> PhraseHit | ExcludedHit | None:
         """One occurrence of a rule's phrase: the hit to flag (its explanation completed), the
-        reason it is no violation, or None for a near miss that does not stand."""
+        reason it is no violation, or None for a near miss that does not stand. `parted`: a hit
+        of the rule's parts, each of which met its own threshold (with the unknown speaker's
+        margin) already."""
         text = transcript.text
-        if hit.score < self._min_score[rule.id]:
+        if parted:
+            if transcript.speaker == Speaker.UNKNOWN:
+                hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，各段按更高的"
+                              "相似度要求判定")
+        elif hit.score < self._min_score[rule.id]:
             checked = (self._acoustic(transcript, hit, check)
                        if transcript.speaker != Speaker.UNKNOWN else None)
             if checked is None:  # it stands on the audio, and only where the speaker is known

@@ -121,7 +121,10 @@ class Transcript:
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "window_id": self.window_id, "speaker": self.speaker.value,
-                "start_s": self.start_s, "end_s": self.end_s, "text": self.text,
+                "channel": self.channel, "start_s": self.start_s, "end_s": self.end_s,
+                "text": self.text,
+                # with their times, so that a saved transcript can be judged again
+                "words": [[w.text, w.start_s, w.end_s, w.probability] for w in self.words],
                 "dropped": list(self.dropped), "speaker_note": self.speaker_note,
                 "language": self.language, "language_probability": self.language_probability,
                 "languages": [list(pair) for pair in self.languages]}

@@ -52,6 +52,22 @@ class ExpectedAt(StrEnum):
     ANYWHERE = "anywhere"
 
 
+class Equivalent(_Strict):
+    """One entry of the lexicon: words said in the region or colloquially for a word of the
+    phrases (么子 for 什么). A phrase holding `means` is also looked for with each of `said` in
+    its place, so a hit lies in the heard words as they were said."""
+
+    means: str = Field(min_length=1, description="the word as the phrases write it (什么)")
+    said: tuple[str, ...] = Field(min_length=1, description="what speakers say for it (么子)")
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Equivalent:
+        if not self.means.strip() or any(not w.strip() for w in self.said):
+            raise PydanticCustomError("blank_words", "{field}: words must not be blank",
+                                      {"field": "equivalents"})
+        return self
+
+
 class Matching(_Strict):
     min_score: float = Field(0.82, ge=0.5, le=1.0,
                              description="default threshold of forbidden phrases")
@@ -70,9 +86,9 @@ class Matching(_Strict):
         "as forbidden ones are (None: never)")
     readings: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="extra pinyin readings of characters, e.g. 著: [zhe]")
-    dialect: dict[str, tuple[str, ...]] = Field(
-        default_factory=dict, description="words of a phrase and what speakers of the region "
-        "say for them (什么: [么子]): each phrase is also looked for with them")
+    equivalents: tuple[Equivalent, ...] = Field(
+        (), description="the lexicon of colloquial and regional words (晓得 for 知道, 么子 for "
+        "什么): each phrase is also looked for with them")
     unknown_speaker_margin: float = Field(
         0.06, ge=0, le=0.5, description="a forbidden phrase from a speaker who could not be told "
         "apart (one microphone) must score this much above its rule's threshold")
@@ -237,12 +253,38 @@ class RequiredRule(_PhraseRule):
         return self
 
 
+class Part(_Strict):
+    says: tuple[str, ...] = Field(min_length=1, description="the part and other words for it "
+                                  "(填错了, 写错了); × matches any few characters")
+    min_score: float | None = Field(None, ge=0.3, le=1.0, description="None: the rule's")
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Part:
+        if any(not w.strip() for w in self.says):
+            raise PydanticCustomError("blank_words", "{field}: words must not be blank",
+                                      {"field": "says"})
+        return self
+
+
+class Parts(_Strict):
+    """A phrase of parts said apart (填错了，发动机号少了两位，快点改): it is heard where every
+    part is, close together in one speaker's speech (one utterance, or a run of them short
+    pauses apart, as `join_pause_s` joins them)."""
+
+    items: tuple[Part, ...] = Field(min_length=2)
+    within_clauses: int = Field(3, ge=1, le=10, description="from the first part to the last in "
+                                "at most this many clauses")
+    within_chars: int = Field(30, ge=2, le=200, description="and at most this many characters")
+    any_order: bool = Field(False, description="the parts may come in any order (先等着，还没上班)")
+
+
 class ForbiddenRule(_PhraseRule):
     group: int
     severity: Severity | None = None  # None: the group's
     deduction: float | None = Field(None, ge=0)
     exclusions: tuple[str, ...] = ()
     context: ContextRules = ContextRules()
+    parts: Parts | None = None
     instead: str | None = Field(None, pattern=RULE_ID, description="None: the group's")
 
 

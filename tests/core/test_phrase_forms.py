@@ -1,0 +1,132 @@
+"""The forms forbidden phrases take in speech the rules were never tuned on (issue 15): words
+between a phrase's parts, its parts reordered, another person or object in it, colloquial and
+regional words; and the polite look-alikes of each form, which stay unflagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from etiquette.core.judging import judge
+from etiquette.core.records import Incident, Speaker
+from etiquette.core.rules import RulesError, parse_rules
+from etiquette.core.sessions import session_of
+
+from factories import ROOT
+from factories.transcripts import said
+
+RULES_TEXT = (ROOT / "rules" / "appendix_b.yaml").read_text(encoding="utf-8")
+
+
+def flagged(rules, matcher, *halves: str, speaker: Speaker = Speaker.STAFF) -> list[Incident]:
+    """The forbidden-phrase incidents of one speaker's utterances said 0.6 s apart."""
+    heard, start = [], 0.0
+    for text in halves:
+        heard.append(said(text, speaker, start_s=start))
+        start = heard[-1].end_s + 0.6
+    incidents, _, _ = judge(rules, matcher, heard, session_of(heard))
+    return [i for i in incidents if i.kind == "forbidden_phrase"]
+
+
+@pytest.mark.parametrize(("halves", "rule", "parts"), [
+    # words said between a phrase's parts
+    (("填错了，发动机号少了两位，快点改一下",), "F3-1", ("填错了", "快点改")),
+    (("四至这一栏填错了，东边和西边写反了，快点改一下",), "F3-1", ("填错了", "快点改")),
+    (("有什么意见，找我们领导去",), "F6-2", ("有什么意见", "找我们领导去")),
+    # ... and across the pauses between utterances, as the segmenter cuts them
+    (("跟你说几遍了", "要盖章", "怎么还是不会听"), "F3-2", ("说几遍了", "怎么还是不会")),
+    # the parts reordered, where the rule allows it
+    (("先等着，还没上班",), "F5-1", ("先等着", "还没上班")),
+    (("你快点，快下班了",), "F5-2", ("你快点", "快下班了")),
+    (("找领导去，有意见",), "F6-2", ("找领导去", "有意见")),
+    (("自己看，门口那块指示牌上写着",), "F1-3", ("自己看", "指示牌上")),
+])
+def test_a_phrase_heard_in_parts_is_one_hit_from_the_first_part_to_the_last(
+        rules, matcher, halves, rule, parts):
+    (inc,) = flagged(rules, matcher, *halves)
+    assert inc.rule_id == rule
+    assert inc.hit_start is not None and inc.hit_end is not None
+    hit = inc.transcript[inc.hit_start:inc.hit_end]
+    assert hit.startswith(parts[0]) and parts[1] in hit  # the span runs from part to part
+    assert all(f"「{p}」" in inc.explanation for p in parts)  # the reviewer reads the parts found
+    if len(halves) > 1:  # the clip spans the utterances the parts were said in
+        first_end = 0.25 * len(halves[0])
+        last_start = 0.25 * len("".join(halves[:-1])) + 0.6 * (len(halves) - 1)
+        assert inc.offset_s < first_end and inc.end_s > last_start
+
+
+def test_parts_are_found_only_in_order_unless_the_rule_allows_any_and_only_close_together(
+        rules, matcher):
+    assert flagged(rules, matcher, "怎么还不会，说几遍了") == []  # F3-2 is said in its order
+    far = "还没上班，" + "今天窗口要先处理昨天留下的好多件材料" + "，先等着"
+    assert flagged(rules, matcher, far) == []  # beyond F5-1's window of characters
+    assert [i.rule_id for i in flagged(rules, matcher, "还没上班，材料放这，先等着")] == ["F5-1"]
+
+
+@pytest.mark.parametrize(("text", "rule", "heard"), [
+    ("听我的还是听医生的", "F4-1", "听医生的"),  # another object
+    ("听你的还是听我的", "F4-1", "听我的"),  # the pronouns swapped
+    ("你懂档案还是我懂档案", "F4-2", "我懂"),
+    ("这个我不晓得", "F1-1", "不晓得"),  # regional words, from the rules' lexicon
+    ("谁晓得，系统里查", "F1-1", "谁晓得"),
+    ("你去问问别个", "F1-2", "别个"),
+    ("急么子，忙着呢", "F2-1", "急么子"),
+    ("要下班了，搞快点", "F5-2", "搞快点"),
+])
+def test_other_persons_objects_and_regional_words_are_the_phrase(rules, matcher, text, rule,
+                                                                  heard):
+    (inc,) = flagged(rules, matcher, text)
+    assert inc.rule_id == rule
+    # The hit lies in the words as they were heard, not in the phrase's Mandarin.
+    assert heard in inc.transcript[inc.hit_start:inc.hit_end]
+
+
+@pytest.mark.parametrize("halves", [
+    ("不知道您今天带身份证了吗？",),
+    ("不晓得您是否方便？",),
+    ("您别着急，我马上为您办理",),
+    ("有意见可以填意见簿",),
+    ("有什么意见，您可以找我们领导反映",),
+    ("下班前一定给您办完",),
+    ("快下班了，我快点给您办完",),
+    ("这里填错了没关系，我快点帮您改",),
+    ("您别急，写错了我们快点帮您重新改",),
+    ("还没上班的话，您明天再来，先等着也行",),
+    ("这个不是听我的，也不是听您的，是按规定来",),
+    ("听我的还是听您的都不重要，要按规定来",),
+    ("说了几遍也没关系，您怎么还不会我就再讲一遍",),
+    ("我帮您问问别人",),
+    ("您先等一下", "还没上班的同事马上到"),
+])
+def test_polite_look_alikes_of_the_new_forms_are_not_flagged(rules, matcher, halves):
+    assert flagged(rules, matcher, *halves) == []
+
+
+def test_citizens_words_are_not_judged_in_parts(rules, matcher):
+    assert flagged(rules, matcher, "你快点，快下班了", speaker=Speaker.CITIZEN) == []
+
+
+def _line_of(text: str, needle: str) -> int:
+    return text[:text.index(needle)].count("\n") + 1
+
+
+def test_an_unknown_lexicon_field_is_refused_naming_entry_field_and_line():
+    bad = RULES_TEXT.replace("- {means: 知道, said: [晓得]}", "- {means: 知道, sayd: [晓得]}")
+    with pytest.raises(RulesError) as e:
+        parse_rules(bad, "appendix_b.yaml")
+    msg = str(e.value)
+    assert "matching -> equivalents[2] -> sayd" in msg
+    assert f"line {_line_of(bad, 'sayd')}" in msg
+
+
+def test_a_window_that_is_not_a_number_is_refused_naming_rule_field_and_line():
+    anchor = "    parts:\n      within_clauses: 4\n      within_chars: 30\n      any_order: true"
+    assert anchor in RULES_TEXT
+    bad = RULES_TEXT.replace(anchor, anchor.replace("within_chars: 30", "within_chars: 三十"))
+    with pytest.raises(RulesError) as e:
+        parse_rules(bad, "appendix_b.yaml")
+    msg = str(e.value)
+    assert "(F3-1) -> parts -> within_chars" in msg
+    assert f"line {_line_of(bad, 'within_chars: 三十')}" in msg
+    one = RULES_TEXT.replace("        - {says: [快点改, 快点×改]}   # 快点重新改\n", "")
+    with pytest.raises(RulesError, match=r"\(F3-1\) -> parts -> items"):
+        parse_rules(one)  # a phrase of one part is a phrase, not parts
