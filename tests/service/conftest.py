@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from etiquette.practice import practice_checker
@@ -34,6 +36,7 @@ from etiquette.service.schemas import ApiKeyCreate, Role, UserCreate
 from etiquette.service.services import masterdata, users
 from etiquette.service.services.access import SYSTEM_CLI
 from etiquette.service.services.practice import PracticeChecker
+from etiquette.sinks.http import INGEST_PATH
 
 from factories.service import MASTERDATA, PASSWORD, ROLE_USERS, Api
 from factories.system import unavailable
@@ -312,6 +315,39 @@ def sqlite_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
 @pytest.fixture
 def api(service: LiveService) -> LiveService:
     return service
+
+
+@contextmanager
+def older_service(live: LiveService) -> Iterator[str]:
+    """The URL of a service as it was before sessions were records: it takes incidents (handing
+    each request as it came to `live`, which answers it) and has no sessions route."""
+    older = FastAPI()
+
+    @older.post(INGEST_PATH)
+    async def ingest(request: Request) -> Response:
+        headers = {k: request.headers[k] for k in ("content-type", "x-api-key")
+                   if k in request.headers}
+        async with httpx.AsyncClient(timeout=60) as client:
+            answer = await client.post(live.base_url + INGEST_PATH,
+                                       content=await request.body(), headers=headers)
+        return Response(answer.content, answer.status_code,
+                        media_type=answer.headers.get("content-type"))
+
+    port = free_port()
+    server = ThreadedServer(uvicorn.Config(older, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(300):  # bounded: 30 s
+        if server.started:
+            break
+        time.sleep(0.1)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 __all__ = ["Api", "LiveService", "PostgresCluster", "Role", "httpx"]

@@ -8,29 +8,25 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 import uuid
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request, Response
 
 from etiquette.core.clips import ClipOptions, clip_span
 from etiquette.core.records import SAMPLE_RATE, Incident, IncidentKind, Severity, Speaker
-from etiquette.sinks.http import INGEST_PATH, HttpSink
+from etiquette.sinks.http import HttpSink
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.tee import TeeSink
 from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import attach_clips
 
 from factories.service import PASSWORD, Api, incident, jpeg_bytes, session_record
-from service.conftest import LiveService, ThreadedServer, free_port
+from service.conftest import LiveService, free_port
+from service.conftest import older_service as older_service_at
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,33 +142,9 @@ def test_batch_posts_the_sample_incidents_with_clips(sqlite_service: LiveService
 
 @pytest.fixture
 def older_service(sqlite_service: LiveService) -> Iterator[str]:
-    """The URL of a service as it was before sessions were records: it takes incidents (handing
-    each request as it came to the real service, which answers it) and has no sessions route."""
-    older = FastAPI()
-
-    @older.post(INGEST_PATH)
-    async def ingest(request: Request) -> Response:
-        headers = {k: request.headers[k] for k in ("content-type", "x-api-key")
-                   if k in request.headers}
-        async with httpx.AsyncClient(timeout=60) as client:
-            answer = await client.post(sqlite_service.base_url + INGEST_PATH,
-                                       content=await request.body(), headers=headers)
-        return Response(answer.content, answer.status_code,
-                        media_type=answer.headers.get("content-type"))
-
-    port = free_port()
-    server = ThreadedServer(uvicorn.Config(older, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(300):  # bounded: 30 s
-        if server.started:
-            break
-        time.sleep(0.1)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    """The URL of a service as it was before sessions were records (`service.conftest`)."""
+    with older_service_at(sqlite_service) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -19,7 +19,15 @@ from etiquette.service.models import AuditEntry, Incident
 from etiquette.sinks.outbox import BadRecord, Outbox
 
 from factories.service import incident, jpeg_bytes, session_record, wav_bytes
-from service.conftest import LiveService, free_port, seed, settings_for, start_service, stop_service
+from service.conftest import (
+    LiveService,
+    free_port,
+    older_service,
+    seed,
+    settings_for,
+    start_service,
+    stop_service,
+)
 
 FAST = {"backoff_s": 0.05, "max_backoff_s": 0.2, "timeout_s": 5.0}
 
@@ -257,8 +265,8 @@ def test_a_rejected_incident_is_set_aside_with_its_reason_and_the_rest_go_on(
 def test_a_session_goes_to_its_own_route_and_one_refused_holds_up_no_incident(
         service: LiveService, tmp_path: Path) -> None:
     """A live session's record (issue 19) is sent by the outbox after its incidents, to the
-    sessions' route, and links them; one the service refuses (as a service without the route
-    answers 404) is set aside like a refused incident while the incidents go on."""
+    sessions' route, and links them; one the service refuses as wrong (422) is set aside like a
+    refused incident while the incidents go on."""
     folder = tmp_path / "outbox"
     box = Outbox(folder, service.base_url, service.api_key, **FAST)
     first, last = with_evidence(tmp_path, 1), with_evidence(tmp_path, 2)
@@ -273,6 +281,47 @@ def test_a_session_goes_to_its_own_route_and_one_refused_holds_up_no_incident(
         [first["id"], last["id"]])
     stored = service.client("supervisor").get(f"/api/v1/sessions/{session['id']}").json()
     assert [i["id"] for i in stored["incident_list"]] == [first["id"]]
+
+
+def test_a_service_without_the_sessions_route_gets_every_incident_and_the_sessions_wait(
+        service: LiveService, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A site upgraded before its service (no sessions route: 404): its incidents keep flowing;
+    its session records are set aside, each tried once, neither refused nor lost, and the log
+    says so once; the first session the upgraded service takes brings them back to be sent."""
+    folder = tmp_path / "outbox"
+    first, last = with_evidence(tmp_path, 1), with_evidence(tmp_path, 2)
+    sessions = [session_record(incident_ids=(first["id"],)).to_json(),
+                session_record().to_json()]
+    with older_service(service) as older, caplog.at_level(logging.INFO,
+                                                          logger="etiquette.sinks.outbox"):
+        box = Outbox(folder, older, service.api_key, **FAST)
+        box.write([first, sessions[0], last, sessions[1]])
+        box.start()
+        box.stop(timeout_s=20)
+    assert box.pending() == 0 and entries(folder / "rejected") == []
+    stats = box.stats
+    assert (stats.delivered, stats.rejected, stats.sessions_unsupported) == (2, 0, 2)
+    assert stats.attempts == 4  # each session record once: not retried
+    assert sorted(stored_ids(service, [first["id"], last["id"]])) == sorted(
+        [first["id"], last["id"]])
+    assert [n.split("-", 1)[1] for n in entries(folder / "unsupported")] == [
+        s["id"] for s in sessions]
+    told = [r for r in caplog.records if "no route for session records" in r.getMessage()]
+    assert len(told) == 1 and told[0].levelno == logging.WARNING
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    # The service upgraded: the next session it takes brings the two set aside back.
+    box = Outbox(folder, service.base_url, service.api_key, **FAST)
+    later = session_record().to_json()
+    box.put(later)
+    box.start()
+    box.stop(timeout_s=20)
+    assert box.pending() == 0 and entries(folder / "unsupported") == []
+    sup = service.client("supervisor")
+    for s in (*sessions, later):
+        assert sup.get(f"/api/v1/sessions/{s['id']}").status_code == 200
+    linked = sup.get(f"/api/v1/sessions/{sessions[0]['id']}").json()
+    assert [i["id"] for i in linked["incident_list"]] == [first["id"]]
 
 
 def test_a_refused_api_key_keeps_incidents_pending_and_reports_down(service: LiveService,

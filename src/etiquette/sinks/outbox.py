@@ -13,6 +13,8 @@ On disk, under `directory` (one Outbox object per directory at a time):
     pending/<entry>/evidence.<role><ext> the copies of the evidence files
     rejected/<entry>/, rejected/<entry>.reason
                                          what the service refused (4xx): kept for a person
+    unsupported/<entry>/                 session records a service older than them refused
+                                         (404: no sessions route), set aside until it takes one
     tmp/                                 entries being written or deleted; whatever a crash
                                          leaves there is removed when an Outbox opens the folder
 
@@ -31,6 +33,12 @@ back-off, tries again to write what is held, oldest first, so delivery keeps the
 they are sent like any other entry and the state goes back to OK. What is held is never sent
 from memory (an incident is on disk before it is sent); what is still held when the process
 ends is lost to the outbox, and `stop` logs its ids.
+
+A service older than session records (issue 19) answers 404 on their route. Such a session
+record is set aside in unsupported/, neither retried nor counted as refused, and the log says
+so once (the incidents go on as before, as `batch --post` does against such a service); the
+first session record a service takes later (it was upgraded) brings the set-aside ones back to
+be sent, oldest first.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from typing import Any
 
 import httpx
 
+from etiquette.core.session_records import SESSION_RECORD
 from etiquette.files import atomic_write, atomic_writer, fsync_dir
 from etiquette.health import HealthCallback, HealthReporter, HealthState
 from etiquette.sinks import deliverable
@@ -82,6 +91,7 @@ class OutboxStats:
     attempts: int = 0  # every POST
     retries: int = 0  # attempts that failed in a way worth repeating (down, busy, key refused)
     refused_by_disk: int = 0  # puts the disk refused (held in memory until it takes them)
+    sessions_unsupported: int = 0  # session records an older service has no route for
     last_error: str | None = None
 
 
@@ -103,7 +113,8 @@ class Outbox:
         self._pending_dir = self.directory / "pending"
         self._rejected_dir = self.directory / "rejected"
         self._tmp_dir = self.directory / "tmp"
-        for d in (self._pending_dir, self._rejected_dir, self._tmp_dir):
+        self._unsupported_dir = self.directory / "unsupported"
+        for d in (self._pending_dir, self._rejected_dir, self._tmp_dir, self._unsupported_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._queue: deque[str] = deque()  # entry names, oldest first
@@ -118,6 +129,7 @@ class Outbox:
         # The delivery's own state; the state reported is the worse of it and the disk's.
         self._link = (HealthState.OK, "delivering incidents to the supervision API")
         self._last_sequence = 0
+        self._warned_unsupported = False  # the log said once that sessions are set aside
         self._stats = OutboxStats()
         self._health = HealthReporter(COMPONENT, on_health, state=HealthState.OK)
         self._thread: threading.Thread | None = None
@@ -400,8 +412,13 @@ class Outbox:
                 else:
                     self._stats.already += 1
             self._set_link(HealthState.OK, "delivering incidents to the supervision API")
+            if stored.get("kind") == SESSION_RECORD:
+                self._requeue_unsupported()
             if self._on_stored is not None:
                 self._on_stored(str(stored.get("id")))
+        elif outcome.status == 404 and stored.get("kind") == SESSION_RECORD:
+            self._set_aside_unsupported(name)
+            self._set_link(HealthState.OK, "the supervision API answers")
         elif outcome.delivery is Delivery.REJECTED:
             self._reject(name, outcome.why)
             self._set_link(HealthState.OK, "the supervision API answers")
@@ -447,6 +464,37 @@ class Outbox:
         with self._lock:
             self._stats.rejected += 1
             self._stats.last_error = why
+
+    def _set_aside_unsupported(self, name: str) -> None:
+        os.rename(self._pending_dir / name, self._unsupported_dir / name)
+        fsync_dir(self._unsupported_dir)
+        fsync_dir(self._pending_dir)
+        self._dequeue(name)
+        with self._lock:
+            self._stats.sessions_unsupported += 1
+            first, self._warned_unsupported = not self._warned_unsupported, True
+        if first:
+            logger.warning(
+                "the supervision service has no route for session records (it answered 404: a "
+                "version older than them); session records are set aside in %s and sent once "
+                "the service takes one after its upgrade; incidents are delivered as before",
+                self._unsupported_dir)
+
+    def _requeue_unsupported(self) -> None:
+        """The service takes session records now: those set aside go back to be sent."""
+        names = sorted(p.name for p in self._unsupported_dir.iterdir())
+        if not names:
+            return
+        for name in names:
+            os.rename(self._unsupported_dir / name, self._pending_dir / name)
+        fsync_dir(self._pending_dir)
+        fsync_dir(self._unsupported_dir)
+        with self._lock:
+            self._queue = deque(sorted([*self._queue, *names]))
+            self._ids.update(name[SEQUENCE_DIGITS + 1:] for name in names)
+            self._warned_unsupported = False
+        logger.info("the supervision service takes session records now: %d set aside before "
+                    "are sent", len(names))
 
     def _dequeue(self, name: str) -> None:
         with self._lock:
