@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,6 +87,13 @@ class CheckRule(BaseModel, ABC):
     @abstractmethod
     def judge(self, view: SessionView) -> list[Incident]:
         """This check's incidents in one session."""
+
+    def each_utterance(self, view: SessionView, fault: Callable[[Turn], tuple[str, float] | None],
+                       speaker: Speaker = Speaker.STAFF) -> list[Incident]:
+        """An incident over each of `speaker`'s utterances in which `fault` finds one: its
+        explanation and score (None: none in it)."""
+        return [self.incident(view, t.start_s, t.end_s, found[0], turn=t, score=found[1])
+                for t in view.of(speaker) if (found := fault(t)) is not None]
 
     def incident(self, view: SessionView, start_s: float, end_s: float, explanation: str,
                  turn: Turn | None = None, hit: tuple[int, int] | None = None,

@@ -24,8 +24,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from etiquette.core.checks.base import CheckRule, SessionView
-from etiquette.core.records import MANDARIN, Incident, IncidentKind, Speaker
+from etiquette.core.checks.base import CheckRule, SessionView, Turn
+from etiquette.core.records import MANDARIN, Incident, IncidentKind
 
 # Chinese names of the languages a staff member might be heard in; others by their code.
 LANGUAGE_NAMES = {
@@ -52,19 +52,17 @@ class NonMandarin(CheckRule):
     min_duration_s: float = Field(2.5, ge=0.5, le=60)
 
     def judge(self, view: SessionView) -> list[Incident]:
-        found = []
-        for turn in view.of(Speaker.STAFF):
-            t = turn.transcript
-            mandarin = t.probability_of(MANDARIN) if t is not None else None
-            if t is None or mandarin is None or turn.duration_s < self.min_duration_s:
-                continue
-            other = 1.0 - mandarin
-            if other < self.min_probability:
-                continue
-            top = next(((code, p) for code, p in t.languages if code != MANDARIN), None)
-            likely = f"，最可能为{language_name(top[0])}（{top[1]:.2f}）" if top else ""
-            found.append(self.incident(
-                view, turn.start_s, turn.end_s,
-                f"工作人员未使用普通话：语种识别不是普通话的概率 {other:.2f}"
-                f"（阈值 {self.min_probability:g}）{likely}", turn=turn, score=round(other, 3)))
-        return found
+        return self.each_utterance(view, self._not_mandarin)
+
+    def _not_mandarin(self, turn: Turn) -> tuple[str, float] | None:
+        t = turn.transcript
+        mandarin = t.probability_of(MANDARIN) if t is not None else None
+        if t is None or mandarin is None or turn.duration_s < self.min_duration_s:
+            return None
+        other = 1.0 - mandarin
+        if other < self.min_probability:
+            return None
+        top = next(((code, p) for code, p in t.languages if code != MANDARIN), None)
+        likely = f"，最可能为{language_name(top[0])}（{top[1]:.2f}）" if top else ""
+        return (f"工作人员未使用普通话：语种识别不是普通话的概率 {other:.2f}"
+                f"（阈值 {self.min_probability:g}）{likely}", round(other, 3))

@@ -73,21 +73,17 @@ class FastSpeech(CheckRule):
     min_speech_s: float = Field(3.0, gt=0, le=60)
 
     def judge(self, view: SessionView) -> list[Incident]:
-        found = []
-        for turn in view.of(Speaker.STAFF):
-            if turn.transcript is None:
-                continue
-            measured = speech_rate(turn.transcript)
-            if measured is None:
-                continue
-            rate, seconds = measured
-            if seconds < self.min_speech_s or rate <= self.max_chars_per_min:
-                continue
-            found.append(self.incident(
-                view, turn.start_s, turn.end_s,
-                f"工作人员语速约 {rate:.0f} 字/分钟（阈值 {self.max_chars_per_min:g} 字/分钟），"
-                f"本句约 {seconds:.1f} 秒", turn=turn))
-        return found
+        return self.each_utterance(view, self._too_fast)
+
+    def _too_fast(self, turn: Turn) -> tuple[str, float] | None:
+        measured = speech_rate(turn.transcript) if turn.transcript is not None else None
+        if measured is None:
+            return None
+        rate, seconds = measured
+        if seconds < self.min_speech_s or rate <= self.max_chars_per_min:
+            return None
+        return (f"工作人员语速约 {rate:.0f} 字/分钟（阈值 {self.max_chars_per_min:g} 字/分钟），"
+                f"本句约 {seconds:.1f} 秒", 1.0)
 
 
 class RaisedVoice(CheckRule):
