@@ -8,9 +8,12 @@ The mono sessions (labels' `channels: 1`) of each set are segmented and transcri
 does (default options), once: utterances, their audio and transcripts are kept in --cache, so
 that the attribution can be weighed again in a second. Each utterance is the script's speaker
 whose turns hold 80 % of it, else `mixed`. Prints, per set, what the attributor decided for
-each true speaker, the reasons given where a staff line was left unknown, and how far apart the
-scripts' own staff/citizen split is in the units `cluster_voices` measures (what any voice split
-could reach with these features). Results: benchmarks/results.md, "One microphone".
+each true speaker, the reasons given where a staff line was left unknown, how far apart the
+scripts' own staff/citizen split is in the units `cluster_voices` measures (what any voice
+split could reach with these features) and, with voiceprints, in `cluster_voiceprints`' units,
+and what attributing cost (the voiceprints are most of it). `--option use_voiceprint=0` weighs
+the signal features alone, as before the voiceprints. Results: benchmarks/results.md, "One
+microphone".
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import pickle
 import re
+import resource
+import time
 from collections import Counter
 from dataclasses import fields, replace
 from pathlib import Path
@@ -28,7 +33,7 @@ import yaml
 
 from etiquette.core.records import Utterance
 from etiquette.pipeline import SpeechPipeline
-from etiquette.speech import speakers
+from etiquette.speech import speakers, voiceprint
 from etiquette.speech.audio import read_audio
 from etiquette.speech.segmenter import segment
 
@@ -86,6 +91,20 @@ def true_separation(attributor: speakers.SpeakerAttributor, session: dict[str, A
     return float(np.sqrt(((means[0] - means[1]) ** 2 / var).sum()))
 
 
+def true_voiceprint_separation(attributor: speakers.SpeakerAttributor,
+                               session: dict[str, Any]) -> float | None:
+    """The same, in the units `cluster_voiceprints` measures a split by voiceprints."""
+    rows = [(f, who) for u in session["judged"]
+            if (f := attributor.features(u)) is not None and f.voiceprint is not None
+            and (who := truth(u, session["turns"])) in ("staff", "citizen")]
+    if len({who for _, who in rows}) < 2:
+        return None
+    x = np.stack([f.voiceprint for f, _ in rows if f.voiceprint is not None])
+    w = np.clip(np.array([f.voiced_s for f, _ in rows]) / 0.8, 0.1, 1.0)
+    label = np.array([0 if who == "staff" else 1 for _, who in rows])
+    return speakers.voiceprint_split(list(range(len(rows))), x, w, label).separation
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
@@ -101,12 +120,22 @@ def main(argv: list[str] | None = None) -> int:
         if name not in names:
             ap.error(f"no option {name}")
         changes[name] = float(value)
-    attributor = speakers.SpeakerAttributor(replace(speakers.AttributionOptions(), **changes))
+    options = replace(speakers.AttributionOptions(), **changes)
+    load_s = 0.0
+    if options.use_voiceprint:
+        started = time.perf_counter()
+        voiceprint.shared_encoder()
+        load_s = time.perf_counter() - started
+    attributor = speakers.SpeakerAttributor(options)
+    attributing_s, attributed = 0.0, 0
     table: Counter[tuple[str, str, str]] = Counter()
     reasons: Counter[tuple[str, str]] = Counter()
     for key, session in sessions(a.folders, a.cache).items():
         group = str(Path(key).parent)
+        started = time.perf_counter()
         answers = attributor.attribute(session["judged"], session["heard"])
+        attributing_s += time.perf_counter() - started
+        attributed += len(answers)
         if a.verbose:
             print(f"== {key}")
         for u, t, answer in zip(session["judged"], session["heard"], answers, strict=True):
@@ -117,9 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             if a.verbose:
                 print(f"  {u.start_s:6.1f}-{u.end_s:6.1f} {who:8s} {answer.speaker.value:8s} "
                       f"{t.text[:24]!r} | {answer.reason}")
-        separation = true_separation(attributor, session)
+        separations = [true_separation(attributor, session)]
+        if options.use_voiceprint:
+            separations.append(true_voiceprint_separation(attributor, session))
         print(f"{Path(key).name}: the script's split at "
-              + (f"{separation:.1f}" if separation is not None else "-"))
+              + " / ".join(f"{s:.1f}" if s is not None else "-" for s in separations))
     for group in sorted({g for g, _, _ in table}):
         print(f"\n{group}")
         for who in ("staff", "citizen", "mixed"):
@@ -128,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         for (g, reason), n in sorted(reasons.items()):
             if g == group:
                 print(f"  staff left unknown {n}: {reason}")
+    # Each utterance's features are computed once (the first call), as batch does per session.
+    print(f"\ncost: {attributed} utterances attributed in {attributing_s:.1f} s "
+          f"({1000 * attributing_s / max(attributed, 1):.0f} ms each, features included); "
+          f"voice encoder loaded in {load_s:.2f} s; peak memory "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
 
 

@@ -37,13 +37,14 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from etiquette.core.matching import Pattern, find
 from etiquette.core.records import SAMPLE_RATE, Speaker, Transcript, Utterance, heard_as
+from etiquette.speech.voiceprint import shared_encoder
 
 # ----------------------------------------------------------------------------- voice features
 
@@ -68,11 +69,13 @@ class VoiceFeatures:
       voiced_s: seconds of voiced speech the statistics rest on (reliability).
       pitch_st: median F0 of the voiced frames, semitones above 100 Hz.
       timbre: mean MFCC c1..c12 of the voiced frames, then the spectral tilt (dB per octave).
+      voiceprint: the speaker embedding (etiquette.speech.voiceprint), where one was taken.
     """
 
     voiced_s: float
     pitch_st: float
     timbre: np.ndarray = field(repr=False)
+    voiceprint: np.ndarray | None = field(default=None, repr=False)
 
 
 def _frames(audio: np.ndarray, length: int) -> np.ndarray:
@@ -278,6 +281,8 @@ class AttributionOptions:
     """Attributes:
     use_voice / use_pitch / use_anchors / use_turns / use_cues: the kinds of evidence weighed
       (all on in use; the benchmark turns them on one by one).
+    use_voiceprint: the voices are told apart by speaker embeddings (etiquette.speech.voiceprint)
+      instead of pitch, MFCCs and tilt.
     decide_at: the probability a role needs before it is given; below it, UNKNOWN.
     switch_probability: how often the next utterance is the other speaker's (turn-taking;
       0.70 in the labelled sets).
@@ -288,17 +293,23 @@ class AttributionOptions:
     separation_low / separation_high: the distance between the two voice clusters (in
       within-voice standard deviations) below which the voices count as not separated, and
       from which they count fully. One voice split in two measured 3-5 on the evaluation set
-      (benchmarks/speakers_results.md).
+      (benchmarks/speakers_results.md). voiceprint_separation_low / _high: the same where the
+      voices are told apart by voiceprints (cluster_voiceprints' units; read on the tune
+      halves of the check sets and the held-out set, benchmarks/results.md).
     min_voiced_s: voiced speech an utterance needs for its voice to count fully.
     min_alternation: the share of neighbouring utterances in different voice clusters below
       which the split is not taken for two speakers (it counts fully from 0.15 above this):
       staff and citizen take turns (0.70 of neighbouring turns change speaker in the labelled
       sets), a split by content or intonation does not. Added after the held-out set's tuning
       half showed confident splits of one voice (citizen called staff: 7.3% -> 0%).
+      voiceprint_min_alternation: the same for the voiceprints' split, which splits one voice
+      by what is said more readily (at 0.3, 2 staff lines of the held-out set's tune half were
+      called the citizen's; at 0.4 a citizen line of the evaluation set's eval17 the staff's).
     """
 
     use_voice: bool = True
     use_pitch: bool = True
+    use_voiceprint: bool = True
     use_anchors: bool = True
     use_turns: bool = True
     use_cues: bool = True
@@ -312,6 +323,9 @@ class AttributionOptions:
     separation_high: float = 7.0
     min_voiced_s: float = 0.8
     min_alternation: float = 0.3
+    voiceprint_separation_low: float = 1.0
+    voiceprint_separation_high: float = 2.0
+    voiceprint_min_alternation: float = 0.5
     staff_phrases: tuple[str, ...] = STAFF_PHRASES
     citizen_cues: tuple[str, ...] = CITIZEN_CUES
     staff_cues: tuple[str, ...] = STAFF_CUES
@@ -345,6 +359,8 @@ class VoiceClusters:
       log_odds: per utterance with features, log p(voice | A) - log p(voice | B), each judged
         against the others (leave one out), weighted by how much voiced speech it has.
       means / var: the clusters' means and the within-voice variance of the features.
+      voiceprints: where the voices were told apart by voiceprints, each cluster's (A's, B's),
+        and `scale`, the log-odds per unit of "closer to A than to B" (mean cosines).
     """
 
     members: dict[int, int]
@@ -353,9 +369,16 @@ class VoiceClusters:
     means: np.ndarray = field(repr=False)
     var: np.ndarray = field(repr=False)
     use_pitch: bool = True
+    voiceprints: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    scale: float = 0.0
 
     def log_odds_of(self, features: VoiceFeatures) -> float:
         """log p(voice | A) - log p(voice | B) of any stretch of speech."""
+        if self.voiceprints is not None:
+            if features.voiceprint is None:
+                return 0.0
+            a, b = (float(np.mean(v @ features.voiceprint)) for v in self.voiceprints)
+            return self.scale * (a - b)
         x = _vector(features, self.use_pitch)
         return float(0.5 * (((x - self.means[1]) ** 2 - (x - self.means[0]) ** 2) / self.var).sum())
 
@@ -435,6 +458,76 @@ def cluster_voices(features: dict[int, VoiceFeatures], use_pitch: bool = True,
                          use_pitch)
 
 
+# A priori spread of "how much closer an utterance's voiceprint is to its own voice's than to
+# the other's" (mean cosines), and the pseudo-utterances it counts for: measured on the check
+# sets' and the held-out set's tune mono sessions (the scripts' own splits), rounded up.
+_VOICEPRINT_PRIOR_SD = 0.08
+
+
+def cluster_voiceprints(features: dict[int, VoiceFeatures], min_voiced_s: float = 0.8
+                        ) -> VoiceClusters | None:
+    """Two voices among the utterances that have voiceprints (keyed by utterance index), split
+    by cosine; None with fewer than two.
+
+    Each utterance is compared with the others of each cluster (the mean cosine to them, itself
+    left out): d = own cluster's - other cluster's. Over the session d has a mean m and a spread
+    s (shrunk toward the prior's while the session is short); two voices lie 2m/s apart in those
+    units (`separation`), and any stretch of speech has log-odds 2m/s² per unit of d."""
+    keys = sorted(k for k, f in features.items() if f.voiceprint is not None)
+    if len(keys) < 2:
+        return None
+    x = np.stack([v for k in keys if (v := features[k].voiceprint) is not None])
+    w = np.clip(np.array([features[k].voiced_s for k in keys]) / min_voiced_s, 0.1, 1.0)
+    d2 = ((x[:, None, :] - x[None]) ** 2).sum(axis=2)
+    far_a, far_b = np.unravel_index(np.argmax(d2), d2.shape)
+    starts = [np.where(d2[:, far_a] <= d2[:, far_b], 0, 1)]
+    centred = x - np.average(x, axis=0, weights=w)
+    _, _, vt = np.linalg.svd(centred * np.sqrt(w)[:, None], full_matrices=False)
+    starts.append((centred @ vt[0] > 0).astype(int))
+    best, best_ss = None, math.inf
+    for start in starts:
+        labels = _two_means(x, w, start)
+        if labels.min() == labels.max():
+            continue
+        means = np.stack([np.average(x[labels == k], axis=0, weights=w[labels == k])
+                          for k in (0, 1)])
+        ss = float((w[:, None] * (x - means[labels]) ** 2).sum())
+        if ss < best_ss:
+            best, best_ss = labels, ss
+    if best is None:
+        mean = x.mean(axis=0)
+        return VoiceClusters({k: 0 for k in keys}, 0.0, {k: 0.0 for k in keys},
+                             np.stack([mean, mean]), np.ones_like(mean), voiceprints=(x, x))
+    return voiceprint_split(keys, x, w, best)
+
+
+def voiceprint_split(keys: list[int], x: np.ndarray, w: np.ndarray, best: np.ndarray
+                     ) -> VoiceClusters:
+    """The voiceprints `x` (of utterances `keys`, weighted `w`) split as `best` (0 = A,
+    1 = B) says, weighed as `cluster_voiceprints` describes."""
+    cos = x @ x.T
+    n = len(keys)
+    own_minus_other = np.zeros(n)
+    for i in range(n):
+        own = (best == best[i]) & (np.arange(n) != i)
+        other = best != best[i]
+        if own.any():  # alone in its cluster: no voice to compare it with
+            own_minus_other[i] = cos[i, own].mean() - cos[i, other].mean()
+    m = float(np.average(own_minus_other, weights=w))
+    var = ((_PRIOR_WEIGHT * _VOICEPRINT_PRIOR_SD ** 2
+            + float((w * (own_minus_other - m) ** 2).sum())) / (_PRIOR_WEIGHT + w.sum()))
+    var = max(var, _VAR_FLOOR * _VOICEPRINT_PRIOR_SD ** 2)
+    scale = 2 * max(m, 0.0) / var
+    sign = np.where(best == 0, 1.0, -1.0)
+    means = np.stack([x[best == k].mean(axis=0) for k in (0, 1)])
+    return VoiceClusters({k: int(c) for k, c in zip(keys, best, strict=True)},
+                         2 * max(m, 0.0) / math.sqrt(var),
+                         {k: float(v) for k, v in zip(keys, scale * own_minus_other * sign * w,
+                                                      strict=True)},
+                         means, np.ones(x.shape[1]), voiceprints=(x[best == 0], x[best == 1]),
+                         scale=scale)
+
+
 def _forward_backward(emit: np.ndarray, switch: float) -> np.ndarray:
     """P(staff) of each step of a two-state HMM (staff, citizen) whose emissions are given as
     log-odds staff:citizen and whose state changes with probability `switch`."""
@@ -474,6 +567,17 @@ class _Vote:
     sign: int  # +1 staff, -1 citizen
     weight: float
     voice: float  # log-odds its voice is A's rather than B's
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The session's utterances split into two voices, and what the split says."""
+
+    clusters: VoiceClusters | None
+    strength: float  # 0..1, how far the two voices are told apart
+    voice_lo: np.ndarray  # log-odds voice A:B of each utterance
+    votes: list[_Vote]
+    pairing: float  # log-odds that voice A is the staff's
 
 
 @dataclass(frozen=True)
@@ -526,8 +630,13 @@ class SpeakerAttributor:
     def _cached(self, key: Any, audio: np.ndarray) -> VoiceFeatures | None:
         if key in self._features:
             self._features.move_to_end(key)
-            return self._features[key]
-        found = voice_features(audio)
+            found = self._features[key]
+        else:
+            found = voice_features(audio)
+        # Voiceprints cost more than the rest: taken where the voice is described at all, and
+        # only by an attributor that weighs them (one sharing the cache may not).
+        if found is not None and found.voiceprint is None and self.options.use_voiceprint:
+            found = replace(found, voiceprint=shared_encoder().embed(audio))
         self._features[key] = found
         if len(self._features) > self._cache_size:
             self._features.popitem(last=False)
@@ -566,6 +675,68 @@ class SpeakerAttributor:
         if len(self._words) > self._cache_size:
             self._words.popitem(last=False)
         return found
+
+    def _separations(self, clusters: VoiceClusters) -> tuple[float, float]:
+        """The separations from which the two voices count at all, and fully."""
+        o = self.options
+        if clusters.voiceprints is not None:
+            return o.voiceprint_separation_low, o.voiceprint_separation_high
+        return o.separation_low, o.separation_high
+
+    def _split(self, clusters: VoiceClusters | None, utts: list[Utterance],
+               trans: list[Transcript | None], words: list[WordEvidence]) -> _Split:
+        """A split of the session into two voices, weighed: how far apart, each utterance's
+        voice log-odds, and which voice is the staff's."""
+        o = self.options
+        clusters, strength = self._strength(clusters)
+        voice_lo = np.zeros(len(utts))  # + voice A, - voice B
+        if clusters is not None:
+            for k, v in clusters.log_odds.items():
+                voice_lo[k] = float(np.clip(v * strength, -_VOICE_CLIP, _VOICE_CLIP))
+        # Which voice is the staff's: each role phrase votes for the voice that said it (heard
+        # around the phrase itself, so that a phrase in an utterance holding two turns votes for
+        # the right one); with little else, the voice that talks more is the staff's, weakly.
+        votes: list[_Vote] = []
+        pairing = 0.0
+        if clusters is not None and strength > 0:
+            for k, (u, t, w) in enumerate(zip(utts, trans, words, strict=True)):
+                for cue in w.cues:
+                    weight = self._weight(cue)
+                    f = self._span_features(u, t, cue) if weight and t is not None else None
+                    if f is not None:
+                        voice = clusters.log_odds_of(f) * strength
+                        votes.append(_Vote(k, cue, 1 if weight > 0 else -1, abs(weight), voice))
+                        pairing += weight * math.tanh(voice / 2)
+            talk = np.zeros(2)
+            for k, c in clusters.members.items():
+                talk[c] += utts[k].duration_s
+            pairing += o.talk_weight * (talk[0] - talk[1]) / max(float(talk.sum()), 1e-9)
+            # Words of both roles heard in one voice and none in the other: the split set apart
+            # something else than staff from citizen (one odd line, a change of language), and
+            # the voice that greeted also asked to be served; its voices say nothing of who
+            # spoke.
+            heard = {(v.voice > 0, v.sign) for v in votes if abs(v.voice) > 1.0}
+            if any({(side, 1), (side, -1)} <= heard
+                   and not {(not side, 1), (not side, -1)} & heard for side in (True, False)):
+                voice_lo[:], pairing = 0.0, 0.0
+        return _Split(clusters, strength, voice_lo, votes, pairing)
+
+    def _strength(self, clusters: VoiceClusters | None) -> tuple[VoiceClusters | None, float]:
+        """A split of the session's voices, and how far it tells them apart (0..1)."""
+        if clusters is None:
+            return None, 0.0
+        o = self.options
+        low, high = self._separations(clusters)
+        strength = float(np.clip((clusters.separation - low) / (high - low), 0.0, 1.0))
+        # Two voices of a conversation take turns: a split whose clusters seldom follow each
+        # other split something else (content, prosody), however far apart.
+        seq = [clusters.members[k] for k in sorted(clusters.members)]
+        least = (o.voiceprint_min_alternation if clusters.voiceprints is not None
+                 else o.min_alternation)
+        if len(seq) >= 4 and least > 0:
+            alternation = float(np.mean(np.diff(seq) != 0))
+            strength *= float(np.clip((alternation - least) / 0.15, 0.0, 1.0))
+        return clusters, strength
 
     def _weight(self, cue: Cue) -> float:
         """Log-odds staff:citizen that one phrase adds (0 where that evidence is not used)."""
@@ -645,49 +816,22 @@ class SpeakerAttributor:
         words = [self.words(t.text) if t is not None else WordEvidence() for t in trans]
         text_lo = np.array([self._text_log_odds(w) for w in words])
 
-        clusters, strength = None, 0.0
-        voice_lo = np.zeros(n)  # + voice A, - voice B
+        split = _Split(None, 0.0, np.zeros(n), [], 0.0)
         if o.use_voice:
             feats = {k: f for k, u in enumerate(utts) if (f := self.features(u)) is not None}
-            clusters = cluster_voices(feats, o.use_pitch, o.min_voiced_s)
-        if clusters is not None:
-            strength = float(np.clip((clusters.separation - o.separation_low)
-                                     / (o.separation_high - o.separation_low), 0.0, 1.0))
-            # Two voices of a conversation take turns: a split whose clusters seldom follow
-            # each other split something else (content, prosody), however far apart.
-            seq = [clusters.members[k] for k in sorted(clusters.members)]
-            if len(seq) >= 4 and o.min_alternation > 0:
-                alternation = float(np.mean(np.diff(seq) != 0))
-                strength *= float(np.clip((alternation - o.min_alternation) / 0.15, 0.0, 1.0))
-            for k, v in clusters.log_odds.items():
-                voice_lo[k] = float(np.clip(v * strength, -_VOICE_CLIP, _VOICE_CLIP))
-
-        # Which voice is the staff's: each role phrase votes for the voice that said it (heard
-        # around the phrase itself, so that a phrase in an utterance holding two turns votes for
-        # the right one); with little else, the voice that talks more is the staff's, weakly.
-        votes: list[_Vote] = []
-        pairing = 0.0
-        if clusters is not None and strength > 0:
-            for k, (u, t, w) in enumerate(zip(utts, trans, words, strict=True)):
-                for cue in w.cues:
-                    weight = self._weight(cue)
-                    f = self._span_features(u, t, cue) if weight and t is not None else None
-                    if f is not None:
-                        voice = clusters.log_odds_of(f) * strength
-                        votes.append(_Vote(k, cue, 1 if weight > 0 else -1, abs(weight), voice))
-                        pairing += weight * math.tanh(voice / 2)
-            talk = np.zeros(2)
-            for k, c in clusters.members.items():
-                talk[c] += utts[k].duration_s
-            pairing += o.talk_weight * (talk[0] - talk[1]) / max(float(talk.sum()), 1e-9)
-            # Words of both roles heard in one voice and none in the other: the split set apart
-            # something else than staff from citizen (one odd line, a change of language), and
-            # the voice that greeted also asked to be served; its voices say nothing of who
-            # spoke.
-            heard = {(v.voice > 0, v.sign) for v in votes if abs(v.voice) > 1.0}
-            if any({(side, 1), (side, -1)} <= heard
-                   and not {(not side, 1), (not side, -1)} & heard for side in (True, False)):
-                voice_lo[:], pairing = 0.0, 0.0
+            splits = [self._split(cluster_voices(feats, o.use_pitch, o.min_voiced_s), utts,
+                                  trans, words)]
+            if o.use_voiceprint:
+                splits.append(self._split(cluster_voiceprints(feats, o.min_voiced_s), utts,
+                                          trans, words))
+            # The voiceprints' split and the signal features' each fail on some sessions (a
+            # voice made from the other by a pitch shift; one voice split by what it says):
+            # the one that says more surely both that there are two voices and which is the
+            # staff's is taken.
+            split = max(splits, key=lambda c: c.strength * abs(math.tanh(c.pairing / 2)))
+        clusters, strength, voice_lo, votes, pairing = (split.clusters, split.strength,
+                                                        split.voice_lo, split.votes,
+                                                        split.pairing)
         p_pair_a = _sigmoid(pairing)
 
         switch = o.switch_probability if o.use_turns else 0.5
@@ -759,11 +903,12 @@ class SpeakerAttributor:
         if o.use_voice and clusters is None:
             return "本次服务中的语音还太少，无法比较声音，话语也不足以判断"
         if o.use_voice and clusters is not None and strength < 0.5:
-            if clusters.separation >= o.separation_high:  # far apart, but not taking turns
+            low, high = self._separations(clusters)
+            if clusters.separation >= high:  # far apart, but not taking turns
                 return ("本次服务中分出的两种声音很少轮流出现，不像两人对话"
                         "（可能是同一人换了语调或语言），话语也不足以判断")
             return (f"本次服务中两种声音区分不明显（差异 {clusters.separation:.1f}，"
-                    f"需达到 {o.separation_high:.1f}），话语也不足以判断")
+                    f"需达到 {high:.1f}），话语也不足以判断")
         if o.use_voice and abs(p_pair_a - 0.5) < 0.35:
             # The roles each voice said words of: words of both roles in one voice, or words of
             # one role in both voices, contradict each other.
