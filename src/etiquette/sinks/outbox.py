@@ -457,19 +457,20 @@ class Outbox:
         except OSError as e:
             logger.error("outbox: the reason for %s is not written (%s); it is the line above",
                          name, e)
-        os.rename(self._pending_dir / name, self._rejected_dir / name)
-        fsync_dir(self._rejected_dir)
-        fsync_dir(self._pending_dir)
-        self._dequeue(name)
+        self._set_aside(name, self._rejected_dir)
         with self._lock:
             self._stats.rejected += 1
             self._stats.last_error = why
 
-    def _set_aside_unsupported(self, name: str) -> None:
-        os.rename(self._pending_dir / name, self._unsupported_dir / name)
-        fsync_dir(self._unsupported_dir)
+    def _set_aside(self, name: str, folder: Path) -> None:
+        """The pending entry `name` moved to `folder`, no longer to be sent."""
+        os.rename(self._pending_dir / name, folder / name)
+        fsync_dir(folder)
         fsync_dir(self._pending_dir)
         self._dequeue(name)
+
+    def _set_aside_unsupported(self, name: str) -> None:
+        self._set_aside(name, self._unsupported_dir)
         with self._lock:
             self._stats.sessions_unsupported += 1
             first, self._warned_unsupported = not self._warned_unsupported, True
