@@ -446,6 +446,12 @@ class StaffListPublic(BaseModel):
     count: int
 
 
+def _after(earlier: datetime, later: datetime | None, message: str) -> None:
+    """Refuses a time `later` (None: not given) that is not after `earlier`."""
+    if later is not None and later <= earlier:
+        raise ValueError(message)
+
+
 class AssignmentBase(_Strict):
     staff_id: int = Field(ge=1, le=MAX_ID)
     window_pk: int = Field(ge=1, le=MAX_ID,
@@ -455,8 +461,7 @@ class AssignmentBase(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> AssignmentBase:
-        if self.end_at is not None and self.end_at <= self.start_at:
-            raise ValueError("end_at must be after start_at")
+        _after(self.start_at, self.end_at, "end_at must be after start_at")
         return self
 
 
@@ -1022,8 +1027,7 @@ class ComplaintCreate(_Strict):
 
     @model_validator(mode="after")
     def _deadline_after_service(self) -> ComplaintCreate:
-        if self.deadline is not None and self.deadline <= self.at:
-            raise ValueError("deadline must be after at")
+        _after(self.at, self.deadline, "deadline must be after at")
         return self
 
 
