@@ -29,6 +29,7 @@ from etiquette.service.cli import app
 from etiquette.service.core.config import Settings
 from etiquette.service.models import JobRound
 
+from factories.report_data import CRITICAL
 from factories.service import PASSWORD, Api, incident, post_incident
 from service.conftest import (
     LiveService,
@@ -41,9 +42,6 @@ from service.conftest import (
     stop_service,
 )
 
-CRITICAL = {"rule_id": "F4-1", "rule_name": "禁用语：你去投诉我啊", "phrase": "你去投诉我啊",
-            "severity": "critical", "deduction": 3.0, "transcript": "你去投诉我啊",
-            "hit_start": 0, "hit_end": 6}
 ROUND = re.compile(r"retention: round (\d+) on \S+:(\d+)")
 
 

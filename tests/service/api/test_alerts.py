@@ -20,16 +20,13 @@ from sqlalchemy import select
 
 from etiquette.service.models import AuditEntry
 
+from factories.report_data import CRITICAL
 from factories.service import PASSWORD, incident, post_incident
 from service.conftest import (
     LiveService,
     Receiver,
     service_on_backend,
 )
-
-CRITICAL = {"rule_id": "F4-1", "rule_name": "禁用语：你去投诉我啊", "phrase": "你去投诉我啊",
-            "severity": "critical", "deduction": 3.0, "transcript": "你去投诉我啊",
-            "hit_start": 0, "hit_end": 6}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
