@@ -6,10 +6,13 @@ every utterance used to count as the staff's, so a citizen's 我不知道 was fl
 staff member. Four kinds of evidence are weighed here, each measured in
 benchmarks/speakers_results.md:
 
-1. voice: the utterances of one service session are split into two voices by signal features
-   (median pitch by YIN, mean MFCCs and spectral tilt of the voiced frames), with a check that
-   the two voices really differ; a session of one voice, or of two alike, gives no voice
-   evidence;
+1. voice: the utterances of one service session are split into two voices twice, by
+   voiceprints (speaker embeddings, `etiquette.speech.voiceprint`, compared by cosine) and by
+   signal features (median pitch by YIN, mean MFCCs and spectral tilt of the voiced frames),
+   each with a check that the two voices really differ and take turns; the split that tells
+   more surely two voices apart and which is the staff's is used (each fails where the other
+   does not: benchmarks/results.md, "One microphone"); a session of one voice, or of two alike,
+   gives no voice evidence;
 2. anchors: an utterance that says a phrase only staff say (the greeting 您好，请问您需要办理什么
    业务, 请您出示, 请稍候, 我马上为您办理, 请收好您的材料…) is the staff's;
 3. turn-taking: staff and citizen mostly take turns;
@@ -27,8 +30,9 @@ is the staff's).
 
 Scope: one service session of one window (two voices: its staff member and one citizen); a
 recording of a whole day holds many citizens and is to be attributed session by session.
-Pure: utterances and transcripts in, attributions out; numpy only. Per-utterance work is
-cached, so live can call `SpeakerAttributor.attribute` again as each utterance arrives.
+Utterances and transcripts in, attributions out; numpy, and the voice encoder loaded once per
+process. Per-utterance work is cached, so live can call `SpeakerAttributor.attribute` again as
+each utterance arrives.
 """
 
 from __future__ import annotations
@@ -604,8 +608,9 @@ class SpeakerAttributor:
     one attributor per window and call `attribute` again with the session's utterances so far
     each time one arrives (its transcript may still be None); voice features and word evidence
     are computed once per utterance and cached, so a call costs the new utterance's features
-    (tens of milliseconds per second of speech) and a re-clustering of the session (about a
-    millisecond for a few dozen utterances).
+    (the voiceprint most: about 50 ms per second of speech on one loaded core, the signal
+    features a third of that) and a re-clustering of the session (milliseconds for a few dozen
+    utterances).
     """
 
     def __init__(self, options: AttributionOptions | None = None, cache_size: int = 4096) -> None:
