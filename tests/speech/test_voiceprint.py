@@ -9,6 +9,7 @@ order or weight read gives a different vector.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -119,3 +120,23 @@ def test_a_corrupt_weights_file_is_named(tmp_path: Path, damage: str) -> None:
         broken.write_bytes(b"<html>503 Service Unavailable</html>")
     with pytest.raises(VoiceprintError, match=str(broken)):
         load_encoder(broken)
+
+
+def test_a_weights_file_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    """A .pt file is a pickle: one that names anything but tensors (here os.system) is refused
+    with the file named, and nothing of it runs."""
+    witness = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            import os
+            return os.system, (f"touch {witness}",)
+
+    hostile = tmp_path / "hostile.pt"
+    with hostile.open("wb") as f:
+        for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+            pickle.dump(header, f)
+        pickle.dump({"model_state": Payload()}, f)
+    with pytest.raises(VoiceprintError, match=str(hostile)):
+        load_encoder(hostile)
+    assert not witness.exists()
