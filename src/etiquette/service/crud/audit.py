@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
@@ -33,6 +34,26 @@ def record(*, session: Session, actor: Principal, action: str, target_type: str,
                        before=_jsonable(before), after=_jsonable(after))
     session.add(entry)
     return entry
+
+
+class _Created(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+C = TypeVar("C", bound=_Created)
+
+
+def created(*, session: Session, actor: Principal, target_type: str, row: C,
+            after: Callable[[C], dict[str, Any]]) -> C:
+    """`row` added and committed together with the entry of its creation
+    (`<target_type>.create`, `after(row)` once the row has its id)."""
+    session.add(row)
+    session.flush()
+    record(session=session, actor=actor, action=f"{target_type}.create", target_type=target_type,
+           target_id=str(row.id), after=after(row))
+    session.commit()
+    return row
 
 
 def of_centers(center_ids: frozenset[int]) -> ColumnElement[bool]:

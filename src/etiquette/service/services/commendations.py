@@ -44,12 +44,8 @@ def create(*, session: Session, principal: Principal, body: CommendationCreate) 
     row = Commendation(window_pk=body.window_pk, staff_id=staff_id, at=body.at, reason=body.reason,
                        created_at=utcnow(), created_by=principal.label,
                        user_id=principal.user.id if principal.user else None)
-    session.add(row)
-    session.flush()
-    audit.record(session=session, actor=principal, action="commendation.create",
-                 target_type="commendation", target_id=str(row.id), after=_snapshot(row))
-    session.commit()
-    return row
+    return audit.created(session=session, actor=principal, target_type="commendation", row=row,
+                         after=_snapshot)
 
 
 def delete(*, session: Session, principal: Principal, commendation_id: int) -> None:

@@ -135,12 +135,8 @@ def create(*, session: Session, settings: Settings, principal: Principal,
                     deadline=body.deadline or now + timedelta(days=settings.complaint_reply_days),
                     created_at=now, created_by=principal.label,
                     user_id=principal.user.id if principal.user else None)
-    session.add(row)
-    session.flush()
-    audit.record(session=session, actor=principal, action="complaint.create",
-                 target_type="complaint", target_id=str(row.id), after=_snapshot(row))
-    session.commit()
-    return row
+    return audit.created(session=session, actor=principal, target_type="complaint", row=row,
+                         after=_snapshot)
 
 
 def handlers(*, session: Session, center_id: int) -> list[User]:

@@ -66,12 +66,8 @@ def create(*, session: Session, principal: Principal, body: WebhookCreate) -> We
                    kinds=[k.value for k in body.kinds],
                    severities=[s.value for s in body.severities],
                    active=body.active, created_at=utcnow(), created_by=principal.label)
-    session.add(hook)
-    session.flush()
-    audit.record(session=session, actor=principal, action="webhook.create", target_type="webhook",
-                 target_id=str(hook.id), after=_public(hook))  # never the secret
-    session.commit()
-    return hook
+    return audit.created(session=session, actor=principal, target_type="webhook", row=hook,
+                         after=_public)  # never the secret
 
 
 def update(*, session: Session, principal: Principal, webhook_id: int,
