@@ -34,6 +34,8 @@ def flagged(rules, matcher, *halves: str, speaker: Speaker = Speaker.STAFF) -> l
     (("有什么意见，找我们领导去",), "F6-2", ("有什么意见", "找我们领导去")),
     # ... and across the pauses between utterances, as the segmenter cuts them
     (("跟你说几遍了", "要盖章", "怎么还是不会听"), "F3-2", ("说几遍了", "怎么还是不会")),
+    (("我刚才讲了好几遍了", "要银行盖章的申请书", "你怎么还是不会听"), "F3-2",
+     ("讲了好几遍了", "怎么还是不会")),
     # the parts reordered, where the rule allows it
     (("先等着，还没上班",), "F5-1", ("先等着", "还没上班")),
     (("你快点，快下班了",), "F5-2", ("你快点", "快下班了")),
@@ -95,6 +97,8 @@ def test_other_persons_objects_and_regional_words_are_the_phrase(rules, matcher,
     ("听我的还是听您的都不重要，要按规定来",),
     ("说了几遍也没关系，您怎么还不会我就再讲一遍",),
     ("我帮您问问别人",),
+    ("不知道单位怎么发的，您可以回去问一下单位的人事",),
+    ("您对我的服务有意见，可以去投诉，我接受",),
     ("您先等一下", "还没上班的同事马上到"),
 ])
 def test_polite_look_alikes_of_the_new_forms_are_not_flagged(rules, matcher, halves):
