@@ -72,6 +72,17 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
 
 
+def _recent(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise ValueError("at must be between 2000-01-01 and tomorrow")
+    return at
+
+
+# A time a pipeline, a device or a person reports: UTC, from 2000 to at most a day ahead.
+RecentTime = Annotated[AwareDatetime, AfterValidator(_recent)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -233,8 +244,8 @@ class SessionIn(_Strict):
     window_id: Code
     offset_s: Seconds
     end_s: Seconds
-    start_at: AwareDatetime = Field(description="absolute UTC time of offset_s")
-    end_at: AwareDatetime = Field(description="absolute UTC time of end_s")
+    start_at: RecentTime = Field(description="absolute UTC time of offset_s")
+    end_at: RecentTime = Field(description="absolute UTC time of end_s")
     ticket: str | None = Field(None, min_length=1, max_length=32,
                                description="the 叫号 number called for this citizen")
     staff_talk_s: Seconds
@@ -242,14 +253,6 @@ class SessionIn(_Strict):
     checks: list[SessionCheck] = Field(default_factory=list, max_length=100)
     turns: list[SessionTurn] = Field(default_factory=list, max_length=5000)
     incident_ids: list[uuid.UUID] = Field(default_factory=list, max_length=2000)
-
-    @field_validator("start_at", "end_at")
-    @classmethod
-    def _plausible_time(cls, at: datetime) -> datetime:
-        at = at.astimezone(UTC)
-        if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
-            raise ValueError("at must be between 2000-01-01 and tomorrow")
-        return at
 
     @model_validator(mode="after")
     def _spans(self) -> SessionIn:
@@ -909,16 +912,8 @@ class CommendationCreate(_Strict):
     window_pk: int = Field(ge=1, le=MAX_ID, description="the window commended")
     staff_id: int | None = Field(None, ge=1, le=MAX_ID, description="the person; default whoever "
                                                                       "staffed the window at `at`")
-    at: AwareDatetime = Field(description="when it was given; it counts in that (local) month")
+    at: RecentTime = Field(description="when it was given; it counts in that (local) month")
     reason: Reason
-
-    @field_validator("at")
-    @classmethod
-    def _plausible_time(cls, at: datetime) -> datetime:
-        at = at.astimezone(UTC)
-        if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
-            raise ValueError("at must be between 2000-01-01 and tomorrow")
-        return at
 
 
 class CommendationPublic(BaseModel):
@@ -942,13 +937,6 @@ class CommendationsPublic(BaseModel):
 # ---------------------------------------------------------------- 好差评 and complaints
 
 
-def _recent(at: datetime) -> datetime:
-    at = at.astimezone(UTC)
-    if at < EARLIEST or at > datetime.now(UTC) + MAX_CLOCK_SKEW:
-        raise ValueError("at must be between 2000-01-01 and tomorrow")
-    return at
-
-
 class RatingLevel(StrEnum):
     """The five levels of the 好差评 evaluation device; the last two are 差评."""
 
@@ -960,7 +948,6 @@ class RatingLevel(StrEnum):
 
 
 POOR_LEVELS = frozenset({RatingLevel.DISSATISFIED, RatingLevel.VERY_DISSATISFIED})
-RecentTime = Annotated[AwareDatetime, AfterValidator(_recent)]
 Ticket = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
                                           pattern=r"^[A-Za-z0-9-]+$")]
 
