@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,51 +88,72 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileError]]:
     return files, errors
 
 
+Result = Analysis | FileError
+
+
+def analyse_file(pipeline: SpeechPipeline | RecordingPipeline, path: Path,
+                 window_id: str | None = None, recorded_at: datetime | None = None) -> Result:
+    """One file's analysis, or why it failed: a file that fails must not end the batch."""
+    try:
+        return pipeline.analyse(path, window_id, recorded_at)
+    except (AudioError, VideoError) as e:
+        return FileError(str(path), str(e))
+    except Exception as e:  # noqa: BLE001 - one bad file must not end a batch of thousands
+        logger.exception("failed on %s", path)
+        return FileError(str(path), f"内部错误 (internal error): {type(e).__name__}: {e}")
+
+
+def analysed_here(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
+                  jobs: int = 1, window_id: str | None = None,
+                  recorded_at: datetime | None = None) -> Iterator[tuple[Path, Result]]:
+    """Each of `files` with its result, analysed in this process `jobs` at a time, as each
+    finishes."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(analyse_file, pipeline, f, window_id, recorded_at): f
+                   for f in files}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
 def run_batch(pipeline: SpeechPipeline | RecordingPipeline, files: list[Path],
               errors: list[FileError], sink: Sink, jobs: int = 1,
               window_id: str | None = None, recorded_at: datetime | None = None,
-              on_file: Callable[[str, Analysis | FileError], None] | None = None,
+              on_file: Callable[[str, Result], None] | None = None,
               transcripts: Sink | None = None) -> BatchReport:
     """Analyse `files` (from `collect`), `jobs` at a time; a file that fails is reported and the
-    rest go on. `sink` gets each file's incident lines (or its error line) as the file
-    finishes (then, for a file cut short or damaged, its `incomplete_line`); `errors` are the
-    paths `collect` already refused; `transcripts`, if given, receives every transcript for
-    analysts."""
+    rest go on. See `write_batch`."""
+    return write_batch(analysed_here(pipeline, files, jobs, window_id, recorded_at), errors,
+                       sink, on_file, transcripts)
+
+
+def write_batch(results: Iterable[tuple[Path, Result]], errors: list[FileError], sink: Sink,
+                on_file: Callable[[str, Result], None] | None = None,
+                transcripts: Sink | None = None) -> BatchReport:
+    """Write files' `results` (here or on a cluster) as they come: `sink` gets each file's
+    incident lines (or its error line), then, for a file cut short or damaged, its
+    `incomplete_line`; `errors` are the paths `collect` already refused; `transcripts`, if
+    given, receives every transcript for analysts."""
     started = time.perf_counter()
     report = BatchReport(errors=list(errors))
     for e in errors:
         sink.write([e.to_json()])
         if on_file:
             on_file(e.source, e)
-
-    def one(path: Path) -> Analysis | FileError:
-        try:
-            return pipeline.analyse(path, window_id, recorded_at)
-        except (AudioError, VideoError) as e:
-            return FileError(str(path), str(e))
-        except Exception as e:  # noqa: BLE001 - one bad file must not end a batch of thousands
-            logger.exception("failed on %s", path)
-            return FileError(str(path), f"内部错误 (internal error): {type(e).__name__}: {e}")
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(one, f): f for f in files}
-        for future in as_completed(futures):
-            result = future.result()
-            if isinstance(result, FileError):
-                report.errors.append(result)
-                sink.write([result.to_json()])
-            else:
-                report.analyses.append(result)
-                incomplete = incomplete_line(result)
-                # The session after its incidents: the service links those it names.
-                sink.write([*(i.to_json() for i in result.incidents),
-                            *([result.session.to_json()] if result.session else []),
-                            *([incomplete] if incomplete else [])])
-                if transcripts:
-                    transcripts.write(t.to_json() for t in result.transcripts)
-            if on_file:
-                on_file(str(futures[future]), result)
+    for path, result in results:
+        if isinstance(result, FileError):
+            report.errors.append(result)
+            sink.write([result.to_json()])
+        else:
+            report.analyses.append(result)
+            incomplete = incomplete_line(result)
+            # The session after its incidents: the service links those it names.
+            sink.write([*(i.to_json() for i in result.incidents),
+                        *([result.session.to_json()] if result.session else []),
+                        *([incomplete] if incomplete else [])])
+            if transcripts:
+                transcripts.write(t.to_json() for t in result.transcripts)
+        if on_file:
+            on_file(str(path), result)
     report.analyses.sort(key=lambda a: a.source)
     report.wall_s = time.perf_counter() - started
     return report
-

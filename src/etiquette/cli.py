@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etiquette.batch import BatchReport, collect, run_batch
+from etiquette.batch import BatchReport, Result, analysed_here, collect, write_batch
 from etiquette.core.checks.rules import DEFAULT_CHECK_RULES, CheckRulesError, load_check_rules
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
 from etiquette.core.presence.records import DeclaredPause
@@ -111,6 +112,11 @@ def batch(
     api_key: Annotated[str | None, typer.Option(
         "--api-key", envvar="ETIQUETTE_API_KEY",
         help="--post 用的流水线密钥（建议用环境变量）")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="在 Ray 集群上分析（须安装 etiquette[cluster]）：local 在本机启动，"
+                          "auto 加入已运行的集群（RAY_ADDRESS），ray://主机:端口 以客户端连接；"
+                          "每个分析进程占 --threads 个 CPU（默认 1），"
+                          "文件须在各节点同一路径")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="输出调试日志")] = False,
 ) -> None:
     _logging(verbose)
@@ -141,6 +147,8 @@ def batch(
             _fail(problems.console("去向牌记录", pauses, e))
     if recorded_at and recorded_at.tzinfo is None:
         recorded_at = recorded_at.replace(tzinfo=UTC)
+    if cluster:  # one file at a time per analyser, each of `threads` threads
+        jobs, threads = 1, threads or 1
     options = PipelineOptions(
         segmenter=SegmenterOptions(staff_channel=staff_channel, citizen_channel=1 - staff_channel),
         recogniser=RecogniserOptions(model=model, device=device, compute_type=compute_type,
@@ -156,12 +164,9 @@ def batch(
                                roi=seat, pauses=declared, evidence_dir=evidence_dir,
                                threads=threads or threads_per_job(jobs))
     files, refused = collect(paths)
-    try:
-        pipeline = RecordingPipeline(SpeechPipeline(options), presence)
-        if any(f.suffix.lower() in VIDEO_SUFFIXES for f in files):
-            pipeline.presence  # noqa: B018 - load the detector now: a missing model fails at start-up
-    except (ModelError, DetectorError) as e:
-        _fail(f"模型不可用：{e}")
+    results = (_on_cluster(cluster, options, presence, files, threads, window, recorded_at)
+               if cluster else analysed_here(_pipeline(options, presence, files), files, jobs,
+                                             window, recorded_at))
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     transcript_stream = transcripts.open("w", encoding="utf-8") if transcripts else None
     http = HttpSink(post, api_key or "") if post else None
@@ -182,9 +187,13 @@ def batch(
 
             progress.update(task, total=len(files) + len(refused))
             transcript_sink = JsonlSink(transcript_stream) if transcript_stream else None
-            report = run_batch(pipeline, files, refused, sink, jobs, window, recorded_at,
-                               on_file=advance, transcripts=transcript_sink)
+            report = write_batch(results, refused, sink, on_file=advance,
+                                 transcripts=transcript_sink)
     finally:
+        if cluster:
+            import ray
+
+            ray.shutdown()
         if out:
             stream.close()
         if transcript_stream:
@@ -195,6 +204,42 @@ def batch(
         _post_summary(post or "", http.report)
     if report.failed or (http and http.report.failed):
         raise typer.Exit(1)
+
+
+def _pipeline(options: PipelineOptions, presence: PresenceOptions,
+              files: list[Path]) -> RecordingPipeline:
+    """The pipeline for analysing here, its models loaded: a missing model fails at start-up."""
+    try:
+        pipeline = RecordingPipeline(SpeechPipeline(options), presence)
+        if any(f.suffix.lower() in VIDEO_SUFFIXES for f in files):
+            pipeline.presence  # noqa: B018 - load the detector now
+    except (ModelError, DetectorError) as e:
+        _fail(f"模型不可用：{e}")
+    return pipeline
+
+
+def _on_cluster(cluster: str, options: PipelineOptions, presence: PresenceOptions,
+                files: list[Path], threads: int, window: str | None,
+                recorded_at: datetime | None) -> Iterator[tuple[Path, Result]]:
+    """`files` analysed on the Ray cluster `cluster` names, in input order, once connected
+    (exit 2 when it cannot be reached or loses every analyser); Ray is imported only here."""
+    try:
+        from etiquette.cluster import ClusterError, analysed_on_cluster, connect
+    except ImportError:
+        _fail("--cluster 需要 Ray：请安装 etiquette[cluster]（pip install 'etiquette[cluster]'）")
+    try:
+        connect(cluster)
+    except ClusterError as e:
+        _fail(str(e))
+
+    def results() -> Iterator[tuple[Path, Result]]:
+        try:
+            yield from analysed_on_cluster(options, presence, files, threads, window,
+                                           recorded_at)
+        except ClusterError as e:
+            _fail(str(e))
+
+    return results()
 
 
 def _post_summary(url: str, report: PostReport) -> None:
