@@ -1,15 +1,19 @@
 """Load test of ingest: N concurrent pipelines post incidents with audio clips to a service on
 127.0.0.1, then the database is checked: none lost, none duplicated, every clip intact.
 
-    python -m benchmarks.load_ingest [--incidents 10000] [--pipelines 20] [--postgres]
+    python -m benchmarks.load_ingest [--incidents 10000] [--sites 20] [--postgres]
+    python -m benchmarks.load_ingest --postgres --sites 50 --workers 1 --workers 4
 
 The service runs as its own process (`python -m etiquette.service serve`) on a free loopback
-port with a fresh data directory; each pipeline is a thread with its own API key and HTTP
-connection, posting one multipart request per incident, retrying (same id) on a connection
-error, 5xx or 429 as `etiquette batch --post` does, and re-sending a few incidents on purpose
-to exercise idempotency under load. `--postgres` runs the same against a throwaway PostgreSQL
-cluster (Debian's binaries, initdb into a temporary folder, loopback port). Results, one entry
-per database, go to benchmarks/ingest_results.{json,md}.
+port with a fresh data directory; each site (pipeline) is a thread with its own API key, window
+id and HTTP connection, posting one multipart request per incident, retrying (same id) on a
+connection error, 5xx or 429 as `etiquette batch --post` does, and re-sending a few incidents on
+purpose to exercise idempotency under load. `--postgres` runs the same against a throwaway
+PostgreSQL cluster (initdb on PATH or Debian's, into a temporary folder, loopback port).
+`--workers N` (PostgreSQL only; repeat it to compare) starts the service as `serve --workers N`,
+each N on a fresh cluster, one after the other in the same invocation, and gives each rate as a
+multiple of the 1-worker run's. Results, one entry per database (and worker count), go to
+benchmarks/ingest_results.{json,md} (or `--out FILE.json` and the Markdown beside it).
 Every loop is bounded in count and time.
 """
 
@@ -21,6 +25,7 @@ import io
 import json
 import os
 import platform
+import pwd
 import shutil
 import statistics
 import subprocess
@@ -41,7 +46,6 @@ from benchmarks.service_process import SERVICE_ALONE, free_port, running
 
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "ingest_results.json"
-RESULTS_MD = HERE / "ingest_results.md"
 RESEND_EVERY = 50  # every 50th incident is sent twice on purpose
 MAX_ATTEMPTS = 6
 TIME_LIMIT_S = 1800.0
@@ -120,14 +124,40 @@ class Pipeline(threading.Thread):
                     self.post(client, body, data)  # a retry of a delivered incident
 
 
+SKIPPED = 3  # the exit status when PostgreSQL was asked for and cannot run here
+
+
+class NoPostgres(RuntimeError):
+    """What is missing to run against PostgreSQL here."""
+
+
+def pg_bin() -> Path:
+    """The folder of initdb and pg_ctl (on PATH, else Debian's newest), once the service's driver
+    and, as root, the user to run them as are known to be there too."""
+    found = shutil.which("initdb")
+    bins = [Path(os.path.realpath(found))] if found else sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        raise NoPostgres("PostgreSQL binaries not found: no initdb on PATH nor in "
+                         "/usr/lib/postgresql/*/bin (apt-get install postgresql)")
+    try:
+        import psycopg  # noqa: F401 - the service's PostgreSQL driver
+    except ImportError as e:
+        raise NoPostgres(f"the PostgreSQL driver psycopg is not installed: {e}") from e
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: it runs as user postgres
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError as e:
+            raise NoPostgres("running as root, and there is no user postgres to run "
+                             "PostgreSQL as") from e
+    return bins[-1].parent
+
+
 class Postgres:
     """A throwaway cluster on a free loopback port (as user postgres when run as root)."""
 
     def __init__(self) -> None:
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-        if not bins:
-            raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
-        self.bin = bins[-1].parent
+        self.bin = pg_bin()
         self.root = Path(tempfile.mkdtemp(prefix="etiquette-load-pg-"))
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_user:
@@ -201,26 +231,65 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=10_000)
-    parser.add_argument("--pipelines", type=int, default=20)
+    parser.add_argument("--sites", "--pipelines", dest="pipelines", type=int, default=20,
+                        help="simulated sites (pipelines), each with its own API key and window")
     parser.add_argument("--clip-seconds", type=float, default=2.0)
     parser.add_argument("--postgres", action="store_true",
                         help="a throwaway PostgreSQL cluster instead of SQLite")
+    parser.add_argument("--workers", type=int, action="append", default=[],
+                        help="serve --workers N (needs --postgres); repeat to compare")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument("--no-write", action="store_true", help="do not write the results files")
+    parser.add_argument("--out", type=Path, default=RESULTS_JSON,
+                        help="the results JSON to add to (the Markdown is written beside it)")
     args = parser.parse_args()
-    postgres = Postgres() if args.postgres else None
-    args.database_url = postgres.url if postgres else None
-    try:
-        return run(args)
-    finally:
-        if postgres:
-            postgres.stop()
+    if args.workers and not args.postgres:
+        parser.error("--workers needs --postgres (serve refuses several workers on SQLite)")
+    if args.postgres:
+        try:
+            pg_bin()
+        except NoPostgres as e:
+            print(f"skipped: {e}", file=sys.stderr)
+            return SKIPPED
+    results = []
+    for workers in args.workers or [None]:
+        postgres = Postgres() if args.postgres else None
+        try:
+            results.append(run(args, postgres.url if postgres else None, workers))
+        finally:
+            if postgres:
+                postgres.stop()
+    one = next((r for r in results if r["workers"] == 1), None)
+    for r in results:
+        if one and r["workers"] not in (None, 1):
+            r["rate_vs_1_worker"] = round(r["incidents_per_s"] / one["incidents_per_s"], 2)
+        print(json.dumps(r, ensure_ascii=False, indent=2))
+    if not args.no_write:
+        runs = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+        runs = runs if "database" not in runs else {runs["database"]: runs}
+        runs.update({label(r): r for r in results})
+        args.out.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n",
+                            encoding="utf-8")
+        args.out.with_suffix(".md").write_text(
+            "# Ingest load test\n\n" + "\n".join(markdown(r) for r in runs.values()),
+            encoding="utf-8")
+    return 0 if all(r["ok"] for r in results) else 1
 
 
-def run(args: argparse.Namespace) -> int:
+def label(r: dict) -> str:  # type: ignore[type-arg]
+    """The results' key: the database, and the sites and workers where workers were asked for."""
+    if not r.get("workers"):
+        return str(r["database"])
+    return f"{r['database']}, {r['pipelines']} sites, serve --workers {r['workers']}"
+
+
+def run(args: argparse.Namespace, database_url: str | None, workers: int | None
+        ) -> dict[str, object]:
     data_dir = Path(tempfile.mkdtemp(prefix="etiquette-load-"))
-    keys = make_keys(data_dir, args.database_url, args.pipelines)
-    options = ["--database-url", args.database_url] if args.database_url else []
+    keys = make_keys(data_dir, database_url, args.pipelines)
+    options = ["--database-url", database_url] if database_url else []
+    options += ["--workers", str(workers)] if workers else []
+    load_before = os.getloadavg()
     with running(data_dir, env={"ETIQUETTE_RETENTION_INTERVAL_S": "86400"},
                  command=SERVICE_ALONE, options=options) as (base, _):
         per = [args.incidents // args.pipelines + (1 if i < args.incidents % args.pipelines else 0)
@@ -230,13 +299,16 @@ def run(args: argparse.Namespace) -> int:
         threads = [Pipeline(i, per[i], f"{base}/api/v1/incidents", keys[i], args.clip_seconds,
                             start_at, deadline) for i in range(args.pipelines)]
         t0 = time.perf_counter()
+        cpu0 = time.process_time()
         for t in threads:
             t.start()
         for t in threads:
             t.join(TIME_LIMIT_S + 60)
         wall = time.perf_counter() - t0
+        client_cpu = time.process_time() - cpu0
+    load_after = os.getloadavg()
     sent = {i: sha for t in threads for i, sha in t.sent.items()}
-    checks = verify(data_dir, args.database_url, sent)
+    checks = verify(data_dir, database_url, sent)
     latencies = sorted(x for t in threads for x in t.latencies)
     requests = len(latencies)
 
@@ -247,7 +319,12 @@ def run(args: argparse.Namespace) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "database": "postgresql" if args.database_url else "sqlite (WAL)",
+        "database": "postgresql" if database_url else "sqlite (WAL)",
+        "workers": workers, "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        # The client is one Python process (threads): near 1 core it, not the service, may be
+        # what limits the rate.
+        "client_cpu_cores": round(client_cpu / wall, 2),
         "pipelines": args.pipelines, "incidents": args.incidents,
         "clip_bytes": len(clip(0, args.clip_seconds)), "deliberate_resends": sum(
             len(range(0, n, RESEND_EVERY)) for n in per),
@@ -258,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": round(wall, 1), "incidents_per_s": round(args.incidents / wall, 1),
         "requests_per_s": round(requests / wall, 1),
         "mb_per_s": round(args.incidents * len(clip(0, args.clip_seconds)) / wall / 1e6, 1),
-        "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": pct(100),
+        "latency_ms": {"p50": pct(50), "p90": pct(90), "p95": pct(95), "p99": pct(99),
+                       "max": pct(100),
                        "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None},
         "checks": checks,
     }
@@ -269,36 +347,41 @@ def run(args: argparse.Namespace) -> int:
           and checks["clip_file_missing"] == 0 and checks["incidents_in_db"] == args.incidents
           and checks["ingest_audit_entries"] == args.incidents and result["failed"] == 0)
     result["ok"] = ok
-    print(json.dumps(result, ensure_ascii=False, indent=2))
     for t in threads:
         for f in t.failed[:5]:
             print("failed:", f, file=sys.stderr)
-    if not args.no_write:
-        runs = json.loads(RESULTS_JSON.read_text(encoding="utf-8")) if RESULTS_JSON.exists() else {}
-        runs = runs if "database" not in runs else {runs["database"]: runs}
-        runs[result["database"]] = result
-        RESULTS_JSON.write_text(json.dumps(runs, ensure_ascii=False, indent=2) + "\n",
-                                encoding="utf-8")
-        RESULTS_MD.write_text("# Ingest load test\n\n"
-                              + "\n".join(markdown(r) for r in runs.values()),
-                              encoding="utf-8")
     if not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
-    return 0 if ok else 1
+    return result
 
 
 def markdown(r: dict) -> str:  # type: ignore[type-arg]
     lat = r["latency_ms"]
     c = r["checks"]
-    return f"""## {r['database']}
+    p95 = f"p95 {lat['p95']} ms, " if "p95" in lat else ""
+    if r.get("workers"):
+        n = r["workers"]
+        service = (f"`etiquette serve --workers {n}` (uvicorn, {n} worker "
+                   f"process{'es' if n > 1 else ''} on one port)")
+        ratio = r.get("rate_vs_1_worker")
+        ratio_row = (f"| rate over the 1-worker run of the same invocation | **{ratio}×** |\n"
+                     if ratio else "")
+        before, after = r["load_average_before"], r["load_average_after"]
+        load = (f"| load average (1/5/15 min) before / after | {' / '.join(map(str, before))}"
+                f" → {' / '.join(map(str, after))} |\n"
+                f"| client CPU (one process, threads) | {r['client_cpu_cores']} cores |\n")
+    else:
+        service, ratio_row, load = "one `etiquette serve` process (uvicorn, one worker)", "", ""
+    return f"""## {label(r)}
 
 Written by `python -m benchmarks.load_ingest` on {r['when']} ({r['machine']['cpus']} CPUs,
-Python {r['machine']['python']}). Client and service share the machine; the service is one
-`etiquette serve` process (uvicorn, one worker) on 127.0.0.1 with {r['database']}.
+Python {r['machine']['python']}). Client and service share the machine; the service is
+{service} on 127.0.0.1 with {r['database']}.
 
 | what | value |
 | --- | --- |
-| concurrent pipelines | {r['pipelines']} (one thread, one API key, one connection each) |
+| concurrent pipelines (sites) | {r['pipelines']} (one thread, one API key, one window id, \
+one connection each) |
 | incidents posted | {r['incidents']}, each with a distinct {r['clip_bytes']:,}-byte WAV clip |
 | deliberate re-sends of delivered incidents | {r['deliberate_resends']} |
 | stored new / answered "already stored" | {r['created']} / {r['already_stored']} |
@@ -307,9 +390,9 @@ Python {r['machine']['python']}). Client and service share the machine; the serv
 | wall time | {r['wall_s']} s |
 | sustained rate | **{r['incidents_per_s']} incidents/s** ({r['requests_per_s']} requests/s, \
 {r['mb_per_s']} MB/s of evidence) |
-| latency per request | p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, \
+| latency per request | p50 {lat['p50']} ms, p90 {lat['p90']} ms, {p95}p99 {lat['p99']} ms, \
 max {lat['max']} ms |
-
+{ratio_row}{load}
 Checked in the database afterwards: {c['incidents_in_db']} incidents \
 ({c['distinct_ids_in_db']} distinct ids),
 {c['evidence_rows']} evidence rows, {c['ingest_audit_entries']} ingest audit entries; missing

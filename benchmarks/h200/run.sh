@@ -29,7 +29,7 @@ export LD_LIBRARY_PATH=/tmp/culib:$CUDALIB:$CUDNN:${LD_LIBRARY_PATH:-}
 echo "cudnn: $CUDNN"; ls -la /tmp/culib
 $PY -c "import ctranslate2 as c; print('cuda devices', c.get_cuda_device_count(), c.get_supported_compute_types('cuda') if c.get_cuda_device_count() else '')"
 nvidia-smi -L 2>/dev/null
-for step in ${STEPS:-rec_gpu live_gpu live_gpu_t1 rec_cpu rec_gpu8 live_cpu}; do
+for step in ${STEPS:-rec_gpu live_gpu live_gpu_t1 rec_cpu rec_gpu8 live_cpu ingest}; do
   start=$(date +%s)
   case $step in
     rec_gpu)  $PY -m benchmarks.recogniser --seconds $SECS --device cuda --compute-type float16 \
@@ -47,7 +47,14 @@ for step in ${STEPS:-rec_gpu live_gpu live_gpu_t1 rec_cpu rec_gpu8 live_cpu}; do
                 --threads 1 --seconds $LIVE_S --windows 32 --out $OUT/live_cuda_float16_t1.json > /dev/null ;;
     live_cpu) $PY -m benchmarks.live --device cpu --compute-type int8 --seconds $LIVE_S \
                 ${CPU_WINDOWS:---windows 32 --windows 64} --out $OUT/live_cpu16_int8.json > /dev/null ;;
+    # The central service's ingest on the 16 cores (no GPU): 50 sites posting to `serve --workers
+    # 1`, 4 and 8 on PostgreSQL, each on a fresh cluster. Needs initdb (on PATH or Debian's
+    # /usr/lib/postgresql/*/bin), the psycopg wheels in the payload and, as root, a user
+    # postgres; where one is missing it prints "skipped: <what>" and exits 3, and the row waits.
+    ingest)   timeout 600 $PY -m benchmarks.load_ingest --postgres --sites 50 \
+                --incidents ${INGEST_N:-10000} --workers 1 --workers 4 --workers 8 \
+                --out $OUT/ingest_cpu16.json ;;
   esac
   echo "=== $step rc=$? $(( $(date +%s) - start )) s"
   rm -f $OUT/*.md  # at most 8 files come back; the Markdown is rebuilt from the JSON
-done 2>&1 | tee $OUT/log.txt | grep -E "^===|Error|error|rows|\{'beam|\"windows\"" | cut -c1-400
+done 2>&1 | tee $OUT/log.txt | grep -E "^===|Error|error|rows|\{'beam|\"windows\"|skipped|incidents_per_s|rate_vs" | cut -c1-400
