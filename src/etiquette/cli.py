@@ -86,6 +86,8 @@ def batch(
     compute_type: Annotated[str, typer.Option(
         help="int8、int8_float16、float16、float32")] = "int8",
     beam_size: Annotated[int, typer.Option(min=1, help="解码束宽")] = 5,
+    rule_prompt: Annotated[bool, typer.Option(
+        help="以规则中的用语提示识别模型，使其更易听出这些词")] = RecogniserOptions.rule_prompt,
     threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
     rules: Annotated[Path | None, typer.Option(
         help="规则文件（默认 rules/appendix_b.yaml）")] = None,
@@ -152,7 +154,8 @@ def batch(
     options = PipelineOptions(
         segmenter=SegmenterOptions(staff_channel=staff_channel, citizen_channel=1 - staff_channel),
         recogniser=RecogniserOptions(model=model, device=device, compute_type=compute_type,
-                                     beam_size=beam_size, num_workers=jobs,
+                                     beam_size=beam_size, rule_prompt=rule_prompt,
+                                     num_workers=jobs,
                                      cpu_threads=threads or threads_per_job(jobs)),
         rules_path=rules, checks_path=checks)
     clips = evidence_dir is not None or post is not None

@@ -114,8 +114,9 @@ class SpeechPipeline:
         self.rules = load_rules(self.options.rules_path)
         self.matcher = PhraseMatcher(self.rules)
         self.checks = load_check_rules(self.options.checks_path)
-        self.recogniser = recogniser or Recogniser(self.options.recogniser,
-                                                   Guard.load(self.options.guard_path))
+        self.recogniser = recogniser or Recogniser(
+            self.options.recogniser, Guard.load(self.options.guard_path),
+            [p for r in (*self.rules.forbidden, *self.rules.required) for p in r.phrases])
         self.verifier = AcousticVerifier(self.recogniser.model)
 
     def recognise(self, utterances: Sequence[Utterance]) -> tuple[list[Transcript], AcousticCheck]:

@@ -181,6 +181,8 @@ class Recognition(_Strict):
                              "windows on 2 cores, benchmarks/optimisations.md)")
     beam_size: int = Field(5, ge=1, le=10)
     batch_size: int = Field(8, ge=1, le=64)
+    rule_prompt: bool = Field(RecogniserOptions.rule_prompt, description="bias decoding toward "
+                              "the rules' phrases (read at start-up)")
     backlog_memory_s: float = Field(600.0, gt=0, description="queued speech kept in memory")
     lag_warn_s: float = Field(10.0, gt=0, description="report when transcription falls behind")
 
@@ -188,7 +190,7 @@ class Recognition(_Strict):
         return RecogniserOptions(model=self.model, device=self.device,
                                  compute_type=self.compute_type, cpu_threads=self.cpu_threads,
                                  num_workers=self.num_workers, beam_size=self.beam_size,
-                                 batch_size=self.batch_size)
+                                 batch_size=self.batch_size, rule_prompt=self.rule_prompt)
 
 
 class Presence(_Strict):

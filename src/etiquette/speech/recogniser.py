@@ -22,8 +22,9 @@ import functools
 import logging
 import math
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +40,8 @@ logger = logging.getLogger("etiquette.speech.recogniser")
 INPUT_S = 30.0  # Whisper's input length
 TRAILING_S = 6.0  # padding kept after the longest input of a batch (see _trimmed_pipeline)
 SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
+PROMPT_TOKENS = 223  # the most of a prompt Whisper keeps: half its 448-token context, less one
+PLACEHOLDER = re.compile(r"（[^）]*）|×+")  # the specification's blanks: ××材料（证件）
 TOP_LANGUAGES = 3  # identified languages kept per utterance (and Mandarin's, wherever it ranks)
 Languages = tuple[tuple[str, float], ...]  # (Whisper language code, probability), best first
 # What CTranslate2 4.x (built for CUDA 12) loads when it first computes on a GPU.
@@ -57,6 +60,10 @@ class RecogniserOptions:
       shared among the workers.
     beam_size / batch_size: decoding search width and inputs per batch.
     initial_prompt / hotwords: optional text that biases decoding.
+    rule_prompt: bias decoding toward the rules' phrases too (their words, not their blanks,
+      as many as Whisper's prompt holds after initial_prompt; see `phrase_prompt`). Off by
+      default: it found more phrases in a voice Whisper hears badly but also wrote pieces of
+      the prompt where they were not said (benchmarks/results.md, "Hard voices and rooms").
     no_speech_threshold / log_prob_threshold: a segment above the first and below the second
       is treated as silence (Whisper's own rule).
     gap_s: silence placed between packed utterances, so words keep to their utterance.
@@ -71,6 +78,7 @@ class RecogniserOptions:
     batch_size: int = 8
     initial_prompt: str | None = None
     hotwords: str | None = None
+    rule_prompt: bool = False
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     gap_s: float = 0.5
@@ -117,7 +125,8 @@ class Recogniser:
     """One loaded Whisper model, shared by every window and thread of a process."""
 
     def __init__(self, options: RecogniserOptions | None = None,
-                 guard: Guard | None = None) -> None:
+                 guard: Guard | None = None, phrases: Sequence[str] = ()) -> None:
+        """`phrases`: the rules' phrases, which `options.rule_prompt` writes into the prompt."""
         from faster_whisper import WhisperModel
 
         self.options = options or RecogniserOptions()
@@ -144,6 +153,12 @@ class Recogniser:
             # size) but not what to do about it.
             hint = f"；{GPU_HINT}" if o.device != "cpu" else ""
             raise ModelError(f"{where}：{e}{hint}") from e
+        self.prompt = o.initial_prompt
+        if o.rule_prompt and phrases:
+            encode = self.model.hf_tokenizer.encode
+            given = o.initial_prompt or ""
+            self.prompt = given + phrase_prompt(phrases, lambda text: encode(
+                given + text, add_special_tokens=False).ids) or None
 
     def _segments(self, packed: np.ndarray, clips: list[dict[str, float]],
                   spans: Sequence[tuple[float, float]]
@@ -156,7 +171,7 @@ class Recogniser:
         segments, _ = pipeline.transcribe(
             packed, language=MANDARIN, task="transcribe", beam_size=o.beam_size,
             batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
-            initial_prompt=o.initial_prompt, hotwords=o.hotwords, temperature=0.0,
+            initial_prompt=self.prompt, hotwords=o.hotwords, temperature=0.0,
             no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
             # Timestamp tokens make Whisper end a segment at each gap, which keeps its word
             # times on the right utterance (measured: without them words drift across gaps).
@@ -219,10 +234,22 @@ class Recogniser:
         result = []
         for k, (p, ws) in enumerate(zip(placed, words, strict=True)):
             u = p.utterance
-            kept, dropped = clean_words(ws, self.guard, o.initial_prompt)
+            kept, dropped = clean_words(ws, self.guard, self.prompt)
             result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                      u.end_s, kept, dropped, languages=languages.get(k, ())))
         return result
+
+
+def phrase_prompt(phrases: Iterable[str], encode: Callable[[str], Sequence[int]]) -> str:
+    """`phrases` as a prompt that makes Whisper expect their words: each once, in order, without
+    the specification's blanks, as many as fit in PROMPT_TOKENS of `encode` (empty: none)."""
+    kept: list[str] = []
+    for phrase in phrases:
+        phrase = PLACEHOLDER.sub("", phrase).strip("，")
+        if phrase and phrase not in kept and len(encode("。".join([*kept, phrase]) + "。")
+                                                 ) <= PROMPT_TOKENS:
+            kept.append(phrase)
+    return "。".join(kept) + "。" if kept else ""
 
 
 @functools.cache
