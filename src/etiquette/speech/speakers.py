@@ -403,22 +403,14 @@ def _two_means(z: np.ndarray, w: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def cluster_voices(features: dict[int, VoiceFeatures], use_pitch: bool = True,
-                   min_voiced_s: float = 0.8) -> VoiceClusters | None:
-    """Two voices among the utterances that have features (keyed by utterance index); None
-    with fewer than two such utterances."""
-    keys = sorted(features)
-    if len(keys) < 2:
-        return None
-    x = np.stack([_vector(features[k], use_pitch) for k in keys])
-    sd = _PRIOR_SD if use_pitch else _PRIOR_SD[1:]
-    # Short utterances give noisy statistics: they count for less, in the means and the spread.
-    w = np.clip(np.array([features[k].voiced_s for k in keys]) / min_voiced_s, 0.1, 1.0)
-    z = x / sd
-    # Two starts, the better kept: the farthest pair of utterances, and the sign of the first
-    # principal component. (More starts, such as a split at the median of each feature, find
-    # tighter splits of one voice as readily as of two: measured, they cost more false
-    # separations than they win.)
+def _tightest_split(z: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    """Labels (0/1) of the tightest two-way split of the rows of `z` (weighted `w`); None when
+    every start collapses into one group (all alike: one voice).
+
+    Two starts, the better kept: the farthest pair of rows, and the sign of the first principal
+    component. (More starts, such as a split at the median of each feature, find tighter splits
+    of one voice as readily as of two: measured, they cost more false separations than they
+    win.)"""
     d2 = ((z[:, None, :] - z[None]) ** 2).sum(axis=2)
     far_a, far_b = np.unravel_index(np.argmax(d2), d2.shape)
     starts = [np.where(d2[:, far_a] <= d2[:, far_b], 0, 1)]
@@ -435,6 +427,21 @@ def cluster_voices(features: dict[int, VoiceFeatures], use_pitch: bool = True,
         ss = float((w[:, None] * (z - means[labels]) ** 2).sum())  # the tightest split wins
         if ss < best_ss:
             best, best_ss = labels, ss
+    return best
+
+
+def cluster_voices(features: dict[int, VoiceFeatures], use_pitch: bool = True,
+                   min_voiced_s: float = 0.8) -> VoiceClusters | None:
+    """Two voices among the utterances that have features (keyed by utterance index); None
+    with fewer than two such utterances."""
+    keys = sorted(features)
+    if len(keys) < 2:
+        return None
+    x = np.stack([_vector(features[k], use_pitch) for k in keys])
+    sd = _PRIOR_SD if use_pitch else _PRIOR_SD[1:]
+    # Short utterances give noisy statistics: they count for less, in the means and the spread.
+    w = np.clip(np.array([features[k].voiced_s for k in keys]) / min_voiced_s, 0.1, 1.0)
+    best = _tightest_split(x / sd, w)
     if best is None:  # all utterances alike: one voice
         mean = np.average(x, axis=0, weights=w)
         return VoiceClusters({k: 0 for k in keys}, 0.0, {k: 0.0 for k in keys},
@@ -482,22 +489,7 @@ def cluster_voiceprints(features: dict[int, VoiceFeatures], min_voiced_s: float 
         return None
     x = np.stack([v for k in keys if (v := features[k].voiceprint) is not None])
     w = np.clip(np.array([features[k].voiced_s for k in keys]) / min_voiced_s, 0.1, 1.0)
-    d2 = ((x[:, None, :] - x[None]) ** 2).sum(axis=2)
-    far_a, far_b = np.unravel_index(np.argmax(d2), d2.shape)
-    starts = [np.where(d2[:, far_a] <= d2[:, far_b], 0, 1)]
-    centred = x - np.average(x, axis=0, weights=w)
-    _, _, vt = np.linalg.svd(centred * np.sqrt(w)[:, None], full_matrices=False)
-    starts.append((centred @ vt[0] > 0).astype(int))
-    best, best_ss = None, math.inf
-    for start in starts:
-        labels = _two_means(x, w, start)
-        if labels.min() == labels.max():
-            continue
-        means = np.stack([np.average(x[labels == k], axis=0, weights=w[labels == k])
-                          for k in (0, 1)])
-        ss = float((w[:, None] * (x - means[labels]) ** 2).sum())
-        if ss < best_ss:
-            best, best_ss = labels, ss
+    best = _tightest_split(x, w)
     if best is None:
         mean = x.mean(axis=0)
         return VoiceClusters({k: 0 for k in keys}, 0.0, {k: 0.0 for k in keys},
