@@ -9,7 +9,7 @@ as the staff's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,10 +17,18 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from etiquette.core.records import SAMPLE_RATE, Speaker, Utterance
 from etiquette.speech.audio import DecodedAudio
+from etiquette.speech.silero import FRAME as VAD_FRAME
+from etiquette.speech.silero import SileroStream, silero_probs
+
+# Speech probabilities of many streams in one call (`silero_probs`, or a `SharedSilero`).
+Vad = Callable[[Sequence[SileroStream], Sequence[np.ndarray]], list[np.ndarray]]
 
 logger = logging.getLogger("etiquette.speech.segmenter")
 
 _FRAME = SAMPLE_RATE // 50  # 20 ms
+# The live stream's energy is measured once, in pieces both frames are made of (20 ms = 5,
+# Silero's 32 ms = 8): the crosstalk check of each VAD frame and the levels of each cut.
+_PIECE = 64
 
 
 @dataclass(frozen=True)
@@ -134,59 +142,36 @@ def segment(audio: DecodedAudio, source: str, window_id: str,
     return sorted(utterances, key=lambda u: (u.start_s, u.channel))
 
 
-class _SileroStream:
-    """faster-whisper's Silero model fed a stream: its recurrent state and the 64-sample context
-    carry from one call to the next, so the probabilities equal those of the whole recording
-    (`SileroVADModel.__call__` restarts both on every call, which changes them markedly)."""
-
-    FRAME = 512
-    CONTEXT = 64
-
-    def __init__(self) -> None:
-        from faster_whisper.vad import get_vad_model
-
-        self._session = get_vad_model().session  # one ONNX session per process, shared
-        self._h = np.zeros((1, 1, 128), dtype=np.float32)
-        self._c = np.zeros((1, 1, 128), dtype=np.float32)
-        self._context = np.zeros(self.CONTEXT, dtype=np.float32)
-
-    def __call__(self, audio: np.ndarray) -> np.ndarray:
-        """Speech probability of each 512-sample frame of `audio` (a multiple of 512 long)."""
-        frames = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1, self.FRAME)
-        context = np.concatenate([self._context[None, :], frames[:-1, -self.CONTEXT:]])
-        batch = np.concatenate([context, frames], axis=1)
-        out, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h,
-                                                         "c": self._c})
-        self._context = frames[-1, -self.CONTEXT:].copy()
-        return np.ravel(out)
-
-
 class StreamSegmenter:
     """Cuts one window's live audio into utterances as each one ends.
 
-    Silero's speech probability is computed once per 32 ms frame as audio arrives. When a
-    channel has had speech followed by a pause that ends an utterance, the audio since that
-    channel's last cut is segmented exactly as a recording is (`segment`'s per-channel step,
-    crosstalk check included), so live and batch attribute speech the same way. Audio no
-    channel still needs is dropped: memory stays bounded by the longest utterance.
+    Silero's speech probability is computed once per 32 ms frame as audio arrives (`vad`: a
+    `SharedSilero` puts every window's frames in one model call; by default this window's two
+    channels make one call). When a channel has had speech followed by a pause that ends an
+    utterance, the audio since that channel's last cut is segmented exactly as a recording is
+    (`segment`'s per-channel step, crosstalk check included), so live and batch attribute
+    speech the same way; the levels that step compares are those measured as the audio came,
+    not measured again. Audio no channel still needs is dropped: memory stays bounded by the
+    longest utterance.
     """
 
-    _VAD_FRAME = _SileroStream.FRAME
-
     def __init__(self, source: str, window_id: str, channels: int,
-                 options: SegmenterOptions | None = None) -> None:
+                 options: SegmenterOptions | None = None, vad: Vad | None = None) -> None:
         if channels not in (1, 2):
             raise ValueError(f"a window has one or two microphones, got {channels} channels")
         self.source, self.window_id = source, window_id
         self.options = options or SegmenterOptions()
         self.roles = {0: Speaker.UNKNOWN} if channels == 1 else _roles(self.options)
         self._buffer = np.zeros((0, channels), dtype=np.float32)
-        self._base = 0  # stream sample index of _buffer[0]
+        self._base = 0  # stream sample index of _buffer[0] (a multiple of _PIECE)
+        # Mean square of each whole _PIECE of the buffer, per channel, from _base on.
+        self._power = np.zeros((0, channels), dtype=np.float64)
         self._vad_pos = 0  # stream samples whose speech probability is known
         self._start = [0] * channels  # where each channel's next utterance may begin
         self._speech = [False] * channels  # speech seen on the channel since its start
         self._quiet: list[int | None] = [None] * channels  # where the trailing pause began
-        self._vads = [_SileroStream() for _ in range(channels)]
+        self._vads = [SileroStream() for _ in range(channels)]
+        self._vad = vad or silero_probs
 
     @property
     def samples(self) -> int:
@@ -199,29 +184,42 @@ class StreamSegmenter:
             raise ValueError(f"expected blocks of {self._buffer.shape[1]} channels, got shape "
                              f"{block.shape}")
         self._buffer = np.concatenate([self._buffer, block.astype(np.float32, copy=False)])
+        pieces = len(self._buffer) // _PIECE
+        done = len(self._power)
+        if pieces > done:
+            new = self._buffer[done * _PIECE:pieces * _PIECE].astype(np.float64)
+            power = np.mean(new.reshape(pieces - done, _PIECE, -1) ** 2, axis=1)
+            self._power = np.concatenate([self._power, power])
         return self._advance(final=False)
 
     def flush(self) -> list[Utterance]:
         """The end of the stream: whatever speech is left, as utterances."""
         return self._advance(final=True)
 
+    def _db(self, start: int, frames: int, size: int) -> np.ndarray:
+        """dB of `frames` frames of `size` samples from stream sample `start` (both multiples
+        of _PIECE), per channel: (frames, channels)."""
+        k, per = (start - self._base) // _PIECE, size // _PIECE
+        power = self._power[k:k + frames * per].reshape(frames, per, -1).mean(axis=1)
+        db: np.ndarray = 10 * np.log10(power + 1e-10)
+        return db
+
     def _advance(self, final: bool) -> list[Utterance]:
         o = self.options
-        n = (self.samples - self._vad_pos) // self._VAD_FRAME
+        n = (self.samples - self._vad_pos) // VAD_FRAME
         if n:
             a = self._vad_pos - self._base
-            new = self._buffer[a:a + n * self._VAD_FRAME]
-            power = np.mean(new.reshape(n, self._VAD_FRAME, -1).astype(np.float64) ** 2, axis=1)
-            db = 10 * np.log10(power + 1e-10)  # (frames, channels)
-            for ch, vad in enumerate(self._vads):
-                probs = vad(new[:, ch])
+            new = self._buffer[a:a + n * VAD_FRAME]
+            db = self._db(self._vad_pos, n, VAD_FRAME)
+            probs = self._vad(self._vads, [new[:, ch] for ch in range(len(self._vads))])
+            for ch, p in enumerate(probs):
                 if len(self._vads) == 2:
                     # The other side's voice leaking in is speech to the VAD but not this
                     # microphone's: only frames where it is the louder one count.
                     own = db[:, ch] >= db[:, 1 - ch] + self.options.crosstalk_margin_db
-                    probs = np.where(own, probs, 0.0)
-                self._track(ch, probs, self._vad_pos)
-            self._vad_pos += n * self._VAD_FRAME
+                    p = np.where(own, p, 0.0)
+                self._track(ch, p, self._vad_pos)
+            self._vad_pos += n * VAD_FRAME
         pad = o.speech_pad_ms * SAMPLE_RATE // 1000
         # A pause of min_silence ends an utterance (as in a recording); waiting longer held an
         # utterance back whenever a short pause followed it, until the next one ended. The cut
@@ -234,7 +232,7 @@ class StreamSegmenter:
             quiet = self._quiet[ch]
             if not self._speech[ch]:
                 # Nothing to keep but the lead-in a coming utterance's padding needs.
-                self._start[ch] = max(self._start[ch], self._vad_pos - keep)
+                self._start[ch] = max(self._start[ch], _whole(self._vad_pos - keep))
             elif final:
                 out += self._cut(ch, speaker, self.samples)
             elif quiet is not None and self._vad_pos - quiet >= pause:
@@ -245,6 +243,7 @@ class StreamSegmenter:
         drop = min(self._start) - self._base
         if drop > 0:
             self._buffer = self._buffer[drop:]
+            self._power = self._power[drop // _PIECE:]
             self._base += drop
         return sorted(out, key=lambda u: (u.start_s, u.channel))
 
@@ -259,13 +258,23 @@ class StreamSegmenter:
                 self._speech[ch] = True
                 self._quiet[ch] = None
             elif p < silent and self._quiet[ch] is None:
-                self._quiet[ch] = at + i * self._VAD_FRAME
+                self._quiet[ch] = at + i * VAD_FRAME
 
     def _cut(self, ch: int, speaker: Speaker, end: int) -> list[Utterance]:
-        a, b = self._start[ch] - self._base, end - self._base
+        start = self._start[ch]
+        a, b = start - self._base, end - self._base
         channels = [self._buffer[a:b, c] for c in range(self._buffer.shape[1])]
+        db = self._db(start, (end - start) // _FRAME, _FRAME)
         found = _channel_utterances(channels, ch, speaker, self.source, self.window_id,
-                                    self.options, offset=self._start[ch])
-        self._start[ch], self._speech[ch], self._quiet[ch] = end, False, None
+                                    self.options, offset=start,
+                                    levels=[db[:, c] for c in range(db.shape[1])])
+        # The next utterance begins where this one ends, on a whole piece (at most 4 ms back:
+        # the lead-in the VAD and the padding leave is far longer).
+        self._start[ch], self._speech[ch], self._quiet[ch] = _whole(end), False, None
         # Own the audio: a view would keep the whole buffer alive as long as the utterance.
         return [replace(u, audio=u.audio.copy()) for u in found]
+
+
+def _whole(sample: int) -> int:
+    """`sample` rounded down to a whole _PIECE of the stream."""
+    return max(0, sample) // _PIECE * _PIECE
