@@ -77,7 +77,7 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _node(*args: str, temp: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_node(*args: str, temp: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A Ray node of one CPU as a process group of its own (so it can be killed whole)."""
     return subprocess.Popen([str(RAY), "start", "--block", "--num-cpus", "1",
                              "--disable-usage-stats", *args], cwd=temp, env=env,
@@ -85,7 +85,7 @@ def _node(*args: str, temp: Path, env: dict[str, str]) -> subprocess.Popen[bytes
                             start_new_session=True)
 
 
-def _alive_nodes(address: str) -> int:
+def alive_nodes(address: str) -> int:
     probe = (f"import ray; ray.init(address={address!r}, logging_level='ERROR');"
              "print(sum(n['Alive'] for n in ray.nodes()))")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
@@ -93,7 +93,7 @@ def _alive_nodes(address: str) -> int:
     return int(run.stdout.strip() or 0)
 
 
-def _stop(node: subprocess.Popen[bytes]) -> None:
+def stop_node(node: subprocess.Popen[bytes]) -> None:
     if node.poll() is None:
         os.killpg(node.pid, signal.SIGTERM)
         try:
@@ -110,18 +110,18 @@ def cluster() -> Iterator[Cluster]:
     env.pop("RAY_ADDRESS", None)
     port = free_port()
     address = f"127.0.0.1:{port}"
-    head = _node("--head", "--port", str(port), "--include-dashboard", "false",
+    head = start_node("--head", "--port", str(port), "--include-dashboard", "false",
                  "--temp-dir", str(temp), temp=temp, env=env)
     second = None
     try:
-        wait_for(lambda: _alive_nodes(address) == 1, 120, "the head node")
-        second = _node("--address", address, temp=temp, env=env)
-        wait_for(lambda: _alive_nodes(address) == 2, 120, "the second node")
+        wait_for(lambda: alive_nodes(address) == 1, 120, "the head node")
+        second = start_node("--address", address, temp=temp, env=env)
+        wait_for(lambda: alive_nodes(address) == 2, 120, "the second node")
         yield Cluster(address, head, second)
     finally:
         for node in (second, head):
             if node is not None:
-                _stop(node)
+                stop_node(node)
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -368,5 +368,59 @@ def devices(
         out.print("未找到视频输入设备（/dev/video*）；网络摄像头用 RTSP/HTTP 地址", highlight=False)
 
 
+pool_app = typer.Typer(help="识别池：多个大厅共用的语音识别（Ray Serve，须安装 cluster 扩展）",
+                       no_args_is_help=True)
+app.add_typer(pool_app, name="recognition-pool")
+POOL_ADDRESS_HELP = "Ray 集群：local、auto 或 ray://主机:端口"
+POOL_NEEDS_RAY = ("识别池需要 Ray Serve：请安装 etiquette[cluster]"
+                  "（pip install 'etiquette[cluster]'）")
+
+
+@pool_app.command("serve")
+def pool_serve(
+    address: Annotated[str, typer.Option(help=POOL_ADDRESS_HELP)] = "auto",
+    replicas: Annotated[int, typer.Option(min=1, help="副本数（各载一个模型）")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="每个副本的 CPU 线程数")] = 1,
+    model: Annotated[str, typer.Option(help="模型：manifest 中的名称或模型目录")] = "whisper-base",
+    device: Annotated[str, typer.Option(help="cpu 或 cuda")] = "cpu",
+    compute_type: Annotated[str, typer.Option(help="int8、float16 等")] = "int8",
+    host: Annotated[str, typer.Option(help="HTTP 监听地址")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP 端口")] = 8000,
+) -> None:
+    """部署识别池；站点配置 recognition: {backend: ray, address: http://主机:端口/recognise}。"""
+    _logging(False)
+    try:  # Ray Serve is imported only here
+        from etiquette.recognition_pool import ClusterError, deploy, wait_forever
+    except ImportError:
+        _fail(POOL_NEEDS_RAY)
+    options = RecogniserOptions(model=model, device=device, compute_type=compute_type,
+                                cpu_threads=threads)
+    try:
+        url = deploy(address, replicas, threads, options, host, port)
+    except ClusterError as e:
+        _fail(str(e))
+    err.print(f"识别池已部署：{url}（{replicas} 个副本）", highlight=False)
+    if address == "local":  # the pool lives as long as this process's own Ray
+        err.print("本机集群随本进程结束；按 Ctrl-C 停止", highlight=False)
+        wait_forever()
+
+
+@pool_app.command("stop")
+def pool_stop(
+    address: Annotated[str, typer.Option(help=POOL_ADDRESS_HELP)] = "auto",
+) -> None:
+    """从集群中删除识别池；站点随即改用各自的识别模型。"""
+    _logging(False)
+    try:
+        from etiquette.recognition_pool import ClusterError, undeploy
+    except ImportError:
+        _fail(POOL_NEEDS_RAY)
+    try:
+        undeploy(address)
+    except ClusterError as e:
+        _fail(str(e))
+    err.print("识别池已删除", highlight=False)
+
+
 if __name__ == "__main__":
     app()

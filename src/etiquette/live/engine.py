@@ -385,8 +385,18 @@ def build_site(site: Site, on_health: HealthCallback = log_health,
     rules = site.rules
     if site.rules_from_service and api is not None:
         rules = fetch_rules(api[0], api[1], site.data_dir)
+    pool = None
+    if recogniser is None and site.recognition.backend == "ray":  # a shared recognition pool
+        from etiquette.speech.remote_recogniser import RemoteRecogniser
+
+        r = site.recognition
+        recogniser = pool = RemoteRecogniser(str(r.address), r.options(),
+                                             timeout_s=r.pool_timeout_s, retry_s=r.pool_retry_s)
     speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options(),
                                             rules_path=rules, checks_path=site.checks),
                             recogniser=recogniser)
-    return LiveSite(site, speech, on_health=on_health, api=api)
+    live = LiveSite(site, speech, on_health=on_health, api=api)
+    if pool is not None:  # the pool's state among the site's health, from its start on
+        pool.report_to(live.health)
+    return live
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TypeGuard
+from typing import Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -185,6 +185,21 @@ class Recognition(_Strict):
                               "the rules' phrases (read at start-up)")
     backlog_memory_s: float = Field(600.0, gt=0, description="queued speech kept in memory")
     lag_warn_s: float = Field(10.0, gt=0, description="report when transcription falls behind")
+    backend: Literal["local", "ray"] = Field("local", description="ray: transcribe on a shared "
+                                             "pool (etiquette recognition-pool serve), with this "
+                                             "model only while the pool is down")
+    address: str | None = Field(None, pattern=r"^https?://", description="the pool's URL, e.g. "
+                                "http://pool-host:8000/recognise")
+    pool_timeout_s: float = Field(60.0, gt=0, description="a pool call slower than this is "
+                                  "transcribed here")
+    pool_retry_s: float = Field(30.0, gt=0, description="after a pool failure, try it again "
+                                "this much later")
+
+    @model_validator(mode="after")
+    def _pool_address(self) -> Recognition:
+        if self.backend == "ray" and self.address is None:
+            raise PydanticCustomError("pool_needs_address", "backend ray needs the pool's address")
+        return self
 
     def options(self) -> RecogniserOptions:
         return RecogniserOptions(model=self.model, device=self.device,

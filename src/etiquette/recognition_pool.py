@@ -1,0 +1,94 @@
+"""The shared recognition pool: the recogniser as a Ray Serve deployment many halls share.
+
+Each replica holds one loaded Whisper model. Requests (one site's batch of utterances each,
+`speech.remote_recogniser`) that arrive together are joined by Serve's request batching into
+one recogniser call, so the utterances of many halls fill the same 30 s inputs, and the answers
+are split back per request. Sites reach it over HTTP through Serve's proxy, at `ROUTE`.
+Imported only by `etiquette recognition-pool`: nothing of Ray is loaded otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from etiquette.cluster import ClusterError, connect
+from etiquette.core.records import Transcript, Utterance
+from etiquette.speech.recogniser import Recogniser, RecogniserOptions
+from etiquette.speech.remote_recogniser import decode_utterances
+
+logger = logging.getLogger("etiquette.recognition_pool")
+
+APP = "recognition-pool"
+ROUTE = "/recognise"
+__all__ = ["ClusterError", "deploy", "undeploy", "wait_forever"]
+# Requests joined into one call: 4 sites' batches (each up to the recogniser's 8 inputs) keep a
+# call within seconds on a GPU; the wait is short against the seconds a call takes.
+MAX_REQUESTS_PER_CALL = 4
+BATCH_WAIT_S = 0.05
+
+
+class PoolReplica:
+    """One replica: one loaded recogniser, fed by the requests Serve batches for it."""
+
+    def __init__(self, options: RecogniserOptions) -> None:
+        self.recogniser = Recogniser(options)
+
+    @serve.batch(max_batch_size=MAX_REQUESTS_PER_CALL, batch_wait_timeout_s=BATCH_WAIT_S)
+    async def transcribe(self, requests: list[list[Utterance]]) -> list[list[Transcript]]:
+        """Each request's transcripts, from one recogniser call over all their utterances."""
+        joined = [u for r in requests for u in r]
+        # In a thread: the replica's event loop keeps taking requests for the next call.
+        heard = await asyncio.to_thread(self.recogniser.transcribe, joined)
+        out, k = [], 0
+        for r in requests:
+            out.append(heard[k:k + len(r)])
+            k += len(r)
+        return out
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            utterances = decode_utterances(await request.body())
+        except (ValueError, KeyError, OSError) as e:
+            return JSONResponse({"detail": f"请求不是一组语音（{e}）"}, status_code=400)
+        transcripts = await self.transcribe(utterances) if utterances else []
+        return JSONResponse({"transcripts": [t.to_json() for t in transcripts]})
+
+
+# Many sites' requests wait on a replica while it decodes; Serve's default of 5 would refuse more.
+RecognitionPool = serve.deployment(name=APP, max_ongoing_requests=64)(PoolReplica)
+
+
+def deploy(address: str, replicas: int, threads: int, options: RecogniserOptions,
+           host: str, port: int) -> str:
+    """Deploy the pool on the cluster at `address` (as `etiquette batch --cluster` names one)
+    with `replicas` replicas of `threads` CPUs each; returns the URL sites send to.
+
+    Raises:
+      ClusterError: the cluster cannot be reached.
+    """
+    connect(address)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(RecognitionPool.options(num_replicas=replicas, ray_actor_options={
+        "num_cpus": threads}).bind(options), name=APP, route_prefix=ROUTE)
+    return f"http://{host}:{port}{ROUTE}"
+
+
+def undeploy(address: str) -> None:
+    """Remove the pool from the cluster at `address` (sites fall back to their own models).
+
+    Raises:
+      ClusterError: the cluster cannot be reached.
+    """
+    connect(address)
+    serve.delete(APP)
+
+
+def wait_forever() -> None:
+    """Keep this process (and so a `local` cluster with the pool) alive until interrupted."""
+    threading.Event().wait()

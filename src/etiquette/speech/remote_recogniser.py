@@ -1,0 +1,190 @@
+"""A site's recogniser that sends its utterances to a shared recognition pool first.
+
+With `recognition: {backend: ray, address: …}` a site's batches of utterances go over HTTP to
+the pool (`etiquette recognition-pool serve`: the recogniser as a Ray Serve deployment whose
+replicas batch the requests of many halls). Nothing of Ray is imported here: a site needs only
+the address of the pool's HTTP route.
+
+When the pool cannot be reached or fails a call, that call's utterances are transcribed by the
+site's own model, so nothing is lost; the outage is reported once (log and health event, in
+Chinese), the pool is tried again every `retry_s`, and its return is reported too. The site's
+own model is loaded at start all the same: its acoustic check of near misses uses it
+(`SpeechPipeline.verifier`), and so a fallback starts at once.
+
+The wire: a request is a NumPy `.npz` (no pickles) of the utterances' audio end to end, their
+lengths and their other fields as JSON; the answer is the transcripts as JSON
+(`Transcript.to_json`), which `transcript_from_json` reads back whole.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+
+from etiquette.core.records import Speaker, Transcript, Utterance, Word
+from etiquette.health import HealthCallback, HealthReporter, HealthState
+from etiquette.speech.recogniser import Recogniser, RecogniserOptions
+from etiquette.speech.text_guard import Guard
+
+logger = logging.getLogger("etiquette.speech.remote_recogniser")
+
+COMPONENT = "recognition-pool"
+CONTENT_TYPE = "application/x-npz"
+
+
+class PoolError(Exception):
+    """The pool did not answer, or answered with an error."""
+
+
+def encode_utterances(utterances: Sequence[Utterance]) -> bytes:
+    """`utterances` as one request body."""
+    meta = [{"source": u.source, "window_id": u.window_id, "speaker": u.speaker.value,
+             "channel": u.channel, "start_s": u.start_s, "end_s": u.end_s} for u in utterances]
+    audio = [np.asarray(u.audio, dtype=np.float32) for u in utterances]
+    body = io.BytesIO()
+    np.savez(body, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+             lengths=np.array([len(a) for a in audio], dtype=np.int64),
+             audio=np.concatenate(audio) if audio else np.zeros(0, np.float32))
+    return body.getvalue()
+
+
+def decode_utterances(body: bytes) -> list[Utterance]:
+    """The utterances of a request body (`encode_utterances`).
+
+    Raises:
+      ValueError: the body is not such a request.
+    """
+    with np.load(io.BytesIO(body), allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+        lengths = [int(n) for n in z["lengths"]]
+        audio = z["audio"]
+    if len(meta) != len(lengths) or sum(lengths) != len(audio):
+        raise ValueError(f"{len(meta)} utterances, {len(lengths)} lengths, {len(audio)} samples")
+    starts = np.cumsum([0, *lengths])
+    return [Utterance(m["source"], m["window_id"], Speaker(m["speaker"]), m["channel"],
+                      m["start_s"], m["end_s"], audio[start:start + n])
+            for m, start, n in zip(meta, starts, lengths, strict=False)]
+
+
+def transcript_from_json(d: dict[str, Any]) -> Transcript:
+    """A transcript as `Transcript.to_json` wrote it."""
+    return Transcript(d["source"], d["window_id"], Speaker(d["speaker"]), d["channel"],
+                      d["start_s"], d["end_s"], tuple(Word(*w) for w in d["words"]),
+                      tuple(d["dropped"]), d["speaker_note"],
+                      tuple((code, p) for code, p in d["languages"]))
+
+
+@dataclass
+class PoolStats:
+    pool: int = 0  # utterances the pool transcribed
+    local: int = 0  # utterances transcribed here because the pool could not
+    failures: int = 0  # calls to the pool that failed
+
+
+class RemoteRecogniser(Recogniser):
+    """A `Recogniser` (the site's own model, for fallback and the acoustic check) that gives
+    its work to the pool at `address` while the pool answers.
+
+    Args:
+      address: the pool's HTTP route, e.g. http://pool-host:8000/recognise.
+      timeout_s: how long one call may take before it is transcribed here instead.
+      retry_s: after a failure, how long the site transcribes alone before trying the pool.
+    """
+
+    def __init__(self, address: str, options: RecogniserOptions | None = None,
+                 guard: Guard | None = None, phrases: Sequence[str] = (), *,
+                 timeout_s: float = 60.0, retry_s: float = 30.0) -> None:
+        super().__init__(options, guard, phrases)
+        self.address, self.retry_s = address, retry_s
+        self.stats = PoolStats()
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=3.0))
+        self._lock = threading.Lock()
+        self._down_since: float | None = None  # monotonic time of the last failure
+        self._health = HealthReporter(COMPONENT, None)
+        self._last: tuple[HealthState, str] = (HealthState.OK, f"识别池 {address} 可用")
+        self.probe()
+
+    def report_to(self, on_health: HealthCallback) -> None:
+        """Report the pool's state (now, and each change from now on) to `on_health`."""
+        self._health = HealthReporter(COMPONENT, on_health)
+        self._health.report(*self._last)
+
+    def probe(self) -> bool:
+        """Whether the pool's route is deployed and answering (asked at start)."""
+        parts = urlsplit(self.address)
+        try:
+            routes = self._client.get(f"{parts.scheme}://{parts.netloc}/-/routes", timeout=3.0)
+            routes.raise_for_status()
+            if (parts.path or "/") not in routes.json():
+                raise PoolError(f"地址上没有 {parts.path} 这一路由（识别池未部署）")
+        except (httpx.HTTPError, ValueError, PoolError) as e:
+            self._failed(e, at_start=True)
+            return False
+        self._answered()
+        return True
+
+    def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+        """Transcripts of `utterances` from the pool; from this site's own model where the pool
+        is down or fails this call."""
+        if utterances and self._pool_due():
+            try:
+                heard = self._from_pool(utterances)
+            except PoolError as e:
+                self._failed(e)
+            else:
+                self._answered()
+                with self._lock:
+                    self.stats.pool += len(utterances)
+                return heard
+        heard = super().transcribe(utterances)
+        with self._lock:
+            self.stats.local += len(utterances)
+        return heard
+
+    def _pool_due(self) -> bool:
+        with self._lock:
+            return (self._down_since is None
+                    or time.monotonic() - self._down_since >= self.retry_s)
+
+    def _from_pool(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+        try:
+            answer = self._client.post(self.address, content=encode_utterances(utterances),
+                                       headers={"content-type": CONTENT_TYPE})
+            answer.raise_for_status()
+            heard = [transcript_from_json(t) for t in answer.json()["transcripts"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+            raise PoolError(f"{type(e).__name__}: {e}") from e
+        if len(heard) != len(utterances):
+            raise PoolError(f"{len(utterances)} 段语音只得到 {len(heard)} 段转写")
+        return heard
+
+    def _failed(self, error: Exception, at_start: bool = False) -> None:
+        with self._lock:
+            self.stats.failures += not at_start
+            was_up = self._down_since is None
+            self._down_since = time.monotonic()
+        message = (f"识别池 {self.address} 不可用（{error}），改用本站点的识别模型，"
+                   f"{self.retry_s:.0f} 秒后再试")
+        if was_up or at_start:
+            logger.warning("recognition pool %s unavailable (%s): transcribing here, retrying "
+                           "every %.0f s", self.address, error, self.retry_s)
+        self._last = (HealthState.DEGRADED, message)
+        self._health.report(*self._last)
+
+    def _answered(self) -> None:
+        with self._lock:
+            was_down, self._down_since = self._down_since is not None, None
+        if was_down:
+            logger.info("recognition pool %s answers again", self.address)
+        self._last = (HealthState.OK, f"识别池 {self.address} 可用")
+        self._health.report(*self._last)
