@@ -185,6 +185,9 @@ def run_config(windows: int, seconds: float, files: list[Path], gaps: list[float
             "cpu_cores": round(cpu, 2), "peak_rss_mb": round(peak[0] / 2**20, 1),
             "speech_transcribed_s": round(stats.audio_s, 1), "batches": stats.batches,
             "recogniser_x_realtime": round(live.recogniser.real_time_factor, 1),
+            # how full the windows' shared Silero calls were (streams: two per stereo window)
+            "vad_calls": live.vad.calls,
+            "vad_streams_per_call": round(live.vad.streams / max(1, live.vad.calls), 1),
             "rss_mb_timeline": timeline}
 
 
@@ -222,6 +225,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {r['windows']} | {r['beam_size']} | {'yes' if r['keeps_up'] else 'no'} | "
             f"{r['lag_end_s']} | {r['lag_max_s']} | {r['forbidden']} | {latency} | "
             f"{r['cpu_cores']} | {r['peak_rss_mb']} | {r['recogniser_x_realtime']} |")
+    vad = [f"{r['windows']} windows: {r['vad_streams_per_call']}" for r in results["runs"]
+           if "vad_streams_per_call" in r]
+    if vad:
+        lines += ["", "Streams (two per window) per Silero call, shared by the windows: "
+                      + "; ".join(vad) + "."]
     if speed == 1 and results["staff_duty"] > 0:
         best = results.get("most_windows_p95_under_5s")
         lines += ["", f"Most windows sustained with p95 latency under 5 s: "

@@ -203,3 +203,32 @@ def test_a_full_spool_disk_keeps_the_speech_in_memory_and_the_window_going(
     for u in staff_speech:
         np.testing.assert_array_equal(delivered[(u.window_id, u.start_s)][0], u.audio)
     assert "不知道" in delivered[("window02_rude", staff_speech[1].start_s)][1]
+
+
+def test_the_utterances_a_verdict_waits_for_go_first_then_the_oldest(recogniser, staff_speech,
+                                                                     tmp_path):
+    # One worker, a few seconds a batch: the order the batches are taken in is the order the
+    # transcripts come back in. A burst has queued every window's speech; a greeting (urgent)
+    # and an utterance a closed session's farewell now waits for (hurried) came last.
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", batch_s=4.0)
+    assert len(shared._threads) == 1
+    *ordinary, farewell, greeting = staff_speech
+    batch_of: dict[tuple[str, float], int] = {}
+    done = threading.Event()
+
+    def deliver(u, t, check) -> None:
+        batch_of[(u.window_id, u.start_s)] = shared.stats.batches
+        if len(batch_of) == len(staff_speech):
+            done.set()
+
+    for u in [*ordinary, farewell]:
+        shared.submit(u, deliver)
+    shared.submit(greeting, deliver, urgent=True)
+    shared.hurry([farewell])
+    shared.start()
+    assert done.wait(180)
+    shared.stop()
+    first = [batch_of[(u.window_id, u.start_s)] for u in (farewell, greeting)]
+    then = [batch_of[(u.window_id, u.start_s)] for u in ordinary]
+    assert max(first) < min(then)  # not starved by the burst ahead of them
+    assert then == sorted(then) and then[0] < then[-1]  # the oldest waits least

@@ -39,6 +39,7 @@ from etiquette.speech.audio import AudioError
 from etiquette.speech.microphone import MicrophoneCapture
 from etiquette.speech.recogniser import Recogniser
 from etiquette.speech.replay import FileReplay
+from etiquette.speech.silero import SharedSilero
 from etiquette.speech.sources import AudioSource, CaptureStats
 
 if TYPE_CHECKING:
@@ -118,7 +119,8 @@ class WindowRunner:
                              self.site.speech, self.site.recogniser, self.site.emit,
                              self.site.evidence_dir,
                              unheard=replay.unheard if replay is not None else None,
-                             on_undecided=self._undecided, on_session=self.site.session)
+                             on_undecided=self._undecided, on_session=self.site.session,
+                             vad=self.site.vad)
 
     def _undecided(self, what: Undecided) -> None:
         """A session left partly unjudged for want of the audio its replayed recording lost:
@@ -183,6 +185,8 @@ class LiveSite:
             speech.recogniser, spool_dir=data / "spool",
             memory_s=site.recognition.backlog_memory_s, lag_warn_s=site.recognition.lag_warn_s,
             on_health=self.health, recognise=speech.recognise)
+        # Every window's speech probabilities in one model call per tick, not one per window.
+        self.vad = SharedSilero()
         self.outbox = (Outbox(data / "outbox", api[0], api[1], on_health=self.health,
                               on_stored=self._stored) if api is not None else None)
         self.heartbeat = (Heartbeat(self, api[0], api[1], site.supervision.heartbeat_s)

@@ -5,7 +5,9 @@ utterance waiting (of any window) up to a batch's worth of inputs and transcribe
 call: the more windows talk, the fuller each input. When speech arrives faster than it can be
 transcribed, nothing is dropped: the backlog grows (beyond `memory_s` of audio it is kept on
 disk, not in memory), the lag is reported as a health event and a metric, and it is worked off
-oldest first.
+oldest first, except that the utterances a verdict waits for (a session's greeting, a closed
+session's farewell: `urgent`, `hurry`) go before the rest, so that in a burst of windows all
+talking at once the verdicts do not wait for everyone's small talk.
 
 A spool disk that refuses the audio (full, over quota, read-only) does not stop the window that
 spoke it: the utterance stays in memory beyond `memory_s`, nothing of it is left on disk, and
@@ -21,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +46,7 @@ class _Queued:
     utterance: Utterance
     deliver: Deliver
     queued_at: float  # monotonic
+    submitted: int  # id() of the utterance as submitted (a spooled one is a copy without audio)
     spooled: Path | None = None  # audio on disk instead of in memory
 
 
@@ -86,7 +89,8 @@ class SharedRecogniser:
         self._lag_health = (HealthState.OK, "transcription caught up")
         self._disk_error: str | None = None  # the spool disk's last refusal, while it holds
         self.stats = RecognitionStats()
-        self._queue: deque[_Queued] = deque()
+        self._queue: deque[_Queued] = deque()  # oldest first
+        self._urgent: deque[_Queued] = deque()  # taken before _queue, oldest first
         self._memory_s = 0.0
         self._queued_s = 0.0
         self._in_flight: list[float] = []  # queued_at of the oldest of each batch being decoded
@@ -98,21 +102,31 @@ class SharedRecogniser:
 
     # ---------------------------------------------------------------- producer side
 
-    def submit(self, utterance: Utterance, deliver: Deliver) -> None:
-        """Queue `utterance`; `deliver(utterance, transcript, check)` is called from the worker."""
+    def submit(self, utterance: Utterance, deliver: Deliver, urgent: bool = False) -> None:
+        """Queue `utterance`; `deliver(utterance, transcript, check)` is called from the worker.
+        `urgent`: a verdict waits for it; it goes before the others (oldest first among them)."""
         with self._cond:
-            item = _Queued(utterance, deliver, time.monotonic())
+            item = _Queued(utterance, deliver, time.monotonic(), id(utterance))
             refused = self._disk_error
             spooled = (self._spool(item) if self._memory_s + utterance.duration_s > self.memory_s
                        else None)
             if spooled is None:
                 self._memory_s += utterance.duration_s
             self._queued_s += utterance.duration_s
-            self._queue.append(item if spooled is None else spooled)
+            (self._urgent if urgent else self._queue).append(item if spooled is None else spooled)
             self._cond.notify()
             changed = self._disk_error != refused
         if changed:
             self._report()
+
+    def hurry(self, utterances: Sequence[Utterance]) -> None:
+        """A verdict now waits for these (submitted, not taken yet): they go before the rest."""
+        wanted = {id(u) for u in utterances}
+        with self._cond:
+            moved = [item for item in self._queue if item.submitted in wanted]
+            if moved:
+                self._queue = deque(i for i in self._queue if i.submitted not in wanted)
+                self._urgent = deque(sorted([*self._urgent, *moved], key=lambda i: i.queued_at))
 
     def _spool(self, item: _Queued) -> _Queued | None:
         """`item` with its audio written to the spool; None where the disk refuses it (nothing
@@ -157,7 +171,7 @@ class SharedRecogniser:
             return self._lag_locked() or 0.0
 
     def _lag_locked(self) -> float | None:
-        oldest = self._in_flight + [self._queue[0].queued_at] if self._queue else self._in_flight
+        oldest = self._in_flight + [q[0].queued_at for q in (self._queue, self._urgent) if q]
         return time.monotonic() - min(oldest) if oldest else None
 
     @property
@@ -185,32 +199,33 @@ class SharedRecogniser:
 
     def _take(self) -> list[_Queued] | None:
         with self._cond:
-            while not self._queue and not self._stopping:
+            while not self._queue and not self._urgent and not self._stopping:
                 self._cond.wait()
-            if not self._queue:
+            if not self._queue and not self._urgent:
                 return None
             batch: list[_Queued] = []
             taken = 0.0
-            while self._queue and (not batch or taken + self._queue[0].utterance.duration_s
-                                   <= self.batch_s):
-                item = self._queue.popleft()
-                taken += item.utterance.duration_s
-                batch.append(item)
-            self._in_flight.append(batch[0].queued_at)
+            for queue in (self._urgent, self._queue):
+                while queue and (not batch or taken + queue[0].utterance.duration_s
+                                 <= self.batch_s):
+                    item = queue.popleft()
+                    taken += item.utterance.duration_s
+                    batch.append(item)
+            self._in_flight.append(min(item.queued_at for item in batch))
             return batch
 
     def _finish(self, batch: list[_Queued], busy_s: float) -> None:
         with self._cond:
             self.stats.busy_s += busy_s
             self.stats.batches += 1
-            self._in_flight.remove(batch[0].queued_at)
+            self._in_flight.remove(min(item.queued_at for item in batch))
             for item in batch:
                 self.stats.utterances += 1
                 self.stats.audio_s += item.utterance.duration_s
                 self._queued_s -= item.utterance.duration_s
                 if item.spooled is None:
                     self._memory_s -= item.utterance.duration_s
-            if not self._queue:  # exact zeros, not float residue
+            if not self._queue and not self._urgent:  # exact zeros, not float residue
                 self._queued_s = self._memory_s = 0.0
             if self._disk_error is not None and self._memory_s <= self.memory_s:
                 logger.info("recogniser: the backlog fits in memory again; the spool disk that "

@@ -54,7 +54,7 @@ from etiquette.pipeline import (
 )
 from etiquette.speech.audio import DecodedAudio
 from etiquette.speech.clips import attach_clips
-from etiquette.speech.segmenter import StreamSegmenter
+from etiquette.speech.segmenter import StreamSegmenter, Vad
 from etiquette.speech.speakers import SpeakerAttributor
 from etiquette.speech.turns import turn_of, words_wanted
 
@@ -137,13 +137,15 @@ class WindowMonitor:
 
     `unheard`: where the source lost audio (None: nowhere known); `on_undecided` is told of
     each session verdict that loss leaves unjudged; `on_session` gets each session's record
-    once it is judged whole."""
+    once it is judged whole; `vad` computes its speech probabilities (a `SharedSilero`: with
+    the other windows' in one call)."""
 
     def __init__(self, window_id: str, channels: int, started: datetime, speech: SpeechPipeline,
                  recogniser: SharedRecogniser, emit: Emit, evidence_dir: Path | None,
                  unheard: Losses | None = None,
                  on_undecided: Callable[[Undecided], None] | None = None,
-                 on_session: Callable[[SessionRecord], None] | None = None) -> None:
+                 on_session: Callable[[SessionRecord], None] | None = None,
+                 vad: Vad | None = None) -> None:
         self.window_id = window_id
         self.unheard, self.on_undecided, self.on_session = unheard, on_undecided, on_session
         self.started = started
@@ -151,7 +153,8 @@ class WindowMonitor:
         self.speech, self.recogniser, self.emit = speech, recogniser, emit
         self.evidence_dir = evidence_dir
         rules = speech.rules
-        self.segmenter = StreamSegmenter(self.source, window_id, channels, speech.options.segmenter)
+        self.segmenter = StreamSegmenter(self.source, window_id, channels, speech.options.segmenter,
+                                         vad)
         self.tracker = SessionTracker(self.source, window_id, rules)
         keep = rules.session.end_after_silence_s + max(rules.session.farewell_within_s, 30.0)
         self.history = AudioHistory(keep, channels)
@@ -217,15 +220,22 @@ class WindowMonitor:
         self._sync_open()
         self._turns[heard_as(u)] = turn_of(u)
         if u.speaker in self.speech.rules.judged_speakers:
-            self._submit(u)
+            self._submit(u, urgent=self._greeting_awaits(u))
         elif u.speaker == Speaker.CITIZEN and (self.speech.checks.reads_citizen or (
                 (check := self.speech.checks.unanswered_question) and check.enabled)):
             self._held[heard_as(u)] = u
 
-    def _submit(self, u: Utterance) -> None:
+    def _submit(self, u: Utterance, urgent: bool = False) -> None:
         self._outstanding[id(u)] = u
         self.stats.outstanding = len(self._outstanding)
-        self.recogniser.submit(u, self._transcribed)
+        self.recogniser.submit(u, self._transcribed, urgent)
+
+    def _greeting_awaits(self, u: Utterance) -> bool:
+        """Whether `u` is in the greeting time of a session whose greeting is not judged yet
+        (the recogniser takes such utterances first)."""
+        within = self.speech.rules.session.greeting_within_s
+        return any(not o.greeting_judged and o.session.start_s <= u.start_s
+                   < o.session.start_s + within for o in self._sessions)
 
     def _decide(self) -> None:
         """The held citizen utterances whose answer is overdue are transcribed (a check needs
@@ -273,8 +283,10 @@ class WindowMonitor:
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
             if t.speaker == Speaker.UNKNOWN:
                 t = self._attribute(u, t)
-            if heard_as(u) in self._turns:
-                self._turns[heard_as(u)] = turn_of(u, t)
+            turn = self._turns.get(heard_as(u))
+            if turn is not None:  # its loudness was measured when it was cut: not again
+                self._turns[heard_as(u)] = turn.model_copy(update={"speaker": t.speaker,
+                                                                   "transcript": t})
             rules, matcher = self.speech.rules, self.speech.matcher
             if u.speaker not in rules.judged_speakers:  # a citizen's words, for the checks
                 self._judge_ready()
@@ -339,6 +351,9 @@ class WindowMonitor:
             for o in self._sessions:
                 if not o.closed and o.session.start_s == s.start_s:
                     o.session, o.closed = s, True
+            # Its verdict waits for them now: the recogniser takes them before the rest.
+            self.recogniser.hurry([u for u in self._outstanding.values()
+                                   if u.start_s <= s.end_s])
         self.stats.session_open = self.tracker.current is not None
 
     def _waiting_before(self, t_s: float) -> bool:
