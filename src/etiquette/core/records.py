@@ -41,6 +41,9 @@ class IncidentKind(StrEnum):
     RAISED_VOICE = "raised_voice"
     NON_MANDARIN = "non_mandarin"
     MISSING_APOLOGY = "missing_apology"
+    # Conduct at the counter seen by the camera (issue 21).
+    ASLEEP_AT_POST = "asleep_at_post"
+    GATHERING = "gathering"
 
 
 @dataclass(frozen=True)

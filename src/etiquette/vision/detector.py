@@ -42,8 +42,9 @@ def _registry() -> dict[str, type[Detector]]:
     # Back-ends are imported here, not at module import, so that the core and the supervision
     # service never pull in onnxruntime or OpenCV.
     from etiquette.vision.centerface import CenterFace
+    from etiquette.vision.selfie import SelfieSegmentation
 
-    return {cls.type_key: cls for cls in (CenterFace,)}
+    return {cls.type_key: cls for cls in (CenterFace, SelfieSegmentation)}
 
 
 @functools.lru_cache(maxsize=4)

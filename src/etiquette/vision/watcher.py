@@ -1,4 +1,9 @@
-"""The presence path, wired: frames → detector → staff-seat ROI → tracker → 离岗 incidents.
+"""The presence path, wired: frames → detectors → staff-seat ROI → trackers → incidents.
+
+离岗 from the face detector's verdicts (a person the body detector finds at the seat counts
+as present too, so a head down on the desk is not an absence); 睡岗 and 聚集 from the same
+frames (`core.presence.conduct`), their snapshots with every face blurred but the staff
+member's at that window (citizens and colleagues are never shown).
 
 `PresencePipeline` loads the rules and the detector once; `watcher()` gives each stream (a
 file in batch, a camera live) its own `PresenceWatcher`, fed one sampled frame at a time, so
@@ -8,6 +13,7 @@ while an absence is open. Batch and live share these steps; only the frame sourc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,9 +24,20 @@ import cv2
 import numpy as np
 
 from etiquette.core.damage import Damage
+from etiquette.core.presence.conduct import (
+    ConductJudgement,
+    ConductTracker,
+    Stretch,
+    conduct_id,
+    conduct_incident,
+    conduct_rule,
+    frame_conduct,
+    judge_conduct,
+)
 from etiquette.core.presence.offpost import OffPostJudgement, judge, off_post_id, off_post_incident
 from etiquette.core.presence.records import (
     Absence,
+    Box,
     DeclaredPause,
     Detection,
     PresenceChange,
@@ -29,7 +46,7 @@ from etiquette.core.presence.records import (
 from etiquette.core.presence.roi import WHOLE_FRAME, Roi, sighting
 from etiquette.core.presence.rules import PresenceRules, load_presence_rules
 from etiquette.core.presence.tracker import PresenceTracker, TrackerOptions
-from etiquette.core.records import Incident
+from etiquette.core.records import Incident, IncidentKind
 from etiquette.files import OWNER_ONLY, atomic_write
 from etiquette.vision.container import read_media
 from etiquette.vision.detector import Detector, create_detector
@@ -74,16 +91,37 @@ class PresenceAnalysis:
     incidents: tuple[Incident, ...] = field(default=())
     damage: Damage | None = None  # pictures the file lost (None: complete, as far as known): no
     # absence spans them, and none is judged in them
+    conduct: tuple[ConductJudgement, ...] = ()  # 睡岗 and 聚集 stretches, judged
+
+
+_MOSAIC = 8  # a blurred face keeps this many blocks across: no one can be recognised
+
+
+def _mosaic(image: np.ndarray, box: Box) -> None:
+    """Pixelate `box` (grown by a fifth, to take the hair and chin) in place."""
+    h, w = image.shape[:2]
+    mx, my = box.width * 0.2, box.height * 0.2
+    x1, y1 = max(0, int(box.x1 - mx)), max(0, int(box.y1 - my))
+    x2, y2 = min(w, int(box.x2 + mx) + 1), min(h, int(box.y2 + my) + 1)
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return
+    small = cv2.resize(image[y1:y2, x1:x2], (_MOSAIC, _MOSAIC), interpolation=cv2.INTER_AREA)
+    image[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
 
 
 def _jpeg(frame: FrameSample, roi: Roi, accepted: Sequence[Detection],
-          rejected: Sequence[Detection]) -> bytes:
-    """The frame as a reviewer sees it: the seat polygon, the staff face green, others red."""
+          rejected: Sequence[Detection], private: Sequence[Detection] = ()) -> bytes:
+    """The frame as a reviewer sees it: the seat polygon, the staff face green, others red;
+    the faces in `private` pixelated (and not outlined)."""
     image = frame.image.copy()
+    for d in private:
+        _mosaic(image, d.box)
     pts = np.array(roi.pixels(frame.width, frame.height), np.int32)
     cv2.polylines(image, [pts], isClosed=True, color=_YELLOW, thickness=2)
     for colour, dets in ((_GREEN, accepted), (_RED, rejected)):
         for d in dets:
+            if d in private:
+                continue
             b = d.box
             cv2.rectangle(image, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), colour, 2)
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
@@ -92,12 +130,24 @@ def _jpeg(frame: FrameSample, roi: Roi, accepted: Sequence[Detection],
     return bytes(buf.tobytes())
 
 
+def _conduct_snapshot(frame: FrameSample, roi: Roi, faces: Sequence[Detection],
+                      staff: Sequence[Detection]) -> bytes:
+    """A 睡岗/聚集 snapshot: only the staff member at the seat (the largest face in the staff
+    region, if any shows) stays recognisable."""
+    own = max(staff, key=lambda d: d.box.width * d.box.height, default=None)
+    return _jpeg(frame, roi, [own] if own else [], [], [d for d in faces if d is not own])
+
+
+_Seen = tuple[FrameSample, list[Detection], list[Detection]]  # frame, faces, staff faces
+
+
 class PresenceWatcher:
     """The seat of one window in one stream, fed sampled frames in time order."""
 
     def __init__(self, detector: Detector, rules: PresenceRules, roi: Roi, source: str,
-                 window_id: str) -> None:
+                 window_id: str, body_detector: Detector | None = None) -> None:
         self.detector, self.rules, self.roi = detector, rules, roi
+        self.body_detector = body_detector
         self.source, self.window_id = source, window_id
         t = rules.tracking
         self.tracker = PresenceTracker(source, window_id,
@@ -109,11 +159,23 @@ class PresenceWatcher:
         self._last_present: tuple[FrameSample, list[Detection], list[Detection]] | None = None
         self._open: dict[str, bytes] = {}  # snapshots of the open absence, by role
         self._kept: dict[float, dict[str, bytes]] = {}  # snapshots of finished absences, by start
+        self.conduct: dict[IncidentKind, ConductTracker] = {
+            kind: ConductTracker(source, window_id, kind, rule.tolerance_s)
+            for kind in (IncidentKind.ASLEEP_AT_POST, IncidentKind.GATHERING)
+            if (rule := conduct_rule(rules, kind)) is not None}
+        self.stretches: list[Stretch] = []
+        self._first: dict[IncidentKind, bytes] = {}  # first-frame snapshot of each open stretch
+        self._latest: dict[IncidentKind, _Seen] = {}  # its latest frame showing the condition
+        self._conduct_kept: dict[tuple[IncidentKind, float], dict[str, bytes]] = {}
 
     def feed(self, frame: FrameSample) -> PresenceEvent | None:
         detections = self.detector.detect(frame.image)
         seen, accepted = sighting(frame.t_s, detections, self.roi, frame.width, frame.height)
         rejected = [d for d in detections if d not in accepted]
+        body = self._body_at_seat(frame)
+        if body and not seen.present:
+            seen = dataclasses.replace(seen, present=True)
+        self._watch_conduct(frame, detections, accepted, rejected, body)
         self.frames += 1
         self.last_t = frame.t_s
         if seen.present:
@@ -132,6 +194,51 @@ class PresenceWatcher:
             self._finished(event.absence)
         return event
 
+    def _body_at_seat(self, frame: FrameSample) -> bool:
+        if self.body_detector is None:
+            return False
+        people = self.body_detector.detect(frame.image)
+        return any(self.roi.accepts(p, frame.width, frame.height) for p in people)
+
+    def _watch_conduct(self, frame: FrameSample, faces: list[Detection],
+                       accepted: list[Detection], rejected: list[Detection], body: bool) -> None:
+        if not self.conduct:
+            return
+        # A face outside the staff region, near enough to be at the counter, is a citizen.
+        citizen = any(d.box.height >= self.roi.min_face_height * frame.height for d in rejected)
+        verdict = frame_conduct(len(accepted), body, citizen)
+        held = {IncidentKind.ASLEEP_AT_POST: verdict.asleep,
+                IncidentKind.GATHERING: verdict.staff > 1}
+        for kind, tracker in self.conduct.items():
+            opening = held[kind] and tracker.open_since is None
+            stretch = tracker.update(frame.t_s, held[kind], verdict.staff)
+            if stretch is not None:
+                self._conduct_finished(stretch)
+            if opening:
+                self._first[kind] = _conduct_snapshot(frame, self.roi, faces, accepted)
+            if held[kind]:
+                self._latest[kind] = (frame, faces, accepted)
+
+    def _conduct_finished(self, stretch: Stretch) -> None:
+        self.stretches.append(stretch)
+        rule = conduct_rule(self.rules, stretch.kind)
+        first, latest = self._first.pop(stretch.kind, None), self._latest.pop(stretch.kind, None)
+        # Only a stretch longer than its threshold can be an incident: keep its snapshots.
+        if rule is not None and stretch.duration_s > rule.threshold_s and first and latest:
+            frame, faces, staff = latest
+            self._conduct_kept[(stretch.kind, stretch.start_s)] = {
+                "first_frame": first,
+                "last_frame": _conduct_snapshot(frame, self.roi, faces, staff)}
+
+    def _end_conduct(self) -> None:
+        for tracker in self.conduct.values():
+            stretch = tracker.finish()
+            if stretch is not None:
+                self._conduct_finished(stretch)
+
+    def conduct_snapshots(self, stretch: Stretch) -> dict[str, bytes]:
+        return dict(self._conduct_kept.get((stretch.kind, stretch.start_s), {}))
+
     def _finished(self, absence: Absence) -> None:
         self.absences.append(absence)
         # Only an absence longer than the threshold can be an incident: keep its snapshots.
@@ -146,12 +253,14 @@ class PresenceWatcher:
         if absence is not None:
             self._finished(absence)
         self._last_present = None
+        self._end_conduct()
 
     def finish(self, end_s: float) -> list[Absence]:
         """Close the stream at `end_s`; every absence it had, in time order."""
         absence = self.tracker.finish(max(end_s, self.last_t))
         if absence is not None:
             self._finished(absence)
+        self._end_conduct()
         return list(self.absences)
 
     def snapshots(self, absence: Absence) -> dict[str, bytes]:
@@ -173,10 +282,25 @@ class PresencePipeline:
         self.rules = base.with_threshold(self.options.absence_threshold_s)
         self.roi = Roi(self.options.roi or WHOLE_FRAME, self.rules.tracking.min_face_height)
         self.detector = detector or create_detector(self.rules.detector, self.options.threads)
+        body = self.rules.body_detector
+        self.body_detector = (create_detector(body, self.options.threads) if body is not None
+                              else None)
 
     def watcher(self, source: str, window_id: str, roi: Roi | None = None) -> PresenceWatcher:
         """A stream's watcher; `roi`: its camera's staff seat, if not the pipeline's."""
-        return PresenceWatcher(self.detector, self.rules, roi or self.roi, source, window_id)
+        return PresenceWatcher(self.detector, self.rules, roi or self.roi, source, window_id,
+                               self.body_detector)
+
+    def _write(self, iid: str, snapshots: dict[str, bytes]) -> dict[str, str]:
+        """An incident's snapshots written as its evidence files, by role."""
+        evidence: dict[str, str] = {}
+        if self.options.evidence_dir is not None:
+            for role, data in sorted(snapshots.items()):
+                path = self.options.evidence_dir / f"{iid}_{role}.jpg"
+                # A reviewer never sees half a snapshot; a rerun overwrites, not adds.
+                atomic_write(path, data, mode=OWNER_ONLY)
+                evidence[role] = str(path)
+        return evidence
 
     def conclude(self, watcher: PresenceWatcher, end_s: float, started: datetime | None,
                  damage: Damage | None = None) -> PresenceAnalysis:
@@ -188,22 +312,20 @@ class PresencePipeline:
         """
         absences = watcher.finish(end_s)
         judgements = judge(absences, self.rules, started, end_s, self.options.pauses)
-        incidents = []
-        for j in judgements:
-            if not j.off_post:
-                continue
-            evidence: dict[str, str] = {}
-            if self.options.evidence_dir is not None:
-                iid = off_post_id(j, self.rules.off_post)
-                for role, data in sorted(watcher.snapshots(j.absence).items()):
-                    path = self.options.evidence_dir / f"{iid}_{role}.jpg"
-                    # A reviewer never sees half a snapshot; a rerun overwrites, not adds.
-                    atomic_write(path, data, mode=OWNER_ONLY)
-                    evidence[role] = str(path)
-            incidents.append(off_post_incident(j, self.rules, started, evidence))
+        incidents = [
+            off_post_incident(j, self.rules, started, self._write(
+                off_post_id(j, self.rules.off_post), watcher.snapshots(j.absence)))
+            for j in judgements if j.off_post]
+        conduct = judge_conduct(watcher.stretches, self.rules, started, end_s,
+                                self.options.pauses)
+        incidents += [
+            conduct_incident(j, self.rules, started, self._write(
+                conduct_id(j), watcher.conduct_snapshots(j.stretch)))
+            for j in conduct if j.breaks_rule]
+        incidents.sort(key=lambda i: i.offset_s)
         return PresenceAnalysis(watcher.source, watcher.window_id, end_s, watcher.frames,
                                 watcher.present_frames, tuple(absences), tuple(judgements),
-                                tuple(incidents), damage)
+                                tuple(incidents), damage, tuple(conduct))
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> PresenceAnalysis:

@@ -15,6 +15,7 @@ from etiquette.core.presence.records import DeclaredPause
 from etiquette.core.presence.rules import PauseStatus, ServiceHours
 
 Span = tuple[float, float]
+OUTSIDE_HOURS = "非服务时间"
 
 
 def normalise(spans: Iterable[Span]) -> list[Span]:
@@ -124,3 +125,25 @@ def pause_spans(pauses: Sequence[DeclaredPause], statuses: dict[str, PauseStatus
         if hi > lo:
             out.append(PauseSpan(p.status, (lo, hi)))
     return out
+
+
+def weigh(span: Span, service: Sequence[Span], pauses: Sequence[PauseSpan],
+          excusing: Iterable[str] | None = None) -> tuple[list[Span], list[tuple[str, float]]]:
+    """What of `span` counts against a rule: its part in service hours less the declared
+    pauses (only those whose status is in `excusing`, where given); and what does not, as
+    (reason, seconds)."""
+    allowed = None if excusing is None else set(excusing)
+    in_service = intersect([span], service)
+    excused: list[tuple[str, float]] = []
+    outside = total([span]) - total(in_service)
+    if outside > 0:
+        excused.append((OUTSIDE_HOURS, outside))
+    counted = in_service
+    for p in pauses:
+        if allowed is not None and p.status not in allowed:
+            continue
+        before = total(counted)
+        counted = subtract(counted, [p.span])
+        if total(counted) < before:
+            excused.append((p.status, before - total(counted)))
+    return counted, excused

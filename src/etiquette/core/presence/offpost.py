@@ -15,17 +15,14 @@ from datetime import datetime, timedelta
 from etiquette.core.presence.hours import (
     PauseSpan,
     Span,
-    intersect,
     pause_spans,
     service_spans,
-    subtract,
     total,
+    weigh,
 )
 from etiquette.core.presence.records import Absence, DeclaredPause
 from etiquette.core.presence.rules import OffPostRule, PresenceRules
 from etiquette.core.records import Incident, IncidentKind, Speaker, absolute_time, incident_id
-
-OUTSIDE_HOURS = "非服务时间"
 
 
 @dataclass(frozen=True)
@@ -69,18 +66,7 @@ def judge(absences: Sequence[Absence], rules: PresenceRules, started: datetime |
         if a.window_id not in by_window:
             by_window[a.window_id] = pause_spans(pauses, rules.pauses, a.window_id, started,
                                                  duration_s)
-        span = [(a.start_s, a.end_s)]
-        in_service = intersect(span, service)
-        excused: list[tuple[str, float]] = []
-        outside = total(span) - total(in_service)
-        if outside > 0:
-            excused.append((OUTSIDE_HOURS, outside))
-        counted = in_service
-        for p in by_window[a.window_id]:
-            before = total(counted)
-            counted = subtract(counted, [p.span])
-            if total(counted) < before:
-                excused.append((p.status, before - total(counted)))
+        counted, excused = weigh((a.start_s, a.end_s), service, by_window[a.window_id])
         out.append(OffPostJudgement(a, tuple(counted), tuple(excused), rules.off_post.threshold_s))
     return out
 
@@ -101,7 +87,7 @@ def duration_text(seconds: float) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _when(started: datetime | None, offset_s: float, rules: PresenceRules) -> str:
+def when(started: datetime | None, offset_s: float, rules: PresenceRules) -> str:
     if started is None:
         return f"第 {offset_s:.1f} 秒"
     local = (started + timedelta(seconds=offset_s)).astimezone(rules.service_hours.zone)
@@ -112,11 +98,11 @@ def explain(judgement: OffPostJudgement, rules: PresenceRules, started: datetime
     a = judgement.absence
     seen = ("此前画面缺失" if a.after_loss
             else "此前未见工作人员" if a.last_seen_s is None
-            else f"最后一次看到工作人员：{_when(started, a.last_seen_s, rules)}")
-    back = (f"{_when(started, a.end_s, rules)}返回" if a.returned
-            else f"截至 {_when(started, a.end_s, rules)}仍未返回，其后画面缺失" if a.before_loss
-            else f"截至 {_when(started, a.end_s, rules)}仍未返回")  # end of a file, or now live
-    text = (f"座位自 {_when(started, a.start_s, rules)}起无人（{seen}），{back}；"
+            else f"最后一次看到工作人员：{when(started, a.last_seen_s, rules)}")
+    back = (f"{when(started, a.end_s, rules)}返回" if a.returned
+            else f"截至 {when(started, a.end_s, rules)}仍未返回，其后画面缺失" if a.before_loss
+            else f"截至 {when(started, a.end_s, rules)}仍未返回")  # end of a file, or now live
+    text = (f"座位自 {when(started, a.start_s, rules)}起无人（{seen}），{back}；"
             f"服务时间内未声明的离座共 {duration_text(judgement.counted_s)}，"
             f"超过允许的 {duration_text(judgement.threshold_s)}")
     if judgement.excused:

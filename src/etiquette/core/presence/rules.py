@@ -39,6 +39,19 @@ class OffPostRule(_Strict):
     deduction: float = Field(3.0, ge=0)
 
 
+class ConductRule(_Strict):
+    """A behaviour at the counter the camera sees (睡岗, 聚集): held longer than `threshold_s` in
+    service hours, outside the declared pauses named in `pauses`, it is an incident."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1)
+    threshold_s: float = Field(gt=0, description="held longer than this is an incident")
+    tolerance_s: float = Field(10.0, ge=0, description="gaps shorter than this do not end it")
+    severity: Severity = Severity.MAJOR
+    deduction: float = Field(3.0, ge=0)
+    pauses: tuple[str, ...] = Field((), description="去向牌 statuses during which it is allowed")
+
+
 class Period(_Strict):
     start: time
     end: time
@@ -131,6 +144,26 @@ class PresenceRules(_Strict):
         default_factory=dict, description="去向牌 statuses during which absence is allowed")
     tracking: Tracking = Tracking()
     detector: DetectorSettings = DetectorSettings()
+    # 行为举止 (issue 21): None switches a kind off. The person detector sees a staff member
+    # whose face is hidden (head down on the desk); without it 睡岗 cannot be judged.
+    asleep_at_post: ConductRule | None = None
+    gathering: ConductRule | None = None
+    body_detector: DetectorSettings | None = None
+
+    @model_validator(mode="after")
+    def _conduct_pauses_known(self) -> PresenceRules:
+        for key in ("asleep_at_post", "gathering"):
+            rule: ConductRule | None = getattr(self, key)
+            for status in rule.pauses if rule else ():
+                if status not in self.pauses:
+                    raise PydanticCustomError(
+                        "unknown_pause_status", "{key}: pause {status} is not one of pauses: "
+                        "{allowed}", {"key": key, "status": status,
+                                      "allowed": ", ".join(self.pauses) or "(none)"})
+        if self.asleep_at_post is not None and self.body_detector is None:
+            raise PydanticCustomError("asleep_needs_body_detector",
+                                      "asleep_at_post needs body_detector (a person model)")
+        return self
 
     @field_validator("pauses")
     @classmethod
