@@ -25,7 +25,7 @@ from etiquette.core.records import Transcript, Utterance
 from etiquette.health import HealthEvent, HealthState
 from etiquette.live.engine import build_site
 from etiquette.live.recognition import SharedRecogniser
-from etiquette.live.site import load_site
+from etiquette.live.site import SiteError, load_site
 from etiquette.speech.audio import read_audio
 from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 from etiquette.speech.remote_recogniser import COMPONENT, RemoteRecogniser
@@ -164,3 +164,22 @@ def test_a_site_whose_pool_nobody_answers_for_starts_and_says_so(tmp_path):
     (down,) = [e for e in events if e.component == COMPONENT]
     assert down.state is HealthState.DEGRADED
     assert f"识别池 {address} 不可用" in down.message and "改用本站点的识别模型" in down.message
+
+
+def test_a_pool_without_its_address_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("center: {code: nc}\nwindows: [{id: w-a, audio: {device: pulse}}]\n"
+                    "recognition: {backend: ray}\n", encoding="utf-8")
+    with pytest.raises(SiteError) as e:
+        load_site(path)
+    assert "recognition (line 3)" in str(e.value) and "address" in str(e.value)
+
+
+def test_the_pool_commands_fit_80_columns():
+    for command in ("serve", "stop"):
+        result = subprocess.run([sys.executable, "-m", "etiquette.cli", "recognition-pool",
+                                 command, "--help"], cwd=ROOT, capture_output=True, text=True,
+                                env={**os.environ, "COLUMNS": "80"}, timeout=120)
+        assert result.returncode == 0
+        assert max(map(len, result.stdout.splitlines())) <= 80
+        assert "…" not in result.stdout and "--address" in result.stdout
