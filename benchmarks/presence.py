@@ -19,6 +19,24 @@ Speed is the detector on one 640×480 frame with one onnxruntime thread (minimum
 wall clock and CPU time), and the whole presence path over the sample video (one PyAV pass,
 decode + sample + detect + track) in CPU seconds per sampled frame, so that other load on the
 machine does not count.
+
+睡岗 and 聚集 (`--conduct`, issue 21) are measured on whole counter videos, one episode each,
+through the batch path (`PresencePipeline.analyse`, 2 frames/s, the shipped rules with both
+thresholds shortened to 20 s so that an episode lasts under a minute; tolerance and the rest
+as shipped). Frames come from `tests/factories/conduct.py` (scikit-image photos: the
+astronaut at the seat; her head down on the desk as her face covered by the top of her own
+head, or as the sample's blurred face; the camera man pasted beside her as a colleague, or at
+the bottom of the frame, across the counter, as a citizen). Each episode is 5 s at the seat,
+the event, 5 s at the seat, under one of 3 light levels × mirrored or not, with sensor noise
+on every other episode, H.264 at CRF 30:
+  睡岗 must fire: head down 30 s (two looks);
+  must not: head down 10 s (reading a document), head down 30 s while a citizen waits at the
+    window, at the seat throughout;
+  聚集 must fire: a colleague inside the staff region 30 s (two places);
+  must not: a colleague passing behind for 7 s, a citizen across the counter for 30 s.
+An episode that must fire counts as found when exactly one incident of its kind overlaps the
+event; any incident of a kind in an episode that must not fire of it is a false alarm.
+Eye closure (a face that shows with its eyes shut) is not measured: no eye model is wired.
 """
 
 from __future__ import annotations
@@ -43,6 +61,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "recordings_sample"))
 
 import make_counter_video as counter  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
 
 from etiquette.core.presence.records import Box, Detection  # noqa: E402
 from etiquette.core.presence.rules import DetectorSettings  # noqa: E402
@@ -262,12 +282,213 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+CONDUCT_ALLOWED_S = 20.0
+CONDUCT_MARK = "<!-- conduct: written by python -m benchmarks.presence --conduct -->"
+# (kind, must fire, group, event state, event seconds)
+EPISODES = (
+    ("asleep_at_post", True, "head down 30 s (hair over the face)", "bowed", 30.0),
+    ("asleep_at_post", True, "head down 30 s (face blurred)", "looking_down", 30.0),
+    ("asleep_at_post", False, "reading: head down 10 s", "reading", 10.0),
+    ("asleep_at_post", False, "head down 30 s, a citizen waiting", "bowed_citizen", 30.0),
+    ("asleep_at_post", False, "at the seat throughout", "present", 30.0),
+    ("gathering", True, "colleague beside her 30 s (right)", "gathering", 30.0),
+    ("gathering", True, "colleague beside her 30 s (left)", "gathering_left", 30.0),
+    ("gathering", False, "colleague passing behind 7 s", "passing", 7.0),
+    ("gathering", False, "citizen across the counter 30 s", "citizen", 30.0),
+)
+
+
+def _episode_frame(state: str) -> np.ndarray:
+    from factories.conduct import COLLEAGUE_AT, frame_for, paste
+    from factories.scenes import scene
+
+    s = scene()
+    if state == "looking_down":
+        return counter.looking_down(s, s.present)
+    if state == "gathering_left":
+        return paste(s.present, (counter.WIDTH - COLLEAGUE_AT[0], COLLEAGUE_AT[1]))
+    return frame_for(s, state)
+
+
+def _episode(path: Path, state: str, length: float, light: float, mirror: bool,
+             noise: float, seed: int) -> tuple[float, float]:
+    """Write one episode; return the event's span."""
+    from factories.scenes import write_video
+
+    rng = np.random.default_rng(seed)
+    lead = 5.0
+    frames = {st: _episode_frame(st) for st in ("present", state)}
+
+    def look(img: np.ndarray) -> np.ndarray:
+        out = img.astype(np.float32) * light
+        if noise:
+            out += rng.normal(0, noise, out.shape)
+        out = np.clip(out, 0, 255).astype(np.uint8)
+        return cv2.flip(out, 1) if mirror else out
+
+    write_video(path, lambda t: look(frames[state if lead <= t < lead + length else "present"]),
+                2 * lead + length, fps=2)
+    return lead, lead + length
+
+
+def conduct(workdir: Path) -> dict[str, Any]:
+    from etiquette.core.presence.rules import load_presence_rules
+    from etiquette.vision.watcher import PresenceOptions, PresencePipeline
+
+    from factories.conduct import STAFF_REGION
+
+    shipped = load_presence_rules()
+    rules = shipped.model_copy(update={
+        k: getattr(shipped, k).model_copy(update={"threshold_s": CONDUCT_ALLOWED_S})
+        for k in ("asleep_at_post", "gathering")})
+    pipeline = PresencePipeline(PresenceOptions(roi=STAFF_REGION, threads=1), rules=rules)
+    recorded = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)  # a Friday, 09:30 in Beijing
+    kinds: dict[str, dict[str, int]] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    k = 0
+    for kind, fire, group, state, length in EPISODES:
+        for light in (0.6, 1.0, 1.3):
+            for mirror in (False, True):
+                k += 1
+                path = workdir / f"episode{k:03d}.mp4"
+                lo, hi = _episode(path, state, length, light, mirror, 8.0 * (k % 2), k)
+                result = pipeline.analyse(path, f"w{k:03d}", recorded)
+                got = [i for i in result.incidents if i.kind.value == kind]
+                hit = sum(i.offset_s < hi and i.end_s > lo for i in got)
+                c = kinds.setdefault(kind, {"tp": 0, "fp": 0, "fn": 0, "episodes": 0})
+                g = groups.setdefault(group, {"kind": kind, "must_fire": fire, "episodes": 0,
+                                              "right": 0, "other_kind_incidents": 0})
+                c["episodes"] += 1
+                g["episodes"] += 1
+                if fire:
+                    ok = hit == 1 and len(got) == 1
+                    c["tp"] += hit == 1
+                    c["fn"] += hit != 1
+                    c["fp"] += len(got) - min(hit, 1)
+                else:
+                    ok = not got
+                    c["fp"] += len(got)
+                g["right"] += ok
+                # the other kind must stay silent here too (and 离岗: nobody left)
+                g["other_kind_incidents"] += sum(i.kind.value != kind for i in result.incidents)
+                path.unlink()
+    for c in kinds.values():
+        c["precision"] = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        c["recall"] = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
+    return {"allowed_s": CONDUCT_ALLOWED_S, "kinds": kinds, "groups": groups}
+
+
+def path_speed(video: Path, with_person_model: bool, repeat: int = 3) -> dict[str, float]:
+    """The whole presence path over `video`, one thread, with or without the person model
+    (and so 睡岗): CPU ms per sampled frame, the best of `repeat` runs."""
+    from etiquette.core.presence.rules import load_presence_rules
+    from etiquette.vision.watcher import PresenceOptions, PresencePipeline
+
+    rules = load_presence_rules()
+    if not with_person_model:
+        rules = rules.model_copy(update={"asleep_at_post": None, "body_detector": None})
+    pipeline = PresencePipeline(PresenceOptions(absence_threshold_s=20, threads=1), rules=rules)
+    best = float("inf")
+    frames = 0
+    for _ in range(repeat):
+        c0 = time.process_time()
+        result = pipeline.analyse(video)
+        best = min(best, (time.process_time() - c0) / result.frames)
+        frames = result.frames
+    return {"frames_sampled": frames, "cpu_ms_per_frame": best * 1000,
+            "frames_per_s_per_core": 1.0 / best}
+
+
+def person_model_speed(repeat: int) -> dict[str, float]:
+    from etiquette.core.presence.rules import load_presence_rules
+    from etiquette.vision.detector import create_detector
+
+    settings = load_presence_rules().body_detector
+    assert settings is not None
+    model = create_detector(settings, 1)
+    frame = counter.staff_scene().present
+    model.detect(frame)
+    cpu = []
+    for _ in range(repeat):
+        c0 = time.process_time()
+        for _ in range(10):
+            model.detect(frame)
+        cpu.append((time.process_time() - c0) / 10)
+    return {"cpu_ms_per_frame": min(cpu) * 1000}
+
+
+def conduct_markdown(r: dict[str, Any]) -> list[str]:
+    lines = [CONDUCT_MARK, "",
+             "## 睡岗 and 聚集 (issue 21): episodes, whole batch path", "",
+             f"Written on {r['when']} ({r['machine']}). Counter videos built from scikit-image's "
+             "photos (see the docstring of `benchmarks/presence.py`), through "
+             "`PresencePipeline.analyse` with the shipped rules, both thresholds shortened to "
+             f"{r['conduct']['allowed_s']:.0f} s. Person model: MediaPipe selfie segmentation "
+             "(mediapipe 0.10.14 wheel) on ai-edge-litert, one thread; faces: CenterFace as above.",
+             "", "| kind | episodes | precision | recall | TP | FP | FN |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for kind, c in r["conduct"]["kinds"].items():
+        lines.append(f"| {kind} | {c['episodes']} | {c['precision']:.3f} | {c['recall']:.3f} | "
+                     f"{c['tp']} | {c['fp']} | {c['fn']} |")
+    lines += ["", "| kind | episode | must fire | right / episodes | incidents of the other "
+              "kind |", "| --- | --- | --- | --- | --- |"]
+    for group, g in r["conduct"]["groups"].items():
+        lines.append(f"| {g['kind']} | {group} | {'yes' if g['must_fire'] else 'no'} | "
+                     f"{g['right']} / {g['episodes']} | {g['other_kind_incidents']} |")
+    sp = r["path_speed"]
+    lines += ["", "Speed, one core, over the sample video (window06_counter.mp4, 640×480, "
+              "2 frames/s; best of 3 runs, CPU time):", "",
+              "| presence path | CPU ms / sampled frame | frames/s per core |",
+              "| --- | --- | --- |",
+              f"| faces only (CenterFace; 离岗, 聚集) | {sp['faces']['cpu_ms_per_frame']:.1f} | "
+              f"{sp['faces']['frames_per_s_per_core']:.1f} |",
+              f"| faces + person model (离岗, 聚集, 睡岗: as shipped) | "
+              f"{sp['with_person']['cpu_ms_per_frame']:.1f} | "
+              f"{sp['with_person']['frames_per_s_per_core']:.1f} |",
+              "", f"The person model alone: {r['person_model']['cpu_ms_per_frame']:.1f} CPU ms "
+              "per 640×480 frame (letterboxed to 256×256).", ""]
+    return lines
+
+
+def write_conduct(r: dict[str, Any], md: Path) -> None:
+    """Replace the conduct section of `md` (or append it), keeping the rest as it is."""
+    text = md.read_text(encoding="utf-8") if md.is_file() else ""
+    head = text.split(CONDUCT_MARK)[0].rstrip("\n")
+    md.write_text(head + "\n\n" + "\n".join(conduct_markdown(r)), encoding="utf-8")
+
+
+def run_conduct(out: Path, repeat: int) -> None:
+    import tempfile
+
+    video = ROOT / "recordings_sample" / "window06_counter.mp4"
+    r: dict[str, Any] = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"}
+    with tempfile.TemporaryDirectory() as tmp:
+        r["conduct"] = conduct(Path(tmp))
+    r["path_speed"] = {"faces": path_speed(video, False), "with_person": path_speed(video, True)}
+    r["person_model"] = person_model_speed(repeat)
+    for kind, c in r["conduct"]["kinds"].items():
+        print(f"{kind}: precision {c['precision']:.3f} recall {c['recall']:.3f}")  # noqa: T201
+    print(f"path with the person model: "  # noqa: T201
+          f"{r['path_speed']['with_person']['frames_per_s_per_core']:.1f} frames/s per core")
+    out.with_name("presence_conduct_results.json").write_text(
+        json.dumps(r, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_conduct(r, out.with_suffix(".md"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[640, 480, 320])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--out", type=Path, default=HERE / "presence_results.json")
+    ap.add_argument("--conduct", action="store_true",
+                    help="only 睡岗/聚集 on episode videos and the path's speed with the "
+                         "person model (its own section of the .md)")
     a = ap.parse_args(argv)
+    if a.conduct:
+        run_conduct(a.out, a.repeat)
+        return 0
     frames = labelled_frames()
     results: dict[str, Any] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -285,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
               f"frames/s per core")
     a.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     write_markdown(results, a.out.with_suffix(".md"))
+    run_conduct(a.out, a.repeat)  # its section after the rest
     return 0
 
 

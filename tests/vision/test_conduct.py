@@ -216,3 +216,28 @@ def test_asleep_snapshots_blur_every_face_and_show_the_seat(asleep_run):
         assert detector().detect(image) == []
         assert body_detector().detect(image)  # the reviewer sees someone at the seat
 
+
+
+def test_live_sends_gathering_as_soon_as_it_is_one_and_once(tmp_path):
+    from etiquette.core.records import Incident
+    from etiquette.live.presence import LivePresence
+
+    gap = load_presence_rules().gathering.tolerance_s + 5  # type: ignore[union-attr]
+    spans = [("present", 0.0, 5.0), ("gathering", 5.0, 5.0 + ALLOWED_S + 20),
+             ("present", 5.0 + ALLOWED_S + 20, 10.0 + ALLOWED_S + 20 + gap)]
+    path = conduct_video(tmp_path / "w03.mp4", spans)
+    pipeline = PresencePipeline(PresenceOptions(roi=STAFF_REGION, evidence_dir=tmp_path / "ev"),
+                                rules=rules())
+    sent: list[Incident] = []
+    live = LivePresence(pipeline, "w03", str(path), on_incident=sent.append,
+                        started=FRIDAY_0930)
+    live.start()
+    analysis = live.join(timeout_s=120)
+    assert analysis is not None and live.error is None
+    (incident,) = sent  # sent once, not again when the stream was concluded
+    (whole,) = analysis.incidents
+    assert incident.id == whole.id and incident.kind is IncidentKind.GATHERING
+    # sent when the threshold was crossed, while the colleague was still there
+    assert incident.end_s == pytest.approx(incident.offset_s + ALLOWED_S, abs=1.0)
+    assert whole.end_s == pytest.approx(5.0 + ALLOWED_S + 20, abs=1.5)
+    assert set(incident.evidence) == {"first_frame", "last_frame"}

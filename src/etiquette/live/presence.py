@@ -262,6 +262,10 @@ class LivePresence:
             # Back before it was one at the last empty frame: its last stretch (to the first
             # frame of the return) may still carry it over the threshold.
             self._judge(event.absence, frame.t_s, watcher.snapshots(event.absence))
+        # 睡岗/聚集 (issue 21): sent as soon as their counted time exceeds their threshold.
+        sent = {i.id for i in self._emitted.values()}
+        for incident in self.pipeline.due_conduct(watcher, frame.t_s, self._started, sent):
+            self._deliver(incident.offset_s, incident)
 
     def _lose(self, at_s: float) -> None:
         """A replayed file's pictures are lost from `at_s`: the absence open there ends there and

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,7 +237,19 @@ class PresenceWatcher:
                 self._conduct_finished(stretch)
 
     def conduct_snapshots(self, stretch: Stretch) -> dict[str, bytes]:
-        return dict(self._conduct_kept.get((stretch.kind, stretch.start_s), {}))
+        """The snapshots of a stretch: kept ones once it has ended, else as it stands."""
+        kept = self._conduct_kept.get((stretch.kind, stretch.start_s))
+        if kept is not None:
+            return dict(kept)
+        tracker, latest = self.conduct.get(stretch.kind), self._latest.get(stretch.kind)
+        if tracker is None or tracker.open_since != stretch.start_s or latest is None:
+            return {}
+        return {"first_frame": self._first[stretch.kind],
+                "last_frame": _conduct_snapshot(latest[0], self.roi, latest[1], latest[2])}
+
+    def conduct_so_far(self) -> list[Stretch]:
+        """Every stretch of the stream so far, the open ones as they stand."""
+        return self.stretches + [s for t in self.conduct.values() if (s := t.peek()) is not None]
 
     def _finished(self, absence: Absence) -> None:
         self.absences.append(absence)
@@ -326,6 +338,20 @@ class PresencePipeline:
         return PresenceAnalysis(watcher.source, watcher.window_id, end_s, watcher.frames,
                                 watcher.present_frames, tuple(absences), tuple(judgements),
                                 tuple(incidents), damage, tuple(conduct))
+
+    def due_conduct(self, watcher: PresenceWatcher, now_s: float, started: datetime | None,
+                    sent: Collection[str]) -> list[Incident]:
+        """Live: the 睡岗/聚集 incidents of the stream so far not in `sent` (ids), the open
+        stretches judged as ending now; their snapshots written as batch names them."""
+        out = []
+        # A stretch no longer than its threshold cannot break it: not judged at every frame.
+        long = [s for s in watcher.conduct_so_far()
+                if (rule := conduct_rule(self.rules, s.kind)) and s.duration_s > rule.threshold_s]
+        for j in judge_conduct(long, self.rules, started, now_s, self.options.pauses):
+            if j.breaks_rule and (iid := conduct_id(j)) not in sent:
+                out.append(conduct_incident(j, self.rules, started, self._write(
+                    iid, watcher.conduct_snapshots(j.stretch))))
+        return out
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> PresenceAnalysis:

@@ -94,13 +94,17 @@ class ConductTracker:
             return None
         return self.finish()
 
+    def peek(self) -> Stretch | None:
+        """The open stretch as it stands (live: judged before it has ended)."""
+        if self._start is None:
+            return None
+        return Stretch(self.source, self.window_id, self.kind, self._start, self._last_hit,
+                       self._samples_at_hit, self._hits, self._peak)
+
     def finish(self) -> Stretch | None:
         """End the open stretch at its last frame that showed the condition (the end of the
         stream, pictures lost, or a gap longer than the tolerance)."""
-        if self._start is None:
-            return None
-        stretch = Stretch(self.source, self.window_id, self.kind, self._start, self._last_hit,
-                          self._samples_at_hit, self._hits, self._peak)
+        stretch = self.peek()
         self._start = None
         return stretch
 
