@@ -5,6 +5,13 @@ actor, not per file); files are its calls. Results come back whole, one per file
 handed on in input order, so a file whose actor was lost with its node is analysed again
 elsewhere and still written once. Imported only when `--cluster` is given: nothing of Ray is
 loaded otherwise.
+
+A long recording stays one task. It is one service session (`sessions.session_of`), judged
+whole: its greeting is due at its first speech and its farewell at its last, and the checks
+read its turns across any silence, so parts analysed apart would be judged as sessions of
+their own. Only transcription could be shared out, and not identically: the recogniser packs
+each call's utterances into 30 s inputs and decodes again, among each other, those an input
+skipped, so other cuts give other neighbours and at times other words.
 """
 
 from __future__ import annotations
