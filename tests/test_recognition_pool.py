@@ -183,3 +183,13 @@ def test_the_pool_commands_fit_80_columns():
         assert result.returncode == 0
         assert max(map(len, result.stdout.splitlines())) <= 80
         assert "…" not in result.stdout and "--address" in result.stdout
+
+
+def test_a_site_on_the_pool_imports_nothing_of_ray():
+    probe = ("import sys\n"
+             "import etiquette.live.engine, etiquette.speech.remote_recogniser\n"
+             "print('ray' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
