@@ -446,7 +446,18 @@ def conduct_markdown(r: dict[str, Any]) -> list[str]:
               f"{sp['with_person']['cpu_ms_per_frame']:.1f} | "
               f"{sp['with_person']['frames_per_s_per_core']:.1f} |",
               "", f"The person model alone: {r['person_model']['cpu_ms_per_frame']:.1f} CPU ms "
-              "per 640×480 frame (letterboxed to 256×256).", ""]
+              "per 640×480 frame (letterboxed to 256×256).", "",
+              "Tried for 睡岗 and not kept (measured on the frames above, by hand):", "",
+              "| what | why not |", "| --- | --- |",
+              "| selfie_segmentation_landscape.tflite (144×256, made for 16:9) | 18 % of the "
+              "empty seat's pixels taken for a person |",
+              "| INTER_AREA when scaling the frame to 256×256 | the person with her face blurred "
+              "(the sample's looking down) lost: 0.3 % of pixels a person instead of 32 % |",
+              "| pose_landmark_full.tflite's pose flag as 'someone at the seat' | 0.004 on her "
+              "with the face hidden: the flag follows the face, not the body |",
+              "| face_landmark.tflite eye aspect ratio for closed eyes | astronaut open 0.34, "
+              "her eyes retouched shut (inpainted, lash line) 0.26, camera man open 0.20/0.56: "
+              "no threshold separates them, so eye closure is not judged |", ""]
     return lines
 
 
