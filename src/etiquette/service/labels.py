@@ -6,7 +6,8 @@ KIND_NAMES = {"forbidden_phrase": "禁用语", "missing_greeting": "缺迎声",
               "missing_farewell": "缺送声", "off_post": "离岗",
               "unanswered_question": "问而未答", "interruption": "抢话",
               "fast_speech": "语速过快", "raised_voice": "声音过高",
-              "non_mandarin": "未使用普通话", "missing_apology": "缺致歉"}
+              "non_mandarin": "未使用普通话", "missing_apology": "缺致歉",
+              "asleep_at_post": "睡岗", "gathering": "聚集闲聊"}
 SEVERITY_NAMES = {"minor": "一般", "major": "较重", "critical": "严重"}
 STATUS_NAMES = {"pending": "待审核", "confirmed": "已确认", "dismissed": "已驳回",
                 "appealed": "申诉中"}
@@ -34,7 +35,7 @@ COMPLAINT_STATUS_NAMES = {"pending": "待处理", "handling": "处理中", "answ
                           "overdue": "逾期"}
 # Kinds judged from the camera (the seat), not from speech: no transcript, similarity or
 # recording position means anything for them.
-PRESENCE_KINDS = frozenset({"off_post"})
+PRESENCE_KINDS = frozenset({"off_post", "asleep_at_post", "gathering"})
 
 
 def incident_title(kind: str, rule_name: str) -> str:

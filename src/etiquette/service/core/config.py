@@ -100,6 +100,8 @@ class Settings(BaseSettings):
                                  IncidentKind.MISSING_GREETING: 90.0,
                                  IncidentKind.MISSING_FAREWELL: 90.0,
                                  IncidentKind.OFF_POST: 30.0,
+                                 IncidentKind.ASLEEP_AT_POST: 30.0,  # camera snapshots,
+                                 IncidentKind.GATHERING: 30.0,  # as 离岗's
                                  IncidentKind.UNANSWERED_QUESTION: 90.0,
                                  IncidentKind.INTERRUPTION: 90.0,
                                  IncidentKind.FAST_SPEECH: 90.0,
