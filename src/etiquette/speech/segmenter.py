@@ -162,10 +162,10 @@ class StreamSegmenter:
         self.source, self.window_id = source, window_id
         self.options = options or SegmenterOptions()
         self.roles = {0: Speaker.UNKNOWN} if channels == 1 else _roles(self.options)
-        self._buffer = np.zeros((0, channels), dtype=np.float32)
+        self._buffer = _Rows(channels, np.float32)
         self._base = 0  # stream sample index of _buffer[0] (a multiple of _PIECE)
         # Mean square of each whole _PIECE of the buffer, per channel, from _base on.
-        self._power = np.zeros((0, channels), dtype=np.float64)
+        self._power = _Rows(channels, np.float64)
         self._vad_pos = 0  # stream samples whose speech probability is known
         self._start = [0] * channels  # where each channel's next utterance may begin
         self._speech = [False] * channels  # speech seen on the channel since its start
@@ -180,16 +180,15 @@ class StreamSegmenter:
 
     def feed(self, block: np.ndarray) -> list[Utterance]:
         """Take the next block (frames × channels, float32, 16 kHz); utterances that ended."""
-        if block.ndim != 2 or block.shape[1] != self._buffer.shape[1]:
-            raise ValueError(f"expected blocks of {self._buffer.shape[1]} channels, got shape "
-                             f"{block.shape}")
-        self._buffer = np.concatenate([self._buffer, block.astype(np.float32, copy=False)])
+        channels = self._buffer.columns
+        if block.ndim != 2 or block.shape[1] != channels:
+            raise ValueError(f"expected blocks of {channels} channels, got shape {block.shape}")
+        self._buffer.append(block)
         pieces = len(self._buffer) // _PIECE
         done = len(self._power)
         if pieces > done:
-            new = self._buffer[done * _PIECE:pieces * _PIECE].astype(np.float64)
-            power = np.mean(new.reshape(pieces - done, _PIECE, -1) ** 2, axis=1)
-            self._power = np.concatenate([self._power, power])
+            new = self._buffer.rows[done * _PIECE:pieces * _PIECE].astype(np.float64)
+            self._power.append(np.mean(new.reshape(pieces - done, _PIECE, -1) ** 2, axis=1))
         return self._advance(final=False)
 
     def flush(self) -> list[Utterance]:
@@ -200,7 +199,7 @@ class StreamSegmenter:
         """dB of `frames` frames of `size` samples from stream sample `start` (both multiples
         of _PIECE), per channel: (frames, channels)."""
         k, per = (start - self._base) // _PIECE, size // _PIECE
-        power = self._power[k:k + frames * per].reshape(frames, per, -1).mean(axis=1)
+        power = self._power.rows[k:k + frames * per].reshape(frames, per, -1).mean(axis=1)
         db: np.ndarray = 10 * np.log10(power + 1e-10)
         return db
 
@@ -209,7 +208,7 @@ class StreamSegmenter:
         n = (self.samples - self._vad_pos) // VAD_FRAME
         if n:
             a = self._vad_pos - self._base
-            new = self._buffer[a:a + n * VAD_FRAME]
+            new = self._buffer.rows[a:a + n * VAD_FRAME]
             db = self._db(self._vad_pos, n, VAD_FRAME)
             probs = self._vad(self._vads, [new[:, ch] for ch in range(len(self._vads))])
             for ch, p in enumerate(probs):
@@ -242,8 +241,8 @@ class StreamSegmenter:
                 out += self._cut(ch, speaker, self._vad_pos)
         drop = min(self._start) - self._base
         if drop > 0:
-            self._buffer = self._buffer[drop:]
-            self._power = self._power[drop // _PIECE:]
+            self._buffer.drop(drop)
+            self._power.drop(drop // _PIECE)
             self._base += drop
         return sorted(out, key=lambda u: (u.start_s, u.channel))
 
@@ -263,7 +262,8 @@ class StreamSegmenter:
     def _cut(self, ch: int, speaker: Speaker, end: int) -> list[Utterance]:
         start = self._start[ch]
         a, b = start - self._base, end - self._base
-        channels = [self._buffer[a:b, c] for c in range(self._buffer.shape[1])]
+        held = self._buffer.rows
+        channels = [held[a:b, c] for c in range(held.shape[1])]
         db = self._db(start, (end - start) // _FRAME, _FRAME)
         found = _channel_utterances(channels, ch, speaker, self.source, self.window_id,
                                     self.options, offset=start,
@@ -273,6 +273,41 @@ class StreamSegmenter:
         self._start[ch], self._speech[ch], self._quiet[ch] = _whole(end), False, None
         # Own the audio: a view would keep the whole buffer alive as long as the utterance.
         return [replace(u, audio=u.audio.copy()) for u in found]
+
+
+class _Rows:
+    """A growing array: rows appended at the end, dropped from the front. What is kept is not
+    copied on each append (a concatenation copied a whole utterance's audio every block)."""
+
+    def __init__(self, columns: int, dtype: type[np.floating]) -> None:
+        self._data = np.zeros((SAMPLE_RATE, columns), dtype=dtype)
+        self._start = self._end = 0
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    @property
+    def columns(self) -> int:
+        return int(self._data.shape[1])
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._data[self._start:self._end]
+
+    def append(self, rows: np.ndarray) -> None:
+        n = len(rows)
+        if self._end + n > len(self._data):  # move what is kept to the front, grown if need be
+            kept = self.rows
+            data = self._data
+            if 2 * (len(kept) + n) > len(data):
+                data = np.empty((2 * (len(kept) + n), self.columns), dtype=data.dtype)
+            data[:len(kept)] = kept  # numpy copies overlapping ranges correctly
+            self._data, self._start, self._end = data, 0, len(kept)
+        self._data[self._end:self._end + n] = rows
+        self._end += n
+
+    def drop(self, n: int) -> None:
+        self._start += n
 
 
 def _whole(sample: int) -> int:
