@@ -15,7 +15,7 @@ ROLE_NAMES = {"admin": "管理员", "supervisor": "监督员", "staff": "窗口�
               "auditor": "审计员"}
 SPEAKER_NAMES = {"staff": "工作人员", "citizen": "办事群众", "unknown": "未区分"}
 EVIDENCE_NAMES = {"clip": "录音片段", "snapshot": "现场抓拍", "empty_seat": "空座画面",
-                  "last_seen": "最后在岗画面"}
+                  "last_seen": "最后在岗画面", "first_frame": "首帧画面", "last_frame": "末帧画面"}
 
 
 def number(value: float | int | None) -> str:

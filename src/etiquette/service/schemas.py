@@ -58,6 +58,8 @@ class EvidenceRole(StrEnum):
     SNAPSHOT = "snapshot"  # camera frame at the time of the incident
     EMPTY_SEAT = "empty_seat"  # off_post: the seat seen empty
     LAST_SEEN = "last_seen"  # off_post: the last frame with the staff member present
+    FIRST_FRAME = "first_frame"  # asleep_at_post, gathering: the first frame that showed it
+    LAST_FRAME = "last_frame"  # asleep_at_post, gathering: the last frame that showed it
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]

@@ -124,6 +124,21 @@ def test_off_post_incidents_with_their_snapshots_are_accepted(api: LiveService) 
     assert img.headers["content-type"] == "image/jpeg" and img.content == jpeg_bytes(90)
 
 
+@pytest.mark.parametrize(("kind", "name"), [("asleep_at_post", "睡岗"),
+                                            ("gathering", "聚集闲聊")])
+def test_conduct_incidents_with_their_first_and_last_frames_are_accepted(
+        api: LiveService, kind: str, name: str) -> None:
+    body = incident(kind=kind, rule_id=f"P-{kind}", rule_name=name, phrase=None,
+                    transcript="", explanation="服务时间内共 6 分", window_id="w-b")
+    files = {"first_frame": ("f.jpg", jpeg_bytes(70), "image/jpeg"),
+             "last_frame": ("l.jpg", jpeg_bytes(150), "image/jpeg")}
+    r = post_incident(api.pipeline(), body, files=files)
+    assert r.status_code == 201, r.text
+    assert sorted(r.json()["evidence"]) == ["first_frame", "last_frame"]
+    img = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}/evidence/last_frame")
+    assert img.headers["content-type"] == "image/jpeg" and img.content == jpeg_bytes(150)
+
+
 def test_an_unknown_window_is_kept_without_attribution(api: LiveService) -> None:
     body = incident(window_id="not-in-master-data")
     assert post_incident(api.pipeline(), body).status_code == 201

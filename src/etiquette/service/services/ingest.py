@@ -36,7 +36,8 @@ from etiquette.service.services.stored_once import digest, store_once
 logger = logging.getLogger("etiquette.service.ingest")
 
 AUDIO_ROLES = frozenset({EvidenceRole.CLIP})
-IMAGE_ROLES = frozenset({EvidenceRole.SNAPSHOT, EvidenceRole.EMPTY_SEAT, EvidenceRole.LAST_SEEN})
+IMAGE_ROLES = frozenset({EvidenceRole.SNAPSHOT, EvidenceRole.EMPTY_SEAT, EvidenceRole.LAST_SEEN,
+                         EvidenceRole.FIRST_FRAME, EvidenceRole.LAST_FRAME})
 MAX_CLIP_S = 60.0  # a clip is a few seconds around the utterance, never the whole recording
 # The slack allowed around the clip lengths the pipeline cuts (core.clips, default options) for
 # rounding and codec padding (an mp3 or ogg clip decodes a few frames longer than its PCM).

@@ -53,6 +53,10 @@ async def ingest_incident(
     empty_seat: Annotated[UploadFile | None, File(description="off_post: the empty seat")] = None,
     last_seen: Annotated[UploadFile | None,
                          File(description="off_post: last seen at the seat")] = None,
+    first_frame: Annotated[UploadFile | None,
+                           File(description="asleep_at_post, gathering: first frame")] = None,
+    last_frame: Annotated[UploadFile | None,
+                          File(description="asleep_at_post, gathering: last frame")] = None,
 ) -> IngestResult:
     """A pipeline posts one incident with its evidence files (multipart/form-data).
 
@@ -66,7 +70,8 @@ async def ingest_incident(
         raise Invalid(f"incident: {describe(e)}") from e
     uploads = [u for u in [await _read(f, role, settings.max_evidence_bytes) for f, role in (
         (clip, EvidenceRole.CLIP), (snapshot, EvidenceRole.SNAPSHOT),
-        (empty_seat, EvidenceRole.EMPTY_SEAT), (last_seen, EvidenceRole.LAST_SEEN))] if u]
+        (empty_seat, EvidenceRole.EMPTY_SEAT), (last_seen, EvidenceRole.LAST_SEEN),
+        (first_frame, EvidenceRole.FIRST_FRAME), (last_frame, EvidenceRole.LAST_FRAME))] if u]
     row, created = await run_in_threadpool(
         lambda: ingest.ingest(session=session, settings=settings, store=store, slots=slots,
                               principal=principal, incident=parsed, uploads=uploads))
