@@ -257,7 +257,7 @@ def file_parts(app: FastAPI, method: str, path: str) -> list[str]:
 @pytest.mark.parametrize("method,path,field_name,who", ROUTES)
 def test_each_upload_is_allowed_its_parts_and_one_forms_overhead(
         limited: Limited, method: str, path: str, field_name: str, who: str) -> None:
-    """Ingest: max_evidence_bytes for each evidence part the route takes (four), plus the
+    """Ingest: max_evidence_bytes for each evidence part the route takes (six), plus the
     incident line; practice: the longest recording; import: the import file; a photo:
     max_evidence_bytes; each with one allowance for the form (boundaries, part headers). A body
     one byte over is refused from its Content-Length, the limit named."""
@@ -270,7 +270,8 @@ def test_each_upload_is_allowed_its_parts_and_one_forms_overhead(
         PHOTO: EVIDENCE_BYTES,
     }[path] + FORM_BYTES
     if path == "/api/v1/incidents":
-        assert parts == ["clip", "snapshot", "empty_seat", "last_seen"]
+        assert parts == [
+            "clip", "snapshot", "empty_seat", "last_seen", "first_frame", "last_frame"]
     answer = raw(limited, route(limited, path), multipart(
         expected + 1, Expect="100-continue", **limited.credentials(who)), method=method)
     assert answer.status == 413, answer
