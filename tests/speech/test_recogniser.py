@@ -9,7 +9,6 @@ import pytest
 from etiquette.core.records import Speaker, Utterance
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError
 from etiquette.speech.recogniser import (
-    EDGE_TRIM_S,
     GPU_LIBRARIES,
     INPUT_S,
     TRAILING_S,
@@ -37,46 +36,6 @@ def test_packing_fills_inputs_up_to_thirty_seconds():
     long = utterance("long", np.zeros(16000 * 40, np.float32), 0.0)
     _, clips, _ = pack([long], gap_s=0.5)
     assert all(c["end"] - c["start"] <= INPUT_S for c in clips)
-
-
-def quiet_edges(audio: np.ndarray, lead_s: float, trail_s: float) -> np.ndarray:
-    """`audio` with room noise 40 dB below its peak before and after it."""
-    noise = np.random.default_rng(0).normal(0, 1, int((lead_s + trail_s) * 16000))
-    noise = (noise * np.abs(audio).max() * 0.01).astype(np.float32)
-    lead = int(lead_s * 16000)
-    return np.concatenate([noise[:lead], audio, noise[lead:]])
-
-
-def test_packing_leaves_out_quiet_edges_but_no_speech():
-    voice = speech("staff")
-    loud = np.flatnonzero(np.abs(voice) > 0.1 * np.abs(voice).max())
-    padded = utterance("u", quiet_edges(voice, 0.5, 0.5), 0.0)
-    packed, _, (p,) = pack([padded], gap_s=0.5)
-    kept = padded.audio[int(p.lead_s * 16000):][:int(round(p.length_s * 16000))]
-    assert padded.duration_s - p.length_s >= 0.4  # the inputs hold speech, not room noise
-    assert p.lead_s <= EDGE_TRIM_S and p.length_s >= padded.duration_s - 2 * EDGE_TRIM_S
-    first, last = 8000 + loud[0], 8000 + loud[-1]  # the loud samples of the speech, all kept
-    assert int(p.lead_s * 16000) <= first and last < int(p.lead_s * 16000) + len(kept)
-    start = int(p.start_s * 16000)
-    assert np.array_equal(packed[start:start + len(kept)], kept)
-    hush = utterance("hush", np.full(16000, 1e-3, np.float32), 0.0)
-    assert pack([hush], gap_s=0.5)[2][0].length_s == pytest.approx(1.0)  # nothing to tell apart
-
-
-@pytest.mark.slow
-def test_words_keep_their_times_when_quiet_edges_are_left_out(recogniser, monkeypatch):
-    import etiquette.speech.recogniser as module
-
-    padded = utterance("padded", quiet_edges(speech("staff"), 0.5, 0.5), 60.0)
-    (trimmed,) = recogniser.transcribe([padded])
-    monkeypatch.setattr(module, "EDGE_TRIM_S", 0.0)  # the whole utterance packed
-    (whole,) = recogniser.transcribe([padded])
-    assert "办理" in trimmed.text
-    assert all(padded.start_s <= w.start_s <= w.end_s <= padded.end_s for w in trimmed.words)
-    # The same words at the same seconds of the utterance (not moved by what was left out).
-    moved = [w.start_s - v.start_s for v, w in zip(whole.words, trimmed.words, strict=False)
-             if v.text == w.text]
-    assert moved and abs(float(np.median(moved))) < 0.12
 
 
 @pytest.mark.slow

@@ -4,12 +4,10 @@ Whisper pads every input to 30 s, so a 2 s utterance costs as much as 30 s of au
 recogniser packs utterances (of one window or of many) into full inputs separated by short
 silences, transcribes the inputs in batches, and gives every word back to the utterance it
 came from by its timestamp. Words that land in the silence between utterances are text on
-non-speech and are dropped. Each utterance is packed without the quiet edges (room noise) that
-the segmenter's padding leaves around its speech, so the same speech fits in fewer inputs. A
-batch whose inputs are all short (a live batch of what arrived in the last seconds, a short
-recording) is encoded without the padding that would take it to 30 s: CTranslate2 encodes any
-length, and the encoder and the decoder's attention cost in proportion to it. The part-filled
-input that ends a batch of full ones is encoded so too.
+non-speech and are dropped. A batch whose inputs are all short (a live batch of what arrived
+in the last seconds, a short recording) is encoded without the padding that would take it to
+30 s: CTranslate2 encodes any length, and the encoder and the decoder's attention cost in
+proportion to it. The part-filled input that ends a batch of full ones is encoded so too.
 
 Decoding is in Mandarin (MANDARIN), but each utterance's language is also identified, from
 the encoder output the decoding computes anyway (no second encoder pass): Whisper's language
@@ -42,7 +40,6 @@ logger = logging.getLogger("etiquette.speech.recogniser")
 INPUT_S = 30.0  # Whisper's input length
 TRAILING_S = 6.0  # padding kept after the longest input of a batch (see _trimmed_pipeline)
 SILENCE_RMS = 10 ** (-70 / 20)  # below -70 dBFS there is nothing to hear
-EDGE_QUIET_DB, EDGE_TRIM_S, EDGE_KEEP_S = -25.0, 0.3, 0.05  # see heard_span
 PROMPT_TOKENS = 223  # the most of a prompt Whisper keeps: half its 448-token context, less one
 PLACEHOLDER = re.compile(r"（[^）]*）|×+")  # the specification's blanks: ××材料（证件）
 TOP_LANGUAGES = 3  # identified languages kept per utterance (and Mandarin's, wherever it ranks)
@@ -91,9 +88,7 @@ class RecogniserOptions:
 @dataclass(frozen=True)
 class _Placed:
     utterance: Utterance
-    start_s: float  # where its audio starts in the packed audio
-    lead_s: float  # of the utterance's audio, left out before that (its quiet edge)
-    length_s: float  # of its audio, placed
+    start_s: float  # position in the packed audio
 
 
 def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
@@ -110,14 +105,13 @@ def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
     limit = INPUT_S - gap_s
     cursor, clip_start = 0.0, 0.0
     for u in utterances:
-        a, b = heard_span(u.audio)
-        audio = u.audio[a:b][: int((limit - gap_s) * SAMPLE_RATE)]  # never longer than one input
+        audio = u.audio[: int((limit - gap_s) * SAMPLE_RATE)]  # never longer than one input
         length = len(audio) / SAMPLE_RATE
         if (alone or cursor - clip_start + gap_s + length > limit) and cursor > clip_start:
             clips.append({"start": clip_start, "end": cursor})
             clip_start = cursor
         pieces += [gap, audio]
-        placed.append(_Placed(u, cursor + gap_s, a / SAMPLE_RATE, length))
+        placed.append(_Placed(u, cursor + gap_s))
         cursor += gap_s + length
     if cursor > clip_start:
         pieces.append(gap)
@@ -125,22 +119,6 @@ def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
         clips.append({"start": clip_start, "end": cursor})
     packed = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     return packed, clips, placed
-
-
-def heard_span(audio: np.ndarray) -> tuple[int, int]:
-    """The samples of `audio` to pack: without the quiet edges (more than EDGE_QUIET_DB below
-    its loudest 20 ms) the segmenter's padding leaves, up to EDGE_TRIM_S each side, keeping
-    EDGE_KEEP_S before and after what is heard."""
-    frame = SAMPLE_RATE // 50
-    n = len(audio) // frame
-    if n == 0:
-        return 0, len(audio)
-    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (EDGE_QUIET_DB / 20))
-    keep, most = int(EDGE_KEEP_S * SAMPLE_RATE), int(EDGE_TRIM_S * SAMPLE_RATE)
-    a = min(most, max(0, int(loud[0]) * frame - keep))
-    b = max(len(audio) - most, min(len(audio), (int(loud[-1]) + 1) * frame + keep))
-    return a, max(a + 1, b)
 
 
 class Recogniser:
@@ -227,7 +205,7 @@ class Recogniser:
         gap_s = o.gap_s if gap_s is None else gap_s
         packed, clips, placed = pack(utterances, gap_s, alone)
         starts = np.array([p.start_s for p in placed])
-        ends = starts + np.array([p.length_s for p in placed])
+        ends = starts + np.array([p.utterance.duration_s for p in placed])
         segments, languages = self._segments(packed, clips, list(zip(starts, ends, strict=True)))
         words: list[list[Word]] = [[] for _ in placed]
         for seg in segments:
@@ -248,8 +226,8 @@ class Recogniser:
                         continue  # in the silence between utterances: not speech
                 p = placed[k]
                 u = p.utterance
-                start = u.start_s + max(0.0, p.lead_s + w.start - p.start_s)
-                end = u.start_s + min(u.duration_s, max(0.0, p.lead_s + w.end - p.start_s))
+                start = u.start_s + max(0.0, w.start - p.start_s)
+                end = u.start_s + min(u.duration_s, max(0.0, w.end - p.start_s))
                 words[k].append(Word(w.word, round(float(start), 3),
                                      round(float(max(start, end)), 3),
                                      round(float(w.probability), 3)))
