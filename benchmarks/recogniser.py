@@ -143,21 +143,23 @@ def markdown(results: dict[str, Any]) -> str:
               for r in results["rows"]]
     lines += ["",
               "Where the gap comes from (the 2-core machine, 420 s: 114 utterances, 359 s of "
-              "them; profiled 2026-12-04): raw faster-whisper decodes 14 inputs; the recogniser "
-              "15 for the same speech, each utterance without its quiet edges, packed in time "
-              "order with 0.5 s between utterances (the last, part-filled, encoded at its own "
-              "length), then a second pass over the utterances Whisper skipped inside a packed "
-              "input (4 at beam 5, 10 at beam 1; 7 and 5 before the edges were left out), whose "
-              "words raw faster-whisper loses (hence about 10 % more characters, each a decoder "
-              "step more): one more input of them all, and alone those still empty after it (1 "
-              "at beam 1). The second pass costs about 2 s at beam 5, where a lone input's beam "
-              "search gets none of a batch's economies, and now about 4 s at beam 1 (1.4 s "
-              "before): the input saved at beam 1 is spent again there. The recogniser also "
-              "identifies each utterance's language on its own encoder frames (for the "
-              "non-Mandarin check): one decoder step of about 11 ms per utterance, 1.3-2.7 s for "
-              "the 114-125 decoded, which raw faster-whisper does not do. All three were kept for "
-              "accuracy (benchmarks/optimisations.md). Raw and ours take turns; runs on a shared "
-              "machine still vary by about ±10 % (more while others ran beside them)."]
+              "them; profiled 2026-12-04): raw faster-whisper decodes 14 inputs; the "
+              "recogniser 16 for the same speech, packed in time order with 0.5 s between "
+              "utterances (the last, part-filled, encoded at its own length), then a second "
+              "pass over the utterances Whisper skipped inside a packed input (7 at beam 5, 5"
+              " at beam 1), whose words raw faster-whisper loses (hence about 9 % more "
+              "characters, each a decoder step more): one more input of them all, and alone "
+              "those still empty after it (1 at beam 1). The second pass costs about 2 s at "
+              "beam 5, where a lone input's beam search gets none of a batch's economies, and"
+              " about 1.4 s at beam 1. Leaving each utterance's quiet edges out (5ad5e55) "
+              "took the 16 inputs to 15 but cost forbidden-phrase recall on the held-out set "
+              "(0.987 to 0.937: Whisper heard first syllables worse) and was reverted "
+              "(e93a006). The recogniser also identifies each utterance's language on its own"
+              " encoder frames (for the non-Mandarin check): one decoder step of about 11 ms "
+              "per utterance, 1.3-2.7 s for the 114-125 decoded, which raw faster-whisper "
+              "does not do. All three were kept for accuracy (benchmarks/optimisations.md). "
+              "Raw and ours take turns; runs on a shared machine still vary by about ±10 % "
+              "(more while others ran beside them)."]
     return "\n".join(lines) + "\n"
 
 
