@@ -46,6 +46,10 @@ CONDITIONS = ("natural", "espeak", "noise10")
 # Each run as the CLI gave it, for --rejudge (not in git: transcripts differ between CPUs).
 SAVED = HERE.parent / "out" / "heldout_runs"
 SESSION_KINDS = {"missing_greeting": "greeting", "missing_farewell": "farewell"}
+# The scripts hold refusals and requests for material without marking which want an apology
+# (二（六）), so these flags have no truth to be scored against: listed, not counted as false.
+# Every other kind has one: the speech is all Mandarin and every citizen question is answered.
+NOT_LABELLED = ("missing_apology",)
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float, slack: float = 0.0) -> bool:
@@ -387,6 +391,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines += [
                 f"| {k} | {v['tp']} | {v['fp']} | {v['fn']} | "
                 f"{_cell(v['precision'])} | {_cell(v['recall'])} |"
+                if k not in NOT_LABELLED else
+                f"| {k} | – | {v['fp']} flags, not labelled in this set | – | – | – |"
                 for k, v in r["session_kinds"].items()
             ]
         lines += [
