@@ -96,6 +96,11 @@ def test_unknown_types_and_missing_weights_are_named(tmp_path):
         create_detector(DetectorSettings(model=str(tmp_path / "nope.onnx")))
     with pytest.raises(DetectorError, match="CenterFace 模型 nope 无法使用：未知的模型 nope"):
         create_detector(DetectorSettings(model="nope"))
+    with pytest.raises(DetectorError, match="找不到人像分割权重文件"):
+        create_detector(DetectorSettings(type="mediapipe-selfie",
+                                         model=str(tmp_path / "nope.tflite")))
+    with pytest.raises(DetectorError, match="^人像分割模型 nope 无法使用：未知的模型 nope"):
+        create_detector(DetectorSettings(type="mediapipe-selfie", model="nope"))
 
 
 def test_a_stricter_threshold_keeps_fewer(tmp_path):

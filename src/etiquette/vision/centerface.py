@@ -18,8 +18,7 @@ import numpy as np
 
 from etiquette.core.presence.records import Box, Detection
 from etiquette.core.presence.rules import DetectorSettings
-from etiquette.models import ModelError, ensure_model
-from etiquette.vision.detector import Detector, DetectorError
+from etiquette.vision.detector import Detector, DetectorError, weights_file
 
 logger = logging.getLogger("etiquette.vision.centerface")
 
@@ -27,18 +26,6 @@ INPUT = "input.1"
 OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 STRIDE = 4  # output cells per input pixel
 NMS_IOU = 0.3
-
-
-def _weights(model: str) -> Path:
-    path = Path(model)
-    if path.suffix == ".onnx":
-        if not path.is_file():
-            raise DetectorError(f"找不到 CenterFace 权重文件：{path}")
-        return path
-    try:
-        return ensure_model(model) / "centerface.onnx"
-    except ModelError as e:
-        raise DetectorError(f"CenterFace 模型 {model} 无法使用：{e}") from e
 
 
 def _dynamic(path: Path) -> bytes:
@@ -95,7 +82,8 @@ class CenterFace(Detector):
         options.log_severity_level = 3  # the export's unused batch-norm counters warn otherwise
         # CPU explicitly: a GPU build of onnxruntime would otherwise pick CUDA when present, and
         # the presence path is sized for CPU cores next to the speech workers.
-        self._session: Any = ort.InferenceSession(_dynamic(_weights(settings.model)), options,
+        self._session: Any = ort.InferenceSession(_dynamic(weights_file(
+            settings.model, ".onnx", "centerface.onnx", " CenterFace ")), options,
                                                   providers=["CPUExecutionProvider"])
 
     def _input_size(self, width: int, height: int) -> tuple[int, int, float]:

@@ -11,18 +11,40 @@ from __future__ import annotations
 import functools
 import logging
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from etiquette.core.presence.records import Detection
 from etiquette.core.presence.rules import DetectorSettings
+from etiquette.models import ModelError, ensure_model
 
 logger = logging.getLogger("etiquette.vision.detector")
 
 
 class DetectorError(RuntimeError):
     """A detector could not be created: unknown type, missing weights, missing package."""
+
+
+def weights_file(model: str, suffix: str, bundled_name: str, what: str) -> Path:
+    """The weights a detector's `model` setting names: a file of its own (ending in `suffix`),
+    or the bundled model of that name's `bundled_name` (fetched if missing). `what` names the
+    model to the operator in the errors (spaced as it
+    reads inside Chinese: " CenterFace ", "人像分割").
+
+    Raises:
+      DetectorError: the file is missing, or the bundled model cannot be had.
+    """
+    path = Path(model)
+    if path.suffix == suffix:
+        if not path.is_file():
+            raise DetectorError(f"找不到{what}权重文件：{path}")
+        return path
+    try:
+        return ensure_model(model) / bundled_name
+    except ModelError as e:
+        raise DetectorError(f"{what}模型 {model} 无法使用：{e}".lstrip()) from e
 
 
 class Detector(ABC):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -20,25 +19,12 @@ import numpy as np
 
 from etiquette.core.presence.records import Box, Detection
 from etiquette.core.presence.rules import DetectorSettings
-from etiquette.models import ModelError, ensure_model
-from etiquette.vision.detector import Detector, DetectorError
+from etiquette.vision.detector import Detector, DetectorError, weights_file
 
 logger = logging.getLogger("etiquette.vision.selfie")
 
 SIDE = 256  # the model's input and output side
 MIN_REGION = 0.01  # regions smaller than this share of the frame are noise, not a person
-
-
-def _weights(model: str) -> Path:
-    path = Path(model)
-    if path.suffix == ".tflite":
-        if not path.is_file():
-            raise DetectorError(f"找不到人像分割模型文件：{path}")
-        return path
-    try:
-        return ensure_model(model) / "selfie_segmentation.tflite"
-    except ModelError as e:
-        raise DetectorError(f"人像分割模型 {model} 无法使用：{e}") from e
 
 
 class SelfieSegmentation(Detector):
@@ -50,7 +36,8 @@ class SelfieSegmentation(Detector):
         except ImportError as e:  # pragma: no cover - a declared dependency
             raise DetectorError("the selfie segmentation requires 'ai-edge-litert'") from e
         self.settings = settings
-        self._interpreter: Any = Interpreter(model_path=str(_weights(settings.model)),
+        self._interpreter: Any = Interpreter(model_path=str(weights_file(
+            settings.model, ".tflite", "selfie_segmentation.tflite", "人像分割")),
                                              num_threads=max(1, threads))
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
