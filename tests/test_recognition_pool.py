@@ -15,17 +15,21 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from test_batch_cluster import FAST_FAILURE, alive_nodes, start_node, stop_node
 
 from etiquette.core.records import Transcript, Utterance
 from etiquette.health import HealthEvent, HealthState
+from etiquette.live.control import ServerThread, create_control_app
 from etiquette.live.engine import build_site
-from etiquette.live.recognition import SharedRecogniser
-from etiquette.live.site import SiteError, load_site
+from etiquette.live.site import Site, SiteError, load_site
 from etiquette.speech.audio import read_audio
 from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 from etiquette.speech.remote_recogniser import COMPONENT, RemoteRecogniser
@@ -108,10 +112,15 @@ def test_the_pool_hears_the_words_the_site_would(pool, utterances):
 @pytest.mark.slow
 def test_a_pool_removed_mid_run_loses_nothing_and_is_used_again_when_back(
         pool, utterances, tmp_path):
+    """A site on the pool: /health and /metrics say where it transcribes (the pool, its own
+    model while the pool is gone, the pool again) and how much each transcribed."""
     events: list[HealthEvent] = []
-    remote = RemoteRecogniser(pool.url, OPTIONS, retry_s=1.0)
-    remote.report_to(events.append)
-    shared = SharedRecogniser(remote, spool_dir=tmp_path / "spool", on_health=events.append)
+    site = build_site(pool_site(tmp_path, pool.url, cpu_threads=1, num_workers=1,
+                                pool_retry_s=1.0), on_health=events.append)
+    remote, shared = site.pool, site.recogniser
+    assert remote is not None
+    control = ServerThread(create_control_app(site), "127.0.0.1", 0, "control")
+    control.start()
     delivered: list[tuple[Utterance, Transcript]] = []
     lock = threading.Lock()
 
@@ -122,6 +131,8 @@ def test_a_pool_removed_mid_run_loses_nothing_and_is_used_again_when_back(
     half = len(utterances) // 2
     shared.start()
     try:
+        up = recognition(control.url)
+        assert (up["backend"], up["address"], up["on"]) == ("ray", pool.url, "pool")
         for u in utterances[:half]:
             shared.submit(u, deliver)
         wait_for(lambda: len(delivered) == half, 300, "the first half through the pool")
@@ -130,40 +141,92 @@ def test_a_pool_removed_mid_run_loses_nothing_and_is_used_again_when_back(
         for u in utterances[half:]:
             shared.submit(u, deliver)
         wait_for(lambda: len(delivered) == len(utterances), 300, "the rest")
+        down = recognition(control.url)
+        down_metrics = pool_metrics(control.url)
     finally:
         shared.stop()
 
-    # Every utterance transcribed and handed on once, the second half here.
+    # Every utterance transcribed and handed on once, the second half here, and so reported.
     assert Counter(u.start_s for u, _ in delivered) == Counter(u.start_s for u in utterances)
     assert remote.stats.local == len(utterances) - half
+    assert down["on"] == "local" and since(down) > since(up)
+    assert down["utterances"] == {"pool": half, "local": len(utterances) - half}
+    assert down_metrics == {"pool": half, "local": len(utterances) - half, "on_pool": 0.0,
+                            "failures": 1.0}
     own = dict(zip([u.start_s for u in utterances], texts(Recogniser.transcribe(remote,
                                                                                 utterances)),
                    strict=True))
     assert sum(bool(t.words) for _, t in delivered) == sum(bool(text) for text in own.values())
-    down = [e for e in events if e.component == COMPONENT and e.state is HealthState.DEGRADED]
-    assert len(down) == 1 and "识别池" in down[0].message and "改用本站点" in down[0].message
+    down_events = [e for e in events
+                   if e.component == COMPONENT and e.state is HealthState.DEGRADED]
+    assert len(down_events) == 1 and "识别池" in down_events[0].message
+    assert "改用本站点" in down_events[0].message
 
     pool.deploy()  # back: the next call after retry_s goes to the pool again
-    heard = remote.transcribe(utterances[:2])
+    try:
+        heard = remote.transcribe(utterances[:2])
+        back = recognition(control.url)
+        back_metrics = pool_metrics(control.url)
+    finally:
+        control.stop()
     assert remote.stats.pool == half + 2
     assert texts(heard) == texts(Recogniser.transcribe(remote, utterances[:2]))
     assert events[-1].component == COMPONENT and events[-1].state is HealthState.OK
+    assert back["on"] == "pool" and since(back) > since(down)
+    assert back_metrics["pool"] == half + 2 and back_metrics["on_pool"] == 1.0
+
+
+def pool_site(tmp_path: Path, address: str, **recognition: object) -> Site:
+    """A site of one window (a replay, not started here) on the pool at `address`."""
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump({
+        "center": {"code": "nc"}, "data_dir": str(tmp_path / "live"), "control": {"port": 0},
+        "recognition": {"backend": "ray", "address": address, **recognition},
+        "windows": [{"id": "w-a", "audio": {"file": str(SAMPLES / "window05_session.ogg")}}]}),
+        encoding="utf-8")
+    return load_site(path)
+
+
+def recognition(url: str) -> dict[str, Any]:
+    """What the site's /health says of its recogniser's backend."""
+    state: dict[str, Any] = httpx.get(f"{url}/health", timeout=30).json()["recogniser"]
+    return state
+
+
+def since(state: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(state["since"])
+
+
+def pool_metrics(url: str) -> dict[str, float]:
+    """The site's /metrics of its pool: utterances by the pool and here, whether on the pool,
+    failed calls."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=30).text):
+        for sample in family.samples:
+            if sample.name == "etiquette_recogniser_utterances_total":
+                found[sample.labels["by"]] = sample.value
+            elif sample.name == "etiquette_recogniser_on_pool":
+                found["on_pool"] = sample.value
+            elif sample.name == "etiquette_recogniser_pool_failures_total":
+                found["failures"] = sample.value
+    return found
 
 
 def test_a_site_whose_pool_nobody_answers_for_starts_and_says_so(tmp_path):
-    path = tmp_path / "site.yaml"
     address = f"http://127.0.0.1:{free_port()}/recognise"
-    path.write_text(yaml.safe_dump({
-        "center": {"code": "nc"}, "data_dir": str(tmp_path / "live"), "control": {"port": 0},
-        "recognition": {"backend": "ray", "address": address, "num_workers": 1},
-        "windows": [{"id": "w-a", "audio": {"file": str(SAMPLES / "window05_session.ogg")}}]}),
-        encoding="utf-8")
     events: list[HealthEvent] = []
-    site = build_site(load_site(path), on_health=events.append)
+    site = build_site(pool_site(tmp_path, address, num_workers=1), on_health=events.append)
     assert isinstance(site.speech.recogniser, RemoteRecogniser)
     (down,) = [e for e in events if e.component == COMPONENT]
     assert down.state is HealthState.DEGRADED
     assert f"识别池 {address} 不可用" in down.message and "改用本站点的识别模型" in down.message
+    control = ServerThread(create_control_app(site), "127.0.0.1", 0, "control")
+    control.start()
+    try:
+        state = recognition(control.url)
+    finally:
+        control.stop()
+    assert (state["backend"], state["address"], state["on"]) == ("ray", address, "local")
 
 
 def test_a_pool_without_its_address_is_refused_naming_the_line(tmp_path):

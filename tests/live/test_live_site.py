@@ -150,9 +150,12 @@ def check_control(url: str, site: LiveSite) -> None:
         metrics = c.get("/metrics").text
         for name in ("etiquette_audio_level_dbfs{window=\"w-a\"}", "etiquette_utterances_total",
                      "etiquette_recogniser_backlog_seconds", "etiquette_outbox_pending",
-                     "process_resident_memory_bytes", "etiquette_window_queue_depth"):
+                     "process_resident_memory_bytes", "etiquette_window_queue_depth",
+                     'etiquette_recogniser_backend_info{address="",backend="local"} 1.0',
+                     'etiquette_recogniser_utterances_total{by="local"}'):
             assert name in metrics, name
         health = c.get("/health").json()
+        assert (health["recogniser"]["backend"], health["recogniser"]["on"]) == ("local", "local")
         assert set(health["windows"]) == {"w-a", "w-b"}
         assert health["windows"]["w-a"]["audio"]["stream_s"] > 0
         assert c.post("/api/v1/queue-calls", json={"window_id": "nope"}).status_code == 404

@@ -44,14 +44,16 @@ def create_control_app(site: LiveSite) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        """Each window's inputs and session, the recogniser's backlog, the outbox."""
+        """Each window's inputs and session, the recogniser's backlog and where it transcribes,
+        the outbox."""
         outbox = None
         if site.outbox is not None:
             outbox = {"state": site.outbox.state.value, "pending": site.outbox.pending(),
                       "held": site.outbox.held(), "last_error": site.outbox.stats.last_error}
         return {"windows": window_states(site), "outbox": outbox,
                 "recogniser": {"backlog_s": round(site.recogniser.backlog_s, 1),
-                               "lag_s": round(site.recogniser.lag_s, 1)}}
+                               "lag_s": round(site.recogniser.lag_s, 1),
+                               **recognition_state(site)}}
 
     @app.post("/api/v1/queue-calls", status_code=202)
     def queue_call(call: QueueCall) -> dict[str, str]:
@@ -64,6 +66,19 @@ def create_control_app(site: LiveSite) -> FastAPI:
         return {"window_id": call.window_id, "status": "session closed"}
 
     return app
+
+
+def recognition_state(site: LiveSite) -> dict[str, Any]:
+    """The recognition backend, and with a shared pool whether the site is on it or on its own
+    model (its fallback) and since when, and the utterances each transcribed."""
+    pool = site.pool
+    if pool is None:
+        return {"backend": "local", "address": None, "on": "local", "since": None,
+                "utterances": {"pool": 0, "local": site.recogniser.stats.utterances}}
+    s = pool.status()
+    return {"backend": "ray", "address": pool.address, "on": "pool" if s.on_pool else "local",
+            "since": s.since.isoformat(), "utterances": {"pool": s.pool, "local": s.local},
+            "pool_failures": s.failures}
 
 
 class ServerThread:

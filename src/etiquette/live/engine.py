@@ -38,6 +38,7 @@ from etiquette.sinks.outbox import Outbox
 from etiquette.speech.audio import AudioError
 from etiquette.speech.microphone import MicrophoneCapture
 from etiquette.speech.recogniser import Recogniser
+from etiquette.speech.remote_recogniser import RemoteRecogniser
 from etiquette.speech.replay import FileReplay
 from etiquette.speech.silero import SharedSilero
 from etiquette.speech.sources import AudioSource, CaptureStats
@@ -181,6 +182,8 @@ class LiveSite:
         self._journal_sink = JsonlSink(self.journal)
         self._journal_health = HealthReporter("journal", self.health, state=HealthState.OK)
         self.speech = speech
+        # backend ray: the shared pool's client, whose state /health and /metrics show
+        self.pool = speech.recogniser if isinstance(speech.recogniser, RemoteRecogniser) else None
         self.recogniser = SharedRecogniser(
             speech.recogniser, spool_dir=data / "spool",
             memory_s=site.recognition.backlog_memory_s, lag_warn_s=site.recognition.lag_warn_s,
@@ -389,18 +392,15 @@ def build_site(site: Site, on_health: HealthCallback = log_health,
     rules = site.rules
     if site.rules_from_service and api is not None:
         rules = fetch_rules(api[0], api[1], site.data_dir)
-    pool = None
     if recogniser is None and site.recognition.backend == "ray":  # a shared recognition pool
-        from etiquette.speech.remote_recogniser import RemoteRecogniser
-
         r = site.recognition
-        recogniser = pool = RemoteRecogniser(str(r.address), r.options(),
-                                             timeout_s=r.pool_timeout_s, retry_s=r.pool_retry_s)
+        recogniser = RemoteRecogniser(str(r.address), r.options(),
+                                      timeout_s=r.pool_timeout_s, retry_s=r.pool_retry_s)
     speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options(),
                                             rules_path=rules, checks_path=site.checks),
                             recogniser=recogniser)
     live = LiveSite(site, speech, on_health=on_health, api=api)
-    if pool is not None:  # the pool's state among the site's health, from its start on
-        pool.report_to(live.health)
+    if live.pool is not None:  # the pool's state among the site's health, from its start on
+        live.pool.report_to(live.health)
     return live
 

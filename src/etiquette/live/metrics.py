@@ -88,6 +88,7 @@ class SiteCollector(Collector):
                                   value=r.stats.busy_s)
         yield CounterMetricFamily("etiquette_recogniser_spooled", "utterances queued on disk",
                                   value=r.stats.spooled)
+        yield from self._backend()
         if self.site.outbox is not None:
             o = self.site.outbox.stats
             yield GaugeMetricFamily("etiquette_outbox_pending", "incidents not yet acknowledged",
@@ -102,6 +103,34 @@ class SiteCollector(Collector):
             delivered.add_metric(["already_stored"], o.already)
             delivered.add_metric(["rejected"], o.rejected)
             yield delivered
+
+
+    def _backend(self) -> Iterator[Metric]:
+        """Where speech is transcribed: this site's model, or a shared pool (and whether the
+        site is on it now or on its own model, the pool's fallback)."""
+        pool = self.site.pool
+        info = GaugeMetricFamily("etiquette_recogniser_backend_info",
+                                 "the recognition backend (local, or ray: a shared pool)",
+                                 labels=["backend", "address"])
+        by = CounterMetricFamily("etiquette_recogniser_utterances",
+                                 "utterances transcribed, by the shared pool or by this site",
+                                 labels=["by"])
+        if pool is None:
+            info.add_metric(["local", ""], 1.0)
+            by.add_metric(["pool"], 0)
+            by.add_metric(["local"], self.site.recogniser.stats.utterances)
+            yield from (info, by)
+            return
+        s = pool.status()
+        info.add_metric(["ray", pool.address], 1.0)
+        by.add_metric(["pool"], s.pool)
+        by.add_metric(["local"], s.local)
+        yield from (info, by)
+        yield GaugeMetricFamily("etiquette_recogniser_on_pool",
+                                "1 while the shared pool transcribes, 0 while this site's own "
+                                "model does (the pool down or failing)", value=float(s.on_pool))
+        yield CounterMetricFamily("etiquette_recogniser_pool_failures",
+                                  "calls to the shared pool that failed", value=s.failures)
 
 
 def make_registry(site: LiveSite) -> tuple[CollectorRegistry, Histogram]:

@@ -24,7 +24,8 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,6 +90,8 @@ class PoolStats:
     pool: int = 0  # utterances the pool transcribed
     local: int = 0  # utterances transcribed here because the pool could not
     failures: int = 0  # calls to the pool that failed
+    on_pool: bool = False  # the pool answered the last call (or the probe at start)
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))  # on_pool last changed
 
 
 class RemoteRecogniser(Recogniser):
@@ -113,6 +116,11 @@ class RemoteRecogniser(Recogniser):
         self._health = HealthReporter(COMPONENT, None)
         self._last: tuple[HealthState, str] = (HealthState.OK, f"识别池 {address} 可用")
         self.probe()
+
+    def status(self) -> PoolStats:
+        """A consistent copy of the counters and of where the site transcribes now."""
+        with self._lock:
+            return replace(self.stats)
 
     def report_to(self, on_health: HealthCallback) -> None:
         """Report the pool's state (now, and each change from now on) to `on_health`."""
@@ -173,6 +181,7 @@ class RemoteRecogniser(Recogniser):
             self.stats.failures += not at_start
             was_up = self._down_since is None
             self._down_since = time.monotonic()
+            self._set_on_pool(False)
         message = (f"识别池 {self.address} 不可用（{error}），改用本站点的识别模型，"
                    f"{self.retry_s:.0f} 秒后再试")
         if was_up or at_start:
@@ -184,7 +193,13 @@ class RemoteRecogniser(Recogniser):
     def _answered(self) -> None:
         with self._lock:
             was_down, self._down_since = self._down_since is not None, None
+            self._set_on_pool(True)
         if was_down:
             logger.info("recognition pool %s answers again", self.address)
         self._last = (HealthState.OK, f"识别池 {self.address} 可用")
         self._health.report(*self._last)
+
+    def _set_on_pool(self, on_pool: bool) -> None:
+        """Lock held."""
+        if on_pool != self.stats.on_pool:
+            self.stats.on_pool, self.stats.since = on_pool, datetime.now(UTC)
