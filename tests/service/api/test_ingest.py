@@ -110,33 +110,24 @@ def test_the_same_id_with_other_content_is_refused(api: LiveService) -> None:
     assert r.status_code == 409
 
 
-def test_off_post_incidents_with_their_snapshots_are_accepted(api: LiveService) -> None:
-    body = incident(kind="off_post", rule_id="P-off-post", rule_name="离岗", phrase=None,
-                    transcript="", explanation="服务时间内离座 1200 秒", window_id="w-b")
-    files = {"empty_seat": ("s.jpg", jpeg_bytes(90), "image/jpeg"),
-             "last_seen": ("l.jpg", jpeg_bytes(160), "image/jpeg")}
+@pytest.mark.parametrize(("kind", "name", "roles"), [
+    ("off_post", "离岗", ("empty_seat", "last_seen")),
+    ("asleep_at_post", "睡岗", ("first_frame", "last_frame")),
+    ("gathering", "聚集闲聊", ("first_frame", "last_frame")),
+])
+def test_camera_incidents_with_their_snapshots_are_accepted(
+        api: LiveService, kind: str, name: str, roles: tuple[str, str]) -> None:
+    body = incident(kind=kind, rule_id=f"P-{kind}", rule_name=name, phrase=None,
+                    transcript="", explanation="服务时间内共 20 分", window_id="w-b")
+    files = {role: (f"{role}.jpg", jpeg_bytes(quality), "image/jpeg")
+             for role, quality in zip(roles, (90, 160), strict=True)}
     r = post_incident(api.pipeline(), body, files=files)
     assert r.status_code == 201, r.text
-    assert sorted(r.json()["evidence"]) == ["empty_seat", "last_seen"]
+    assert sorted(r.json()["evidence"]) == sorted(roles)
     got = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}").json()
     assert got["staff"]["employee_no"] == "T002" and got["hit_start"] is None
-    img = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}/evidence/empty_seat")
-    assert img.headers["content-type"] == "image/jpeg" and img.content == jpeg_bytes(90)
-
-
-@pytest.mark.parametrize(("kind", "name"), [("asleep_at_post", "睡岗"),
-                                            ("gathering", "聚集闲聊")])
-def test_conduct_incidents_with_their_first_and_last_frames_are_accepted(
-        api: LiveService, kind: str, name: str) -> None:
-    body = incident(kind=kind, rule_id=f"P-{kind}", rule_name=name, phrase=None,
-                    transcript="", explanation="服务时间内共 6 分", window_id="w-b")
-    files = {"first_frame": ("f.jpg", jpeg_bytes(70), "image/jpeg"),
-             "last_frame": ("l.jpg", jpeg_bytes(150), "image/jpeg")}
-    r = post_incident(api.pipeline(), body, files=files)
-    assert r.status_code == 201, r.text
-    assert sorted(r.json()["evidence"]) == ["first_frame", "last_frame"]
-    img = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}/evidence/last_frame")
-    assert img.headers["content-type"] == "image/jpeg" and img.content == jpeg_bytes(150)
+    img = api.client("supervisor").get(f"/api/v1/incidents/{body['id']}/evidence/{roles[1]}")
+    assert img.headers["content-type"] == "image/jpeg" and img.content == jpeg_bytes(160)
 
 
 def test_an_unknown_window_is_kept_without_attribution(api: LiveService) -> None:
