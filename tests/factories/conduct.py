@@ -61,10 +61,16 @@ def paste(frame: np.ndarray, centre: tuple[int, int], size: int = 170) -> np.nda
 
 
 def frame_for(scene: counter.Scene, state: str) -> np.ndarray:
-    """A frame of one state: present, absent, bowed, reading (bowed: the same picture; its
-    length tells it apart), gathering, passing (a colleague, briefly), citizen (at the
-    window while she is at the seat), bowed_citizen (bowed, a citizen waiting)."""
+    """A frame of one state: present, absent, bowed (the face hidden, the head where it is
+    when she sits up), reading (the same picture), asleep (her head on folded arms on the
+    desk, `factories.poses`), asleep_citizen (so, a citizen waiting), gathering, passing (a
+    colleague, briefly), citizen (at the window while she is at the seat), bowed_citizen
+    (bowed, a citizen waiting)."""
+    from factories.poses import folded_arms
+
     frames: dict[str, Callable[[], np.ndarray]] = {
+        "asleep": lambda: folded_arms(0.0),
+        "asleep_citizen": lambda: paste(folded_arms(0.0), CITIZEN_AT),
         "present": lambda: scene.present,
         "absent": lambda: scene.empty,
         "bowed": lambda: bowed(scene, scene.present),

@@ -28,6 +28,7 @@ from etiquette.core.presence.conduct import (
     ConductJudgement,
     ConductTracker,
     Stretch,
+    UprightHead,
     conduct_id,
     conduct_incident,
     conduct_rule,
@@ -159,6 +160,8 @@ class PresenceWatcher:
         self._last_present: tuple[FrameSample, list[Detection], list[Detection]] | None = None
         self._open: dict[str, bytes] = {}  # snapshots of the open absence, by role
         self._kept: dict[float, dict[str, bytes]] = {}  # snapshots of finished absences, by start
+        asleep = rules.asleep_at_post
+        self.upright = UprightHead(asleep.head_drop if asleep else 1.0)
         self.conduct: dict[IncidentKind, ConductTracker] = {
             kind: ConductTracker(source, window_id, kind, rule.tolerance_s)
             for kind in (IncidentKind.ASLEEP_AT_POST, IncidentKind.GATHERING)
@@ -172,10 +175,10 @@ class PresenceWatcher:
         detections = self.detector.detect(frame.image)
         seen, accepted = sighting(frame.t_s, detections, self.roi, frame.width, frame.height)
         rejected = [d for d in detections if d not in accepted]
-        body = self._body_at_seat(frame)
-        if body and not seen.present:
+        people = self._people_at_seat(frame)
+        if people and not seen.present:
             seen = dataclasses.replace(seen, present=True)
-        self._watch_conduct(frame, detections, accepted, rejected, body)
+        self._watch_conduct(frame, detections, accepted, rejected, people)
         self.frames += 1
         self.last_t = frame.t_s
         if seen.present:
@@ -194,19 +197,34 @@ class PresenceWatcher:
             self._finished(event.absence)
         return event
 
-    def _body_at_seat(self, frame: FrameSample) -> bool:
+    def _people_at_seat(self, frame: FrameSample) -> list[Detection]:
+        """The person model's regions in the staff region, the largest first."""
         if self.body_detector is None:
-            return False
+            return []
         people = self.body_detector.detect(frame.image)
-        return any(self.roi.accepts(p, frame.width, frame.height) for p in people)
+        return [p for p in people if self.roi.accepts(p, frame.width, frame.height)]
+
+    def _head_down(self, accepted: list[Detection], people: list[Detection]) -> bool:
+        """Learn her upright head from a frame with her face alone at the seat (the person
+        region round that face); else say whether the largest person's top is far below it."""
+        if len(accepted) == 1:
+            face = accepted[0].box
+            cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2
+            mine = next((p.box for p in people
+                         if p.box.x1 <= cx <= p.box.x2 and p.box.y1 <= cy <= p.box.y2), None)
+            if mine is not None:
+                self.upright.observe(mine.y1, face.height)
+            return False
+        return bool(people) and self.upright.is_down(people[0].box.y1)
 
     def _watch_conduct(self, frame: FrameSample, faces: list[Detection],
-                       accepted: list[Detection], rejected: list[Detection], body: bool) -> None:
+                       accepted: list[Detection], rejected: list[Detection],
+                       people: list[Detection]) -> None:
         if not self.conduct:
             return
         # A face outside the staff region, near enough to be at the counter, is a citizen.
         citizen = any(d.box.height >= self.roi.min_face_height * frame.height for d in rejected)
-        verdict = frame_conduct(len(accepted), body, citizen)
+        verdict = frame_conduct(len(accepted), self._head_down(accepted, people), citizen)
         held = {IncidentKind.ASLEEP_AT_POST: verdict.asleep,
                 IncidentKind.GATHERING: verdict.staff > 1}
         for kind, tracker in self.conduct.items():

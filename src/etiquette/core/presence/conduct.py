@@ -1,21 +1,25 @@
 """行为举止 at the counter: 睡岗 (asleep at the post) and 聚集 (staff gathering at a window).
 
-Each sampled frame says whether a condition holds (`frame_conduct`): asleep, when someone is
-at the staff seat whose face does not show (head down on the desk) while no citizen is at the
-window; gathering, when more than one face is inside the staff region. A `ConductTracker` per
-condition turns those per-frame verdicts into stretches, bridging gaps up to the rule's
-`tolerance_s` (the head lifted for a moment, a face the detector missed); a stretch is an
-incident when its part in service hours, outside the declared pauses its rule names, is
-longer than the rule's threshold. So a head bowed over a document for a minute, or a
-colleague passing behind, stays shorter than the threshold and is no incident.
+Each sampled frame says whether a condition holds (`frame_conduct`): asleep, when the staff
+member's head is down on the desk (her face does not show and the top of her person mask is
+far below where it is when she sits up, `UprightHead`) while no citizen is at the window;
+gathering, when more than one face is inside the staff region. A face that does not show is
+not enough: reading, writing, the keyboard, the printer behind her all hide it for minutes.
+A `ConductTracker` per condition turns those per-frame verdicts into stretches, bridging
+gaps up to the rule's `tolerance_s` (the head lifted for a moment, a face the detector
+missed); a stretch is an incident when its part in service hours, outside the declared
+pauses its rule names, is longer than the rule's threshold. So a colleague passing behind
+stays shorter than the threshold and is no incident.
 Pure domain logic: verdicts in, stretches, judgements and incidents out.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 
 from etiquette.core.presence.hours import Span, pause_spans, service_spans, total, weigh
 from etiquette.core.presence.offpost import duration_text, when
@@ -30,12 +34,35 @@ CONDUCT_KINDS = (IncidentKind.ASLEEP_AT_POST, IncidentKind.GATHERING)
 class FrameConduct:
     """What one sampled frame shows of the conduct conditions."""
 
-    asleep: bool  # someone at the seat, no face in the staff region, no citizen at the window
+    asleep: bool  # her head down at the seat, no face in the staff region, no citizen
     staff: int  # faces inside the staff region
 
 
-def frame_conduct(staff_faces: int, body_at_seat: bool, citizen: bool) -> FrameConduct:
-    return FrameConduct(body_at_seat and staff_faces == 0 and not citizen, staff_faces)
+def frame_conduct(staff_faces: int, head_down: bool, citizen: bool) -> FrameConduct:
+    return FrameConduct(head_down and staff_faces == 0 and not citizen, staff_faces)
+
+
+class UprightHead:
+    """Where the staff member's head is when she sits up, learnt in this stream from the frames
+    that show her face at the seat: the top of her person mask and the height of her face
+    (medians of the latest `keep`, so one odd frame does not move them). A head resting on the
+    desk or on folded arms is lower than that by more than `drop` face heights; a head bowed
+    over a document or a keyboard, or turned to the printer, is not. Until she has been seen
+    sitting up, no head counts as down: nothing to compare it with."""
+
+    def __init__(self, drop: float, keep: int = 60) -> None:
+        self.drop = drop
+        self._tops: deque[float] = deque(maxlen=keep)
+        self._faces: deque[float] = deque(maxlen=keep)
+
+    def observe(self, head_top: float, face_height: float) -> None:
+        self._tops.append(head_top)
+        self._faces.append(face_height)
+
+    def is_down(self, head_top: float) -> bool:
+        if not self._tops:
+            return False
+        return head_top - median(self._tops) > self.drop * median(self._faces)
 
 
 @dataclass(frozen=True)
@@ -170,7 +197,7 @@ def explain_conduct(judgement: ConductJudgement, rules: PresenceRules,
                     started: datetime | None) -> str:
     s, rule = judgement.stretch, judgement.rule
     span = f"自 {when(started, s.start_s, rules)}至 {when(started, s.end_s, rules)}"
-    what = ("座位上有人但看不到脸（伏案低头），且窗口前没有群众办事"
+    what = ("座位上有人伏案（看不到脸，头部远低于本人坐直时），且窗口前没有群众办事"
             if s.kind is IncidentKind.ASLEEP_AT_POST
             else f"工作人员区域内同时有多名人员（最多 {s.peak} 人）")
     text = (f"{span}{what}；服务时间内共 {duration_text(judgement.counted_s)}，"

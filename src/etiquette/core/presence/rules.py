@@ -50,6 +50,8 @@ class ConductRule(_Strict):
     severity: Severity = Severity.MAJOR
     deduction: float = Field(3.0, ge=0)
     pauses: tuple[str, ...] = Field((), description="去向牌 statuses during which it is allowed")
+    head_drop: float = Field(0.75, gt=0, description="睡岗: how far below her upright head, in "
+                             "face heights, the top of her head must be to count as down")
 
 
 class Period(_Strict):
