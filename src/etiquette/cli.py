@@ -269,18 +269,20 @@ def _count(a: Analysis, kind: str) -> str:
 
 def _summary(report: BatchReport) -> None:
     table = Table(title="分析汇总", title_justify="left")
-    for col in ("文件", "时长(秒)", "禁用语", "缺迎声", "缺送声", "离岗", "状态"):
+    camera = ("off_post", "asleep_at_post", "gathering")  # judged only where there is video
+    for col in ("文件", "时长(秒)", "禁用语", "缺迎声", "缺送声",
+                *(KIND_NAMES[k] for k in camera), "状态"):
         table.add_column(col)
     for a in report.analyses:
         kinds = [i.kind.value for i in a.incidents]
-        off_post = str(kinds.count("off_post")) if a.presence else "-"
+        seen = [str(kinds.count(k)) if a.presence else "-" for k in camera]
         status = ("完成" if a.complete
                   else f"[yellow]{'；'.join(d.message() for d in a.damages)}[/yellow]")
         table.add_row(a.source, f"{a.duration_s:.1f}", str(kinds.count("forbidden_phrase")),
-                      _count(a, "missing_greeting"), _count(a, "missing_farewell"), off_post,
+                      _count(a, "missing_greeting"), _count(a, "missing_farewell"), *seen,
                       status)
     for e in report.errors:
-        table.add_row(e.source, "-", "-", "-", "-", "-", f"[red]失败：{e.error}[/red]")
+        table.add_row(e.source, *["-"] * (4 + len(camera)), f"[red]失败：{e.error}[/red]")
     err.print(table)
     speed = report.audio_s / report.wall_s if report.wall_s else 0.0
     counts = "，".join(f"{KIND_NAMES.get(k, k)} {n}"

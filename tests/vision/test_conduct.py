@@ -252,3 +252,39 @@ def test_live_sends_gathering_as_soon_as_it_is_one_and_once(tmp_path):
     assert whole.end_s == pytest.approx(5.0 + ALLOWED_S + 20, abs=1.5)
     assert set(incident.evidence) == {"first_frame", "last_frame"}
 
+
+def test_the_batch_summary_counts_asleep_and_gathering(tmp_path):
+    """`etiquette batch` on a counter video: the summary table has a column for each camera
+    kind, and its closing line names both."""
+    import os
+    import subprocess
+    import sys
+
+    from factories import ROOT
+
+    spans, t = [], 0.0
+    for state, length in (("present", 5), ("gathering", ALLOWED_S + 8), ("present", 15),
+                          ("asleep", ALLOWED_S + 8), ("present", 5)):
+        spans.append((state, t, t + length))
+        t += length
+    video = conduct_video(tmp_path / "w04.mp4", spans)
+    shipped = yaml.safe_load(DEFAULT_PRESENCE_RULES.read_text(encoding="utf-8"))
+    for kind in ("asleep_at_post", "gathering"):
+        shipped[kind]["threshold_s"] = ALLOWED_S
+    presence_rules = tmp_path / "presence.yaml"
+    presence_rules.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+    roi = " ".join(f"{x},{y}" for x, y in STAFF_REGION)
+    result = subprocess.run(
+        [sys.executable, "-m", "etiquette.cli", "batch", str(video), "--presence-rules",
+         str(presence_rules), "--roi", roi, "--recorded-at", "2026-11-27T01:30:00",
+         "--out", str(tmp_path / "incidents.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "COLUMNS": "200"})  # the whole table on one line per row
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stderr.splitlines() if "文件" in line)
+    row = next(line for line in result.stderr.splitlines() if "w04.mp4" in line)
+    cells = [c.strip() for c in row.strip("│┃ ").split("│")]
+    names = [c.strip() for c in header.strip("│┃ ").replace("┃", "│").split("│")]
+    assert names[5:8] == ["离岗", "睡岗", "聚集闲聊"]
+    assert cells[5:8] == ["0", "1", "1"]
+    assert "睡岗 1" in result.stderr and "聚集闲聊 1" in result.stderr
