@@ -14,7 +14,8 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ from service.conftest import free_port
 pytest.importorskip("ray.serve", reason="etiquette[cluster] (Ray Serve) is not installed")
 
 RECORDING = ROOT / "tests/data/pauses_stereo.ogg"  # ten utterances, staff's and citizen's
+# Nine utterances in espeak's voice, two of them forbidden phrases Whisper hears otherwise
+# without the rules' phrases as its prompt (tests/speech/test_rule_prompt.py).
+HURRY = ROOT / "tests/data/espeak_hurry.ogg"
 OPTIONS = RecogniserOptions(cpu_threads=1)  # as the pool's replica runs (--threads 1)
 
 
@@ -107,6 +111,28 @@ def test_the_pool_hears_the_words_the_site_would(pool, utterances):
     assert texts(heard) == texts(own)
     assert [(t.start_s, t.speaker) for t in heard] == [(u.start_s, u.speaker) for u in utterances]
     assert sum(bool(t.words) for t in heard) >= len(utterances) // 2  # speech, not silence
+
+
+@pytest.mark.slow
+def test_a_site_with_the_rule_prompt_is_decoded_with_it_on_the_pool(pool, tmp_path):
+    """The site's prompt (the rules' phrases) travels with its requests: the pool's words are
+    the site's own model's with the same prompt, on speech whose words the prompt changes, also
+    when a request without it reaches the pool at once (one recogniser call each: requests
+    joined into one call would also share Whisper's inputs, and so change words)."""
+    site = build_site(pool_site(tmp_path, pool.url, cpu_threads=1, num_workers=1,
+                                rule_prompt=True))
+    remote = site.pool
+    assert remote is not None and remote.decoding.prompt
+    unprompted = replace(remote.decoding, prompt=None)
+    hurry = segment(read_audio(HURRY), str(HURRY), "w-1")
+    with ThreadPoolExecutor(2) as requesters:
+        heard = list(requesters.map(lambda d: remote.transcribe(hurry, d),
+                                    [remote.decoding, unprompted]))
+    assert remote.stats.pool == 2 * len(hurry) and remote.stats.local == 0
+    own = texts(Recogniser.transcribe(remote, hurry))  # the site's model, its prompt
+    own_unprompted = texts(Recogniser.transcribe(remote, hurry, unprompted))
+    assert own != own_unprompted  # the prompt matters here
+    assert [texts(h) for h in heard] == [own, own_unprompted]
 
 
 @pytest.mark.slow

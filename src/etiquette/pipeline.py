@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,9 @@ from etiquette.speech.segmenter import SegmenterOptions, segment
 from etiquette.speech.speakers import SpeakerAttributor
 from etiquette.speech.text_guard import Guard
 from etiquette.speech.turns import session_turns, wanted_utterances
+
+# How a recogniser is made from its options, guard and the rules' phrases (its prompt's).
+MakeRecogniser = Callable[[RecogniserOptions, Guard, list[str]], Recogniser]
 
 if TYPE_CHECKING:
     from etiquette.vision.watcher import PresenceAnalysis, PresenceOptions, PresencePipeline
@@ -109,12 +112,15 @@ class SpeechPipeline:
     """Rules, matcher and one recogniser, loaded once and used for every recording."""
 
     def __init__(self, options: PipelineOptions | None = None,
-                 recogniser: Recogniser | None = None) -> None:
+                 recogniser: Recogniser | None = None,
+                 make_recogniser: MakeRecogniser = Recogniser) -> None:
+        """`recogniser`: one already loaded; else one `make_recogniser` makes (a shared pool's
+        client: `live.engine.build_site`)."""
         self.options = options or PipelineOptions()
         self.rules = load_rules(self.options.rules_path)
         self.matcher = PhraseMatcher(self.rules)
         self.checks = load_check_rules(self.options.checks_path)
-        self.recogniser = recogniser or Recogniser(
+        self.recogniser = recogniser or make_recogniser(
             self.options.recogniser, Guard.load(self.options.guard_path),
             [p for r in (*self.rules.forbidden, *self.rules.required) for p in r.phrases])
         self.verifier = AcousticVerifier(self.recogniser.model)

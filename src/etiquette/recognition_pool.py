@@ -2,8 +2,9 @@
 
 Each replica holds one loaded Whisper model. Requests (one site's batch of utterances each,
 `speech.remote_recogniser`) that arrive together are joined by Serve's request batching into
-one recogniser call, so the utterances of many halls fill the same 30 s inputs, and the answers
-are split back per request. Sites reach it over HTTP through Serve's proxy, at `ROUTE`.
+one recogniser call per decoding (a site's prompt and beam travel with its request), so the
+utterances of many halls fill the same 30 s inputs, each decoded as its site would, and the
+answers are split back per request. Sites reach it over HTTP through Serve's proxy, at `ROUTE`.
 Imported only by `etiquette recognition-pool`: nothing of Ray is loaded otherwise.
 """
 
@@ -19,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 
 from etiquette.cluster import ClusterError, connect
 from etiquette.core.records import Transcript, Utterance
-from etiquette.speech.recogniser import Recogniser, RecogniserOptions
-from etiquette.speech.remote_recogniser import decode_utterances
+from etiquette.speech.recogniser import Decoding, Recogniser, RecogniserOptions
+from etiquette.speech.remote_recogniser import decode_request, decoding_to_json
 
 logger = logging.getLogger("etiquette.recognition_pool")
 
@@ -40,24 +41,30 @@ class PoolReplica:
         self.recogniser = Recogniser(options)
 
     @serve.batch(max_batch_size=MAX_REQUESTS_PER_CALL, batch_wait_timeout_s=BATCH_WAIT_S)
-    async def transcribe(self, requests: list[list[Utterance]]) -> list[list[Transcript]]:
-        """Each request's transcripts, from one recogniser call over all their utterances."""
-        joined = [u for r in requests for u in r]
-        # In a thread: the replica's event loop keeps taking requests for the next call.
-        heard = await asyncio.to_thread(self.recogniser.transcribe, joined)
-        out, k = [], 0
-        for r in requests:
-            out.append(heard[k:k + len(r)])
-            k += len(r)
+    async def transcribe(self, requests: list[tuple[list[Utterance], Decoding]]
+                         ) -> list[list[Transcript]]:
+        """Each request's transcripts: one recogniser call over the utterances of all the
+        requests that decode alike (the same prompt and beam), one after another."""
+        alike: dict[Decoding, list[int]] = {}
+        for k, (_, decoding) in enumerate(requests):
+            alike.setdefault(decoding, []).append(k)
+        out: list[list[Transcript]] = [[] for _ in requests]
+        for decoding, members in alike.items():
+            joined = [u for k in members for u in requests[k][0]]
+            # In a thread: the replica's event loop keeps taking requests for the next call.
+            heard = iter(await asyncio.to_thread(self.recogniser.transcribe, joined, decoding))
+            for k in members:
+                out[k] = [next(heard) for _ in requests[k][0]]
         return out
 
     async def __call__(self, request: Request) -> Response:
         try:
-            utterances = decode_utterances(await request.body())
-        except (ValueError, KeyError, OSError) as e:
+            utterances, decoding = decode_request(await request.body())
+        except (ValueError, KeyError, TypeError, OSError) as e:
             return JSONResponse({"detail": f"请求不是一组语音（{e}）"}, status_code=400)
-        transcripts = await self.transcribe(utterances) if utterances else []
-        return JSONResponse({"transcripts": [t.to_json() for t in transcripts]})
+        transcripts = await self.transcribe((utterances, decoding)) if utterances else []
+        return JSONResponse({"transcripts": [t.to_json() for t in transcripts],
+                             "decoding": decoding_to_json(decoding)})
 
 
 # Many sites' requests wait on a replica while it decodes; Serve's default of 5 would refuse more.

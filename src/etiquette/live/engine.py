@@ -11,6 +11,7 @@ and the outbox is flushed (what it cannot deliver stays on disk for the next sta
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -31,7 +32,7 @@ from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.rules_source import fetch_rules
 from etiquette.live.site import Site, SiteError, Window
 from etiquette.live.window import Undecided, WindowMonitor
-from etiquette.pipeline import PipelineOptions, SpeechPipeline
+from etiquette.pipeline import MakeRecogniser, PipelineOptions, SpeechPipeline
 from etiquette.sinks import incomplete_record
 from etiquette.sinks.jsonl import JsonlSink
 from etiquette.sinks.outbox import Outbox
@@ -392,13 +393,14 @@ def build_site(site: Site, on_health: HealthCallback = log_health,
     rules = site.rules
     if site.rules_from_service and api is not None:
         rules = fetch_rules(api[0], api[1], site.data_dir)
-    if recogniser is None and site.recognition.backend == "ray":  # a shared recognition pool
-        r = site.recognition
-        recogniser = RemoteRecogniser(str(r.address), r.options(),
-                                      timeout_s=r.pool_timeout_s, retry_s=r.pool_retry_s)
-    speech = SpeechPipeline(PipelineOptions(recogniser=site.recognition.options(),
-                                            rules_path=rules, checks_path=site.checks),
-                            recogniser=recogniser)
+    r = site.recognition
+    make: MakeRecogniser = Recogniser
+    if r.backend == "ray":  # a shared recognition pool, with the prompt of this site's rules
+        make = functools.partial(RemoteRecogniser, str(r.address), timeout_s=r.pool_timeout_s,
+                                 retry_s=r.pool_retry_s)
+    speech = SpeechPipeline(PipelineOptions(recogniser=r.options(), rules_path=rules,
+                                            checks_path=site.checks),
+                            recogniser=recogniser, make_recogniser=make)
     live = LiveSite(site, speech, on_health=on_health, api=api)
     if live.pool is not None:  # the pool's state among the site's health, from its start on
         live.pool.report_to(live.health)

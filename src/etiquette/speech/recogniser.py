@@ -86,6 +86,16 @@ class RecogniserOptions:
 
 
 @dataclass(frozen=True)
+class Decoding:
+    """How a call decodes, besides the model: the prompt (`initial_prompt`, and the rules'
+    phrases with `rule_prompt`) and the beam. A shared pool decodes each site's utterances with
+    the site's own (`speech.remote_recogniser`)."""
+
+    prompt: str | None
+    beam_size: int
+
+
+@dataclass(frozen=True)
 class _Placed:
     utterance: Utterance
     start_s: float  # position in the packed audio
@@ -153,15 +163,16 @@ class Recogniser:
             # size) but not what to do about it.
             hint = f"；{GPU_HINT}" if o.device != "cpu" else ""
             raise ModelError(f"{where}：{e}{hint}") from e
-        self.prompt = o.initial_prompt
+        prompt = o.initial_prompt
         if o.rule_prompt and phrases:
             encode = self.model.hf_tokenizer.encode
             given = o.initial_prompt or ""
-            self.prompt = given + phrase_prompt(phrases, lambda text: encode(
+            prompt = given + phrase_prompt(phrases, lambda text: encode(
                 given + text, add_special_tokens=False).ids) or None
+        self.decoding = Decoding(prompt, o.beam_size)
 
     def _segments(self, packed: np.ndarray, clips: list[dict[str, float]],
-                  spans: Sequence[tuple[float, float]]
+                  spans: Sequence[tuple[float, float]], decoding: Decoding
                   ) -> tuple[list[Any], dict[int, Languages]]:
         """Whisper's segments of the packed inputs `clips`, and the languages of each of
         `spans` (start, end in the packed audio) by its index."""
@@ -169,21 +180,24 @@ class Recogniser:
         # One pipeline per call: it keeps state between its batches, and workers call at once.
         pipeline = _trimmed_pipeline()(self.model, spans)
         segments, _ = pipeline.transcribe(
-            packed, language=MANDARIN, task="transcribe", beam_size=o.beam_size,
+            packed, language=MANDARIN, task="transcribe", beam_size=decoding.beam_size,
             batch_size=o.batch_size, clip_timestamps=clips, word_timestamps=True,
-            initial_prompt=self.prompt, hotwords=o.hotwords, temperature=0.0,
+            initial_prompt=decoding.prompt, hotwords=o.hotwords, temperature=0.0,
             no_speech_threshold=o.no_speech_threshold, log_prob_threshold=o.log_prob_threshold,
             # Timestamp tokens make Whisper end a segment at each gap, which keeps its word
             # times on the right utterance (measured: without them words drift across gaps).
             without_timestamps=False, vad_filter=False)
         return list(segments), pipeline.languages
 
-    def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
-        """Transcripts of `utterances`, in the same order, in simplified Chinese."""
+    def transcribe(self, utterances: Sequence[Utterance], decoding: Decoding | None = None
+                   ) -> list[Transcript]:
+        """Transcripts of `utterances`, in the same order, in simplified Chinese, decoded as
+        `decoding` says (default: as this recogniser's options say, `self.decoding`)."""
+        decoding = decoding or self.decoding
         # Whisper writes text on digital silence ("你不认识…"); an utterance with no signal is
         # no speech, whatever cut it out.
         audible = [u for u in utterances if float(np.sqrt(np.mean(u.audio ** 2))) > SILENCE_RMS]
-        heard = dict(zip(map(id, audible), self._transcribe(audible), strict=True))
+        heard = dict(zip(map(id, audible), self._transcribe(audible, decoding), strict=True))
         # Whisper now and then skips a whole utterance of a packed input (measured: 急什么，忙着呢
         # came back empty beside two others and whole alone). Speech that gave no text at all is
         # decoded again among other neighbours, 1 s apart (one input for all of them, not one
@@ -192,13 +206,13 @@ class Recogniser:
             missed = [u for u in audible if not heard[id(u)].words and not heard[id(u)].dropped]
             if len(audible) == 1 or not missed:
                 break
-            heard.update(zip(map(id, missed), self._transcribe(missed, alone, gap_s=1.0),
-                               strict=True))
+            heard.update(zip(map(id, missed), self._transcribe(missed, decoding, alone,
+                                                               gap_s=1.0), strict=True))
         return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
                                                u.start_s, u.end_s, ()) for u in utterances]
 
-    def _transcribe(self, utterances: Sequence[Utterance], alone: bool = False,
-                    gap_s: float | None = None) -> list[Transcript]:
+    def _transcribe(self, utterances: Sequence[Utterance], decoding: Decoding,
+                    alone: bool = False, gap_s: float | None = None) -> list[Transcript]:
         o = self.options
         if not utterances:
             return []
@@ -206,7 +220,8 @@ class Recogniser:
         packed, clips, placed = pack(utterances, gap_s, alone)
         starts = np.array([p.start_s for p in placed])
         ends = starts + np.array([p.utterance.duration_s for p in placed])
-        segments, languages = self._segments(packed, clips, list(zip(starts, ends, strict=True)))
+        segments, languages = self._segments(packed, clips, list(zip(starts, ends, strict=True)),
+                                             decoding)
         words: list[list[Word]] = [[] for _ in placed]
         for seg in segments:
             silent = seg.no_speech_prob > o.no_speech_threshold
@@ -234,7 +249,7 @@ class Recogniser:
         result = []
         for k, (p, ws) in enumerate(zip(placed, words, strict=True)):
             u = p.utterance
-            kept, dropped = clean_words(ws, self.guard, self.prompt)
+            kept, dropped = clean_words(ws, self.guard, decoding.prompt)
             result.append(Transcript(u.source, u.window_id, u.speaker, u.channel, u.start_s,
                                      u.end_s, kept, dropped, languages=languages.get(k, ())))
         return result

@@ -11,9 +11,13 @@ Chinese), the pool is tried again every `retry_s`, and its return is reported to
 own model is loaded at start all the same: its acoustic check of near misses uses it
 (`SpeechPipeline.verifier`), and so a fallback starts at once.
 
+The pool decodes each site's utterances as the site's own model would: the site's prompt (its
+`initial_prompt` and, with `rule_prompt`, the rules' phrases) and beam travel with each request
+(`Decoding`), and the pool answers with what it used, which the site checks.
+
 The wire: a request is a NumPy `.npz` (no pickles) of the utterances' audio end to end, their
-lengths and their other fields as JSON; the answer is the transcripts as JSON
-(`Transcript.to_json`), which `transcript_from_json` reads back whole.
+lengths, their other fields and the decoding as JSON; the answer is the transcripts as JSON
+(`Transcript.to_json`), which `transcript_from_json` reads back whole, and the decoding used.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 
 from etiquette.core.records import Speaker, Transcript, Utterance, Word
 from etiquette.health import HealthCallback, HealthReporter, HealthState
-from etiquette.speech.recogniser import Recogniser, RecogniserOptions
+from etiquette.speech.recogniser import Decoding, Recogniser, RecogniserOptions
 from etiquette.speech.text_guard import Guard
 
 logger = logging.getLogger("etiquette.speech.remote_recogniser")
@@ -47,26 +51,27 @@ class PoolError(Exception):
     """The pool did not answer, or answered with an error."""
 
 
-def encode_utterances(utterances: Sequence[Utterance]) -> bytes:
-    """`utterances` as one request body."""
+def encode_request(utterances: Sequence[Utterance], decoding: Decoding) -> bytes:
+    """`utterances`, to be decoded as `decoding` says, as one request body."""
     meta = [{"source": u.source, "window_id": u.window_id, "speaker": u.speaker.value,
              "channel": u.channel, "start_s": u.start_s, "end_s": u.end_s} for u in utterances]
     audio = [np.asarray(u.audio, dtype=np.float32) for u in utterances]
     body = io.BytesIO()
-    np.savez(body, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    np.savez(body, meta=_json_bytes(meta), decoding=_json_bytes(decoding_to_json(decoding)),
              lengths=np.array([len(a) for a in audio], dtype=np.int64),
              audio=np.concatenate(audio) if audio else np.zeros(0, np.float32))
     return body.getvalue()
 
 
-def decode_utterances(body: bytes) -> list[Utterance]:
-    """The utterances of a request body (`encode_utterances`).
+def decode_request(body: bytes) -> tuple[list[Utterance], Decoding]:
+    """The utterances of a request body (`encode_request`) and how to decode them.
 
     Raises:
-      ValueError: the body is not such a request.
+      ValueError, KeyError, TypeError: the body is not such a request.
     """
     with np.load(io.BytesIO(body), allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())
+        decoding = decoding_from_json(json.loads(z["decoding"].tobytes().decode()))
         lengths = [int(n) for n in z["lengths"]]
         audio = z["audio"]
     if len(meta) != len(lengths) or sum(lengths) != len(audio):
@@ -74,7 +79,23 @@ def decode_utterances(body: bytes) -> list[Utterance]:
     starts = np.cumsum([0, *lengths])
     return [Utterance(m["source"], m["window_id"], Speaker(m["speaker"]), m["channel"],
                       m["start_s"], m["end_s"], audio[start:start + n])
-            for m, start, n in zip(meta, starts, lengths, strict=False)]
+            for m, start, n in zip(meta, starts, lengths, strict=False)], decoding
+
+
+def decoding_to_json(decoding: Decoding) -> dict[str, Any]:
+    return {"prompt": decoding.prompt, "beam_size": decoding.beam_size}
+
+
+def decoding_from_json(d: dict[str, Any]) -> Decoding:
+    prompt, beam_size = d["prompt"], d["beam_size"]
+    if not (prompt is None or isinstance(prompt, str)) or type(beam_size) is not int \
+            or beam_size < 1:
+        raise ValueError(f"decoding {d!r}")
+    return Decoding(prompt, beam_size)
+
+
+def _json_bytes(value: Any) -> np.ndarray:
+    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode(), dtype=np.uint8)
 
 
 def transcript_from_json(d: dict[str, Any]) -> Transcript:
@@ -141,12 +162,15 @@ class RemoteRecogniser(Recogniser):
         self._answered()
         return True
 
-    def transcribe(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+    def transcribe(self, utterances: Sequence[Utterance], decoding: Decoding | None = None
+                   ) -> list[Transcript]:
         """Transcripts of `utterances` from the pool; from this site's own model where the pool
-        is down or fails this call."""
+        is down or fails this call. Decoded as `decoding` says, by default as this site's
+        options say (`self.decoding`), in the pool as here."""
+        decoding = decoding or self.decoding
         if utterances and self._pool_due():
             try:
-                heard = self._from_pool(utterances)
+                heard = self._from_pool(utterances, decoding)
             except PoolError as e:
                 self._failed(e)
             else:
@@ -154,7 +178,7 @@ class RemoteRecogniser(Recogniser):
                 with self._lock:
                     self.stats.pool += len(utterances)
                 return heard
-        heard = super().transcribe(utterances)
+        heard = super().transcribe(utterances, decoding)
         with self._lock:
             self.stats.local += len(utterances)
         return heard
@@ -164,16 +188,22 @@ class RemoteRecogniser(Recogniser):
             return (self._down_since is None
                     or time.monotonic() - self._down_since >= self.retry_s)
 
-    def _from_pool(self, utterances: Sequence[Utterance]) -> list[Transcript]:
+    def _from_pool(self, utterances: Sequence[Utterance], decoding: Decoding
+                   ) -> list[Transcript]:
         try:
-            answer = self._client.post(self.address, content=encode_utterances(utterances),
+            answer = self._client.post(self.address, content=encode_request(utterances, decoding),
                                        headers={"content-type": CONTENT_TYPE})
             answer.raise_for_status()
-            heard = [transcript_from_json(t) for t in answer.json()["transcripts"]]
+            body = answer.json()
+            heard = [transcript_from_json(t) for t in body["transcripts"]]
+            used = decoding_from_json(body["decoding"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
             raise PoolError(f"{type(e).__name__}: {e}") from e
         if len(heard) != len(utterances):
             raise PoolError(f"{len(utterances)} 段语音只得到 {len(heard)} 段转写")
+        if used != decoding:  # a pool of another version, which decodes its own way
+            raise PoolError(f"识别池未按本站点的提示词与 beam（{decoding.beam_size}）解码"
+                            f"（用了 beam {used.beam_size}）")
         return heard
 
     def _failed(self, error: Exception, at_start: bool = False) -> None:
