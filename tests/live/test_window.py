@@ -161,3 +161,57 @@ def test_a_one_microphone_window_tells_the_citizens_words_from_the_staffs_live(
     # The citizen says 我不知道 twice; the staff member greets and sees the citizen off.
     assert emitted == [], [(i.kind.value, i.rule_id, i.transcript) for i in emitted]
     assert monitor.stats.utterances.get("unknown", 0) >= 5
+
+
+
+def _unstarted(recogniser, tmp_path, turns: list[tuple[int, float]], seconds: float):  # type: ignore[no-untyped-def]
+    """A two-microphone window whose recogniser is not started (what it is given stays
+    queued), and its audio: each turn (microphone 0 staff / 1 citizen, start) on its own
+    microphone, the other hearing it 14 dB down."""
+    from factories.media import speech
+
+    speech_ = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool")
+    monitor = WindowMonitor("w1", 2, STARTED, speech_, shared, lambda i, spoken: None, None)
+    mics = np.zeros((int(seconds * SAMPLE_RATE), 2), np.float32)
+    for own, start_s in turns:
+        voice = speech("staff" if own == 0 else "citizen")
+        a = int(start_s * SAMPLE_RATE)
+        mics[a:a + len(voice), own] += voice
+        mics[a:a + len(voice), 1 - own] += 0.2 * voice
+    return monitor, shared, mics
+
+
+def _citizen_words_go_first(monitor: WindowMonitor, shared: SharedRecogniser) -> bool:
+    citizen = [u for u in monitor._outstanding.values() if u.speaker.value == "citizen"]
+    assert citizen  # the unanswered-question check sent them
+    urgent = {item.submitted for item in shared._urgent}
+    return all(id(u) in urgent for u in citizen)
+
+
+def test_a_citizen_question_the_greeting_verdict_waits_for_goes_before_the_queue(
+        recogniser, tmp_path):
+    # The staff speaks, then a citizen speaks in the greeting time and gets no answer: the
+    # unanswered-question check sends the citizen's words to the recogniser, and the greeting
+    # verdict waits for them (it waits for everything said before it is due). They must go
+    # before the other windows' queued speech, as the staff's speech in that time does.
+    monitor, shared, mics = _unstarted(recogniser, tmp_path, [(0, 0.5), (1, 5.0)], 20.0)
+    feed(monitor, mics, 0, 20.0)
+    (o,) = monitor._sessions
+    assert monitor.now_s < o.session.start_s + monitor.speech.rules.session.greeting_within_s
+    assert _citizen_words_go_first(monitor, shared)
+
+
+def test_a_citizen_question_a_closed_sessions_verdict_waits_for_goes_before_the_queue(
+        recogniser, tmp_path):
+    # After the greeting time a citizen asks; 叫号 ends the session before the answer is due,
+    # so the check sends the words only after the close (and its hurry): the session's verdict
+    # waits for them all the same.
+    monitor, shared, mics = _unstarted(recogniser, tmp_path, [(0, 0.5), (1, 33.0)], 50.0)
+    feed(monitor, mics, 0, 37.0)
+    monitor.call_next()
+    assert all(u.speaker.value == "staff" for u in monitor._outstanding.values())  # not due
+    feed(monitor, mics, 37.0, 50.0)
+    (o,) = monitor._sessions
+    assert o.closed and o.session.start_s + monitor.speech.rules.session.greeting_within_s < 33
+    assert _citizen_words_go_first(monitor, shared)

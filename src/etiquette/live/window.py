@@ -220,22 +220,24 @@ class WindowMonitor:
         self._sync_open()
         self._turns[heard_as(u)] = turn_of(u)
         if u.speaker in self.speech.rules.judged_speakers:
-            self._submit(u, urgent=self._greeting_awaits(u))
+            self._submit(u)
         elif u.speaker == Speaker.CITIZEN and (self.speech.checks.reads_citizen or (
                 (check := self.speech.checks.unanswered_question) and check.enabled)):
             self._held[heard_as(u)] = u
 
-    def _submit(self, u: Utterance, urgent: bool = False) -> None:
+    def _submit(self, u: Utterance) -> None:
         self._outstanding[id(u)] = u
         self.stats.outstanding = len(self._outstanding)
-        self.recogniser.submit(u, self._transcribed, urgent)
+        self.recogniser.submit(u, self._transcribed, self._verdict_awaits(u))
 
-    def _greeting_awaits(self, u: Utterance) -> bool:
-        """Whether `u` is in the greeting time of a session whose greeting is not judged yet
-        (the recogniser takes such utterances first)."""
+    def _verdict_awaits(self, u: Utterance) -> bool:
+        """Whether a verdict waits for `u` (the recogniser takes such utterances first): it is
+        in the greeting time of a session whose greeting is not judged yet, or within a closed
+        session (as `_closed` hurries). A citizen's words a check sends later wait the same."""
         within = self.speech.rules.session.greeting_within_s
-        return any(not o.greeting_judged and o.session.start_s <= u.start_s
-                   < o.session.start_s + within for o in self._sessions)
+        return any((not o.greeting_judged and o.session.start_s <= u.start_s
+                    < o.session.start_s + within) or (o.closed and u.start_s <= o.session.end_s)
+                   for o in self._sessions)
 
     def _decide(self) -> None:
         """The held citizen utterances whose answer is overdue are transcribed (a check needs
