@@ -1,11 +1,14 @@
 """The shared recognition pool (`etiquette recognition-pool`, a Ray Serve deployment) on a real
 Ray node started here as a separate process, and a site's `RemoteRecogniser` in front of it:
-the pool's words are the site's own model's; a pool removed mid-run loses no utterance (the
-site transcribes them itself, says so, and goes back to the pool once it is there again); a
-site whose pool nobody answers for starts all the same, reporting it in Chinese."""
+the pool's words are the site's own model's, with the site's prompt and beam; a pool removed
+mid-run loses no utterance (the site transcribes them itself, says so in its health and
+metrics, and goes back to the pool once it is there again); a site whose own model is not the
+pool's says so; a site whose pool nobody answers for starts all the same, reporting it in
+Chinese."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -98,6 +101,11 @@ def utterances() -> list[Utterance]:
     return segment(read_audio(RECORDING), str(RECORDING), "w-1")
 
 
+@pytest.fixture(scope="module")
+def hurry() -> list[Utterance]:
+    return segment(read_audio(HURRY), str(HURRY), "w-1")
+
+
 def texts(transcripts: list[Transcript]) -> list[str]:
     return [t.text for t in transcripts]
 
@@ -114,7 +122,7 @@ def test_the_pool_hears_the_words_the_site_would(pool, utterances):
 
 
 @pytest.mark.slow
-def test_a_site_with_the_rule_prompt_is_decoded_with_it_on_the_pool(pool, tmp_path):
+def test_a_site_with_the_rule_prompt_is_decoded_with_it_on_the_pool(pool, hurry, tmp_path):
     """The site's prompt (the rules' phrases) travels with its requests: the pool's words are
     the site's own model's with the same prompt, on speech whose words the prompt changes, also
     when a request without it reaches the pool at once (one recogniser call each: requests
@@ -124,7 +132,6 @@ def test_a_site_with_the_rule_prompt_is_decoded_with_it_on_the_pool(pool, tmp_pa
     remote = site.pool
     assert remote is not None and remote.decoding.prompt
     unprompted = replace(remote.decoding, prompt=None)
-    hurry = segment(read_audio(HURRY), str(HURRY), "w-1")
     with ThreadPoolExecutor(2) as requesters:
         heard = list(requesters.map(lambda d: remote.transcribe(hurry, d),
                                     [remote.decoding, unprompted]))
@@ -133,6 +140,40 @@ def test_a_site_with_the_rule_prompt_is_decoded_with_it_on_the_pool(pool, tmp_pa
     own_unprompted = texts(Recogniser.transcribe(remote, hurry, unprompted))
     assert own != own_unprompted  # the prompt matters here
     assert [texts(h) for h in heard] == [own, own_unprompted]
+
+
+@pytest.mark.slow
+def test_the_pool_decodes_with_the_sites_beam(pool, hurry):
+    """A site's beam_size travels with its requests too: a site at beam 1 hears from the pool
+    what its own model hears at beam 1, on speech whose words the beam changes."""
+    remote = RemoteRecogniser(pool.url, replace(OPTIONS, beam_size=1))
+    heard = remote.transcribe(hurry)
+    assert remote.stats.pool == len(hurry) and remote.stats.local == 0
+    own = texts(Recogniser.transcribe(remote, hurry))
+    assert own != texts(Recogniser.transcribe(remote, hurry, replace(remote.decoding,
+                                                                     beam_size=5)))
+    assert texts(heard) == own
+
+
+def test_a_site_whose_own_model_is_not_the_pools_says_so(pool, tmp_path, caplog):
+    """The pool says which model it runs; a site whose own model (its fallback) is set up
+    otherwise warns at start and shows how in its health, while it transcribes on the pool."""
+    events: list[HealthEvent] = []
+    with caplog.at_level(logging.WARNING, logger="etiquette.speech.remote_recogniser"):
+        site = build_site(pool_site(tmp_path, pool.url, cpu_threads=1, num_workers=1,
+                                    compute_type="float32"), on_health=events.append)
+    control = ServerThread(create_control_app(site), "127.0.0.1", 0, "control")
+    control.start()
+    try:
+        state = recognition(control.url)
+    finally:
+        control.stop()
+    assert state["on"] == "pool"
+    assert (state["pool"]["model"], state["pool"]["compute_type"]) == ("whisper-base", "int8")
+    assert state["differs"] == ["计算类型：识别池 int8，本站点 float32"]
+    assert any("another model" in r.message and "float32" in r.message for r in caplog.records)
+    (up,) = [e for e in events if e.component == COMPONENT]
+    assert up.state is HealthState.OK and "本站点的备用模型与之不同" in up.message
 
 
 @pytest.mark.slow
@@ -159,6 +200,7 @@ def test_a_pool_removed_mid_run_loses_nothing_and_is_used_again_when_back(
     try:
         up = recognition(control.url)
         assert (up["backend"], up["address"], up["on"]) == ("ray", pool.url, "pool")
+        assert up["pool"]["compute_type"] == "int8" and up["differs"] == []
         for u in utterances[:half]:
             shared.submit(u, deliver)
         wait_for(lambda: len(delivered) == half, 300, "the first half through the pool")

@@ -4,7 +4,8 @@ Each replica holds one loaded Whisper model. Requests (one site's batch of utter
 `speech.remote_recogniser`) that arrive together are joined by Serve's request batching into
 one recogniser call per decoding (a site's prompt and beam travel with its request), so the
 utterances of many halls fill the same 30 s inputs, each decoded as its site would, and the
-answers are split back per request. Sites reach it over HTTP through Serve's proxy, at `ROUTE`.
+answers are split back per request. Sites reach it over HTTP through Serve's proxy, at `ROUTE`;
+a GET there (and every answer) gives the replica's model settings (`settings`).
 Imported only by `etiquette recognition-pool`: nothing of Ray is loaded otherwise.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any
 
 from ray import serve
 from starlette.requests import Request
@@ -39,6 +41,7 @@ class PoolReplica:
 
     def __init__(self, options: RecogniserOptions) -> None:
         self.recogniser = Recogniser(options)
+        self.settings = settings(options)
 
     @serve.batch(max_batch_size=MAX_REQUESTS_PER_CALL, batch_wait_timeout_s=BATCH_WAIT_S)
     async def transcribe(self, requests: list[tuple[list[Utterance], Decoding]]
@@ -58,13 +61,22 @@ class PoolReplica:
         return out
 
     async def __call__(self, request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"pool": self.settings})
         try:
             utterances, decoding = decode_request(await request.body())
         except (ValueError, KeyError, TypeError, OSError) as e:
             return JSONResponse({"detail": f"请求不是一组语音（{e}）"}, status_code=400)
         transcripts = await self.transcribe((utterances, decoding)) if utterances else []
         return JSONResponse({"transcripts": [t.to_json() for t in transcripts],
-                             "decoding": decoding_to_json(decoding)})
+                             "decoding": decoding_to_json(decoding), "pool": self.settings})
+
+
+def settings(options: RecogniserOptions) -> dict[str, Any]:
+    """What a site needs to know of a replica's model (the prompt and beam are the site's)."""
+    return {"model": options.model, "device": options.device,
+            "compute_type": options.compute_type, "batch_size": options.batch_size,
+            "cpu_threads": options.cpu_threads}
 
 
 # Many sites' requests wait on a replica while it decodes; Serve's default of 5 would refuse more.

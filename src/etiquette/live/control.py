@@ -70,7 +70,8 @@ def create_control_app(site: LiveSite) -> FastAPI:
 
 def recognition_state(site: LiveSite) -> dict[str, Any]:
     """The recognition backend, and with a shared pool whether the site is on it or on its own
-    model (its fallback) and since when, and the utterances each transcribed."""
+    model (its fallback) and since when, the utterances each transcribed, the pool's model
+    settings and how the site's own model differs from them."""
     pool = site.pool
     if pool is None:
         return {"backend": "local", "address": None, "on": "local", "since": None,
@@ -78,7 +79,7 @@ def recognition_state(site: LiveSite) -> dict[str, Any]:
     s = pool.status()
     return {"backend": "ray", "address": pool.address, "on": "pool" if s.on_pool else "local",
             "since": s.since.isoformat(), "utterances": {"pool": s.pool, "local": s.local},
-            "pool_failures": s.failures}
+            "pool_failures": s.failures, "pool": s.settings, "differs": list(s.differs)}
 
 
 class ServerThread:

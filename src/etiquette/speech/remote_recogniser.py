@@ -13,7 +13,9 @@ own model is loaded at start all the same: its acoustic check of near misses use
 
 The pool decodes each site's utterances as the site's own model would: the site's prompt (its
 `initial_prompt` and, with `rule_prompt`, the rules' phrases) and beam travel with each request
-(`Decoding`), and the pool answers with what it used, which the site checks.
+(`Decoding`), and the pool answers with what it used, which the site checks. Its model is its
+own: it says which (a GET of its route, and each answer), and a site whose own model, its
+fallback, is another (name or compute type) logs a warning and shows it in its health.
 
 The wire: a request is a NumPy `.npz` (no pickles) of the utterances' audio end to end, their
 lengths, their other fields and the decoding as JSON; the answer is the transcripts as JSON
@@ -30,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,6 +116,20 @@ class PoolStats:
     failures: int = 0  # calls to the pool that failed
     on_pool: bool = False  # the pool answered the last call (or the probe at start)
     since: datetime = field(default_factory=lambda: datetime.now(UTC))  # on_pool last changed
+    settings: dict[str, Any] | None = None  # the pool's model, as it last said
+    differs: tuple[str, ...] = ()  # how this site's own model differs from it, in Chinese
+
+
+def differences(pool: dict[str, Any], own: RecogniserOptions) -> tuple[str, ...]:
+    """How this site's own model (its fallback) differs from the pool's `pool` settings: the
+    model's name (not its directory: a pool and a site keep models in different places) and
+    the compute type."""
+    found = []
+    if PurePath(str(pool["model"])).name != PurePath(own.model).name:
+        found.append(f"模型：识别池 {pool['model']}，本站点 {own.model}")
+    if pool["compute_type"] != own.compute_type:
+        found.append(f"计算类型：识别池 {pool['compute_type']}，本站点 {own.compute_type}")
+    return tuple(found)
 
 
 class RemoteRecogniser(Recogniser):
@@ -149,17 +166,19 @@ class RemoteRecogniser(Recogniser):
         self._health.report(*self._last)
 
     def probe(self) -> bool:
-        """Whether the pool's route is deployed and answering (asked at start)."""
-        parts = urlsplit(self.address)
+        """Whether the pool's route is deployed and answering, with the pool's settings (asked
+        at start)."""
         try:
-            routes = self._client.get(f"{parts.scheme}://{parts.netloc}/-/routes", timeout=3.0)
-            routes.raise_for_status()
-            if (parts.path or "/") not in routes.json():
-                raise PoolError(f"地址上没有 {parts.path} 这一路由（识别池未部署）")
-        except (httpx.HTTPError, ValueError, PoolError) as e:
+            answer = self._client.get(self.address, timeout=3.0)
+            if answer.status_code == 404:
+                raise PoolError(f"地址上没有 {urlsplit(self.address).path} 这一路由"
+                                f"（识别池未部署）")
+            answer.raise_for_status()
+            settings = _settings(answer.json())
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, PoolError) as e:
             self._failed(e, at_start=True)
             return False
-        self._answered()
+        self._answered(settings)
         return True
 
     def transcribe(self, utterances: Sequence[Utterance], decoding: Decoding | None = None
@@ -170,11 +189,11 @@ class RemoteRecogniser(Recogniser):
         decoding = decoding or self.decoding
         if utterances and self._pool_due():
             try:
-                heard = self._from_pool(utterances, decoding)
+                heard, settings = self._from_pool(utterances, decoding)
             except PoolError as e:
                 self._failed(e)
             else:
-                self._answered()
+                self._answered(settings)
                 with self._lock:
                     self.stats.pool += len(utterances)
                 return heard
@@ -189,7 +208,8 @@ class RemoteRecogniser(Recogniser):
                     or time.monotonic() - self._down_since >= self.retry_s)
 
     def _from_pool(self, utterances: Sequence[Utterance], decoding: Decoding
-                   ) -> list[Transcript]:
+                   ) -> tuple[list[Transcript], dict[str, Any]]:
+        """The pool's transcripts of `utterances`, and its settings."""
         try:
             answer = self._client.post(self.address, content=encode_request(utterances, decoding),
                                        headers={"content-type": CONTENT_TYPE})
@@ -197,6 +217,7 @@ class RemoteRecogniser(Recogniser):
             body = answer.json()
             heard = [transcript_from_json(t) for t in body["transcripts"]]
             used = decoding_from_json(body["decoding"])
+            settings = _settings(body)
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
             raise PoolError(f"{type(e).__name__}: {e}") from e
         if len(heard) != len(utterances):
@@ -204,7 +225,7 @@ class RemoteRecogniser(Recogniser):
         if used != decoding:  # a pool of another version, which decodes its own way
             raise PoolError(f"识别池未按本站点的提示词与 beam（{decoding.beam_size}）解码"
                             f"（用了 beam {used.beam_size}）")
-        return heard
+        return heard, settings
 
     def _failed(self, error: Exception, at_start: bool = False) -> None:
         with self._lock:
@@ -220,16 +241,33 @@ class RemoteRecogniser(Recogniser):
         self._last = (HealthState.DEGRADED, message)
         self._health.report(*self._last)
 
-    def _answered(self) -> None:
+    def _answered(self, settings: dict[str, Any]) -> None:
+        differs = differences(settings, self.options)
         with self._lock:
             was_down, self._down_since = self._down_since is not None, None
             self._set_on_pool(True)
+            changed = differs != self.stats.differs
+            self.stats.settings, self.stats.differs = settings, differs
         if was_down:
             logger.info("recognition pool %s answers again", self.address)
-        self._last = (HealthState.OK, f"识别池 {self.address} 可用")
+        if changed and differs:
+            logger.warning("recognition pool %s runs another model than this site's own, which "
+                           "transcribes while the pool is down, so words may differ then: %s",
+                           self.address, "; ".join(differs))
+        note = f"（本站点的备用模型与之不同：{'；'.join(differs)}）" if differs else ""
+        self._last = (HealthState.OK, f"识别池 {self.address} 可用{note}")
         self._health.report(*self._last)
 
     def _set_on_pool(self, on_pool: bool) -> None:
         """Lock held."""
         if on_pool != self.stats.on_pool:
             self.stats.on_pool, self.stats.since = on_pool, datetime.now(UTC)
+
+
+def _settings(answer: dict[str, Any]) -> dict[str, Any]:
+    """The pool's settings in one of its answers (KeyError, TypeError: none there)."""
+    settings = answer["pool"]
+    for key in ("model", "compute_type"):
+        if not isinstance(settings[key], str):
+            raise TypeError(f"pool {key} {settings[key]!r}")
+    return dict(settings)
