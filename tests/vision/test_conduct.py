@@ -6,6 +6,7 @@ tolerance and everything else come from rules/presence.yaml as it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import yaml
 from etiquette.core.presence.conduct import ConductTracker, UprightHead
 from etiquette.core.presence.rules import (
     DEFAULT_PRESENCE_RULES,
+    ConductRule,
     PresenceRules,
     PresenceRulesError,
     load_presence_rules,
@@ -149,17 +151,25 @@ def incidents_of(result: PresenceAnalysis, kind: IncidentKind) -> list:
     return [i for i in result.incidents if i.kind == kind]
 
 
+def counter_run(folder: Path, rule: ConductRule | None,
+                episodes: Sequence[tuple[str, float]]) -> PresenceAnalysis:
+    """The analysis of a counter video of `episodes` (state, seconds), each after 5 s (the
+    first) or longer than the rule's tolerance (the rest) of her sitting up, so that no two
+    episodes join into one stretch."""
+    assert rule is not None
+    spans, t = [], 0.0
+    for k, (state, length) in enumerate((*episodes, ("present", 0))):
+        present = 5 if k in (0, len(episodes)) else rule.tolerance_s + 5
+        spans += [("present", t, t + present), (state, t + present, t + present + length)]
+        t += present + length
+    return analyse(conduct_video(folder / "counter.mp4", spans[:-1]))
+
+
 @pytest.fixture(scope="module")
 def asleep_run(tmp_path_factory) -> PresenceAnalysis:
-    gap = load_presence_rules().asleep_at_post.tolerance_s + 5  # type: ignore[union-attr]
-    spans, t = [], 0.0
-    for state, length in (("present", 5), ("asleep", ALLOWED_S + 10), ("present", gap),
-                          ("reading", ALLOWED_S + 10), ("present", gap),
-                          ("asleep_citizen", ALLOWED_S + 10), ("present", 5)):
-        spans.append((state, t, t + length))
-        t += length
-    path = conduct_video(tmp_path_factory.mktemp("asleep") / "w01.mp4", spans)
-    return analyse(path)
+    return counter_run(tmp_path_factory.mktemp("asleep"), load_presence_rules().asleep_at_post, (
+        ("asleep", ALLOWED_S + 10), ("reading", ALLOWED_S + 10),
+        ("asleep_citizen", ALLOWED_S + 10)))
 
 
 def test_a_head_down_longer_than_allowed_is_asleep_at_post(asleep_run):
@@ -186,15 +196,9 @@ def test_a_head_bowed_over_a_document_and_a_citizen_waiting_are_not_asleep(aslee
 
 @pytest.fixture(scope="module")
 def gathering_run(tmp_path_factory) -> PresenceAnalysis:
-    gap = load_presence_rules().gathering.tolerance_s + 5  # type: ignore[union-attr]
-    spans, t = [], 0.0
-    for state, length in (("present", 5), ("gathering", ALLOWED_S + 10), ("present", gap),
-                          ("passing", ALLOWED_S / 3), ("present", gap),
-                          ("citizen", ALLOWED_S + 10), ("present", 5)):
-        spans.append((state, t, t + length))
-        t += length
-    path = conduct_video(tmp_path_factory.mktemp("gathering") / "w02.mp4", spans)
-    return analyse(path)
+    return counter_run(tmp_path_factory.mktemp("gathering"), load_presence_rules().gathering, (
+        ("gathering", ALLOWED_S + 10), ("passing", ALLOWED_S / 3),
+        ("citizen", ALLOWED_S + 10)))
 
 
 def test_two_staff_at_the_window_longer_than_allowed_is_gathering(gathering_run):

@@ -22,7 +22,7 @@ from datetime import datetime
 from statistics import median
 
 from etiquette.core.presence.hours import Span, pause_spans, service_spans, total, weigh
-from etiquette.core.presence.offpost import duration_text, when
+from etiquette.core.presence.offpost import over_allowed, when
 from etiquette.core.presence.records import DeclaredPause
 from etiquette.core.presence.rules import ConductRule, PresenceRules
 from etiquette.core.records import Incident, IncidentKind, Speaker, absolute_time, incident_id
@@ -200,11 +200,8 @@ def explain_conduct(judgement: ConductJudgement, rules: PresenceRules,
     what = ("座位上有人伏案（看不到脸，头部远低于本人坐直时），且窗口前没有群众办事"
             if s.kind is IncidentKind.ASLEEP_AT_POST
             else f"工作人员区域内同时有多名人员（最多 {s.peak} 人）")
-    text = (f"{span}{what}；服务时间内共 {duration_text(judgement.counted_s)}，"
-            f"超过允许的 {duration_text(rule.threshold_s)}")
-    if judgement.excused:
-        text += "；不计：" + "、".join(f"{why} {duration_text(t)}" for why, t in judgement.excused)
-    return text
+    return f"{span}{what}；" + over_allowed(judgement.counted_s, rule.threshold_s,
+                                           judgement.excused)
 
 
 def conduct_incident(judgement: ConductJudgement, rules: PresenceRules, started: datetime | None,

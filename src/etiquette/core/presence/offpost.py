@@ -102,11 +102,19 @@ def explain(judgement: OffPostJudgement, rules: PresenceRules, started: datetime
     back = (f"{when(started, a.end_s, rules)}返回" if a.returned
             else f"截至 {when(started, a.end_s, rules)}仍未返回，其后画面缺失" if a.before_loss
             else f"截至 {when(started, a.end_s, rules)}仍未返回")  # end of a file, or now live
-    text = (f"座位自 {when(started, a.start_s, rules)}起无人（{seen}），{back}；"
-            f"服务时间内未声明的离座共 {duration_text(judgement.counted_s)}，"
-            f"超过允许的 {duration_text(judgement.threshold_s)}")
-    if judgement.excused:
-        text += "；不计：" + "、".join(f"{why} {duration_text(s)}" for why, s in judgement.excused)
+    return (f"座位自 {when(started, a.start_s, rules)}起无人（{seen}），{back}；"
+            + over_allowed(judgement.counted_s, judgement.threshold_s, judgement.excused,
+                           "未声明的离座"))
+
+
+def over_allowed(counted_s: float, threshold_s: float, excused: Sequence[tuple[str, float]],
+                 counted_as: str = "") -> str:
+    """How a presence incident's time was weighed, for its explanation: what counted (in
+    service hours, not excused) against what is allowed, and what was not counted and why."""
+    text = (f"服务时间内{counted_as}共 {duration_text(counted_s)}，"
+            f"超过允许的 {duration_text(threshold_s)}")
+    if excused:
+        text += "；不计：" + "、".join(f"{why} {duration_text(t)}" for why, t in excused)
     return text
 
 
