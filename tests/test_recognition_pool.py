@@ -32,7 +32,7 @@ from test_batch_cluster import FAST_FAILURE, alive_nodes, start_node, stop_node
 from etiquette.core.records import Transcript, Utterance
 from etiquette.health import HealthEvent, HealthState
 from etiquette.live.control import ServerThread, create_control_app
-from etiquette.live.engine import build_site
+from etiquette.live.engine import LiveSite, build_site
 from etiquette.live.site import Site, SiteError, load_site
 from etiquette.speech.audio import read_audio
 from etiquette.speech.recogniser import Recogniser, RecogniserOptions
@@ -162,12 +162,7 @@ def test_a_site_whose_own_model_is_not_the_pools_says_so(pool, tmp_path, caplog)
     with caplog.at_level(logging.WARNING, logger="etiquette.speech.remote_recogniser"):
         site = build_site(pool_site(tmp_path, pool.url, cpu_threads=1, num_workers=1,
                                     compute_type="float32"), on_health=events.append)
-    control = ServerThread(create_control_app(site), "127.0.0.1", 0, "control")
-    control.start()
-    try:
-        state = recognition(control.url)
-    finally:
-        control.stop()
+    state = recognition_once(site)
     assert state["on"] == "pool"
     assert (state["pool"]["model"], state["pool"]["compute_type"]) == ("whisper-base", "int8")
     assert state["differs"] == ["计算类型：识别池 int8，本站点 float32"]
@@ -261,6 +256,17 @@ def recognition(url: str) -> dict[str, Any]:
     return state
 
 
+def recognition_once(site: LiveSite) -> dict[str, Any]:
+    """What the site's /health says of its recogniser's backend, from a control server started
+    for the one request."""
+    control = ServerThread(create_control_app(site), "127.0.0.1", 0, "control")
+    control.start()
+    try:
+        return recognition(control.url)
+    finally:
+        control.stop()
+
+
 def since(state: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(state["since"])
 
@@ -288,12 +294,7 @@ def test_a_site_whose_pool_nobody_answers_for_starts_and_says_so(tmp_path):
     (down,) = [e for e in events if e.component == COMPONENT]
     assert down.state is HealthState.DEGRADED
     assert f"识别池 {address} 不可用" in down.message and "改用本站点的识别模型" in down.message
-    control = ServerThread(create_control_app(site), "127.0.0.1", 0, "control")
-    control.start()
-    try:
-        state = recognition(control.url)
-    finally:
-        control.stop()
+    state = recognition_once(site)
     assert (state["backend"], state["address"], state["on"]) == ("ray", address, "local")
 
 
