@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from etiquette.core.records import Speaker
+from etiquette.core.records import Speaker, heard_as
 from etiquette.health import HealthState
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.speech.audio import read_audio
@@ -224,7 +224,7 @@ def test_the_utterances_a_verdict_waits_for_go_first_then_the_oldest(recogniser,
     for u in [*ordinary, farewell]:
         shared.submit(u, deliver)
     shared.submit(greeting, deliver, urgent=True)
-    shared.hurry([farewell])
+    shared.hurry([heard_as(farewell)])
     shared.start()
     assert done.wait(180)
     shared.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etiquette.core.records import SAMPLE_RATE, Incident
+from etiquette.core.records import SAMPLE_RATE, Incident, Speaker, heard_as
 from etiquette.core.session_records import SessionRecord
 from etiquette.live.recognition import SharedRecogniser
 from etiquette.live.window import AudioHistory, WindowMonitor
@@ -23,11 +23,13 @@ pytestmark = pytest.mark.slow
 STARTED = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)
 
 
-def _monitor(recogniser, tmp_path, recording: Path):  # type: ignore[no-untyped-def]
+def _monitor(recogniser, tmp_path, recording: Path,  # type: ignore[no-untyped-def]
+             memory_s: float = 600.0):
     """A monitor for a recording's audio, its incidents collected, the recogniser
-    running."""
+    running (holding `memory_s` of queued speech in memory, the rest on its spool disk)."""
     speech = SpeechPipeline(PipelineOptions(), recogniser=recogniser)
-    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", recognise=speech.recognise)
+    shared = SharedRecogniser(recogniser, spool_dir=tmp_path / "spool", recognise=speech.recognise,
+                              memory_s=memory_s)
     emitted: list[Incident] = []
     audio = read_audio(recording)
     monitor = WindowMonitor("w1", len(audio.channels), STARTED, speech, shared,
@@ -97,6 +99,27 @@ def test_a_queue_call_ends_the_session_where_it_was_made(window):
     assert {t.speaker.value for t in first.turns} == {"staff", "citizen"}
     assert first.staff_talk_s > 0 and first.citizen_talk_s > 0
     assert all(t.text for t in first.turns if t.speaker.value == "staff")
+
+
+def test_speech_that_waited_on_the_spool_disk_is_judged_and_not_held_in_memory(
+        recogniser, tmp_path):
+    # A backlog past backlog_memory_s waits on disk: its utterances come back from the
+    # recogniser as copies read from there, and must still count as transcribed, or the
+    # window's verdicts wait for them for ever (and their audio stays in memory).
+    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path,
+                                                SAMPLES / "window01_polite.wav", memory_s=0.1)
+    try:
+        feed(monitor, blocks, 0, 19.5)
+        monitor.call_next("A012")
+        feed(monitor, blocks, 19.5, len(blocks) / SAMPLE_RATE)
+        shared.stop()
+        monitor.finish(ended=True)
+    finally:
+        shared.stop()
+    assert shared.stats.spooled >= monitor.stats.utterances["staff"] - 1
+    kinds = sorted((i.kind.value, round(i.offset_s)) for i in emitted)
+    assert kinds == [("missing_farewell", 0), ("missing_greeting", 20)], kinds
+    assert monitor._outstanding == {} and monitor.stats.outstanding == 0
 
 
 def test_the_clip_history_keeps_only_its_last_seconds():
@@ -183,10 +206,10 @@ def _unstarted(recogniser, tmp_path, turns: list[tuple[int, float]], seconds: fl
 
 
 def _citizen_words_go_first(monitor: WindowMonitor, shared: SharedRecogniser) -> bool:
-    citizen = [u for u in monitor._outstanding.values() if u.speaker.value == "citizen"]
+    citizen = [k for k, who in monitor._outstanding.items() if who is Speaker.CITIZEN]
     assert citizen  # the unanswered-question check sent them
-    urgent = {item.submitted for item in shared._urgent}
-    return all(id(u) in urgent for u in citizen)
+    urgent = {heard_as(item.utterance) for item in shared._urgent}
+    return all(k in urgent for k in citizen)
 
 
 def test_a_citizen_question_the_greeting_verdict_waits_for_goes_before_the_queue(
@@ -210,7 +233,7 @@ def test_a_citizen_question_a_closed_sessions_verdict_waits_for_goes_before_the_
     monitor, shared, mics = _unstarted(recogniser, tmp_path, [(0, 0.5), (1, 33.0)], 50.0)
     feed(monitor, mics, 0, 37.0)
     monitor.call_next()
-    assert all(u.speaker.value == "staff" for u in monitor._outstanding.values())  # not due
+    assert all(who is Speaker.STAFF for who in monitor._outstanding.values())  # not due
     feed(monitor, mics, 37.0, 50.0)
     (o,) = monitor._sessions
     assert o.closed and o.session.start_s + monitor.speech.rules.session.greeting_within_s < 33

@@ -192,7 +192,10 @@ class Incident:
         return asdict(self)
 
 
-def heard_as(speech: Utterance | Transcript) -> tuple[str, str, int, float, float]:
+HeardAs = tuple[str, str, int, float, float]  # source, window, channel, start_s, end_s
+
+
+def heard_as(speech: Utterance | Transcript) -> HeardAs:
     """Where and when speech was heard: the same for an utterance and its transcript, whoever
     either is later attributed to (a key that does not hold the audio alive)."""
     return speech.source, speech.window_id, speech.channel, speech.start_s, speech.end_s

@@ -23,14 +23,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from etiquette.core.matching import AcousticCheck
-from etiquette.core.records import Transcript, Utterance
+from etiquette.core.records import HeardAs, Transcript, Utterance, heard_as
 from etiquette.health import HealthCallback, HealthReporter, HealthState, log_health
 from etiquette.speech.recogniser import INPUT_S, Recogniser
 
@@ -46,7 +46,6 @@ class _Queued:
     utterance: Utterance
     deliver: Deliver
     queued_at: float  # monotonic
-    submitted: int  # id() of the utterance as submitted (a spooled one is a copy without audio)
     spooled: Path | None = None  # audio on disk instead of in memory
 
 
@@ -106,7 +105,7 @@ class SharedRecogniser:
         """Queue `utterance`; `deliver(utterance, transcript, check)` is called from the worker.
         `urgent`: a verdict waits for it; it goes before the others (oldest first among them)."""
         with self._cond:
-            item = _Queued(utterance, deliver, time.monotonic(), id(utterance))
+            item = _Queued(utterance, deliver, time.monotonic())
             refused = self._disk_error
             spooled = (self._spool(item) if self._memory_s + utterance.duration_s > self.memory_s
                        else None)
@@ -119,13 +118,13 @@ class SharedRecogniser:
         if changed:
             self._report()
 
-    def hurry(self, utterances: Sequence[Utterance]) -> None:
-        """A verdict now waits for these (submitted, not taken yet): they go before the rest."""
-        wanted = {id(u) for u in utterances}
+    def hurry(self, heard: Collection[HeardAs]) -> None:
+        """A verdict now waits for the utterances heard so (submitted, not taken yet): they go
+        before the rest. (By where and when they were heard: a spooled one is a copy.)"""
         with self._cond:
-            moved = [item for item in self._queue if item.submitted in wanted]
+            moved = [item for item in self._queue if heard_as(item.utterance) in heard]
             if moved:
-                self._queue = deque(i for i in self._queue if i.submitted not in wanted)
+                self._queue = deque(i for i in self._queue if heard_as(i.utterance) not in heard)
                 self._urgent = deque(sorted([*self._urgent, *moved], key=lambda i: i.queued_at))
 
     def _spool(self, item: _Queued) -> _Queued | None:

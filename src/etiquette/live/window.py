@@ -37,6 +37,7 @@ from etiquette.core.judging import (
 from etiquette.core.matching import AcousticCheck
 from etiquette.core.records import (
     SAMPLE_RATE,
+    HeardAs,
     Incident,
     PhraseHit,
     Speaker,
@@ -63,6 +64,11 @@ logger = logging.getLogger("etiquette.live.window")
 _RECENT_S = 120.0  # how late a transcript may come back and still be paired across a pause
 _RECENT_KEPT = 64  # at most so many of them
 _ONE_MIC_KEPT = 60  # utterances of a one-microphone window kept to tell its two voices apart
+
+
+def _start_s(heard: HeardAs) -> float:
+    return heard[3]
+
 
 # An incident, and for a spoken phrase the UTC time its utterance ended (latency runs from it).
 Emit = Callable[[Incident, datetime | None], None]
@@ -160,11 +166,13 @@ class WindowMonitor:
         self.history = AudioHistory(keep, channels)
         self.stats = WindowStats()
         self._lock = threading.RLock()
-        self._outstanding: dict[int, Utterance] = {}
+        # Given to the recogniser, not back yet: where and when heard, by whom. Not the
+        # utterance itself: its audio may wait on the spool disk, and comes back in a copy.
+        self._outstanding: dict[HeardAs, Speaker] = {}
         self._heard: list[Transcript] = []
         # The acoustic check that came with each transcript (its recognition batch's audio), so
         # that a greeting or farewell the words miss can still be looked for in the audio.
-        self._checks: dict[tuple[str, str, int, float, float], AcousticCheck] = {}
+        self._checks: dict[HeardAs, AcousticCheck] = {}
         self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
         # One microphone for both sides: the session's utterances so far tell staff from citizen.
         # (an utterance's features and those of the phrases inside it)
@@ -226,7 +234,7 @@ class WindowMonitor:
             self._held[heard_as(u)] = u
 
     def _submit(self, u: Utterance) -> None:
-        self._outstanding[id(u)] = u
+        self._outstanding[heard_as(u)] = u.speaker
         self.stats.outstanding = len(self._outstanding)
         self.recogniser.submit(u, self._transcribed, self._verdict_awaits(u))
 
@@ -281,7 +289,7 @@ class WindowMonitor:
         """From the recogniser's worker: judge the utterance at once, then any session it
         completes."""
         with self._lock:
-            self._outstanding.pop(id(u), None)
+            self._outstanding.pop(heard_as(u), None)
             self.stats.transcription_lag_s = max(0.0, self.now_s - u.end_s)
             if t.speaker == Speaker.UNKNOWN:
                 t = self._attribute(u, t)
@@ -354,12 +362,11 @@ class WindowMonitor:
                 if not o.closed and o.session.start_s == s.start_s:
                     o.session, o.closed = s, True
             # Its verdict waits for them now: the recogniser takes them before the rest.
-            self.recogniser.hurry([u for u in self._outstanding.values()
-                                   if u.start_s <= s.end_s])
+            self.recogniser.hurry([k for k in self._outstanding if _start_s(k) <= s.end_s])
         self.stats.session_open = self.tracker.current is not None
 
     def _waiting_before(self, t_s: float) -> bool:
-        return any(u.start_s < t_s for u in self._outstanding.values())
+        return any(_start_s(k) < t_s for k in self._outstanding)
 
     def _judge_ready(self) -> None:
         self._decide()
