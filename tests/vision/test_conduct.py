@@ -106,6 +106,15 @@ def test_a_conduct_pause_must_be_a_declared_status(tmp_path):
         load_presence_rules(path)
 
 
+def test_head_drop_is_a_setting_of_asleep_at_post_only(tmp_path):
+    raw = yaml.safe_load(DEFAULT_PRESENCE_RULES.read_text(encoding="utf-8"))
+    path = tmp_path / "presence.yaml"
+    path.write_text(_rules_text(gathering={**raw["gathering"], "head_drop": 0.5}),
+                    encoding="utf-8")
+    with pytest.raises(PresenceRulesError, match="head_drop"):
+        load_presence_rules(path)
+
+
 def test_asleep_needs_the_person_model(tmp_path):
     path = tmp_path / "presence.yaml"
     path.write_text(_rules_text(body_detector=None), encoding="utf-8")

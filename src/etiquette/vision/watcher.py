@@ -161,7 +161,7 @@ class PresenceWatcher:
         self._open: dict[str, bytes] = {}  # snapshots of the open absence, by role
         self._kept: dict[float, dict[str, bytes]] = {}  # snapshots of finished absences, by start
         asleep = rules.asleep_at_post
-        self.upright = UprightHead(asleep.head_drop if asleep else 1.0)
+        self.upright = UprightHead(asleep.head_drop) if asleep else None  # None: 睡岗 is off
         self.conduct: dict[IncidentKind, ConductTracker] = {
             kind: ConductTracker(source, window_id, kind, rule.tolerance_s)
             for kind in (IncidentKind.ASLEEP_AT_POST, IncidentKind.GATHERING)
@@ -207,6 +207,8 @@ class PresenceWatcher:
     def _head_down(self, accepted: list[Detection], people: list[Detection]) -> bool:
         """Learn her upright head from a frame with her face alone at the seat (the person
         region round that face); else say whether the largest person's top is far below it."""
+        if self.upright is None:
+            return False
         if len(accepted) == 1:
             face = accepted[0].box
             cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2

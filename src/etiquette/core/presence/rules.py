@@ -50,8 +50,13 @@ class ConductRule(_Strict):
     severity: Severity = Severity.MAJOR
     deduction: float = Field(3.0, ge=0)
     pauses: tuple[str, ...] = Field((), description="去向牌 statuses during which it is allowed")
-    head_drop: float = Field(0.75, gt=0, description="睡岗: how far below her upright head, in "
-                             "face heights, the top of her head must be to count as down")
+
+
+class AsleepRule(ConductRule):
+    """睡岗: a ConductRule that also says how far her head must be down."""
+
+    head_drop: float = Field(0.75, gt=0, description="how far below her upright head, in face "
+                             "heights, the top of her head must be to count as down")
 
 
 class Period(_Strict):
@@ -148,7 +153,7 @@ class PresenceRules(_Strict):
     detector: DetectorSettings = DetectorSettings()
     # 行为举止 (issue 21): None switches a kind off. The person detector sees a staff member
     # whose face is hidden (head down on the desk); without it 睡岗 cannot be judged.
-    asleep_at_post: ConductRule | None = None
+    asleep_at_post: AsleepRule | None = None
     gathering: ConductRule | None = None
     body_detector: DetectorSettings | None = None
 
