@@ -99,7 +99,7 @@ def test_a_phrase_across_three_utterances_is_one_incident(rules, matcher):
     incident whose clip spans all three; a run only judges what no shorter run holds."""
     run = [said("说了几遍了", start_s=0.0, end_s=1.2), said("签名加盖章", start_s=2.0, end_s=3.1),
            said("怎么还不会呢", start_s=3.9, end_s=5.0)]
-    assert [len(r) for r in runs_ending(run[2], run, rules.matching.join_pause_s)] == [2, 3]
+    assert [len(r) for r, _ in runs_ending(run[2], run, rules.matching.join_pause_s)] == [2, 3]
     incidents, _, _ = judge(rules, matcher, run, session_of(run))
     (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
     assert inc.rule_id == "F3-2" and inc.offset_s == 0.0 and inc.end_s > 3.9
@@ -109,3 +109,43 @@ def test_a_phrase_across_three_utterances_is_one_incident(rules, matcher):
            said("签名加盖章", start_s=3.5, end_s=4.5)]
     incidents, _, _ = judge(rules, matcher, two, session_of(two))
     assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F3-2"]
+
+
+def test_a_phrase_run_on_into_a_third_utterance_is_not_flagged_again(rules, matcher):
+    """有指示牌，（停顿）自己看，（停顿）墙上贴着: the pair 有指示牌 + 自己看 is the F1-3; the pair
+    自己看 + 墙上贴着 says it too, with the words that ran on from the first pair, and is not a
+    second incident."""
+    run = [said("有指示牌", start_s=0.0, end_s=1.0), said("自己看", start_s=2.0, end_s=2.8),
+           said("墙上贴着医院的名字", start_s=3.8, end_s=5.8)]
+    incidents, _, _ = judge(rules, matcher, run, session_of(run))
+    (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
+    assert inc.rule_id == "F1-3" and inc.offset_s == 0.0
+    # Said again after a pause long enough to end the run, it is a second incident.
+    again = [*run, said("自己看", start_s=8.0, end_s=8.8),
+             said("墙上贴着", start_s=9.8, end_s=10.8)]
+    incidents, _, _ = judge(rules, matcher, again, session_of(again))
+    assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F1-3", "F1-3"]
+
+
+def test_a_phrase_said_again_after_a_short_pause_is_one_incident(rules, matcher):
+    """你去投诉嘛，（停顿）去投诉我啊: the clerk says it twice in one breath; the supervisor
+    reviews one incident. After a real gap, the second is an incident of its own."""
+    dare = [said("你去投诉嘛", start_s=0.0, end_s=1.2), said("去投诉我啊", start_s=2.0, end_s=3.2)]
+    incidents, _, _ = judge(rules, matcher, dare, session_of(dare))
+    assert [(i.rule_id, i.offset_s) for i in incidents if i.kind == "forbidden_phrase"] == [
+        ("F6-1", 0.0)]
+    apart = [dare[0], said("去投诉我啊", start_s=6.0, end_s=7.2)]
+    incidents, _, _ = judge(rules, matcher, apart, session_of(apart))
+    assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F6-1", "F6-1"]
+
+
+def test_two_unsettled_voices_on_one_microphone_are_not_taken_for_one_phrase_said_twice(
+        rules, matcher):
+    """On one microphone the citizen's 我也不知道 and the clerk's 我不晓得，你自己去查 may follow
+    each other closely: neither speaker settled, the clerk's refusal is not the citizen's
+    words going on."""
+    mono = [said("我也不知道，当年厂里管的", Speaker.UNKNOWN, start_s=0.0, end_s=2.0),
+            said("我不晓得，你自己去查", Speaker.UNKNOWN, start_s=2.6, end_s=4.6)]
+    incidents, _, _ = judge(rules, matcher, mono, session_of(mono))
+    assert [i.rule_id for i in incidents
+            if i.kind == "forbidden_phrase" and i.offset_s >= 2.6] == ["F1-1"]

@@ -73,6 +73,22 @@ def test_parts_are_found_only_in_order_unless_the_rule_allows_any_and_only_close
     ("你去问问别个", "F1-2", "别个"),
     ("急么子，忙着呢", "F2-1", "急么子"),
     ("要下班了，搞快点", "F5-2", "搞快点"),
+    # what an irritated clerk says for the phrase's words (written for these tests, not taken
+    # from an evaluation half)
+    ("跟你说了好几遍了，这都不会", "F3-2", "这都不会"),
+    ("教了你三遍了，还是搞不清楚", "F3-2", "搞不清楚"),
+    ("流程都贴在墙上，自己去看", "F1-3", "自己去看"),
+    ("牌子上写得明明白白，自己不会看", "F1-3", "自己不会看"),
+    ("马上就下班了，快点签", "F5-2", "马上就下班了"),
+    ("还没上班，先在外面等着", "F5-1", "先在外面等着"),
+    ("日期写错了，改快点", "F3-1", "改快点"),
+    ("那你比我懂，你来弄", "F4-2", "你比我懂"),
+    ("你投诉去啊，随便", "F6-1", "你投诉去"),
+    ("要投诉就去投诉，我不怕", "F6-1", "要投诉就去投诉"),
+    ("你找领导去，我管不了", "F6-2", "你找领导去"),
+    # 谁晓得/哪知道 + 你 is a retort, not the polite 不知道您…吗 it shares its grammar with
+    ("我哪晓得你的档案放哪里", "F1-1", "哪晓得"),
+    ("谁知道你上回交的什么", "F1-1", "谁知道"),
 ])
 def test_other_persons_objects_and_regional_words_are_the_phrase(rules, matcher, text, rule,
                                                                   heard):
@@ -100,6 +116,14 @@ def test_other_persons_objects_and_regional_words_are_the_phrase(rules, matcher,
     ("不知道单位怎么发的，您可以回去问一下单位的人事",),
     ("您对我的服务有意见，可以去投诉，我接受",),
     ("您先等一下", "还没上班的同事马上到"),
+    ("墙上贴着流程，您自己看一下，不清楚再问我",),
+    ("马上下班了，我快点帮您弄完",),
+    ("您比我懂，您看这样行不行",),
+    ("您要投诉我也是应该的",),
+    ("这个要领导签字，我找领导去给您签",),
+    ("不知道哪天来领的话，看短信通知就行",),
+    ("不知道怎么填，可以照着样表写",),
+    ("不知道您今天方不方便",),
 ])
 def test_polite_look_alikes_of_the_new_forms_are_not_flagged(rules, matcher, halves):
     assert flagged(rules, matcher, *halves) == []
@@ -107,6 +131,25 @@ def test_polite_look_alikes_of_the_new_forms_are_not_flagged(rules, matcher, hal
 
 def test_citizens_words_are_not_judged_in_parts(rules, matcher):
     assert flagged(rules, matcher, "你快点，快下班了", speaker=Speaker.CITIZEN) == []
+
+
+def test_hurrying_the_office_is_the_citizens_on_one_microphone(rules, matcher):
+    """你们快点 is said to a window (the office), which is what a citizen does; a clerk hurries
+    one person: 你快点."""
+    assert flagged(rules, matcher, "你们快点，快下班了吧", speaker=Speaker.UNKNOWN) == []
+    assert [i.rule_id for i in flagged(rules, matcher, "你快点，快下班了",
+                                       speaker=Speaker.UNKNOWN)] == ["F5-2"]
+
+
+def test_a_context_naming_a_form_the_rule_does_not_have_is_refused_naming_it_and_its_line():
+    anchor = "{said: [不知道], sentence: indirect_question"
+    assert anchor in RULES_TEXT
+    bad = RULES_TEXT.replace(anchor, anchor.replace("不知道", "不知到"))
+    with pytest.raises(RulesError) as e:
+        parse_rules(bad, "appendix_b.yaml")
+    msg = str(e.value)
+    assert "(F1-1) -> context -> unless[0] -> said" in msg and "不知到 is not one of" in msg
+    assert f"line {_line_of(bad, '不知到')}" in msg
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -131,6 +174,8 @@ def test_a_window_that_is_not_a_number_is_refused_naming_rule_field_and_line():
     msg = str(e.value)
     assert "(F3-1) -> parts -> within_chars" in msg
     assert f"line {_line_of(bad, 'within_chars: 三十')}" in msg
-    one = RULES_TEXT.replace("        - {says: [快点改, 快点×改]}   # 快点重新改\n", "")
+    items = "        - {says: [快点改, 快点×改, 改快点]}   # 快点重新改；改快点\n"
+    one = RULES_TEXT.replace(items, "")
+    assert one != RULES_TEXT
     with pytest.raises(RulesError, match=r"\(F3-1\) -> parts -> items"):
         parse_rules(one)  # a phrase of one part is a phrase, not parts

@@ -70,9 +70,11 @@ class Surroundings:
     sentence_start: bool
     sentence_end: bool
     heard_by: HeardBy  # how the speaker is known
+    said: str | None  # the rule's phrase or variant the hit says; None for a hit in parts
 
     @classmethod
-    def of(cls, text: str, start: int, end: int, heard_by: HeardBy) -> Surroundings:
+    def of(cls, text: str, start: int, end: int, heard_by: HeardBy, said: str | None = None
+           ) -> Surroundings:
         clause_a = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
         m = _CLAUSE_BREAK.search(text, end)
         clause_b = m.start() if m else len(text)
@@ -97,7 +99,7 @@ class Surroundings:
             clause_end=not text[end:clause_b].strip(),
             sentence_start=not _CLAUSE_BREAK.sub("", text[sentence_a:start]),
             sentence_end=not _CLAUSE_BREAK.sub("", text[end:sentence_b]),
-            heard_by=heard_by)
+            heard_by=heard_by, said=said)
 
     @property
     def subject(self) -> str:
@@ -123,6 +125,7 @@ class Surroundings:
     def holds(self, c: ContextCondition) -> bool:
         """Whether every term the condition sets is true here."""
         return all((
+            c.said is None or self.said in c.said,
             c.sentence is None or self.sentence_is(c.sentence),
             c.speaker is None or self.heard_by in c.speaker,
             c.subject is None or self.subject in c.subject,
@@ -139,6 +142,8 @@ class Surroundings:
 def describe(c: ContextCondition) -> str:
     """A condition in the words a reviewer reads (Chinese)."""
     parts = []
+    if c.said is not None:
+        parts.append("说的是「" + "/".join(c.said) + "」")
     if c.sentence is not None:
         parts.append({SentenceType.QUESTION: "问句", SentenceType.INDIRECT_QUESTION: "问句或探询",
                       SentenceType.EMBEDDED_QUESTION: "后接所不知的内容（宾语从句）",
@@ -169,15 +174,16 @@ def describe(c: ContextCondition) -> str:
     return "、".join(parts)
 
 
-def excluded_by(rules: ContextRules, text: str, start: int, end: int, heard_by: HeardBy
-                ) -> str | None:
-    """Why the hit at [start, end) of `text`, said by a speaker known `heard_by`, is no violation
-    in its context (Chinese), or None if it stands."""
+def excluded_by(rules: ContextRules, text: str, start: int, end: int, heard_by: HeardBy,
+                said: str | None = None) -> str | None:
+    """Why the hit at [start, end) of `text`, said by a speaker known `heard_by` and saying the
+    rule's phrase or variant `said`, is no violation in its context (Chinese), or None if it
+    stands."""
     if rules.word_boundary and not on_word_boundaries(text, start, end):
         return "命中处不是完整的词"
     if not rules.unless and not rules.only_if:
         return None
-    here = Surroundings.of(text, start, end, heard_by)
+    here = Surroundings.of(text, start, end, heard_by, said)
     hit = next((c for c in rules.unless if here.holds(c)), None)
     if hit is not None:
         return f"语境不构成违规（{describe(hit)}）"

@@ -22,13 +22,19 @@ Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]],
 
 
 def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcript,
-                     recorded_at: datetime | None = None, check: AcousticCheck | None = None
-                     ) -> Judged:
+                     recorded_at: datetime | None = None, check: AcousticCheck | None = None,
+                     lead_in: Transcript | None = None) -> Judged:
     """One utterance's forbidden-phrase incidents, the required phrases it said, and the hits
-    its context excluded (what live judges the moment an utterance is transcribed)."""
+    its context excluded (what live judges the moment an utterance is transcribed). A phrase
+    that `lead_in` (the utterance a short pause before) said too is the same incident going on
+    (你去投诉嘛，（停顿）去投诉我啊) and is not reported again -- where both are known to be the
+    same person's: two unsettled utterances on one microphone may be the citizen's 我也不知道
+    and the clerk's 我不晓得."""
     found, excluded = matcher.forbidden(transcript, check)
+    same = (lead_in is not None and lead_in.speaker == transcript.speaker != Speaker.UNKNOWN)
+    going_on = {r.id for r, _ in matcher.forbidden(lead_in)[0]} if same and lead_in else set()
     incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at)
-                 for rule, hit in found]
+                 for rule, hit in found if rule.id not in going_on]
     required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
     return incidents, required, list(excluded)
 
@@ -74,15 +80,20 @@ def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> 
     return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
 
 
-def runs_ending(t: Transcript, heard: Iterable[Transcript], max_pause_s: float
-                ) -> list[list[Transcript]]:
+Run = tuple[list[Transcript], Transcript | None]  # utterances, and the one just before them
+
+
+def runs_ending(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> list[Run]:
     """The runs of two to RUN_MAX utterances that end with `t`, each a short pause after the
-    one before it."""
+    one before it, each with the utterance a short pause before its first (its lead-in), if
+    any."""
     heard = list(heard)
     run, runs = [t], []
-    while len(run) < RUN_MAX and (before := previous(run[0], heard, max_pause_s)) is not None:
+    before = previous(t, heard, max_pause_s)
+    while len(run) < RUN_MAX and before is not None:
         run = [before, *run]
-        runs.append(run)
+        before = previous(before, heard, max_pause_s)
+        runs.append((run, before))
     return runs
 
 
@@ -93,30 +104,37 @@ def _same_voice(a: Transcript, b: Transcript) -> bool:
     return a.speaker == b.speaker or {a.speaker, b.speaker} == {Speaker.STAFF, Speaker.UNKNOWN}
 
 
+def _across(h: PhraseHit, cuts: list[int]) -> bool:
+    """Whether a hit in a joined text runs from its first utterance into its last."""
+    return h.char_start < cuts[0] and h.char_end > cuts[-1] + 1
+
+
 def judge_pause(rules: RuleSet, matcher: PhraseMatcher, run: Sequence[Transcript],
-                recorded_at: datetime | None = None) -> Judged:
+                recorded_at: datetime | None = None, lead_in: Transcript | None = None) -> Judged:
     """The phrases said across the pauses between consecutive utterances of one speaker: those
     of the joined text that run from its first utterance into its last and that no shorter run
     of them holds (those were judged as they came). 有指示牌，（停顿）自己看 is cut in two by the
-    segmenter."""
+    segmenter. A phrase that ran from `lead_in` (the utterance a short pause before the run)
+    into the run's first utterance was that run's: 有指示牌，（停顿）自己看，（停顿）墙上贴着 is one
+    F1-3, not a second in 自己看，墙上贴着."""
     whole, cuts = joined(run)
     if len({t.speaker for t in run}) > 1:  # one part's speaker was not settled: nor is the whole's
         unsure = next(t for t in run if t.speaker == Speaker.UNKNOWN)
         whole = replace(whole, speaker=Speaker.UNKNOWN, speaker_note=unsure.speaker_note)
 
-    def across(h: PhraseHit) -> bool:
-        return h.char_start < cuts[0] and h.char_end > cuts[-1] + 1
-
     shorter = [joined(run[i:j])[0] for i in range(len(run)) for j in range(i + 1, len(run) + 1)
                if j - i < len(run)]
     alone = {r.id for part in shorter for r, _ in matcher.forbidden(part)[0]}
+    if lead_in is not None:
+        ran_on, ran_on_cuts = joined([lead_in, run[0]])
+        alone |= {h.rule_id for _, h in matcher.forbidden(ran_on)[0] if _across(h, ran_on_cuts)}
     found, excluded = matcher.forbidden(whole)
     incidents = [forbidden_incident(rules, rule, hit, whole, recorded_at) for rule, hit in found
-                 if across(hit) and rule.id not in alone]
+                 if _across(hit, cuts) and rule.id not in alone]
     said_alone = {r.id for part in shorter for r, _ in matcher.required(part)}
     required = [(whole, rule, hit) for rule, hit in matcher.required(whole)
-                if across(hit) and rule.id not in said_alone]
-    return incidents, required, [e for e in excluded if across(e.hit)]
+                if _across(hit, cuts) and rule.id not in said_alone]
+    return incidents, required, [e for e in excluded if _across(e.hit, cuts)]
 
 
 def judge_session(rules: RuleSet, session: Session, transcripts: Sequence[Transcript],
@@ -159,9 +177,10 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
     excluded: list[ExcludedHit] = []
     pause = rules.matching.join_pause_s
     for t in transcripts:
-        found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check)
-        for run in runs_ending(t, transcripts, pause):
-            more, said_more, skipped_more = judge_pause(rules, matcher, run, recorded_at)
+        found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check,
+                                                previous(t, transcripts, pause))
+        for run, lead_in in runs_ending(t, transcripts, pause):
+            more, said_more, skipped_more = judge_pause(rules, matcher, run, recorded_at, lead_in)
             found, said, skipped = found + more, said + said_more, skipped + skipped_more
         incidents += found
         required += said

@@ -104,6 +104,7 @@ class Pattern:
     text: str  # the phrase or variant actually aligned
     min_score: float
     pause_inside: bool = False  # may be heard with a pause inside it (PAUSE_MIN_SOUNDS)
+    origin: str = ""  # the phrase or variant of the rules file this text says ("" = `text`)
 
     @property
     def chars(self) -> str:
@@ -272,20 +273,27 @@ _FINAL_PARTICLES = "啊吧呀呢嘛啦哦"
 Lexicon = Mapping[str, tuple[str, ...]]  # a phrase's word -> what is said for it (equivalents)
 
 
-def _said_as(texts: list[str], lexicon: Lexicon) -> list[str]:
-    """`texts` and each with one of its words said as the lexicon has it (催什么 -> 催么子)."""
-    return [*texts, *(t.replace(word, said) for t in texts for word, saids in lexicon.items()
-                      if word in t for said in saids)]
+def _said_as(texts: dict[str, str], lexicon: Lexicon) -> dict[str, str]:
+    """`texts` (text -> the rules' phrase it says) and each with one of its words said as the
+    lexicon has it (催什么 -> 催么子), which says the same phrase."""
+    forms = dict(texts)
+    for t, origin in texts.items():
+        for word, saids in lexicon.items():
+            if word in t:
+                for said in saids:
+                    forms.setdefault(t.replace(word, said), origin)
+    return forms
 
 
 def _patterns(rule: ForbiddenRule | RequiredRule, min_score: float,
               lexicon: Lexicon) -> list[Pattern]:
     score = rule.min_score if rule.min_score is not None else min_score
-    texts = [*rule.phrases, *rule.variants]
-    texts += [c[:-1] for t in texts if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES
-              and c[:-1] not in texts]
-    return [Pattern(rule.id, rule.canonical, t, score, pause_inside=True)
-            for t in dict.fromkeys(_said_as(texts, lexicon))]
+    texts = {t: t for t in (*rule.phrases, *rule.variants)}
+    for t in list(texts):
+        if len(c := phrase_chars(t)) > 3 and c[-1] in _FINAL_PARTICLES:
+            texts.setdefault(c[:-1], t)
+    return [Pattern(rule.id, rule.canonical, t, score, pause_inside=True, origin=origin)
+            for t, origin in _said_as(texts, lexicon).items()]
 
 
 @dataclass(frozen=True)
@@ -302,7 +310,7 @@ def _compile_parts(rule: ForbiddenRule, min_score: float, lexicon: Lexicon) -> _
     score = rule.min_score if rule.min_score is not None else min_score
     return _Parts(tuple(
         tuple(Pattern(rule.id, rule.canonical, t, p.min_score or score)
-              for t in dict.fromkeys(_said_as(list(p.says), lexicon)))
+              for t in _said_as({w: w for w in p.says}, lexicon))
         for p in rule.parts.items), rule.parts)
 
 
@@ -324,7 +332,7 @@ def part_hits(text: str, compiled: _Parts, readings: Readings = NO_READINGS, mar
     found = [_distinct([h for h in occurrences(text, pats, readings)
                         if h.score >= pats[0].min_score + margin])
              for pats in compiled.parts]
-    hits: list[PhraseHit] = []
+    ranked: list[tuple[tuple[float, int, int], PhraseHit]] = []
     for combo in product(*found):
         ordered = sorted(combo, key=lambda h: h.char_start)
         if not spec.any_order and list(combo) != ordered:
@@ -342,9 +350,16 @@ def part_hits(text: str, compiled: _Parts, readings: Readings = NO_READINGS, mar
         explanation = (f"分段说出{said}（{clauses} 个分句内）：" + "；".join(
             h.explanation for h in combo))
         variant = "＋".join(h.variant for h in combo)
-        hits.append(PhraseHit(combo[0].rule_id, combo[0].phrase, variant, span, start, end,
-                              score, explanation))
-    return hits
+        hit = PhraseHit(combo[0].rule_id, combo[0].phrase, variant, span, start, end, score,
+                        explanation)
+        # Of combinations over the same words, the best scored, then the one whose parts say
+        # most (指示牌上 rather than 写着 beside it), then the tightest.
+        ranked.append(((score, sum(sizes), start - end), hit))
+    kept: list[PhraseHit] = []
+    for _, hit in sorted(ranked, key=lambda r: r[0], reverse=True):
+        if not any(_overlap(hit, k) for k in kept):
+            kept.append(hit)
+    return kept
 
 
 _REQUIRED_CHECKS = 3  # near misses of a required phrase checked per utterance, best first
@@ -383,6 +398,8 @@ class PhraseMatcher:
         self._near_miss_patterns = [replace(p, min_score=min(p.min_score, near))
                                     for p in self._forbidden_patterns] if near else []
         self._min_score = {p.rule_id: p.min_score for p in self._forbidden_patterns}
+        # which of its rule's phrases or variants each aligned text says (context's `said`)
+        self._says = {(p.rule_id, p.text): p.origin or p.text for p in self._forbidden_patterns}
         self._required_patterns = [p for r in rules.required
                                    for p in _patterns(r, m.required_min_score, lexicon)]
         self._exclusions = {
@@ -464,8 +481,9 @@ class PhraseMatcher:
         clash = next((e for e in find(text, exclusions, self._readings) if _overlap(e, hit)), None)
         if clash:
             return ExcludedHit(hit, f"与礼貌用语「{clash.phrase}」相符", clash)
+        said = None if parted else self._says.get((rule.id, hit.variant))
         if reason := excluded_by(rule.context, text, hit.char_start, hit.char_end,
-                                 transcript.heard_by):
+                                 transcript.heard_by, said):
             return ExcludedHit(hit, reason)
         return hit
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from etiquette.core.records import HeardBy, IncidentKind, Severity, Speaker
 
@@ -137,6 +137,10 @@ class ContextCondition(_Strict):
 
     Words are jieba's words of the hit's clause (the text between two punctuation marks)."""
 
+    said: tuple[str, ...] | None = Field(
+        None, min_length=1, description="the hit says one of these of the rule's phrases and "
+        "variants, as the rules file writes them (the lexicon's words count as the word they "
+        "stand for: 不晓得 says 不知道); never a hit of the rule's parts")
     sentence: SentenceType | None = Field(
         None, description="question: marked so (？ after the hit, final 吗); indirect_question: "
         "marked, or a question form after the hit (是否, A不A, 什么, 哪, 还是, VP没有…); "
@@ -286,6 +290,22 @@ class ForbiddenRule(_PhraseRule):
     context: ContextRules = ContextRules()
     parts: Parts | None = None
     instead: str | None = Field(None, pattern=RULE_ID, description="None: the group's")
+
+    @model_validator(mode="after")
+    def _said_is_a_phrase_of_the_rule(self) -> ForbiddenRule:
+        forms = (*self.phrases, *self.variants)
+        errors = [InitErrorDetails(
+            type=PydanticCustomError(
+                "not_a_phrase_of_the_rule",
+                "{words} is not one of the rule's phrases or variants ({forms})",
+                {"words": ", ".join(bad), "forms": ", ".join(forms)}),
+            loc=("context", where, k, "said"), input=c.said)  # the line of `said` itself
+            for where in ("unless", "only_if")
+            for k, c in enumerate(getattr(self.context, where))
+            if (bad := [w for w in c.said or () if w not in forms])]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
 
 
 class RuleSet(_Strict):

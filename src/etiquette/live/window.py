@@ -28,10 +28,12 @@ import numpy as np
 from etiquette.core.checks.base import SessionView, Turn
 from etiquette.core.checks.rules import judge_checks
 from etiquette.core.judging import (
+    Run,
     judge_pause,
     judge_session,
     judge_transcript,
     not_judged,
+    previous,
     runs_ending,
 )
 from etiquette.core.matching import AcousticCheck
@@ -302,7 +304,8 @@ class WindowMonitor:
                 self._judge_ready()
                 self.stats.outstanding = len(self._outstanding)
                 return
-            found, said, _ = judge_transcript(rules, matcher, t, self.started, check)
+            lead_in = previous(t, self._recent, rules.matching.join_pause_s)
+            found, said, _ = judge_transcript(rules, matcher, t, self.started, check, lead_in)
             self._heard.append(t)
             if check is not None:
                 self._checks[heard_as(t)] = check
@@ -310,8 +313,8 @@ class WindowMonitor:
             self._emit(found, self.wall(u.end_s))
             # A phrase with a pause inside is judged when its second half is transcribed,
             # whichever of the two halves the recogniser returns last.
-            for run in self._pauses_around(t):
-                found, said, _ = judge_pause(rules, matcher, run, self.started)
+            for run, lead_in in self._pauses_around(t):
+                found, said, _ = judge_pause(rules, matcher, run, self.started, lead_in)
                 self._said += said
                 self._emit(found, self.wall(run[-1].end_s))
             recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S]
@@ -332,13 +335,13 @@ class WindowMonitor:
         session = [(v, h) for v, h in self._one_mic if v.start_s >= start]
         return attributed(self._attributor, [v for v, _ in session], [h for _, h in session])[-1]
 
-    def _pauses_around(self, t: Transcript) -> list[list[Transcript]]:
+    def _pauses_around(self, t: Transcript) -> list[Run]:
         """The runs of utterances of the same speaker, short pauses apart, that hold `t` and
         whose other utterances are already transcribed (each run is judged once: when its last
         utterance to be transcribed comes)."""
         pause = self.speech.rules.matching.join_pause_s
         heard = [*self._recent, t]
-        return [run for n in heard for run in runs_ending(n, heard, pause)
+        return [(run, lead_in) for n in heard for run, lead_in in runs_ending(n, heard, pause)
                 if any(r is t for r in run)]
 
     # ---------------------------------------------------------------- sessions
