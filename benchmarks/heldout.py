@@ -7,7 +7,8 @@ The set (benchmarks/heldout/README.md) was written by hand from the specificatio
 reading the rules or the matcher, so it measures them rather than confirming them. Tune on
 `tune`; run `test` once, at the end. The blind halves -- `fresh` (40 more sessions,
 scripts_fresh.yaml), `unseen` (40 more, scripts_unseen.yaml), `blind3` (40 more,
-scripts_blind3.yaml) and `blind4` (40 more, scripts_blind4.yaml), each written later and blind,
+scripts_blind3.yaml), `blind4` (40 more, scripts_blind4.yaml) and `blind5` (40 more,
+scripts_blind5.yaml), each written later and blind,
 with voices and a hall no other half has --
 are untouched sets, each run once, by someone who did not write them. Each condition runs the
 real CLI over its folder (benchmarks.run.run_batch) and is scored against its labels.yaml
@@ -41,7 +42,7 @@ from etiquette.core.rules import load_rules
 HERE = Path(__file__).resolve().parent
 SET = HERE / "heldout"
 # written later and blind, run once (make_heldout.BLIND)
-BLIND_HALVES = ("fresh", "unseen", "blind3", "blind4")
+BLIND_HALVES = ("fresh", "unseen", "blind3", "blind4", "blind5")
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")
 # Each run as the CLI gave it, for --rejudge (not in git: transcripts differ between CPUs).

