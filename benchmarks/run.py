@@ -163,8 +163,12 @@ def heldout_summaries() -> list[str]:
                                  "after the second round of tuning"),
                        ("unseen", "written blind later still, with voices and a hall no half "
                                   "had, run once"),
-                       ("blind3", "written blind last, with voices and a hall of its own, run "
-                                  "once at the end by someone who did not write it")):
+                       ("blind3", "written blind, with voices and a hall of its own, run once; "
+                                  "its failures were read for the matcher change of 2026-12-04, "
+                                  "so it is no longer unseen"),
+                       ("blind4", "written blind while that change was made, with voices and a "
+                                  "hall of its own, run once at the end by someone who did not "
+                                  "write it")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
