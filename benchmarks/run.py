@@ -167,8 +167,10 @@ def heldout_summaries() -> list[str]:
                                   "its failures were read for the matcher change of 2026-12-04, "
                                   "so it is no longer unseen"),
                        ("blind4", "written blind while that change was made, with voices and a "
-                                  "hall of its own, run once at the end by someone who did not "
-                                  "write it")):
+                                  "hall of its own, run once with it; read for the second change"),
+                       ("blind5", "written blind while the second change was made, with voices "
+                                  "and a hall of its own, run once with it by someone who did "
+                                  "not write it")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
