@@ -163,11 +163,7 @@ def test_hurrying_the_office_is_the_citizens_on_one_microphone(rules, matcher):
 
 def test_a_context_naming_a_form_the_rule_does_not_have_is_refused_naming_it_and_its_line():
     anchor = "{said: [不知道], sentence: indirect_question"
-    assert anchor in RULES_TEXT
-    bad = RULES_TEXT.replace(anchor, anchor.replace("不知道", "不知到"))
-    with pytest.raises(RulesError) as e:
-        parse_rules(bad, "appendix_b.yaml")
-    msg = str(e.value)
+    bad, msg = refused(anchor, anchor.replace("不知道", "不知到"))
     assert "(F1-1) -> context -> unless[0] -> said" in msg and "不知到 is not one of" in msg
     assert f"line {_line_of(bad, '不知到')}" in msg
 
@@ -176,22 +172,24 @@ def _line_of(text: str, needle: str) -> int:
     return text[:text.index(needle)].count("\n") + 1
 
 
-def test_an_unknown_lexicon_field_is_refused_naming_entry_field_and_line():
-    bad = RULES_TEXT.replace("- {means: 知道, said: [晓得]}", "- {means: 知道, sayd: [晓得]}")
+def refused(old: str, new: str) -> tuple[str, str]:
+    """The shipped rules with `old` replaced by `new`, and the message they are refused with."""
+    assert old in RULES_TEXT
+    bad = RULES_TEXT.replace(old, new)
     with pytest.raises(RulesError) as e:
         parse_rules(bad, "appendix_b.yaml")
-    msg = str(e.value)
+    return bad, str(e.value)
+
+
+def test_an_unknown_lexicon_field_is_refused_naming_entry_field_and_line():
+    bad, msg = refused("- {means: 知道, said: [晓得]}", "- {means: 知道, sayd: [晓得]}")
     assert "matching -> equivalents[2] -> sayd" in msg
     assert f"line {_line_of(bad, 'sayd')}" in msg
 
 
 def test_a_window_that_is_not_a_number_is_refused_naming_rule_field_and_line():
     anchor = "    parts:\n      within_clauses: 4\n      within_chars: 30\n      any_order: true"
-    assert anchor in RULES_TEXT
-    bad = RULES_TEXT.replace(anchor, anchor.replace("within_chars: 30", "within_chars: 三十"))
-    with pytest.raises(RulesError) as e:
-        parse_rules(bad, "appendix_b.yaml")
-    msg = str(e.value)
+    bad, msg = refused(anchor, anchor.replace("within_chars: 30", "within_chars: 三十"))
     assert "(F3-1) -> parts -> within_chars" in msg
     assert f"line {_line_of(bad, 'within_chars: 三十')}" in msg
     items = "        - {says: [快点改, 快点×改, 改快点, 赶快改, 赶紧改]}   # 快点重新改；改快点\n"

@@ -31,8 +31,9 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
     same person's: two unsettled utterances on one microphone may be the citizen's 我也不知道
     and the clerk's 我不晓得."""
     found, excluded = matcher.forbidden(transcript, check)
-    same = (lead_in is not None and lead_in.speaker == transcript.speaker != Speaker.UNKNOWN)
-    going_on = {r.id for r, _ in matcher.forbidden(lead_in)[0]} if same and lead_in else set()
+    going_on = ({r.id for r, _ in matcher.forbidden(lead_in)[0]}
+                if lead_in is not None and lead_in.speaker == transcript.speaker != Speaker.UNKNOWN
+                else set())
     incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at)
                  for rule, hit in found if rule.id not in going_on]
     required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
