@@ -38,11 +38,12 @@ from etiquette.core.judging import judge
 from etiquette.core.matching import PhraseMatcher
 from etiquette.core.records import Speaker, Transcript, Word
 from etiquette.core.rules import load_rules
+from etiquette.core.sessions import session_of
 
 HERE = Path(__file__).resolve().parent
 SET = HERE / "heldout"
 # written later and blind, run once (make_heldout.BLIND)
-BLIND_HALVES = ("fresh", "unseen", "blind3", "blind4", "blind5")
+BLIND_HALVES = ("fresh", "unseen", "blind3", "blind4", "blind5", "blind6")
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")
 # Each run as the CLI gave it, for --rejudge (not in git: transcripts differ between CPUs).
@@ -166,21 +167,24 @@ def _transcript(j: dict[str, Any]) -> Transcript:
 
 
 def rejudged(run: dict[str, Any]) -> dict[str, Any]:
-    """A saved run with its forbidden-phrase incidents judged again by the current rules from
-    its transcripts (the judging batch does, less the acoustic check of near misses: it needs
-    the audio). Greeting/farewell and the other checks' incidents are the saved run's."""
+    """A saved run with its forbidden-phrase and greeting/farewell incidents judged again by the
+    current rules from its transcripts: what batch judges, less the acoustic check of near
+    misses (it needs the audio), each session spanning the transcribed speech (batch spans
+    every utterance, also the citizen's it did not transcribe). The other checks' incidents
+    are the saved run's."""
     rules = load_rules()
     matcher = PhraseMatcher(rules)
     by_source: dict[str, list[Transcript]] = {}
     for j in run["transcripts"]:
         by_source.setdefault(j["source"], []).append(_transcript(j))
-    incidents = [i for i in run["incidents"] if i["kind"] != "forbidden_phrase"]
+    again = {"forbidden_phrase", *SESSION_KINDS}
+    incidents = [i for i in run["incidents"] if i["kind"] not in again]
     for heard_in in by_source.values():
         judged = sorted(
             (t for t in heard_in if t.speaker in rules.judged_speakers), key=lambda t: t.start_s
         )
-        found, _, _ = judge(rules, matcher, judged, None)
-        incidents += [i.to_json() for i in found if i.kind == "forbidden_phrase"]
+        found, _, _ = judge(rules, matcher, judged, session_of(heard_in))
+        incidents += [i.to_json() for i in found if i.kind in again]
     return {**run, "incidents": incidents, "failed_files": run["failed_files"], "rejudged": True}
 
 
@@ -360,10 +364,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"beam {r['beam_size']}."
             + (f" Failed files: {len(r['failed_files'])}." if r["failed_files"] else "")
             + (
-                " Forbidden phrases re-judged with the rules of "
+                " Forbidden phrases and greeting/farewell re-judged with the rules of "
                 f"{r['date'][:10]} from that run's saved transcripts (`--rejudge`: no acoustic "
-                "check of near misses, which needs the audio; times and greeting/farewell are "
-                "the run's)."
+                "check of near misses, which needs the audio; times are the run's)."
                 if r.get("rejudged")
                 else ""
             ),

@@ -197,3 +197,10 @@ def test_a_window_that_is_not_a_number_is_refused_naming_rule_field_and_line():
     assert one != RULES_TEXT
     with pytest.raises(RulesError, match=r"\(F3-1\) -> parts -> items"):
         parse_rules(one)  # a phrase of one part is a phrase, not parts
+
+
+def test_a_required_phrases_parts_are_refused_like_a_forbidden_ones_naming_rule_and_line():
+    anchor = "    parts:\n      within_clauses: 4\n      within_chars: 30\n      items:"
+    bad, msg = refused(anchor, anchor.replace("within_clauses: 4", "within_clauses: 四"))
+    assert "(R-greeting) -> parts -> within_clauses" in msg
+    assert f"line {_line_of(bad, 'within_clauses: 四')}" in msg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from etiquette.core.judging import judge
 from etiquette.core.records import Speaker, Utterance
@@ -49,6 +50,55 @@ def test_a_greeting_by_the_citizen_does_not_count(rules, matcher):
     session = [said("您好，请问您需要办理什么业务", Speaker.CITIZEN, start_s=0),
                said("请收好您的材料，再见", start_s=20)]
     assert kinds(rules, matcher, session) == [("missing_greeting", "R-greeting")]
+
+
+def served(opening, farewell, speaker=Speaker.STAFF):
+    """A session opened and closed by `speaker`'s words, the citizen between."""
+    return [said(opening, speaker, start_s=1), said("我想办理营业执照", Speaker.CITIZEN, start_s=8),
+            said("请您出示身份证", start_s=12), said(farewell, speaker, start_s=50)]
+
+
+@pytest.mark.parametrize("opening", [
+    "老师傅您好，今天办什么？",  # a form of address, then the business in few words
+    "你好，办么子？",  # 赣语
+    "您好，请坐，请问要办什么业务？",  # a courtesy between greeting and question
+    "您好，让您久等了，八点半了，请问办什么业务？",
+    "上午好，您是要办什么业务？",
+    "同学你好，办助学贷款的吧？",  # the business guessed
+    "您好",  # the whole greeting, the question in the next utterance
+])
+def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, opening):
+    session = served(opening, "请收好您的材料，再见")
+    if opening == "您好":
+        session.insert(1, said("办什么业务？", start_s=2.2))
+    assert kinds(rules, matcher, session) == []
+
+
+@pytest.mark.parametrize(("opening", "speaker"), [
+    ("下一个，办什么？", Speaker.STAFF),  # the business asked without a greeting
+    ("什么事？说。", Speaker.STAFF),
+    ("你好，号给我。", Speaker.STAFF),  # a greeting word, nothing asked
+    # on one microphone, the citizen's own greeting and question
+    ("你好你好，停车场备案在你这里办吗？", Speaker.UNKNOWN),
+    ("你好，我来审运输证，还没开始办吗？", Speaker.UNKNOWN),
+])
+def test_an_opening_that_is_no_greeting_leaves_the_greeting_missing(
+        rules, matcher, opening, speaker):
+    session = served(opening, "请收好您的材料，再见")
+    session[0] = said(opening, speaker, start_s=1)
+    assert kinds(rules, matcher, session) == [("missing_greeting", "R-greeting")]
+
+
+@pytest.mark.parametrize(("farewell", "missing"), [
+    ("证件收好，路上小心。", False),
+    ("条子收好，路上慢点走。", False),
+    ("好，弄好了再来。", True),  # sent away to come back: no send-off
+    ("下一位。", True),
+])
+def test_a_send_off_in_the_staffs_own_words_is_a_farewell(rules, matcher, farewell, missing):
+    session = served("您好，请问您需要办理什么业务", farewell)
+    assert kinds(rules, matcher, session) == ([("missing_farewell", "R-farewell")] if missing
+                                              else [])
 
 
 def test_a_recording_without_speech_is_no_session(rules, matcher):

@@ -304,7 +304,8 @@ class _Parts:
     spec: Parts
 
 
-def _compile_parts(rule: ForbiddenRule, min_score: float, lexicon: Lexicon) -> _Parts | None:
+def _compile_parts(rule: ForbiddenRule | RequiredRule, min_score: float, lexicon: Lexicon
+                   ) -> _Parts | None:
     if rule.parts is None:
         return None
     score = rule.min_score if rule.min_score is not None else min_score
@@ -402,6 +403,8 @@ class PhraseMatcher:
         self._says = {(p.rule_id, p.text): p.origin or p.text for p in self._forbidden_patterns}
         self._required_patterns = [p for r in rules.required
                                    for p in _patterns(r, m.required_min_score, lexicon)]
+        self._required_parts = [c for r in rules.required
+                                if (c := _compile_parts(r, m.required_min_score, lexicon))]
         self._exclusions = {
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
@@ -516,7 +519,11 @@ class PhraseMatcher:
         return None
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
-        """Required phrases said by a speaker the rule applies to."""
-        return [(self._required[h.rule_id], h)
-                for h in find(transcript.text, self._required_patterns, self._readings)
+        """Required phrases said by a speaker the rule applies to, whole or in their parts (您好
+        …今天办什么): the best place of each."""
+        text = transcript.text
+        hits = find(text, self._required_patterns, self._readings)
+        hits += [h for parts in self._required_parts
+                 for h in part_hits(text, parts, self._readings)]
+        return [(self._required[h.rule_id], h) for h in _best_per_rule(hits)
                 if transcript.speaker in self._required[h.rule_id].speakers]

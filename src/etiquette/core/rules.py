@@ -222,6 +222,31 @@ class MissingIncident(_Strict):
     deduction: float = Field(ge=0)
 
 
+class Part(_Strict):
+    says: tuple[str, ...] = Field(min_length=1, description="the part and other words for it "
+                                  "(填错了, 写错了); × matches any few characters")
+    min_score: float | None = Field(None, ge=0.3, le=1.0, description="None: the rule's")
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Part:
+        if any(not w.strip() for w in self.says):
+            raise PydanticCustomError("blank_words", "{field}: words must not be blank",
+                                      {"field": "says"})
+        return self
+
+
+class Parts(_Strict):
+    """A phrase of parts said apart (填错了，发动机号少了两位，快点改): it is heard where every
+    part is, close together in one speaker's speech (one utterance, or a run of them short
+    pauses apart, as `join_pause_s` joins them)."""
+
+    items: tuple[Part, ...] = Field(min_length=2)
+    within_clauses: int = Field(3, ge=1, le=10, description="from the first part to the last in "
+                                "at most this many clauses")
+    within_chars: int = Field(30, ge=2, le=200, description="and at most this many characters")
+    any_order: bool = Field(False, description="the parts may come in any order (先等着，还没上班)")
+
+
 class _PhraseRule(_Strict):
     id: str = Field(min_length=1, pattern=RULE_ID)
     name: str = Field(min_length=1)
@@ -229,6 +254,7 @@ class _PhraseRule(_Strict):
     variants: tuple[str, ...] = ()
     min_score: float | None = Field(None, ge=0.3, le=1.0)
     speakers: tuple[Speaker, ...] = (Speaker.STAFF, Speaker.UNKNOWN)
+    parts: Parts | None = None
 
     @model_validator(mode="after")
     def _phrases_not_blank(self) -> _PhraseRule:
@@ -257,38 +283,12 @@ class RequiredRule(_PhraseRule):
         return self
 
 
-class Part(_Strict):
-    says: tuple[str, ...] = Field(min_length=1, description="the part and other words for it "
-                                  "(填错了, 写错了); × matches any few characters")
-    min_score: float | None = Field(None, ge=0.3, le=1.0, description="None: the rule's")
-
-    @model_validator(mode="after")
-    def _not_blank(self) -> Part:
-        if any(not w.strip() for w in self.says):
-            raise PydanticCustomError("blank_words", "{field}: words must not be blank",
-                                      {"field": "says"})
-        return self
-
-
-class Parts(_Strict):
-    """A phrase of parts said apart (填错了，发动机号少了两位，快点改): it is heard where every
-    part is, close together in one speaker's speech (one utterance, or a run of them short
-    pauses apart, as `join_pause_s` joins them)."""
-
-    items: tuple[Part, ...] = Field(min_length=2)
-    within_clauses: int = Field(3, ge=1, le=10, description="from the first part to the last in "
-                                "at most this many clauses")
-    within_chars: int = Field(30, ge=2, le=200, description="and at most this many characters")
-    any_order: bool = Field(False, description="the parts may come in any order (先等着，还没上班)")
-
-
 class ForbiddenRule(_PhraseRule):
     group: int
     severity: Severity | None = None  # None: the group's
     deduction: float | None = Field(None, ge=0)
     exclusions: tuple[str, ...] = ()
     context: ContextRules = ContextRules()
-    parts: Parts | None = None
     instead: str | None = Field(None, pattern=RULE_ID, description="None: the group's")
 
     @model_validator(mode="after")
