@@ -19,6 +19,7 @@ import jieba
 from etiquette.core.records import HeardBy
 from etiquette.core.rules import (
     NO_SUBJECT,
+    OTHERS,
     PRONOUNS,
     ContextCondition,
     ContextRules,
@@ -38,6 +39,13 @@ _QUESTION_MARK = re.compile(r"[？?]")
 # 没有): 不知道您要办什么业务.
 _QUESTION_FORM = re.compile(r"是否|(\w)[不没]\1|什么|哪|怎么|怎样|为什么|多少|几|谁|还是"
                             r"|没有(?=[，,。.！!？?；;]|$)")
+
+
+# Nouns for other people: a word with 人 in it (好多人 segments as 好多/人, 家里人 and 老人 are
+# words; 人来 is jieba's word in 好多人来之前) or 群众. The staff themselves (工作人员, 本人,
+# 个人) are no others: 我们工作人员不知道 is the clerk's own refusal.
+_PEOPLE = re.compile(r"人|群众")
+_NOT_OTHERS = frozenset({"工作人员", "本人", "个人"})
 
 
 @lru_cache(maxsize=4096)
@@ -103,8 +111,14 @@ class Surroundings:
 
     @property
     def subject(self) -> str:
-        """The last pronoun before the hit in its clause, or `NO_SUBJECT`."""
-        return next((w for w in reversed(self.before) if w in PRONOUNS), NO_SUBJECT)
+        """The last pronoun before the hit in its clause, `OTHERS` for a noun of other people
+        there (这个好多人不知道), or `NO_SUBJECT`."""
+        for w in reversed(self.before):
+            if w in PRONOUNS:
+                return w
+            if _PEOPLE.search(w) and w not in _NOT_OTHERS:
+                return OTHERS
+        return NO_SUBJECT
 
     @property
     def addressee(self) -> str | None:
@@ -153,8 +167,8 @@ def describe(c: ContextCondition) -> str:
                                          HeardBy.ATTRIBUTED: "由声音和用语推定（单麦克风）",
                                          HeardBy.UNKNOWN: "未能确定"}[h] for h in c.speaker))
     if c.subject is not None:
-        parts.append("无主语" if c.subject == (NO_SUBJECT,) else
-                     "主语为" + "/".join("无" if s == NO_SUBJECT else s for s in c.subject))
+        parts.append("无主语" if c.subject == (NO_SUBJECT,) else "主语为" + "/".join(
+            {NO_SUBJECT: "无", OTHERS: "别的人（好多人、家里人）"}.get(s, s) for s in c.subject))
     if c.addressee is not None:
         parts.append("其后称呼「" + "/".join(c.addressee) + "」")
     if c.preceded_by is not None:

@@ -128,6 +128,9 @@ class Position(StrEnum):
 # Pronouns a context condition may name as the subject before a phrase or the person after it.
 PRONOUNS = ("您", "你", "你们", "我", "我们", "他", "她", "他们", "她们", "大家", "咱们", "别人")
 NO_SUBJECT = "none"  # `subject: [none]`: no pronoun before the phrase in its clause
+# `subject: [人]`: other people named by a noun (好多人, 家里人, 老人, 群众), not a pronoun
+OTHERS = "人"
+SUBJECTS = (*PRONOUNS, OTHERS, NO_SUBJECT)
 
 Words = tuple[str, ...]
 
@@ -151,7 +154,8 @@ class ContextCondition(_Strict):
         None, min_length=1, description="how the speaker is known: microphone (their own), "
         "attributed (one microphone, decided from voice and words), unknown")
     subject: Words | None = Field(None, min_length=1, description="the last pronoun before the "
-                                  "hit in its clause is one of these ('none': no pronoun)")
+                                  "hit in its clause, or '人' for other people named by a noun "
+                                  "(好多人, 家里人, 群众), is one of these ('none': neither)")
     addressee: Words | None = Field(None, min_length=1, description="the first pronoun after the "
                                     "hit in its clause is one of these")
     preceded_by: Words | None = Field(
@@ -173,13 +177,11 @@ class ContextCondition(_Strict):
             raise PydanticCustomError(
                 "empty_condition", "a context condition needs at least one term: {terms}",
                 {"terms": ", ".join(type(self).model_fields)})
-        for name in ("subject", "addressee"):
-            bad = [w for w in getattr(self, name) or () if w not in (*PRONOUNS, NO_SUBJECT)]
-            if bad:
-                allowed = ", ".join((*PRONOUNS, NO_SUBJECT) if name == "subject" else PRONOUNS)
+        for name, allowed in (("subject", SUBJECTS), ("addressee", PRONOUNS)):
+            if bad := [w for w in getattr(self, name) or () if w not in allowed]:
                 raise PydanticCustomError(
                     "not_a_pronoun", "{field}: {words} is not one of {allowed}",
-                    {"field": name, "words": ", ".join(bad), "allowed": allowed})
+                    {"field": name, "words": ", ".join(bad), "allowed": ", ".join(allowed)})
         for name in ("preceded_by", "followed_by", "next_word", "clause_has"):
             if any(not w.strip() for w in getattr(self, name) or ()):
                 raise PydanticCustomError("blank_words", "{field}: words must not be blank",
