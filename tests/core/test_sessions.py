@@ -65,6 +65,9 @@ def served(opening, farewell, speaker=Speaker.STAFF):
     "您好，让您久等了，八点半了，请问办什么业务？",
     "上午好，您是要办什么业务？",
     "同学你好，办助学贷款的吧？",  # the business guessed
+    "大姐您好，办居住证是吧？",
+    "您好，您办开户还是销户？",
+    "您好，请坐，有什么事？",
     "您好",  # the whole greeting, the question in the next utterance
 ])
 def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, opening):
