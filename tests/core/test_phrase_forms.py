@@ -167,6 +167,7 @@ def test_other_persons_objects_and_regional_words_are_the_phrase(rules, matcher,
     ("这个规定很多老人都不知道",),
     ("好多人来之前都不知道要预约",),
     ("还有不知道的，打这个电话问",),  # 不知道的: whoever does not know, sent somewhere
+    ("以前不知道很正常，现在知道了就行",),  # a reassurance
     # ... and of round 3's forms
     ("又不是我说了算，要按文件来",),  # not the clerk's to decide: no retort
     ("快下班了，我赶紧给你办",),  # the clerk hurrying herself
