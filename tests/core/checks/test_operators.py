@@ -155,6 +155,9 @@ def test_missing_apology_as_written_in_rules_checks_yaml():
     assert flagged((CITIZEN, "我这个不能办理吗？")) == []
     assert flagged((STAFF, "您还需要补充什么材料吗？")) == []
     assert flagged((STAFF, "不需要补充材料了，这些就够了。")) == []
+    # the first list of what to bring, in the spec's words (二(四)), asks for nothing more
+    assert flagged((STAFF, "请您出示身份证和房产证，还要一份户型图。")) == []
+    assert flagged((STAFF, "房产证还要一份复印件，回去补一份再来。")) != []
 
 
 def problems_of(tmp_path: Path, composed: list[dict[str, Any]]) -> tuple[str, list[Any]]:
