@@ -68,6 +68,8 @@ def served(opening, farewell, speaker=Speaker.STAFF):
     "大姐您好，办居住证是吧？",
     "您好，您办开户还是销户？",
     "您好，请坐，有什么事？",
+    "欢迎，请坐，您是来办开户的吧？",  # 欢迎 for 您好
+    "大爷好，您先请坐。",  # a greeting and a seat offered, the business asked later
     "您好",  # the whole greeting, the question in the next utterance
 ])
 def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, opening):
@@ -95,6 +97,7 @@ def test_an_opening_that_is_no_greeting_leaves_the_greeting_missing(
 @pytest.mark.parametrize(("farewell", "missing"), [
     ("证件收好，路上小心。", False),
     ("条子收好，路上慢点走。", False),
+    ("回执拿好，路上注意安全。", False),
     ("好，弄好了再来。", True),  # sent away to come back: no send-off
     ("下一位。", True),
 ])
