@@ -92,6 +92,10 @@ def batch(
         "--rule-prompt", help="以规则中的用语提示识别模型，使其更易听出这些词（默认关闭）"),
     ] = RecogniserOptions.rule_prompt,
     threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
+    part_inputs: Annotated[int, typer.Option(
+        min=1, help="长录音的语音按静音分段转写，每段至多这么多个 30 秒输入（默认 32，约 16 分钟"
+                    "语音）；--cluster 时各段分给不同分析进程。同一值下单机与集群结果相同")
+    ] = RecogniserOptions.part_inputs,
     rules: Annotated[Path | None, typer.Option(
         help="规则文件（默认 rules/appendix_b.yaml）")] = None,
     checks: Annotated[Path | None, typer.Option(
@@ -158,7 +162,7 @@ def batch(
         segmenter=SegmenterOptions(staff_channel=staff_channel, citizen_channel=1 - staff_channel),
         recogniser=RecogniserOptions(model=model, device=device, compute_type=compute_type,
                                      beam_size=beam_size, rule_prompt=rule_prompt,
-                                     num_workers=jobs,
+                                     num_workers=jobs, part_inputs=part_inputs,
                                      cpu_threads=threads or threads_per_job(jobs)),
         rules_path=rules, checks_path=checks)
     clips = evidence_dir is not None or post is not None

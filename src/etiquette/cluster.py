@@ -3,34 +3,42 @@
 Each analyser is a Ray actor holding one loaded pipeline (the recogniser is loaded once per
 actor, not per file); files are its calls. Results come back whole, one per file, and are
 handed on in input order, so a file whose actor was lost with its node is analysed again
-elsewhere and still written once. Imported only when `--cluster` is given: nothing of Ray is
-loaded otherwise.
+elsewhere and still written once.
 
-A long recording stays one task. It is one service session (`sessions.session_of`), judged
-whole: its greeting is due at its first speech and its farewell at its last, and the checks
-read its turns across any silence, so parts analysed apart would be judged as sessions of
-their own. Only transcription could be shared out, and not identically: the recogniser packs
-each call's utterances into 30 s inputs and decodes again, among each other, those an input
-skipped, so other cuts give other neighbours and at times other words.
+A long recording is one service session (`sessions.session_of`), judged whole: its greeting is
+due at its first speech and its farewell at its last, and the checks read its turns across any
+silence. So only its transcription is shared out: the recogniser transcribes a call's speech in
+parts cut at silence (`recogniser.parts_of`, `part_inputs` inputs each), on one machine one
+after another, here on any analysers; the analyser that read the file waits for their
+transcripts and judges it whole. Each part is decoded on its own either way, so the output is
+the one machine's. Imported only when `--cluster` is given: nothing of Ray is loaded otherwise.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import socket
+import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import ObjectLostError, RayActorError
 
 from etiquette.batch import Result, analyse_file
+from etiquette.core.records import Transcript, Utterance
 from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
+from etiquette.speech.audio import AudioError, probe
+from etiquette.speech.recogniser import INPUT_S, Decoding, Recogniser
 from etiquette.vision.watcher import PresenceOptions
 
 logger = logging.getLogger("etiquette.cluster")
@@ -66,6 +74,56 @@ def connect(cluster: str) -> None:
         raise ClusterError(f"无法连接 Ray 集群 {address}（{e}）") from e
 
 
+FirstPass = Callable[[Sequence[Sequence[Utterance]], Decoding], list[list[Transcript]]]
+
+
+class _HandOff(threading.local):
+    """Where the first pass of the file this thread analyses goes when it has more than one
+    part (None: transcribed here)."""
+
+    to: FirstPass | None = None
+
+
+_hand_off = _HandOff()
+
+
+class SharedRecogniser(Recogniser):
+    """A recogniser whose first pass of several parts is handed to the cluster (once per file:
+    the call that transcribes the recording's speech)."""
+
+    def first_pass(self, parts: Sequence[Sequence[Utterance]], decoding: Decoding
+                   ) -> list[list[Transcript]]:
+        to, _hand_off.to = _hand_off.to, None
+        if to is None or len(parts) < 2:
+            return super().first_pass(parts, decoding)
+        return to(parts, decoding)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A file whose speech is long: its first pass in parts (object references to lists of
+    utterances), transcribed anywhere and given back (`Analyser.finish`) to the analyser that
+    holds the file under `key`."""
+
+    key: int
+    parts: list[Any]
+    decoding: Decoding
+
+
+@dataclass
+class _Waiting:
+    """A file held by its analyser while its parts are transcribed elsewhere."""
+
+    asked: Future[tuple[Sequence[Sequence[Utterance]], Decoding]] = field(default_factory=Future)
+    heard: Future[list[list[Transcript]]] = field(default_factory=Future)
+    result: Future[Result] = field(default_factory=Future)
+
+    def hand_off(self, parts: Sequence[Sequence[Utterance]], decoding: Decoding
+                 ) -> list[list[Transcript]]:
+        self.asked.set_result((parts, decoding))
+        return self.heard.result()
+
+
 class Analyser:
     """One loaded pipeline on a node of the cluster, in the folder the batch was started from
     (files and evidence are at the same paths on every node; relative paths are kept as given,
@@ -73,11 +131,41 @@ class Analyser:
 
     def __init__(self, options: PipelineOptions, presence: PresenceOptions, cwd: Path) -> None:
         os.chdir(cwd)  # this process is the actor's alone
-        self.pipeline = RecordingPipeline(SpeechPipeline(options), presence)
+        self.pipeline = RecordingPipeline(SpeechPipeline(options,
+                                                         make_recogniser=SharedRecogniser),
+                                          presence)
+        self.waiting: dict[int, _Waiting] = {}
+        self.keys = itertools.count()
 
     def analyse(self, path: Path, window_id: str | None,
-                recorded_at: datetime | None) -> Result:
-        return analyse_file(self.pipeline, path, window_id, recorded_at)
+                recorded_at: datetime | None) -> Result | Parts:
+        """The file's result; or, when its speech is in more than one part, the parts, while
+        the file waits here, on a thread of its own, for their transcripts (`finish`)."""
+        waiting = _Waiting()
+
+        def run() -> None:
+            _hand_off.to = waiting.hand_off
+            waiting.result.set_result(analyse_file(self.pipeline, path, window_id, recorded_at))
+
+        threading.Thread(target=run, name=f"analyse {path}", daemon=True).start()
+        either: list[Future[Any]] = [waiting.asked, waiting.result]
+        wait(either, return_when=FIRST_COMPLETED)
+        if waiting.result.done():
+            return waiting.result.result()
+        key = next(self.keys)
+        self.waiting[key] = waiting
+        parts, decoding = waiting.asked.result()
+        return Parts(key, [ray.put(list(p)) for p in parts], decoding)
+
+    def transcribe(self, part: list[Utterance], decoding: Decoding) -> list[Transcript]:
+        """One part of any file's first pass."""
+        return self.pipeline.speech.recogniser.transcribe_part(part, decoding)
+
+    def finish(self, key: int, heard: list[list[Transcript]]) -> Result:
+        """The result of the file held under `key`, its parts' transcripts given."""
+        waiting = self.waiting.pop(key)
+        waiting.heard.set_result(heard)
+        return waiting.result.result()
 
 
 # Not restarted where it died: its node may be gone, and its files go to the others instead.
@@ -91,44 +179,141 @@ def analysers_fitting(threads: int) -> int:
                for node in nodes() if node["Alive"])
 
 
+def most_parts(path: Path, part_inputs: int) -> int:
+    """The most parts `path`'s speech can be transcribed in (speech on every channel
+    throughout); 1 where the header says nothing."""
+    try:
+        found = probe(path)
+    except AudioError:
+        return 1
+    speech_s = (found.duration_s or 0.0) * max(1, found.channels)
+    return max(1, math.ceil(speech_s / (INPUT_S * part_inputs)))
+
+
+@dataclass
+class _File:
+    """One file's way through the cluster: its first call, the transcription of its parts
+    (`parts`, held by `owner`) and its last call. `attempt` counts its starts; a call of an
+    earlier attempt is answered and ignored."""
+
+    path: Path
+    attempt: int = 0
+    owner: Any = None
+    parts: Parts | None = None
+    heard: dict[int, list[Transcript]] = field(default_factory=dict)
+
+
+Call = tuple[str, int, int, int]  # (analyse | transcribe | finish, file, part, attempt)
+
+
 def analysed_on_cluster(options: PipelineOptions, presence: PresenceOptions, files: list[Path],
                         threads: int, window_id: str | None = None,
                         recorded_at: datetime | None = None) -> Iterator[tuple[Path, Result]]:
     """Each of `files` with its result, analysed by actors on the connected cluster, in input
-    order. A file whose actor is lost (its node died) is analysed again by another.
+    order; the parts of a long one are transcribed by any of them. A file whose analyser is
+    lost (its node died) is analysed again by another, a part whose analyser is lost is
+    transcribed again.
 
     Raises:
       ClusterError: no node has `threads` CPUs, or every analyser was lost.
     """
     if not files:
         return
-    count = min(len(files), analysers_fitting(threads))
+    wanted = sum(most_parts(f, options.recogniser.part_inputs) for f in files)
+    count = min(wanted, analysers_fitting(threads))
     if count == 0:
         raise ClusterError(f"集群中没有哪个节点有 {threads} 个 CPU：请减小 --threads")
     here = Path.cwd()
     idle: list[Any] = [RemoteAnalyser.options(num_cpus=threads).remote(options, presence, here)
                        for _ in range(count)]
     logger.info("%d analysers of %d threads on the cluster", count, threads)
-    waiting = deque(range(len(files)))
-    running: dict[Any, tuple[int, Any]] = {}
+    state = [_File(f) for f in files]
+    starts = deque(range(len(files)))
+    parts: deque[tuple[int, int, int]] = deque()  # (file, part, attempt) to transcribe
+    finishes: dict[int, int] = {}  # file: attempt, every part transcribed
+    running: dict[Any, tuple[Call, Any]] = {}
     done: dict[int, Result] = {}
-    lost: RayActorError | None = None
+    lost: Exception | None = None
     written = 0
+
+    def start_again(owner: Any) -> None:
+        """The files `owner` held are lost with it: each starts again."""
+        for k, f in enumerate(state):
+            if f.owner is owner:
+                state[k] = _File(f.path, f.attempt + 1)
+                finishes.pop(k, None)
+                starts.appendleft(k)
+
+    def next_call(actor: Any) -> Call | None:
+        for k, attempt in finishes.items():  # a file's last call goes to the one holding it
+            if state[k].owner is actor:
+                del finishes[k]
+                return ("finish", k, 0, attempt)
+        while parts:
+            k, j, attempt = parts.popleft()
+            if attempt == state[k].attempt:
+                return ("transcribe", k, j, attempt)
+        if not starts:
+            return None
+        k = starts.popleft()
+        return ("analyse", k, 0, state[k].attempt)
+
+    def submit(actor: Any, call: Call) -> Any:
+        what, k, j, _ = call
+        f = state[k]
+        if what == "analyse":
+            return actor.analyse.remote(f.path, window_id, recorded_at)
+        assert f.parts is not None
+        if what == "transcribe":
+            return actor.transcribe.remote(f.parts.parts[j], f.parts.decoding)
+        return actor.finish.remote(f.parts.key, [f.heard[n] for n in range(len(f.parts.parts))])
+
     while written < len(files):
-        while idle and waiting:
-            actor, k = idle.pop(), waiting.popleft()
-            running[actor.analyse.remote(files[k], window_id, recorded_at)] = (k, actor)
+        for actor in list(idle):
+            if (call := next_call(actor)) is not None:
+                idle.remove(actor)
+                running[submit(actor, call)] = (call, actor)
         if not running:
             raise ClusterError(f"集群中已没有可用的分析进程（节点失去或无法加载模型）：{lost}")
         (ref,), _ = ray.wait(list(running), num_returns=1)
-        k, actor = running.pop(ref)
+        (what, k, j, attempt), actor = running.pop(ref)
+        f = state[k]
         try:
-            done[k] = ray.get(ref)
-            idle.append(actor)
-        except RayActorError as e:  # its node or process died: the file goes to another
-            logger.warning("analyser lost on %s (%s); it is analysed again", files[k], e)
+            value = ray.get(ref)
+        except RayActorError as e:  # its node or process died: its work goes to another
+            logger.warning("analyser lost on %s (%s); its work is done again", f.path, e)
             lost = e
-            waiting.appendleft(k)
+            start_again(actor)
+            if attempt == state[k].attempt:
+                if what == "analyse":
+                    starts.appendleft(k)
+                elif what == "transcribe":
+                    parts.appendleft((k, j, attempt))
+            continue
+        except ObjectLostError as e:  # a part's audio, lost with the analyser holding the file
+            logger.warning("%s lost its holder (%s); it starts again", f.path, e)
+            lost = e
+            idle.append(actor)
+            if attempt == f.attempt:
+                owner = f.owner
+                if owner in idle:
+                    idle.remove(owner)
+                ray.kill(owner)
+                start_again(owner)
+            continue
+        idle.append(actor)
+        if attempt != f.attempt:
+            continue
+        if what == "transcribe":
+            f.heard[j] = value
+            if f.parts is not None and len(f.heard) == len(f.parts.parts):
+                finishes[k] = attempt
+        elif isinstance(value, Parts):
+            f.owner, f.parts = actor, value
+            parts.extend((k, n, attempt) for n in range(len(value.parts)))
+            logger.info("%s: its speech in %d parts", f.path, len(value.parts))
+        else:
+            done[k] = value
         while written in done:
             yield files[written], done.pop(written)
             written += 1

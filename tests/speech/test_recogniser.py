@@ -16,6 +16,7 @@ from etiquette.speech.recogniser import (
     RecogniserOptions,
     missing_libraries,
     pack,
+    parts_of,
 )
 
 from factories.media import speech
@@ -36,6 +37,26 @@ def test_packing_fills_inputs_up_to_thirty_seconds():
     long = utterance("long", np.zeros(16000 * 40, np.float32), 0.0)
     _, clips, _ = pack([long], gap_s=0.5)
     assert all(c["end"] - c["start"] <= INPUT_S for c in clips)
+
+
+def inputs_of(us: list[Utterance]) -> list[list[str]]:
+    """The utterances (by window) packed into each input."""
+    _, clips, placed = pack(us, 0.5)
+    return [[p.utterance.window_id for p in placed if c["start"] < p.start_s < c["end"]]
+            for c in clips]
+
+
+def test_a_long_call_is_cut_into_parts_between_utterances_that_pack_as_in_the_whole():
+    # 20 utterances of 7 s: 7 inputs of 3 (the last of 2); parts of 2 inputs.
+    voice = np.zeros(16000 * 7, np.float32)
+    us = [utterance(f"u{k}", voice, 10.0 * k) for k in range(20)]
+    parts = parts_of(us, 0.5, inputs=2)
+    assert [len(p) for p in parts] == [6, 6, 6, 2]
+    assert [u for p in parts for u in p] == us  # every utterance once, in order
+    # Packed alone, each part's inputs hold the utterances they held in the whole.
+    assert [group for p in parts for group in inputs_of(p)] == inputs_of(us)
+    assert parts_of(us, 0.5, inputs=32) == [us]  # a call of less speech: one part
+    assert parts_of([], 0.5, inputs=2) == []
 
 
 @pytest.mark.slow

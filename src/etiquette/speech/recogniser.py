@@ -17,6 +17,7 @@ token is one decoder step over that utterance's own frames of it (CTranslate2's
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import functools
 import logging
@@ -67,6 +68,10 @@ class RecogniserOptions:
     no_speech_threshold / log_prob_threshold: a segment above the first and below the second
       is treated as silence (Whisper's own rule).
     gap_s: silence placed between packed utterances, so words keep to their utterance.
+    part_inputs: a call's first pass is transcribed in parts of at most this many packed
+      inputs (32: about 16 min of speech), each packed and decoded on its own, so that a
+      cluster can share a long recording's parts out and still give what one machine gives
+      (`first_pass`). Calls of less speech are one part.
     """
 
     model: str = "whisper-base"
@@ -82,6 +87,7 @@ class RecogniserOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     gap_s: float = 0.5
+    part_inputs: int = 32
     models_dir: Path | None = field(default=None, compare=False)
 
 
@@ -129,6 +135,22 @@ def pack(utterances: Sequence[Utterance], gap_s: float, alone: bool = False
         clips.append({"start": clip_start, "end": cursor})
     packed = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     return packed, clips, placed
+
+
+def parts_of(utterances: Sequence[Utterance], gap_s: float, inputs: int
+             ) -> list[list[Utterance]]:
+    """`utterances` cut, between two of them (so in silence), into runs that pack into at most
+    `inputs` inputs each; packed alone, each run's inputs hold the utterances they held in the
+    whole."""
+    _, clips, placed = pack(utterances, gap_s)
+    ends = [c["end"] for c in clips]
+    parts: list[list[Utterance]] = []
+    for p in placed:
+        k = bisect.bisect_right(ends, p.start_s) // inputs
+        if k == len(parts):
+            parts.append([])
+        parts[k].append(p.utterance)
+    return parts
 
 
 class Recogniser:
@@ -197,7 +219,10 @@ class Recogniser:
         # Whisper writes text on digital silence ("你不认识…"); an utterance with no signal is
         # no speech, whatever cut it out.
         audible = [u for u in utterances if float(np.sqrt(np.mean(u.audio ** 2))) > SILENCE_RMS]
-        heard = dict(zip(map(id, audible), self._transcribe(audible, decoding), strict=True))
+        parts = parts_of(audible, self.options.gap_s, self.options.part_inputs)
+        heard = {id(u): t for part, got in zip(parts, self.first_pass(parts, decoding),
+                                               strict=True)
+                 for u, t in zip(part, got, strict=True)}
         # Whisper now and then skips a whole utterance of a packed input (measured: 急什么，忙着呢
         # came back empty beside two others and whole alone). Speech that gave no text at all is
         # decoded again among other neighbours, 1 s apart (one input for all of them, not one
@@ -210,6 +235,17 @@ class Recogniser:
                                                                gap_s=1.0), strict=True))
         return [heard.get(id(u)) or Transcript(u.source, u.window_id, u.speaker, u.channel,
                                                u.start_s, u.end_s, ()) for u in utterances]
+
+    def first_pass(self, parts: Sequence[Sequence[Utterance]], decoding: Decoding
+                   ) -> list[list[Transcript]]:
+        """Each part's transcripts, the part transcribed on its own (`transcribe_part`); here,
+        one after another (`etiquette.cluster` shares them out)."""
+        return [self.transcribe_part(part, decoding) for part in parts]
+
+    def transcribe_part(self, utterances: Sequence[Utterance], decoding: Decoding
+                        ) -> list[Transcript]:
+        """One part of a first pass (`parts_of`), packed and decoded on its own."""
+        return self._transcribe(utterances, decoding)
 
     def _transcribe(self, utterances: Sequence[Utterance], decoding: Decoding,
                     alone: bool = False, gap_s: float | None = None) -> list[Transcript]:
