@@ -119,6 +119,11 @@ def test_parts_are_found_only_in_order_unless_the_rule_allows_any_and_only_close
     ("我知道个么子，你问系统", "F1-1", "我知道个么子"),
     ("你找税务局的人问去", "F1-2", "你找税务局的人问去"),
     ("门口挂着牌牌，你自己去瞄一下", "F1-3", "自己去瞄"),  # 瞄: 看
+    # sent elsewhere to ask, by name, and brushed off (written for these tests)
+    ("不归我们这里管，你问派出所去", "F1-2", "你问派出所去"),
+    ("那你去问物业公司，我这里又不是物业", "F1-2", "我这里又不是"),
+    ("这个问我干什么，我又不是交警", "F1-2", "问我干什么"),
+    ("问我没用，找开发商", "F1-2", "问我没用"),
     # the clerks themselves are no other people, nor is what they do not know a direction
     ("我们工作人员不知道，你自己去查", "F1-1", "不知道"),
     ("不知道的事别问我", "F1-1", "不知道"),
@@ -168,6 +173,13 @@ def test_other_persons_objects_and_regional_words_are_the_phrase(rules, matcher,
     ("好多人来之前都不知道要预约",),
     ("还有不知道的，打这个电话问",),  # 不知道的: whoever does not know, sent somewhere
     ("以前不知道很正常，现在知道了就行",),  # a reassurance
+    # ... of the names others are sent to: directions, not brush-offs
+    ("你问一下你家里人去不去",),
+    ("你去问的时候带上这张单子",),
+    ("你回去问清楚了再来也行",),
+    ("你去问他们要个证明，拿过来就可以办",),
+    ("这个不归我们窗口管，您可以去问一下社保局，我把电话写给您",),
+    ("有不清楚的你问我，我去帮你查",),
     # ... and of round 3's forms
     ("又不是我说了算，要按文件来",),  # not the clerk's to decide: no retort
     ("快下班了，我赶紧给你办",),  # the clerk hurrying herself
