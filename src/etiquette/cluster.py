@@ -219,8 +219,13 @@ def analysed_on_cluster(options: PipelineOptions, presence: PresenceOptions, fil
     """
     if not files:
         return
-    wanted = sum(most_parts(f, options.recogniser.part_inputs) for f in files)
-    count = min(wanted, analysers_fitting(threads))
+    fitting = analysers_fitting(threads)
+    work = 0  # as many analysers as there is work for; headers read until the cluster is full
+    for path in files:
+        work += most_parts(path, options.recogniser.part_inputs)
+        if work >= fitting:
+            break
+    count = min(fitting, work)
     if count == 0:
         raise ClusterError(f"集群中没有哪个节点有 {threads} 个 CPU：请减小 --threads")
     here = Path.cwd()
@@ -314,6 +319,7 @@ def analysed_on_cluster(options: PipelineOptions, presence: PresenceOptions, fil
             logger.info("%s: its speech in %d parts", f.path, len(value.parts))
         else:
             done[k] = value
+            f.parts, f.heard = None, {}  # its audio leaves the object store
         while written in done:
             yield files[written], done.pop(written)
             written += 1
