@@ -70,6 +70,8 @@ def served(opening, farewell, speaker=Speaker.STAFF):
     "您好，请坐，有什么事？",
     "欢迎，请坐，您是来办开户的吧？",  # 欢迎 for 您好
     "大爷好，您先请坐。",  # a greeting and a seat offered, the business asked later
+    "阿婆您好，这边坐，慢慢讲。",  # the seat offered in other words
+    "师傅，请坐，今天办点什么？",  # a seat offered, then the business: no greeting word
     "您好",  # the whole greeting, the question in the next utterance
 ])
 def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, opening):
@@ -83,6 +85,7 @@ def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, openin
     ("下一个，办什么？", Speaker.STAFF),  # the business asked without a greeting
     ("什么事？说。", Speaker.STAFF),
     ("你好，号给我。", Speaker.STAFF),  # a greeting word, nothing asked
+    ("请坐。", Speaker.STAFF),  # a seat offered, nothing asked, no greeting
     # on one microphone, the citizen's own greeting and question
     ("你好你好，停车场备案在你这里办吗？", Speaker.UNKNOWN),
     ("你好，我来审运输证，还没开始办吗？", Speaker.UNKNOWN),
@@ -98,6 +101,7 @@ def test_an_opening_that_is_no_greeting_leaves_the_greeting_missing(
     ("证件收好，路上小心。", False),
     ("条子收好，路上慢点走。", False),
     ("回执拿好，路上注意安全。", False),
+    ("材料都还给您了，您慢点走。", False),
     ("好，弄好了再来。", True),  # sent away to come back: no send-off
     ("下一位。", True),
 ])
