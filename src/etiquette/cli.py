@@ -93,8 +93,9 @@ def batch(
     ] = RecogniserOptions.rule_prompt,
     threads: Annotated[int, typer.Option(min=0, help="每个任务的 CPU 线程数（0：自动）")] = 0,
     part_inputs: Annotated[int, typer.Option(
-        min=1, help="长录音的语音按静音分段转写，每段至多这么多个 30 秒输入（默认 32，约 16 分钟"
-                    "语音）；--cluster 时各段分给不同分析进程。同一值下单机与集群结果相同")
+        min=1, help="长录音的语音按静音分段转写，每段至多这么多个 30 秒输入（默认 32，"
+                    "约 16 分钟语音）；--cluster 时各段分给不同分析进程。同一值下，"
+                    "单机 --threads 1 与集群（每进程 1 线程）结果相同")
     ] = RecogniserOptions.part_inputs,
     rules: Annotated[Path | None, typer.Option(
         help="规则文件（默认 rules/appendix_b.yaml）")] = None,

@@ -99,6 +99,9 @@ class SharedRecogniser(Recogniser):
         return to(parts, decoding)
 
 
+Heard = list[Transcript] | Exception  # a part's transcripts, or why it has none
+
+
 @dataclass(frozen=True)
 class Parts:
     """A file whose speech is long: its first pass in parts (object references to lists of
@@ -145,7 +148,11 @@ class Analyser:
 
         def run() -> None:
             _hand_off.to = waiting.hand_off
-            waiting.result.set_result(analyse_file(self.pipeline, path, window_id, recorded_at))
+            try:
+                waiting.result.set_result(analyse_file(self.pipeline, path, window_id,
+                                                       recorded_at))
+            except BaseException as e:  # analyse_file keeps Exceptions; the call must not hang
+                waiting.result.set_exception(e)
 
         threading.Thread(target=run, name=f"analyse {path}", daemon=True).start()
         either: list[Future[Any]] = [waiting.asked, waiting.result]
@@ -157,14 +164,22 @@ class Analyser:
         parts, decoding = waiting.asked.result()
         return Parts(key, [ray.put(list(p)) for p in parts], decoding)
 
-    def transcribe(self, part: list[Utterance], decoding: Decoding) -> list[Transcript]:
-        """One part of any file's first pass."""
-        return self.pipeline.speech.recogniser.transcribe_part(part, decoding)
+    def transcribe(self, part: list[Utterance], decoding: Decoding) -> Heard:
+        """One part of any file's first pass; or what failed, for the file's holder to fail
+        with, as the file would on one machine (one bad file must not end the batch)."""
+        try:
+            return self.pipeline.speech.recogniser.transcribe_part(part, decoding)
+        except Exception as e:  # noqa: BLE001 - the holder's analyse_file reports it
+            return e
 
-    def finish(self, key: int, heard: list[list[Transcript]]) -> Result:
+    def finish(self, key: int, heard: list[Heard]) -> Result:
         """The result of the file held under `key`, its parts' transcripts given."""
         waiting = self.waiting.pop(key)
-        waiting.heard.set_result(heard)
+        failed = next((h for h in heard if isinstance(h, Exception)), None)
+        if failed is not None:
+            waiting.heard.set_exception(failed)
+        else:
+            waiting.heard.set_result([h for h in heard if not isinstance(h, Exception)])
         return waiting.result.result()
 
 
@@ -200,7 +215,7 @@ class _File:
     attempt: int = 0
     owner: Any = None
     parts: Parts | None = None
-    heard: dict[int, list[Transcript]] = field(default_factory=dict)
+    heard: dict[int, Heard] = field(default_factory=dict)
 
 
 Call = tuple[str, int, int, int]  # (analyse | transcribe | finish, file, part, attempt)
@@ -319,7 +334,8 @@ def analysed_on_cluster(options: PipelineOptions, presence: PresenceOptions, fil
             logger.info("%s: its speech in %d parts", f.path, len(value.parts))
         else:
             done[k] = value
-            f.parts, f.heard = None, {}  # its audio leaves the object store
+            # Its audio leaves the object store, and the loss of its holder no longer concerns it.
+            f.owner, f.parts, f.heard = None, None, {}
         while written in done:
             yield files[written], done.pop(written)
             written += 1
