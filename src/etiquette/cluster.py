@@ -28,15 +28,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import ray
 from ray.exceptions import ObjectLostError, RayActorError
 
-from etiquette.batch import Result, analyse_file
+from etiquette.batch import FileError, Result, analyse_file
 from etiquette.core.records import Transcript, Utterance
-from etiquette.pipeline import PipelineOptions, RecordingPipeline, SpeechPipeline
+from etiquette.pipeline import Analysis, PipelineOptions, RecordingPipeline, SpeechPipeline
 from etiquette.speech.audio import AudioError, probe
 from etiquette.speech.recogniser import INPUT_S, Decoding, Recogniser
 from etiquette.vision.watcher import PresenceOptions
@@ -218,7 +218,84 @@ class _File:
     heard: dict[int, Heard] = field(default_factory=dict)
 
 
-Call = tuple[str, int, int, int]  # (analyse | transcribe | finish, file, part, attempt)
+class Call(NamedTuple):
+    what: Literal["analyse", "transcribe", "finish"]
+    file: int
+    part: int
+    attempt: int
+
+
+class Schedule:
+    """Which analyser does what next, for `files` (no Ray here: analysers are any objects,
+    compared by identity). Each file's last call goes to the analyser holding it, parts to any,
+    new files last; results come out in input order (`ready`)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.files = [_File(f) for f in files]
+        self.starts = deque(range(len(files)))
+        self.parts: deque[tuple[int, int, int]] = deque()  # (file, part, attempt) to transcribe
+        self.finishes: dict[int, int] = {}  # file: attempt, every part transcribed
+        self.done: dict[int, Result] = {}
+        self.written = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.written == len(self.files)
+
+    def next_call(self, actor: Any) -> Call | None:
+        for k, attempt in self.finishes.items():
+            if self.files[k].owner is actor:
+                del self.finishes[k]
+                return Call("finish", k, 0, attempt)
+        while self.parts:
+            k, j, attempt = self.parts.popleft()
+            if attempt == self.files[k].attempt:
+                return Call("transcribe", k, j, attempt)
+        if not self.starts:
+            return None
+        k = self.starts.popleft()
+        return Call("analyse", k, 0, self.files[k].attempt)
+
+    def answered(self, call: Call, actor: Any, value: Result | Parts | Heard) -> None:
+        f = self.files[call.file]
+        if call.attempt != f.attempt:
+            return
+        if call.what == "transcribe":
+            assert not isinstance(value, (Analysis, FileError, Parts))
+            f.heard[call.part] = value
+            if f.parts is not None and len(f.heard) == len(f.parts.parts):
+                self.finishes[call.file] = call.attempt
+        elif isinstance(value, Parts):
+            f.owner, f.parts = actor, value
+            self.parts.extend((call.file, n, call.attempt) for n in range(len(value.parts)))
+        else:
+            assert isinstance(value, (Analysis, FileError))
+            self.done[call.file] = value
+            # Its audio leaves the object store, and the loss of its holder no longer concerns it.
+            self.files[call.file] = _File(f.path, f.attempt)
+
+    def actor_lost(self, call: Call, actor: Any) -> None:
+        """`actor` died running `call`: what it held starts again, what it ran is done again."""
+        self.holder_lost(actor)
+        if call.attempt == self.files[call.file].attempt:
+            if call.what == "analyse":
+                self.starts.appendleft(call.file)
+            elif call.what == "transcribe":
+                self.parts.appendleft((call.file, call.part, call.attempt))
+
+    def holder_lost(self, owner: Any) -> None:
+        """The files `owner` held are lost with it: each starts again."""
+        for k, f in enumerate(self.files):
+            if f.owner is owner:
+                self.files[k] = _File(f.path, f.attempt + 1)
+                self.finishes.pop(k, None)
+                self.starts.appendleft(k)
+
+    def ready(self) -> Iterator[tuple[Path, Result]]:
+        """The results due next in input order."""
+        while self.written in self.done:
+            yield self.files[self.written].path, self.done.pop(self.written)
+            self.written += 1
 
 
 def analysed_on_cluster(options: PipelineOptions, presence: PresenceOptions, files: list[Path],
@@ -247,95 +324,49 @@ def analysed_on_cluster(options: PipelineOptions, presence: PresenceOptions, fil
     idle: list[Any] = [RemoteAnalyser.options(num_cpus=threads).remote(options, presence, here)
                        for _ in range(count)]
     logger.info("%d analysers of %d threads on the cluster", count, threads)
-    state = [_File(f) for f in files]
-    starts = deque(range(len(files)))
-    parts: deque[tuple[int, int, int]] = deque()  # (file, part, attempt) to transcribe
-    finishes: dict[int, int] = {}  # file: attempt, every part transcribed
+    schedule = Schedule(files)
     running: dict[Any, tuple[Call, Any]] = {}
-    done: dict[int, Result] = {}
     lost: Exception | None = None
-    written = 0
-
-    def start_again(owner: Any) -> None:
-        """The files `owner` held are lost with it: each starts again."""
-        for k, f in enumerate(state):
-            if f.owner is owner:
-                state[k] = _File(f.path, f.attempt + 1)
-                finishes.pop(k, None)
-                starts.appendleft(k)
-
-    def next_call(actor: Any) -> Call | None:
-        for k, attempt in finishes.items():  # a file's last call goes to the one holding it
-            if state[k].owner is actor:
-                del finishes[k]
-                return ("finish", k, 0, attempt)
-        while parts:
-            k, j, attempt = parts.popleft()
-            if attempt == state[k].attempt:
-                return ("transcribe", k, j, attempt)
-        if not starts:
-            return None
-        k = starts.popleft()
-        return ("analyse", k, 0, state[k].attempt)
 
     def submit(actor: Any, call: Call) -> Any:
-        what, k, j, _ = call
-        f = state[k]
-        if what == "analyse":
+        f = schedule.files[call.file]
+        if call.what == "analyse":
             return actor.analyse.remote(f.path, window_id, recorded_at)
         assert f.parts is not None
-        if what == "transcribe":
-            return actor.transcribe.remote(f.parts.parts[j], f.parts.decoding)
+        if call.what == "transcribe":
+            return actor.transcribe.remote(f.parts.parts[call.part], f.parts.decoding)
         return actor.finish.remote(f.parts.key, [f.heard[n] for n in range(len(f.parts.parts))])
 
-    while written < len(files):
+    while not schedule.finished:
         for actor in list(idle):
-            if (call := next_call(actor)) is not None:
+            if (call := schedule.next_call(actor)) is not None:
                 idle.remove(actor)
                 running[submit(actor, call)] = (call, actor)
         if not running:
             raise ClusterError(f"集群中已没有可用的分析进程（节点失去或无法加载模型）：{lost}")
         (ref,), _ = ray.wait(list(running), num_returns=1)
-        (what, k, j, attempt), actor = running.pop(ref)
-        f = state[k]
+        call, actor = running.pop(ref)
+        path = files[call.file]
         try:
             value = ray.get(ref)
         except RayActorError as e:  # its node or process died: its work goes to another
-            logger.warning("analyser lost on %s (%s); its work is done again", f.path, e)
+            logger.warning("analyser lost on %s (%s); its work is done again", path, e)
             lost = e
-            start_again(actor)
-            if attempt == state[k].attempt:
-                if what == "analyse":
-                    starts.appendleft(k)
-                elif what == "transcribe":
-                    parts.appendleft((k, j, attempt))
+            schedule.actor_lost(call, actor)
             continue
         except ObjectLostError as e:  # a part's audio, lost with the analyser holding the file
-            logger.warning("%s lost its holder (%s); it starts again", f.path, e)
+            logger.warning("%s lost its holder (%s); it starts again", path, e)
             lost = e
             idle.append(actor)
-            if attempt == f.attempt:
-                owner = f.owner
+            owner = schedule.files[call.file].owner
+            if call.attempt == schedule.files[call.file].attempt and owner is not None:
                 if owner in idle:
                     idle.remove(owner)
                 ray.kill(owner)
-                start_again(owner)
+                schedule.holder_lost(owner)
             continue
         idle.append(actor)
-        if attempt != f.attempt:
-            continue
-        if what == "transcribe":
-            f.heard[j] = value
-            if f.parts is not None and len(f.heard) == len(f.parts.parts):
-                finishes[k] = attempt
-        elif isinstance(value, Parts):
-            f.owner, f.parts = actor, value
-            parts.extend((k, n, attempt) for n in range(len(value.parts)))
-            logger.info("%s: its speech in %d parts", f.path, len(value.parts))
-        else:
-            done[k] = value
-            # Its audio leaves the object store, and the loss of its holder no longer concerns it.
-            f.owner, f.parts, f.heard = None, None, {}
-        while written in done:
-            yield files[written], done.pop(written)
-            written += 1
+        if isinstance(value, Parts):
+            logger.info("%s: its speech in %d parts", path, len(value.parts))
+        schedule.answered(call, actor, value)
+        yield from schedule.ready()
