@@ -96,3 +96,32 @@ def test_a_holder_lost_after_its_file_is_done_starts_nothing_again():
     assert schedule.next_call(B) is None  # the short file is with B already
     schedule.answered(short, B, result(1))
     assert [p for p, _ in schedule.ready()] == FILES
+
+
+@pytest.mark.slow
+def test_a_part_that_fails_to_transcribe_fails_its_file_as_on_one_machine(tmp_path):
+    """The analyser's own calls, in this process (Ray started locally for its object store):
+    a part's failure reaches the file's holder, which reports the file as one machine would."""
+    import ray
+
+    from etiquette.cluster import Analyser
+    from etiquette.pipeline import PipelineOptions
+    from etiquette.speech.recogniser import RecogniserOptions
+    from etiquette.vision.watcher import PresenceOptions
+
+    from factories import ROOT
+
+    ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
+    try:
+        analyser = Analyser(PipelineOptions(recogniser=RecogniserOptions(part_inputs=1)),
+                            PresenceOptions(), ROOT)
+        held = analyser.analyse(Path("tests/data/phrase_forms_stereo.ogg"), None, None)
+        assert isinstance(held, Parts) and len(held.parts) == 2
+        first = analyser.transcribe(ray.get(held.parts[0]), held.decoding)
+        assert isinstance(first, list) and any(t.text for t in first)
+        failed = analyser.finish(held.key, [first, RuntimeError("out of memory")])
+        assert isinstance(failed, FileError)
+        assert failed.error == "内部错误 (internal error): RuntimeError: out of memory"
+        assert analyser.waiting == {}  # nothing left holding the file
+    finally:
+        ray.shutdown()
