@@ -177,13 +177,16 @@ def _transcript(j: dict[str, Any]) -> Transcript:
     )
 
 
-def rejudged(run: dict[str, Any]) -> dict[str, Any]:
+def rejudged(run: dict[str, Any], half: str) -> dict[str, Any]:
     """A saved run with its forbidden-phrase and greeting/farewell incidents judged again by the
     current rules from its transcripts: what batch judges, less the acoustic check of near
     misses (it needs the audio), each session spanning the transcribed speech (batch spans
     every utterance, also the citizen's it did not transcribe). The other checks' incidents
-    are the saved run's."""
+    are the saved run's. The meaning model learns without `half`'s own sentences (a half run
+    once is among its examples): what it reads there it has not seen."""
     rules = load_rules()
+    rules = rules.model_copy(update={
+        "examples": tuple(e for e in rules.examples if not e.source.startswith(f"{half}/"))})
     matcher = PhraseMatcher(rules)
     by_source: dict[str, list[Transcript]] = {}
     for j in run["transcripts"]:
@@ -219,7 +222,7 @@ def evaluate(
         if saved is None or not saved.exists():
             raise SystemExit(f"{saved}: no saved run of {half}/{condition} to judge again")
         print(f"{half}/{condition}: judging the saved run {saved} again …", file=sys.stderr)
-        r = rejudged(json.loads(saved.read_text(encoding="utf-8")))
+        r = rejudged(json.loads(saved.read_text(encoding="utf-8")), half)
     else:
         print(
             f"{half}/{condition}: etiquette batch over {len(truths)} files "

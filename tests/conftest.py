@@ -23,6 +23,13 @@ def matcher(rules: RuleSet) -> PhraseMatcher:
 
 
 @pytest.fixture(scope="session")
+def wordings(rules: RuleSet) -> PhraseMatcher:
+    """The rules' phrases and variants alone, without the meaning model: for what they decide
+    on their own (a near miss's acoustic check, halves kept apart by a long pause)."""
+    return PhraseMatcher(rules.model_copy(update={"meaning": None}))
+
+
+@pytest.fixture(scope="session")
 def recogniser():  # type: ignore[no-untyped-def]
     from etiquette.speech.recogniser import Recogniser, RecogniserOptions
 

@@ -32,7 +32,8 @@ def main() -> None:
     spec = yaml.safe_load(a.spec.read_text(encoding="utf-8"))
     defaults = spec.get("defaults", {})
     sessions = [Session.from_dict(s, defaults) for s in spec["sessions"]]
-    generate(sessions, a.out_dir, a.labels or a.out_dir / "labels.yaml", a.expected)
+    generate(sessions, a.out_dir, a.labels or a.out_dir / "labels.yaml", a.expected,
+             check_tags=spec.get("tags_checked", True))
 
 
 if __name__ == "__main__":

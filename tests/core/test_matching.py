@@ -177,12 +177,15 @@ def test_near_miss_checked_against_audio_still_yields_to_a_closer_look_alike(mat
     assert found == [] and [e.hit.rule_id for e in excluded] == ["F1-1"]
 
 
-def test_near_miss_stands_only_if_the_audio_supports_it(matcher):
+def test_near_miss_stands_only_if_the_audio_supports_it(wordings, matcher):
     t = said("还没喊喊，先等者")  # espeak's 还没上班，先等着 through Whisper base
-    assert matcher.forbidden(t)[0] == []
-    (rule, hit), = matcher.forbidden(t, check=lambda transcript, hit: 1.2)[0]
+    assert wordings.forbidden(t)[0] == []
+    (rule, hit), = wordings.forbidden(t, check=lambda transcript, hit: 1.2)[0]
     assert rule.id == "F5-1" and "声学复核通过" in hit.explanation
-    assert matcher.forbidden(t, check=lambda transcript, hit: 25.0)[0] == []
+    assert wordings.forbidden(t, check=lambda transcript, hit: 25.0)[0] == []
+    # A part of F5-1 is heard (先等者), so the model leaves it to the wordings and the audio:
+    # its other part may be the next utterance's.
+    assert matcher.forbidden(t)[0] == []
     assert matcher.forbidden(t, check=lambda transcript, hit: None)[0] == []
 
 

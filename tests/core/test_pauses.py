@@ -22,13 +22,15 @@ def test_two_halves_of_a_phrase_across_a_short_pause_are_one_incident(rules, mat
     assert inc.offset_s == 3.0 and inc.end_s == 5.9  # the clip spans both
 
 
-def test_a_long_pause_or_another_speaker_keeps_the_halves_apart(rules, matcher):
+def test_a_long_pause_or_another_speaker_keeps_the_halves_apart(rules, wordings):
+    """Judged by the wordings alone: the meaning model reads 还是听你的 on its own as the taunt
+    it is."""
     first = said("听我的", start_s=0.0, end_s=1.0)
     late = said("还是听你的", start_s=3.0, end_s=4.5)  # 2 s later: two sentences
     assert previous(late, [first], rules.matching.join_pause_s) is None
     citizen = said("还是听你的", Speaker.CITIZEN, start_s=1.5, end_s=2.5)
     assert previous(citizen, [first], rules.matching.join_pause_s) is None
-    incidents, _, _ = judge(rules, matcher, [first, late], session_of([first, late]))
+    incidents, _, _ = judge(rules, wordings, [first, late], session_of([first, late]))
     assert [i for i in incidents if i.kind == "forbidden_phrase"] == []
 
 

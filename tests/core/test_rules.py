@@ -70,9 +70,14 @@ def test_greeting_and_farewell_are_due_per_session(rules):
     assert due == {"R-greeting": "missing_greeting", "R-farewell": "missing_farewell"}
 
 
-def _write(tmp_path: Path, data: dict) -> Path:
+def _write(tmp_path: Path, data: dict, examples: str | None = None) -> Path:
+    """The rules in a folder of their own, with the bundled examples beside them (or these)."""
     p = tmp_path / "rules.yaml"
     p.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    bundled = DEFAULT_RULES.parent / _base()["meaning"]["examples_file"]
+    (tmp_path / "examples.yaml").write_text(
+        examples if examples is not None else bundled.read_text(encoding="utf-8"),
+        encoding="utf-8")
     return p
 
 
@@ -157,3 +162,44 @@ def test_rules_as_text_are_validated_as_the_file_is(tmp_path):
     with pytest.raises(RulesError, match="edited: not valid YAML"):
         parse_rules("forbidden: [unclosed", where="edited")
     assert parse_rules(DEFAULT_RULES.read_text(encoding="utf-8")) == load_rules()
+
+
+def test_meaning_examples_are_loaded_beside_the_rules(rules):
+    """Every example is labelled with one of the forbidden rules or none, and every rule has
+    examples to learn from."""
+    assert rules.meaning is not None
+    labels = {e.rule for e in rules.examples}
+    assert labels == {r.id for r in rules.forbidden} | {"none"}
+    assert all(e.text.strip() and e.source for e in rules.examples)
+
+
+@pytest.mark.parametrize("examples, expected", [
+    ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n  - {rule: F9-9, text: 你自己想办法}\n",
+     r"examples\[1\] -> rule: 'F9-9' is not the id of a forbidden rule nor 'none' \(line 3\)"),
+    ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n  - {rule: none}\n",
+     r"examples\[1\] -> text \(line 3\): Field required"),
+    ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n",
+     "needs examples of a forbidden rule and of 'none'"),
+    ("examples: []\n", "examples"),
+])
+def test_malformed_meaning_examples_name_the_file_entry_and_line(tmp_path, examples, expected):
+    with pytest.raises(RulesError, match=expected) as e:
+        load_rules(_write(tmp_path, _base(), examples))
+    assert str(tmp_path / "examples.yaml") in str(e.value)
+
+
+def test_a_missing_examples_file_or_a_bad_threshold_fails_clearly(tmp_path):
+    data = _base()
+    data["meaning"]["examples_file"] = "nowhere.yaml"
+    with pytest.raises(RulesError, match=r"nowhere.yaml: cannot read meaning examples"):
+        load_rules(_write(tmp_path, data))
+    data = _base()
+    data["meaning"]["min_probability"] = "high"
+    with pytest.raises(RulesError, match=r"meaning -> min_probability \(line \d+\)"):
+        load_rules(_write(tmp_path, data))
+
+
+def test_rules_without_meaning_judge_by_their_wordings_alone(tmp_path):
+    data = _base()
+    del data["meaning"]
+    assert load_rules(_write(tmp_path, data)).examples == ()

@@ -20,7 +20,8 @@ from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
 
 from etiquette.core.context import excluded_by
-from etiquette.core.records import PhraseHit, Speaker, Transcript
+from etiquette.core.meaning import meaning_model
+from etiquette.core.records import HeardBy, PhraseHit, Speaker, Transcript
 from etiquette.core.rules import ForbiddenRule, Parts, RequiredRule, RuleSet
 
 SLOT = "×"  # ×× in Appendix B: a part the speaker fills in (a material, a window name)
@@ -409,6 +410,14 @@ class PhraseMatcher:
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
         }
+        # the clauses of phrases said in one breath (听我的，还是听你的): a part as well
+        self._clauses = {r.id: [replace(p, text=c, pause_inside=False)
+                                for p in self._forbidden_patterns if p.rule_id == r.id
+                                for c in _CLAUSE_BREAK.split(p.text) if len(phrase_chars(c)) >= 3
+                                and c != p.text]
+                         for r in rules.forbidden}
+        self._meaning = (meaning_model(rules.examples)
+                         if rules.meaning is not None and rules.examples else None)
 
     def forbidden(self, transcript: Transcript, check: AcousticCheck | None = None
                   ) -> tuple[list[tuple[ForbiddenRule, PhraseHit]], list[ExcludedHit]]:
@@ -448,8 +457,45 @@ class PhraseMatcher:
                 elif verdict is not None:
                     found.append((self._forbidden[rule_id], verdict))
                     break
+        # The wordings outrank the model: a phrase they found, excused by its context (这个我也
+        # 不知道，我帮你问问) or found a part of (说了几遍了, its other part perhaps still to come
+        # after a pause) is theirs to judge, over the utterances that follow too.
+        theirs = ({r.id for r, _ in found} | {e.hit.rule_id for e in excluded}
+                  | self._partly_said(text))
+        if (by_meaning := self._by_meaning(transcript)) and by_meaning[0].id not in theirs:
+            found.append(by_meaning)
         found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
+
+    def _partly_said(self, text: str) -> set[str]:
+        """The rules with a phrase in parts of which `text` holds at least one part."""
+        parted = {rule_id for rule_id, parts in self._parts.items()
+                  if any(h.score >= pats[0].min_score
+                         for pats in parts.parts for h in occurrences(text, pats, self._readings))}
+        return parted | {rule_id for rule_id, clauses in self._clauses.items()
+                         if find(text, clauses, self._readings)}
+
+    def _by_meaning(self, transcript: Transcript) -> tuple[ForbiddenRule, PhraseHit] | None:
+        """The forbidden phrase the utterance means, as the meaning model reads it, where it is
+        sure enough (surer where the speaker could not be told apart): the whole utterance is
+        the hit."""
+        settings = self.rules.meaning
+        if self._meaning is None or settings is None:
+            return None
+        text = transcript.text
+        p = self._meaning.probabilities(text)
+        if not p or len(phrase_chars(text)) < settings.min_chars:
+            return None
+        rule = self._forbidden[max(p, key=p.__getitem__)]
+        unknown = transcript.speaker == Speaker.UNKNOWN
+        need = settings.unknown_speaker_min_probability if unknown else settings.min_probability
+        if transcript.speaker not in rule.speakers or p[rule.id] < need:
+            return None
+        nearest = self._meaning.nearest(text, rule.id)
+        why = (f"按意思判断：与例句「{nearest}」意思相近，把握 {p[rule.id]:.2f}"
+               f"（要求 {need:.2f}{'，说话人未能确定' if unknown else ''}）")
+        return rule, PhraseHit(rule.id, rule.canonical, nearest, text, 0, len(text),
+                               round(p[rule.id], 3), why)
 
     def _judge(self, transcript: Transcript, rule: ForbiddenRule, hit: PhraseHit,
                check: AcousticCheck | None, parted: bool = False
@@ -488,7 +534,22 @@ class PhraseMatcher:
         if reason := excluded_by(rule.context, text, hit.char_start, hit.char_end,
                                  transcript.heard_by, said):
             return ExcludedHit(hit, reason)
-        return hit
+        return self._vetoed(transcript, rule, hit) or hit
+
+    def _vetoed(self, transcript: Transcript, rule: ForbiddenRule, hit: PhraseHit
+                ) -> ExcludedHit | None:
+        """A wording's hit on one microphone for both sides that the meaning model all but
+        rules out: the words of the phrase in a sentence that means something else, most often
+        the citizen's own 我不知道要带什么 heard with the clerk's."""
+        settings = self.rules.meaning
+        if (self._meaning is None or settings is None
+                or transcript.heard_by == HeardBy.MICROPHONE):
+            return None
+        p = self._meaning.probabilities(transcript.text).get(rule.id, 0.0)
+        if p >= settings.one_microphone_veto_below:
+            return None
+        return ExcludedHit(hit, f"单麦克风，按意思判断不像「{rule.canonical}」（把握 {p:.2f}，"
+                                f"低于 {settings.one_microphone_veto_below:.2f}），多是群众在说")
 
     def _acoustic(self, transcript: Transcript, hit: PhraseHit,
                   check: AcousticCheck | None) -> PhraseHit | None:

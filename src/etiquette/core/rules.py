@@ -310,10 +310,41 @@ class ForbiddenRule(_PhraseRule):
         return self
 
 
+NOT_FORBIDDEN = "none"  # an example sentence that is no forbidden phrase
+
+
+class Example(_Strict):
+    """One labelled sentence the meaning model learns from."""
+
+    rule: str = Field(min_length=1, description="a forbidden rule's id, or 'none'")
+    text: str = Field(min_length=1)
+    source: str = Field("", description="where the sentence comes from (a held-out half)")
+
+
+class ExampleSet(_Strict):
+    examples: tuple[Example, ...] = Field(min_length=1)
+
+
+class MeaningSettings(_Strict):
+    """Forbidden phrases judged by meaning as well as by their listed wordings."""
+
+    examples_file: str = Field(min_length=1, description="beside the rules file")
+    min_probability: float = Field(0.5, gt=0, le=1.0, description="a flag needs at least this")
+    min_chars: int = Field(4, ge=1, description="shorter texts are not read for meaning")
+    unknown_speaker_min_probability: float = Field(
+        0.7, gt=0, le=1.0, description="the same, where the speaker could not be told apart")
+    one_microphone_veto_below: float = Field(
+        0.0, ge=0, lt=1.0, description="on one microphone for both sides, a wording's hit the "
+        "model gives less than this for its rule is no flag (the citizen's 我不知道要…)")
+
+
 class RuleSet(_Strict):
     version: str
     source: str = ""
     matching: Matching = Matching()
+    meaning: MeaningSettings | None = None
+    # filled by the loader from meaning.examples_file
+    examples: tuple[Example, ...] = ()
     session: SessionRules = SessionRules()
     groups: dict[int, Group]
     required: tuple[RequiredRule, ...] = ()
@@ -465,9 +496,39 @@ def _error(error: type[E], message: str, problems: list[Problem]) -> E:
     return exc
 
 
+def _with_examples(rules: RuleSet, folder: Path) -> RuleSet:
+    """The rules with the example sentences their `meaning` names, each labelled with one of
+    their forbidden rules (or 'none')."""
+    if rules.meaning is None:
+        return rules
+    path = folder / rules.meaning.examples_file
+    examples = load_yaml_model(path, ExampleSet, RulesError, "meaning examples").examples
+    ids = {r.id for r in rules.forbidden}
+    if bad := next(((i, e) for i, e in enumerate(examples)
+                    if e.rule != NOT_FORBIDDEN and e.rule not in ids), None):
+        i, e = bad
+        line = line_of(path.read_text(encoding="utf-8"), ("examples", i))
+        message = (f"examples[{i}] -> rule: '{e.rule}' is not the id of a forbidden rule "
+                   f"nor '{NOT_FORBIDDEN}'")
+        raise _error(RulesError, f"{path}: invalid meaning examples\n  {message}"
+                     + (f" (line {line})" if line else ""),
+                     [Problem(loc=("examples", i, "rule"), path=f"examples[{i}] -> rule",
+                              line=line, type="unknown_rule", message=message)])
+    if len({e.rule for e in examples}) < 2 or NOT_FORBIDDEN not in {e.rule for e in examples}:
+        message = f"needs examples of a forbidden rule and of '{NOT_FORBIDDEN}'"
+        raise _error(RulesError, f"{path}: invalid meaning examples: {message}",
+                     [Problem(loc=("examples",), path="examples", line=None,
+                              type="too_few_rules", message=message)])
+    return rules.model_copy(update={"examples": examples})
+
+
 def load_rules(path: Path | None = None) -> RuleSet:
-    return load_yaml_model(path or DEFAULT_RULES, RuleSet, RulesError, "rules")
+    path = path or DEFAULT_RULES
+    return _with_examples(load_yaml_model(path, RuleSet, RulesError, "rules"), path.parent)
 
 
-def parse_rules(text: str, where: str = "<text>") -> RuleSet:
-    return parse_yaml_model(text, RuleSet, RulesError, "rules", where)
+def parse_rules(text: str, where: str = "<text>", folder: Path = DEFAULT_RULES.parent
+                ) -> RuleSet:
+    """Rules from text (edited in the supervision service, fetched by live); the examples file
+    their `meaning` names is read from `folder` (the bundled rules' by default)."""
+    return _with_examples(parse_yaml_model(text, RuleSet, RulesError, "rules", where), folder)

@@ -1,0 +1,81 @@
+"""Write rules/examples.yaml, the meaning model's example sentences, from the held-out halves
+that have been run (their benchmarks/heldout_<half>_results.json exists).
+
+    .venv/bin/python benchmarks/heldout/examples.py
+
+A half becomes examples only once it has been run, so a half not yet run stays a measure of
+the model. Each staff turn is an example of each forbidden rule it says (`expect`), or of none;
+each citizen turn is an example of none (on one microphone the citizen's 我不知道 is heard too).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+OUT = ROOT / "rules" / "examples.yaml"
+NOT_FORBIDDEN = "none"
+
+HEADER = """\
+# 例句：按意思判断禁用语的模型从这些句子学习（appendix_b.yaml 的 meaning）。
+# 每句标明它说的是哪条禁用语（rule），或不是禁用语（none）；source 是句子的出处。
+# 由 benchmarks/heldout/examples.py 从已运行过的评测集（benchmarks/heldout/）生成：工作人员说的
+# 每句按标注的禁用语，群众说的和工作人员其余的话为 none。可以添加本中心的例句（如复核中确认或
+# 驳回的事件原话），source 写明出处；重新生成会覆盖本文件，请把自己的例句另存一份。
+"""
+
+
+def _scripts(half: str) -> tuple[Path, set[str] | None]:
+    """The scripts file of a half and, for tune and test (one file), its sessions."""
+    if half in ("tune", "test"):
+        split = yaml.safe_load((HERE / "split.yaml").read_text(encoding="utf-8"))
+        return HERE / "scripts.yaml", set(split[half])
+    return HERE / f"scripts_{half}.yaml", None
+
+
+def run_halves() -> list[str]:
+    """The halves that have been run, in the order they were written."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.heldout import HALVES  # noqa: PLC0415 -- a script run from anywhere
+
+    return [h for h in HALVES if (ROOT / "benchmarks" / f"heldout_{h}_results.json").exists()]
+
+
+def examples(halves: list[str]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for half in halves:
+        path, sessions = _scripts(half)
+        for s in yaml.safe_load(path.read_text(encoding="utf-8"))["sessions"]:
+            if sessions is not None and s["name"] not in sessions:
+                continue
+            for t in s["turns"]:
+                text = t.get("staff") or t["citizen"]
+                rules = (t.get("expect") or [NOT_FORBIDDEN]) if "staff" in t else [NOT_FORBIDDEN]
+                for rule in rules:
+                    if (rule, text) not in seen:
+                        seen.add((rule, text))
+                        out.append({"rule": rule, "text": text, "source": f"{half}/{s['name']}"})
+    return out
+
+
+def main() -> int:
+    halves = run_halves()
+    rows = examples(halves)
+    flow = [yaml.safe_dump(r, allow_unicode=True, default_flow_style=True, width=10_000,
+                           sort_keys=False).strip()
+            for r in rows]
+    body = "\n".join(f"  - {f}" for f in flow)
+    OUT.write_text(f"{HEADER}examples:\n{body}\n", encoding="utf-8")
+    forbidden = sum(r["rule"] != NOT_FORBIDDEN for r in rows)
+    print(f"wrote {OUT}: {len(rows)} sentences ({forbidden} forbidden) from "
+          f"{', '.join(halves)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
