@@ -85,8 +85,9 @@ def test_a_form_edit_is_a_new_version_that_loads_and_matches_as_edited(session: 
     assert old == [rule_line("F1-2", "phrases"), rule_line("F1-2", "variants")]
     assert new == ["    phrases: [问别人去吧]", "    variants: [你问别人去, 自己问别人去吧]",
                    "    exclusions: [可以问别人]", "    severity: critical", "    deduction: 3"]
-    # The pipelines' matcher judges with the edit: the new variant is flagged, the old one not.
-    matcher = PhraseMatcher(rules)
+    # The pipelines' matcher judges with the edit: the new variant is flagged, the old one not
+    # (by the wordings; the meaning model reads 你找别人去 as F1-2 whatever the list says).
+    matcher = PhraseMatcher(rules.model_copy(update={"meaning": None}))
     hits, _ = matcher.forbidden(said("行了，你自己问别人去吧"))
     assert [r.id for r, _ in hits] == ["F1-2"]
     hits, _ = matcher.forbidden(said("你找别人去"))
