@@ -1,24 +1,29 @@
 """Write rules/examples.yaml, the meaning model's example sentences, from the held-out halves
-that have been run (their benchmarks/heldout_<half>_results.json exists).
+that have been run in every condition (benchmarks/heldout_<half>_results.json has them all).
 
     .venv/bin/python benchmarks/heldout/examples.py
 
-A half becomes examples only once it has been run, so a half not yet run stays a measure of
-the model. Each staff turn is an example of each forbidden rule it says (`expect`), or of none;
-each citizen turn is an example of none (on one microphone the citizen's 我不知道 is heard too).
+A half becomes examples only once it has been run in all its conditions, so a half not yet
+run stays a measure of the model. Each staff turn is an example of each forbidden rule it says
+(`expect`), or of none; each citizen turn is an example of none (on one microphone the
+citizen's 我不知道 is heard too).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # a script run from anywhere
+from benchmarks.heldout import CONDITIONS, HALVES  # noqa: E402
+from etiquette.core.rules import NOT_FORBIDDEN  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 OUT = ROOT / "rules" / "examples.yaml"
-NOT_FORBIDDEN = "none"
 
 HEADER = """\
 # 例句：按意思判断禁用语的模型从这些句子学习（appendix_b.yaml 的 meaning）。
@@ -38,11 +43,13 @@ def _scripts(half: str) -> tuple[Path, set[str] | None]:
 
 
 def run_halves() -> list[str]:
-    """The halves that have been run, in the order they were written."""
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.heldout import HALVES  # noqa: PLC0415 -- a script run from anywhere
+    """The halves that have been run in every condition, in the order they were written."""
+    def run(half: str) -> bool:
+        path = ROOT / "benchmarks" / f"heldout_{half}_results.json"
+        done = json.loads(path.read_text(encoding="utf-8"))["conditions"] if path.exists() else {}
+        return set(CONDITIONS) <= set(done)
 
-    return [h for h in HALVES if (ROOT / "benchmarks" / f"heldout_{h}_results.json").exists()]
+    return [h for h in HALVES if run(h)]
 
 
 def examples(halves: list[str]) -> list[dict[str, str]]:

@@ -460,20 +460,21 @@ class PhraseMatcher:
         # The wordings outrank the model: a phrase they found, excused by its context (这个我也
         # 不知道，我帮你问问) or found a part of (说了几遍了, its other part perhaps still to come
         # after a pause) is theirs to judge, over the utterances that follow too.
-        theirs = ({r.id for r, _ in found} | {e.hit.rule_id for e in excluded}
-                  | self._partly_said(text))
-        if (by_meaning := self._by_meaning(transcript)) and by_meaning[0].id not in theirs:
-            found.append(by_meaning)
+        if (by_meaning := self._by_meaning(transcript)) is not None:
+            rule_id = by_meaning[0].id
+            theirs = {r.id for r, _ in found} | {e.hit.rule_id for e in excluded}
+            if rule_id not in theirs and not self._partly_said(text, rule_id):
+                found.append(by_meaning)
         found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
 
-    def _partly_said(self, text: str) -> set[str]:
-        """The rules with a phrase in parts of which `text` holds at least one part."""
-        parted = {rule_id for rule_id, parts in self._parts.items()
-                  if any(h.score >= pats[0].min_score
-                         for pats in parts.parts for h in occurrences(text, pats, self._readings))}
-        return parted | {rule_id for rule_id, clauses in self._clauses.items()
-                         if find(text, clauses, self._readings)}
+    def _partly_said(self, text: str, rule_id: str) -> bool:
+        """Whether `text` holds one part of the rule's phrase in parts, or one clause of a
+        phrase of it said in one breath."""
+        parts = self._parts[rule_id].parts if rule_id in self._parts else ()
+        return (any(h.score >= pats[0].min_score
+                    for pats in parts for h in occurrences(text, pats, self._readings))
+                or bool(find(text, self._clauses[rule_id], self._readings)))
 
     def _by_meaning(self, transcript: Transcript) -> tuple[ForbiddenRule, PhraseHit] | None:
         """The forbidden phrase the utterance means, as the meaning model reads it, where it is

@@ -40,10 +40,9 @@ class MeaningModel:
     """A classifier of texts into the forbidden rules and `NOT_FORBIDDEN`, fitted on examples."""
 
     def __init__(self, examples: Sequence[Example]) -> None:
+        """`examples`: of NOT_FORBIDDEN and of one forbidden rule at least (the rules loader
+        refuses a file with fewer)."""
         rules = {e.rule for e in examples}
-        if NOT_FORBIDDEN not in rules or len(rules) < 2:
-            raise ValueError("meaning examples need sentences of at least one forbidden rule "
-                             f"and sentences that are not forbidden ('{NOT_FORBIDDEN}')")
         self._features = FeatureUnion([
             ("characters", TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
                                            sublinear_tf=True, min_df=2, preprocessor=_characters)),
