@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from etiquette.core.rules import RulesError, parse_rules
+from etiquette.core.rules import DEFAULT_RULES, RulesError, parse_rules
 from etiquette.files import atomic_write
 from etiquette.sinks.http import INGEST_PATH
 
@@ -37,14 +37,18 @@ def fetch_rules(url: str, api_key: str, data_dir: Path, timeout_s: float = 10.0)
     try:
         response = httpx.get(base + RULES_PATH, headers={"X-API-Key": api_key}, timeout=timeout_s)
         response.raise_for_status()
-        parse_rules(response.text, where=base + RULES_PATH)
+        rules = parse_rules(response.text, where=base + RULES_PATH)
     except (httpx.HTTPError, RulesError) as e:
         if copy.is_file():
             logger.warning("rules from the service unavailable (%s); using the copy of the last "
                            "start, %s", e, copy)
             return copy
         raise RulesUnavailable(f"无法从监督考核服务取得规则 (rules unavailable): {e}") from e
-    # Whole or not at all: the copy is what the next start falls back on.
+    # Whole or not at all: the copy is what the next start falls back on. The meaning model's
+    # examples are the bundled ones (as the service validated them), kept beside the copy.
+    if rules.meaning is not None:
+        examples = DEFAULT_RULES.parent / rules.meaning.examples_file
+        atomic_write(data_dir / rules.meaning.examples_file, examples.read_bytes())
     atomic_write(copy, response.text.encode("utf-8"))
     logger.info("rules version %s from the service", response.headers.get("X-Rules-Version-Id"))
     return copy
