@@ -1,11 +1,13 @@
 """Write rules/examples.yaml, the meaning model's example sentences, from the held-out halves
-that have been run in every condition (benchmarks/heldout_<half>_results.json has them all).
+that have been run in every condition (benchmarks/heldout_<half>_results.json has them all) and
+from the sentences written for it alone (benchmarks/heldout/written/, text without audio).
 
     .venv/bin/python benchmarks/heldout/examples.py
 
 A half becomes examples only once it has been run in all its conditions, so a half not yet
 run stays a measure of the model. Each staff turn is an example of each forbidden rule it says
-(`expect`), or of none; each citizen turn is an example of none (on one microphone the
+(`expect`), else of the greeting or farewell it is (`required`), else of none; each citizen turn
+is an example of none (on one microphone the
 citizen's 我不知道 is heard too).
 """
 
@@ -19,18 +21,21 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # a script run from anywhere
 from benchmarks.heldout import CONDITIONS, HALVES  # noqa: E402
-from etiquette.core.rules import NOT_FORBIDDEN  # noqa: E402
+from etiquette.core.rules import NO_RULE, load_rules  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+WRITTEN = HERE / "written"
 OUT = ROOT / "rules" / "examples.yaml"
 
 HEADER = """\
-# 例句：按意思判断禁用语的模型从这些句子学习（appendix_b.yaml 的 meaning）。
-# 每句标明它说的是哪条禁用语（rule），或不是禁用语（none）；source 是句子的出处。
-# 由 benchmarks/heldout/examples.py 从已运行过的评测集（benchmarks/heldout/）生成：工作人员说的
-# 每句按标注的禁用语，群众说的和工作人员其余的话为 none。可以添加本中心的例句（如复核中确认或
-# 驳回的事件原话），source 写明出处；重新生成会覆盖本文件，请把自己的例句另存一份。
+# 例句：按意思判断禁用语和迎声、送声的模型从这些句子学习（appendix_b.yaml 的 meaning）。
+# 每句标明它说的是哪条禁用语或迎声（R-greeting）、送声（R-farewell）（rule），或都不是（none）；
+# source 是句子的出处。
+# 由 benchmarks/heldout/examples.py 从已运行过的评测集（benchmarks/heldout/）和专为训练写的例句
+# （benchmarks/heldout/written/）生成：工作人员说的每句按标注的禁用语或迎声、送声，
+# 群众说的和工作人员其余的话为 none。可以添加本中心的例句（如复核中确认或驳回的事件原话），
+# source 写明出处；重新生成会覆盖本文件，请把自己的例句另存一份。
 """
 
 
@@ -53,8 +58,16 @@ def run_halves() -> list[str]:
 
 
 def examples(halves: list[str]) -> list[dict[str, str]]:
+    """The labelled sentences of `halves`, then those of every file in written/ (a sentence
+    of several rules once per rule, every sentence once)."""
     out: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
+
+    def add(rule: str, text: str, source: str) -> None:
+        if (rule, text) not in seen:
+            seen.add((rule, text))
+            out.append({"rule": rule, "text": text, "source": source})
+
     for half in halves:
         path, sessions = _scripts(half)
         for s in yaml.safe_load(path.read_text(encoding="utf-8"))["sessions"]:
@@ -62,11 +75,13 @@ def examples(halves: list[str]) -> list[dict[str, str]]:
                 continue
             for t in s["turns"]:
                 text = t.get("staff") or t["citizen"]
-                rules = (t.get("expect") or [NOT_FORBIDDEN]) if "staff" in t else [NOT_FORBIDDEN]
+                rules = ((t.get("expect") or t.get("required") or [NO_RULE]) if "staff" in t
+                         else [NO_RULE])
                 for rule in rules:
-                    if (rule, text) not in seen:
-                        seen.add((rule, text))
-                        out.append({"rule": rule, "text": text, "source": f"{half}/{s['name']}"})
+                    add(rule, text, f"{half}/{s['name']}")
+    for path in sorted(WRITTEN.glob("*.yaml")):
+        for row in yaml.safe_load(path.read_text(encoding="utf-8"))["sentences"]:
+            add(row["rule"], row["text"], f"written/{path.stem}")
     return out
 
 
@@ -78,9 +93,11 @@ def main() -> int:
             for r in rows]
     body = "\n".join(f"  - {f}" for f in flow)
     OUT.write_text(f"{HEADER}examples:\n{body}\n", encoding="utf-8")
-    forbidden = sum(r["rule"] != NOT_FORBIDDEN for r in rows)
+    ids = {r.id for r in load_rules().forbidden}
+    forbidden = sum(r["rule"] in ids for r in rows)
+    written = sorted(p.stem for p in WRITTEN.glob("*.yaml"))
     print(f"wrote {OUT}: {len(rows)} sentences ({forbidden} forbidden) from "
-          f"{', '.join(halves)}", file=sys.stderr)
+          f"{', '.join(halves + [f'written/{w}' for w in written])}", file=sys.stderr)
     return 0
 
 

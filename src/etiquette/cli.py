@@ -20,7 +20,7 @@ from etiquette.core.checks.rules import DEFAULT_CHECK_RULES, CheckRulesError, lo
 from etiquette.core.presence import PresenceRulesError, Roi, load_pauses, load_presence_rules
 from etiquette.core.presence.records import DeclaredPause
 from etiquette.core.presence.rules import DEFAULT_PRESENCE_RULES
-from etiquette.core.rules import DEFAULT_RULES, NOT_FORBIDDEN, RulesError, load_rules
+from etiquette.core.rules import DEFAULT_RULES, NO_RULE, RulesError, load_rules
 from etiquette.live.cli import run
 from etiquette.models import DEFAULT_MODELS_DIR, ModelError, ensure_model, load_manifest
 from etiquette.pipeline import Analysis, PipelineOptions, RecordingPipeline, SpeechPipeline
@@ -324,9 +324,11 @@ def rules_check(
         rs = load_rules(path)
     except RulesError as e:
         _fail(problems.console("规则文件", path or DEFAULT_RULES, e))
+    forbidden = {r.id for r in rs.forbidden}
     meaning = ("，按意思判断的例句 "
-               f"{sum(e.rule != NOT_FORBIDDEN for e in rs.examples)} 句禁用语、"
-               f"{sum(e.rule == NOT_FORBIDDEN for e in rs.examples)} 句非禁用语"
+               f"{sum(e.rule in forbidden for e in rs.examples)} 句禁用语、"
+               f"{sum(e.rule not in forbidden | {NO_RULE} for e in rs.examples)} 句迎声送声、"
+               f"{sum(e.rule == NO_RULE for e in rs.examples)} 句其他"
                if rs.meaning else "，不按意思判断（未设 meaning）")
     err.print(f"规则有效：版本 {rs.version}，必用语 {len(rs.required)} 条，禁用语 "
               f"{len(rs.forbidden)} 条{meaning}", highlight=False)

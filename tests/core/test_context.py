@@ -125,15 +125,16 @@ def test_on_one_microphone_a_refusal_still_counts(matcher, text, speaker):
 @pytest.mark.parametrize("speaker", [Speaker.STAFF, Speaker.UNKNOWN])
 def test_on_one_microphone_what_citizens_say_far_more_often_is_left_out_with_the_reason(
         matcher, wordings, speaker):
-    """我也不知道啊 on a microphone both sides share: the examples hold it from citizens far
-    more often than from clerks, so the meaning model all but rules the refusal out. The
-    supervisor loses the rare clerk who says it there; on the clerk's own microphone it counts."""
-    t = one_microphone("我也不知道啊", speaker)
+    """不知道啊，我第一次来 on a microphone both sides share: the examples hold such words from
+    citizens far more often than from clerks, so the meaning model all but rules the refusal
+    out. The supervisor loses the rare clerk who says it there; on the clerk's own microphone
+    it counts."""
+    t = one_microphone("不知道啊，我第一次来", speaker)
     assert "F1-1" in [rule.id for rule, _ in wordings.forbidden(t)[0]]  # the wording is there
     found, excluded = matcher.forbidden(t)
     assert found == []
     assert any(e.hit.rule_id == "F1-1" and "多是群众在说" in e.reason for e in excluded)
-    assert "F1-1" in forbidden_ids(matcher, "我也不知道啊")
+    assert "F1-1" in forbidden_ids(matcher, "不知道啊，我第一次来")
 
 
 def test_on_the_staff_members_own_microphone_not_knowing_where_counts(matcher):

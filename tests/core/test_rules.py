@@ -165,17 +165,23 @@ def test_rules_as_text_are_validated_as_the_file_is(tmp_path):
 
 
 def test_meaning_examples_are_loaded_beside_the_rules(rules):
-    """Every example is labelled with one of the forbidden rules or none, and every rule has
-    examples to learn from."""
+    """Every example is labelled with one of the forbidden rules, the greeting or the farewell,
+    or none, and every one of them has examples to learn from."""
     assert rules.meaning is not None
     labels = {e.rule for e in rules.examples}
-    assert labels == {r.id for r in rules.forbidden} | {"none"}
+    assert labels == {r.id for r in rules.forbidden} | {"R-greeting", "R-farewell", "none"}
     assert all(e.text.strip() and e.source for e in rules.examples)
 
 
 @pytest.mark.parametrize("examples, expected", [
     ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n  - {rule: F9-9, text: 你自己想办法}\n",
-     r"examples\[1\] -> rule: 'F9-9' is not the id of a forbidden rule nor 'none' \(line 3\)"),
+     r"examples\[1\] -> rule: 'F9-9' is not the id of a forbidden rule, nor of a required rule "
+     r"with a missing incident, nor 'none' \(line 3\)"),
+    # a required phrase whose absence is no incident is not read by meaning
+    ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n  - {rule: R-wait, text: 您稍等}\n",
+     r"examples\[1\] -> rule: 'R-wait' is not the id of a forbidden rule"),
+    ("examples:\n  - {rule: R-greeting, text: 您好，办什么}\n  - {rule: none, text: 好的}\n",
+     "needs examples of a forbidden rule and of 'none'"),
     ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n  - {rule: none}\n",
      r"examples\[1\] -> text \(line 3\): Field required"),
     ("examples:\n  - {rule: F1-1, text: 我哪里晓得}\n",

@@ -23,21 +23,27 @@ Judged = tuple[list[Incident], list[tuple[Transcript, RequiredRule, PhraseHit]],
 
 def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcript,
                      recorded_at: datetime | None = None, check: AcousticCheck | None = None,
-                     lead_in: Transcript | None = None) -> Judged:
+                     lead_in: Sequence[Transcript] = ()) -> Judged:
     """One utterance's forbidden-phrase incidents, the required phrases it said, and the hits
     its context excluded (what live judges the moment an utterance is transcribed). A phrase
-    that `lead_in` (the utterance a short pause before) said too is the same incident going on
-    (你去投诉嘛，（停顿）去投诉我啊) and is not reported again -- where both are known to be the
+    that `lead_in` (the turn it goes on with: `leading`) said too is the same incident going
+    on (你去投诉嘛，（停顿）去投诉我啊; 说了几遍了，（停顿）签名加盖章，（停顿）怎么还不会, each
+    half meaning it) and is not reported again -- where both are known to be the
     same person's: two unsettled utterances on one microphone may be the citizen's 我也不知道
     and the clerk's 我不晓得."""
     found, excluded = matcher.forbidden(transcript, check)
-    going_on = ({r.id for r, _ in matcher.forbidden(lead_in)[0]}
-                if lead_in is not None and lead_in.speaker == transcript.speaker != Speaker.UNKNOWN
-                else set())
+    going_on = _going_on(matcher, transcript, lead_in)
     incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at)
                  for rule, hit in found if rule.id not in going_on]
     required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
     return incidents, required, list(excluded)
+
+
+def _going_on(matcher: PhraseMatcher, t: Transcript, turn: Sequence[Transcript]) -> set[str]:
+    """The forbidden phrases the turn before `t` said, where both are known to be one person's
+    (two unsettled utterances on one microphone may be the citizen's and the clerk's)."""
+    return {r.id for before in turn if before.speaker == t.speaker != Speaker.UNKNOWN
+            for r, _ in matcher.forbidden(before)[0]}
 
 
 _TRAILING_PUNCT = "，,。.！!？?；;：:、 "  # what a half may end or begin with besides words
@@ -81,21 +87,28 @@ def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> 
     return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
 
 
-Run = tuple[list[Transcript], Transcript | None]  # utterances, and the one just before them
+def leading(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> list[Transcript]:
+    """The utterances of the same speaker before `t`, each at most `max_pause_s` before the
+    next: the turn that `t` goes on with. A phrase said in it is still going on in `t` (a clerk
+    who scolds over five short sentences has said 说几遍了 once, not five times)."""
+    heard = list(heard)
+    chain: list[Transcript] = []
+    before = previous(t, heard, max_pause_s)
+    while before is not None:
+        chain.insert(0, before)
+        before = previous(before, heard, max_pause_s)
+    return chain
+
+
+Run = tuple[list[Transcript], list[Transcript]]  # utterances, and the turn they go on with
 
 
 def runs_ending(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> list[Run]:
     """The runs of two to RUN_MAX utterances that end with `t`, each a short pause after the
-    one before it, each with the utterance a short pause before its first (its lead-in), if
-    any."""
-    heard = list(heard)
-    run, runs = [t], []
-    before = previous(t, heard, max_pause_s)
-    while len(run) < RUN_MAX and before is not None:
-        run = [before, *run]
-        before = previous(before, heard, max_pause_s)
-        runs.append((run, before))
-    return runs
+    one before it, each with the turn it goes on with (`leading` its first utterance)."""
+    chain = leading(t, heard, max_pause_s)
+    return [([*chain[len(chain) - k:], t], chain[:len(chain) - k])
+            for k in range(1, min(RUN_MAX - 1, len(chain)) + 1)]
 
 
 def _same_voice(a: Transcript, b: Transcript) -> bool:
@@ -111,13 +124,15 @@ def _across(h: PhraseHit, cuts: list[int]) -> bool:
 
 
 def judge_pause(rules: RuleSet, matcher: PhraseMatcher, run: Sequence[Transcript],
-                recorded_at: datetime | None = None, lead_in: Transcript | None = None) -> Judged:
+                recorded_at: datetime | None = None, lead_in: Sequence[Transcript] = ()
+                ) -> Judged:
     """The phrases said across the pauses between consecutive utterances of one speaker: those
     of the joined text that run from its first utterance into its last and that no shorter run
     of them holds (those were judged as they came). 有指示牌，（停顿）自己看 is cut in two by the
-    segmenter. A phrase that ran from `lead_in` (the utterance a short pause before the run)
-    into the run's first utterance was that run's: 有指示牌，（停顿）自己看，（停顿）墙上贴着 is one
-    F1-3, not a second in 自己看，墙上贴着."""
+    segmenter. A phrase that ran from the utterance just before the run into the run's first
+    was that run's: 有指示牌，（停顿）自己看，（停顿）墙上贴着 is one F1-3, not a second in 自己看，
+    墙上贴着. One that the turn before the run (`lead_in`) said is going on, as for one
+    utterance (`judge_transcript`)."""
     whole, cuts = joined(run)
     if len({t.speaker for t in run}) > 1:  # one part's speaker was not settled: nor is the whole's
         unsure = next(t for t in run if t.speaker == Speaker.UNKNOWN)
@@ -126,9 +141,10 @@ def judge_pause(rules: RuleSet, matcher: PhraseMatcher, run: Sequence[Transcript
     shorter = [joined(run[i:j])[0] for i in range(len(run)) for j in range(i + 1, len(run) + 1)
                if j - i < len(run)]
     alone = {r.id for part in shorter for r, _ in matcher.forbidden(part)[0]}
-    if lead_in is not None:
-        ran_on, ran_on_cuts = joined([lead_in, run[0]])
+    if lead_in:
+        ran_on, ran_on_cuts = joined([lead_in[-1], run[0]])
         alone |= {h.rule_id for _, h in matcher.forbidden(ran_on)[0] if _across(h, ran_on_cuts)}
+        alone |= _going_on(matcher, whole, lead_in)
     found, excluded = matcher.forbidden(whole)
     incidents = [forbidden_incident(rules, rule, hit, whole, recorded_at) for rule, hit in found
                  if _across(hit, cuts) and rule.id not in alone]
@@ -179,7 +195,7 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
     pause = rules.matching.join_pause_s
     for t in transcripts:
         found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check,
-                                                previous(t, transcripts, pause))
+                                                leading(t, transcripts, pause))
         for run, lead_in in runs_ending(t, transcripts, pause):
             more, said_more, skipped_more = judge_pause(rules, matcher, run, recorded_at, lead_in)
             found, said, skipped = found + more, said + said_more, skipped + skipped_more

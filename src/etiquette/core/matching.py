@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise, product
 from types import MappingProxyType
+from typing import TypeVar
 
 import jieba
 from pypinyin import Style, pinyin
 from pypinyin.style._utils import get_finals, get_initials
 
 from etiquette.core.context import excluded_by
-from etiquette.core.meaning import meaning_model
+from etiquette.core.meaning import MeaningModel, meaning_model
 from etiquette.core.records import HeardBy, PhraseHit, Speaker, Transcript
 from etiquette.core.rules import ForbiddenRule, Parts, RequiredRule, RuleSet
 
@@ -61,6 +62,7 @@ def _fuzz(initial: str, final: str) -> str:
     return _FUZZY_INITIALS.get(initial, initial) + "|" + _FUZZY_FINALS.get(final, final)
 
 
+R = TypeVar("R", ForbiddenRule, RequiredRule)
 Readings = Mapping[str, tuple[str, ...]]  # extra readings of a character, from the rules file
 NO_READINGS: Readings = MappingProxyType({})
 
@@ -410,14 +412,13 @@ class PhraseMatcher:
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
         }
-        # the clauses of phrases said in one breath (听我的，还是听你的): a part as well
-        self._clauses = {r.id: [replace(p, text=c, pause_inside=False)
-                                for p in self._forbidden_patterns if p.rule_id == r.id
-                                for c in _CLAUSE_BREAK.split(p.text) if len(phrase_chars(c)) >= 3
-                                and c != p.text]
-                         for r in rules.forbidden}
-        self._meaning = (meaning_model(rules.examples)
-                         if rules.meaning is not None and rules.examples else None)
+        read = rules.meaning is not None and bool(rules.examples)
+        self._meaning = meaning_model(rules.examples, set(self._forbidden)) if read else None
+        # the required phrases whose absence is an incident: a greeting or farewell missed is
+        # a false flag against the staff member
+        self._required_meaning = (meaning_model(rules.examples,
+                                                {r.id for r in rules.required if r.missing})
+                                  if read else None)
 
     def forbidden(self, transcript: Transcript, check: AcousticCheck | None = None
                   ) -> tuple[list[tuple[ForbiddenRule, PhraseHit]], list[ExcludedHit]]:
@@ -457,42 +458,34 @@ class PhraseMatcher:
                 elif verdict is not None:
                     found.append((self._forbidden[rule_id], verdict))
                     break
-        # The wordings outrank the model: a phrase they found, excused by its context (这个我也
-        # 不知道，我帮你问问) or found a part of (说了几遍了, its other part perhaps still to come
-        # after a pause) is theirs to judge, over the utterances that follow too.
-        if (by_meaning := self._by_meaning(transcript)) is not None:
-            rule_id = by_meaning[0].id
+        # The wordings outrank the model: a phrase they found or their context excused (这个我也
+        # 不知道，我帮你问问) is theirs to judge.
+        if (by_meaning := self._by_meaning(transcript, self._meaning,
+                                           self._forbidden)) is not None:
             theirs = {r.id for r, _ in found} | {e.hit.rule_id for e in excluded}
-            if rule_id not in theirs and not self._partly_said(text, rule_id):
+            if by_meaning[0].id not in theirs:
                 found.append(by_meaning)
         found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
 
-    def _partly_said(self, text: str, rule_id: str) -> bool:
-        """Whether `text` holds one part of the rule's phrase in parts, or one clause of a
-        phrase of it said in one breath."""
-        parts = self._parts[rule_id].parts if rule_id in self._parts else ()
-        return (any(h.score >= pats[0].min_score
-                    for pats in parts for h in occurrences(text, pats, self._readings))
-                or bool(find(text, self._clauses[rule_id], self._readings)))
-
-    def _by_meaning(self, transcript: Transcript) -> tuple[ForbiddenRule, PhraseHit] | None:
-        """The forbidden phrase the utterance means, as the meaning model reads it, where it is
-        sure enough (surer where the speaker could not be told apart): the whole utterance is
-        the hit."""
+    def _by_meaning(self, transcript: Transcript, model: MeaningModel | None,
+                    rules: Mapping[str, R]) -> tuple[R, PhraseHit] | None:
+        """The phrase of `rules` the utterance means, as `model` reads it, where it is sure
+        enough (surer where the speaker could not be told apart): the whole utterance is the
+        hit."""
         settings = self.rules.meaning
-        if self._meaning is None or settings is None:
+        if model is None or settings is None:
             return None
         text = transcript.text
-        p = self._meaning.probabilities(text)
+        p = model.probabilities(text)
         if not p or len(phrase_chars(text)) < settings.min_chars:
             return None
-        rule = self._forbidden[max(p, key=p.__getitem__)]
+        rule = rules[max(p, key=p.__getitem__)]
         unknown = transcript.speaker == Speaker.UNKNOWN
         need = settings.unknown_speaker_min_probability if unknown else settings.min_probability
         if transcript.speaker not in rule.speakers or p[rule.id] < need:
             return None
-        nearest = self._meaning.nearest(text, rule.id)
+        nearest = model.nearest(text, rule.id)
         why = (f"按意思判断：与例句「{nearest}」意思相近，把握 {p[rule.id]:.2f}"
                f"（要求 {need:.2f}{'，说话人未能确定' if unknown else ''}）")
         return rule, PhraseHit(rule.id, rule.canonical, nearest, text, 0, len(text),
@@ -587,5 +580,10 @@ class PhraseMatcher:
         hits = find(text, self._required_patterns, self._readings)
         hits += [h for parts in self._required_parts
                  for h in part_hits(text, parts, self._readings)]
-        return [(self._required[h.rule_id], h) for h in _best_per_rule(hits)
+        said = [(self._required[h.rule_id], h) for h in _best_per_rule(hits)
                 if transcript.speaker in self._required[h.rule_id].speakers]
+        # what the wordings did not find, the meaning may (同学你好，开证明吗)
+        by_meaning = self._by_meaning(transcript, self._required_meaning, self._required)
+        if by_meaning is not None and by_meaning[0].id not in {r.id for r, _ in said}:
+            said.append(by_meaning)
+        return said

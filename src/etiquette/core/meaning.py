@@ -1,11 +1,13 @@
-"""Forbidden phrases by meaning: a model learnt from labelled example sentences.
+"""Phrases by meaning: a model learnt from labelled example sentences.
 
 The rules' phrases and variants cannot list every way a clerk says a thing (墙上贴着电话号码，自己抄
-is 有指示牌，自己看 too), and sentences written without looking at the lists are where a list
-fails. The model reads an utterance by its characters and by its sounds (toneless pinyin, so
-Whisper's homophones 讲起多变了 for 讲几多遍了 read alike) and says which forbidden phrase it
-means, if any, and how sure it is. Each flag it gives names the example sentence nearest in
-meaning, so a supervisor sees why.
+is 有指示牌，自己看 too; 同学你好，开证明吗 is a greeting), and sentences written without looking at
+the lists are where a list fails. The model reads an utterance by its characters and by its
+sounds (toneless pinyin, so Whisper's homophones 讲起多变了 for 讲几多遍了 read alike) and says
+which phrase it means, if any, and how sure it is. Forbidden phrases and the greeting and
+farewell are read by two models of one set of examples, each seeing the other's sentences as
+saying none of its phrases. Each flag it gives names the example sentence nearest in meaning,
+so a supervisor sees why.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from etiquette.core.rules import NOT_FORBIDDEN, Example
+from etiquette.core.rules import NO_RULE, Example
 
 _BREAKS = re.compile(r"[\s，,。.！!？?；;：:、/…—]+")
 # Weak regularisation: thousands of short sentences, few words each (chosen once, not tuned).
@@ -37,11 +39,10 @@ def _sounds(text: str) -> str:
 
 
 class MeaningModel:
-    """A classifier of texts into the forbidden rules and `NOT_FORBIDDEN`, fitted on examples."""
+    """A classifier of texts into rules and `NO_RULE`, fitted on examples."""
 
     def __init__(self, examples: Sequence[Example]) -> None:
-        """`examples`: of NOT_FORBIDDEN and of one forbidden rule at least (the rules loader
-        refuses a file with fewer)."""
+        """`examples`: of NO_RULE and of one rule at least."""
         rules = {e.rule for e in examples}
         self._features = FeatureUnion([
             ("characters", TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
@@ -61,7 +62,7 @@ class MeaningModel:
         self._read: dict[str, dict[str, float]] = {}  # judging reads an utterance several times
 
     def probabilities(self, text: str) -> dict[str, float]:
-        """How likely `text` means each forbidden rule (empty where it has no words)."""
+        """How likely `text` means each rule (empty where it has no words)."""
         if text not in self._read:
             if len(self._read) > 10_000:  # a live window runs for months
                 self._read.clear()
@@ -81,10 +82,21 @@ class MeaningModel:
         if not _BREAKS.sub("", text):
             return {}
         p = self._classifier.predict_proba(self._vector(text))[0]
-        return {c: float(p[i]) for i, c in enumerate(self._classes) if c != NOT_FORBIDDEN}
+        return {c: float(p[i]) for i, c in enumerate(self._classes) if c != NO_RULE}
 
 
-@lru_cache(maxsize=4)
-def meaning_model(examples: tuple[Example, ...]) -> MeaningModel:
+def meaning_model(examples: Sequence[Example], rule_ids: set[str]) -> MeaningModel | None:
+    """The model reading `examples` for `rule_ids` alone (None where none of them has an
+    example): another rule's sentence says none of these (a greeting is no forbidden phrase),
+    and a sentence that says one of them is not also an example of none."""
+    theirs = {e.text for e in examples if e.rule in rule_ids}
+    view = tuple(dict.fromkeys(
+        Example(rule=e.rule if e.rule in rule_ids else NO_RULE, text=e.text, source=e.source)
+        for e in examples if e.rule in rule_ids or e.text not in theirs))
+    return _fitted(view) if theirs else None
+
+
+@lru_cache(maxsize=8)
+def _fitted(examples: tuple[Example, ...]) -> MeaningModel:
     """The model of these examples, fitted once per process (a few seconds for thousands)."""
     return MeaningModel(examples)

@@ -310,13 +310,14 @@ class ForbiddenRule(_PhraseRule):
         return self
 
 
-NOT_FORBIDDEN = "none"  # an example sentence that is no forbidden phrase
+NO_RULE = "none"  # an example sentence that says none of the phrases read by meaning
 
 
 class Example(_Strict):
     """One labelled sentence the meaning model learns from."""
 
-    rule: str = Field(min_length=1, description="a forbidden rule's id, or 'none'")
+    rule: str = Field(min_length=1, description="the id of a forbidden rule or of a required "
+                      "rule with a missing incident (a greeting, a farewell), or 'none'")
     text: str = Field(min_length=1)
     source: str = Field("", description="where the sentence comes from (a held-out half)")
 
@@ -326,7 +327,8 @@ class ExampleSet(_Strict):
 
 
 class MeaningSettings(_Strict):
-    """Forbidden phrases judged by meaning as well as by their listed wordings."""
+    """Forbidden phrases, greetings and farewells judged by meaning as well as by their listed
+    wordings."""
 
     examples_file: str = Field(min_length=1, description="beside the rules file")
     min_probability: float = Field(0.5, gt=0, le=1.0, description="a flag needs at least this")
@@ -498,24 +500,26 @@ def _error(error: type[E], message: str, problems: list[Problem]) -> E:
 
 def _with_examples(rules: RuleSet, folder: Path) -> RuleSet:
     """The rules with the example sentences their `meaning` names, each labelled with one of
-    their forbidden rules (or 'none')."""
+    their forbidden rules, one of their required rules whose absence is an incident, or
+    'none'."""
     if rules.meaning is None:
         return rules
     path = folder / rules.meaning.examples_file
     examples = load_yaml_model(path, ExampleSet, RulesError, "meaning examples").examples
-    ids = {r.id for r in rules.forbidden}
+    ids = {r.id for r in rules.forbidden} | {r.id for r in rules.required if r.missing}
     if bad := next(((i, e) for i, e in enumerate(examples)
-                    if e.rule != NOT_FORBIDDEN and e.rule not in ids), None):
+                    if e.rule != NO_RULE and e.rule not in ids), None):
         i, e = bad
         line = line_of(path.read_text(encoding="utf-8"), ("examples", i))
-        message = (f"examples[{i}] -> rule: '{e.rule}' is not the id of a forbidden rule "
-                   f"nor '{NOT_FORBIDDEN}'")
+        message = (f"examples[{i}] -> rule: '{e.rule}' is not the id of a forbidden rule, "
+                   f"nor of a required rule with a missing incident, nor '{NO_RULE}'")
         raise _error(RulesError, f"{path}: invalid meaning examples\n  {message}"
                      + (f" (line {line})" if line else ""),
                      [Problem(loc=("examples", i, "rule"), path=f"examples[{i}] -> rule",
                               line=line, type="unknown_rule", message=message)])
-    if len({e.rule for e in examples}) < 2 or NOT_FORBIDDEN not in {e.rule for e in examples}:
-        message = f"needs examples of a forbidden rule and of '{NOT_FORBIDDEN}'"
+    forbidden = {r.id for r in rules.forbidden}
+    if not forbidden & {e.rule for e in examples} or NO_RULE not in {e.rule for e in examples}:
+        message = f"needs examples of a forbidden rule and of '{NO_RULE}'"
         raise _error(RulesError, f"{path}: invalid meaning examples: {message}",
                      [Problem(loc=("examples",), path="examples", line=None,
                               type="too_few_rules", message=message)])

@@ -32,8 +32,8 @@ from etiquette.core.judging import (
     judge_pause,
     judge_session,
     judge_transcript,
+    leading,
     not_judged,
-    previous,
     runs_ending,
 )
 from etiquette.core.matching import AcousticCheck
@@ -304,7 +304,7 @@ class WindowMonitor:
                 self._judge_ready()
                 self.stats.outstanding = len(self._outstanding)
                 return
-            lead_in = previous(t, self._recent, rules.matching.join_pause_s)
+            lead_in = leading(t, self._recent, rules.matching.join_pause_s)
             found, said, _ = judge_transcript(rules, matcher, t, self.started, check, lead_in)
             self._heard.append(t)
             if check is not None:
