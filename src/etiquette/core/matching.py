@@ -412,6 +412,8 @@ class PhraseMatcher:
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
         }
+        self._judged: dict[Transcript, tuple[list[tuple[ForbiddenRule, PhraseHit]],
+                                             list[ExcludedHit]]] = {}
         read = rules.meaning is not None and bool(rules.examples)
         self._meaning = meaning_model(rules.examples, set(self._forbidden)) if read else None
         # the required phrases whose absence is an incident: a greeting or farewell missed is
@@ -427,6 +429,18 @@ class PhraseMatcher:
         With `check`, near misses (from matching.acoustic_check_min_score up) stand if the audio
         supports the rule phrase almost as well as the transcript.
         """
+        if check is not None:
+            return self._forbidden_in(transcript, check)
+        # Judging reads an utterance again for each later one of its turn (what is going on).
+        judged = self._judged.get(transcript)
+        if judged is None:
+            if len(self._judged) > 10_000:  # a live window runs for months
+                self._judged.clear()
+            judged = self._judged[transcript] = self._forbidden_in(transcript, None)
+        return list(judged[0]), list(judged[1])
+
+    def _forbidden_in(self, transcript: Transcript, check: AcousticCheck | None
+                      ) -> tuple[list[tuple[ForbiddenRule, PhraseHit]], list[ExcludedHit]]:
         text = transcript.text
         found: list[tuple[ForbiddenRule, PhraseHit]] = []
         excluded: list[ExcludedHit] = []

@@ -63,11 +63,12 @@ class MeaningModel:
 
     def probabilities(self, text: str) -> dict[str, float]:
         """How likely `text` means each rule (empty where it has no words)."""
-        if text not in self._read:
+        read = self._read.get(text)
+        if read is None:
             if len(self._read) > 10_000:  # a live window runs for months
                 self._read.clear()
-            self._read[text] = self._reading(text)
-        return self._read[text]
+            read = self._read[text] = self._reading(text)
+        return read
 
     def nearest(self, text: str, rule_id: str) -> str:
         """The example of `rule_id` nearest to `text`: what a supervisor reads as the reason."""
