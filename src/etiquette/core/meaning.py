@@ -12,11 +12,17 @@ so a supervisor sees why.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
+import joblib
 import numpy as np
+import sklearn
 from pypinyin import lazy_pinyin
 from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -24,6 +30,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from etiquette.core.rules import NO_RULE, Example
+
+logger = logging.getLogger("etiquette.meaning")
 
 _BREAKS = re.compile(r"[\s，,。.！!？?；;：:、/…—]+")
 # Weak regularisation: thousands of short sentences, few words each (chosen once, not tuned).
@@ -97,7 +105,38 @@ def meaning_model(examples: Sequence[Example], rule_ids: set[str]) -> MeaningMod
     return _fitted(view) if theirs else None
 
 
+# Fitting takes seconds for thousands of examples, in every process that judges (each batch
+# run, each live start): the fitted model is kept on disk, under a name made of its examples,
+# this module and scikit-learn's version. joblib reads pickles: the folder is the user's own.
+CACHE_DIR = Path(os.environ.get("ETIQUETTE_CACHE_DIR")
+                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etiquette")
+_KEPT = 8  # fitted models kept, 10-15 MB each (one rules file needs two)
+_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 @lru_cache(maxsize=8)
 def _fitted(examples: tuple[Example, ...]) -> MeaningModel:
-    """The model of these examples, fitted once per process (a few seconds for thousands)."""
-    return MeaningModel(examples)
+    """The model of these examples: from the disk cache, or fitted and put there."""
+    lines = [sklearn.__version__, _CODE, *(f"{e.rule}\t{e.text}" for e in examples)]
+    key = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
+    path = CACHE_DIR / f"meaning-{key}.joblib"
+    try:
+        model = joblib.load(path)
+        if isinstance(model, MeaningModel):
+            return model
+    except FileNotFoundError:
+        pass
+    except Exception as e:  # a cache file cut short, or of another version: fit again
+        logger.warning("meaning model cache %s unreadable (%s): fitting again", path, e)
+    model = MeaningModel(examples)
+    try:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        joblib.dump(model, partial)
+        os.replace(partial, path)  # another process reads the whole file or none
+        for old in sorted(CACHE_DIR.glob("meaning-*.joblib"), key=lambda p: p.stat().st_mtime,
+                          reverse=True)[_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError as e:
+        logger.warning("meaning model not cached in %s (%s): fitted again next time", CACHE_DIR, e)
+    return model
