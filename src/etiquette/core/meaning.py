@@ -108,8 +108,8 @@ def meaning_model(examples: Sequence[Example], rule_ids: set[str]) -> MeaningMod
 # Fitting takes seconds for thousands of examples, in every process that judges (each batch
 # run, each live start): the fitted model is kept on disk, under a name made of its examples,
 # this module and scikit-learn's version. joblib reads pickles: the folder is the user's own.
-CACHE_DIR = Path(os.environ.get("ETIQUETTE_CACHE_DIR")
-                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etiquette")
+_USER_CACHE = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")  # never raises
+CACHE_DIR = Path(os.environ.get("ETIQUETTE_CACHE_DIR") or Path(_USER_CACHE) / "etiquette")
 _KEPT = 8  # fitted models kept, 10-15 MB each (one rules file needs two)
 _CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
