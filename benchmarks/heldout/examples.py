@@ -6,7 +6,7 @@ from the sentences written for it alone (benchmarks/heldout/written/, text witho
 
 A half becomes examples only once it has been run in all its conditions, so a half not yet
 run stays a measure of the model. Each staff turn is an example of each forbidden rule it says
-(`expect`), else of the greeting or farewell it is (`required`), else of none; each citizen turn
+(`expect`) and of the greeting or farewell it is (`required`), or of none; each citizen turn
 is an example of none (on one microphone the
 citizen's 我不知道 is heard too).
 """
@@ -75,8 +75,8 @@ def examples(halves: list[str]) -> list[dict[str, str]]:
                 continue
             for t in s["turns"]:
                 text = t.get("staff") or t["citizen"]
-                rules = ((t.get("expect") or t.get("required") or [NO_RULE]) if "staff" in t
-                         else [NO_RULE])
+                rules = (([*t.get("expect", []), *t.get("required", [])] or [NO_RULE])
+                         if "staff" in t else [NO_RULE])
                 for rule in rules:
                     add(rule, text, f"{half}/{s['name']}")
     for path in sorted(WRITTEN.glob("*.yaml")):

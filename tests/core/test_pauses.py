@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from etiquette.core.judging import joined, judge, judge_pause, previous, runs_ending
+from etiquette.core.judging import (
+    TURN_MAX,
+    joined,
+    judge,
+    judge_pause,
+    previous,
+    runs_ending,
+)
 from etiquette.core.records import Speaker
 from etiquette.core.sessions import session_of
 
@@ -157,3 +164,21 @@ def test_two_unsettled_voices_on_one_microphone_are_not_taken_for_one_phrase_sai
     incidents, _, _ = judge(rules, matcher, mono, session_of(mono))
     assert [i.rule_id for i in incidents
             if i.kind == "forbidden_phrase" and i.offset_s >= 2.6] == ["F1-1"]
+
+
+def test_a_phrase_said_again_long_into_a_turn_is_said_anew(rules, matcher):
+    """A turn holds the same incident for TURN_MAX utterances: a clerk who says 催什么催 again
+    after many more sentences without a long pause has said it twice (batch and live alike, live
+    keeping only the last utterances)."""
+    pause = rules.matching.join_pause_s
+    texts = ["催什么催", *["材料我再看一下"] * TURN_MAX, "催什么催"]
+    heard, start = [], 0.0
+    for text in texts:
+        heard.append(said(text, start_s=start, end_s=start + 1.0))
+        start += 1.0 + pause / 2
+    incidents, _, _ = judge(rules, matcher, heard, session_of(heard))
+    assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F2-2", "F2-2"]
+    near = [heard[0], heard[1], replace(heard[-1], start_s=heard[1].end_s + pause / 2,
+                                        end_s=heard[1].end_s + pause / 2 + 1.0)]
+    incidents, _, _ = judge(rules, matcher, near, session_of(near))
+    assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F2-2"]

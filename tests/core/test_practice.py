@@ -34,3 +34,13 @@ def test_slots_stand_for_any_words_and_are_never_missed() -> None:
     assert missed_words("请您出示××材料", "请您出示身份证材料") == ()
     assert missed_words("请您出示××材料", "请您出示") == ("材料",)
     assert missed_words("您好请问", "请问") == ("您好",)
+
+
+def test_a_sentence_that_only_means_the_phrase_is_no_practice_of_it(
+        rules: RuleSet, matcher) -> None:
+    """同学你好，开证明吗 is a greeting at the window (by meaning), but the staff member practises
+    the standard phrase: its words are what is judged."""
+    heard = said("同学你好，开证明吗")
+    assert "R-greeting" in [r.id for r, _ in matcher.required(heard)]
+    verdict = judge_practice(rules, required(rules, "R-greeting"), heard, 2.0)
+    assert not verdict.recognised and verdict.score == 0.0

@@ -87,14 +87,20 @@ def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> 
     return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
 
 
+# A turn is at most this many utterances before the one judged: a phrase said again after
+# more is said anew (and live, which keeps the last 64, judges as batch does).
+TURN_MAX = 8
+
+
 def leading(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> list[Transcript]:
     """The utterances of the same speaker before `t`, each at most `max_pause_s` before the
-    next: the turn that `t` goes on with. A phrase said in it is still going on in `t` (a clerk
-    who scolds over five short sentences has said 说几遍了 once, not five times)."""
+    next, at most TURN_MAX: the turn that `t` goes on with. A phrase said in it is still going
+    on in `t` (a clerk who scolds over five short sentences has said 说几遍了 once, not five
+    times)."""
     heard = list(heard)
     chain: list[Transcript] = []
     before = previous(t, heard, max_pause_s)
-    while before is not None:
+    while before is not None and len(chain) < TURN_MAX:
         chain.insert(0, before)
         before = previous(before, heard, max_pause_s)
     return chain

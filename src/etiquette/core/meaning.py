@@ -16,12 +16,14 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import joblib
 import numpy as np
+import pypinyin
 import sklearn
 from pypinyin import lazy_pinyin
 from scipy.sparse import csr_matrix
@@ -107,7 +109,8 @@ def meaning_model(examples: Sequence[Example], rule_ids: set[str]) -> MeaningMod
 
 # Fitting takes seconds for thousands of examples, in every process that judges (each batch
 # run, each live start): the fitted model is kept on disk, under a name made of its examples,
-# this module and scikit-learn's version. joblib reads pickles: the folder is the user's own.
+# this module and the versions of scikit-learn and pypinyin. joblib reads pickles: the folder
+# is the user's own.
 _USER_CACHE = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")  # never raises
 CACHE_DIR = Path(os.environ.get("ETIQUETTE_CACHE_DIR") or Path(_USER_CACHE) / "etiquette")
 _KEPT = 8  # fitted models kept, 10-15 MB each (one rules file needs two)
@@ -117,12 +120,14 @@ _CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 @lru_cache(maxsize=8)
 def _fitted(examples: tuple[Example, ...]) -> MeaningModel:
     """The model of these examples: from the disk cache, or fitted and put there."""
-    lines = [sklearn.__version__, _CODE, *(f"{e.rule}\t{e.text}" for e in examples)]
+    lines = [sklearn.__version__, pypinyin.__version__, _CODE,
+             *(f"{e.rule}\t{e.text}" for e in examples)]
     key = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
     path = CACHE_DIR / f"meaning-{key}.joblib"
     try:
         model = joblib.load(path)
         if isinstance(model, MeaningModel):
+            os.utime(path)  # in use: the last to be let go
             return model
     except FileNotFoundError:
         pass
@@ -131,7 +136,7 @@ def _fitted(examples: tuple[Example, ...]) -> MeaningModel:
     model = MeaningModel(examples)
     try:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
         joblib.dump(model, partial)
         os.replace(partial, path)  # another process reads the whole file or none
         for old in sorted(CACHE_DIR.glob("meaning-*.joblib"), key=lambda p: p.stat().st_mtime,

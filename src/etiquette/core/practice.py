@@ -40,7 +40,10 @@ def judge_practice(rules: RuleSet, rule: RequiredRule, transcript: Transcript,
                    duration_s: float) -> PracticeVerdict:
     """Whether `transcript` says `rule` (one of `rules`, whose matching settings apply), and
     which words of the phrase were not heard."""
-    hits = [h for r, h in PhraseMatcher(rules).required(transcript) if r.id == rule.id]
+    # The standard phrase by its words: a sentence that only means it (同学你好，开证明吗 for a
+    # greeting) is no practice of it, so the meaning model is left out.
+    wordings = PhraseMatcher(rules.model_copy(update={"meaning": None}))
+    hits = [h for r, h in wordings.required(transcript) if r.id == rule.id]
     best = max(hits, key=lambda h: h.score, default=None)
     phrase = rule.phrases[0]
     if best is None:
