@@ -55,6 +55,7 @@ BLIND_HALVES = (
     "blind9",
     "blind10",
     "blind11",
+    "blind12",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

