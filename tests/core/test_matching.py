@@ -183,10 +183,10 @@ def test_near_miss_stands_only_if_the_audio_supports_it(wordings, matcher):
     (rule, hit), = wordings.forbidden(t, check=lambda transcript, hit: 1.2)[0]
     assert rule.id == "F5-1" and "声学复核通过" in hit.explanation
     assert wordings.forbidden(t, check=lambda transcript, hit: 25.0)[0] == []
-    # The meaning model reads it by its sounds as well: where it is sure, the flag stands
-    # without the audio, and says it was judged by meaning.
-    (rule, hit), = matcher.forbidden(t, check=lambda transcript, hit: None)[0]
-    assert rule.id == "F5-1" and hit.explanation.startswith("按意思判断")
+    # It ends with a part of F5-1 (先等者), so the model leaves it to the wordings and the
+    # audio: its other part may be the next utterance's.
+    assert matcher.forbidden(t)[0] == []
+    assert matcher.forbidden(t, check=lambda transcript, hit: None)[0] == []
 
 
 def test_an_unattributed_speaker_needs_a_clearer_match_and_the_flag_says_why(matcher, rules):

@@ -412,6 +412,12 @@ class PhraseMatcher:
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
         }
+        # the clauses of phrases said in one breath (听我的，还是听你的): a part as well
+        self._clauses = {r.id: [replace(p, text=c, pause_inside=False)
+                                for p in self._forbidden_patterns if p.rule_id == r.id
+                                for c in _CLAUSE_BREAK.split(p.text) if len(phrase_chars(c)) >= 3
+                                and c != p.text]
+                         for r in rules.forbidden}
         self._judged: dict[Transcript, tuple[list[tuple[ForbiddenRule, PhraseHit]],
                                              list[ExcludedHit]]] = {}
         read = rules.meaning is not None and bool(rules.examples)
@@ -473,14 +479,27 @@ class PhraseMatcher:
                     found.append((self._forbidden[rule_id], verdict))
                     break
         # The wordings outrank the model: a phrase they found or their context excused (这个我也
-        # 不知道，我帮你问问) is theirs to judge.
+        # 不知道，我帮你问问) is theirs to judge, and so is one whose part ends the utterance (听我
+        # 的, its other part perhaps coming after the pause: the incident then spans both). A
+        # part said with more after it (你快点改，还有三分钟) is the model's.
         if (by_meaning := self._by_meaning(transcript, self._meaning,
                                            self._forbidden)) is not None:
+            rule_id = by_meaning[0].id
             theirs = {r.id for r, _ in found} | {e.hit.rule_id for e in excluded}
-            if by_meaning[0].id not in theirs:
+            if rule_id not in theirs and not self._ends_with_a_part(text, rule_id):
                 found.append(by_meaning)
         found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
+
+    def _ends_with_a_part(self, text: str, rule_id: str) -> bool:
+        """Whether `text` ends with one part of the rule's phrase in parts, or one clause of a
+        phrase of it said in one breath (trailing punctuation and particles aside)."""
+        end = len(text.rstrip("，,。.！!？?；;：:、 …呢吗吧啊呀哦嘛"))
+        parts = self._parts[rule_id].parts if rule_id in self._parts else ()
+        hits = [h for pats in parts for h in occurrences(text, pats, self._readings)
+                if h.score >= pats[0].min_score]
+        hits += find(text, self._clauses[rule_id], self._readings)
+        return any(h.char_end >= end for h in hits)
 
     def _by_meaning(self, transcript: Transcript, model: MeaningModel | None,
                     rules: Mapping[str, R]) -> tuple[R, PhraseHit] | None:
