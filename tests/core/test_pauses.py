@@ -182,3 +182,19 @@ def test_a_phrase_said_again_long_into_a_turn_is_said_anew(rules, matcher):
                                         end_s=heard[1].end_s + pause / 2 + 1.0)]
     incidents, _, _ = judge(rules, matcher, near, session_of(near))
     assert [i.rule_id for i in incidents if i.kind == "forbidden_phrase"] == ["F2-2"]
+
+
+def test_a_phrase_whose_second_half_the_model_hears_alone_spans_both_halves(rules, matcher):
+    """马上下班了。（停顿）你快点去: the model hears 你快点去 by itself as the hurry, but the
+    supervisor replays the whole phrase from 马上下班了, flagged once. Where the utterance
+    before says nothing of the phrase, the second half alone is the incident."""
+    hurry = [said("马上下班了。", start_s=0.0, end_s=1.5),
+             said("你快点去。", start_s=2.0, end_s=3.2)]
+    assert [r.id for r, _ in matcher.forbidden(hurry[1])[0]] == ["F5-2"]  # by meaning, alone
+    incidents, _, _ = judge(rules, matcher, hurry, session_of(hurry))
+    (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
+    assert inc.rule_id == "F5-2" and inc.offset_s == 0.0 and inc.end_s > 2.0
+    other = [said("材料给我。", start_s=0.0, end_s=1.5), hurry[1]]
+    incidents, _, _ = judge(rules, matcher, other, session_of(other))
+    assert [(i.rule_id, i.offset_s) for i in incidents
+            if i.kind == "forbidden_phrase"] == [("F5-2", 2.0)]

@@ -32,9 +32,10 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
     same person's: two unsettled utterances on one microphone may be the citizen's 我也不知道
     and the clerk's 我不晓得."""
     found, excluded = matcher.forbidden(transcript, check)
-    going_on = _going_on(matcher, transcript, lead_in)
+    left = _going_on(matcher, transcript, lead_in)
+    left |= _run_on(matcher, lead_in[-1] if lead_in else None, transcript)
     incidents = [forbidden_incident(rules, rule, hit, transcript, recorded_at)
-                 for rule, hit in found if rule.id not in going_on]
+                 for rule, hit in found if rule.id not in left]
     required = [(transcript, rule, hit) for rule, hit in matcher.required(transcript)]
     return incidents, required, list(excluded)
 
@@ -44,6 +45,25 @@ def _going_on(matcher: PhraseMatcher, t: Transcript, turn: Sequence[Transcript])
     (two unsettled utterances on one microphone may be the citizen's and the clerk's)."""
     return {r.id for before in turn if before.speaker == t.speaker != Speaker.UNKNOWN
             for r, _ in matcher.forbidden(before)[0]}
+
+
+def _run_on(matcher: PhraseMatcher, before: Transcript | None, t: Transcript) -> set[str]:
+    """The phrases the model heard in `t` that began in `before`, the utterance just before it
+    in its turn (马上下班了。（停顿）你快点去), where the two joined hold the phrase across the
+    pause: `judge_pause` reports it over both halves, not `t` alone."""
+    if before is None or not (meant := matcher.runs_on(before, t)):
+        return set()
+    whole, cuts = joined([before, t])
+    return {h.rule_id for _, h in matcher.forbidden(whole)[0]
+            if h.rule_id in meant and _across(h, cuts)}
+
+
+def _alone(matcher: PhraseMatcher, part: Sequence[Transcript], before: Transcript | None
+           ) -> set[str]:
+    """The forbidden phrases `part` of a run (the utterance `before` it) was flagged for as it
+    came: by itself, or by a shorter run."""
+    found = {r.id for r, _ in matcher.forbidden(joined(part)[0])[0]}
+    return found - _run_on(matcher, before, part[0]) if len(part) == 1 else found
 
 
 _TRAILING_PUNCT = "，,。.！!？?；;：:、 "  # what a half may end or begin with besides words
@@ -144,9 +164,10 @@ def judge_pause(rules: RuleSet, matcher: PhraseMatcher, run: Sequence[Transcript
         unsure = next(t for t in run if t.speaker == Speaker.UNKNOWN)
         whole = replace(whole, speaker=Speaker.UNKNOWN, speaker_note=unsure.speaker_note)
 
-    shorter = [joined(run[i:j])[0] for i in range(len(run)) for j in range(i + 1, len(run) + 1)
-               if j - i < len(run)]
-    alone = {r.id for part in shorter for r, _ in matcher.forbidden(part)[0]}
+    parts = [(run[i:j], run[i - 1] if i else (lead_in[-1] if lead_in else None))
+             for i in range(len(run)) for j in range(i + 1, len(run) + 1) if j - i < len(run)]
+    alone = {rule_id for part, before in parts for rule_id in _alone(matcher, part, before)}
+    shorter = [joined(part)[0] for part, _ in parts]
     if lead_in:
         ran_on, ran_on_cuts = joined([lead_in[-1], run[0]])
         alone |= {h.rule_id for _, h in matcher.forbidden(ran_on)[0] if _across(h, ran_on_cuts)}

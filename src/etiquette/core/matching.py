@@ -491,6 +491,17 @@ class PhraseMatcher:
         found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
 
+    def runs_on(self, before: Transcript, transcript: Transcript) -> set[str]:
+        """The phrases the model alone found in `transcript` whose first part ended `before`
+        (马上下班了。（停顿）你快点去): one phrase said across the pause, whose incident should
+        span both halves rather than the second alone."""
+        found, _ = self.forbidden(transcript)
+        meant = self._by_meaning(transcript, self._meaning, self._forbidden)
+        if meant is None or meant not in found:
+            return set()
+        rule_id = meant[0].id
+        return {rule_id} if self._ends_with_a_part(before.text, rule_id) else set()
+
     def _ends_with_a_part(self, text: str, rule_id: str) -> bool:
         """Whether `text` ends with one part of the rule's phrase in parts, or one clause of a
         phrase of it said in one breath (trailing punctuation and particles aside)."""
