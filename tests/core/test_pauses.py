@@ -198,3 +198,15 @@ def test_a_phrase_whose_second_half_the_model_hears_alone_spans_both_halves(rule
     incidents, _, _ = judge(rules, matcher, other, session_of(other))
     assert [(i.rule_id, i.offset_s) for i in incidents
             if i.kind == "forbidden_phrase"] == [("F5-2", 2.0)]
+
+
+def test_a_phrase_said_across_a_pause_and_then_again_in_the_same_turn_is_one_incident(
+        rules, matcher):
+    """有指示牌，（停顿）自己看，（停顿）有指示牌，自己看: the clerk repeats the phrase the pause
+    cut in two; the turn said it already, across its pause, and the supervisor reviews one
+    incident."""
+    turn = [said("有指示牌", start_s=0.0, end_s=1.0), said("自己看", start_s=1.8, end_s=2.6),
+            said("有指示牌，自己看", start_s=3.4, end_s=5.0)]
+    incidents, _, _ = judge(rules, matcher, turn, session_of(turn))
+    assert [(i.rule_id, i.offset_s) for i in incidents if i.kind == "forbidden_phrase"] == [
+        ("F1-3", 0.0)]

@@ -41,10 +41,14 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
 
 
 def _going_on(matcher: PhraseMatcher, t: Transcript, turn: Sequence[Transcript]) -> set[str]:
-    """The forbidden phrases the turn before `t` said, where both are known to be one person's
-    (two unsettled utterances on one microphone may be the citizen's and the clerk's)."""
-    return {r.id for before in turn if before.speaker == t.speaker != Speaker.UNKNOWN
-            for r, _ in matcher.forbidden(before)[0]}
+    """The forbidden phrases the turn before `t` said, in one utterance or across a pause
+    (我五点下班，（停顿）现在四点五十了, then 快下班了，你快点), where the turn is known to be the
+    same person's as `t` (two unsettled utterances on one microphone may be the citizen's and
+    the clerk's)."""
+    known = [before.speaker == t.speaker != Speaker.UNKNOWN for before in turn]
+    runs = [turn[i:j] for i in range(len(turn))
+            for j in range(i + 1, min(i + RUN_MAX, len(turn)) + 1) if all(known[i:j])]
+    return {r.id for run in runs for r, _ in matcher.forbidden(joined(run)[0])[0]}
 
 
 def _run_on(matcher: PhraseMatcher, before: Transcript | None, t: Transcript) -> set[str]:
