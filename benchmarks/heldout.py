@@ -36,7 +36,7 @@ from benchmarks.accuracy import TOLERANCE_S, load_labels, score
 from benchmarks.run import machine, run_batch, setup
 from etiquette.core.judging import judge
 from etiquette.core.matching import PhraseMatcher
-from etiquette.core.records import Speaker, Transcript, Word
+from etiquette.core.records import Transcript
 from etiquette.core.rules import load_rules
 from etiquette.core.sessions import session_of
 
@@ -164,21 +164,6 @@ def _turn_at(
     )
 
 
-def _transcript(j: dict[str, Any]) -> Transcript:
-    """A transcript as `etiquette batch --transcripts` wrote it."""
-    return Transcript(
-        j["source"],
-        j["window_id"],
-        Speaker(j["speaker"]),
-        j["channel"],
-        j["start_s"],
-        j["end_s"],
-        tuple(Word(*w) for w in j["words"]),
-        tuple(j["dropped"]),
-        j["speaker_note"],
-    )
-
-
 def rejudged(run: dict[str, Any], half: str) -> dict[str, Any]:
     """A saved run with its forbidden-phrase and greeting/farewell incidents judged again by the
     current rules from its transcripts: what batch judges, less the acoustic check of near
@@ -192,7 +177,7 @@ def rejudged(run: dict[str, Any], half: str) -> dict[str, Any]:
     matcher = PhraseMatcher(rules)
     by_source: dict[str, list[Transcript]] = {}
     for j in run["transcripts"]:
-        by_source.setdefault(j["source"], []).append(_transcript(j))
+        by_source.setdefault(j["source"], []).append(Transcript.from_json(j))
     again = {"forbidden_phrase", *SESSION_KINDS}
     incidents = [i for i in run["incidents"] if i["kind"] not in again]
     for heard_in in by_source.values():

@@ -99,7 +99,7 @@ def attributed(attributor: SpeakerAttributor, utterances: Sequence[Utterance],
     decided = attributor.attribute([utterances[k] for k in mono], [transcripts[k] for k in mono])
     out = list(transcripts)
     for k, a in zip(mono, decided, strict=True):
-        out[k] = replace(out[k], speaker=a.speaker, speaker_note=a.reason)
+        out[k] = replace(out[k], speaker=a.speaker, speaker_note=a.reason, voice=a.voice)
     return out
 
 

@@ -166,6 +166,22 @@ def test_two_unsettled_voices_on_one_microphone_are_not_taken_for_one_phrase_sai
             if i.kind == "forbidden_phrase" and i.offset_s >= 2.6] == ["F1-1"]
 
 
+def test_one_voice_on_one_microphone_saying_a_phrase_again_is_one_incident(rules, matcher):
+    """说几遍了，（停顿）怎么还不会听 on one microphone, which of its two voices is the staff's
+    not settled: where the same voice said both, the second is the first going on; where the
+    other voice answered, it is its own incident."""
+    first = said("跟你说几遍了，要盖章", Speaker.UNKNOWN, start_s=0.0, end_s=2.5)
+    again = said("怎么还是不会听", Speaker.UNKNOWN, start_s=3.2, end_s=4.5)
+    one = [replace(first, voice="A"), replace(again, voice="A")]
+    incidents, _, _ = judge(rules, matcher, one, session_of(one))
+    assert [(i.rule_id, i.offset_s) for i in incidents if i.kind == "forbidden_phrase"] == [
+        ("F3-2", 0.0)]
+    two = [replace(first, voice="A"), replace(again, voice="B")]
+    incidents, _, _ = judge(rules, matcher, two, session_of(two))
+    assert [(i.rule_id, i.offset_s) for i in incidents if i.kind == "forbidden_phrase"] == [
+        ("F3-2", 0.0), ("F3-2", 3.2)]
+
+
 def test_a_phrase_said_again_long_into_a_turn_is_said_anew(rules, matcher):
     """A turn holds the same incident for TURN_MAX utterances: a clerk who says 催什么催 again
     after many more sentences without a long pause has said it twice (batch and live alike, live

@@ -193,6 +193,27 @@ def test_two_real_voices() -> None:
         assert a.speaker.value in (who, "unknown"), (text, a)
 
 
+def test_two_voices_are_told_apart_even_where_neither_is_known_for_the_staffs() -> None:
+    """staff.flac and citizen.flac taking turns, no word saying a role: which voice is the staff's
+    stays unsettled, but each line is told as one of the two voices, the same for one person's
+    lines (a phrase one voice says again is one person's going on); one voice cut in pieces is
+    told as none."""
+    staff = read_audio(DATA / "staff.flac").channels[0]
+    citizen = read_audio(DATA / "citizen.flac").channels[0]
+    plan = [(staff, 0.0, 3.1, "材料我看一下", "staff"),
+            (citizen, 0.0, 1.5, "这个行不行", "citizen"),
+            (staff, 0.0, 1.6, "这个不行", "staff"), (citizen, 1.3, 2.8, "那怎么办", "citizen"),
+            (staff, 1.5, 3.1, "重新弄一份来", "staff"), (citizen, 0.4, 2.2, "好吧", "citizen"),
+            (staff, 0.5, 2.5, "下一个", "staff")]
+    answers = attribute(*_session("two.flac", [p[:4] for p in plan]))
+    told = {who: {a.voice for (*_, w), a in zip(plan, answers, strict=True) if w == who}
+            for who in ("staff", "citizen")}
+    assert len(told["staff"]) == len(told["citizen"]) == 1, told
+    assert told["staff"] != told["citizen"] and "" not in told["staff"] | told["citizen"], told
+    one = attribute(*_session("one.flac", [(staff, lo, hi, text) for _, lo, hi, text, _ in plan]))
+    assert {a.voice for a in one} == {""}
+
+
 # ----------------------------------------------------------------------------- live
 
 

@@ -30,7 +30,7 @@ def judge_transcript(rules: RuleSet, matcher: PhraseMatcher, transcript: Transcr
     on (你去投诉嘛，（停顿）去投诉我啊; 说了几遍了，（停顿）签名加盖章，（停顿）怎么还不会, each
     half meaning it) and is not reported again -- where both are known to be the
     same person's: two unsettled utterances on one microphone may be the citizen's 我也不知道
-    and the clerk's 我不晓得."""
+    and the clerk's 我不晓得, unless one voice said both."""
     found, excluded = matcher.forbidden(transcript, check)
     left = _going_on(matcher, transcript, lead_in)
     left |= _run_on(matcher, lead_in[-1] if lead_in else None, transcript)
@@ -44,11 +44,17 @@ def _going_on(matcher: PhraseMatcher, t: Transcript, turn: Sequence[Transcript])
     """The forbidden phrases the turn before `t` said, in one utterance or across a pause
     (我五点下班，（停顿）现在四点五十了, then 快下班了，你快点), where the turn is known to be the
     same person's as `t` (two unsettled utterances on one microphone may be the citizen's and
-    the clerk's)."""
-    known = [before.speaker == t.speaker != Speaker.UNKNOWN for before in turn]
+    the clerk's, unless the same voice said both)."""
+    known = [_one_person(before, t) for before in turn]
     runs = [turn[i:j] for i in range(len(turn))
             for j in range(i + 1, min(i + RUN_MAX, len(turn)) + 1) if all(known[i:j])]
     return {r.id for run in runs for r, _ in matcher.forbidden(joined(run)[0])[0]}
+
+
+def _one_person(a: Transcript, b: Transcript) -> bool:
+    """Whether two utterances are known to be one person's: the same known speaker, or on one
+    microphone the same one of its two voices where which is the staff's is not settled."""
+    return a.speaker == b.speaker != Speaker.UNKNOWN or a.voice == b.voice != ""
 
 
 def _run_on(matcher: PhraseMatcher, before: Transcript | None, t: Transcript) -> set[str]:
@@ -91,7 +97,8 @@ def joined(run: Sequence[Transcript]) -> tuple[Transcript, list[int]]:
             tail[0] = replace(tail[0], text=tail[0].text.lstrip(_TRAILING_PUNCT))
         words = (*head, Word("，", whole.end_s, second.start_s, 1.0), *tail)
         whole = replace(whole, end_s=second.end_s, words=words,
-                        dropped=whole.dropped + second.dropped)
+                        dropped=whole.dropped + second.dropped,
+                        voice=whole.voice if whole.voice == second.voice else "")
     return whole, cuts
 
 

@@ -98,6 +98,10 @@ class Transcript:
     # (Whisper's codes: "zh", "en" …) with their probabilities, best first, Mandarin's ("zh")
     # always among them; empty where it was not identified.
     languages: tuple[tuple[str, float], ...] = ()
+    # Which of its session's two voices said it ("A" or "B"), where one microphone hears both
+    # and the voices are told apart: two utterances of one voice are one person's even where
+    # which voice is the staff's is not settled. "" where no voice was told.
+    voice: str = ""
 
     @property
     def text(self) -> str:
@@ -130,7 +134,16 @@ class Transcript:
                 "words": [[w.text, w.start_s, w.end_s, w.probability] for w in self.words],
                 "dropped": list(self.dropped), "speaker_note": self.speaker_note,
                 "language": self.language, "language_probability": self.language_probability,
-                "languages": [list(pair) for pair in self.languages]}
+                "languages": [list(pair) for pair in self.languages], "voice": self.voice}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Transcript:
+        """A transcript as `to_json` wrote it (one written before it held the languages or the
+        voice, without them)."""
+        return cls(d["source"], d["window_id"], Speaker(d["speaker"]), d["channel"],
+                   d["start_s"], d["end_s"], tuple(Word(*w) for w in d["words"]),
+                   tuple(d["dropped"]), d["speaker_note"],
+                   tuple((code, p) for code, p in d.get("languages", ())), d.get("voice", ""))
 
     def time_of(self, char_start: int, char_end: int) -> tuple[float, float]:
         """Source offsets of the characters [char_start, char_end) of `text`."""

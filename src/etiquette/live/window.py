@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -333,7 +333,13 @@ class WindowMonitor:
                          if v.end_s >= self.now_s - _RECENT_S * 5][-_ONE_MIC_KEPT:]
         self._one_mic.append((u, t))
         session = [(v, h) for v, h in self._one_mic if v.start_s >= start]
-        return attributed(self._attributor, [v for v, _ in session], [h for _, h in session])[-1]
+        told = attributed(self._attributor, [v for v, _ in session], [h for _, h in session])
+        # The session's voices are told anew as it grows (A and B may trade names): the turn
+        # this utterance goes on with is compared with it in the latest telling.
+        voices = {(h.channel, h.start_s): h.voice for h in told}
+        self._recent = [r if r.voice == (v := voices.get((r.channel, r.start_s), ""))
+                        else replace(r, voice=v) for r in self._recent]
+        return told[-1]
 
     def _pauses_around(self, t: Transcript) -> list[Run]:
         """The runs of utterances of the same speaker, short pauses apart, that hold `t` and

@@ -19,7 +19,7 @@ fallback, is another (name or compute type) logs a warning and shows it in its h
 
 The wire: a request is a NumPy `.npz` (no pickles) of the utterances' audio end to end, their
 lengths, their other fields and the decoding as JSON; the answer is the transcripts as JSON
-(`Transcript.to_json`), which `transcript_from_json` reads back whole, and the decoding used.
+(`Transcript.to_json`), which `Transcript.from_json` reads back whole, and the decoding used.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from etiquette.core.records import Speaker, Transcript, Utterance, Word
+from etiquette.core.records import Speaker, Transcript, Utterance
 from etiquette.health import HealthCallback, HealthReporter, HealthState
 from etiquette.speech.recogniser import Decoding, Recogniser, RecogniserOptions
 from etiquette.speech.text_guard import Guard
@@ -99,14 +99,6 @@ def decoding_from_json(d: dict[str, Any]) -> Decoding:
 
 def _json_bytes(value: Any) -> np.ndarray:
     return np.frombuffer(json.dumps(value, ensure_ascii=False).encode(), dtype=np.uint8)
-
-
-def transcript_from_json(d: dict[str, Any]) -> Transcript:
-    """A transcript as `Transcript.to_json` wrote it."""
-    return Transcript(d["source"], d["window_id"], Speaker(d["speaker"]), d["channel"],
-                      d["start_s"], d["end_s"], tuple(Word(*w) for w in d["words"]),
-                      tuple(d["dropped"]), d["speaker_note"],
-                      tuple((code, p) for code, p in d["languages"]))
 
 
 @dataclass
@@ -215,7 +207,7 @@ class RemoteRecogniser(Recogniser):
                                        headers={"content-type": CONTENT_TYPE})
             answer.raise_for_status()
             body = answer.json()
-            heard = [transcript_from_json(t) for t in body["transcripts"]]
+            heard = [Transcript.from_json(t) for t in body["transcripts"]]
             used = decoding_from_json(body["decoding"])
             settings = _settings(body)
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:

@@ -272,12 +272,15 @@ class Attribution:
         likelier role.
       reason: in Chinese, the evidence that decided (or why nothing did).
       staff_probability: the evidence combined, as the probability that staff said it.
+      voice: which of the session's two voices said it ("A" or "B"), where the voices are told
+        apart and this utterance's is clearly one of them; "" otherwise.
     """
 
     speaker: Speaker
     confidence: float
     reason: str
     staff_probability: float = 0.5
+    voice: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,9 @@ class AttributionOptions:
       voices are told apart by voiceprints (cluster_voiceprints' units; read on the tune
       halves of the check sets and the held-out set, benchmarks/results.md).
     min_voiced_s: voiced speech an utterance needs for its voice to count fully.
+    same_voice_at: the log-odds of voice A over B (either way) an utterance's own voice needs
+      to be told as A's or B's (`Attribution.voice`): two utterances of one voice are one
+      person's, even where which voice is the staff's is not settled.
     min_alternation: the share of neighbouring utterances in different voice clusters below
       which the split is not taken for two speakers (it counts fully from 0.15 above this):
       staff and citizen take turns (0.70 of neighbouring turns change speaker in the labelled
@@ -326,6 +332,7 @@ class AttributionOptions:
     separation_low: float = 4.0
     separation_high: float = 7.0
     min_voiced_s: float = 0.8
+    same_voice_at: float = 2.0
     min_alternation: float = 0.3
     voiceprint_separation_low: float = 1.0
     voiceprint_separation_high: float = 2.0
@@ -763,8 +770,10 @@ class SpeakerAttributor:
             return []
         a = self._analyse(utterances, transcripts)
         result: list[Attribution] = [Attribution(Speaker.UNKNOWN, 0.5, "")] * len(utterances)
+        at = self.options.same_voice_at
         for k, i in enumerate(a.order):
-            result[i] = self._decide(k, a)
+            voice = "A" if a.voice_lo[k] >= at else "B" if a.voice_lo[k] <= -at else ""
+            result[i] = replace(self._decide(k, a), voice=voice)
         return result
 
     def attribute_span(self, utterances: Sequence[Utterance],
