@@ -26,6 +26,8 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,13 @@ from benchmarks.accuracy import TOLERANCE_S, load_labels, score
 from benchmarks.run import machine, run_batch, setup
 from etiquette.core.judging import judge
 from etiquette.core.matching import PhraseMatcher
-from etiquette.core.records import Transcript
+from etiquette.core.records import HeardBy, Speaker, Transcript
 from etiquette.core.rules import load_rules
 from etiquette.core.sessions import session_of
+from etiquette.pipeline import PipelineOptions, attributed
+from etiquette.speech.audio import read_audio
+from etiquette.speech.segmenter import segment
+from etiquette.speech.speakers import SpeakerAttributor
 
 HERE = Path(__file__).resolve().parent
 SET = HERE / "heldout"
@@ -164,11 +170,34 @@ def _turn_at(
     )
 
 
+def with_voices(
+    source: str, judged: list[Transcript], judged_speakers: Collection[Speaker]
+) -> list[Transcript]:
+    """The transcripts of a one-microphone recording with their voices told from its audio as
+    batch tells them (a run saved before transcripts held their voice has none); those of a
+    recording with a microphone for each side, or already told, as they are."""
+    if any(t.voice for t in judged) or not any(t.heard_by != HeardBy.MICROPHONE for t in judged):
+        return judged
+    said = {(t.channel, round(t.start_s, 3)): t for t in judged}
+    utterances = [
+        u
+        for u in segment(read_audio(source), source, judged[0].window_id,
+                         PipelineOptions().segmenter)
+        if u.speaker in judged_speakers and (u.channel, round(u.start_s, 3)) in said
+    ]
+    unsettled = [replace(said[u.channel, round(u.start_s, 3)], speaker=Speaker.UNKNOWN)
+                 for u in utterances]
+    told = attributed(SpeakerAttributor(), utterances, unsettled)
+    voices = {(t.channel, round(t.start_s, 3)): t.voice for t in told}
+    return [replace(t, voice=voices.get((t.channel, round(t.start_s, 3)), "")) for t in judged]
+
+
 def rejudged(run: dict[str, Any], half: str) -> dict[str, Any]:
     """A saved run with its forbidden-phrase and greeting/farewell incidents judged again by the
     current rules from its transcripts: what batch judges, less the acoustic check of near
     misses (it needs the audio), each session spanning the transcribed speech (batch spans
-    every utterance, also the citizen's it did not transcribe). The other checks' incidents
+    every utterance, also the citizen's it did not transcribe), the voices of a one-microphone
+    recording told from its audio where the run did not save them. The other checks' incidents
     are the saved run's. The meaning model learns without `half`'s own sentences (a half run
     once is among its examples): what it reads there it has not seen."""
     rules = load_rules()
@@ -180,10 +209,11 @@ def rejudged(run: dict[str, Any], half: str) -> dict[str, Any]:
         by_source.setdefault(j["source"], []).append(Transcript.from_json(j))
     again = {"forbidden_phrase", *SESSION_KINDS}
     incidents = [i for i in run["incidents"] if i["kind"] not in again]
-    for heard_in in by_source.values():
+    for source, heard_in in by_source.items():
         judged = sorted(
             (t for t in heard_in if t.speaker in rules.judged_speakers), key=lambda t: t.start_s
         )
+        judged = with_voices(source, judged, rules.judged_speakers)
         found, _, _ = judge(rules, matcher, judged, session_of(heard_in))
         incidents += [i.to_json() for i in found if i.kind in again]
     return {**run, "incidents": incidents, "failed_files": run["failed_files"], "rejudged": True}
