@@ -62,6 +62,7 @@ BLIND_HALVES = (
     "blind10",
     "blind11",
     "blind12",
+    "blind13",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

