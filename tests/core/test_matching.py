@@ -189,14 +189,21 @@ def test_near_miss_stands_only_if_the_audio_supports_it(wordings, matcher):
     assert matcher.forbidden(t, check=lambda transcript, hit: None)[0] == []
 
 
-def test_an_unattributed_speaker_needs_a_clearer_match_and_the_flag_says_why(matcher, rules):
+def test_an_unattributed_speaker_needs_a_clearer_match_and_the_flag_says_why(
+        matcher, wordings, rules):
     # 问别人气 is 问别人去 with one sound off: enough from the staff, not from a voice that may
     # be the citizen's on one microphone.
-    (rule, hit), = matcher.forbidden(said("问别人气"))[0]
+    (rule, hit), = wordings.forbidden(said("问别人气"))[0]
     margin = rules.matching.unknown_speaker_margin
     threshold = rules.matching.min_score
     assert rule.min_score is None and threshold <= hit.score < threshold + margin
-    found, excluded = matcher.forbidden(said("问别人气", Speaker.UNKNOWN))
+    found, excluded = wordings.forbidden(said("问别人气", Speaker.UNKNOWN))
     assert found == [] and "说话人未能确定" in excluded[0].reason
+    # The weak wording excuses nothing by its words: the meaning model, at its own higher bar
+    # for an unknown speaker, may still find the phrase, and says which bar it met.
+    found, excluded = matcher.forbidden(said("问别人气", Speaker.UNKNOWN))
+    assert "说话人未能确定" in excluded[0].reason
+    assert [hit.explanation.startswith("按意思判断") and "说话人未能确定" in hit.explanation
+            for _, hit in found] == [True] * len(found)
     (rule, hit), = matcher.forbidden(said("你问别人去吧", Speaker.UNKNOWN))[0]
     assert rule.id == "F1-2" and "说话人未能确定" in hit.explanation

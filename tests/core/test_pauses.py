@@ -226,3 +226,37 @@ def test_a_phrase_said_across_a_pause_and_then_again_in_the_same_turn_is_one_inc
     incidents, _, _ = judge(rules, matcher, turn, session_of(turn))
     assert [(i.rule_id, i.offset_s) for i in incidents if i.kind == "forbidden_phrase"] == [
         ("F1-3", 0.0)]
+
+
+def test_a_phrase_the_model_hears_in_an_utterance_ending_with_its_part_is_not_lost(
+        rules, matcher):
+    """这个单子上写了，自己看吗？ ends with 自己看, one part of 有指示牌，自己看: the model's
+    reading waits for the next utterance, since the phrase may run on across the pause. Where
+    the citizen answers, or the clerk goes on to something else, it is flagged on its own."""
+    ends_in_part = said("这个单子上写了，自己看吗？", start_s=0.0, end_s=2.5)
+    assert matcher.forbidden(ends_in_part)[0] == []
+    assert matcher.held(ends_in_part) is not None
+    for after in ([], [said("哦，看到了。", Speaker.CITIZEN, start_s=3.0, end_s=4.0)],
+                  [said("邮编写在这里。", start_s=3.0, end_s=4.0)]):
+        heard = [ends_in_part, *after]
+        incidents, _, _ = judge(rules, matcher, heard, session_of(heard))
+        (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
+        # (the clerk's next words may be read with it: the clip then runs on into them)
+        assert inc.rule_id == "F1-3" and inc.offset_s == 0.0 and inc.end_s >= 2.5
+        assert inc.explanation.startswith("按意思判断")
+    # Said again in the same turn it is the same incident going on.
+    again = [ends_in_part, said("自己看嘛，写了的。", start_s=3.0, end_s=4.2)]
+    incidents, _, _ = judge(rules, matcher, again, session_of(again))
+    assert [(i.rule_id, i.offset_s) for i in incidents if i.kind == "forbidden_phrase"] == [
+        ("F1-3", 0.0)]
+
+
+def test_a_weak_wording_for_an_unknown_speaker_leaves_the_phrase_to_a_sure_model(rules, matcher):
+    """言错了，快点改 on one microphone: 言错了 is too weak a 填错了 for a speaker who may be the
+    citizen, but the model is sure of the scolding, and the flag says the speaker is unsettled."""
+    scold = said("身份证号码少写了一位，言错了，快点改。", Speaker.UNKNOWN, start_s=0.0, end_s=3.0)
+    (excluded,) = matcher.forbidden(scold)[1]
+    assert excluded.unsure and "说话人未能确定" in excluded.reason
+    incidents, _, _ = judge(rules, matcher, [scold], session_of([scold]))
+    (inc,) = [i for i in incidents if i.kind == "forbidden_phrase"]
+    assert inc.rule_id == "F3-1" and "说话人未能确定" in inc.explanation

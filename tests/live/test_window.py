@@ -170,6 +170,31 @@ def test_a_phrase_with_a_pause_inside_is_flagged_live_as_its_second_half_is_tran
                                                                                         "F4-1"]
 
 
+def test_a_phrase_ending_with_one_of_its_parts_is_flagged_live_once_no_second_half_can_follow(
+        recogniser, tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data"
+    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path,
+                                                data / "part_at_the_end_stereo.ogg")
+    try:
+        # 到付，这个单子上写了，自己看嘛 ends at 11.7 s with 自己看, one part of 有指示牌，自己看:
+        # its flag waits until the clerk's next words could no longer carry the phrase on (the
+        # pause, 1.5 s, has passed and is cut), not for the session's end.
+        feed(monitor, blocks, 0, 16.0)
+        deadline = time.monotonic() + 60
+        while monitor.stats.outstanding and time.monotonic() < deadline:
+            time.sleep(0.1)
+        feed(monitor, blocks, 16.0, 16.2)  # a tick after the last transcript
+        assert [i.rule_id for i in emitted if i.kind.value == "forbidden_phrase"] == ["F1-3"]
+        assert monitor.stats.session_open and 7.5 < emitted[0].offset_s < 11.7
+        feed(monitor, blocks, 16.2, len(blocks) / SAMPLE_RATE)
+        shared.stop()
+        monitor.finish(ended=True)
+    finally:
+        shared.stop()
+    assert sorted(i.rule_id for i in emitted if i.kind.value == "forbidden_phrase") == ["F1-3",
+                                                                                        "F3-1"]
+
+
 def test_a_one_microphone_window_tells_the_citizens_words_from_the_staffs_live(
         recogniser, tmp_path):
     data = Path(__file__).resolve().parents[1] / "data"

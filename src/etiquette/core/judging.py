@@ -1,9 +1,10 @@
 """Judging: transcripts in, incidents out (no I/O; the core of batch and live).
 
 An utterance is judged alone the moment it is transcribed; two or three utterances of one
-speaker short pauses apart are also judged as one text (`judge_pause`), and a session's missing
-greeting or farewell once it is over (`judge_session`). `judge` does all three for a finished
-session.
+speaker short pauses apart are also judged as one text (`judge_pause`); a phrase the model heard
+in an utterance that ends with one part of it, once the next utterance shows whether the phrase
+ran on (`judge_held`); and a session's missing greeting or farewell once it is over
+(`judge_session`). `judge` does all four for a finished session.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def _going_on(matcher: PhraseMatcher, t: Transcript, turn: Sequence[Transcript])
     known = [_one_person(before, t) for before in turn]
     runs = [turn[i:j] for i in range(len(turn))
             for j in range(i + 1, min(i + RUN_MAX, len(turn)) + 1) if all(known[i:j])]
-    return {r.id for run in runs for r, _ in matcher.forbidden(joined(run)[0])[0]}
+    said = [joined(run)[0] for run in runs]
+    return ({r.id for whole in said for r, _ in matcher.forbidden(whole)[0]}
+            | {held[0].id for whole in said if (held := matcher.held(whole)) is not None})
 
 
 def _one_person(a: Transcript, b: Transcript) -> bool:
@@ -66,6 +69,29 @@ def _run_on(matcher: PhraseMatcher, before: Transcript | None, t: Transcript) ->
     whole, cuts = joined([before, t])
     return {h.rule_id for _, h in matcher.forbidden(whole)[0]
             if h.rule_id in meant and _across(h, cuts)}
+
+
+def judge_held(rules: RuleSet, matcher: PhraseMatcher, t: Transcript, after: Transcript | None,
+               recorded_at: datetime | None = None, lead_in: Sequence[Transcript] = ()
+               ) -> list[Incident]:
+    """The phrase the model heard in `t` but held back, `t` ending with one part of it
+    (`PhraseMatcher.held`): nothing where a run with the utterances before it (`lead_in`, the
+    turn it goes on with) or with `after` (the next utterance of the speaker) holds it across
+    the pause (有指示牌，（停顿）自己看: `judge_pause` reports it over both halves) or where the
+    turn before said it; else an incident of `t` alone (自己看吗？ and then the citizen speaks,
+    or the clerk goes on to something else)."""
+    held = matcher.held(t)
+    if held is None:
+        return []
+    rule, hit = held
+    runs = [[*lead_in[len(lead_in) - k:], t] for k in range(1, min(RUN_MAX - 1, len(lead_in)) + 1)]
+    for run in [*runs, *([[t, after]] if after is not None else [])]:
+        whole, cuts = joined(run)
+        if any(h.rule_id == rule.id and _across(h, cuts) for _, h in matcher.forbidden(whole)[0]):
+            return []
+    if rule.id in _going_on(matcher, t, lead_in):
+        return []
+    return [forbidden_incident(rules, rule, hit, t, recorded_at)]
 
 
 def _alone(matcher: PhraseMatcher, part: Sequence[Transcript], before: Transcript | None
@@ -116,6 +142,18 @@ def previous(t: Transcript, heard: Iterable[Transcript], max_pause_s: float) -> 
         return None
     last = max(before, key=lambda p: p.end_s)
     return last if t.start_s - last.end_s <= max_pause_s and _same_voice(last, t) else None
+
+
+def following(t: Transcript, heard: Iterable[Transcript], max_pause_s: float
+              ) -> Transcript | None:
+    """The utterance of the same speaker just after `t`, if it began at most `max_pause_s`
+    after `t` ended (`previous` the other way)."""
+    after = [n for n in heard if n.channel == t.channel and n.window_id == t.window_id
+             and n.source == t.source and n.start_s >= t.end_s]
+    if not after:
+        return None
+    first = min(after, key=lambda n: n.start_s)
+    return first if first.start_s - t.end_s <= max_pause_s and _same_voice(t, first) else None
 
 
 # A turn is at most this many utterances before the one judged: a phrase said again after
@@ -232,8 +270,9 @@ def judge(rules: RuleSet, matcher: PhraseMatcher, transcripts: Sequence[Transcri
     excluded: list[ExcludedHit] = []
     pause = rules.matching.join_pause_s
     for t in transcripts:
-        found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check,
-                                                leading(t, transcripts, pause))
+        turn = leading(t, transcripts, pause)
+        found, said, skipped = judge_transcript(rules, matcher, t, recorded_at, check, turn)
+        found += judge_held(rules, matcher, t, following(t, transcripts, pause), recorded_at, turn)
         for run, lead_in in runs_ending(t, transcripts, pause):
             more, said_more, skipped_more = judge_pause(rules, matcher, run, recorded_at, lead_in)
             found, said, skipped = found + more, said + said_more, skipped + skipped_more

@@ -381,6 +381,9 @@ class ExcludedHit:
     hit: PhraseHit
     reason: str
     exclusion: PhraseHit | None = None
+    # Not excused by its words: only too weak a match where the speaker is not known (the model,
+    # sure enough of the phrase, may still find it)
+    unsure: bool = False
 
 
 class PhraseMatcher:
@@ -479,17 +482,32 @@ class PhraseMatcher:
                     found.append((self._forbidden[rule_id], verdict))
                     break
         # The wordings outrank the model: a phrase they found or their context excused (这个我也
-        # 不知道，我帮你问问) is theirs to judge, and so is one whose part ends the utterance (听我
-        # 的, its other part perhaps coming after the pause: the incident then spans both). A
-        # part said with more after it (你快点改，还有三分钟) is the model's.
-        if (by_meaning := self._by_meaning(transcript, self._meaning,
-                                           self._forbidden)) is not None:
-            rule_id = by_meaning[0].id
-            theirs = {r.id for r, _ in found} | {e.hit.rule_id for e in excluded}
-            if rule_id not in theirs and not self._ends_with_a_part(text, rule_id):
+        # 不知道，我帮你问问) is theirs to judge. One whose part ends the utterance (听我的, its
+        # other part perhaps coming after the pause: the incident then spans both) is held back
+        # for the judge (`held`). A part said with more after it (你快点改，还有三分钟) is the
+        # model's.
+        if (by_meaning := self._meant(transcript, found, excluded)) is not None:
+            if not self._ends_with_a_part(text, by_meaning[0].id):
                 found.append(by_meaning)
         found.sort(key=lambda f: (f[1].char_start, f[0].id))
         return found, excluded
+
+    def _meant(self, transcript: Transcript, found: list[tuple[ForbiddenRule, PhraseHit]],
+               excluded: list[ExcludedHit]) -> tuple[ForbiddenRule, PhraseHit] | None:
+        """The model's phrase in the utterance where the wordings leave it to the model: they
+        neither found it nor excused it by its words (a match too weak for an unknown speaker
+        excuses nothing: the model may be surer, 言错了，快点改)."""
+        by_meaning = self._by_meaning(transcript, self._meaning, self._forbidden)
+        if by_meaning is None:
+            return None
+        theirs = {r.id for r, _ in found} | {e.hit.rule_id for e in excluded if not e.unsure}
+        return by_meaning if by_meaning[0].id not in theirs else None
+
+    def held(self, transcript: Transcript) -> tuple[ForbiddenRule, PhraseHit] | None:
+        """The model's phrase that `forbidden` held back because the utterance ends with one
+        part of it (自己看吗？): the judge reports it over the run with the next utterance where
+        that holds the phrase, else on this utterance alone."""
+        return self._meant(transcript, *self.forbidden(transcript))  # None where it was found
 
     def runs_on(self, before: Transcript, transcript: Transcript) -> set[str]:
         """The phrases the model alone found in `transcript` whose first part ended `before`
@@ -558,7 +576,7 @@ class PhraseMatcher:
             need = min(1.0, self._min_score[rule.id] + self.rules.matching.unknown_speaker_margin)
             if hit.score < need:
                 return ExcludedHit(hit, f"说话人未能确定，相似度 {hit.score:.2f} 低于说话人未确定时"
-                                        f"要求的 {need:.2f}")
+                                        f"要求的 {need:.2f}", unsure=True)
             hit = replace(hit, explanation=f"{hit.explanation}；说话人未能确定，"
                           f"按更高的相似度要求 {need:.2f} 判定")
         # A look-alike that fits the words at least as well as the rule phrase explains them:

@@ -29,6 +29,8 @@ from etiquette.core.checks.base import SessionView, Turn
 from etiquette.core.checks.rules import judge_checks
 from etiquette.core.judging import (
     Run,
+    following,
+    judge_held,
     judge_pause,
     judge_session,
     judge_transcript,
@@ -176,6 +178,9 @@ class WindowMonitor:
         # that a greeting or farewell the words miss can still be looked for in the audio.
         self._checks: dict[HeardAs, AcousticCheck] = {}
         self._recent: list[Transcript] = []  # the last minutes' transcripts, for pauses
+        # Utterances ending with one part of a phrase the model heard in them: judged once the
+        # speaker's next utterance is transcribed, or none can follow within the pause.
+        self._ending_in_part: list[Transcript] = []
         # One microphone for both sides: the session's utterances so far tell staff from citizen.
         # (an utterance's features and those of the phrases inside it)
         self._attributor = SpeakerAttributor(cache_size=4 * _ONE_MIC_KEPT)
@@ -320,6 +325,8 @@ class WindowMonitor:
             recent = [r for r in self._recent if r.end_s >= self.now_s - _RECENT_S]
             self._recent = recent[1 - _RECENT_KEPT:]
             self._recent.append(t)
+            if matcher.held(t) is not None:
+                self._ending_in_part.append(t)
             self._judge_ready()
             # Counted down last: whoever reads no outstanding work sees its incidents emitted.
             self.stats.outstanding = len(self._outstanding)
@@ -379,6 +386,7 @@ class WindowMonitor:
 
     def _judge_ready(self) -> None:
         self._decide()
+        self._judge_held()
         rules = self.speech.rules
         for o in list(self._sessions):
             s = o.session
@@ -391,6 +399,24 @@ class WindowMonitor:
                 self._judge(o, ExpectedAt.SESSION_END)
                 self._sessions.remove(o)
         self._forget()
+
+    def _judge_held(self) -> None:
+        """The phrases the model heard in an utterance ending with one part of them, once the
+        speaker's next utterance is transcribed (`judge_pause` reports a phrase run on over
+        both halves) or once no utterance can follow within the pause (all the audio before
+        its end is cut and transcribed): as batch judges them (`judge_held`)."""
+        rules, matcher = self.speech.rules, self.speech.matcher
+        pause = rules.matching.join_pause_s
+        for t in list(self._ending_in_part):
+            after = following(t, self._recent, pause)
+            until = t.end_s + pause
+            if after is None and (self.segmenter.cut_until_s(t.channel) < until
+                                  or self._waiting_before(until)):
+                continue
+            self._ending_in_part.remove(t)
+            found = judge_held(rules, matcher, t, after, self.started,
+                               leading(t, self._recent, pause))
+            self._emit(found, self.wall(until if after is None else after.end_s))
 
     def _judge(self, o: _Open, due: ExpectedAt) -> None:
         s = o.session

@@ -193,7 +193,14 @@ class StreamSegmenter:
 
     def flush(self) -> list[Utterance]:
         """The end of the stream: whatever speech is left, as utterances."""
-        return self._advance(final=True)
+        out = self._advance(final=True)
+        self._start = [max(s, self.samples) for s in self._start]  # nothing more is to come
+        return out
+
+    def cut_until_s(self, channel: int) -> float:
+        """Stream seconds before which the channel's speech is all cut: its next utterance
+        begins there or later."""
+        return self._start[channel] / SAMPLE_RATE
 
     def _db(self, start: int, frames: int, size: int) -> np.ndarray:
         """dB of `frames` frames of `size` samples from stream sample `start` (both multiples
