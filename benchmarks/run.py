@@ -170,7 +170,22 @@ def heldout_summaries() -> list[str]:
                                   "hall of its own, run once with it; read for the second change"),
                        ("blind5", "written blind while the second change was made, with voices "
                                   "and a hall of its own, run once with it by someone who did "
-                                  "not write it")):
+                                  "not write it"),
+                       ("blind6", "written blind while the third change was made, run once "
+                                  "with it"),
+                       ("blind7", "written blind after the greeting frame, run once"),
+                       ("blind8", "written blind while F1-2 and the greeting frame were widened, "
+                                  "run once after them"),
+                       ("blind9", "written blind after that, run once"),
+                       ("blind10", "written blind while the meaning model was built, run once "
+                                   "with it"),
+                       ("blind11", "written blind while the model's written sentences were "
+                                   "added, run once with them"),
+                       ("blind12", "written blind, run once after the changes to the turn "
+                                   "(56885f8)"),
+                       ("blind13", "written blind, run once after a phrase heard in an "
+                                   "utterance ending with its part was no longer lost "
+                                   "(d57668f)")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
