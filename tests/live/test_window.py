@@ -147,52 +147,49 @@ def test_a_session_that_never_ends_keeps_only_what_its_verdicts_need(window):
     assert len(monitor._heard) < 18
 
 
-def test_a_phrase_with_a_pause_inside_is_flagged_live_as_its_second_half_is_transcribed(
-        recogniser, tmp_path):
+def _live_until(recogniser, tmp_path, name: str,  # type: ignore[no-untyped-def]
+                until_s: float) -> tuple[list[Incident], bool, list[str]]:
+    """tests/data/`name` fed live up to `until_s`, all its speech so far transcribed and one
+    tick more: the incidents emitted by then and whether the session was still open; then fed
+    to its end and finished: the rules of every forbidden-phrase incident, sorted."""
     data = Path(__file__).resolve().parents[1] / "data"
-    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path, data / "pauses_stereo.ogg")
+    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path, data / name)
     try:
-        # 有指示牌，（停顿）自己看 ends at 10.3 s: a second and a half later both halves are cut;
-        # its incident comes as soon as they are transcribed, with the session still going on.
-        feed(monitor, blocks, 0, 12.0)
+        feed(monitor, blocks, 0, until_s)
         deadline = time.monotonic() + 60
         while monitor.stats.outstanding and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [i.rule_id for i in emitted] == ["F1-3"]
-        assert monitor.stats.session_open
-        assert emitted[0].end_s - emitted[0].offset_s > 2.0 and "clip" in emitted[0].evidence
-        feed(monitor, blocks, 12.0, len(blocks) / SAMPLE_RATE)
+        feed(monitor, blocks, until_s, until_s + 0.2)
+        early, still_open = list(emitted), monitor.stats.session_open
+        feed(monitor, blocks, until_s + 0.2, len(blocks) / SAMPLE_RATE)
         shared.stop()
         monitor.finish(ended=True)
     finally:
         shared.stop()
-    assert sorted(i.rule_id for i in emitted if i.kind.value == "forbidden_phrase") == ["F1-3",
-                                                                                        "F4-1"]
+    return early, still_open, sorted(i.rule_id for i in emitted
+                                     if i.kind.value == "forbidden_phrase")
+
+
+def test_a_phrase_with_a_pause_inside_is_flagged_live_as_its_second_half_is_transcribed(
+        recogniser, tmp_path):
+    # 有指示牌，（停顿）自己看 ends at 10.3 s: a second and a half later both halves are cut;
+    # its incident comes as soon as they are transcribed, with the session still going on.
+    early, still_open, found = _live_until(recogniser, tmp_path, "pauses_stereo.ogg", 12.0)
+    assert [i.rule_id for i in early] == ["F1-3"] and still_open
+    assert early[0].end_s - early[0].offset_s > 2.0 and "clip" in early[0].evidence
+    assert found == ["F1-3", "F4-1"]
 
 
 def test_a_phrase_ending_with_one_of_its_parts_is_flagged_live_once_no_second_half_can_follow(
         recogniser, tmp_path):
-    data = Path(__file__).resolve().parents[1] / "data"
-    monitor, shared, emitted, blocks = _monitor(recogniser, tmp_path,
-                                                data / "part_at_the_end_stereo.ogg")
-    try:
-        # 到付，这个单子上写了，自己看嘛 ends at 11.7 s with 自己看, one part of 有指示牌，自己看:
-        # its flag waits until the clerk's next words could no longer carry the phrase on (the
-        # pause, 1.5 s, has passed and is cut), not for the session's end.
-        feed(monitor, blocks, 0, 16.0)
-        deadline = time.monotonic() + 60
-        while monitor.stats.outstanding and time.monotonic() < deadline:
-            time.sleep(0.1)
-        feed(monitor, blocks, 16.0, 16.2)  # a tick after the last transcript
-        assert [i.rule_id for i in emitted if i.kind.value == "forbidden_phrase"] == ["F1-3"]
-        assert monitor.stats.session_open and 7.5 < emitted[0].offset_s < 11.7
-        feed(monitor, blocks, 16.2, len(blocks) / SAMPLE_RATE)
-        shared.stop()
-        monitor.finish(ended=True)
-    finally:
-        shared.stop()
-    assert sorted(i.rule_id for i in emitted if i.kind.value == "forbidden_phrase") == ["F1-3",
-                                                                                        "F3-1"]
+    # 到付，这个单子上写了，自己看嘛 ends at 11.7 s with 自己看, one part of 有指示牌，自己看:
+    # its flag waits until the clerk's next words could no longer carry the phrase on (the
+    # pause, 1.5 s, has passed and is cut), not for the session's end.
+    early, still_open, found = _live_until(recogniser, tmp_path, "part_at_the_end_stereo.ogg",
+                                           16.0)
+    assert [i.rule_id for i in early if i.kind.value == "forbidden_phrase"] == ["F1-3"]
+    assert still_open and 7.5 < early[0].offset_s < 11.7
+    assert found == ["F1-3", "F3-1"]
 
 
 def test_a_one_microphone_window_tells_the_citizens_words_from_the_staffs_live(
