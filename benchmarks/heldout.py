@@ -63,6 +63,7 @@ BLIND_HALVES = (
     "blind11",
     "blind12",
     "blind13",
+    "blind14",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

