@@ -101,6 +101,8 @@ def _base() -> dict:
     (lambda d: d["forbidden"][3].update(instead="F1-2"),
      "forbidden[3] (F2-1) -> instead: 'F1-2' is not"),
     (lambda d: d["groups"][1].update(instead="R wait"), "groups -> 1 -> instead"),
+    (lambda d: d["required"][0].update(staff_alone=["您好", " "]),
+     "staff_alone: words must not be blank"),
 ])
 def test_malformed_rules_name_the_rule_and_field(tmp_path, mutate, expected):
     data = _base()

@@ -73,6 +73,12 @@ def served(opening, farewell, speaker=Speaker.STAFF):
     "阿婆您好，这边坐，慢慢讲。",  # the seat offered in other words
     "师傅，请坐，今天办点什么？",  # a seat offered, then the business: no greeting word
     "您好",  # the whole greeting, the question in the next utterance
+    # A greeting word alone from the staff greets (来有迎声), whatever follows it: every blind
+    # half's writer labelled such openings greetings.
+    "你好，号给我。",
+    "你好，大叔，来，坐下慢慢讲。",
+    "同学，你好，到你了，准考证号报一下。",
+    "好了，你好，上班了，刚才问什么？",
 ])
 def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, opening):
     session = served(opening, "请收好您的材料，再见")
@@ -84,8 +90,12 @@ def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, openin
 @pytest.mark.parametrize(("opening", "speaker"), [
     ("下一个，办什么？", Speaker.STAFF),  # the business asked without a greeting
     ("什么事？说。", Speaker.STAFF),
-    ("你好，号给我。", Speaker.STAFF),  # a greeting word, nothing asked
     ("请坐。", Speaker.STAFF),  # a seat offered, nothing asked, no greeting
+    # 你好 that begins a longer word is no greeting
+    ("你好像没带身份证，号给我。", Speaker.STAFF),
+    ("你好好看一下，号给我。", Speaker.STAFF),
+    # a greeting word alone where the speaker is not settled: on one microphone the citizen's too
+    ("你好，号给我。", Speaker.UNKNOWN),
     # on one microphone, the citizen's own greeting and question
     ("你好你好，停车场备案在你这里办吗？", Speaker.UNKNOWN),
     ("你好，我来审运输证，还没开始办吗？", Speaker.UNKNOWN),
@@ -102,6 +112,9 @@ def test_an_opening_that_is_no_greeting_leaves_the_greeting_missing(
     ("条子收好，路上慢点走。", False),
     ("回执拿好，路上注意安全。", False),
     ("材料都还给您了，您慢点走。", False),
+    ("好，您走好。", False),  # the staff's own send-off words, said exactly (`staff_alone`)
+    ("表收了，等电话，明天见。", False),
+    ("表做好了再拿来。", True),  # 做好 sounds like 走好 but is not said as it
     ("好，弄好了再来。", True),  # sent away to come back: no send-off
     ("下一位。", True),
 ])

@@ -256,6 +256,20 @@ def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fulle
     return h.score, h.char_end - h.char_start, -h.char_start
 
 
+# A word of `staff_alone` followed by one of these begins a longer word, not said alone:
+# 你好像 (you seem), 你好好 (you had better), 你好久, 你好意思, 你好歹, 你好多, 你好几, 你好了.
+_LONGER_WORD_AFTER = "像好久意歹多几了点"
+
+
+def _alone(words: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(f"(?:{'|'.join(map(re.escape, words))})(?![{_LONGER_WORD_AFTER}])")
+
+
+def _said_alone(rule: RequiredRule, m: re.Match[str]) -> PhraseHit:
+    return PhraseHit(rule.id, rule.canonical, m.group(), m.group(), m.start(), m.end(), 1.0,
+                     f"工作人员说了「{m.group()}」：说话人确定是工作人员时，单说这一句即为{rule.name}")
+
+
 def _best_per_rule(hits: list[PhraseHit]) -> list[PhraseHit]:
     """One hit per rule and text: a sentence that says a phrase twice is one incident."""
     best: dict[str, PhraseHit] = {}
@@ -411,6 +425,8 @@ class PhraseMatcher:
                                    for p in _patterns(r, m.required_min_score, lexicon)]
         self._required_parts = [c for r in rules.required
                                 if (c := _compile_parts(r, m.required_min_score, lexicon))]
+        self._staff_alone = {r.id: _alone(r.staff_alone) for r in rules.required
+                             if r.staff_alone and Speaker.STAFF in r.speakers}
         self._exclusions = {
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden
@@ -636,14 +652,20 @@ class PhraseMatcher:
         return None
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
-        """Required phrases said by a speaker the rule applies to, whole or in their parts (您好
-        …今天办什么): the best place of each."""
+        """Required phrases said by a speaker the rule applies to, whole, in their parts (您好
+        …今天办什么) or, from the staff, in a word that alone says them (`staff_alone`): the best
+        place of each."""
         text = transcript.text
         hits = find(text, self._required_patterns, self._readings)
         hits += [h for parts in self._required_parts
                  for h in part_hits(text, parts, self._readings)]
         said = [(self._required[h.rule_id], h) for h in _best_per_rule(hits)
                 if transcript.speaker in self._required[h.rule_id].speakers]
+        if transcript.speaker == Speaker.STAFF:  # 你好，大叔，来，坐下慢慢讲
+            found = {r.id for r, _ in said}
+            said += [(self._required[i], _said_alone(self._required[i], m))
+                     for i, alone in self._staff_alone.items()
+                     if i not in found and (m := alone.search(text))]
         # what the wordings did not find, the meaning may (同学你好，开证明吗)
         by_meaning = self._by_meaning(transcript, self._required_meaning, self._required)
         if by_meaning is not None and by_meaning[0].id not in {r.id for r, _ in said}:

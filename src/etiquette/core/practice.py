@@ -41,8 +41,9 @@ def judge_practice(rules: RuleSet, rule: RequiredRule, transcript: Transcript,
     """Whether `transcript` says `rule` (one of `rules`, whose matching settings apply), and
     which words of the phrase were not heard."""
     # The standard phrase by its words: a sentence that only means it (同学你好，开证明吗 for a
-    # greeting) is no practice of it, so the meaning model is left out.
-    wordings = PhraseMatcher(rules.model_copy(update={"meaning": None}))
+    # greeting) or a word that alone stands for it at the window (你好) is no practice of it, so
+    # the meaning model and `staff_alone` are left out.
+    wordings = PhraseMatcher(rules.wordings_only())
     hits = [h for r, h in wordings.required(transcript) if r.id == rule.id]
     best = max(hits, key=lambda h: h.score, default=None)
     phrase = rule.phrases[0]

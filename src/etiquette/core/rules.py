@@ -224,6 +224,12 @@ class MissingIncident(_Strict):
     deduction: float = Field(ge=0)
 
 
+def _refuse_blank(words: tuple[str, ...], field: str) -> None:
+    if any(not w.strip() for w in words):
+        raise PydanticCustomError("blank_words", "{field}: words must not be blank",
+                                  {"field": field})
+
+
 class Part(_Strict):
     says: tuple[str, ...] = Field(min_length=1, description="the part and other words for it "
                                   "(填错了, 写错了); × matches any few characters")
@@ -231,9 +237,7 @@ class Part(_Strict):
 
     @model_validator(mode="after")
     def _not_blank(self) -> Part:
-        if any(not w.strip() for w in self.says):
-            raise PydanticCustomError("blank_words", "{field}: words must not be blank",
-                                      {"field": "says"})
+        _refuse_blank(self.says, "says")
         return self
 
 
@@ -275,6 +279,15 @@ class RequiredRule(_PhraseRule):
     clause: str = ""
     expected_at: ExpectedAt = ExpectedAt.ANYWHERE
     missing: MissingIncident | None = None
+    staff_alone: tuple[str, ...] = Field((), description=(
+        "words that alone are the phrase where the speaker is known to be the staff (a greeting "
+        "said to the citizen: 你好，大叔，来，坐下慢慢讲); not where the speaker is not settled, "
+        "for on one microphone the citizen greets too"))
+
+    @model_validator(mode="after")
+    def _staff_alone_not_blank(self) -> RequiredRule:
+        _refuse_blank(self.staff_alone, "staff_alone")
+        return self
 
     @model_validator(mode="after")
     def _missing_needs_a_place(self) -> RequiredRule:
@@ -391,6 +404,12 @@ class RuleSet(_Strict):
 
     def deduction_of(self, rule: ForbiddenRule) -> float:
         return rule.deduction if rule.deduction is not None else self.groups[rule.group].deduction
+
+    def wordings_only(self) -> RuleSet:
+        """These rules judging by their phrases' own words: no meaning model, and no word that
+        alone stands for a phrase from the staff (what a practice of the phrase is held to)."""
+        plain = tuple(r.model_copy(update={"staff_alone": ()}) for r in self.required)
+        return self.model_copy(update={"meaning": None, "required": plain})
 
     def instead_of(self, rule: ForbiddenRule) -> RequiredRule | None:
         """The required rule whose phrase the staff member should have said instead of `rule`'s

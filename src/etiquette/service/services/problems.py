@@ -42,7 +42,7 @@ FIELD_NAMES = {
     "unknown_speaker_margin": "说话人未定时的附加相似度", "join_pause_s": "连读的最长停顿（秒）",
     "equivalents": "等同说法词表", "means": "用语中的词", "said": "口语或方言说法",
     "parts": "分段说出", "items": "各段", "says": "这一段的说法", "within_clauses": "相距分句数",
-    "within_chars": "相距字数", "any_order": "可倒过来说",
+    "within_chars": "相距字数", "any_order": "可倒过来说", "staff_alone": "工作人员单说即算的词",
     "greeting_within_s": "迎声时限（秒）", "farewell_within_s": "送声时限（秒）",
     "end_after_silence_s": "安静多久视为结束（秒）",
     # scoring
