@@ -185,7 +185,9 @@ def heldout_summaries() -> list[str]:
                                    "(56885f8)"),
                        ("blind13", "written blind, run once after a phrase heard in an "
                                    "utterance ending with its part was no longer lost "
-                                   "(d57668f)")):
+                                   "(d57668f)"),
+                       ("blind14", "written blind, run once after a greeting word alone from "
+                                   "the staff became a greeting (5995ca1)")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
