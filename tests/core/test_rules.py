@@ -103,6 +103,8 @@ def _base() -> dict:
     (lambda d: d["groups"][1].update(instead="R wait"), "groups -> 1 -> instead"),
     (lambda d: d["required"][0].update(staff_alone=["您好", " "]),
      "staff_alone: words must not be blank"),
+    (lambda d: d["required"][0].update(speakers=["unknown"]),
+     "staff_alone: words the staff say alone need staff among the rule's speakers"),
 ])
 def test_malformed_rules_name_the_rule_and_field(tmp_path, mutate, expected):
     data = _base()

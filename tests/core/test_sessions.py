@@ -91,9 +91,12 @@ def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, openin
     ("下一个，办什么？", Speaker.STAFF),  # the business asked without a greeting
     ("什么事？说。", Speaker.STAFF),
     ("请坐。", Speaker.STAFF),  # a seat offered, nothing asked, no greeting
-    # 你好 that begins a longer word is no greeting
+    # a greeting word inside other words is no greeting
     ("你好像没带身份证，号给我。", Speaker.STAFF),
     ("你好好看一下，号给我。", Speaker.STAFF),
+    ("你好烦啊，说了几遍了，号给我。", Speaker.STAFF),
+    ("我这是为你好，材料不全办不了。", Speaker.STAFF),
+    ("有什么意见，欢迎提出来，号给我。", Speaker.STAFF),
     # a greeting word alone where the speaker is not settled: on one microphone the citizen's too
     ("你好，号给我。", Speaker.UNKNOWN),
     # on one microphone, the citizen's own greeting and question
@@ -115,6 +118,8 @@ def test_an_opening_that_is_no_greeting_leaves_the_greeting_missing(
     ("好，您走好。", False),  # the staff's own send-off words, said exactly (`staff_alone`)
     ("表收了，等电话，明天见。", False),
     ("表做好了再拿来。", True),  # 做好 sounds like 走好 but is not said as it
+    ("其他的下次见面再说。", True),  # 下次见 inside other words
+    ("好，拜拜。", False),
     ("好，弄好了再来。", True),  # sent away to come back: no send-off
     ("下一位。", True),
 ])

@@ -256,13 +256,20 @@ def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fulle
     return h.score, h.char_end - h.char_start, -h.char_start
 
 
-# A word of `staff_alone` followed by one of these begins a longer word, not said alone:
-# 你好像 (you seem), 你好好 (you had better), 你好久, 你好意思, 你好歹, 你好多, 你好几, 你好了.
-_LONGER_WORD_AFTER = "像好久意歹多几了点"
+# A word of `staff_alone` is said alone where it stands between clause breaks, beside a form of
+# address (大姐您好 / 你好，大叔) or a particle (走好啊): not inside other words, where it is part of
+# them (你好烦, 为你好, 下午好不好, 不欢迎, 欢迎提出来, 下次见面, 你再会签).
+_ADDRESS = ("先生", "女士", "同志", "同学", "师傅", "老师", "老表", "老板", "阿姨", "阿婆", "阿叔",
+            "大爷", "大伯", "大叔", "大姐", "大哥", "大嫂", "大妈", "叔叔", "奶奶", "爷爷", "老人家",
+            "小伙子", "姑娘", "妹子", "您")
+_BREAK = r"\s，,。.！!？?；;：:、…"
 
 
 def _alone(words: Iterable[str]) -> re.Pattern[str]:
-    return re.compile(f"(?:{'|'.join(map(re.escape, words))})(?![{_LONGER_WORD_AFTER}])")
+    after_address = "|".join(f"(?<={a})" for a in _ADDRESS)  # one fixed width each, as re needs
+    return re.compile(f"(?:^|(?<=[{_BREAK}])|{after_address})"
+                      f"(?:{'|'.join(map(re.escape, words))})"
+                      f"(?=$|[{_BREAK}啊呀啦嘞哈哦]|请|{'|'.join(_ADDRESS)})")
 
 
 def _said_alone(rule: RequiredRule, m: re.Match[str]) -> PhraseHit:
@@ -425,8 +432,7 @@ class PhraseMatcher:
                                    for p in _patterns(r, m.required_min_score, lexicon)]
         self._required_parts = [c for r in rules.required
                                 if (c := _compile_parts(r, m.required_min_score, lexicon))]
-        self._staff_alone = {r.id: _alone(r.staff_alone) for r in rules.required
-                             if r.staff_alone and Speaker.STAFF in r.speakers}
+        self._staff_alone = {r.id: _alone(r.staff_alone) for r in rules.required if r.staff_alone}
         self._exclusions = {
             r.id: [Pattern(r.id, e, e, m.exclusion_min_score) for e in r.exclusions]
             for r in rules.forbidden

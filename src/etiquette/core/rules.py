@@ -285,8 +285,12 @@ class RequiredRule(_PhraseRule):
         "for on one microphone the citizen greets too"))
 
     @model_validator(mode="after")
-    def _staff_alone_not_blank(self) -> RequiredRule:
+    def _staff_alone_checked(self) -> RequiredRule:
         _refuse_blank(self.staff_alone, "staff_alone")
+        if self.staff_alone and Speaker.STAFF not in self.speakers:
+            raise PydanticCustomError("staff_alone_without_staff",
+                                      "staff_alone: words the staff say alone need staff among "
+                                      "the rule's speakers")
         return self
 
     @model_validator(mode="after")
