@@ -4,7 +4,7 @@ tests/data/greetings.yaml made the recordings. A clerk who greets in her own wor
 请坐，今天来办什么) and sees the citizen off (证件收好，路上小心) is not reported for a missing
 greeting or farewell; one who opens with 下一个，办什么 still is. A clerk heard on her own
 microphone who greets with a greeting word alone (师傅，你好，号给我看一下) and sees the citizen
-off with 您走好 is not reported either. Whisper's exact words differ between CPUs, so the tests
+off with 好，走好 is not reported either. Whisper's exact words differ between CPUs, so the tests
 assert incidents, never a transcript.
 """
 
