@@ -1,6 +1,7 @@
 """Write rules/examples.yaml, the meaning model's example sentences, from the held-out halves
 that have been run in every condition (benchmarks/heldout_<half>_results.json has them all) and
-from the sentences written for it alone (benchmarks/heldout/written/, text without audio).
+from the sentences written for it alone (benchmarks/heldout/written/, text without audio), and
+what the recogniser heard of those halves' turns (benchmarks/heldout/heard/, heard.py).
 
     .venv/bin/python benchmarks/heldout/examples.py
 
@@ -26,6 +27,7 @@ from etiquette.core.rules import NO_RULE, load_rules  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 WRITTEN = HERE / "written"
+HEARD = HERE / "heard"
 OUT = ROOT / "rules" / "examples.yaml"
 
 HEADER = """\
@@ -58,8 +60,8 @@ def run_halves() -> list[str]:
 
 
 def examples(halves: list[str]) -> list[dict[str, str]]:
-    """The labelled sentences of `halves`, then those of every file in written/ (a sentence
-    of several rules once per rule, every sentence once)."""
+    """The labelled sentences of `halves`, then those of every file in written/, then what was
+    heard of `halves` (a sentence of several rules once per rule, every sentence once)."""
     out: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
 
@@ -82,6 +84,11 @@ def examples(halves: list[str]) -> list[dict[str, str]]:
     for path in sorted(WRITTEN.glob("*.yaml")):
         for row in yaml.safe_load(path.read_text(encoding="utf-8"))["sentences"]:
             add(row["rule"], row["text"], f"written/{path.stem}")
+    for half in halves:  # under the half's name, so that a half left out is left out whole
+        for path in sorted(HEARD.glob(f"{half}_*.yaml")):
+            condition = path.stem.removeprefix(f"{half}_")
+            for row in yaml.safe_load(path.read_text(encoding="utf-8"))["sentences"]:
+                add(row["rule"], row["text"], f"{half}/{row['session']}#heard-{condition}")
     return out
 
 
@@ -96,7 +103,8 @@ def main() -> int:
     ids = {r.id for r in load_rules().forbidden}
     forbidden = sum(r["rule"] in ids for r in rows)
     written = sorted(p.stem for p in WRITTEN.glob("*.yaml"))
-    print(f"wrote {OUT}: {len(rows)} sentences ({forbidden} forbidden) from "
+    heard = sum("#heard-" in r["source"] for r in rows)
+    print(f"wrote {OUT}: {len(rows)} sentences ({forbidden} forbidden, {heard} as heard) from "
           f"{', '.join(halves + [f'written/{w}' for w in written])}", file=sys.stderr)
     return 0
 
