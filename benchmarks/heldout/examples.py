@@ -34,8 +34,9 @@ HEADER = """\
 # 例句：按意思判断禁用语和迎声、送声的模型从这些句子学习（appendix_b.yaml 的 meaning）。
 # 每句标明它说的是哪条禁用语或迎声（R-greeting）、送声（R-farewell）（rule），或都不是（none）；
 # source 是句子的出处。
-# 由 benchmarks/heldout/examples.py 从已运行过的评测集（benchmarks/heldout/）和专为训练写的例句
-# （benchmarks/heldout/written/）生成：工作人员说的每句按标注的禁用语或迎声、送声，
+# 由 benchmarks/heldout/examples.py 从已运行过的评测集（benchmarks/heldout/）、专为训练写的例句
+# （benchmarks/heldout/written/）和语音识别对评测集各句的识别结果（benchmarks/heldout/heard/，
+# source 以 #heard- 结尾）生成：工作人员说的每句按标注的禁用语或迎声、送声，
 # 群众说的和工作人员其余的话为 none。可以添加本中心的例句（如复核中确认或驳回的事件原话），
 # source 写明出处；重新生成会覆盖本文件，请把自己的例句另存一份。
 """
