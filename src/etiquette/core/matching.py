@@ -256,12 +256,12 @@ def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fulle
     return h.score, h.char_end - h.char_start, -h.char_start
 
 
-# A word of `staff_alone` is said alone where it stands between clause breaks, beside a form of
-# address (大姐您好 / 你好，大叔) or a particle (走好啊): not inside other words, where it is part of
-# them (你好烦, 为你好, 下午好不好, 不欢迎, 欢迎提出来, 下次见面, 你再会签).
-_ADDRESS = ("先生", "女士", "同志", "同学", "师傅", "老师", "老表", "老板", "阿姨", "阿婆", "阿叔",
-            "大爷", "大伯", "大叔", "大姐", "大哥", "大嫂", "大妈", "叔叔", "奶奶", "爷爷", "老人家",
-            "小伙子", "姑娘", "妹子", "您")
+# A word of `staff_alone` is said alone where it stands between clause breaks, beside a form
+# of address (大姐您好 / 你好，大叔) or a particle (走好啊): not inside other words, where it is
+# part of them (你好烦, 为你好, 下午好不好, 不欢迎, 欢迎提出来, 下次见面, 你再会签).
+_ADDRESS = ("先生", "女士", "同志", "同学", "师傅", "老师", "老表", "老板", "阿姨", "阿婆",
+            "阿叔", "大爷", "大伯", "大叔", "大姐", "大哥", "大嫂", "大妈", "叔叔", "奶奶",
+            "爷爷", "老人家", "小伙子", "姑娘", "妹子", "您")
 _BREAK = r"\s，,。.！!？?；;：:、…"
 
 
