@@ -24,6 +24,8 @@ def test_an_admin_edits_a_rule_in_its_form_and_sees_the_change(
         row.get_by_role("link", name="修改").click()
         page.wait_for_url("**/rules/rule/F1-2")
         assert page.input_value("#field-phrases") == "问别人去"
+        assert page.locator("#field-staff_alone").count() == 0  # a forbidden rule's form
+        assert page.locator("#rule-parts").inner_text().startswith("分段说出也算")
 
         # A bad value: refused beside its field, in Chinese; what was typed stays; nothing saved.
         page.fill("#field-min_score", "很高")
@@ -49,6 +51,12 @@ def test_an_admin_edits_a_rule_in_its_form_and_sees_the_change(
         assert "F1-2 按现场录音调整" in top.inner_text()
         assert "问别人去吧" in page.locator("#rules-list tr[data-rule='F1-2']").inner_text()
         assert "phrases: [问别人去吧]" in live.pipeline().get("/api/v1/rules/current").text
+
+        # A greeting's words the staff say alone, one a line, and its two parts shown.
+        page.goto(f"{live.base_url}/rules/rule/R-greeting")
+        assert "你好" in page.input_value("#field-staff_alone").split("\n")
+        assert "先后说出：① 您好、你好" in page.locator("#rule-parts").inner_text()
+        page.go_back()
 
         # The change between the two versions, side by side, the changed characters marked.
         page.click("#rules-saved-diff")

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from etiquette.core.rules import Parts
 from etiquette.service.crud import rules as crud
 from etiquette.service.errors import NotFound
 from etiquette.service.models import RuleVersion
@@ -29,15 +30,18 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     "name": ("name",), "phrases": ("phrases",), "variants": ("variants",),
     "exclusions": ("exclusions",), "min_score": ("min_score",), "severity": ("severity",),
     "deduction": ("deduction",), "missing_severity": ("missing", "severity"),
-    "missing_deduction": ("missing", "deduction"),
+    "missing_deduction": ("missing", "deduction"), "staff_alone": ("staff_alone",),
 }
-LISTS = frozenset({"phrases", "variants", "exclusions"})
+LISTS = frozenset({"phrases", "variants", "exclusions", "staff_alone"})
+# The fields one section's rules have; a form of the other section neither shows nor saves them.
+SECTION_ONLY = {"exclusions": "forbidden", "staff_alone": "required"}
 NUMBERS = frozenset({"min_score", "deduction", "missing_deduction"})
 # Where a key the rule did not have reads best: after these siblings.
 AFTER = {"variants": ("name", "phrases"), "exclusions": ("phrases", "variants"),
          "min_score": ("phrases", "variants", "exclusions"),
          "severity": ("phrases", "variants", "exclusions", "min_score"),
-         "deduction": ("phrases", "variants", "exclusions", "min_score", "severity")}
+         "deduction": ("phrases", "variants", "exclusions", "min_score", "severity"),
+         "staff_alone": ("name", "phrases", "variants", "parts")}
 
 
 @dataclass
@@ -53,6 +57,7 @@ class RuleForm:
     group_deduction: str = ""
     has_missing: bool = False
     context: list[str] = field(default_factory=list)  # its context conditions, in Chinese
+    parts: str = ""  # a required rule's parts, in Chinese
 
 
 def _text(value: Any) -> str:
@@ -83,6 +88,19 @@ def _context(raw: Any) -> list[str]:
     return lines
 
 
+def _parts(raw: Any) -> str:
+    """'先后说出：① 您好、你好；② 办什么、请坐（4 个分句、30 字以内）' for a rule's parts."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("items"), list):
+        return ""
+    items = [i.get("says") for i in raw["items"] if isinstance(i, dict)]
+    said = "；".join(chr(0x2460 + n) + " " + "、".join(str(w) for w in says)  # ① ② ③
+                    for n, says in enumerate(items) if isinstance(says, list))
+    order = "不论先后说出" if raw.get("any_order") else "先后说出"
+    near = "、".join(f"{raw.get(k, Parts.model_fields[k].default)} {unit}"  # as the rules read it
+                     for k, unit in (("within_clauses", "个分句"), ("within_chars", "字")))
+    return f"{order}：{said}（{near}以内）"
+
+
 def _document(text: str) -> dict[str, Any]:
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict):
@@ -100,7 +118,7 @@ def forms(text: str) -> list[RuleForm]:
             values = {name: _text(_get(rule, path)) for name, path in FIELDS.items()}
             form = RuleForm(section=section, index=index, id=str(rule.get("id")), values=values,
                             has_missing=isinstance(rule.get("missing"), dict),
-                            context=_context(rule.get("context")))
+                            context=_context(rule.get("context")), parts=_parts(rule.get("parts")))
             group = groups.get(rule.get("group")) if section == "forbidden" else None
             if isinstance(group, dict):
                 form.group = f"第{rule['group']}类 {group.get('name', '')}"
@@ -139,7 +157,8 @@ def changes(text: str, rule: RuleForm, submitted: Mapping[str, str]
     out: dict[yaml_patch.Loc, Any] = {}
     bad: list[Worded] = []
     for name, path in FIELDS.items():
-        if name not in submitted or (path[0] == "missing" and not rule.has_missing):
+        if (name not in submitted or (path[0] == "missing" and not rule.has_missing)
+                or SECTION_ONLY.get(name, rule.section) != rule.section):
             continue
         typed = submitted[name].replace("\r\n", "\n").strip()
         loc: yaml_patch.Loc = (rule.section, rule.index, *path)

@@ -120,14 +120,16 @@ def rule_submit(request: Request, session: SessionDep, principal: PageUser, rule
                 comment: Annotated[str, Form(max_length=500)] = "", name: Text = None,
                 phrases: Text = None, variants: Text = None, exclusions: Text = None,
                 min_score: Text = None, severity: Text = None, deduction: Text = None,
-                missing_severity: Text = None, missing_deduction: Text = None) -> Response:
+                missing_severity: Text = None, missing_deduction: Text = None,
+                staff_alone: Text = None) -> Response:
     """Save the rule's fields as a new version; on a bad value, the form again with what was
     typed and the error beside its field. A field the form did not send is left as it is."""
     principal.require(Permission.RULES_ADMIN)
     check_csrf(principal, csrf_token)
     fields = {"name": name, "phrases": phrases, "variants": variants, "exclusions": exclusions,
               "min_score": min_score, "severity": severity, "deduction": deduction,
-              "missing_severity": missing_severity, "missing_deduction": missing_deduction}
+              "missing_severity": missing_severity, "missing_deduction": missing_deduction,
+              "staff_alone": staff_alone}
     submitted = {k: v for k, v in fields.items() if v is not None}
     try:
         row = rule_editor.edit(session=session, principal=principal, rule_id=rule_id,
