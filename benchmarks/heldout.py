@@ -64,6 +64,7 @@ BLIND_HALVES = (
     "blind12",
     "blind13",
     "blind14",
+    "blind15",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

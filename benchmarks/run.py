@@ -187,7 +187,8 @@ def heldout_summaries() -> list[str]:
                                    "utterance ending with its part was no longer lost "
                                    "(d57668f)"),
                        ("blind14", "written blind, run once after a greeting word alone from "
-                                   "the staff became a greeting (5995ca1)")):
+                                   "the staff became a greeting (5995ca1)"),
+                       ("blind15", "written blind, not yet run")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
