@@ -188,7 +188,8 @@ def heldout_summaries() -> list[str]:
                                    "(d57668f)"),
                        ("blind14", "written blind, run once after a greeting word alone from "
                                    "the staff became a greeting (5995ca1)"),
-                       ("blind15", "written blind, not yet run")):
+                       ("blind15", "written blind, run once with the greeting words alone "
+                                   "and the heard sentences (13f42e4)")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))
