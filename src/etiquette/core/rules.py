@@ -280,9 +280,9 @@ class RequiredRule(_PhraseRule):
     expected_at: ExpectedAt = ExpectedAt.ANYWHERE
     missing: MissingIncident | None = None
     staff_alone: tuple[str, ...] = Field((), description=(
-        "words that alone are the phrase where the speaker is known to be the staff (a greeting "
-        "said to the citizen: 你好，大叔，来，坐下慢慢讲); not where the speaker is not settled, "
-        "for on one microphone the citizen greets too"))
+        "words that alone are the phrase from the staff (a greeting said to the citizen: 你好，"
+        "大叔，来，坐下慢慢讲), and from a voice not told apart on one microphone (it may be the "
+        "staff's, and a missing phrase charges them); never from a voice told to be the citizen's"))
 
     @model_validator(mode="after")
     def _staff_alone_checked(self) -> RequiredRule:
