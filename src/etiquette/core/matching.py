@@ -662,8 +662,8 @@ class PhraseMatcher:
 
     def required(self, transcript: Transcript) -> list[tuple[RequiredRule, PhraseHit]]:
         """Required phrases said by a speaker the rule applies to, whole, in their parts (您好
-        …今天办什么) or, from the staff, in a word that alone says them (`staff_alone`): the best
-        place of each."""
+        …今天办什么) or, from the staff or a voice not told apart, in a word that alone says them
+        (`staff_alone`): the best place of each."""
         text = transcript.text
         hits = find(text, self._required_patterns, self._readings)
         hits += [h for parts in self._required_parts
