@@ -40,7 +40,11 @@ class Truth:
 
 def load_labels(path: Path) -> dict[str, Truth]:
     """labels.yaml (written by the script that made the audio) → per-file truth."""
-    files = yaml.safe_load(path.read_text(encoding="utf-8"))["files"]
+    return truths_of(yaml.safe_load(path.read_text(encoding="utf-8"))["files"])
+
+
+def truths_of(files: dict[str, Any]) -> dict[str, Truth]:
+    """The `files` of a labels document → per-file truth."""
     truths = {}
     for name, entry in files.items():
         turns = tuple(Turn(t["speaker"], float(t["start_s"]), float(t["end_s"]), t.get("text", ""),
