@@ -79,6 +79,7 @@ def served(opening, farewell, speaker=Speaker.STAFF):
     "你好，大叔，来，坐下慢慢讲。",
     "同学，你好，到你了，准考证号报一下。",
     "好了，你好，上班了，刚才问什么？",
+    "同志你好你好，号给我。",  # said twice, written by Whisper without a comma
 ])
 def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, opening):
     session = served(opening, "请收好您的材料，再见")
@@ -100,7 +101,7 @@ def test_a_greeting_in_the_staffs_own_words_is_a_greeting(rules, matcher, openin
     # the citizen's own greeting, told apart on one microphone
     ("你好，我来审运输证，还没开始办吗？", Speaker.CITIZEN),
     # a greeting word inside other words, whoever said it
-    ("你好你好像没带身份证，停车场备案在你这里办吗？", Speaker.UNKNOWN),
+    ("你好像没带身份证，停车场备案在你这里办吗？", Speaker.UNKNOWN),
 ])
 def test_an_opening_that_is_no_greeting_leaves_the_greeting_missing(
         rules, matcher, opening, speaker):

@@ -257,8 +257,9 @@ def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fulle
 
 
 # A word of `staff_alone` is said alone where it stands between clause breaks, beside a form
-# of address (大姐您好 / 你好，大叔) or a particle (走好啊): not inside other words, where it is
-# part of them (你好烦, 为你好, 下午好不好, 不欢迎, 欢迎提出来, 下次见面, 你再会签).
+# of address (大姐您好 / 你好，大叔), a particle (走好啊) or itself again (你好你好, which Whisper
+# writes without a comma): not inside other words, where it is part of them (你好烦, 为你好,
+# 下午好不好, 不欢迎, 欢迎提出来, 下次见面, 你再会签).
 _ADDRESS = ("先生", "女士", "同志", "同学", "师傅", "老师", "老表", "老板", "阿姨", "阿婆",
             "阿叔", "大爷", "大伯", "大叔", "大姐", "大哥", "大嫂", "大妈", "叔叔", "奶奶",
             "爷爷", "老人家", "小伙子", "姑娘", "妹子", "您")
@@ -267,9 +268,9 @@ _BREAK = r"\s，,。.！!？?；;：:、…"
 
 def _alone(words: Iterable[str]) -> re.Pattern[str]:
     after_address = "|".join(f"(?<={a})" for a in _ADDRESS)  # one fixed width each, as re needs
-    return re.compile(f"(?:^|(?<=[{_BREAK}])|{after_address})"
-                      f"(?:{'|'.join(map(re.escape, words))})"
-                      f"(?=$|[{_BREAK}啊呀啦嘞哈哦]|请|{'|'.join(_ADDRESS)})")
+    said = "|".join(map(re.escape, words))
+    return re.compile(f"(?:^|(?<=[{_BREAK}])|{after_address})(?P<word>{said})"
+                      f"(?=$|[{_BREAK}啊呀啦嘞哈哦]|请|{'|'.join(_ADDRESS)}|(?P=word))")
 
 
 def _said_alone(rule: RequiredRule, m: re.Match[str], speaker: Speaker) -> PhraseHit:
