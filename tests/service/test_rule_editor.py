@@ -128,8 +128,8 @@ def test_the_words_staff_say_alone_are_edited_and_judge_as_edited(session: Sessi
     assert rule.staff_alone == (*words, "慢慢来")
     matcher = PhraseMatcher(parse_rules(text).model_copy(update={"meaning": None}))
     assert [r.id for r, _ in matcher.required(said("证拿好了，慢慢来。"))] == ["R-farewell"]
-    # Not from a voice whose speaker is not settled (on one microphone the citizen says it too).
-    assert matcher.required(said("证拿好了，慢慢来。", speaker=Speaker.UNKNOWN)) == []
+    # Not from a voice told to be the citizen's.
+    assert matcher.required(said("证拿好了，慢慢来。", speaker=Speaker.CITIZEN)) == []
     text = rule_editor.edit(session=session, principal=ADMIN, rule_id="R-farewell",
                             submitted={"staff_alone": ""}, based_on=2, comment="").yaml
     assert "staff_alone" not in text.split("  - id: R-farewell")[1].split("  - id:")[0]
