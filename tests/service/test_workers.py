@@ -55,9 +55,15 @@ class Server:
 
     def worker_pids(self) -> set[int]:
         """The processes that serve: uvicorn's spawned workers, or the command itself."""
-        children = [p for p in psutil.Process(self.process.pid).children()
-                    if "spawn_main" in " ".join(p.cmdline())]
+        children = [p for p in psutil.Process(self.process.pid).children() if _spawned(p)]
         return {p.pid for p in children} or {self.process.pid}
+
+
+def _spawned(p: psutil.Process) -> bool:
+    try:
+        return "spawn_main" in " ".join(p.cmdline())
+    except psutil.Error:  # a worker just killed, not yet reaped: it serves no more
+        return False
 
 
 @dataclass

@@ -70,8 +70,8 @@ def seed(*, session: Session, path: Path | None) -> RuleVersion | None:
     path = path or DEFAULT_RULES
     rules = load_rules(path)
     text = path.read_text(encoding="utf-8")
-    row = _add(session, SYSTEM_START, text, rules, f"初始版本（{path.name}）", None)
-    try:
+    try:  # the row is flushed as it is added: either step meets another process's version 1
+        row = _add(session, SYSTEM_START, text, rules, f"初始版本（{path.name}）", None)
         session.commit()
     except IntegrityError:  # another service process seeded it at the same moment
         session.rollback()
