@@ -678,7 +678,8 @@ class PhraseMatcher:
             found = {r.id for r, _ in said}
             said += [(self._required[i], _said_alone(self._required[i], m, transcript.speaker))
                      for i, alone in self._staff_alone.items()
-                     if i not in found and (m := alone.search(text))]
+                     if i not in found and transcript.speaker in self._required[i].speakers
+                     and (m := alone.search(text))]
         # what the wordings did not find, the meaning may (同学你好，开证明吗)
         by_meaning = self._by_meaning(transcript, self._required_meaning, self._required)
         if by_meaning is not None and by_meaning[0].id not in {r.id for r, _ in said}:

@@ -57,7 +57,7 @@ class RuleForm:
     group_deduction: str = ""
     has_missing: bool = False
     context: list[str] = field(default_factory=list)  # its context conditions, in Chinese
-    parts: str = ""  # a required rule's parts, in Chinese
+    parts: str = ""  # the rule's parts, in Chinese
 
 
 def _text(value: Any) -> str:
