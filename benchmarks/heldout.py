@@ -38,11 +38,13 @@ from benchmarks.accuracy import TOLERANCE_S, load_labels, score
 from benchmarks.run import machine, run_batch, setup
 from etiquette.core.judging import judge
 from etiquette.core.matching import PhraseMatcher
-from etiquette.core.records import HeardBy, Speaker, Transcript
+from etiquette.core.records import SAMPLE_RATE, HeardBy, Speaker, Transcript
 from etiquette.core.rules import load_rules
 from etiquette.core.sessions import session_of
 from etiquette.pipeline import PipelineOptions, attributed
-from etiquette.speech.audio import read_audio
+from etiquette.speech.acoustic_check import AcousticVerifier
+from etiquette.speech.audio import DecodedAudio, read_audio
+from etiquette.speech.recogniser import Recogniser
 from etiquette.speech.segmenter import segment
 from etiquette.speech.speakers import SpeakerAttributor
 
@@ -174,7 +176,7 @@ def _turn_at(
 
 
 def with_voices(
-    source: str, judged: list[Transcript], judged_speakers: Collection[Speaker]
+    source: str, audio: DecodedAudio, judged: list[Transcript], judged_speakers: Collection[Speaker]
 ) -> list[Transcript]:
     """The transcripts of a one-microphone recording with their voices told from its audio as
     batch tells them (a run saved before transcripts held their voice has none); those of a
@@ -184,7 +186,7 @@ def with_voices(
     said = {(t.channel, round(t.start_s, 3)): t for t in judged}
     utterances = [
         u
-        for u in segment(read_audio(source), source, judged[0].window_id,
+        for u in segment(audio, source, judged[0].window_id,
                          PipelineOptions().segmenter)
         if u.speaker in judged_speakers and (u.channel, round(u.start_s, 3)) in said
     ]
@@ -197,27 +199,32 @@ def with_voices(
 
 def rejudged(run: dict[str, Any], half: str) -> dict[str, Any]:
     """A saved run with its forbidden-phrase and greeting/farewell incidents judged again by the
-    current rules from its transcripts: what batch judges, less the acoustic check of near
-    misses (it needs the audio), each session spanning the transcribed speech (batch spans
-    every utterance, also the citizen's it did not transcribe), the voices of a one-microphone
-    recording told from its audio where the run did not save them. The other checks' incidents
-    are the saved run's. The meaning model learns without `half`'s own sentences (a half run
-    once is among its examples): what it reads there it has not seen."""
+    current rules from its transcripts, as batch judges them: near misses checked against each
+    utterance's audio (cut from the recording at its transcript's times), each session spanning
+    the transcribed speech (batch spans every utterance, also the citizen's it did not
+    transcribe), the voices of a one-microphone recording told from its audio where the run did
+    not save them. The other checks' incidents are the saved run's. The meaning model learns
+    without `half`'s own sentences (a half run once is among its examples): what it reads there
+    it has not seen."""
     rules = load_rules()
     rules = rules.model_copy(update={
         "examples": tuple(e for e in rules.examples if not e.source.startswith(f"{half}/"))})
     matcher = PhraseMatcher(rules)
+    verifier = AcousticVerifier(Recogniser().model)
     by_source: dict[str, list[Transcript]] = {}
     for j in run["transcripts"]:
         by_source.setdefault(j["source"], []).append(Transcript.from_json(j))
     again = {"forbidden_phrase", *SESSION_KINDS}
     incidents = [i for i in run["incidents"] if i["kind"] not in again]
     for source, heard_in in by_source.items():
+        audio = read_audio(source)
         judged = sorted(
             (t for t in heard_in if t.speaker in rules.judged_speakers), key=lambda t: t.start_s
         )
-        judged = with_voices(source, judged, rules.judged_speakers)
-        found, _, _ = judge(rules, matcher, judged, session_of(heard_in))
+        judged = with_voices(source, audio, judged, rules.judged_speakers)
+        check = verifier.check(lambda t, c=audio.channels: c[t.channel][
+            round(t.start_s * SAMPLE_RATE):round(t.end_s * SAMPLE_RATE)])
+        found, _, _ = judge(rules, matcher, judged, session_of(heard_in), check=check)
         incidents += [i.to_json() for i in found if i.kind in again]
     return {**run, "incidents": incidents, "failed_files": run["failed_files"], "rejudged": True}
 
@@ -399,8 +406,8 @@ def markdown(results: dict[str, Any]) -> str:
             + (f" Failed files: {len(r['failed_files'])}." if r["failed_files"] else "")
             + (
                 " Forbidden phrases and greeting/farewell re-judged with the rules of "
-                f"{r['date'][:10]} from that run's saved transcripts (`--rejudge`: no acoustic "
-                "check of near misses, which needs the audio; times are the run's)."
+                f"{r['date'][:10]} from that run's saved transcripts (`--rejudge`: near misses "
+                "checked against the audio as batch checks them; times are the run's)."
                 if r.get("rejudged")
                 else ""
             ),
@@ -502,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rejudge",
         action="store_true",
         help="judge the saved run's transcripts again with the current rules instead of running "
-        "the CLI (forbidden phrases only; no acoustic check of near misses, which needs the audio)",
+        "the CLI (forbidden phrases and greeting/farewell; near misses checked against the audio)",
     )
     a = ap.parse_args(argv)
     out = a.out or HERE / f"heldout_{a.half}_results.json"

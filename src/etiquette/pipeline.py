@@ -131,19 +131,7 @@ class SpeechPipeline:
         utterance only when one of its near misses is asked about, once for all its rules."""
         transcripts = self.recogniser.transcribe(utterances)
         audio_of = {heard_as(t): u.audio for u, t in zip(utterances, transcripts, strict=True)}
-
-        def check(transcript: Transcript, hit: PhraseHit) -> float | None:
-            audio = audio_of.get(heard_as(transcript))
-            if audio is None:
-                return None
-            try:
-                return self.verifier.loss(audio, transcript.text, hit.char_start, hit.char_end,
-                                          hit.variant)
-            except Exception:  # noqa: BLE001 - unchecked, a near miss is only not flagged
-                logger.exception("acoustic check of %r failed", transcript.text)
-                return None
-
-        return transcripts, check
+        return transcripts, self.verifier.check(lambda t: audio_of.get(heard_as(t)))
 
     def analyse(self, path: str | Path, window_id: str | None = None,
                 recorded_at: datetime | None = None) -> Analysis:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from etiquette.core.records import SAMPLE_RATE
+from etiquette.core.matching import AcousticCheck
+from etiquette.core.records import SAMPLE_RATE, PhraseHit, Transcript
 from etiquette.speech.recogniser import INPUT_S
 
 logger = logging.getLogger("etiquette.speech.acoustic_check")
@@ -64,3 +66,20 @@ class AcousticVerifier:
         loss = self.log_likelihood(audio, transcript) - self.log_likelihood(audio, candidate)
         logger.debug("acoustic check %r -> %r: loss %.2f", transcript, candidate, loss)
         return loss
+
+    def check(self, audio_of: Callable[[Transcript], np.ndarray | None]) -> AcousticCheck:
+        """The matcher's acoustic check of near misses: each scored against the audio its
+        transcript was heard in (`audio_of`; None: not checked)."""
+
+        def check(transcript: Transcript, hit: PhraseHit) -> float | None:
+            audio = audio_of(transcript)
+            if audio is None:
+                return None
+            try:
+                return self.loss(audio, transcript.text, hit.char_start, hit.char_end,
+                                 hit.variant)
+            except Exception:  # noqa: BLE001 - unchecked, a near miss is only not flagged
+                logger.exception("acoustic check of %r failed", transcript.text)
+                return None
+
+        return check
