@@ -256,26 +256,6 @@ def _rank(h: PhraseHit) -> tuple[float, int, int]:  # best score, then the fulle
     return h.score, h.char_end - h.char_start, -h.char_start
 
 
-_SHORT = 4  # a required word this short met in part is checked at its full length
-
-
-def _widened(text: str, hit: PhraseHit) -> list[PhraseHit]:
-    """`hit`, and where it met fewer characters of a short word than the word has, the spans
-    of the word's length that hold a character it met where the word has that character (您乱走:
-    走 of 慢走 met, 乱走 checked; 好了 holds no 你好)."""
-    word = phrase_chars(hit.variant)
-    positions = _text_positions(text)
-    inside = [k for k, i in enumerate(positions) if hit.char_start <= i < hit.char_end]
-    if len(word) > _SHORT or len(inside) >= len(word):
-        return [hit]
-    # where the word has the character met first: a sound-alike (简 for 见) says too little
-    first = inside[0]
-    starts = [first - j for j, c in enumerate(word) if c == text[positions[first]]]
-    return [hit, *(replace(hit, matched=text[positions[k]:positions[k + len(word) - 1] + 1],
-                           char_start=positions[k], char_end=positions[k + len(word) - 1] + 1)
-                   for k in starts if 0 <= k and k + len(word) <= len(positions))]
-
-
 # A word of `staff_alone` is said alone where it stands between clause breaks, beside a form
 # of address (大姐您好 / 你好，大叔), a particle (走好啊) or itself again (你好你好, which Whisper
 # writes without a comma): not inside other words, where it is part of them (你好烦, 为你好,
@@ -667,10 +647,9 @@ class PhraseMatcher:
                         ) -> PhraseHit | None:
         """A required phrase the words of `transcript` miss but its audio supports: Whisper base
         writes a greeting in a voice it knows badly as 您靠前文您需要参与陈河严屋, which the
-        phrase explains as well, and a farewell's last word as 您乱走, 嗯，做好. The best few
-        near misses of at least two characters are checked, of the rule's phrases and of the
-        words it takes alone (those only where the word would stand alone); a short word met in
-        part is checked at its full length (乱走 for 慢走). None if none stands."""
+        phrase explains as well, and a farewell said alone as 嗯，做好. The best few near misses
+        of at least two characters are checked, of the rule's phrases and of the words it takes
+        alone (those only where the word would stand alone). None if none stands."""
         floor = self.rules.matching.required_check_min_score
         if floor is None or transcript.speaker not in rule.speakers:
             return None
@@ -680,11 +659,11 @@ class PhraseMatcher:
         alone = self._staff_alone.get(rule.id)
         if alone is not None and transcript.speaker in (Speaker.STAFF, Speaker.UNKNOWN):
             patterns += [Pattern(rule.id, rule.canonical, w, floor) for w in rule.staff_alone]
-        near = [w for h in occurrences(text, patterns, self._readings) for w in _widened(text, h)
-                if len(phrase_chars(w.matched)) >= 2
-                and (w.variant not in rule.staff_alone or alone is not None and alone.match(
-                    text[:w.char_start] + w.variant + text[w.char_end:], w.char_start))]
-        for hit in sorted(set(near), key=_rank, reverse=True)[:_REQUIRED_CHECKS]:
+        near = [h for h in occurrences(text, patterns, self._readings)
+                if len(phrase_chars(h.matched)) >= 2
+                and (h.variant not in rule.staff_alone or alone is not None and alone.match(
+                    text[:h.char_start] + h.variant + text[h.char_end:], h.char_start))]
+        for hit in sorted(near, key=_rank, reverse=True)[:_REQUIRED_CHECKS]:
             if (checked := self._acoustic(transcript, hit, check)) is not None:
                 return checked
         return None
